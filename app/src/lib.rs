@@ -1,0 +1,134 @@
+//! The patient portal: pages, server functions and the shared types between them. Everything
+//! that only the server may run (database, codes, SMS, passwords, phone rules) sits behind the
+//! `ssr` feature.
+
+pub mod error;
+pub mod home;
+pub mod mobile;
+pub mod practice;
+pub mod registration;
+pub mod ui;
+pub mod verification;
+
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod portal;
+#[cfg(feature = "ssr")]
+pub mod request;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod sms;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use crate::{
+    home::{HomePage, SignedInLayout},
+    practice::{Footer, Header, PracticeResource},
+    registration::RegisterPage,
+    verification::VerifyPage,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy(&options);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="description" content="Your patient portal: your health records, kept safe."/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Scripts run only from the portal itself or with this page's nonce (the hydration script).
+#[cfg(feature = "ssr")]
+fn content_security_policy(options: &LeptosOptions) {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    // `cargo leptos watch` reloads the page over a websocket.
+    let reload = match options.env {
+        leptos::config::Env::DEV => {
+            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
+        }
+        leptos::config::Env::PROD => String::new(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page as interactive, for people's scripts and end-to-end tests alike.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    let practice = PracticeResource::load();
+    provide_context(practice);
+
+    view! {
+        <Stylesheet id="portal" href="/pkg/portal.css"/>
+        <Title formatter=move |page: String| format!("{page} · Patient Portal")/>
+        <Router>
+            <Header/>
+            <main id="main">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/register") view=RegisterPage/>
+                    <Route path=path!("/verify") view=VerifyPage/>
+                    <ParentRoute path=path!("") view=SignedInLayout>
+                        <Route path=path!("/") view=HomePage/>
+                    </ParentRoute>
+                </Routes>
+            </main>
+            <Footer/>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found"/>
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p>"There's nothing at this address. " <a href="/">"Go to the portal's home page"</a>"."</p>
+        </section>
+    }
+}

@@ -1,0 +1,163 @@
+//! The running portal as the server functions see it: the practice's settings, the database, the
+//! SMS outbox, the clock and the server's secret, handed to every request through context.
+
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
+};
+
+use phonenumber::country;
+
+use crate::{
+    password::PasswordHasher,
+    secret::ServerSecret,
+    sms::{SmsOutbox, SmsSender},
+    store::Store,
+};
+
+/// Milliseconds since the Unix epoch. Every stored time is one of these, so SQL stays portable.
+pub type Millis = i64;
+
+pub const SECOND: Millis = 1000;
+pub const MINUTE: Millis = 60 * SECOND;
+
+/// The practice's choices. Every field has a working default for a local run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub practice_name: String,
+    /// The portal's own origin, e.g. `https://portal.example.org`.
+    pub public_url: url::Url,
+    /// The practice's switch: while on, nobody signs in without a verified mobile.
+    pub two_factor: bool,
+    /// Region for numbers typed without a leading `+`.
+    pub default_region: country::Id,
+    /// Countries whose numbers are accepted; everything else is refused before any SMS is sent.
+    pub allowed_regions: Vec<country::Id>,
+    pub otp_ttl_seconds: i64,
+    pub resend_cooldown_seconds: i64,
+    pub support_phone: String,
+    pub support_email: String,
+    /// How long a password-accepted (or just-registered) session may wait for its code.
+    pub pending_seconds: i64,
+    pub session_idle_seconds: i64,
+    pub session_absolute_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            practice_name: "Patient Portal".into(),
+            public_url: url::Url::parse("http://127.0.0.1:3000").expect("a valid default URL"),
+            two_factor: true,
+            default_region: country::Id::NZ,
+            allowed_regions: vec![country::Id::NZ],
+            otp_ttl_seconds: 600,
+            resend_cooldown_seconds: 30,
+            support_phone: "0800 000 000 (set PORTAL_SUPPORT_PHONE)".into(),
+            support_email: "support@example.org (set PORTAL_SUPPORT_EMAIL)".into(),
+            pending_seconds: 600,
+            session_idle_seconds: 900,
+            session_absolute_seconds: 12 * 3600,
+        }
+    }
+}
+
+impl Settings {
+    /// Cookies are `Secure` (with the `__Host-` prefix) exactly when the portal is served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The host that the SMS autofill line binds codes to.
+    pub fn public_host(&self) -> String {
+        self.public_url
+            .host_str()
+            .unwrap_or("localhost")
+            .to_string()
+    }
+}
+
+/// The source of "now", injectable so that tests can move time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Millis;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or_default()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Millis) -> Self {
+        Self(AtomicI64::new(start))
+    }
+
+    pub fn advance_seconds(&self, seconds: i64) {
+        self.0.fetch_add(seconds * SECOND, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<C: Clock> Clock for Arc<C> {
+    fn now(&self) -> Millis {
+        (**self).now()
+    }
+}
+
+#[derive(Clone)]
+pub struct Portal(Arc<PortalParts>);
+
+pub struct PortalParts {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub secret: ServerSecret,
+    pub passwords: PasswordHasher,
+    pub outbox: SmsOutbox,
+}
+
+impl std::ops::Deref for Portal {
+    type Target = PortalParts;
+    fn deref(&self) -> &PortalParts {
+        &self.0
+    }
+}
+
+impl Portal {
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        secret: ServerSecret,
+        sms: Arc<dyn SmsSender>,
+    ) -> Self {
+        let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone());
+        Self(Arc::new(PortalParts {
+            settings,
+            store,
+            clock,
+            secret,
+            passwords: PasswordHasher::bounded_by_cores(),
+            outbox,
+        }))
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+}

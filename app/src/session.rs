@@ -1,0 +1,199 @@
+//! Sessions and the 2FA state machine: `registered` or `password_accepted` (waiting for a code, 10
+//! minutes at most) → `signed_in`. Each step up gets a new ID. The cookie holds 256 random bits;
+//! the database holds only their SHA-256, so a leaked table opens no sessions.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use cookie::{Cookie, SameSite};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    portal::{Millis, Portal, Settings, SECOND},
+    store::{SessionRow, StoreError},
+};
+
+/// Where a session stands. A pending session can send and verify codes and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Just registered: the number on the account is waiting to be verified.
+    Registered,
+    /// The password was right; a code is still needed.
+    PasswordAccepted,
+    SignedIn,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Registered => "registered",
+            Stage::PasswordAccepted => "password_accepted",
+            Stage::SignedIn => "signed_in",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "registered" => Some(Stage::Registered),
+            "password_accepted" => Some(Stage::PasswordAccepted),
+            "signed_in" => Some(Stage::SignedIn),
+            _ => None,
+        }
+    }
+
+    pub fn is_pending(self) -> bool {
+        self != Stage::SignedIn
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub account_id: i64,
+    pub stage: Stage,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// Activity is written back at most this often, so a busy page doesn't write on every request.
+const TOUCH_EVERY: Millis = 15 * SECOND;
+
+pub fn cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies() {
+        "__Host-portal_session"
+    } else {
+        "portal_session"
+    }
+}
+
+fn hash_id(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// The session a cookie value stands for, if it exists and has not timed out. A timed-out
+/// session is deleted on sight.
+pub async fn load(portal: &Portal, cookie_value: &str) -> Result<Option<Session>, StoreError> {
+    let id_hash = hash_id(cookie_value);
+    let Some(row) = portal.store.session(&id_hash).await? else {
+        return Ok(None);
+    };
+    let Some(stage) = Stage::parse(&row.stage) else {
+        return Ok(None);
+    };
+    let now = portal.now();
+    let idle_limit = portal.settings.session_idle_seconds * SECOND;
+    let timed_out =
+        now >= row.expires_at || (!stage.is_pending() && now - row.last_seen_at >= idle_limit);
+    if timed_out {
+        portal.store.delete_session(&id_hash).await?;
+        return Ok(None);
+    }
+    if now - row.last_seen_at >= TOUCH_EVERY {
+        portal.store.touch_session(&id_hash, now).await?;
+    }
+    Ok(Some(Session {
+        id_hash,
+        account_id: row.account_id,
+        stage,
+        last_seen_at: now,
+        expires_at: row.expires_at,
+    }))
+}
+
+/// Starts a session at `stage`, replacing `previous` (if any) so the ID changes at every step.
+/// Returns the value for the cookie.
+pub async fn begin(
+    portal: &Portal,
+    account_id: i64,
+    stage: Stage,
+    previous: Option<&Session>,
+) -> Result<String, StoreError> {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let value = URL_SAFE_NO_PAD.encode(raw);
+    let now = portal.now();
+    let lifetime = if stage.is_pending() {
+        portal.settings.pending_seconds
+    } else {
+        portal.settings.session_absolute_seconds
+    };
+    let row = SessionRow {
+        id_hash: hash_id(&value),
+        account_id,
+        stage: stage.as_str().to_string(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime * SECOND,
+    };
+    portal
+        .store
+        .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
+        .await?;
+    Ok(value)
+}
+
+pub async fn end(portal: &Portal, session: &Session) -> Result<(), StoreError> {
+    portal.store.delete_session(&session.id_hash).await
+}
+
+/// The `Set-Cookie` value for a session: HttpOnly and SameSite=Lax always; Secure with the
+/// `__Host-` prefix over HTTPS. No expiry: it ends with the browser, and the server ends it sooner.
+pub fn set_cookie(settings: &Settings, value: &str) -> String {
+    Cookie::build((cookie_name(settings), value.to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies())
+        .build()
+        .to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie from the browser.
+pub fn clear_cookie(settings: &Settings) -> String {
+    let mut cookie = Cookie::build((cookie_name(settings), ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies())
+        .build();
+    cookie.make_removal();
+    cookie.to_string()
+}
+
+/// The session cookie's value in a `Cookie` request header.
+pub fn from_cookie_header(settings: &Settings, header: &str) -> Option<String> {
+    let name = cookie_name(settings);
+    Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_and_lax_and_secure_over_https() {
+        let mut settings = Settings::default();
+        let plain = set_cookie(&settings, "abc");
+        assert!(plain.starts_with("portal_session=abc"));
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
+        assert!(!plain.contains("Secure"));
+
+        settings.public_url = "https://portal.example.org".parse().unwrap();
+        let secure = set_cookie(&settings, "abc");
+        assert!(secure.starts_with("__Host-portal_session=abc"));
+        assert!(secure.contains("Secure") && secure.contains("Path=/"));
+        assert!(!secure.contains("Domain"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let settings = Settings::default();
+        assert_eq!(
+            from_cookie_header(&settings, "a=1; portal_session=xyz; b=2").as_deref(),
+            Some("xyz")
+        );
+        assert_eq!(from_cookie_header(&settings, "a=1"), None);
+    }
+}

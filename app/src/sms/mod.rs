@@ -1,0 +1,70 @@
+//! Text messages: the provider trait, the providers, and the durable outbox that feeds them.
+
+mod console;
+mod outbox;
+
+use std::{future::Future, pin::Pin};
+
+pub use console::ConsoleSms;
+pub use outbox::{Delivery, SmsOutbox};
+
+/// One message on its way to a provider. `id` is the outbox row: providers use it to make
+/// repeated attempts of the same message recognisable.
+pub struct Sms {
+    pub id: i64,
+    pub to: String,
+    pub body: String,
+}
+
+/// The provider took the message; `provider_ref` is its own id for it, if it gave one.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub provider_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again: timeouts, connection failures, 5xx.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Trying again will not help: an invalid number, bad credentials.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Accepted, SendError>> + Send + 'a>>;
+
+/// A way of getting a text message to a phone. The server picks one from configuration.
+pub trait SmsSender: Send + Sync + 'static {
+    /// `console`, `twilio` or `webhook`.
+    fn name(&self) -> &'static str;
+    fn send<'a>(&'a self, sms: &'a Sms) -> SendFuture<'a>;
+}
+
+/// The text of a sign-in code message. The last line binds the code to the portal's host, so
+/// browsers can offer it for autofill on that site only.
+pub fn code_message(practice_name: &str, code: &str, ttl_seconds: i64, host: &str) -> String {
+    let minutes = (ttl_seconds + 59) / 60;
+    let lifetime = if minutes == 1 {
+        "1 minute".to_string()
+    } else {
+        format!("{minutes} minutes")
+    };
+    format!(
+        "Your {practice_name} verification code is {code}. It expires in {lifetime}. \
+         Don't share it with anyone.\n\n@{host} #{code}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_message_ends_with_the_origin_bound_line() {
+        let text = code_message("Harbour Health", "123456", 600, "portal.example.org");
+        assert!(text.starts_with("Your Harbour Health verification code is 123456."));
+        assert!(text.contains("It expires in 10 minutes. Don't share it with anyone."));
+        assert!(text.ends_with("\n@portal.example.org #123456"));
+    }
+}

@@ -1,0 +1,173 @@
+//! The durable outbox. A message is written in the same transaction as its code, tried at once,
+//! and retried with backoff until its code expires; a restart picks up whatever was left.
+
+use std::{sync::Arc, time::Duration};
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use super::{SendError, Sms, SmsSender};
+use crate::{
+    portal::{Clock, Millis, SECOND},
+    secret::ServerSecret,
+    store::{Store, StoreError},
+};
+
+/// How long one attempt may hold a message before another sender may take it over.
+const LEASE: Millis = 60 * SECOND;
+/// Retries back off exponentially up to this gap.
+const MAX_BACKOFF: Millis = 60 * SECOND;
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// A temporary failure; the worker will try again.
+    WillRetry(String),
+    /// The provider refused it for good, or the code expired first.
+    Failed(String),
+    /// Someone else is handling it, or it has already gone.
+    NotMine,
+}
+
+#[derive(Clone)]
+pub struct SmsOutbox {
+    store: Store,
+    sender: Arc<dyn SmsSender>,
+    secret: ServerSecret,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+impl SmsOutbox {
+    pub fn new(
+        store: Store,
+        sender: Arc<dyn SmsSender>,
+        secret: ServerSecret,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            sender,
+            secret,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.sender.name()
+    }
+
+    /// Makes one attempt at message `id`, if it is due and free.
+    pub async fn deliver(&self, id: i64) -> Result<Delivery, StoreError> {
+        let now = self.clock.now();
+        let Some(row) = self.store.claim_sms(id, now, now + LEASE).await? else {
+            return Ok(Delivery::NotMine);
+        };
+        let body = row.sealed_body.as_deref().and_then(|s| self.secret.open(s));
+        let Some(body) = body else {
+            let reason = "the message could not be unsealed (was the secret key changed?)";
+            self.store.mark_sms_failed(id, reason).await?;
+            return Ok(Delivery::Failed(reason.into()));
+        };
+        if now >= row.give_up_at {
+            let reason = "the code expired before the message could be sent";
+            self.store.mark_sms_failed(id, reason).await?;
+            return Ok(Delivery::Failed(reason.into()));
+        }
+        let sms = Sms {
+            id,
+            to: row.to_number,
+            body,
+        };
+        match self.sender.send(&sms).await {
+            Ok(accepted) => {
+                self.store
+                    .mark_sms_sent(id, self.clock.now(), accepted.provider_ref.as_deref())
+                    .await?;
+                tracing::info!(sms_id = id, provider = self.provider(), "text message sent");
+                Ok(Delivery::Sent)
+            }
+            Err(SendError::Permanent(reason)) => {
+                tracing::warn!(sms_id = id, %reason, "text message refused by the provider");
+                self.store.mark_sms_failed(id, &reason).await?;
+                Ok(Delivery::Failed(reason))
+            }
+            Err(SendError::Transient(reason)) => {
+                let next = self.clock.now() + backoff(row.attempts);
+                if next >= row.give_up_at {
+                    self.store.mark_sms_failed(id, &reason).await?;
+                    return Ok(Delivery::Failed(reason));
+                }
+                tracing::warn!(sms_id = id, %reason, attempt = row.attempts, "text message will be retried");
+                self.store.retry_sms_at(id, next, &reason).await?;
+                self.wake.notify_one();
+                Ok(Delivery::WillRetry(reason))
+            }
+        }
+    }
+
+    /// Sends message `id` now and waits at most `patience` for the first attempt's outcome.
+    /// The attempt itself carries on if the wait runs out, so nothing is sent twice.
+    pub async fn deliver_now(&self, id: i64, patience: Duration) -> Delivery {
+        let outbox = self.clone();
+        let attempt = tokio::spawn(async move { outbox.deliver(id).await });
+        match tokio::time::timeout(patience, attempt).await {
+            Ok(Ok(Ok(delivery))) => delivery,
+            Ok(Ok(Err(err))) => {
+                tracing::error!(%err, sms_id = id, "outbox update failed");
+                self.wake.notify_one();
+                Delivery::WillRetry(err.to_string())
+            }
+            Ok(Err(join)) => Delivery::WillRetry(join.to_string()),
+            Err(_) => Delivery::WillRetry("the provider is slow to answer".into()),
+        }
+    }
+
+    /// The background worker: delivers whatever is due, then sleeps until the next message is
+    /// due or it is woken.
+    pub async fn run(self) {
+        loop {
+            let now = self.clock.now();
+            match self.store.due_sms(now, 64).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if let Err(err) = self.deliver(id).await {
+                            tracing::error!(%err, sms_id = id, "outbox delivery failed");
+                        }
+                    }
+                }
+                Err(err) => tracing::error!(%err, "could not read the SMS outbox"),
+            }
+            let next_due = self.store.next_sms_due_at().await.ok().flatten();
+            let wait = next_due
+                .map(|due| (due - self.clock.now()).clamp(0, MAX_BACKOFF))
+                .unwrap_or(MAX_BACKOFF);
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait.max(10) as u64)) => {}
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … up to a minute, with ±25 % jitter so that retries don't arrive in step.
+fn backoff(attempts: i64) -> Millis {
+    let exponent = attempts.clamp(1, 7) - 1;
+    let base = (SECOND << exponent).min(MAX_BACKOFF);
+    let jitter = rand::thread_rng().gen_range(-(base / 4)..=base / 4);
+    base + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!((750..=1250).contains(&backoff(1)));
+        assert!((1500..=2500).contains(&backoff(2)));
+        assert!(backoff(20) <= 75_000);
+    }
+}

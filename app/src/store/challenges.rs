@@ -1,0 +1,123 @@
+//! One-time-code challenges, and the writes that must happen together with them.
+
+use super::{Store, StoreError};
+use crate::portal::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChallengeRow {
+    pub account_id: i64,
+    pub purpose: String,
+    pub mobile: String,
+    pub code_mac: String,
+    pub sent_at: Millis,
+    pub expires_at: Millis,
+    pub failed_attempts: i64,
+    pub sms_id: Option<i64>,
+}
+
+impl Store {
+    pub async fn challenge(
+        &self,
+        account_id: i64,
+        purpose: &str,
+    ) -> Result<Option<ChallengeRow>, StoreError> {
+        Ok(sqlx::query_as::<_, ChallengeRow>(
+            "SELECT account_id, purpose, mobile, code_mac, sent_at, expires_at, failed_attempts, \
+             sms_id FROM challenges WHERE account_id = $1 AND purpose = $2",
+        )
+        .bind(account_id)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Replaces any earlier code for the same account and purpose, and queues the text that
+    /// carries the new one, in one transaction: a code is never live without its message.
+    /// Returns the outbox message's id.
+    pub async fn replace_challenge_and_queue_sms(
+        &self,
+        challenge: &ChallengeRow,
+        sealed_body: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sms_id: i64 = sqlx::query_scalar(
+            "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
+             next_attempt_at, give_up_at) VALUES ($1, $2, 'pending', 0, $3, $3, $4) RETURNING id",
+        )
+        .bind(&challenge.mobile)
+        .bind(sealed_body)
+        .bind(challenge.sent_at)
+        .bind(challenge.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM challenges WHERE account_id = $1 AND purpose = $2")
+            .bind(challenge.account_id)
+            .bind(&challenge.purpose)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO challenges (account_id, purpose, mobile, code_mac, sent_at, expires_at, \
+             failed_attempts, sms_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+        )
+        .bind(challenge.account_id)
+        .bind(&challenge.purpose)
+        .bind(&challenge.mobile)
+        .bind(&challenge.code_mac)
+        .bind(challenge.sent_at)
+        .bind(challenge.expires_at)
+        .bind(sms_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(sms_id)
+    }
+
+    /// Counts a wrong code against exactly the challenge that was checked (not a replacement
+    /// that arrived meanwhile). Returns the new count, or `None` if that challenge is gone.
+    pub async fn record_wrong_code(
+        &self,
+        account_id: i64,
+        purpose: &str,
+        code_mac: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE challenges SET failed_attempts = failed_attempts + 1 \
+             WHERE account_id = $1 AND purpose = $2 AND code_mac = $3 RETURNING failed_attempts",
+        )
+        .bind(account_id)
+        .bind(purpose)
+        .bind(code_mac)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Uses up the challenge and records its number as the account's verified mobile, in one
+    /// transaction. `false` if the challenge was already used (a double submit): codes work once.
+    pub async fn consume_challenge_and_verify_mobile(
+        &self,
+        challenge: &ChallengeRow,
+        verified_at: Millis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let consumed = sqlx::query(
+            "DELETE FROM challenges WHERE account_id = $1 AND purpose = $2 AND code_mac = $3",
+        )
+        .bind(challenge.account_id)
+        .bind(&challenge.purpose)
+        .bind(&challenge.code_mac)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if consumed != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE accounts SET mobile = $1, mobile_verified_at = $2 WHERE id = $3")
+            .bind(&challenge.mobile)
+            .bind(verified_at)
+            .bind(challenge.account_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

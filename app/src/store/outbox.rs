@@ -1,0 +1,144 @@
+//! The SMS outbox: messages wait here until a provider has accepted them.
+
+use super::{Store, StoreError};
+use crate::portal::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub to_number: String,
+    pub sealed_body: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub give_up_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DevSms {
+    pub to_number: String,
+    pub body: String,
+    pub sent_at: Millis,
+}
+
+impl Store {
+    /// Takes the message for one delivery attempt, if it is due and nobody else holds it. A
+    /// lease (rather than a lock) means a crashed sender's message is picked up again later.
+    pub async fn claim_sms(
+        &self,
+        id: i64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        Ok(sqlx::query_as::<_, OutboxRow>(
+            "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, lease_until = $3 \
+             WHERE id = $1 AND next_attempt_at <= $2 \
+               AND (status = 'pending' OR (status = 'sending' AND lease_until < $2)) \
+             RETURNING id, to_number, sealed_body, status, attempts, give_up_at",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Messages that are due for an attempt now, oldest first.
+    pub async fn due_sms(&self, now: Millis, limit: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM sms_outbox WHERE next_attempt_at <= $1 \
+               AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// When the next message falls due, so the worker can sleep until then.
+    pub async fn next_sms_due_at(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) \
+             FROM sms_outbox WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The provider accepted it: the body is dropped, only the facts remain.
+    pub async fn mark_sms_sent(
+        &self,
+        id: i64,
+        at: Millis,
+        provider_ref: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sms_outbox SET status = 'sent', sealed_body = NULL, sent_at = $2, \
+             provider_ref = $3, lease_until = NULL, last_error = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(provider_ref)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn retry_sms_at(
+        &self,
+        id: i64,
+        next_attempt_at: Millis,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sms_outbox SET status = 'pending', next_attempt_at = $2, lease_until = NULL, \
+             last_error = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// No more attempts: a permanent refusal, or the code expired before it could go.
+    pub async fn mark_sms_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sms_outbox SET status = 'failed', sealed_body = NULL, lease_until = NULL, \
+             last_error = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sms_status(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT status FROM sms_outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn record_dev_sms(&self, sms: &DevSms) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO dev_sms (to_number, body, sent_at) VALUES ($1, $2, $3)")
+            .bind(&sms.to_number)
+            .bind(&sms.body)
+            .bind(sms.sent_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn dev_sms(&self) -> Result<Vec<DevSms>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, DevSms>("SELECT to_number, body, sent_at FROM dev_sms ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,73 @@
+//! Browser sessions, keyed by the hash of their cookie.
+
+use super::{Store, StoreError};
+use crate::portal::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub account_id: i64,
+    pub stage: String,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+}
+
+impl Store {
+    /// Stores a new session and, in the same transaction, drops the one it replaces: each step up
+    /// gets a fresh ID and the old cookie stops working.
+    pub async fn replace_session(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &SessionRow,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(old) = old_id_hash {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&new.id_hash)
+        .bind(new.account_id)
+        .bind(&new.stage)
+        .bind(new.created_at)
+        .bind(new.last_seen_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at \
+             FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn touch_session(&self, id_hash: &str, at: Millis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(at)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

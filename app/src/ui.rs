@@ -1,0 +1,94 @@
+//! Form pieces every page shares: labelled fields with their error beside them, the busy submit
+//! button, and the form-level message. Errors are announced to screen readers.
+
+use leptos::prelude::*;
+
+use crate::error::PortalError;
+
+/// A labelled input. Its hint and error are tied to it with `aria-describedby`.
+#[component]
+pub fn Field(
+    /// The request field's name; also the basis of the element IDs.
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional)] hint: &'static str,
+    #[prop(optional)] inputmode: &'static str,
+    /// The initial value, e.g. the number on file.
+    #[prop(optional, into)]
+    value: String,
+    /// An ID prefix, where the same field appears twice in one page.
+    #[prop(default = "")]
+    scope: &'static str,
+) -> impl IntoView {
+    let id = format!("{scope}{name}");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = if hint.is_empty() {
+        error_id.clone()
+    } else {
+        format!("{hint_id} {error_id}")
+    };
+    let invalid = move || error.get().is_some();
+    view! {
+        <div class="field" class:invalid=invalid>
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                value=value
+                autocomplete=(!autocomplete.is_empty()).then_some(autocomplete)
+                inputmode=(!inputmode.is_empty()).then_some(inputmode)
+                aria-invalid=move || invalid().to_string()
+                aria-describedby=described_by
+            />
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// A submit button that shows it is working and cannot be pressed twice.
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+    #[prop(default = "primary")] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=format!("button {class}")
+            disabled=move || pending.get() || disabled.get()
+            aria-busy=move || pending.get().to_string()
+        >
+            {label}
+        </button>
+    }
+}
+
+/// The form-level message: what went wrong overall ("Please check the highlighted details.").
+#[component]
+pub fn FormMessage(#[prop(into)] error: Signal<Option<PortalError>>) -> impl IntoView {
+    view! {
+        <div class="form-message" role="alert">
+            {move || error.get().map(|e| view! { <p>{e.message}</p> })}
+        </div>
+    }
+}
+
+/// A calm confirmation, announced politely.
+#[component]
+pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="status-message" role="status">
+            {move || message.get().map(|m| view! { <p>{m}</p> })}
+        </div>
+    }
+}

@@ -1,0 +1,449 @@
+//! The one-time-code rules: 6 digits from the OS's CSPRNG, stored only as an HMAC, valid for the
+//! configured lifetime, single use, dead after 5 wrong tries, replaced by a new send, and not
+//! sent again inside the cooldown.
+
+use rand::Rng;
+
+use crate::{
+    error::PortalError,
+    mobile::Mobile,
+    portal::{Portal, SECOND},
+    sms::code_message,
+    store::{ChallengeRow, StoreError},
+};
+
+pub const MAX_WRONG_TRIES: i64 = 5;
+
+/// What a code is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The 2FA step of registration or login.
+    SignIn,
+    /// Confirming a new number from the Personal Information page.
+    ChangeMobile,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SignIn => "sign_in",
+            Purpose::ChangeMobile => "change_mobile",
+        }
+    }
+}
+
+/// Why a typed code did not verify. Each message tells the patient what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeProblem {
+    #[error("Please enter the 6-digit code from the text message.")]
+    Malformed,
+    #[error("There is no code waiting to be checked. Please ask for a new code.")]
+    NoCode,
+    #[error("That code has expired. Please ask for a new code.")]
+    Expired,
+    #[error("That code isn't right. Please check the text message and try again. {}", tries_left_text(*.tries_left))]
+    Wrong { tries_left: i64 },
+    #[error("That code was entered wrongly too many times, so it no longer works. Please ask for a new code.")]
+    TooManyTries,
+}
+
+fn tries_left_text(tries: i64) -> String {
+    if tries == 1 {
+        "You have 1 try left.".into()
+    } else {
+        format!("You have {tries} tries left.")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChallengeError {
+    #[error(transparent)]
+    Code(#[from] CodeProblem),
+    #[error("Please wait {0} seconds before asking for another code.")]
+    Cooldown(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ChallengeError> for PortalError {
+    fn from(err: ChallengeError) -> Self {
+        match err {
+            ChallengeError::Code(problem) => PortalError::field("code", problem.to_string()),
+            ChallengeError::Cooldown(seconds) => {
+                PortalError::too_many_requests(err.to_string(), seconds as u64)
+            }
+            ChallengeError::Store(err) => {
+                PortalError::logged_internal("one-time code storage", err)
+            }
+        }
+    }
+}
+
+/// A code has been created and its message queued.
+#[derive(Debug)]
+pub struct Issued {
+    pub sms_id: i64,
+    pub resend_in_seconds: i64,
+}
+
+fn mac_context(account_id: i64, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
+    format!("{account_id}:{}:{mobile}:{sent_at}", purpose.as_str())
+}
+
+fn new_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// Seconds until another code may be sent, rounded up; 0 if it may be sent now.
+pub async fn cooldown_left(
+    portal: &Portal,
+    account_id: i64,
+    purpose: Purpose,
+) -> Result<i64, StoreError> {
+    let existing = portal.store.challenge(account_id, purpose.as_str()).await?;
+    Ok(existing.map_or(0, |c| {
+        let ready_at = c.sent_at + portal.settings.resend_cooldown_seconds * SECOND;
+        ((ready_at - portal.now()).max(0) + SECOND - 1) / SECOND
+    }))
+}
+
+/// Creates a new code for `mobile`, replacing any earlier one, and queues its text message.
+/// The caller starts delivery.
+pub async fn issue(
+    portal: &Portal,
+    account_id: i64,
+    purpose: Purpose,
+    mobile: &Mobile,
+) -> Result<Issued, ChallengeError> {
+    let wait = cooldown_left(portal, account_id, purpose).await?;
+    if wait > 0 {
+        return Err(ChallengeError::Cooldown(wait));
+    }
+    let settings = &portal.settings;
+    let now = portal.now();
+    let code = new_code();
+    let challenge = ChallengeRow {
+        account_id,
+        purpose: purpose.as_str().into(),
+        mobile: mobile.e164().into(),
+        code_mac: portal
+            .secret
+            .code_mac(&mac_context(account_id, purpose, mobile.e164(), now), &code),
+        sent_at: now,
+        expires_at: now + settings.otp_ttl_seconds * SECOND,
+        failed_attempts: 0,
+        sms_id: None,
+    };
+    let body = code_message(
+        &settings.practice_name,
+        &code,
+        settings.otp_ttl_seconds,
+        &settings.public_host(),
+    );
+    let sms_id = portal
+        .store
+        .replace_challenge_and_queue_sms(&challenge, &portal.secret.seal(&body))
+        .await?;
+    Ok(Issued {
+        sms_id,
+        resend_in_seconds: settings.resend_cooldown_seconds,
+    })
+}
+
+/// Digits only: patients type spaces and dashes, and autofill may add them.
+fn normalise(typed: &str) -> Option<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
+/// Checks a typed code. On a match the code is used up and its number becomes the account's
+/// verified mobile; the verified number (E.164) is returned.
+pub async fn verify(
+    portal: &Portal,
+    account_id: i64,
+    purpose: Purpose,
+    typed: &str,
+) -> Result<String, ChallengeError> {
+    let code = normalise(typed).ok_or(CodeProblem::Malformed)?;
+    let challenge = portal
+        .store
+        .challenge(account_id, purpose.as_str())
+        .await?
+        .ok_or(CodeProblem::NoCode)?;
+    if challenge.failed_attempts >= MAX_WRONG_TRIES {
+        return Err(CodeProblem::TooManyTries.into());
+    }
+    let now = portal.now();
+    if now >= challenge.expires_at {
+        return Err(CodeProblem::Expired.into());
+    }
+    let context = mac_context(account_id, purpose, &challenge.mobile, challenge.sent_at);
+    if !portal
+        .secret
+        .code_matches(&context, &code, &challenge.code_mac)
+    {
+        let failed = portal
+            .store
+            .record_wrong_code(account_id, purpose.as_str(), &challenge.code_mac)
+            .await?
+            .unwrap_or(MAX_WRONG_TRIES);
+        return Err(if failed >= MAX_WRONG_TRIES {
+            CodeProblem::TooManyTries
+        } else {
+            CodeProblem::Wrong {
+                tries_left: MAX_WRONG_TRIES - failed,
+            }
+        }
+        .into());
+    }
+    if !portal
+        .store
+        .consume_challenge_and_verify_mobile(&challenge, now)
+        .await?
+    {
+        return Err(CodeProblem::NoCode.into());
+    }
+    Ok(challenge.mobile)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{
+        portal::{Clock, ManualClock, Settings},
+        secret::ServerSecret,
+        sms::ConsoleSms,
+        store::{NewAccountRow, Store},
+    };
+    use phonenumber::country::Id::NZ;
+
+    struct World {
+        portal: Portal,
+        clock: Arc<ManualClock>,
+        account: i64,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
+            .await
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let portal = Portal::new(
+            Settings::default(),
+            store.clone(),
+            clock.clone(),
+            ServerSecret::random(),
+            Arc::new(ConsoleSms::new(store.clone())),
+        );
+        let account = store
+            .insert_account(NewAccountRow {
+                username: "margaret",
+                username_key: "margaret",
+                password_hash: "x",
+                given_name: "Margaret",
+                family_name: "Smith",
+                date_of_birth: "1950-07-31",
+                email: None,
+                mobile: Some("+64215550123"),
+                mobile_verified_at: None,
+                created_at: 0,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        World {
+            portal,
+            clock,
+            account,
+            _dir: dir,
+        }
+    }
+
+    fn mobile() -> Mobile {
+        Mobile::parse("021 555 0123", NZ, &[NZ]).unwrap()
+    }
+
+    impl World {
+        /// Issues a code, delivers it, and returns the code the patient would read.
+        async fn send(&self) -> Result<String, ChallengeError> {
+            let issued = issue(&self.portal, self.account, Purpose::SignIn, &mobile()).await?;
+            self.portal.outbox.deliver(issued.sms_id).await.unwrap();
+            let last = self.portal.store.dev_sms().await.unwrap().pop().unwrap();
+            Ok(last.body.rsplit('#').next().unwrap().to_string())
+        }
+
+        async fn verify(&self, code: &str) -> Result<String, ChallengeError> {
+            verify(&self.portal, self.account, Purpose::SignIn, code).await
+        }
+
+        fn wrong(code: &str) -> String {
+            let other = (code.parse::<u32>().unwrap() + 1) % 1_000_000;
+            format!("{other:06}")
+        }
+    }
+
+    fn problem(result: Result<String, ChallengeError>) -> CodeProblem {
+        match result {
+            Err(ChallengeError::Code(problem)) => problem,
+            other => panic!("expected a code problem, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn codes_are_six_digits_and_stored_only_as_a_mac() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        assert_eq!(code.len(), 6);
+        assert!(code.chars().all(|c| c.is_ascii_digit()));
+        let stored = world
+            .portal
+            .store
+            .challenge(world.account, "sign_in")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.code_mac.len(), 64);
+        assert!(!stored.code_mac.contains(&code));
+    }
+
+    #[tokio::test]
+    async fn the_right_code_verifies_the_number_once_only() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        assert_eq!(world.verify(&code).await.unwrap(), "+64215550123");
+        let account = world
+            .portal
+            .store
+            .account(world.account)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.mobile_verified_at, Some(world.clock.now()));
+        assert_eq!(problem(world.verify(&code).await), CodeProblem::NoCode);
+    }
+
+    #[tokio::test]
+    async fn a_code_expires_after_its_lifetime() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        world.clock.advance_seconds(599);
+        let still_good = world.send_free_check(&code).await;
+        assert!(still_good);
+        world.clock.advance_seconds(1);
+        assert_eq!(problem(world.verify(&code).await), CodeProblem::Expired);
+    }
+
+    impl World {
+        /// Whether the code would verify, without using it up.
+        async fn send_free_check(&self, code: &str) -> bool {
+            let c = self
+                .portal
+                .store
+                .challenge(self.account, "sign_in")
+                .await
+                .unwrap()
+                .unwrap();
+            self.portal.now() < c.expires_at
+                && self.portal.secret.code_matches(
+                    &mac_context(self.account, Purpose::SignIn, &c.mobile, c.sent_at),
+                    code,
+                    &c.code_mac,
+                )
+        }
+    }
+
+    #[tokio::test]
+    async fn five_wrong_tries_kill_the_code() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        let wrong = World::wrong(&code);
+        for tries_left in (1..=4).rev() {
+            assert_eq!(
+                problem(world.verify(&wrong).await),
+                CodeProblem::Wrong { tries_left }
+            );
+        }
+        assert_eq!(
+            problem(world.verify(&wrong).await),
+            CodeProblem::TooManyTries
+        );
+        // Dead even for the right code.
+        assert_eq!(
+            problem(world.verify(&code).await),
+            CodeProblem::TooManyTries
+        );
+        // A new code (after the cooldown) works.
+        world.clock.advance_seconds(30);
+        let fresh = world.send().await.unwrap();
+        assert!(world.verify(&fresh).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_code_does_not_count_as_a_try() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        for _ in 0..10 {
+            assert_eq!(problem(world.verify("12ab").await), CodeProblem::Malformed);
+        }
+        assert!(world.verify(&code).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_new_code_replaces_the_old_one() {
+        let world = world().await;
+        let first = world.send().await.unwrap();
+        world.clock.advance_seconds(30);
+        let second = world.send().await.unwrap();
+        if first != second {
+            assert!(matches!(
+                problem(world.verify(&first).await),
+                CodeProblem::Wrong { .. }
+            ));
+        }
+        assert!(world.verify(&second).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn another_code_waits_for_the_cooldown() {
+        let world = world().await;
+        world.send().await.unwrap();
+        world.clock.advance_seconds(10);
+        assert!(matches!(
+            world.send().await,
+            Err(ChallengeError::Cooldown(20))
+        ));
+        world.clock.advance_seconds(19);
+        assert!(matches!(
+            world.send().await,
+            Err(ChallengeError::Cooldown(1))
+        ));
+        world.clock.advance_seconds(1);
+        assert!(world.send().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn codes_come_from_the_whole_six_digit_range() {
+        let codes: std::collections::HashSet<String> = (0..200).map(|_| new_code()).collect();
+        assert!(codes.len() > 190);
+        assert!(codes.iter().all(|c| c.len() == 6));
+    }
+
+    use super::normalise;
+
+    #[test]
+    fn typed_codes_are_read_leniently_but_must_be_six_digits() {
+        assert_eq!(normalise(" 123 456 ").as_deref(), Some("123456"));
+        assert_eq!(normalise("123-456").as_deref(), Some("123456"));
+        assert_eq!(normalise("12345"), None);
+        assert_eq!(normalise("1234567"), None);
+        assert_eq!(normalise("12345a"), None);
+        assert_eq!(normalise("١٢٣٤٥٦"), None);
+    }
+}

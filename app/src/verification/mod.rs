@@ -1,0 +1,311 @@
+//! The 2FA step: the `/verify` page and the `send_code`, `verify_code` and `code_step` server
+//! functions. A session waiting here can send and check codes and nothing else.
+
+#[cfg(feature = "ssr")]
+pub mod challenge;
+mod code_entry;
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use serde::{Deserialize, Serialize};
+
+pub use code_entry::{run_countdown, CodeEntry, ResendWait};
+
+use crate::{
+    error::{ErrorKind, PortalError},
+    ui::{Field, FormMessage, StatusMessage, SubmitButton},
+};
+
+/// Where the patient stands in the 2FA step, for the page to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorStep {
+    /// The last digits of the number the code goes (or went) to.
+    pub mobile_ending: Option<String>,
+    /// The patient has no verified mobile yet and must give one (flow 2.2).
+    pub needs_number: bool,
+    /// The number on file, as the patient would write it, to pre-fill the field in flow 2.2.
+    pub number_on_file: String,
+    pub code_sent: bool,
+    pub resend_in_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    pub mobile_ending: String,
+    pub resend_in_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub mobile_ending: String,
+}
+
+#[server(prefix = "/api", endpoint = "code_step")]
+pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
+    let portal = crate::request::portal()?;
+    let (session, account) = crate::request::pending(&portal).await?;
+    ssr::code_step(&portal, &session, &account).await
+}
+
+/// Sends a new code for the pending step. `mobile` is the number to verify, for patients who
+/// have no verified number yet; without it the code goes to the number on file.
+#[server(prefix = "/api", endpoint = "send_code")]
+pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<CodeSent, PortalError> {
+    let portal = crate::request::portal()?;
+    let (session, account) = crate::request::pending(&portal).await?;
+    ssr::send_sign_in_code(&portal, &session, &account, mobile).await
+}
+
+/// Checks the code for the pending step; a match verifies the number and signs the patient in.
+#[server(prefix = "/api", endpoint = "verify_code")]
+pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, PortalError> {
+    let portal = crate::request::portal()?;
+    let (session, account) = crate::request::pending(&portal).await?;
+    let verified = ssr::verify_sign_in_code(&portal, &session, &account, &code).await?;
+    leptos_axum::redirect("/");
+    Ok(verified)
+}
+
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let step = Resource::new_blocking(|| (), |_| code_step());
+    view! {
+        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match step.await {
+                    Ok(step) => view! { <TwoFactorStepView step/> }.into_any(),
+                    Err(e) if e.error == ErrorKind::Unauthorized => {
+                        view! { <Redirect path="/login"/> }.into_any()
+                    }
+                    Err(e) => view! { <p class="card" role="alert">{e.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
+    let send = ServerAction::<SendCode>::new();
+    let mobile_ending = RwSignal::new(step.mobile_ending.clone());
+    let code_sent = RwSignal::new(step.code_sent);
+    let countdown = RwSignal::new(step.resend_in_seconds);
+    run_countdown(countdown);
+
+    let send_error = Signal::derive(move || send.value().get().and_then(Result::err));
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(sent)) => {
+            mobile_ending.set(Some(sent.mobile_ending));
+            code_sent.set(true);
+            countdown.set(sent.resend_in_seconds);
+        }
+        Some(Err(PortalError {
+            retry_after_seconds: Some(wait),
+            ..
+        })) => countdown.set(wait),
+        _ => {}
+    });
+    let status = Signal::derive(move || {
+        let ending = mobile_ending.get().unwrap_or_default();
+        Some(if code_sent.get() {
+            format!("We sent a code to your mobile ending {ending}. It can take a few seconds to arrive.")
+        } else if step.needs_number {
+            "Enter the mobile number we should text your code to, then click Get Code.".to_string()
+        } else {
+            format!("Click Send Code and we'll text a code to your mobile ending {ending}.")
+        })
+    });
+    let cooling_down = Signal::derive(move || countdown.get() > 0);
+    let needs_number = step.needs_number;
+    let number_on_file = step.number_on_file.clone();
+
+    view! {
+        <Title text=if needs_number { "Verify your mobile number" } else { "Check your phone" }/>
+        <section class="card">
+            <h1>{if needs_number { "Verify your mobile number" } else { "Check your phone" }}</h1>
+            <p class="lead">
+                "To keep your health records safe, we text a 6-digit code to your mobile each time you sign in."
+            </p>
+            <StatusMessage message=status/>
+            <ActionForm action=send attr:novalidate=true attr:class="form send-code">
+                <FormMessage error=Signal::derive(move || send_error.get().filter(|e| e.fields.is_empty()))/>
+                {needs_number.then(|| view! {
+                    <Field
+                        name="mobile"
+                        label="Mobile number"
+                        kind="tel"
+                        autocomplete="tel"
+                        value=number_on_file.clone()
+                        error=Signal::derive(move || send_error.get().and_then(|e| e.field_message("mobile")))
+                    />
+                })}
+                <SubmitButton
+                    label=if needs_number { "Get Code" } else { "Send Code" }
+                    class=if code_sent.get_untracked() { "secondary" } else { "primary" }
+                    pending=send.pending()
+                    disabled=cooling_down
+                />
+                <ResendWait id="resend-wait" seconds=countdown/>
+            </ActionForm>
+            <Show when=move || code_sent.get() || !needs_number>
+                <CodeEntry/>
+            </Show>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::time::Duration;
+
+    use super::{
+        challenge::{self, Purpose},
+        CodeSent, TwoFactorStep, Verified,
+    };
+    use crate::{
+        error::{OrInternal, PortalError},
+        mobile::{self, Mobile},
+        portal::Portal,
+        request,
+        session::{Session, Stage},
+        sms::Delivery,
+        store::AccountRow,
+    };
+
+    /// How long "Send Code" waits for the provider before answering anyway.
+    const SEND_PATIENCE: Duration = Duration::from_secs(4);
+
+    pub const SEND_FAILED: &str =
+        "We couldn't send the text right now — try again in a moment, or contact support";
+
+    /// The patient must (re)verify a number: none is verified yet.
+    fn needs_number(session: &Session, account: &AccountRow) -> bool {
+        session.stage == Stage::PasswordAccepted && account.mobile_verified_at.is_none()
+    }
+
+    pub async fn code_step(
+        portal: &Portal,
+        session: &Session,
+        account: &AccountRow,
+    ) -> Result<TwoFactorStep, PortalError> {
+        let challenge = portal
+            .store
+            .challenge(account.id, "sign_in")
+            .await
+            .or_internal("reading the code step")?
+            .filter(|c| c.expires_at > portal.now());
+        let resend_in = challenge::cooldown_left(portal, account.id, Purpose::SignIn)
+            .await
+            .or_internal("reading the cooldown")?;
+        let on_file = account.mobile.clone().unwrap_or_default();
+        let ending_of = challenge
+            .as_ref()
+            .map(|c| c.mobile.as_str())
+            .unwrap_or(&on_file);
+        Ok(TwoFactorStep {
+            mobile_ending: (!ending_of.is_empty()).then(|| mobile::ending(ending_of)),
+            needs_number: needs_number(session, account),
+            number_on_file: mobile::for_display(&on_file, portal.settings.default_region),
+            code_sent: challenge.is_some(),
+            resend_in_seconds: resend_in as u64,
+        })
+    }
+
+    /// Sends a code and makes the first delivery attempt before answering, so the patient hears
+    /// at once if the text cannot go.
+    pub async fn send_code_to(
+        portal: &Portal,
+        account_id: i64,
+        purpose: Purpose,
+        mobile: &Mobile,
+    ) -> Result<CodeSent, PortalError> {
+        let issued = challenge::issue(portal, account_id, purpose, mobile).await?;
+        let delivery = portal
+            .outbox
+            .deliver_now(issued.sms_id, SEND_PATIENCE)
+            .await;
+        let outcome = match &delivery {
+            Delivery::Sent | Delivery::NotMine => "ok",
+            Delivery::WillRetry(_) => "retrying",
+            Delivery::Failed(_) => "failed",
+        };
+        request::audit(
+            portal,
+            Some(account_id),
+            "code_sent",
+            outcome,
+            Some(format!("to mobile ending {}", mobile.ending())),
+        )
+        .await;
+        if outcome != "ok" {
+            return Err(PortalError::new(
+                crate::error::ErrorKind::Unavailable,
+                SEND_FAILED,
+            ));
+        }
+        Ok(CodeSent {
+            mobile_ending: mobile.ending(),
+            resend_in_seconds: issued.resend_in_seconds as u64,
+        })
+    }
+
+    pub async fn send_sign_in_code(
+        portal: &Portal,
+        session: &Session,
+        account: &AccountRow,
+        typed: Option<String>,
+    ) -> Result<CodeSent, PortalError> {
+        let settings = &portal.settings;
+        let typed = typed.filter(|t| !t.trim().is_empty());
+        let mobile = match typed {
+            // A verified number can only be replaced from the Personal Information page, once
+            // signed in: the password alone must never be enough to redirect the codes.
+            Some(_) if !needs_number(session, account) && session.stage != Stage::Registered => {
+                return Err(PortalError::field(
+                    "mobile",
+                    "For your security, codes go to the mobile number you verified before.",
+                ))
+            }
+            Some(typed) => {
+                Mobile::parse(&typed, settings.default_region, &settings.allowed_regions)
+            }
+            None => Mobile::from_stored(
+                account.mobile.as_deref().unwrap_or_default(),
+                settings.default_region,
+                &settings.allowed_regions,
+            ),
+        }
+        .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
+        send_code_to(portal, account.id, Purpose::SignIn, &mobile).await
+    }
+
+    pub async fn verify_sign_in_code(
+        portal: &Portal,
+        session: &Session,
+        account: &AccountRow,
+        code: &str,
+    ) -> Result<Verified, PortalError> {
+        match challenge::verify(portal, account.id, Purpose::SignIn, code).await {
+            Ok(number) => {
+                request::step_up(portal, account.id, Stage::SignedIn, Some(session)).await?;
+                request::audit(portal, Some(account.id), "code_verified", "ok", None).await;
+                request::audit(portal, Some(account.id), "signed_in", "ok", None).await;
+                Ok(Verified {
+                    mobile_ending: mobile::ending(&number),
+                })
+            }
+            Err(err) => {
+                request::audit(
+                    portal,
+                    Some(account.id),
+                    "code_verified",
+                    "refused",
+                    Some(err.to_string()),
+                )
+                .await;
+                Err(err.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+// What every journey needs: fresh patients, codes from the dev SMS outbox, accessibility checks
+// and screenshots.
+import { expect, type APIRequestContext, type Page, test } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+
+export const PASSWORD = "correct horse battery staple";
+
+let counter = 0;
+
+/** A username nobody else in this run has. */
+export function uniqueUsername(prefix = "patient"): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}${test.info().workerIndex}`;
+}
+
+/** A New Zealand mobile number (021 + 7 digits) nobody else in this run has. */
+export function uniqueMobile(): { typed: string; e164: string } {
+  const digits = String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0");
+  return { typed: `021 ${digits.slice(0, 3)} ${digits.slice(3)}`, e164: `+6421${digits}` };
+}
+
+/** Waits until the page has hydrated and reacts to clicks. */
+export async function hydrated(page: Page): Promise<void> {
+  await page.waitForSelector("body[data-hydrated=true]");
+}
+
+type Sms = { to: string; body: string; sent_at: string };
+
+async function texts(request: APIRequestContext): Promise<Sms[]> {
+  const response = await request.get("/dev/sms");
+  expect(response.ok()).toBeTruthy();
+  return response.json();
+}
+
+/** How many texts `e164` has received so far. */
+export async function textCount(request: APIRequestContext, e164: string): Promise<number> {
+  return (await texts(request)).filter((m) => m.to === e164).length;
+}
+
+/** The code in the next text to `e164` after the first `seen` texts to it. */
+export async function codeFor(request: APIRequestContext, e164: string, seen = 0): Promise<string> {
+  let message: Sms | undefined;
+  await expect
+    .poll(async () => {
+      message = (await texts(request)).filter((m) => m.to === e164)[seen];
+      return message !== undefined;
+    })
+    .toBe(true);
+  const match = message!.body.match(/#(\d{6})$/);
+  expect(match, message!.body).not.toBeNull();
+  return match![1];
+}
+
+/** No serious or critical accessibility violations on the page as it is now. */
+export async function expectAccessible(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+  ).toEqual([]);
+}
+
+/** A full-page screenshot in the test's output folder. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
+}

@@ -1,0 +1,228 @@
+//! Configuration from the environment (and `.env`). Every setting has a default that runs the
+//! portal locally; a bad value stops the server at start-up with a message naming the variable.
+
+use std::path::PathBuf;
+
+use app::portal::Settings;
+use phonenumber::country;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsProvider {
+    Console,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub secret_key: Option<String>,
+    pub sms_provider: SmsProvider,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error(
+        "the console SMS provider shows codes in the log and at /dev/sms, so it cannot run on an \
+         https PORTAL_PUBLIC_URL; set PORTAL_SMS_PROVIDER to a real provider"
+    )]
+    ConsoleOverHttps,
+}
+
+/// Reads settings through `var`, so tests can hand in their own environment.
+pub struct Vars<F: Fn(&str) -> Option<String>>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn text(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parsed<T>(
+        &self,
+        var: &'static str,
+        default: T,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        match self.text(var) {
+            None => Ok(default),
+            Some(value) => parse(&value).ok_or(ConfigError::Invalid {
+                var,
+                value,
+                expected,
+            }),
+        }
+    }
+
+    fn seconds(&self, var: &'static str, default: i64) -> Result<i64, ConfigError> {
+        self.parsed(var, default, "a whole number of seconds, at least 1", |v| {
+            v.parse::<i64>().ok().filter(|s| *s >= 1)
+        })
+    }
+}
+
+fn region(code: &str) -> Option<country::Id> {
+    code.trim().to_ascii_uppercase().parse().ok()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(Vars(|name: &str| std::env::var(name).ok()))
+    }
+
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: Vars<F>) -> Result<Self, ConfigError> {
+        let defaults = Settings::default();
+        let default_region = vars.parsed(
+            "PORTAL_DEFAULT_REGION",
+            defaults.default_region,
+            "a two-letter region code such as NZ",
+            region,
+        )?;
+        let allowed_regions = vars.parsed(
+            "PORTAL_ALLOWED_REGIONS",
+            vec![default_region],
+            "comma-separated region codes such as NZ,AU",
+            |v| v.split(',').map(region).collect::<Option<Vec<_>>>(),
+        )?;
+        let public_url = vars.parsed(
+            "PORTAL_PUBLIC_URL",
+            defaults.public_url.clone(),
+            "an http:// or https:// URL such as https://portal.example.org",
+            |v| {
+                url::Url::parse(v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            },
+        )?;
+        let settings = Settings {
+            practice_name: vars
+                .text("PORTAL_PRACTICE_NAME")
+                .unwrap_or(defaults.practice_name),
+            public_url,
+            two_factor: vars.parsed("PORTAL_TWO_FACTOR", true, "on or off", |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" | "yes" => Some(true),
+                    "off" | "false" | "0" | "no" => Some(false),
+                    _ => None,
+                }
+            })?,
+            default_region,
+            allowed_regions,
+            otp_ttl_seconds: vars.seconds("PORTAL_OTP_TTL_SECONDS", defaults.otp_ttl_seconds)?,
+            resend_cooldown_seconds: vars.parsed(
+                "PORTAL_RESEND_COOLDOWN_SECONDS",
+                defaults.resend_cooldown_seconds,
+                "a whole number of seconds",
+                |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
+            )?,
+            support_phone: vars
+                .text("PORTAL_SUPPORT_PHONE")
+                .unwrap_or(defaults.support_phone),
+            support_email: vars
+                .text("PORTAL_SUPPORT_EMAIL")
+                .unwrap_or(defaults.support_email),
+            pending_seconds: defaults.pending_seconds,
+            session_idle_seconds: vars
+                .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
+            session_absolute_seconds: defaults.session_absolute_seconds,
+        };
+        let sms_provider = vars.parsed(
+            "PORTAL_SMS_PROVIDER",
+            SmsProvider::Console,
+            "console",
+            |v| match v {
+                "console" => Some(SmsProvider::Console),
+                _ => None,
+            },
+        )?;
+        if sms_provider == SmsProvider::Console && settings.secure_cookies() {
+            return Err(ConfigError::ConsoleOverHttps);
+        }
+        Ok(Self {
+            settings,
+            database_url: vars
+                .text("PORTAL_DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://data/portal.db".into()),
+            data_dir: vars
+                .text("PORTAL_DATA_DIR")
+                .unwrap_or_else(|| "data".into())
+                .into(),
+            secret_key: vars.text("PORTAL_SECRET_KEY"),
+            sms_provider,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(Vars(move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }))
+    }
+
+    #[test]
+    fn the_defaults_run_a_local_portal() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url, "sqlite://data/portal.db");
+        assert_eq!(config.sms_provider, SmsProvider::Console);
+        assert!(config.settings.two_factor);
+        assert_eq!(config.settings.default_region, country::Id::NZ);
+        assert_eq!(config.settings.allowed_regions, vec![country::Id::NZ]);
+        assert_eq!(config.settings.otp_ttl_seconds, 600);
+        assert_eq!(config.settings.resend_cooldown_seconds, 30);
+    }
+
+    #[test]
+    fn the_allow_list_defaults_to_the_default_region() {
+        let config = config(&[("PORTAL_DEFAULT_REGION", "au")]).unwrap();
+        assert_eq!(config.settings.allowed_regions, vec![country::Id::AU]);
+        let config = self::config(&[("PORTAL_ALLOWED_REGIONS", "NZ, AU")]).unwrap();
+        assert_eq!(
+            config.settings.allowed_regions,
+            vec![country::Id::NZ, country::Id::AU]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("PORTAL_TWO_FACTOR", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("PORTAL_TWO_FACTOR"));
+        let err = config(&[("PORTAL_ALLOWED_REGIONS", "NZ,Narnia")]).unwrap_err();
+        assert!(err.to_string().contains("PORTAL_ALLOWED_REGIONS"));
+        assert!(config(&[("PORTAL_OTP_TTL_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn the_console_provider_refuses_an_https_portal() {
+        let err = config(&[("PORTAL_PUBLIC_URL", "https://portal.example.org")]).unwrap_err();
+        assert!(matches!(err, ConfigError::ConsoleOverHttps));
+    }
+
+    #[test]
+    fn two_factor_can_be_switched_off() {
+        assert!(
+            !config(&[("PORTAL_TWO_FACTOR", "off")])
+                .unwrap()
+                .settings
+                .two_factor
+        );
+    }
+}

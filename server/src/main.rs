@@ -1,0 +1,63 @@
+//! `server`: runs the patient portal.
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use leptos::prelude::get_configuration;
+use server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    dotenvy::dotenv().ok();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("the portal could not start: {err}");
+            eprintln!("portal: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let leptos = get_configuration(None)?;
+    let config = Config::from_env()?;
+    let portal = server::start(&config).await?;
+    tokio::spawn(portal.outbox.clone().run());
+    let addr = leptos.leptos_options.site_addr;
+    let router = server::router(portal, leptos.leptos_options);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!("the portal is listening on http://{addr}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,127 @@
+//! What every request passes through: the client's address, the same-origin rule for changes,
+//! error statuses for server functions, and the security headers.
+
+use std::net::SocketAddr;
+
+use app::{
+    error::{ErrorKind, PortalError},
+    portal::Portal,
+    request::ClientIp,
+};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::{from_fn, from_fn_with_state, Next},
+    response::{IntoResponse, Response},
+    Json, Router,
+};
+use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Error bodies are small; anything larger is not one of ours.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub fn around(router: Router, portal: &Portal) -> Router {
+    // Pages set their own policy with the hydration script's nonce; this covers everything else.
+    let csp = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+               form-action 'self'";
+    router
+        .layer(from_fn(error_status))
+        .layer(from_fn(no_store_for_pages_and_data))
+        .layer(from_fn_with_state(portal.clone(), same_origin_only))
+        .layer(from_fn(client_ip))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// Server functions answer every error with 500; the error's kind knows the real status. This
+/// also covers requests whose fields could not be decoded, which never reach our code.
+async fn error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<PortalError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(seconds) = error.retry_after_seconds {
+            parts.headers.insert(header::RETRY_AFTER, seconds.into());
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Pages and API answers can carry patient data: no cache may keep them. Static files may be cached.
+async fn no_store_for_pages_and_data(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let dynamic = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"));
+    if dynamic {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Refuses state-changing requests that a browser says came from another site. Requests
+/// without browser headers (API clients, tests) are not cross-site requests and pass.
+async fn same_origin_only(State(portal): State<Portal>, request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if safe {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let own_origin = portal.settings.public_url.origin().ascii_serialization();
+    let cross_site = match (fetch_site, origin) {
+        (Some(site), _) => !matches!(site, "same-origin" | "none"),
+        (None, Some(origin)) => origin != own_origin,
+        (None, None) => false,
+    };
+    if cross_site {
+        let error = PortalError::new(
+            ErrorKind::Forbidden,
+            "This request came from another website, so it was refused.",
+        );
+        return (StatusCode::FORBIDDEN, Json(error)).into_response();
+    }
+    next.run(request).await
+}
+
+/// Records the client's address for limits and the audit trail.
+async fn client_ip(mut request: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let ip = ClientIp(addr.ip());
+        request.extensions_mut().insert(ip);
+    }
+    next.run(request).await
+}

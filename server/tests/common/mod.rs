@@ -1,0 +1,222 @@
+//! A portal on a temporary database with a hand-moved clock, driven through the real router.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, sync::Arc};
+
+use app::{
+    portal::{ManualClock, Portal, Settings},
+    secret::ServerSecret,
+    sms::ConsoleSms,
+    store::Store,
+};
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{header, HeaderMap, Request, StatusCode},
+    Router,
+};
+use leptos::prelude::LeptosOptions;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestPortal {
+    pub router: Router,
+    pub portal: Portal,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The session cookie this reply sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.contains("portal_session="))
+            .map(str::to_string)
+    }
+
+    pub fn field_error(&self, field: &str) -> String {
+        self.json()["fields"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error for {field}: {}", self.text()))
+            .to_string()
+    }
+}
+
+impl TestPortal {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut settings = Settings::default();
+        adjust(&mut settings);
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let portal = Portal::new(
+            settings,
+            store.clone(),
+            clock.clone(),
+            ServerSecret::random(),
+            Arc::new(ConsoleSms::new(store)),
+        );
+        let router = server::router(
+            portal.clone(),
+            LeptosOptions::builder().output_name("portal").build(),
+        );
+        Self {
+            router,
+            portal,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50000))));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str, cookie: Option<&str>) -> Reply {
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// The codes texted so far, newest last.
+    pub async fn texts(&self) -> Vec<(String, String)> {
+        self.portal
+            .store
+            .dev_sms()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.to_number, m.body))
+            .collect()
+    }
+
+    pub async fn last_code(&self) -> String {
+        let (_, body) = self.texts().await.pop().expect("a text was sent");
+        body.rsplit('#').next().unwrap().to_string()
+    }
+
+    pub fn _db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("portal.db")
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            portal: self,
+            cookie: None,
+        }
+    }
+}
+
+/// One browser: remembers its session cookie between requests.
+pub struct Browser<'a> {
+    pub portal: &'a TestPortal,
+    pub cookie: Option<String>,
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn registration<'a>(username: &'a str, mobile: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("username", username),
+        ("password", PASSWORD),
+        ("confirm_password", PASSWORD),
+        ("given_name", "Margaret"),
+        ("family_name", "Smith"),
+        ("date_of_birth", "1950-07-31"),
+        ("mobile", mobile),
+        ("email", "margaret@example.org"),
+    ]
+}
+
+impl Browser<'_> {
+    pub async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Reply {
+        let reply = self
+            .portal
+            .post_raw(path, &form(pairs), self.cookie.as_deref())
+            .await;
+        if let Some(set) = reply.session_cookie() {
+            let pair = set.split(';').next().unwrap().to_string();
+            self.cookie = if pair.ends_with('=') {
+                None
+            } else {
+                Some(pair)
+            };
+        }
+        reply
+    }
+
+    pub async fn register(&mut self, username: &str) -> Reply {
+        self.post("/api/register", &registration(username, "021 555 0123"))
+            .await
+    }
+
+    /// Registers and verifies the number: a signed-in patient.
+    pub async fn register_and_sign_in(&mut self, username: &str) {
+        assert_eq!(self.register(username).await.status, StatusCode::OK);
+        assert_eq!(
+            self.post("/api/send_code", &[]).await.status,
+            StatusCode::OK
+        );
+        let code = self.portal.last_code().await;
+        let reply = self.post("/api/verify_code", &[("code", &code)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+}

@@ -1,0 +1,409 @@
+//! Registration → Send Code → Verify, through the router, as DESIGN.md's API describes it.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{registration, TestPortal, PASSWORD};
+
+#[tokio::test]
+async fn registering_starts_a_pending_session_that_cannot_read_patient_data() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    let reply = browser.register("margaret").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["mobile_ending"], "23");
+    assert_eq!(reply.json()["signed_in"], false);
+
+    let cookie = reply.session_cookie().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http gets no Secure flag: {cookie}"
+    );
+    let value = cookie.split(';').next().unwrap().split('=').nth(1).unwrap();
+    assert_eq!(value.len(), 43, "256 random bits, base64url");
+
+    let me = browser.post("/api/me", &[]).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert!(me.json()["message"].is_string());
+}
+
+#[tokio::test]
+async fn the_session_id_is_stored_only_hashed() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    let value = browser
+        .cookie
+        .clone()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    // The raw ID never appears in the database file.
+    let db = std::fs::read(portal._db_path()).unwrap();
+    assert!(!db.windows(value.len()).any(|w| w == value.as_bytes()));
+}
+
+#[tokio::test]
+async fn the_full_registration_signs_in_with_the_texted_code() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    let pending_cookie = browser.cookie.clone().unwrap();
+
+    let sent = browser.post("/api/send_code", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    assert_eq!(sent.json()["mobile_ending"], "23");
+
+    // The dev outbox holds the message, addressed in E.164.
+    let outbox = portal.get("/dev/sms", None).await;
+    assert_eq!(outbox.status, StatusCode::OK);
+    let messages = outbox.json();
+    assert_eq!(messages[0]["to"], "+64215550123");
+    let body = messages[0]["body"].as_str().unwrap();
+    assert!(
+        body.ends_with(&format!("@127.0.0.1 #{}", portal.last_code().await)),
+        "{body}"
+    );
+    assert!(messages[0]["sent_at"].as_str().unwrap().contains('T'));
+
+    let code = portal.last_code().await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = browser.post("/api/verify_code", &[("code", wrong)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.field_error("code").contains("4 tries left"));
+
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+    let signed_in_cookie = browser.cookie.clone().unwrap();
+    assert_ne!(
+        signed_in_cookie, pending_cookie,
+        "the session ID rotates at sign-in"
+    );
+
+    let me = browser.post("/api/me", &[]).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    let me = me.json();
+    assert_eq!(me["username"], "margaret");
+    assert_eq!(me["given_name"], "Margaret");
+    assert_eq!(me["family_name"], "Smith");
+    assert_eq!(me["mobile"], "+64215550123");
+    assert_eq!(me["mobile_verified"], true);
+
+    // The pending cookie died with the step up.
+    let old = portal.post_raw("/api/me", "", Some(&pending_cookie)).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn patient_data_is_never_cached() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    let me = browser.post("/api/me", &[]).await;
+    assert_eq!(me.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn send_code_inside_the_cooldown_is_429_with_the_wait() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    assert_eq!(
+        browser.post("/api/send_code", &[]).await.status,
+        StatusCode::OK
+    );
+    portal.clock.advance_seconds(12);
+    let again = browser.post("/api/send_code", &[]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(again.json()["retry_after_seconds"], 18);
+    assert_eq!(again.headers["retry-after"], "18");
+    assert!(again.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("18 seconds"));
+    assert_eq!(portal.texts().await.len(), 1, "nothing was sent");
+
+    portal.clock.advance_seconds(18);
+    assert_eq!(
+        browser.post("/api/send_code", &[]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(portal.texts().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_new_code_replaces_the_old_one() {
+    let portal = TestPortal::with(|s| s.resend_cooldown_seconds = 0).await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    let first = portal.last_code().await;
+    browser.post("/api/send_code", &[]).await;
+    let second = portal.last_code().await;
+    if first != second {
+        let old = browser.post("/api/verify_code", &[("code", &first)]).await;
+        assert_eq!(old.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let new = browser.post("/api/verify_code", &[("code", &second)]).await;
+    assert_eq!(new.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_kill_the_code_and_say_so() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    let code = portal.last_code().await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..4 {
+        browser.post("/api/verify_code", &[("code", wrong)]).await;
+    }
+    let fifth = browser.post("/api/verify_code", &[("code", wrong)]).await;
+    assert_eq!(fifth.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(fifth.field_error("code").contains("too many times"));
+    let right_too_late = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(right_too_late.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(right_too_late
+        .field_error("code")
+        .contains("ask for a new code"));
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    let code = portal.last_code().await;
+    portal.clock.advance_seconds(601);
+    // The pending step itself lasts 10 minutes too, so the session is gone as well.
+    let reply = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert!(reply.status.is_client_error(), "{}", reply.status);
+}
+
+#[tokio::test]
+async fn a_landline_is_refused_at_registration_with_its_message() {
+    let portal = TestPortal::new().await;
+    let reply = portal
+        .post_raw(
+            "/api/register",
+            &common::form(&registration("margaret", "04 471 1234")),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.field_error("mobile"),
+        "Please enter a mobile number; landlines can't receive text messages"
+    );
+    assert!(reply.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn every_problem_is_reported_beside_its_field_at_once() {
+    let portal = TestPortal::new().await;
+    let reply = portal
+        .post_raw(
+            "/api/register",
+            &common::form(&[
+                ("username", "margaret"),
+                ("password", "qwerty123456"),
+                ("confirm_password", "something else"),
+                ("given_name", ""),
+                ("family_name", "Smith"),
+                ("date_of_birth", "2999-01-01"),
+                ("mobile", "0800 123 456"),
+                ("email", "not-an-email"),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in [
+        "password",
+        "confirm_password",
+        "given_name",
+        "date_of_birth",
+        "mobile",
+        "email",
+    ] {
+        assert!(!reply.field_error(field).is_empty(), "{field}");
+    }
+    assert!(reply.field_error("password").contains("commonly used"));
+}
+
+#[tokio::test]
+async fn usernames_are_unique_regardless_of_case() {
+    let portal = TestPortal::new().await;
+    assert_eq!(
+        portal.browser().register("Margaret").await.status,
+        StatusCode::OK
+    );
+    let again = portal.browser().register("mARGARET").await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.field_error("username").contains("already taken"));
+}
+
+#[tokio::test]
+async fn a_password_containing_the_username_is_refused_with_the_reason() {
+    let portal = TestPortal::new().await;
+    let mut pairs = registration("margaret", "021 555 0123");
+    pairs.retain(|(k, _)| !k.contains("password"));
+    pairs.push(("password", "Margaret rules the world"));
+    let reply = portal
+        .post_raw("/api/register", &common::form(&pairs), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.field_error("password").contains("username"));
+}
+
+#[tokio::test]
+async fn an_unsigned_browser_gets_401_from_me_and_the_code_endpoints() {
+    let portal = TestPortal::new().await;
+    for path in ["/api/me", "/api/send_code", "/api/verify_code"] {
+        let reply = portal.post_raw(path, "code=123456", None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(reply.json()["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn logging_out_kills_the_session_on_the_server() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    let cookie = browser.cookie.clone().unwrap();
+    let out = browser.post("/api/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(out.session_cookie().unwrap().contains("Max-Age=0"));
+    let replayed = portal.post_raw("/api/me", "", Some(&cookie)).await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_4xx_never_5xx() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    let cookie = browser.cookie.clone();
+    let bodies = [
+        "",
+        "%%%",
+        "code=%FF%FE",
+        "username[]=a&username[]=b",
+        "{\"username\": 1}",
+        "mobile=\u{0}",
+        &"x".repeat(100_000),
+        "code=1&code=2",
+        "date_of_birth=99999-99-99",
+        &format!("mobile={}", "9".repeat(5000)),
+    ];
+    for path in [
+        "/api/register",
+        "/api/send_code",
+        "/api/verify_code",
+        "/api/me",
+        "/api/logout",
+    ] {
+        for body in bodies {
+            for cookie in [None, cookie.as_deref()] {
+                let reply = portal.post_raw(path, body, cookie).await;
+                assert!(
+                    reply.status.is_client_error() || reply.status.is_success(),
+                    "{path} with {:?} gave {}: {}",
+                    &body[..body.len().min(40)],
+                    reply.status,
+                    reply.text()
+                );
+                if reply.status.is_client_error() {
+                    assert!(
+                        reply.json()["message"].is_string(),
+                        "{path}: {}",
+                        reply.text()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cross_site_changes_are_refused() {
+    let portal = TestPortal::new().await;
+    let request = axum::http::Request::post("/api/register")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body(axum::body::Body::from(common::form(&registration(
+            "m",
+            "021 555 0123",
+        ))))
+        .unwrap();
+    assert_eq!(portal.send(request).await.status, StatusCode::FORBIDDEN);
+
+    let request = axum::http::Request::post("/api/logout")
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(portal.send(request).await.status, StatusCode::FORBIDDEN);
+
+    let request = axum::http::Request::post("/api/logout")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", "http://127.0.0.1:3000")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(portal.send(request).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn health_answers_once_the_database_does() {
+    let portal = TestPortal::new().await;
+    let reply = portal.get("/healthz", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn responses_carry_the_security_headers() {
+    let portal = TestPortal::new().await;
+    let reply = portal.get("/healthz", None).await;
+    let csp = reply.headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+    assert!(reply.headers.contains_key("referrer-policy"));
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
+    let portal = TestPortal::with(|s| {
+        s.public_url = "https://portal.example.org".parse().unwrap();
+    })
+    .await;
+    let reply = portal.browser().register("margaret").await;
+    let cookie = reply.session_cookie().unwrap();
+    assert!(cookie.starts_with("__Host-portal_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn registration_with_two_factor_off_signs_in_at_once() {
+    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let mut browser = portal.browser();
+    let reply = browser.register("margaret").await;
+    assert_eq!(reply.json()["signed_in"], true);
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    assert!(portal.texts().await.is_empty());
+    let _ = PASSWORD;
+}
