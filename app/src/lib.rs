@@ -3,7 +3,9 @@
 //! `ssr` feature.
 
 pub mod error;
+pub mod existing_patients;
 pub mod home;
+pub mod login;
 pub mod mobile;
 pub mod practice;
 pub mod registration;
@@ -34,6 +36,7 @@ use leptos_router::{
 
 use crate::{
     home::{HomePage, SignedInLayout},
+    login::LoginPage,
     practice::{Footer, Header, PracticeResource},
     registration::RegisterPage,
     verification::VerifyPage,
@@ -106,6 +109,7 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <Routes fallback=NotFound>
+                    <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/register") view=RegisterPage/>
                     <Route path=path!("/verify") view=VerifyPage/>
                     <ParentRoute path=path!("") view=SignedInLayout>

@@ -20,6 +20,7 @@ pub type Millis = i64;
 
 pub const SECOND: Millis = 1000;
 pub const MINUTE: Millis = 60 * SECOND;
+pub const HOUR: Millis = 60 * MINUTE;
 
 /// The practice's choices. Every field has a working default for a local run.
 #[derive(Debug, Clone)]
@@ -41,6 +42,30 @@ pub struct Settings {
     pub pending_seconds: i64,
     pub session_idle_seconds: i64,
     pub session_absolute_seconds: i64,
+    pub limits: Limits,
+}
+
+/// Limits against guessing and abuse. Each is configurable (`PORTAL_LIMIT_*`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Consecutive failed logins for one username before each further attempt must wait.
+    pub login_failures_before_delay: i64,
+    /// The first wait; it doubles with every further failure…
+    pub login_delay_seconds: i64,
+    /// …up to this.
+    pub login_delay_max_seconds: i64,
+    pub failed_logins_per_ip_hour: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_failures_before_delay: 5,
+            login_delay_seconds: 30,
+            login_delay_max_seconds: 15 * 60,
+            failed_logins_per_ip_hour: 100,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -58,6 +83,7 @@ impl Default for Settings {
             pending_seconds: 600,
             session_idle_seconds: 900,
             session_absolute_seconds: 12 * 3600,
+            limits: Limits::default(),
         }
     }
 }

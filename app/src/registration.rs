@@ -160,7 +160,7 @@ pub mod ssr {
 
     const MAX_NAME_CHARS: usize = 100;
 
-    fn check_name(value: &str, what: &str) -> Result<String, String> {
+    pub fn check_name(value: &str, what: &str) -> Result<String, String> {
         let value = value.trim();
         if value.is_empty() {
             return Err(format!("Please enter your {what}."));
@@ -195,7 +195,7 @@ pub mod ssr {
         username.trim().to_lowercase()
     }
 
-    fn check_username(value: &str) -> Result<String, String> {
+    pub fn check_username(value: &str) -> Result<String, String> {
         let value = value.trim();
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
         if value.is_empty() {
@@ -223,7 +223,7 @@ pub mod ssr {
         Ok(Some(value.to_string()))
     }
 
-    fn today(portal: &Portal) -> Date {
+    pub fn today(portal: &Portal) -> Date {
         OffsetDateTime::from_unix_timestamp(portal.now() / SECOND)
             .map(|t| t.date())
             .unwrap_or(Date::MIN)
@@ -315,6 +315,7 @@ pub mod ssr {
                 email: email.as_deref(),
                 mobile: Some(mobile.e164()),
                 mobile_verified_at: None,
+                must_change_password: false,
                 created_at: now,
             })
             .await

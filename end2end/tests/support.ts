@@ -2,6 +2,11 @@
 // and screenshots.
 import { expect, type APIRequestContext, type Page, test } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { serverBinary, serverEnv } from "../portal-env";
 
 export const PASSWORD = "correct horse battery staple";
 
@@ -63,4 +68,42 @@ export async function expectAccessible(page: Page): Promise<void> {
 /** A full-page screenshot in the test's output folder. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
+}
+
+/** Brings patients in as a practice would: `server import-patients` on a CSV file. */
+export function importPatients(rows: string[]): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "portal-import-"));
+  const file = path.join(dir, "patients.csv");
+  const header = "username,given_name,family_name,date_of_birth,phone,password_hash,one_time_password";
+  writeFileSync(file, [header, ...rows].join("\n") + "\n");
+  return execFileSync(serverBinary, ["import-patients", file], {
+    env: { ...process.env, ...serverEnv },
+    encoding: "utf8",
+  });
+}
+
+/** Registers through the form and verifies the number: a signed-in patient on the home page. */
+export async function registerAndVerify(
+  page: Page,
+  request: APIRequestContext,
+  who: { username: string; mobile: { typed: string; e164: string }; givenName?: string },
+): Promise<void> {
+  await page.goto("/register");
+  await hydrated(page);
+  await page.getByLabel("Given name").fill(who.givenName ?? "Margaret");
+  await page.getByLabel("Family name").fill("Smith");
+  await page.getByLabel("Date of birth").fill("1950-07-31");
+  await page.getByLabel("Mobile number").fill(who.mobile.typed);
+  await page.getByLabel("Username").fill(who.username);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Register" }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await hydrated(page);
+  const seen = await textCount(request, who.mobile.e164);
+  await page.getByRole("button", { name: "Send Code" }).click();
+  const code = await codeFor(request, who.mobile.e164, seen);
+  await page.getByLabel("Verification code").fill(code);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use app::portal::Settings;
+use app::portal::{Limits, Settings};
 use phonenumber::country;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,33 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             v.parse::<i64>().ok().filter(|s| *s >= 1)
         })
     }
+}
+
+fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, ConfigError> {
+    let defaults = Limits::default();
+    let count = |var: &'static str, default: i64| {
+        vars.parsed(var, default, "a whole number, at least 1", |v| {
+            v.parse::<i64>().ok().filter(|n| *n >= 1)
+        })
+    };
+    Ok(Limits {
+        login_failures_before_delay: count(
+            "PORTAL_LIMIT_LOGIN_FAILURES_BEFORE_DELAY",
+            defaults.login_failures_before_delay,
+        )?,
+        login_delay_seconds: vars.seconds(
+            "PORTAL_LIMIT_LOGIN_DELAY_SECONDS",
+            defaults.login_delay_seconds,
+        )?,
+        login_delay_max_seconds: vars.seconds(
+            "PORTAL_LIMIT_LOGIN_DELAY_MAX_SECONDS",
+            defaults.login_delay_max_seconds,
+        )?,
+        failed_logins_per_ip_hour: count(
+            "PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR",
+            defaults.failed_logins_per_ip_hour,
+        )?,
+    })
 }
 
 fn region(code: &str) -> Option<country::Id> {
@@ -133,6 +160,7 @@ impl Config {
             session_idle_seconds: vars
                 .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
             session_absolute_seconds: defaults.session_absolute_seconds,
+            limits: limits(&vars)?,
         };
         let sms_provider = vars.parsed(
             "PORTAL_SMS_PROVIDER",
@@ -214,6 +242,19 @@ mod tests {
     fn the_console_provider_refuses_an_https_portal() {
         let err = config(&[("PORTAL_PUBLIC_URL", "https://portal.example.org")]).unwrap_err();
         assert!(matches!(err, ConfigError::ConsoleOverHttps));
+    }
+
+    #[test]
+    fn limits_are_configurable() {
+        let config = config(&[
+            ("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "7"),
+            ("PORTAL_LIMIT_LOGIN_DELAY_SECONDS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(config.settings.limits.failed_logins_per_ip_hour, 7);
+        assert_eq!(config.settings.limits.login_delay_seconds, 5);
+        assert_eq!(config.settings.limits.login_failures_before_delay, 5);
+        assert!(self::config(&[("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "lots")]).is_err());
     }
 
     #[test]

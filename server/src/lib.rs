@@ -50,6 +50,18 @@ pub async fn start(config: &Config) -> Result<Portal, StartError> {
     ))
 }
 
+/// Every few minutes, forgets limit counters nobody looks at any more and ended sessions.
+pub async fn sweep_forever(portal: Portal) {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        if let Err(err) = portal.store.sweep(portal.now(), DAY).await {
+            tracing::warn!(%err, "sweeping old rows failed");
+        }
+    }
+}
+
 #[derive(Clone, axum::extract::FromRef)]
 struct AppState {
     leptos_options: LeptosOptions,

@@ -14,7 +14,21 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
-    match serve().await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["serve"] => serve().await,
+        ["import-patients", file] => import_patients(file).await,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("the portal could not start: {err}");
@@ -24,11 +38,32 @@ async fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "usage:
+  server                           serve the portal
+  server import-patients FILE.csv  bring a practice's existing patients in (see README)";
+
+async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let portal = server::start(&config).await?;
+    let csv = std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?;
+    let report = app::existing_patients::ssr::import_patients(&portal, csv).await?;
+    for (line, problem) in &report.skipped {
+        println!("line {line}: skipped: {problem}");
+    }
+    println!(
+        "imported {} patient(s), skipped {}",
+        report.imported,
+        report.skipped.len()
+    );
+    Ok(())
+}
+
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let leptos = get_configuration(None)?;
     let config = Config::from_env()?;
     let portal = server::start(&config).await?;
     tokio::spawn(portal.outbox.clone().run());
+    tokio::spawn(server::sweep_forever(portal.clone()));
     let addr = leptos.leptos_options.site_addr;
     let router = server::router(portal, leptos.leptos_options);
     let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -138,6 +138,29 @@ impl PasswordHasher {
         .await?
     }
 
+    /// Whether a stored hash was made with other parameters (an imported or older hash), so it
+    /// should be replaced once the password is known to be right.
+    pub fn needs_rehash(phc: &str) -> bool {
+        let current = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+        match PasswordHash::new(phc) {
+            Ok(hash) => {
+                hash.algorithm != Algorithm::Argon2id.ident()
+                    || Params::try_from(&hash).map_or(true, |p| {
+                        p.m_cost() != current.m_cost()
+                            || p.t_cost() != current.t_cost()
+                            || p.p_cost() != current.p_cost()
+                    })
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Hashes a password without the rules for new passwords: for one-time passwords that a
+    /// practice hands out, which the patient replaces at first sign-in.
+    pub async fn hash_given(&self, password: &str) -> Result<String, HashError> {
+        self.hash(NewPassword(normalise(password))).await
+    }
+
     /// A hash to verify against when the username is unknown, so that the answer takes as long
     /// as for a wrong password.
     pub async fn dummy_hash(&self) -> Result<String, HashError> {
@@ -229,6 +252,17 @@ mod tests {
             .await
             .unwrap());
         assert!(!hasher.verify("anything", "not a hash").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_with_other_parameters_are_marked_for_rehashing() {
+        let hasher = PasswordHasher::bounded_by_cores();
+        let current = hasher.hash_given("anything at all here").await.unwrap();
+        assert!(!PasswordHasher::needs_rehash(&current));
+        let weaker =
+            "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        assert!(PasswordHasher::needs_rehash(weaker));
+        assert!(PasswordHasher::needs_rehash("not a hash"));
     }
 
     #[tokio::test]

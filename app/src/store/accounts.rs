@@ -14,6 +14,7 @@ pub struct AccountRow {
     pub email: Option<String>,
     pub mobile: Option<String>,
     pub mobile_verified_at: Option<Millis>,
+    pub must_change_password: i64,
 }
 
 pub struct NewAccountRow<'a> {
@@ -26,19 +27,20 @@ pub struct NewAccountRow<'a> {
     pub email: Option<&'a str>,
     pub mobile: Option<&'a str>,
     pub mobile_verified_at: Option<Millis>,
+    pub must_change_password: bool,
     pub created_at: Millis,
 }
 
 const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_name, \
-     date_of_birth, email, mobile, mobile_verified_at";
+     date_of_birth, email, mobile, mobile_verified_at, must_change_password";
 
 impl Store {
     /// The new account's id, or `None` when the username is taken (whatever its case).
     pub async fn insert_account(&self, new: NewAccountRow<'_>) -> Result<Option<i64>, StoreError> {
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO accounts (username, username_key, password_hash, given_name, \
-             family_name, date_of_birth, email, mobile, mobile_verified_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             family_name, date_of_birth, email, mobile, mobile_verified_at, must_change_password, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(new.username)
         .bind(new.username_key)
@@ -49,6 +51,7 @@ impl Store {
         .bind(new.email)
         .bind(new.mobile)
         .bind(new.mobile_verified_at)
+        .bind(i64::from(new.must_change_password))
         .bind(new.created_at)
         .fetch_one(&self.pool)
         .await;
@@ -87,5 +90,23 @@ impl Store {
         .bind(username_key)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Replaces the stored hash (a rehash under today's parameters, or a new password).
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(i64::from(must_change_password))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

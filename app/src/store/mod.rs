@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod challenges;
+mod limits;
 mod outbox;
 mod sessions;
 
@@ -17,6 +18,7 @@ use sqlx::{
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::AuditEvent;
 pub use challenges::ChallengeRow;
+pub use limits::LoginFailures;
 pub use outbox::{DevSms, OutboxRow};
 pub use sessions::SessionRow;
 

@@ -253,6 +253,7 @@ mod tests {
                 email: None,
                 mobile: Some("+64215550123"),
                 mobile_verified_at: None,
+                must_change_password: false,
                 created_at: 0,
             })
             .await

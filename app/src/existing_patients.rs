@@ -1,0 +1,297 @@
+//! Bringing a practice's existing patients into the portal: the CSV import (run by the server's
+//! `import-patients` command), and the first sign-in of a patient who was given a one-time
+//! password, who must choose their own before seeing anything else.
+//!
+//! Imported patients have no verified mobile, so their first login asks for one (flow 2.2).
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::PortalError,
+    ui::{Field, FormMessage, SubmitButton},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChosen {}
+
+/// Replaces a one-time password with the patient's own.
+#[server(prefix = "/api", endpoint = "choose_password")]
+pub async fn choose_password(
+    #[server(default)] password: String,
+    #[server(default)] confirm_password: Option<String>,
+) -> Result<PasswordChosen, PortalError> {
+    let portal = crate::request::portal()?;
+    let (_, account) = crate::request::signed_in(&portal).await?;
+    ssr::choose_password(&portal, &account, &password, confirm_password.as_deref()).await?;
+    leptos_axum::redirect("/");
+    Ok(PasswordChosen {})
+}
+
+#[component]
+pub fn ChoosePasswordPage() -> impl IntoView {
+    let choose = ServerAction::<ChoosePassword>::new();
+    let error = Signal::derive(move || choose.value().get().and_then(Result::err));
+    // Once chosen, the signed-in pages reload the patient and show the portal itself.
+    let profile = expect_context::<crate::home::ProfileResource>();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = choose.value().get() {
+            profile.refetch();
+        }
+    });
+    let field = move |name: &'static str| {
+        Signal::derive(move || error.get().and_then(|e| e.field_message(name)))
+    };
+    view! {
+        <Title text="Choose your password"/>
+        <section class="card">
+            <h1>"Choose your password"</h1>
+            <p class="lead">
+                "You signed in with a password from the practice. Please choose your own now; nobody else will know it."
+            </p>
+            <ActionForm action=choose attr:novalidate=true attr:class="form">
+                <FormMessage error=error/>
+                <Field
+                    name="password"
+                    label="Password"
+                    kind="password"
+                    autocomplete="new-password"
+                    hint="At least 12 characters. A few words strung together are easy to remember and hard to guess."
+                    error=field("password")
+                />
+                <Field
+                    name="confirm_password"
+                    label="Confirm password"
+                    kind="password"
+                    autocomplete="new-password"
+                    error=field("confirm_password")
+                />
+                <SubmitButton label="Save password" pending=choose.pending()/>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::collections::BTreeMap;
+
+    use argon2::password_hash::PasswordHash;
+
+    use crate::{
+        error::{OrInternal, PortalError},
+        password::NewPassword,
+        portal::Portal,
+        registration::ssr::{check_date_of_birth, check_name, check_username, today, username_key},
+        request,
+        store::{AccountRow, NewAccountRow},
+    };
+
+    pub async fn choose_password(
+        portal: &Portal,
+        account: &AccountRow,
+        password: &str,
+        confirm: Option<&str>,
+    ) -> Result<(), PortalError> {
+        if account.must_change_password == 0 {
+            return Err(PortalError::new(
+                crate::error::ErrorKind::Forbidden,
+                "Your password is already your own.",
+            ));
+        }
+        let mut problems = BTreeMap::new();
+        let new_password = match NewPassword::parse(password, &account.username) {
+            Ok(new_password) => Some(new_password),
+            Err(problem) => {
+                problems.insert("password".to_string(), problem.to_string());
+                None
+            }
+        };
+        if confirm.is_some_and(|c| c != password) {
+            problems.insert(
+                "confirm_password".into(),
+                "The two passwords don't match.".into(),
+            );
+        }
+        let Some(new_password) = new_password.filter(|_| problems.is_empty()) else {
+            return Err(PortalError::fields(problems));
+        };
+        let hash = portal
+            .passwords
+            .hash(new_password)
+            .await
+            .or_internal("hashing a chosen password")?;
+        portal
+            .store
+            .set_password_hash(account.id, &hash, false)
+            .await
+            .or_internal("storing a chosen password")?;
+        request::audit(portal, Some(account.id), "password_chosen", "ok", None).await;
+        Ok(())
+    }
+
+    /// One imported patient per CSV row.
+    #[derive(Debug, serde::Deserialize)]
+    struct Row {
+        username: String,
+        given_name: String,
+        family_name: String,
+        date_of_birth: String,
+        /// As the old system had it: a mobile, a landline, or nothing.
+        #[serde(default)]
+        phone: String,
+        /// An argon2 PHC string from the old system…
+        #[serde(default)]
+        password_hash: String,
+        /// …or a one-time password the practice gives the patient.
+        #[serde(default)]
+        one_time_password: String,
+    }
+
+    #[derive(Debug, Default)]
+    pub struct ImportReport {
+        pub imported: usize,
+        /// (CSV line number, what was wrong); those rows were skipped.
+        pub skipped: Vec<(u64, String)>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum ImportError {
+        #[error("the CSV file could not be read: {0}")]
+        Csv(#[from] csv::Error),
+        #[error("the CSV header must include username, given_name, family_name, date_of_birth, phone, password_hash and one_time_password")]
+        Header,
+        #[error(transparent)]
+        Store(#[from] crate::store::StoreError),
+        #[error(transparent)]
+        Hash(#[from] crate::password::HashError),
+    }
+
+    const COLUMNS: [&str; 7] = [
+        "username",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "phone",
+        "password_hash",
+        "one_time_password",
+    ];
+
+    /// The number as stored: E.164 when it is a real number anywhere (a landline too, so it can
+    /// be shown), otherwise the text as it was. Nothing imported counts as verified.
+    fn phone_on_file(phone: &str, portal: &Portal) -> Option<String> {
+        let phone = phone.trim();
+        if phone.is_empty() {
+            return None;
+        }
+        let region = portal.settings.default_region;
+        Some(
+            phonenumber::parse(Some(region), phone)
+                .ok()
+                .filter(phonenumber::is_valid)
+                .map(|n| n.format().mode(phonenumber::Mode::E164).to_string())
+                .unwrap_or_else(|| phone.to_string()),
+        )
+    }
+
+    async fn import_row(portal: &Portal, row: Row) -> Result<Result<(), String>, ImportError> {
+        let username = match check_username(&row.username) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(format!("username: {e}"))),
+        };
+        let checks = [
+            check_name(&row.given_name, "given name").map_err(|e| format!("given_name: {e}")),
+            check_name(&row.family_name, "family name").map_err(|e| format!("family_name: {e}")),
+            check_date_of_birth(&row.date_of_birth, today(portal))
+                .map_err(|e| format!("date_of_birth: {e}")),
+        ];
+        let [given_name, family_name, date_of_birth] = match checks {
+            [Ok(g), Ok(f), Ok(d)] => [g, f, d],
+            checks => {
+                let problems: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
+                return Ok(Err(problems.join("; ")));
+            }
+        };
+        let (hash, must_change) = match (row.password_hash.trim(), row.one_time_password.as_str()) {
+            (hash, "") if !hash.is_empty() => match PasswordHash::new(hash) {
+                Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => {
+                    (hash.to_string(), false)
+                }
+                _ => return Ok(Err("password_hash: not an argon2 PHC string".into())),
+            },
+            ("", otp) if !otp.trim().is_empty() => {
+                (portal.passwords.hash_given(otp.trim()).await?, true)
+            }
+            _ => {
+                return Ok(Err(
+                    "give exactly one of password_hash and one_time_password".into(),
+                ))
+            }
+        };
+        let mobile = phone_on_file(&row.phone, portal);
+        let inserted = portal
+            .store
+            .insert_account(NewAccountRow {
+                username: &username,
+                username_key: &username_key(&username),
+                password_hash: &hash,
+                given_name: &given_name,
+                family_name: &family_name,
+                date_of_birth: &date_of_birth,
+                email: None,
+                mobile: mobile.as_deref(),
+                mobile_verified_at: None,
+                must_change_password: must_change,
+                created_at: portal.now(),
+            })
+            .await?;
+        Ok(match inserted {
+            Some(_) => Ok(()),
+            None => Err("username: already taken".into()),
+        })
+    }
+
+    /// Imports every acceptable row and reports the rest; one bad row never stops the others.
+    pub async fn import_patients(
+        portal: &Portal,
+        csv_text: impl std::io::Read,
+    ) -> Result<ImportReport, ImportError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .from_reader(csv_text);
+        let header = reader.headers()?.clone();
+        if !COLUMNS.iter().all(|c| header.iter().any(|h| h == *c)) {
+            return Err(ImportError::Header);
+        }
+        let mut report = ImportReport::default();
+        for record in reader.records() {
+            let record = record?;
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() != header.len() {
+                report.skipped.push((
+                    line,
+                    format!(
+                        "expected {} fields but found {} (quote values that contain commas, such as password hashes)",
+                        header.len(),
+                        record.len()
+                    ),
+                ));
+                continue;
+            }
+            let row: Row = match record.deserialize(Some(&header)) {
+                Ok(row) => row,
+                Err(err) => {
+                    report.skipped.push((line, err.to_string()));
+                    continue;
+                }
+            };
+            match import_row(portal, row).await? {
+                Ok(()) => report.imported += 1,
+                Err(problem) => report.skipped.push((line, problem)),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,277 @@
+//! Logging in: the `/login` page and `/api/login`. A right password moves the session to the 2FA
+//! step (sending the code at once to a verified mobile); wrong answers all look alike, and
+//! repeated failures make each further attempt wait.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::PortalError,
+    ui::{Field, FormMessage, StatusMessage, SubmitButton},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedIn {
+    /// Signed in already: two-factor authentication is off.
+    pub signed_in: bool,
+    /// A code went to the verified mobile (flow 2.1); otherwise the patient must give a number (2.2).
+    pub code_sent: bool,
+    pub mobile_ending: Option<String>,
+}
+
+#[server(prefix = "/api", endpoint = "login")]
+pub async fn login(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+) -> Result<LoggedIn, PortalError> {
+    let portal = crate::request::portal()?;
+    let logged_in = ssr::log_in(&portal, &username, &password).await?;
+    leptos_axum::redirect(if logged_in.signed_in { "/" } else { "/verify" });
+    Ok(logged_in)
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let error = Signal::derive(move || login.value().get().and_then(Result::err));
+    let query = use_query_map();
+    let notice = Signal::derive(move || {
+        query.read().get("timeout").map(|_| {
+            "You were signed out because you had been inactive for a while. Please log in again."
+                .to_string()
+        })
+    });
+    view! {
+        <Title text="Log in"/>
+        <section class="card">
+            <h1>"Log in"</h1>
+            <StatusMessage message=notice/>
+            <ActionForm action=login attr:novalidate=true attr:class="form">
+                <FormMessage error=error/>
+                <Field name="username" label="Username" autocomplete="username"/>
+                <Field
+                    name="password"
+                    label="Password"
+                    kind="password"
+                    autocomplete="current-password"
+                />
+                <SubmitButton label="Log in" pending=login.pending()/>
+            </ActionForm>
+            <p class="aside">"New to the portal? " <A href="/register">"Create an account"</A></p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::LoggedIn;
+    use crate::{
+        error::{OrInternal, PortalError},
+        mobile::{self, Mobile},
+        password::PasswordHasher,
+        portal::{Limits, Millis, Portal, HOUR, SECOND},
+        registration::ssr::username_key,
+        request,
+        session::Stage,
+        verification::{challenge::Purpose, ssr::send_code_to},
+    };
+
+    /// The one answer for an unknown username and a wrong password alike.
+    pub const WRONG_DETAILS: &str =
+        "That username and password don't match. Please check them and try again.";
+
+    const FAILED_LOGIN_FROM_IP: &str = "failed_login_ip";
+
+    /// How long the next attempt must wait after `failures` consecutive failures.
+    pub fn delay_after(limits: &Limits, failures: i64) -> Millis {
+        let over = failures - limits.login_failures_before_delay;
+        if over < 0 {
+            return 0;
+        }
+        let doubled = limits.login_delay_seconds.saturating_mul(1 << over.min(20));
+        doubled.min(limits.login_delay_max_seconds) * SECOND
+    }
+
+    fn wait_text(wait: Millis) -> String {
+        let seconds = (wait + SECOND - 1) / SECOND;
+        if seconds > 90 {
+            format!("{} minutes", (seconds + 59) / 60)
+        } else {
+            format!("{seconds} seconds")
+        }
+    }
+
+    fn retry_after(wait: Millis) -> u64 {
+        ((wait + SECOND - 1) / SECOND).max(1) as u64
+    }
+
+    pub async fn log_in(
+        portal: &Portal,
+        username: &str,
+        password: &str,
+    ) -> Result<LoggedIn, PortalError> {
+        let store = &portal.store;
+        let limits = &portal.settings.limits;
+        let now = portal.now();
+        let ip = request::client_ip();
+        let key = username_key(username);
+
+        let (ip_failures, oldest) = store
+            .count_limit_events(FAILED_LOGIN_FROM_IP, &ip, now - HOUR)
+            .await
+            .or_internal("counting failed logins")?;
+        if ip_failures >= limits.failed_logins_per_ip_hour {
+            let wait = oldest.unwrap_or(now) + HOUR - now;
+            return Err(PortalError::too_many_requests(
+                format!(
+                    "There have been too many failed logins from your network. Please try again in {}.",
+                    wait_text(wait)
+                ),
+                retry_after(wait),
+            ));
+        }
+        // Keyed by the typed username, known or not, so the delay says nothing about who exists.
+        if let Some(failures) = store
+            .login_failures(&key)
+            .await
+            .or_internal("reading login failures")?
+        {
+            if now < failures.delayed_until {
+                let wait = failures.delayed_until - now;
+                request::audit(portal, None, "login", "delayed", None).await;
+                return Err(PortalError::too_many_requests(
+                    format!(
+                        "Too many failed attempts. For your security, please wait {} before trying again.",
+                        wait_text(wait)
+                    ),
+                    retry_after(wait),
+                ));
+            }
+        }
+
+        let account = store
+            .account_by_username(&key)
+            .await
+            .or_internal("looking up an account")?;
+        // An unknown username is checked against a dummy hash, so it takes as long as a wrong password.
+        let hash = match &account {
+            Some(account) => account.password_hash.clone(),
+            None => portal
+                .passwords
+                .dummy_hash()
+                .await
+                .or_internal("preparing the dummy hash")?,
+        };
+        let matches = portal
+            .passwords
+            .verify(password, &hash)
+            .await
+            .or_internal("verifying a password")?;
+        let account = match account {
+            Some(account) if matches => account,
+            other => {
+                store
+                    .record_login_failure(&key, now, |n| delay_after(limits, n))
+                    .await
+                    .or_internal("recording a failed login")?;
+                store
+                    .record_limit_event(FAILED_LOGIN_FROM_IP, &ip, now)
+                    .await
+                    .or_internal("recording a failed login")?;
+                let outcome = if other.is_some() {
+                    "wrong_password"
+                } else {
+                    "unknown_user"
+                };
+                request::audit(portal, other.map(|a| a.id), "login", outcome, None).await;
+                return Err(PortalError::unauthorized(WRONG_DETAILS));
+            }
+        };
+        store
+            .clear_login_failures(&key)
+            .await
+            .or_internal("clearing login failures")?;
+        if PasswordHasher::needs_rehash(&account.password_hash) {
+            let rehashed = portal
+                .passwords
+                .hash_given(password)
+                .await
+                .or_internal("rehashing a password")?;
+            store
+                .set_password_hash(account.id, &rehashed, account.must_change_password != 0)
+                .await
+                .or_internal("storing a rehashed password")?;
+        }
+
+        let previous = request::session(portal).await?;
+        if !portal.settings.two_factor {
+            request::step_up(portal, account.id, Stage::SignedIn, previous.as_ref()).await?;
+            request::audit(
+                portal,
+                Some(account.id),
+                "signed_in",
+                "ok",
+                Some("password only: two-factor is off".into()),
+            )
+            .await;
+            return Ok(LoggedIn {
+                signed_in: true,
+                code_sent: false,
+                mobile_ending: None,
+            });
+        }
+        request::step_up(
+            portal,
+            account.id,
+            Stage::PasswordAccepted,
+            previous.as_ref(),
+        )
+        .await?;
+        request::audit(portal, Some(account.id), "login", "password_accepted", None).await;
+
+        let settings = &portal.settings;
+        let verified = account
+            .mobile_verified_at
+            .and(account.mobile.as_deref())
+            .and_then(|m| {
+                Mobile::from_stored(m, settings.default_region, &settings.allowed_regions).ok()
+            });
+        let Some(mobile) = verified else {
+            return Ok(LoggedIn {
+                signed_in: false,
+                code_sent: false,
+                mobile_ending: account.mobile.as_deref().map(mobile::ending),
+            });
+        };
+        // Flow 2.1: the code goes at once. If it can't go, the 2FA page offers "Send Code".
+        let code_sent = match send_code_to(portal, account.id, Purpose::SignIn, &mobile).await {
+            Ok(_) => true,
+            // A code sent moments ago still stands.
+            Err(err) if err.retry_after_seconds.is_some() => true,
+            Err(_) => false,
+        };
+        Ok(LoggedIn {
+            signed_in: false,
+            code_sent,
+            mobile_ending: Some(mobile.ending()),
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_delay_starts_after_five_failures_doubles_and_is_capped() {
+            let limits = Limits::default();
+            assert_eq!(delay_after(&limits, 4), 0);
+            assert_eq!(delay_after(&limits, 5), 30 * SECOND);
+            assert_eq!(delay_after(&limits, 6), 60 * SECOND);
+            assert_eq!(delay_after(&limits, 7), 120 * SECOND);
+            assert_eq!(delay_after(&limits, 10), 900 * SECOND);
+            assert_eq!(delay_after(&limits, 1000), 900 * SECOND);
+        }
+    }
+}

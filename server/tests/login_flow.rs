@@ -1,0 +1,553 @@
+//! Login with two-factor authentication: verified and unverified mobiles, the practice's switch,
+//! the delay after failures, and the session lifecycle.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestPortal, PASSWORD};
+
+const IMPORT_HEADER: &str =
+    "username,given_name,family_name,date_of_birth,phone,password_hash,one_time_password\n";
+
+/// A patient from before 2FA: a landline on file, nothing verified.
+async fn import_patient_with_landline(portal: &TestPortal, username: &str) {
+    let csv =
+        format!("{IMPORT_HEADER}{username},Arthur,Jones,1942-03-04,04 471 1234,,{PASSWORD}\n");
+    let report = app::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 1, "{:?}", report.skipped);
+}
+
+/// A patient whose password is set and who has already signed in once (so the one-time
+/// password is replaced): just an account with a verified mobile, then logged out.
+async fn verified_patient(portal: &TestPortal, username: &str) {
+    let mut browser = portal.browser();
+    browser.register_and_sign_in(username).await;
+    browser.post("/api/logout", &[]).await;
+}
+
+fn comparable(reply: &common::Reply) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+    let mut headers: Vec<(String, String)> = reply
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    headers.sort();
+    (reply.status, headers, reply.body.clone())
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_answer_byte_identically() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    let unknown = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "nobody"), ("password", PASSWORD)],
+        )
+        .await;
+    let wrong = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", "wrong password!!")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(comparable(&unknown), comparable(&wrong));
+    assert!(unknown.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn a_verified_mobile_gets_its_code_at_once_and_the_code_signs_in() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    portal.clock.advance_seconds(60);
+    let texts_before = portal.texts().await.len();
+
+    let mut browser = portal.browser();
+    let reply = browser
+        .post(
+            "/api/login",
+            &[("username", "MARGARET"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["code_sent"], true);
+    assert_eq!(reply.json()["mobile_ending"], "23");
+    assert_eq!(
+        portal.texts().await.len(),
+        texts_before + 1,
+        "sent without a click"
+    );
+    let pending = browser.cookie.clone().unwrap();
+
+    assert_eq!(
+        browser.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["code_sent"], true);
+    assert_eq!(step["needs_number"], false);
+
+    let code = portal.last_code().await;
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+    let signed_in = browser.cookie.clone().unwrap();
+    assert_ne!(pending, signed_in);
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_the_password_step_and_again_at_sign_in() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    let mut browser = portal.browser();
+    // Start from an existing session (a stale one from before), to see it replaced.
+    browser.register("someone.else").await;
+    let before = browser.cookie.clone().unwrap();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    let pending = browser.cookie.clone().unwrap();
+    let code = portal.last_code().await;
+    browser.post("/api/verify_code", &[("code", &code)]).await;
+    let signed_in = browser.cookie.clone().unwrap();
+    assert_ne!(before, pending);
+    assert_ne!(pending, signed_in);
+    // The replaced sessions are gone on the server.
+    for old in [&before, &pending] {
+        let reply = portal.post_raw("/api/code_step", "", Some(old)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_mobile_is_asked_for_and_verified_at_login() {
+    let portal = TestPortal::new().await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let mut browser = portal.browser();
+    let reply = browser
+        .post(
+            "/api/login",
+            &[("username", "arthur"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["code_sent"], false);
+    assert!(
+        portal.texts().await.is_empty(),
+        "nothing is sent before Get Code"
+    );
+
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["needs_number"], true);
+    assert_eq!(step["number_on_file"], "04 471 1234");
+
+    // The landline on file is refused, with the registration message.
+    let landline = browser.post("/api/send_code", &[]).await;
+    assert_eq!(landline.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        landline.field_error("mobile"),
+        "Please enter a mobile number; landlines can't receive text messages"
+    );
+    let typed_landline = browser
+        .post("/api/send_code", &[("mobile", "04 471 1234")])
+        .await;
+    assert_eq!(typed_landline.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let sent = browser
+        .post("/api/send_code", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    let (to, _) = portal.texts().await.pop().unwrap();
+    assert_eq!(to, "+64221234567");
+    let code = portal.last_code().await;
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+
+    let me = browser.post("/api/me", &[]).await.json();
+    assert_eq!(me["mobile"], "+64221234567");
+    assert_eq!(me["mobile_verified"], true);
+    assert_eq!(me["must_change_password"], true);
+}
+
+#[tokio::test]
+async fn a_verified_number_cannot_be_swapped_at_login() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    portal.clock.advance_seconds(60);
+    let mut browser = portal.browser();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    portal.clock.advance_seconds(60);
+    let swap = browser
+        .post("/api/send_code", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(swap.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(portal
+        .texts()
+        .await
+        .iter()
+        .all(|(to, _)| to != "+64221234567"));
+}
+
+#[tokio::test]
+async fn repeated_failures_delay_further_attempts_even_with_the_right_password() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    let attempt = |password: &'static str| {
+        let portal = &portal;
+        async move {
+            portal
+                .browser()
+                .post(
+                    "/api/login",
+                    &[("username", "margaret"), ("password", password)],
+                )
+                .await
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            attempt("wrong password!!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The fifth failure starts the delay.
+    assert_eq!(
+        attempt("wrong password!!").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let right = attempt(PASSWORD).await;
+    let wrong = attempt("wrong password!!").await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        comparable(&right),
+        comparable(&wrong),
+        "the delay hides whether the password was right"
+    );
+    assert_eq!(right.json()["retry_after_seconds"], 30);
+
+    // The delay lifts after the wait.
+    portal.clock.advance_seconds(30);
+    assert_eq!(attempt(PASSWORD).await.status, StatusCode::OK);
+    // Success reset the count: four more failures do not delay.
+    for _ in 0..4 {
+        assert_eq!(
+            attempt("wrong password!!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(attempt(PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_delay_doubles_with_each_further_failure() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    let login = |password: &'static str| {
+        let portal = &portal;
+        async move {
+            portal
+                .browser()
+                .post(
+                    "/api/login",
+                    &[("username", "margaret"), ("password", password)],
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        login("wrong password!!").await;
+    }
+    portal.clock.advance_seconds(30);
+    assert_eq!(
+        login("wrong password!!").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login(PASSWORD).await.json()["retry_after_seconds"], 60);
+}
+
+#[tokio::test]
+async fn unknown_usernames_are_delayed_exactly_like_known_ones() {
+    let portal = TestPortal::new().await;
+    for _ in 0..5 {
+        portal
+            .browser()
+            .post(
+                "/api/login",
+                &[("username", "nobody"), ("password", "wrong password!!")],
+            )
+            .await;
+    }
+    let reply = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "nobody"), ("password", "wrong password!!")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_ip() {
+    let portal = TestPortal::with(|s| s.limits.failed_logins_per_ip_hour = 3).await;
+    verified_patient(&portal, "margaret").await;
+    for name in ["a1b", "b2c", "c3d"] {
+        let reply = portal
+            .browser()
+            .post(
+                "/api/login",
+                &[("username", name), ("password", "wrong password!!")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let blocked = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("network"));
+    portal.clock.advance_seconds(3601);
+    let later = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_pending_step_expires_after_ten_minutes() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    portal.clock.advance_seconds(60);
+    let mut browser = portal.browser();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    let code = portal.last_code().await;
+    portal.clock.advance_seconds(600);
+    let late = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_activity_keeps_it() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    portal.clock.advance_seconds(899);
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    portal.clock.advance_seconds(899);
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    portal.clock.advance_seconds(900);
+    assert_eq!(
+        browser.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_after_twelve_hours_however_active() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    for _ in 0..(12 * 6 - 1) {
+        portal.clock.advance_seconds(600);
+        assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    }
+    portal.clock.advance_seconds(600);
+    assert_eq!(
+        browser.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn with_two_factor_off_the_password_alone_signs_in() {
+    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let mut browser = portal.browser();
+    let reply = browser
+        .post(
+            "/api/login",
+            &[("username", "arthur"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["signed_in"], true);
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    assert!(portal.texts().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_replaced_before_anything_else() {
+    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let mut browser = portal.browser();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "arthur"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["must_change_password"],
+        true
+    );
+    let weak = browser
+        .post(
+            "/api/choose_password",
+            &[("password", "short"), ("confirm_password", "short")],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let chosen = browser
+        .post(
+            "/api/choose_password",
+            &[
+                ("password", "a brand new phrase"),
+                ("confirm_password", "a brand new phrase"),
+            ],
+        )
+        .await;
+    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.text());
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["must_change_password"],
+        false
+    );
+    browser.post("/api/logout", &[]).await;
+    let old = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "arthur"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_csv_import_reports_bad_rows_and_keeps_the_good_ones() {
+    let portal = TestPortal::new().await;
+    let csv = format!(
+        "{IMPORT_HEADER}\
+         ok.one,Ann,Lee,1960-01-02,021 555 0199,,first one-time pw\n\
+         ok.two,Bob,Ng,1970-05-06,,\"$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A\",\n\
+         bad date,Cat,Wu,1970-13-45,,,x pw here please\n\
+         bad.hash,Dan,Oh,1970-01-01,,md5-of-something,\n\
+         both,Eve,Ma,1970-01-01,,\"$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaA\",pw too\n\
+         unquoted,Hal,Ko,1970-01-01,,$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaA,\n\
+         OK.ONE,Fay,Li,1970-01-01,,,another one-time pw\n"
+    );
+    let report = app::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 2, "{:?}", report.skipped);
+    let lines: Vec<u64> = report.skipped.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, vec![4, 5, 6, 7, 8]);
+    assert!(report.skipped[3].1.contains("quote"));
+    assert!(report.skipped[4].1.contains("already taken"));
+    let missing_columns = app::existing_patients::ssr::import_patients(
+        &portal.portal,
+        "username,given_name\nx,y\n".as_bytes(),
+    )
+    .await;
+    assert!(missing_columns.is_err());
+}
+
+#[tokio::test]
+async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
+    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    // argon2i, m=4096, t=3, p=1 of "password" with salt "somesalt" (the argon2 reference vector).
+    let csv = format!(
+        "{IMPORT_HEADER}old.timer,Gus,Po,1950-01-01,,\"$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A\",\n"
+    );
+    app::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
+    let reply = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "old.timer"), ("password", "password")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let account = portal
+        .portal
+        .store
+        .account_by_username("old.timer")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(account
+        .password_hash
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+}
+
+#[tokio::test]
+async fn sign_ins_and_failures_are_audited_without_secrets() {
+    let portal = TestPortal::new().await;
+    verified_patient(&portal, "margaret").await;
+    portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", "wrong password!!")],
+        )
+        .await;
+    let account = portal
+        .portal
+        .store
+        .account_by_username("margaret")
+        .await
+        .unwrap()
+        .unwrap();
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    let kinds: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.event.clone(), e.outcome.clone()))
+        .collect();
+    for expected in [
+        ("registered", "ok"),
+        ("code_sent", "ok"),
+        ("code_verified", "ok"),
+        ("signed_in", "ok"),
+        ("logged_out", "ok"),
+        ("login", "wrong_password"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} in {kinds:?}"
+        );
+    }
+    assert!(events.iter().all(|e| e.ip == "203.0.113.7"));
+    let everything = format!("{events:?}");
+    assert!(!everything.contains(PASSWORD));
+}
