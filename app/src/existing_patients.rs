@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{Field, FormMessage, SubmitButton},
+    ui::{FormMessage, NewPasswordFields, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,9 +40,6 @@ pub fn ChoosePasswordPage() -> impl IntoView {
             profile.refetch();
         }
     });
-    let field = move |name: &'static str| {
-        Signal::derive(move || error.get().and_then(|e| e.field_message(name)))
-    };
     view! {
         <Title text="Choose your password"/>
         <section class="card">
@@ -52,21 +49,7 @@ pub fn ChoosePasswordPage() -> impl IntoView {
             </p>
             <ActionForm action=choose attr:novalidate=true attr:class="form">
                 <FormMessage error=error/>
-                <Field
-                    name="password"
-                    label="Password"
-                    kind="password"
-                    autocomplete="new-password"
-                    hint="At least 12 characters. A few words strung together are easy to remember and hard to guess."
-                    error=field("password")
-                />
-                <Field
-                    name="confirm_password"
-                    label="Confirm password"
-                    kind="password"
-                    autocomplete="new-password"
-                    error=field("confirm_password")
-                />
+                <NewPasswordFields error=error/>
                 <SubmitButton label="Save password" pending=choose.pending()/>
             </ActionForm>
         </section>

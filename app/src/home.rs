@@ -170,6 +170,7 @@ fn SignedInNav() -> impl IntoView {
     view! {
         <nav class="signed-in-nav" aria-label="Your account">
             <A href="/">"Home"</A>
+            <A href="/profile">"Personal Information"</A>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>
                     "Log out"

@@ -8,6 +8,7 @@ pub mod home;
 pub mod login;
 pub mod mobile;
 pub mod practice;
+pub mod profile;
 pub mod registration;
 pub mod ui;
 pub mod verification;
@@ -31,13 +32,14 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use crate::{
     home::{HomePage, SignedInLayout},
     login::LoginPage,
     practice::{Footer, Header, PracticeResource},
+    profile::ProfilePage,
     registration::RegisterPage,
     verification::VerifyPage,
 };
@@ -111,9 +113,12 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/register") view=RegisterPage/>
-                    <Route path=path!("/verify") view=VerifyPage/>
-                    <ParentRoute path=path!("") view=SignedInLayout>
-                        <Route path=path!("/") view=HomePage/>
+                    // These wait for the session check before sending anything, so that a
+                    // visitor who may not see them gets a real redirect.
+                    <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </main>

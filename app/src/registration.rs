@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{Field, FormMessage, SubmitButton},
+    ui::{field_error, Field, FormMessage, NewPasswordFields, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,9 +54,7 @@ pub async fn register(
 pub fn RegisterPage() -> impl IntoView {
     let register = ServerAction::<Register>::new();
     let error = Signal::derive(move || register.value().get().and_then(Result::err));
-    let field = move |name: &'static str| {
-        Signal::derive(move || error.get().and_then(|e| e.field_message(name)))
-    };
+    let field = move |name| field_error(error, name);
 
     view! {
         <Title text="Create your account"/>
@@ -93,21 +91,7 @@ pub fn RegisterPage() -> impl IntoView {
                     error=field("mobile")
                 />
                 <Field name="username" label="Username" autocomplete="username" error=field("username")/>
-                <Field
-                    name="password"
-                    label="Password"
-                    kind="password"
-                    autocomplete="new-password"
-                    hint="At least 12 characters. A few words strung together are easy to remember and hard to guess."
-                    error=field("password")
-                />
-                <Field
-                    name="confirm_password"
-                    label="Confirm password"
-                    kind="password"
-                    autocomplete="new-password"
-                    error=field("confirm_password")
-                />
+                <NewPasswordFields error=error/>
                 <SubmitButton label="Register" pending=register.pending()/>
             </ActionForm>
             <p class="aside">"Already registered? " <A href="/login">"Log in"</A></p>
@@ -210,7 +194,7 @@ pub mod ssr {
         Ok(value.to_string())
     }
 
-    fn check_email(value: Option<&str>) -> Result<Option<String>, String> {
+    pub fn check_email(value: Option<&str>) -> Result<Option<String>, String> {
         let value = value.map(str::trim).unwrap_or_default();
         if value.is_empty() {
             return Ok(None);

@@ -109,6 +109,20 @@ pub async fn signed_in(portal: &Portal) -> Result<(Session, AccountRow), PortalE
     }
 }
 
+/// Any session with its account, pending or signed in, or 401.
+pub async fn any_session(portal: &Portal) -> Result<(Session, AccountRow), PortalError> {
+    match session(portal).await? {
+        Some(session) => {
+            let account = account_for(portal, &session).await?;
+            if !session.stage.is_pending() {
+                no_store();
+            }
+            Ok((session, account))
+        }
+        None => Err(PortalError::unauthorized(SIGN_IN_NEEDED)),
+    }
+}
+
 /// The session waiting for its code, or 401.
 pub async fn pending(portal: &Portal) -> Result<(Session, AccountRow), PortalError> {
     match session(portal).await? {

@@ -53,6 +53,36 @@ pub fn Field(
     }
 }
 
+/// The message for one field out of a form's error, for [`Field`]'s `error`.
+pub fn field_error(
+    error: Signal<Option<PortalError>>,
+    name: &'static str,
+) -> Signal<Option<String>> {
+    Signal::derive(move || error.get().and_then(|e| e.field_message(name)))
+}
+
+/// "Password" and "Confirm password" for choosing a new password, with the rules as a hint.
+#[component]
+pub fn NewPasswordFields(#[prop(into)] error: Signal<Option<PortalError>>) -> impl IntoView {
+    view! {
+        <Field
+            name="password"
+            label="Password"
+            kind="password"
+            autocomplete="new-password"
+            hint="At least 12 characters. A few words strung together are easy to remember and hard to guess."
+            error=field_error(error, "password")
+        />
+        <Field
+            name="confirm_password"
+            label="Confirm password"
+            kind="password"
+            autocomplete="new-password"
+            error=field_error(error, "confirm_password")
+        />
+    }
+}
+
 /// A submit button that shows it is working and cannot be pressed twice.
 #[component]
 pub fn SubmitButton(

@@ -27,6 +27,16 @@ async fn verified_patient(portal: &TestPortal, username: &str) {
     browser.post("/api/logout", &[]).await;
 }
 
+async fn login(portal: &TestPortal, username: &str, password: &str) -> common::Reply {
+    portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+}
+
 fn comparable(reply: &common::Reply) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
     let mut headers: Vec<(String, String)> = reply
         .headers
@@ -42,20 +52,8 @@ fn comparable(reply: &common::Reply) -> (StatusCode, Vec<(String, String)>, Vec<
 async fn an_unknown_user_and_a_wrong_password_answer_byte_identically() {
     let portal = TestPortal::new().await;
     verified_patient(&portal, "margaret").await;
-    let unknown = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "nobody"), ("password", PASSWORD)],
-        )
-        .await;
-    let wrong = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "margaret"), ("password", "wrong password!!")],
-        )
-        .await;
+    let unknown = login(&portal, "nobody", PASSWORD).await;
+    let wrong = login(&portal, "margaret", "wrong password!!").await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(comparable(&unknown), comparable(&wrong));
     assert!(unknown.session_cookie().is_none());
@@ -206,18 +204,7 @@ async fn a_verified_number_cannot_be_swapped_at_login() {
 async fn repeated_failures_delay_further_attempts_even_with_the_right_password() {
     let portal = TestPortal::new().await;
     verified_patient(&portal, "margaret").await;
-    let attempt = |password: &'static str| {
-        let portal = &portal;
-        async move {
-            portal
-                .browser()
-                .post(
-                    "/api/login",
-                    &[("username", "margaret"), ("password", password)],
-                )
-                .await
-        }
-    };
+    let attempt = |password| login(&portal, "margaret", password);
     for _ in 0..4 {
         assert_eq!(
             attempt("wrong password!!").await.status,
@@ -256,48 +243,25 @@ async fn repeated_failures_delay_further_attempts_even_with_the_right_password()
 async fn the_delay_doubles_with_each_further_failure() {
     let portal = TestPortal::new().await;
     verified_patient(&portal, "margaret").await;
-    let login = |password: &'static str| {
-        let portal = &portal;
-        async move {
-            portal
-                .browser()
-                .post(
-                    "/api/login",
-                    &[("username", "margaret"), ("password", password)],
-                )
-                .await
-        }
-    };
+    let attempt = |password| login(&portal, "margaret", password);
     for _ in 0..5 {
-        login("wrong password!!").await;
+        attempt("wrong password!!").await;
     }
     portal.clock.advance_seconds(30);
     assert_eq!(
-        login("wrong password!!").await.status,
+        attempt("wrong password!!").await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(login(PASSWORD).await.json()["retry_after_seconds"], 60);
+    assert_eq!(attempt(PASSWORD).await.json()["retry_after_seconds"], 60);
 }
 
 #[tokio::test]
 async fn unknown_usernames_are_delayed_exactly_like_known_ones() {
     let portal = TestPortal::new().await;
     for _ in 0..5 {
-        portal
-            .browser()
-            .post(
-                "/api/login",
-                &[("username", "nobody"), ("password", "wrong password!!")],
-            )
-            .await;
+        login(&portal, "nobody", "wrong password!!").await;
     }
-    let reply = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "nobody"), ("password", "wrong password!!")],
-        )
-        .await;
+    let reply = login(&portal, "nobody", "wrong password!!").await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -306,35 +270,17 @@ async fn failed_logins_are_limited_per_ip() {
     let portal = TestPortal::with(|s| s.limits.failed_logins_per_ip_hour = 3).await;
     verified_patient(&portal, "margaret").await;
     for name in ["a1b", "b2c", "c3d"] {
-        let reply = portal
-            .browser()
-            .post(
-                "/api/login",
-                &[("username", name), ("password", "wrong password!!")],
-            )
-            .await;
+        let reply = login(&portal, name, "wrong password!!").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
-    let blocked = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "margaret"), ("password", PASSWORD)],
-        )
-        .await;
+    let blocked = login(&portal, "margaret", PASSWORD).await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(blocked.json()["message"]
         .as_str()
         .unwrap()
         .contains("network"));
     portal.clock.advance_seconds(3601);
-    let later = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "margaret"), ("password", PASSWORD)],
-        )
-        .await;
+    let later = login(&portal, "margaret", PASSWORD).await;
     assert_eq!(later.status, StatusCode::OK);
 }
 
@@ -442,13 +388,7 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
         false
     );
     browser.post("/api/logout", &[]).await;
-    let old = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "arthur"), ("password", PASSWORD)],
-        )
-        .await;
+    let old = login(&portal, "arthur", PASSWORD).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -491,13 +431,7 @@ async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
     app::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
         .await
         .unwrap();
-    let reply = portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "old.timer"), ("password", "password")],
-        )
-        .await;
+    let reply = login(&portal, "old.timer", "password").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let account = portal
         .portal
@@ -515,13 +449,7 @@ async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
 async fn sign_ins_and_failures_are_audited_without_secrets() {
     let portal = TestPortal::new().await;
     verified_patient(&portal, "margaret").await;
-    portal
-        .browser()
-        .post(
-            "/api/login",
-            &[("username", "margaret"), ("password", "wrong password!!")],
-        )
-        .await;
+    login(&portal, "margaret", "wrong password!!").await;
     let account = portal
         .portal
         .store

@@ -109,4 +109,23 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// "Save & Get Code": the new number is kept at once, unverified until its code comes back.
+    pub async fn save_unverified_mobile(&self, id: i64, mobile: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET mobile = $1, mobile_verified_at = NULL WHERE id = $2")
+            .bind(mobile)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_email(&self, id: i64, email: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET email = $1 WHERE id = $2")
+            .bind(email)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

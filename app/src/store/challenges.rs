@@ -40,15 +40,13 @@ impl Store {
         sealed_body: &str,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let sms_id: i64 = sqlx::query_scalar(
-            "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
-             next_attempt_at, give_up_at) VALUES ($1, $2, 'pending', 0, $3, $3, $4) RETURNING id",
+        let sms_id = super::outbox::insert_sms(
+            &mut tx,
+            &challenge.mobile,
+            sealed_body,
+            challenge.sent_at,
+            challenge.expires_at,
         )
-        .bind(&challenge.mobile)
-        .bind(sealed_body)
-        .bind(challenge.sent_at)
-        .bind(challenge.expires_at)
-        .fetch_one(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM challenges WHERE account_id = $1 AND purpose = $2")
             .bind(challenge.account_id)

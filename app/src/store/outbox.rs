@@ -20,7 +20,41 @@ pub struct DevSms {
     pub sent_at: Millis,
 }
 
+/// Puts a message in the outbox, inside the caller's transaction.
+pub(super) async fn insert_sms(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    to: &str,
+    sealed_body: &str,
+    now: Millis,
+    give_up_at: Millis,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
+         next_attempt_at, give_up_at) VALUES ($1, $2, 'pending', 0, $3, $3, $4) RETURNING id",
+    )
+    .bind(to)
+    .bind(sealed_body)
+    .bind(now)
+    .bind(give_up_at)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 impl Store {
+    /// Queues a message that carries no code (a notice), returning its id.
+    pub async fn queue_sms(
+        &self,
+        to: &str,
+        sealed_body: &str,
+        now: Millis,
+        give_up_at: Millis,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = insert_sms(&mut tx, to, sealed_body, now, give_up_at).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Takes the message for one delivery attempt, if it is due and nobody else holds it. A
     /// lease (rather than a lock) means a crashed sender's message is picked up again later.
     pub async fn claim_sms(

@@ -3,10 +3,11 @@
 
 use leptos::{form::ActionForm, prelude::*};
 
-use super::{Verified, VerifyCode};
+use super::{CodeSent, SendCode, Verified, VerifyCode};
 use crate::{
-    error::PortalError,
-    ui::{Field, SubmitButton},
+    error::{ErrorKind, PortalError},
+    practice::SupportContact,
+    ui::{Field, FormMessage, SubmitButton},
 };
 
 /// Counts `seconds` down to zero, one second at a time, in the browser.
@@ -72,6 +73,71 @@ pub fn CodeEntry(
                 error=code_error
             />
             <SubmitButton label="Verify" pending=verify.pending()/>
+        </ActionForm>
+    }
+}
+
+/// Keeps `countdown` in step with a sending action: the cooldown after a send, or the wait a
+/// refusal names. `on_sent` runs after each successful send.
+pub fn follow_sends(
+    value: impl Fn() -> Option<Result<CodeSent, PortalError>> + 'static,
+    countdown: RwSignal<u64>,
+    on_sent: impl Fn(CodeSent) + 'static,
+) {
+    Effect::new(move |_| match value() {
+        Some(Ok(sent)) => {
+            countdown.set(sent.resend_in_seconds);
+            on_sent(sent);
+        }
+        Some(Err(PortalError {
+            retry_after_seconds: Some(wait),
+            ..
+        })) => countdown.set(wait),
+        _ => {}
+    });
+}
+
+/// What went wrong with a send, beside the button; when the text could not go, with the
+/// practice's support contact.
+#[component]
+pub fn SendProblem(#[prop(into)] error: Signal<Option<PortalError>>) -> impl IntoView {
+    let general = Signal::derive(move || error.get().filter(|e| e.fields.is_empty()));
+    let unavailable = move || {
+        general
+            .get()
+            .is_some_and(|e| e.error == ErrorKind::Unavailable)
+    };
+    view! {
+        <FormMessage error=general/>
+        <Show when=unavailable>
+            <p class="support-line">"Support: " <SupportContact/></p>
+        </Show>
+    }
+}
+
+/// "Send Code" (or "Get Code") with its cooldown countdown. Fields inside (the number to
+/// verify) are sent along.
+#[component]
+pub fn SendCodeForm(
+    send: ServerAction<SendCode>,
+    label: &'static str,
+    countdown: RwSignal<u64>,
+    #[prop(default = "primary")] class: &'static str,
+    #[prop(default = "resend-wait")] wait_id: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let error = Signal::derive(move || send.value().get().and_then(Result::err));
+    view! {
+        <ActionForm action=send attr:novalidate=true attr:class="form send-code">
+            <SendProblem error=error/>
+            {children.map(|fields| fields())}
+            <SubmitButton
+                label=label
+                class=class
+                pending=send.pending()
+                disabled=Signal::derive(move || countdown.get() > 0)
+            />
+            <ResendWait id=wait_id seconds=countdown/>
         </ActionForm>
     }
 }

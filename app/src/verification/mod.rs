@@ -5,16 +5,18 @@
 pub mod challenge;
 mod code_entry;
 
-use leptos::{form::ActionForm, prelude::*};
+use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use serde::{Deserialize, Serialize};
 
-pub use code_entry::{run_countdown, CodeEntry, ResendWait};
+pub use code_entry::{
+    follow_sends, run_countdown, CodeEntry, ResendWait, SendCodeForm, SendProblem,
+};
 
 use crate::{
     error::{ErrorKind, PortalError},
-    ui::{Field, FormMessage, StatusMessage, SubmitButton},
+    ui::{field_error, Field, StatusMessage},
 };
 
 /// Where the patient stands in the 2FA step, for the page to show.
@@ -48,23 +50,33 @@ pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
     ssr::code_step(&portal, &session, &account).await
 }
 
-/// Sends a new code for the pending step. `mobile` is the number to verify, for patients who
-/// have no verified number yet; without it the code goes to the number on file.
+/// Sends a new code for the pending step. While signing in, `mobile` is the number to verify
+/// for patients who have no verified number yet (without it the code goes to the number on
+/// file). Once signed in, it resends the code for a new number saved with "Save & Get Code".
 #[server(prefix = "/api", endpoint = "send_code")]
 pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<CodeSent, PortalError> {
     let portal = crate::request::portal()?;
-    let (session, account) = crate::request::pending(&portal).await?;
-    ssr::send_sign_in_code(&portal, &session, &account, mobile).await
+    let (session, account) = crate::request::any_session(&portal).await?;
+    if session.stage.is_pending() {
+        ssr::send_sign_in_code(&portal, &session, &account, mobile).await
+    } else {
+        crate::profile::ssr::resend_number_change(&portal, &account).await
+    }
 }
 
-/// Checks the code for the pending step; a match verifies the number and signs the patient in.
+/// Checks the code for the pending step. While signing in, a match verifies the number and signs
+/// the patient in; once signed in, it confirms the new number from "Save & Get Code".
 #[server(prefix = "/api", endpoint = "verify_code")]
 pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, PortalError> {
     let portal = crate::request::portal()?;
-    let (session, account) = crate::request::pending(&portal).await?;
-    let verified = ssr::verify_sign_in_code(&portal, &session, &account, &code).await?;
-    leptos_axum::redirect("/");
-    Ok(verified)
+    let (session, account) = crate::request::any_session(&portal).await?;
+    if session.stage.is_pending() {
+        let verified = ssr::verify_sign_in_code(&portal, &session, &account, &code).await?;
+        leptos_axum::redirect("/");
+        Ok(verified)
+    } else {
+        crate::profile::ssr::verify_number_change(&portal, &account, &code).await
+    }
 }
 
 #[component]
@@ -92,44 +104,48 @@ fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
     let code_sent = RwSignal::new(step.code_sent);
     let countdown = RwSignal::new(step.resend_in_seconds);
     run_countdown(countdown);
-
-    let send_error = Signal::derive(move || send.value().get().and_then(Result::err));
-    Effect::new(move |_| match send.value().get() {
-        Some(Ok(sent)) => {
+    follow_sends(
+        move || send.value().get(),
+        countdown,
+        move |sent| {
             mobile_ending.set(Some(sent.mobile_ending));
             code_sent.set(true);
-            countdown.set(sent.resend_in_seconds);
-        }
-        Some(Err(PortalError {
-            retry_after_seconds: Some(wait),
-            ..
-        })) => countdown.set(wait),
-        _ => {}
-    });
+        },
+    );
+
+    let send_error = Signal::derive(move || send.value().get().and_then(Result::err));
+    let needs_number = step.needs_number;
     let status = Signal::derive(move || {
         let ending = mobile_ending.get().unwrap_or_default();
         Some(if code_sent.get() {
             format!("We sent a code to your mobile ending {ending}. It can take a few seconds to arrive.")
-        } else if step.needs_number {
+        } else if needs_number {
             "Enter the mobile number we should text your code to, then click Get Code.".to_string()
         } else {
             format!("Click Send Code and we'll text a code to your mobile ending {ending}.")
         })
     });
-    let cooling_down = Signal::derive(move || countdown.get() > 0);
-    let needs_number = step.needs_number;
-    let number_on_file = step.number_on_file.clone();
+    let title = if needs_number {
+        "Verify your mobile number"
+    } else {
+        "Check your phone"
+    };
+    let number_on_file = step.number_on_file;
 
     view! {
-        <Title text=if needs_number { "Verify your mobile number" } else { "Check your phone" }/>
+        <Title text=title/>
         <section class="card">
-            <h1>{if needs_number { "Verify your mobile number" } else { "Check your phone" }}</h1>
+            <h1>{title}</h1>
             <p class="lead">
                 "To keep your health records safe, we text a 6-digit code to your mobile each time you sign in."
             </p>
             <StatusMessage message=status/>
-            <ActionForm action=send attr:novalidate=true attr:class="form send-code">
-                <FormMessage error=Signal::derive(move || send_error.get().filter(|e| e.fields.is_empty()))/>
+            <SendCodeForm
+                send=send
+                label=if needs_number { "Get Code" } else { "Send Code" }
+                class=if step.code_sent { "secondary" } else { "primary" }
+                countdown=countdown
+            >
                 {needs_number.then(|| view! {
                     <Field
                         name="mobile"
@@ -137,17 +153,10 @@ fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
                         kind="tel"
                         autocomplete="tel"
                         value=number_on_file.clone()
-                        error=Signal::derive(move || send_error.get().and_then(|e| e.field_message("mobile")))
+                        error=field_error(send_error, "mobile")
                     />
                 })}
-                <SubmitButton
-                    label=if needs_number { "Get Code" } else { "Send Code" }
-                    class=if code_sent.get_untracked() { "secondary" } else { "primary" }
-                    pending=send.pending()
-                    disabled=cooling_down
-                />
-                <ResendWait id="resend-wait" seconds=countdown/>
-            </ActionForm>
+            </SendCodeForm>
             <Show when=move || code_sent.get() || !needs_number>
                 <CodeEntry/>
             </Show>

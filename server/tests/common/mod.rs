@@ -122,8 +122,9 @@ impl TestPortal {
             .await
     }
 
+    /// A GET as a browser sends it (asking for HTML).
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        let mut request = Request::get(path);
+        let mut request = Request::get(path).header(header::ACCEPT, "text/html,*/*");
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }

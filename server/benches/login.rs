@@ -1,0 +1,169 @@
+//! Password-step logins per second at 16 concurrent clients, against the bound argon2 sets.
+//!
+//!     cargo bench -p server --bench login
+//!
+//! The portal runs in this process on a loopback port with a temporary SQLite database. Each
+//! client logs in over HTTP as its own patient again and again. The bound is the number of cores
+//! divided by one hash's time, measured in the same run. Peak memory is sampled while 16 and
+//! then 64 clients log in: hashing is bounded by the cores, so it should not grow with clients.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use app::{
+    portal::{Portal, Settings, SystemClock},
+    secret::ServerSecret,
+    sms::ConsoleSms,
+    store::{NewAccountRow, Store},
+};
+use leptos::prelude::LeptosOptions;
+
+const PASSWORD: &str = "correct horse battery staple";
+const RUN: Duration = Duration::from_secs(10);
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn patients(portal: &Portal, count: usize) {
+    let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();
+    for i in 0..count {
+        let name = format!("patient{i}");
+        portal
+            .store
+            .insert_account(NewAccountRow {
+                username: &name,
+                username_key: &name,
+                password_hash: &hash,
+                given_name: "Bench",
+                family_name: "Patient",
+                date_of_birth: "1950-01-01",
+                email: None,
+                mobile: None,
+                mobile_verified_at: None,
+                must_change_password: false,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Logs in with `clients` concurrent clients for `RUN`; returns (logins per second, peak RSS KiB).
+async fn load(base: &str, clients: usize) -> (f64, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(rss_kib()));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let (done, stop) = (done.clone(), stop.clone());
+        let url = format!("{base}/api/login");
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let form = [
+                ("username", format!("patient{i}")),
+                ("password", PASSWORD.into()),
+            ];
+            while !stop.load(Ordering::Relaxed) {
+                let reply = http.post(&url).form(&form).send().await.unwrap();
+                assert!(reply.status().is_success(), "{}", reply.status());
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(RUN).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    sampler.await.unwrap();
+    (
+        done.load(Ordering::Relaxed) as f64 / elapsed,
+        peak.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
+        .await
+        .unwrap();
+    let portal = Portal::new(
+        Settings::default(),
+        store.clone(),
+        Arc::new(SystemClock),
+        ServerSecret::random(),
+        Arc::new(ConsoleSms::new(store)),
+    );
+    patients(&portal, 64).await;
+
+    // The bound: one core hashes one password at a time.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();
+    let rounds = 20;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        assert!(portal.passwords.verify(PASSWORD, &hash).await.unwrap());
+    }
+    let one_hash = start.elapsed().as_secs_f64() / rounds as f64;
+    let bound = cores as f64 / one_hash;
+
+    let router = server::router(
+        portal,
+        LeptosOptions::builder().output_name("portal").build(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+
+    let idle_rss = rss_kib();
+    let (rate16, peak16) = load(&base, 16).await;
+    let (rate64, peak64) = load(&base, 64).await;
+
+    println!("password-step logins (POST /api/login, argon2id m=19456 KiB t=2 p=1)");
+    println!("  one hash:                {:.1} ms", one_hash * 1000.0);
+    println!("  argon2 bound:            {bound:.1} logins/s ({cores} cores / one hash)");
+    println!(
+        "  16 clients:              {rate16:.1} logins/s = {:.0} % of the bound",
+        100.0 * rate16 / bound
+    );
+    println!(
+        "  64 clients:              {rate64:.1} logins/s = {:.0} % of the bound",
+        100.0 * rate64 / bound
+    );
+    println!("  RSS idle:                {} MiB", idle_rss / 1024);
+    println!("  peak RSS, 16 clients:    {} MiB", peak16 / 1024);
+    println!("  peak RSS, 64 clients:    {} MiB", peak64 / 1024);
+}
