@@ -1,8 +1,9 @@
 import { defineConfig, devices } from "@playwright/test";
-import { baseURL, dataDir, serverBinary, serverEnv } from "./portal-env";
+import { main, providerDown, serverBinary, type Portal } from "./portal-env";
 
-// The portal under test runs from the debug build (`cargo leptos build`) on its own port, with a
-// fresh database and the console SMS provider, whose outbox the tests read codes from.
+// The portals under test run from the debug build (`cargo leptos build`), each on its own port
+// with a fresh database.
+
 // Debian's Chromium, without the background services that this machine's closed network refuses.
 const chromium = {
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -15,6 +16,18 @@ const chromium = {
   ],
 };
 
+function server(portal: Portal) {
+  return {
+    command: `rm -rf "${portal.dataDir}" && "${serverBinary}"`,
+    url: `${portal.baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: portal.env,
+  };
+}
+
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -25,23 +38,20 @@ export default defineConfig({
   reporter: [["list"], ["html", { open: "never" }]],
   outputDir: "test-results",
   use: {
-    baseURL,
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },
   projects: [
     {
       name: "chromium",
-      use: { ...devices["Desktop Chrome"], launchOptions: chromium },
+      testIgnore: /sms-failure\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: main.baseURL },
+    },
+    {
+      name: "provider-down",
+      testMatch: /sms-failure\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: providerDown.baseURL },
     },
   ],
-  webServer: {
-    command: `rm -rf "${dataDir}" && "${serverBinary}"`,
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: serverEnv,
-  },
+  webServer: [server(main), server(providerDown)],
 });

@@ -1,24 +1,51 @@
-// Where the portal under test runs and how it is configured; shared by the Playwright config
-// (which starts it) and the tests (which run its `import-patients` command against the same database).
+// Where the portals under test run and how they are configured; shared by the Playwright config
+// (which starts them) and the tests (which run `server import-patients` against the same database).
 import path from "node:path";
 
 export const root = path.resolve(__dirname, "..");
-export const port = Number(process.env.PORTAL_E2E_PORT ?? 3100);
-export const baseURL = `http://127.0.0.1:${port}`;
-export const dataDir = path.join(root, "target", "e2e-data");
 export const serverBinary = path.join(root, "target", "debug", "server");
 
-export const serverEnv: Record<string, string> = {
-  LEPTOS_OUTPUT_NAME: "portal",
-  LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
-  LEPTOS_SITE_PKG_DIR: "pkg",
-  LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-  LEPTOS_RELOAD_PORT: String(port + 1),
-  PORTAL_DATABASE_URL: `sqlite://${dataDir}/portal.db`,
-  PORTAL_DATA_DIR: dataDir,
-  PORTAL_PUBLIC_URL: baseURL,
-  PORTAL_PRACTICE_NAME: "Harbour Health",
-  PORTAL_SUPPORT_PHONE: "0800 427 287",
-  PORTAL_SUPPORT_EMAIL: "help@harbourhealth.example",
-  RUST_LOG: "warn",
-};
+export type Portal = { baseURL: string; dataDir: string; env: Record<string, string> };
+
+function portal(port: number, name: string, extra: Record<string, string> = {}): Portal {
+  const baseURL = `http://127.0.0.1:${port}`;
+  const dataDir = path.join(root, "target", `e2e-${name}`);
+  return {
+    baseURL,
+    dataDir,
+    env: {
+      LEPTOS_OUTPUT_NAME: "portal",
+      LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
+      LEPTOS_SITE_PKG_DIR: "pkg",
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_RELOAD_PORT: String(port + 1),
+      PORTAL_DATABASE_URL: `sqlite://${dataDir}/portal.db`,
+      PORTAL_DATA_DIR: dataDir,
+      PORTAL_PUBLIC_URL: baseURL,
+      PORTAL_PRACTICE_NAME: "Harbour Health",
+      PORTAL_SUPPORT_PHONE: "0800 427 287",
+      PORTAL_SUPPORT_EMAIL: "help@harbourhealth.example",
+      // Every test's texts come from this one machine: the per-IP and daily limits are for
+      // real traffic, and have tests of their own.
+      PORTAL_LIMIT_SENDS_PER_IP_HOUR: "10000",
+      PORTAL_LIMIT_SENDS_PER_DAY: "100000",
+      RUST_LOG: "warn",
+      ...extra,
+    },
+  };
+}
+
+const base = Number(process.env.PORTAL_E2E_PORT ?? 3100);
+
+/** The console SMS provider, whose outbox at /dev/sms the tests read codes from. */
+export const main = portal(base, "data");
+
+/** A portal whose SMS gateway is down (nothing listens at its webhook address). */
+export const providerDown = portal(base + 2, "provider-down", {
+  PORTAL_SMS_PROVIDER: "webhook",
+  PORTAL_SMS_WEBHOOK_URL: "http://127.0.0.1:9/sms",
+  PORTAL_SMS_WEBHOOK_SECRET: "not a real gateway",
+});
+
+// Kept for the tests that run commands against the main portal.
+export const serverEnv = main.env;

@@ -91,6 +91,11 @@ impl PortalError {
         }
     }
 
+    /// The same error under another kind (and so another status).
+    pub fn with_kind(self, error: ErrorKind) -> Self {
+        Self { error, ..self }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             ErrorKind::Internal,

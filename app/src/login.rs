@@ -68,14 +68,17 @@ pub fn LoginPage() -> impl IntoView {
 pub mod ssr {
     use super::LoggedIn;
     use crate::{
-        error::{OrInternal, PortalError},
+        error::{ErrorKind, OrInternal, PortalError},
         mobile::{self, Mobile},
         password::PasswordHasher,
         portal::{Limits, Millis, Portal, HOUR, SECOND},
         registration::ssr::username_key,
         request,
         session::Stage,
-        verification::{challenge::Purpose, ssr::send_code_to},
+        verification::{
+            challenge::{cooldown_left, Purpose},
+            ssr::send_code_to,
+        },
     };
 
     /// The one answer for an unknown username and a wrong password alike.
@@ -245,13 +248,19 @@ pub mod ssr {
                 mobile_ending: account.mobile.as_deref().map(mobile::ending),
             });
         };
-        // Flow 2.1: the code goes at once. If it can't go, the 2FA page offers "Send Code".
-        let code_sent = match send_code_to(portal, account.id, Purpose::SignIn, &mobile).await {
-            Ok(_) => true,
-            // A code sent moments ago still stands.
-            Err(err) if err.retry_after_seconds.is_some() => true,
-            Err(_) => false,
-        };
+        // Flow 2.1: the code goes at once, unless one sent moments ago still stands. If it
+        // can't go, the 2FA page offers "Send Code" and says what went wrong.
+        let waiting = cooldown_left(portal, account.id, Purpose::SignIn)
+            .await
+            .or_internal("reading the cooldown")?;
+        let code_sent = waiting > 0
+            || match send_code_to(portal, account.id, Purpose::SignIn, &mobile).await {
+                Ok(_) => true,
+                // The text is being retried: the code may well arrive.
+                Err(err) => {
+                    err.error == ErrorKind::Unavailable && err.retry_after_seconds.is_some()
+                }
+            };
         Ok(LoggedIn {
             signed_in: false,
             code_sent,

@@ -55,6 +55,14 @@ pub struct Limits {
     /// …up to this.
     pub login_delay_max_seconds: i64,
     pub failed_logins_per_ip_hour: i64,
+    /// Text messages (codes and notices) per account per hour…
+    pub sends_per_account_hour: i64,
+    /// …per number per day…
+    pub sends_per_number_day: i64,
+    /// …per client IP per hour…
+    pub sends_per_ip_hour: i64,
+    /// …and from the whole portal per day: a ceiling on the practice's SMS bill.
+    pub sends_per_day: i64,
 }
 
 impl Default for Limits {
@@ -64,6 +72,10 @@ impl Default for Limits {
             login_delay_seconds: 30,
             login_delay_max_seconds: 15 * 60,
             failed_logins_per_ip_hour: 100,
+            sends_per_account_hour: 5,
+            sends_per_number_day: 10,
+            sends_per_ip_hour: 20,
+            sends_per_day: 5_000,
         }
     }
 }

@@ -18,9 +18,10 @@ export function uniqueUsername(prefix = "patient"): string {
   return `${prefix}${Date.now().toString(36)}${counter}${test.info().workerIndex}`;
 }
 
-/** A New Zealand mobile number (021 + 7 digits) nobody else in this run has. */
+/** A New Zealand mobile number (021 + 7 digits) nobody else in this run has, typed the way the
+ * portal shows it back (021 2xx xxxx: numbers like 0210… are written differently). */
 export function uniqueMobile(): { typed: string; e164: string } {
-  const digits = String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0");
+  const digits = String(2_000_000 + Math.floor(Math.random() * 8_000_000));
   return { typed: `021 ${digits.slice(0, 3)} ${digits.slice(3)}`, e164: `+6421${digits}` };
 }
 

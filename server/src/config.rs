@@ -3,12 +3,28 @@
 
 use std::path::PathBuf;
 
-use app::portal::{Limits, Settings};
+use app::{
+    portal::{Limits, Settings},
+    sms::{TwilioConfig, TwilioSender},
+};
+use ipnet::IpNet;
 use phonenumber::country;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SmsProvider {
     Console,
+    Twilio(TwilioConfig),
+    Webhook { url: String, secret: String },
+}
+
+impl SmsProvider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SmsProvider::Console => "console",
+            SmsProvider::Twilio(_) => "twilio",
+            SmsProvider::Webhook { .. } => "webhook",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -18,6 +34,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub secret_key: Option<String>,
     pub sms_provider: SmsProvider,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +51,11 @@ pub enum ConfigError {
          https PORTAL_PUBLIC_URL; set PORTAL_SMS_PROVIDER to a real provider"
     )]
     ConsoleOverHttps,
+    #[error("PORTAL_SMS_PROVIDER={provider} needs {needs}")]
+    Missing {
+        provider: &'static str,
+        needs: &'static str,
+    },
 }
 
 /// Reads settings through `var`, so tests can hand in their own environment.
@@ -69,6 +92,92 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
+fn sms_provider<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    settings: &Settings,
+) -> Result<SmsProvider, ConfigError> {
+    let name = vars.parsed(
+        "PORTAL_SMS_PROVIDER",
+        "console",
+        "console, twilio or webhook",
+        |v| {
+            ["console", "twilio", "webhook"]
+                .into_iter()
+                .find(|p| *p == v)
+        },
+    )?;
+    Ok(match name {
+        "twilio" => {
+            let missing = ConfigError::Missing {
+                provider: "twilio",
+                needs: "PORTAL_TWILIO_ACCOUNT_SID, PORTAL_TWILIO_AUTH_TOKEN and \
+                        PORTAL_TWILIO_FROM or PORTAL_TWILIO_MESSAGING_SERVICE_SID",
+            };
+            let sender = match (
+                vars.text("PORTAL_TWILIO_FROM"),
+                vars.text("PORTAL_TWILIO_MESSAGING_SERVICE_SID"),
+            ) {
+                (_, Some(service)) => TwilioSender::MessagingService(service),
+                (Some(from), None) => TwilioSender::From(from),
+                (None, None) => return Err(missing),
+            };
+            let (Some(account_sid), Some(auth_token)) = (
+                vars.text("PORTAL_TWILIO_ACCOUNT_SID"),
+                vars.text("PORTAL_TWILIO_AUTH_TOKEN"),
+            ) else {
+                return Err(missing);
+            };
+            let base_url = vars.parsed(
+                "PORTAL_TWILIO_BASE_URL",
+                "https://api.twilio.com".to_string(),
+                "an http:// or https:// URL",
+                |v| {
+                    url::Url::parse(v)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .map(|_| v.trim_end_matches('/').to_string())
+                },
+            )?;
+            SmsProvider::Twilio(TwilioConfig {
+                base_url,
+                account_sid,
+                auth_token,
+                sender,
+                status_callback: Some(status_callback_url(settings)),
+                request_timeout: app::sms::twilio::REQUEST_TIMEOUT,
+            })
+        }
+        "webhook" => {
+            let (Some(url), Some(secret)) = (
+                vars.text("PORTAL_SMS_WEBHOOK_URL"),
+                vars.text("PORTAL_SMS_WEBHOOK_SECRET"),
+            ) else {
+                return Err(ConfigError::Missing {
+                    provider: "webhook",
+                    needs: "PORTAL_SMS_WEBHOOK_URL and PORTAL_SMS_WEBHOOK_SECRET",
+                });
+            };
+            if url::Url::parse(&url).is_err() {
+                return Err(ConfigError::Invalid {
+                    var: "PORTAL_SMS_WEBHOOK_URL",
+                    value: url,
+                    expected: "an http:// or https:// URL",
+                });
+            }
+            SmsProvider::Webhook { url, secret }
+        }
+        _ => SmsProvider::Console,
+    })
+}
+
+/// Where Twilio reports delivery: the portal's own `/sms/status`.
+pub fn status_callback_url(settings: &Settings) -> String {
+    format!(
+        "{}/sms/status",
+        settings.public_url.as_str().trim_end_matches('/')
+    )
+}
+
 fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, ConfigError> {
     let defaults = Limits::default();
     let count = |var: &'static str, default: i64| {
@@ -93,6 +202,16 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
             "PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR",
             defaults.failed_logins_per_ip_hour,
         )?,
+        sends_per_account_hour: count(
+            "PORTAL_LIMIT_SENDS_PER_ACCOUNT_HOUR",
+            defaults.sends_per_account_hour,
+        )?,
+        sends_per_number_day: count(
+            "PORTAL_LIMIT_SENDS_PER_NUMBER_DAY",
+            defaults.sends_per_number_day,
+        )?,
+        sends_per_ip_hour: count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
+        sends_per_day: count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
     })
 }
 
@@ -162,18 +281,25 @@ impl Config {
             session_absolute_seconds: defaults.session_absolute_seconds,
             limits: limits(&vars)?,
         };
-        let sms_provider = vars.parsed(
-            "PORTAL_SMS_PROVIDER",
-            SmsProvider::Console,
-            "console",
-            |v| match v {
-                "console" => Some(SmsProvider::Console),
-                _ => None,
-            },
-        )?;
-        if sms_provider == SmsProvider::Console && settings.secure_cookies() {
+        let sms_provider = sms_provider(&vars, &settings)?;
+        if matches!(sms_provider, SmsProvider::Console) && settings.secure_cookies() {
             return Err(ConfigError::ConsoleOverHttps);
         }
+        let trusted_proxies = vars.parsed(
+            "PORTAL_TRUSTED_PROXIES",
+            Vec::new(),
+            "comma-separated IP addresses or networks, such as 10.0.0.0/8,192.168.1.2",
+            |v| {
+                v.split(',')
+                    .map(|p| {
+                        let p = p.trim();
+                        p.parse::<IpNet>()
+                            .ok()
+                            .or_else(|| p.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+                    })
+                    .collect::<Option<Vec<_>>>()
+            },
+        )?;
         Ok(Self {
             settings,
             database_url: vars
@@ -185,6 +311,7 @@ impl Config {
                 .into(),
             secret_key: vars.text("PORTAL_SECRET_KEY"),
             sms_provider,
+            trusted_proxies,
         })
     }
 }
@@ -210,7 +337,7 @@ mod tests {
     fn the_defaults_run_a_local_portal() {
         let config = config(&[]).unwrap();
         assert_eq!(config.database_url, "sqlite://data/portal.db");
-        assert_eq!(config.sms_provider, SmsProvider::Console);
+        assert!(matches!(config.sms_provider, SmsProvider::Console));
         assert!(config.settings.two_factor);
         assert_eq!(config.settings.default_region, country::Id::NZ);
         assert_eq!(config.settings.allowed_regions, vec![country::Id::NZ]);
@@ -255,6 +382,56 @@ mod tests {
         assert_eq!(config.settings.limits.login_delay_seconds, 5);
         assert_eq!(config.settings.limits.login_failures_before_delay, 5);
         assert!(self::config(&[("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "lots")]).is_err());
+    }
+
+    #[test]
+    fn a_provider_missing_credentials_stops_the_start_with_what_it_needs() {
+        let err = config(&[("PORTAL_SMS_PROVIDER", "twilio")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PORTAL_TWILIO_AUTH_TOKEN"),
+            "{err}"
+        );
+        let err = config(&[
+            ("PORTAL_SMS_PROVIDER", "twilio"),
+            ("PORTAL_TWILIO_ACCOUNT_SID", "AC1"),
+            ("PORTAL_TWILIO_AUTH_TOKEN", "token"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("PORTAL_TWILIO_FROM"), "{err}");
+        let err = config(&[("PORTAL_SMS_PROVIDER", "webhook")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PORTAL_SMS_WEBHOOK_SECRET"),
+            "{err}"
+        );
+        assert!(config(&[("PORTAL_SMS_PROVIDER", "carrier-pigeon")]).is_err());
+    }
+
+    #[test]
+    fn twilio_is_configured_with_its_callback_on_the_public_url() {
+        let config = config(&[
+            ("PORTAL_SMS_PROVIDER", "twilio"),
+            ("PORTAL_TWILIO_ACCOUNT_SID", "AC1"),
+            ("PORTAL_TWILIO_AUTH_TOKEN", "token"),
+            ("PORTAL_TWILIO_MESSAGING_SERVICE_SID", "MG1"),
+            ("PORTAL_PUBLIC_URL", "https://portal.example.org"),
+        ])
+        .unwrap();
+        let SmsProvider::Twilio(twilio) = config.sms_provider else {
+            panic!("twilio expected");
+        };
+        assert_eq!(twilio.base_url, "https://api.twilio.com");
+        assert!(matches!(twilio.sender, TwilioSender::MessagingService(ref s) if s == "MG1"));
+        assert_eq!(
+            twilio.status_callback.as_deref(),
+            Some("https://portal.example.org/sms/status")
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let config = config(&[("PORTAL_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.2")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(self::config(&[("PORTAL_TRUSTED_PROXIES", "everyone")]).is_err());
     }
 
     #[test]

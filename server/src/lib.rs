@@ -9,10 +9,17 @@ use std::sync::Arc;
 use app::{
     portal::{Portal, SystemClock},
     secret::ServerSecret,
-    sms::{ConsoleSms, SmsSender},
+    sms::{ConsoleSms, SmsSender, StatusCallbacks, TwilioSms, WebhookSms},
     store::Store,
 };
-use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+    Form, Json, Router,
+};
+use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Serialize;
@@ -29,25 +36,50 @@ pub enum StartError {
     Secret(#[from] app::secret::SecretError),
 }
 
+/// What the router needs beyond the portal itself.
+#[derive(Clone, Default)]
+pub struct Wiring {
+    /// Set with the Twilio provider: checks its delivery callbacks at `/sms/status`.
+    pub twilio_callbacks: Option<StatusCallbacks>,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
 /// Opens the database, loads the secret and chooses the SMS provider.
-pub async fn start(config: &Config) -> Result<Portal, StartError> {
+pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     let store = Store::open(&config.database_url).await?;
     let secret = match &config.secret_key {
         Some(key) => ServerSecret::from_passphrase(key)?,
         None => ServerSecret::load_or_create(&config.data_dir)?,
     };
-    let sms: Arc<dyn SmsSender> = match config.sms_provider {
+    let mut wiring = Wiring {
+        twilio_callbacks: None,
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
+    let sms: Arc<dyn SmsSender> = match &config.sms_provider {
         SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone())),
+        SmsProvider::Twilio(twilio) => {
+            wiring.twilio_callbacks = twilio.status_callback.clone().map(|url| StatusCallbacks {
+                auth_token: twilio.auth_token.clone(),
+                url,
+            });
+            Arc::new(TwilioSms::new(twilio.clone()))
+        }
+        SmsProvider::Webhook { url, secret } => Arc::new(WebhookSms::new(
+            url.clone(),
+            secret.clone(),
+            app::sms::twilio::REQUEST_TIMEOUT,
+        )),
     };
     // The number metadata loads on first use; load it now rather than in a patient's request.
     let _ = app::mobile::Mobile::parse("021 555 0123", phonenumber::country::Id::NZ, &[]);
-    Ok(Portal::new(
+    let portal = Portal::new(
         config.settings.clone(),
         store,
         Arc::new(SystemClock),
         secret,
         sms,
-    ))
+    );
+    Ok((portal, wiring))
 }
 
 /// Every few minutes, forgets limit counters nobody looks at any more and ended sessions.
@@ -66,14 +98,20 @@ pub async fn sweep_forever(portal: Portal) {
 struct AppState {
     leptos_options: LeptosOptions,
     portal: Portal,
+    twilio_callbacks: Option<StatusCallbacks>,
 }
 
 /// The whole HTTP surface: pages, `/api/*` server functions, health, the dev outbox and static files.
 pub fn router(portal: Portal, leptos_options: LeptosOptions) -> Router {
+    router_with(portal, leptos_options, Wiring::default())
+}
+
+pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring) -> Router {
     let routes = generate_route_list(app::App);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         portal: portal.clone(),
+        twilio_callbacks: wiring.twilio_callbacks.clone(),
     };
     let context_portal = portal.clone();
     let mut router = Router::new()
@@ -90,12 +128,15 @@ pub fn router(portal: Portal, leptos_options: LeptosOptions) -> Router {
     if portal.outbox.provider() == "console" {
         router = router.route("/dev/sms", get(dev_sms));
     }
+    if wiring.twilio_callbacks.is_some() {
+        router = router.route("/sms/status", post(twilio_status));
+    }
     let router = router
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
         .with_state(state);
-    middleware::around(router, &portal)
+    middleware::around(router, &portal, wiring.trusted_proxies)
 }
 
 async fn healthz(State(portal): State<Portal>) -> impl IntoResponse {
@@ -104,6 +145,46 @@ async fn healthz(State(portal): State<Portal>) -> impl IntoResponse {
         Err(err) => {
             tracing::error!(%err, "health check: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+/// Twilio's delivery reports. Anything not signed with the auth token is refused.
+async fn twilio_status(
+    State(portal): State<Portal>,
+    State(callbacks): State<Option<StatusCallbacks>>,
+    headers: HeaderMap,
+    Form(params): Form<Vec<(String, String)>>,
+) -> StatusCode {
+    let Some(callbacks) = callbacks else {
+        return StatusCode::NOT_FOUND;
+    };
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !callbacks.is_genuine(signature, &params) {
+        tracing::warn!("refused an SMS status callback with a bad signature");
+        return StatusCode::FORBIDDEN;
+    }
+    let field = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match portal
+        .store
+        .record_delivery_status(sid, status, portal.now())
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(err) => {
+            tracing::error!(%err, "recording an SMS delivery status");
+            StatusCode::SERVICE_UNAVAILABLE
         }
     }
 }

@@ -44,7 +44,7 @@ const USAGE: &str = "usage:
 
 async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let portal = server::start(&config).await?;
+    let (portal, _) = server::start(&config).await?;
     let csv = std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?;
     let report = app::existing_patients::ssr::import_patients(&portal, csv).await?;
     for (line, problem) in &report.skipped {
@@ -61,11 +61,15 @@ async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let leptos = get_configuration(None)?;
     let config = Config::from_env()?;
-    let portal = server::start(&config).await?;
+    let (portal, wiring) = server::start(&config).await?;
+    tracing::info!(
+        provider = config.sms_provider.name(),
+        "text messages go through this provider"
+    );
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));
     let addr = leptos.leptos_options.site_addr;
-    let router = server::router(portal, leptos.leptos_options);
+    let router = server::router_with(portal, leptos.leptos_options, wiring);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("the portal is listening on http://{addr}");
     axum::serve(

@@ -1,7 +1,10 @@
 //! What every request passes through: the client's address, the same-origin rule for changes,
 //! error statuses for server functions, and the security headers.
 
-use std::net::SocketAddr;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use app::{
     error::{ErrorKind, PortalError},
@@ -16,13 +19,14 @@ use axum::{
     response::{IntoResponse, Response},
     Json, Router,
 };
+use ipnet::IpNet;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Error bodies are small; anything larger is not one of ours.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub fn around(router: Router, portal: &Portal) -> Router {
+pub fn around(router: Router, portal: &Portal, trusted_proxies: Vec<IpNet>) -> Router {
     // Pages set their own policy with the hydration script's nonce; this covers everything else.
     let csp = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
                form-action 'self'";
@@ -30,7 +34,7 @@ pub fn around(router: Router, portal: &Portal) -> Router {
         .layer(from_fn(error_status))
         .layer(from_fn(no_store_for_pages_and_data))
         .layer(from_fn_with_state(portal.clone(), same_origin_only))
-        .layer(from_fn(client_ip))
+        .layer(from_fn_with_state(Arc::new(trusted_proxies), client_ip))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(csp),
@@ -117,11 +121,64 @@ async fn same_origin_only(State(portal): State<Portal>, request: Request, next: 
     next.run(request).await
 }
 
-/// Records the client's address for limits and the audit trail.
-async fn client_ip(mut request: Request, next: Next) -> Response {
+/// Records the client's address for limits and the audit trail. `X-Forwarded-For` is believed
+/// only from a trusted proxy, and only up to the first hop that isn't one.
+async fn client_ip(
+    State(trusted): State<Arc<Vec<IpNet>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let ip = ClientIp(addr.ip());
+        let peer = addr.ip();
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip = ClientIp(client_address(peer, forwarded, &trusted));
         request.extensions_mut().insert(ip);
     }
     next.run(request).await
+}
+
+pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded_for
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|hop| !is_trusted(hop))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let forged = Some("198.51.100.1, 203.0.113.7");
+        assert_eq!(client_address(proxy, forged, &trusted), client);
+        // A client talking to us directly can't claim another address.
+        assert_eq!(
+            client_address(client, Some("198.51.100.1"), &trusted),
+            client
+        );
+        assert_eq!(client_address(proxy, Some("203.0.113.7"), &[]), proxy);
+        assert_eq!(client_address(proxy, None, &trusted), proxy);
+        assert_eq!(
+            client_address(proxy, Some("10.0.0.9"), &trusted),
+            "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+    }
 }

@@ -1,12 +1,17 @@
 //! Text messages: the provider trait, the providers, and the durable outbox that feeds them.
 
 mod console;
+pub mod limits;
 mod outbox;
+pub mod twilio;
+pub mod webhook;
 
 use std::{future::Future, pin::Pin};
 
 pub use console::ConsoleSms;
 pub use outbox::{Delivery, SmsOutbox};
+pub use twilio::{StatusCallbacks, TwilioConfig, TwilioSender, TwilioSms};
+pub use webhook::WebhookSms;
 
 /// One message on its way to a provider. `id` is the outbox row: providers use it to make
 /// repeated attempts of the same message recognisable.

@@ -81,31 +81,44 @@ impl SmsOutbox {
             to: row.to_number,
             body,
         };
-        match self.sender.send(&sms).await {
+        let started = std::time::Instant::now();
+        let result = self.sender.send(&sms).await;
+        let took_ms = started.elapsed().as_millis() as i64;
+        let (delivery, outcome, detail) = match result {
             Ok(accepted) => {
                 self.store
                     .mark_sms_sent(id, self.clock.now(), accepted.provider_ref.as_deref())
                     .await?;
-                tracing::info!(sms_id = id, provider = self.provider(), "text message sent");
-                Ok(Delivery::Sent)
+                tracing::info!(
+                    sms_id = id,
+                    provider = self.provider(),
+                    took_ms,
+                    "text message sent"
+                );
+                (Delivery::Sent, "sent", accepted.provider_ref)
             }
             Err(SendError::Permanent(reason)) => {
                 tracing::warn!(sms_id = id, %reason, "text message refused by the provider");
                 self.store.mark_sms_failed(id, &reason).await?;
-                Ok(Delivery::Failed(reason))
+                (Delivery::Failed(reason.clone()), "failed", Some(reason))
             }
             Err(SendError::Transient(reason)) => {
                 let next = self.clock.now() + backoff(row.attempts);
                 if next >= row.give_up_at {
                     self.store.mark_sms_failed(id, &reason).await?;
-                    return Ok(Delivery::Failed(reason));
+                    (Delivery::Failed(reason.clone()), "failed", Some(reason))
+                } else {
+                    tracing::warn!(sms_id = id, %reason, attempt = row.attempts, "text message will be retried");
+                    self.store.retry_sms_at(id, next, &reason).await?;
+                    self.wake.notify_one();
+                    (Delivery::WillRetry(reason.clone()), "retry", Some(reason))
                 }
-                tracing::warn!(sms_id = id, %reason, attempt = row.attempts, "text message will be retried");
-                self.store.retry_sms_at(id, next, &reason).await?;
-                self.wake.notify_one();
-                Ok(Delivery::WillRetry(reason))
             }
-        }
+        };
+        self.store
+            .record_sms_attempt(id, row.attempts, now, took_ms, outcome, detail.as_deref())
+            .await?;
+        Ok(delivery)
     }
 
     /// Sends message `id` now and waits at most `patience` for the first attempt's outcome.
@@ -125,20 +138,24 @@ impl SmsOutbox {
         }
     }
 
+    /// One attempt at every message that is due now (after a restart: everything left
+    /// pending). Returns how many were attempted.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let ids = self.store.due_sms(self.clock.now(), 64).await?;
+        for id in &ids {
+            if let Err(err) = self.deliver(*id).await {
+                tracing::error!(%err, sms_id = id, "outbox delivery failed");
+            }
+        }
+        Ok(ids.len())
+    }
+
     /// The background worker: delivers whatever is due, then sleeps until the next message is
     /// due or it is woken.
     pub async fn run(self) {
         loop {
-            let now = self.clock.now();
-            match self.store.due_sms(now, 64).await {
-                Ok(ids) => {
-                    for id in ids {
-                        if let Err(err) = self.deliver(id).await {
-                            tracing::error!(%err, sms_id = id, "outbox delivery failed");
-                        }
-                    }
-                }
-                Err(err) => tracing::error!(%err, "could not read the SMS outbox"),
+            if let Err(err) = self.deliver_due().await {
+                tracing::error!(%err, "could not read the SMS outbox");
             }
             let next_due = self.store.next_sms_due_at().await.ok().flatten();
             let wait = next_due

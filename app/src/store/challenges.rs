@@ -118,4 +118,22 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Withdraws a code whose text could not be sent, so the patient can ask again at once.
+    pub async fn withdraw_challenge(
+        &self,
+        account_id: i64,
+        purpose: &str,
+        code_mac: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM challenges WHERE account_id = $1 AND purpose = $2 AND code_mac = $3",
+        )
+        .bind(account_id)
+        .bind(purpose)
+        .bind(code_mac)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -149,12 +149,84 @@ impl Store {
         Ok(())
     }
 
+    /// The newest message's id.
+    pub async fn latest_sms_id(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT MAX(id) FROM sms_outbox")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     pub async fn sms_status(&self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT status FROM sms_outbox WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?,
+        )
+    }
+
+    pub async fn record_sms_attempt(
+        &self,
+        sms_id: i64,
+        attempt: i64,
+        at: Millis,
+        took_ms: i64,
+        outcome: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sms_attempts (sms_id, attempt, at, took_ms, outcome, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(sms_id)
+        .bind(attempt)
+        .bind(at)
+        .bind(took_ms)
+        .bind(outcome)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// (attempt, outcome) for each attempt at message `sms_id`, in order.
+    pub async fn sms_attempts(&self, sms_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT attempt, outcome FROM sms_attempts WHERE sms_id = $1 ORDER BY id",
+        )
+        .bind(sms_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records what the provider reports about a message it accepted. `false` if no message
+    /// has that provider id.
+    pub async fn record_delivery_status(
+        &self,
+        provider_ref: &str,
+        status: &str,
+        at: Millis,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE sms_outbox SET delivery_status = $2, delivery_updated_at = $3 \
+             WHERE provider_ref = $1",
+        )
+        .bind(provider_ref)
+        .bind(status)
+        .bind(at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    pub async fn delivery_status(&self, sms_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT delivery_status FROM sms_outbox WHERE id = $1")
+                .bind(sms_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
         )
     }
 

@@ -24,7 +24,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::ChangeMobile => "change_mobile",
@@ -84,6 +84,8 @@ impl From<ChallengeError> for PortalError {
 pub struct Issued {
     pub sms_id: i64,
     pub resend_in_seconds: i64,
+    /// Identifies this code's challenge (not the code), to withdraw it if its text can't go.
+    pub code_mac: String,
 }
 
 fn mac_context(account_id: i64, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
@@ -147,6 +149,7 @@ pub async fn issue(
     Ok(Issued {
         sms_id,
         resend_in_seconds: settings.resend_cooldown_seconds,
+        code_mac: challenge.code_mac,
     })
 }
 

@@ -61,6 +61,7 @@ pub fn CodeEntry(
             on_verified.run(verified);
         }
     });
+    Effect::new(move |_| fill_from_sms(format!("{scope}code")));
     view! {
         <ActionForm action=verify attr:novalidate=true attr:class="form code-entry">
             <Field
@@ -140,4 +141,51 @@ pub fn SendCodeForm(
             <ResendWait id=wait_id seconds=countdown/>
         </ActionForm>
     }
+}
+
+/// Where the browser supports the WebOTP API (Chrome on Android), the code fills itself in from
+/// the text message: the message's last line (`@host #123456`) binds it to this portal.
+fn fill_from_sms(input_id: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::{JsCast, JsValue};
+        use web_sys::js_sys::{Array, Object, Reflect};
+
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if !Reflect::has(&window, &JsValue::from_str("OTPCredential")).unwrap_or(false) {
+            return;
+        }
+        let Ok(controller) = web_sys::AbortController::new() else {
+            return;
+        };
+        let options = web_sys::CredentialRequestOptions::new();
+        options.set_signal(&controller.signal());
+        let otp = Object::new();
+        let _ = Reflect::set(&otp, &"transport".into(), &Array::of1(&"sms".into()));
+        let _ = Reflect::set(&options, &"otp".into(), &otp);
+        let Ok(request) = window.navigator().credentials().get_with_options(&options) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let Ok(credential) = wasm_bindgen_futures::JsFuture::from(request).await else {
+                return;
+            };
+            let code = Reflect::get(&credential, &"code".into())
+                .ok()
+                .and_then(|c| c.as_string());
+            let input = document()
+                .get_element_by_id(&input_id)
+                .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let (Some(code), Some(input)) = (code, input) {
+                input.set_value(&code);
+            }
+        });
+        // Stop listening when the code entry goes away.
+        let controller = send_wrapper::SendWrapper::new(controller);
+        on_cleanup(move || controller.abort());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = input_id;
 }

@@ -115,9 +115,17 @@ fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
 
     let send_error = Signal::derive(move || send.value().get().and_then(Result::err));
     let needs_number = step.needs_number;
+    // A send that failed but is being retried may still arrive.
+    let still_trying = Signal::derive(move || {
+        send_error
+            .get()
+            .is_some_and(|e| e.error == ErrorKind::Unavailable && e.retry_after_seconds.is_some())
+    });
     let status = Signal::derive(move || {
         let ending = mobile_ending.get().unwrap_or_default();
-        Some(if code_sent.get() {
+        Some(if still_trying.get() {
+            format!("We're still trying to text a code to your mobile ending {ending}. If it arrives, enter it below.")
+        } else if code_sent.get() {
             format!("We sent a code to your mobile ending {ending}. It can take a few seconds to arrive.")
         } else if needs_number {
             "Enter the mobile number we should text your code to, then click Get Code.".to_string()
@@ -157,7 +165,7 @@ fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
                     />
                 })}
             </SendCodeForm>
-            <Show when=move || code_sent.get() || !needs_number>
+            <Show when=move || code_sent.get() || still_trying.get() || !needs_number>
                 <CodeEntry/>
             </Show>
         </section>
@@ -173,12 +181,12 @@ pub mod ssr {
         CodeSent, TwoFactorStep, Verified,
     };
     use crate::{
-        error::{OrInternal, PortalError},
+        error::{ErrorKind, OrInternal, PortalError},
         mobile::{self, Mobile},
         portal::Portal,
         request,
         session::{Session, Stage},
-        sms::Delivery,
+        sms::{limits, Delivery},
         store::AccountRow,
     };
 
@@ -222,13 +230,20 @@ pub mod ssr {
     }
 
     /// Sends a code and makes the first delivery attempt before answering, so the patient hears
-    /// at once if the text cannot go.
+    /// at once if the text cannot go. Cooldown, then limits, are checked before anything is sent.
     pub async fn send_code_to(
         portal: &Portal,
         account_id: i64,
         purpose: Purpose,
         mobile: &Mobile,
     ) -> Result<CodeSent, PortalError> {
+        let wait = challenge::cooldown_left(portal, account_id, purpose)
+            .await
+            .or_internal("reading the cooldown")?;
+        if wait > 0 {
+            return Err(challenge::ChallengeError::Cooldown(wait).into());
+        }
+        limits::check_and_count(portal, account_id, mobile.e164()).await?;
         let issued = challenge::issue(portal, account_id, purpose, mobile).await?;
         let delivery = portal
             .outbox
@@ -247,16 +262,27 @@ pub mod ssr {
             Some(format!("to mobile ending {}", mobile.ending())),
         )
         .await;
-        if outcome != "ok" {
-            return Err(PortalError::new(
-                crate::error::ErrorKind::Unavailable,
+        match delivery {
+            Delivery::Sent | Delivery::NotMine => Ok(CodeSent {
+                mobile_ending: mobile.ending(),
+                resend_in_seconds: issued.resend_in_seconds as u64,
+            }),
+            // It may still arrive: the code stands, and so does the cooldown.
+            Delivery::WillRetry(_) => Err(PortalError::too_many_requests(
                 SEND_FAILED,
-            ));
+                issued.resend_in_seconds as u64,
+            )
+            .with_kind(ErrorKind::Unavailable)),
+            // It never will: withdraw the code so the patient can ask again at once.
+            Delivery::Failed(_) => {
+                portal
+                    .store
+                    .withdraw_challenge(account_id, purpose.as_str(), &issued.code_mac)
+                    .await
+                    .or_internal("withdrawing an unsent code")?;
+                Err(PortalError::new(ErrorKind::Unavailable, SEND_FAILED))
+            }
         }
-        Ok(CodeSent {
-            mobile_ending: mobile.ending(),
-            resend_in_seconds: issued.resend_in_seconds as u64,
-        })
     }
 
     pub async fn send_sign_in_code(

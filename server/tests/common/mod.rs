@@ -2,12 +2,14 @@
 
 #![allow(dead_code)]
 
+pub mod standin;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use app::{
     portal::{ManualClock, Portal, Settings},
     secret::ServerSecret,
-    sms::ConsoleSms,
+    sms::{ConsoleSms, SmsSender},
     store::Store,
 };
 use axum::{
@@ -24,7 +26,9 @@ pub struct TestPortal {
     pub router: Router,
     pub portal: Portal,
     pub clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    pub settings: Settings,
+    pub secret: ServerSecret,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 pub struct Reply {
@@ -67,30 +71,70 @@ impl TestPortal {
     }
 
     pub async fn with(adjust: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-            .await
-            .unwrap();
+        Self::with_sender(adjust, |store| Arc::new(ConsoleSms::new(store))).await
+    }
+
+    /// A portal whose texts go through `sender` (given the store, for the console provider).
+    pub async fn with_sender(
+        adjust: impl FnOnce(&mut Settings),
+        sender: impl FnOnce(Store) -> Arc<dyn SmsSender>,
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut settings = Settings::default();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-        let portal = Portal::new(
+        Self::open(
+            dir,
             settings,
+            clock,
+            ServerSecret::random(),
+            sender,
+            Default::default(),
+        )
+        .await
+    }
+
+    async fn open(
+        dir: Arc<tempfile::TempDir>,
+        settings: Settings,
+        clock: Arc<ManualClock>,
+        secret: ServerSecret,
+        sender: impl FnOnce(Store) -> Arc<dyn SmsSender>,
+        wiring: server::Wiring,
+    ) -> Self {
+        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
+            .await
+            .unwrap();
+        let portal = Portal::new(
+            settings.clone(),
             store.clone(),
             clock.clone(),
-            ServerSecret::random(),
-            Arc::new(ConsoleSms::new(store)),
+            secret.clone(),
+            sender(store),
         );
-        let router = server::router(
-            portal.clone(),
-            LeptosOptions::builder().output_name("portal").build(),
-        );
+        let options = LeptosOptions::builder().output_name("portal").build();
+        let router = server::router_with(portal.clone(), options, wiring);
         Self {
             router,
             portal,
             clock,
+            settings,
+            secret,
             _dir: dir,
         }
+    }
+
+    /// The same database, secret and clock in a new portal: a server restart.
+    pub async fn restart(&self, sender: Arc<dyn SmsSender>, wiring: server::Wiring) -> Self {
+        Self::open(
+            self._dir.clone(),
+            self.settings.clone(),
+            self.clock.clone(),
+            self.secret.clone(),
+            |_| sender,
+            wiring,
+        )
+        .await
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
