@@ -1,15 +1,15 @@
 //! Password rules and hashing. Rules follow NIST SP 800-63B: length, not common, no composition
-//! rules. Hashes are argon2id PHC strings, computed off the async runtime and bounded by the cores.
+//! rules. Hashes are argon2id PHC strings, computed off the async runtime on one thread per core.
 
-use std::{collections::HashSet, sync::Arc, sync::OnceLock};
+use std::{
+    collections::HashSet,
+    sync::{mpsc, Arc, Mutex, OnceLock},
+};
 
 use argon2::{
-    password_hash::{
-        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
-    },
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
 };
-use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
 pub const MIN_CHARS: usize = 12;
@@ -73,75 +73,165 @@ impl NewPassword {
 }
 
 /// argon2id with m=19456 KiB, t=2, p=1 (the OWASP minimum).
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn current_params() -> Params {
+    Params::new(19_456, 2, 1, None).expect("valid argon2 parameters")
 }
 
-/// Hashes and verifies on the blocking pool, never more at once than there are cores, so memory
-/// stays flat however many patients log in together.
-#[derive(Clone)]
-pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    dummy: Arc<OnceLock<String>>,
-}
+/// The most memory an imported hash may ask for (256 MiB), so one odd row can't exhaust the server.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+fn failed(err: impl std::fmt::Display) -> HashError {
+    HashError(err.to_string())
+}
+
+/// One hashing thread's working memory, kept between hashes: argon2 fills megabytes per hash,
+/// and fresh memory each time costs page faults and leaves every thread's allocator holding its own.
+type Memory = Vec<Block>;
+
+fn blocks(memory: &mut Memory, count: usize) -> &mut [Block] {
+    if memory.len() < count {
+        memory.resize(count, Block::default());
+    }
+    &mut memory[..count]
+}
+
+fn hash_with(memory: &mut Memory, password: &[u8]) -> Result<String, HashError> {
+    let params = current_params();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(failed)?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password,
+            salt_bytes,
+            &mut out,
+            blocks(memory, params.block_count()),
+        )
+        .map_err(failed)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(failed)?),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_with(memory: &mut Memory, password: &[u8], phc: &str) -> Result<bool, HashError> {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return Ok(false);
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(hash.algorithm),
+        Params::try_from(&hash),
+        hash.salt,
+        hash.hash,
+    ) else {
+        return Ok(false);
+    };
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return Ok(false);
+    }
+    let version = hash
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+        .map_err(failed)?;
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else {
+        return Ok(false);
+    };
+    let mut out = vec![0u8; expected.len()];
+    let params = Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    )
+    .map_err(failed)?;
+    let count = params.block_count();
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks(memory, count))
+        .map_err(failed)?;
+    // `Output`'s comparison is constant-time.
+    Ok(Output::new(&out).map_err(failed)? == expected)
+}
+
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// Hashes and verifies on its own threads, one per core, each keeping its working memory: at
+/// most `cores` hashes run at once and memory stays flat however many patients log in together.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    jobs: mpsc::Sender<Job>,
+    dummy: Arc<OnceLock<String>>,
+}
+
 impl PasswordHasher {
     pub fn bounded_by_cores() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..cores {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hasher-{n}"))
+                .spawn(move || {
+                    let mut memory = Memory::new();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let next = queue.lock().map(|q| q.recv());
+                        match next {
+                            Ok(Ok(job)) => job(&mut memory),
+                            // Every `PasswordHasher` is gone: the portal has stopped.
+                            _ => return,
+                        }
+                    }
+                })
+                .expect("a password hashing thread");
+        }
         Self {
-            permits: Arc::new(Semaphore::new(cores)),
+            jobs,
             dummy: Arc::new(OnceLock::new()),
         }
     }
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| HashError(e.to_string()))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |memory| {
+                let _ = reply.send(work(memory));
+            }))
+            .map_err(failed)?;
+        answer.await.map_err(failed)
     }
 
     /// The PHC string to store.
     pub async fn hash(&self, password: NewPassword) -> Result<String, HashError> {
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.0.as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|e| HashError(e.to_string()))
-        })
-        .await?
+        self.run(move |memory| hash_with(memory, password.0.as_bytes()))
+            .await?
     }
 
     /// Whether `password` matches the stored PHC string. A malformed hash never matches.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, HashError> {
         let password = normalise(password);
         let phc = phc.to_string();
-        self.run(move || match PasswordHash::new(&phc) {
-            Ok(parsed) => Ok(argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()),
-            Err(_) => Ok(false),
-        })
-        .await?
+        self.run(move |memory| verify_with(memory, password.as_bytes(), &phc))
+            .await?
     }
 
     /// Whether a stored hash was made with other parameters (an imported or older hash), so it
     /// should be replaced once the password is known to be right.
     pub fn needs_rehash(phc: &str) -> bool {
-        let current = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+        let current = current_params();
         match PasswordHash::new(phc) {
             Ok(hash) => {
                 hash.algorithm != Algorithm::Argon2id.ident()
@@ -252,6 +342,32 @@ mod tests {
             .await
             .unwrap());
         assert!(!hasher.verify("anything", "not a hash").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_made_elsewhere_verify() {
+        use argon2::PasswordHasher as _;
+        let hasher = PasswordHasher::bounded_by_cores();
+        // The argon2 reference vector: argon2i, m=4096, t=3, p=1, "password" / "somesalt".
+        let reference =
+            "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        assert!(hasher.verify("password", reference).await.unwrap());
+        assert!(!hasher.verify("Password", reference).await.unwrap());
+        // And one made by the argon2 crate's own hasher, with a longer output.
+        let salt = SaltString::generate(&mut OsRng);
+        let mut params = argon2::ParamsBuilder::new();
+        params.m_cost(8192).t_cost(1).p_cost(2).output_len(48);
+        let other = Argon2::new(Algorithm::Argon2d, Version::V0x10, params.build().unwrap())
+            .hash_password(b"another phrase", &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify("another phrase", &other).await.unwrap());
+        // Our own hashes verify with the crate's verifier too.
+        let ours = hasher.hash_given("yet another phrase").await.unwrap();
+        use argon2::PasswordVerifier as _;
+        assert!(Argon2::default()
+            .verify_password(b"yet another phrase", &PasswordHash::new(&ours).unwrap())
+            .is_ok());
     }
 
     #[tokio::test]
