@@ -439,3 +439,42 @@ mod limits {
         assert!(standin.received().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_message_queued_just_before_a_crash_is_sent_once_its_lease_runs_out() {
+    use app::{
+        mobile::Mobile,
+        verification::challenge::{create, Purpose},
+    };
+    use phonenumber::country::Id::NZ;
+
+    let standin = StandIn::start(vec![]).await;
+    let before = portal_via(webhook(&standin)).await;
+    let mut browser = before.browser();
+    browser.register("margaret").await;
+    let account = before
+        .portal
+        .store
+        .account_by_username("margaret")
+        .await
+        .unwrap()
+        .unwrap();
+    // The code and its message are committed, claimed for sending at once… and the server dies.
+    let mobile = Mobile::parse("021 555 0123", NZ, &[NZ]).unwrap();
+    let issued = create(&before.portal, account.id, Purpose::SignIn, &mobile, &[])
+        .await
+        .unwrap();
+    drop(issued);
+
+    let after = before.restart(webhook(&standin), Default::default()).await;
+    assert_eq!(
+        after.portal.outbox.deliver_due().await.unwrap(),
+        0,
+        "still leased"
+    );
+    after.clock.advance_seconds(61);
+    assert_eq!(after.portal.outbox.deliver_due().await.unwrap(), 1);
+    after.clock.advance_seconds(61);
+    assert_eq!(after.portal.outbox.deliver_due().await.unwrap(), 0);
+    assert_eq!(standin.received().len(), 1, "sent exactly once");
+}

@@ -69,20 +69,24 @@ fn windows(portal: &Portal, account_id: i64, number: &str) -> [Window; 4] {
     ]
 }
 
-/// Refuses with 429 if any limit is reached; otherwise counts this send against all of them.
-pub async fn check_and_count(
-    portal: &Portal,
-    account_id: i64,
-    number: &str,
-) -> Result<(), PortalError> {
+/// What a send counts against: (kind, subject) for each limit.
+pub type Counted = Vec<(&'static str, String)>;
+
+/// Refuses with 429 if any limit is reached. Otherwise returns what this send counts against;
+/// it is counted in the same transaction that queues the message.
+pub async fn check(portal: &Portal, account_id: i64, number: &str) -> Result<Counted, PortalError> {
     let now = portal.now();
     let windows = windows(portal, account_id, number);
-    for window in &windows {
-        let (count, oldest) = portal
-            .store
-            .count_limit_events(window.kind, &window.subject, now - window.span)
-            .await
-            .or_internal("counting text messages")?;
+    let asked: Vec<(&str, &str, Millis)> = windows
+        .iter()
+        .map(|w| (w.kind, w.subject.as_str(), now - w.span))
+        .collect();
+    let counts = portal
+        .store
+        .count_limit_windows(&asked)
+        .await
+        .or_internal("counting text messages")?;
+    for (window, (count, oldest)) in windows.iter().zip(counts) {
         if count >= window.limit {
             let wait = (oldest.unwrap_or(now) + window.span - now).max(SECOND);
             request::audit(
@@ -99,12 +103,5 @@ pub async fn check_and_count(
             ));
         }
     }
-    for window in &windows {
-        portal
-            .store
-            .record_limit_event(window.kind, &window.subject, now)
-            .await
-            .or_internal("counting text messages")?;
-    }
-    Ok(())
+    Ok(windows.into_iter().map(|w| (w.kind, w.subject)).collect())
 }

@@ -13,8 +13,6 @@ use crate::{
     store::{Store, StoreError},
 };
 
-/// How long one attempt may hold a message before another sender may take it over.
-const LEASE: Millis = 60 * SECOND;
 /// Retries back off exponentially up to this gap.
 const MAX_BACKOFF: Millis = 60 * SECOND;
 
@@ -40,6 +38,9 @@ pub struct SmsOutbox {
 }
 
 impl SmsOutbox {
+    /// How long one attempt may hold a message before another sender may take it over.
+    pub const LEASE: Millis = 60 * SECOND;
+
     pub fn new(
         store: Store,
         sender: Arc<dyn SmsSender>,
@@ -62,7 +63,7 @@ impl SmsOutbox {
     /// Makes one attempt at message `id`, if it is due and free.
     pub async fn deliver(&self, id: i64) -> Result<Delivery, StoreError> {
         let now = self.clock.now();
-        let Some(row) = self.store.claim_sms(id, now, now + LEASE).await? else {
+        let Some(row) = self.store.claim_sms(id, now, now + Self::LEASE).await? else {
             return Ok(Delivery::NotMine);
         };
         let body = row.sealed_body.as_deref().and_then(|s| self.secret.open(s));
@@ -71,16 +72,28 @@ impl SmsOutbox {
             self.store.mark_sms_failed(id, reason).await?;
             return Ok(Delivery::Failed(reason.into()));
         };
-        if now >= row.give_up_at {
-            let reason = "the code expired before the message could be sent";
-            self.store.mark_sms_failed(id, reason).await?;
-            return Ok(Delivery::Failed(reason.into()));
-        }
         let sms = Sms {
             id,
             to: row.to_number,
             body,
         };
+        self.attempt(sms, row.attempts, row.give_up_at).await
+    }
+
+    /// One attempt at a message this sender holds, and the outcome recorded.
+    async fn attempt(
+        &self,
+        sms: Sms,
+        attempt: i64,
+        give_up_at: Millis,
+    ) -> Result<Delivery, StoreError> {
+        let id = sms.id;
+        let now = self.clock.now();
+        if now >= give_up_at {
+            let reason = "the code expired before the message could be sent";
+            self.store.mark_sms_failed(id, reason).await?;
+            return Ok(Delivery::Failed(reason.into()));
+        }
         let started = std::time::Instant::now();
         let result = self.sender.send(&sms).await;
         let took_ms = started.elapsed().as_millis() as i64;
@@ -103,12 +116,12 @@ impl SmsOutbox {
                 (Delivery::Failed(reason.clone()), "failed", Some(reason))
             }
             Err(SendError::Transient(reason)) => {
-                let next = self.clock.now() + backoff(row.attempts);
-                if next >= row.give_up_at {
+                let next = self.clock.now() + backoff(attempt);
+                if next >= give_up_at {
                     self.store.mark_sms_failed(id, &reason).await?;
                     (Delivery::Failed(reason.clone()), "failed", Some(reason))
                 } else {
-                    tracing::warn!(sms_id = id, %reason, attempt = row.attempts, "text message will be retried");
+                    tracing::warn!(sms_id = id, %reason, attempt, "text message will be retried");
                     self.store.retry_sms_at(id, next, &reason).await?;
                     self.wake.notify_one();
                     (Delivery::WillRetry(reason.clone()), "retry", Some(reason))
@@ -116,17 +129,37 @@ impl SmsOutbox {
             }
         };
         self.store
-            .record_sms_attempt(id, row.attempts, now, took_ms, outcome, detail.as_deref())
+            .record_sms_attempt(id, attempt, now, took_ms, outcome, detail.as_deref())
             .await?;
         Ok(delivery)
+    }
+
+    /// Sends a message this sender has just queued and holds (see `Store::issue_challenge`),
+    /// waiting at most `patience` for the outcome. The attempt carries on if the wait runs out.
+    pub async fn send_now(&self, sms: Sms, give_up_at: Millis, patience: Duration) -> Delivery {
+        let outbox = self.clone();
+        let id = sms.id;
+        self.wait_for(id, patience, async move {
+            outbox.attempt(sms, 1, give_up_at).await
+        })
+        .await
     }
 
     /// Sends message `id` now and waits at most `patience` for the first attempt's outcome.
     /// The attempt itself carries on if the wait runs out, so nothing is sent twice.
     pub async fn deliver_now(&self, id: i64, patience: Duration) -> Delivery {
         let outbox = self.clone();
-        let attempt = tokio::spawn(async move { outbox.deliver(id).await });
-        match tokio::time::timeout(patience, attempt).await {
+        self.wait_for(id, patience, async move { outbox.deliver(id).await })
+            .await
+    }
+
+    async fn wait_for(
+        &self,
+        id: i64,
+        patience: Duration,
+        attempt: impl std::future::Future<Output = Result<Delivery, StoreError>> + Send + 'static,
+    ) -> Delivery {
+        match tokio::time::timeout(patience, tokio::spawn(attempt)).await {
             Ok(Ok(Ok(delivery))) => delivery,
             Ok(Ok(Err(err))) => {
                 tracing::error!(%err, sms_id = id, "outbox update failed");

@@ -53,7 +53,7 @@ impl Store {
         .bind(new.mobile_verified_at)
         .bind(i64::from(new.must_change_password))
         .bind(new.created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await;
         match inserted {
             Ok(id) => Ok(Some(id)),
@@ -105,7 +105,7 @@ impl Store {
         .bind(password_hash)
         .bind(i64::from(must_change_password))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Store {
         sqlx::query("UPDATE accounts SET mobile = $1, mobile_verified_at = NULL WHERE id = $2")
             .bind(mobile)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -124,7 +124,7 @@ impl Store {
         sqlx::query("UPDATE accounts SET email = $1 WHERE id = $2")
             .bind(email)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -25,7 +25,7 @@ impl Store {
         .bind(&event.event)
         .bind(&event.outcome)
         .bind(&event.detail)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

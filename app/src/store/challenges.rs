@@ -31,31 +31,34 @@ impl Store {
         .await?)
     }
 
-    /// Replaces any earlier code for the same account and purpose, and queues the text that
-    /// carries the new one, in one transaction: a code is never live without its message.
-    /// Returns the outbox message's id.
-    pub async fn replace_challenge_and_queue_sms(
+    /// Replaces any earlier code for the same account and purpose, queues the text that carries
+    /// the new one (already claimed by this sender, to go at once), and counts the send against
+    /// the limits, all in one transaction: a code is never live without its message.
+    /// Returns the message's id.
+    pub async fn issue_challenge(
         &self,
         challenge: &ChallengeRow,
         sealed_body: &str,
+        counted: &[(&str, &str)],
+        lease_until: Millis,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let sms_id = super::outbox::insert_sms(
+        let mut tx = self.writer.begin().await?;
+        super::limits::insert_limit_events(&mut tx, counted, challenge.sent_at).await?;
+        let sms_id = super::outbox::insert_claimed_sms(
             &mut tx,
             &challenge.mobile,
             sealed_body,
             challenge.sent_at,
             challenge.expires_at,
+            lease_until,
         )
         .await?;
-        sqlx::query("DELETE FROM challenges WHERE account_id = $1 AND purpose = $2")
-            .bind(challenge.account_id)
-            .bind(&challenge.purpose)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO challenges (account_id, purpose, mobile, code_mac, sent_at, expires_at, \
-             failed_attempts, sms_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+             failed_attempts, sms_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
+             ON CONFLICT (account_id, purpose) DO UPDATE SET mobile = excluded.mobile, \
+               code_mac = excluded.code_mac, sent_at = excluded.sent_at, \
+               expires_at = excluded.expires_at, failed_attempts = 0, sms_id = excluded.sms_id",
         )
         .bind(challenge.account_id)
         .bind(&challenge.purpose)
@@ -85,7 +88,7 @@ impl Store {
         .bind(account_id)
         .bind(purpose)
         .bind(code_mac)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?)
     }
 
@@ -96,7 +99,7 @@ impl Store {
         challenge: &ChallengeRow,
         verified_at: Millis,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let consumed = sqlx::query(
             "DELETE FROM challenges WHERE account_id = $1 AND purpose = $2 AND code_mac = $3",
         )
@@ -132,7 +135,7 @@ impl Store {
         .bind(account_id)
         .bind(purpose)
         .bind(code_mac)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -9,7 +9,63 @@ pub struct LoginFailures {
     pub delayed_until: Millis,
 }
 
+/// Counts events against the limits, inside the caller's transaction.
+pub(super) async fn insert_limit_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    events: &[(&str, &str)],
+    at: Millis,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..events.len())
+        .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO limit_events (kind, subject, at) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(at);
+    for (kind, subject) in events {
+        query = query.bind(*kind).bind(*subject);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Store {
+    /// For each (kind, subject, since): how many events there have been since then, and when the
+    /// oldest of them was. One query for all of them.
+    pub async fn count_limit_windows(
+        &self,
+        windows: &[(&str, &str, Millis)],
+    ) -> Result<Vec<(i64, Option<Millis>)>, StoreError> {
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parts: Vec<String> = (0..windows.len())
+            .map(|i| {
+                format!(
+                    "SELECT {i} AS n, COUNT(*), MIN(at) FROM limit_events \
+                     WHERE kind = ${} AND subject = ${} AND at > ${}",
+                    3 * i + 1,
+                    3 * i + 2,
+                    3 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!("{} ORDER BY n", parts.join(" UNION ALL "));
+        let mut query = sqlx::query_as::<_, (i64, i64, Option<Millis>)>(&sql);
+        for (kind, subject, since) in windows {
+            query = query.bind(*kind).bind(*subject).bind(*since);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(_, count, oldest)| (count, oldest))
+            .collect())
+    }
+
     pub async fn login_failures(
         &self,
         username_key: &str,
@@ -39,13 +95,13 @@ impl Store {
         )
         .bind(username_key)
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         let until = at + delay_for(failures);
         sqlx::query("UPDATE login_failures SET delayed_until = $2 WHERE username_key = $1")
             .bind(username_key)
             .bind(until)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(failures)
     }
@@ -53,7 +109,7 @@ impl Store {
     pub async fn clear_login_failures(&self, username_key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
             .bind(username_key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -68,7 +124,7 @@ impl Store {
             .bind(kind)
             .bind(subject)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -94,11 +150,11 @@ impl Store {
     pub async fn sweep(&self, now: Millis, keep_events_for: Millis) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM limit_events WHERE at < $1")
             .bind(now - keep_events_for)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -38,7 +38,11 @@ pub enum StoreError {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads, many at once.
     pool: AnyPool,
+    /// Writes. SQLite takes one writer at a time; queueing writers here, in order, is much
+    /// faster than letting them collide and back off inside SQLite.
+    writer: AnyPool,
 }
 
 impl Store {
@@ -64,24 +68,27 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(250));
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL lets readers and one writer work together; the busy timeout makes
-                    // writers queue instead of failing under load.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                    )
-                    .await?;
-                    Ok(())
+        let pool_with = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL lets readers and the writer work together; the busy timeout
+                        // covers other processes (such as `import-patients`) writing too.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+                .connect_with(options.clone())
+        };
+        let writer = pool_with(1).await?;
+        SQLITE_MIGRATIONS.run(&writer).await?;
+        let pool = pool_with(8).await?;
+        Ok(Self { pool, writer })
     }
 
     /// Answers once the database does: the health check.

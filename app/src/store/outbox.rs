@@ -40,6 +40,29 @@ pub(super) async fn insert_sms(
     .await?)
 }
 
+/// Puts a message in the outbox already claimed by the caller, who sends it straight away.
+pub(super) async fn insert_claimed_sms(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    to: &str,
+    sealed_body: &str,
+    now: Millis,
+    give_up_at: Millis,
+    lease_until: Millis,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
+         next_attempt_at, give_up_at, lease_until) \
+         VALUES ($1, $2, 'sending', 1, $3, $3, $4, $5) RETURNING id",
+    )
+    .bind(to)
+    .bind(sealed_body)
+    .bind(now)
+    .bind(give_up_at)
+    .bind(lease_until)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 impl Store {
     /// Queues a message that carries no code (a notice), returning its id.
     pub async fn queue_sms(
@@ -49,7 +72,7 @@ impl Store {
         now: Millis,
         give_up_at: Millis,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let id = insert_sms(&mut tx, to, sealed_body, now, give_up_at).await?;
         tx.commit().await?;
         Ok(id)
@@ -72,7 +95,7 @@ impl Store {
         .bind(id)
         .bind(now)
         .bind(lease_until)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?)
     }
 
@@ -113,7 +136,7 @@ impl Store {
         .bind(id)
         .bind(at)
         .bind(provider_ref)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -131,7 +154,7 @@ impl Store {
         .bind(id)
         .bind(next_attempt_at)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -144,7 +167,7 @@ impl Store {
         )
         .bind(id)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -184,7 +207,7 @@ impl Store {
         .bind(took_ms)
         .bind(outcome)
         .bind(detail)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -214,7 +237,7 @@ impl Store {
         .bind(provider_ref)
         .bind(status)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(updated > 0)
@@ -235,7 +258,7 @@ impl Store {
             .bind(&sms.to_number)
             .bind(&sms.body)
             .bind(sms.sent_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -7,8 +7,8 @@ use rand::Rng;
 use crate::{
     error::PortalError,
     mobile::Mobile,
-    portal::{Portal, SECOND},
-    sms::code_message,
+    portal::{Millis, Portal, SECOND},
+    sms::{code_message, Sms, SmsOutbox},
     store::{ChallengeRow, StoreError},
 };
 
@@ -79,10 +79,12 @@ impl From<ChallengeError> for PortalError {
     }
 }
 
-/// A code has been created and its message queued.
-#[derive(Debug)]
+/// A code has been created and its message queued, claimed for sending at once. Deliberately
+/// not `Debug`: the message holds the code.
 pub struct Issued {
-    pub sms_id: i64,
+    /// The message, ready to go. Its body holds the code: it is never logged.
+    pub sms: Sms,
+    pub give_up_at: Millis,
     pub resend_in_seconds: i64,
     /// Identifies this code's challenge (not the code), to withdraw it if its text can't go.
     pub code_mac: String,
@@ -109,8 +111,7 @@ pub async fn cooldown_left(
     }))
 }
 
-/// Creates a new code for `mobile`, replacing any earlier one, and queues its text message.
-/// The caller starts delivery.
+/// Creates a new code for `mobile`, replacing any earlier one, unless the cooldown forbids it.
 pub async fn issue(
     portal: &Portal,
     account_id: i64,
@@ -121,6 +122,18 @@ pub async fn issue(
     if wait > 0 {
         return Err(ChallengeError::Cooldown(wait));
     }
+    Ok(create(portal, account_id, purpose, mobile, &[]).await?)
+}
+
+/// Creates the code and queues its text in one transaction, counting the send against
+/// `counted` limits. The caller has checked the cooldown and the limits, and sends the text.
+pub async fn create(
+    portal: &Portal,
+    account_id: i64,
+    purpose: Purpose,
+    mobile: &Mobile,
+    counted: &[(&str, &str)],
+) -> Result<Issued, StoreError> {
     let settings = &portal.settings;
     let now = portal.now();
     let code = new_code();
@@ -144,10 +157,20 @@ pub async fn issue(
     );
     let sms_id = portal
         .store
-        .replace_challenge_and_queue_sms(&challenge, &portal.secret.seal(&body))
+        .issue_challenge(
+            &challenge,
+            &portal.secret.seal(&body),
+            counted,
+            now + SmsOutbox::LEASE,
+        )
         .await?;
     Ok(Issued {
-        sms_id,
+        sms: Sms {
+            id: sms_id,
+            to: challenge.mobile,
+            body,
+        },
+        give_up_at: challenge.expires_at,
         resend_in_seconds: settings.resend_cooldown_seconds,
         code_mac: challenge.code_mac,
     })
@@ -278,7 +301,14 @@ mod tests {
         /// Issues a code, delivers it, and returns the code the patient would read.
         async fn send(&self) -> Result<String, ChallengeError> {
             let issued = issue(&self.portal, self.account, Purpose::SignIn, &mobile()).await?;
-            self.portal.outbox.deliver(issued.sms_id).await.unwrap();
+            self.portal
+                .outbox
+                .send_now(
+                    issued.sms,
+                    issued.give_up_at,
+                    std::time::Duration::from_secs(5),
+                )
+                .await;
             let last = self.portal.store.dev_sms().await.unwrap().pop().unwrap();
             Ok(last.body.rsplit('#').next().unwrap().to_string())
         }

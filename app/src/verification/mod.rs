@@ -243,11 +243,16 @@ pub mod ssr {
         if wait > 0 {
             return Err(challenge::ChallengeError::Cooldown(wait).into());
         }
-        limits::check_and_count(portal, account_id, mobile.e164()).await?;
-        let issued = challenge::issue(portal, account_id, purpose, mobile).await?;
+        let counted = limits::check(portal, account_id, mobile.e164()).await?;
+        let counted: Vec<(&str, &str)> = counted.iter().map(|(k, s)| (*k, s.as_str())).collect();
+        let issued = challenge::create(portal, account_id, purpose, mobile, &counted)
+            .await
+            .or_internal("creating a code")?;
+        let resend_in_seconds = issued.resend_in_seconds as u64;
+        let code_mac = issued.code_mac;
         let delivery = portal
             .outbox
-            .deliver_now(issued.sms_id, SEND_PATIENCE)
+            .send_now(issued.sms, issued.give_up_at, SEND_PATIENCE)
             .await;
         let outcome = match &delivery {
             Delivery::Sent | Delivery::NotMine => "ok",
@@ -265,19 +270,19 @@ pub mod ssr {
         match delivery {
             Delivery::Sent | Delivery::NotMine => Ok(CodeSent {
                 mobile_ending: mobile.ending(),
-                resend_in_seconds: issued.resend_in_seconds as u64,
+                resend_in_seconds,
             }),
             // It may still arrive: the code stands, and so does the cooldown.
             Delivery::WillRetry(_) => Err(PortalError::too_many_requests(
                 SEND_FAILED,
-                issued.resend_in_seconds as u64,
+                resend_in_seconds,
             )
             .with_kind(ErrorKind::Unavailable)),
             // It never will: withdraw the code so the patient can ask again at once.
             Delivery::Failed(_) => {
                 portal
                     .store
-                    .withdraw_challenge(account_id, purpose.as_str(), &issued.code_mac)
+                    .withdraw_challenge(account_id, purpose.as_str(), &code_mac)
                     .await
                     .or_internal("withdrawing an unsent code")?;
                 Err(PortalError::new(ErrorKind::Unavailable, SEND_FAILED))
