@@ -29,6 +29,7 @@ function portal(port: number, name: string, extra: Record<string, string> = {}):
       // real traffic, and have tests of their own.
       PORTAL_LIMIT_SENDS_PER_IP_HOUR: "10000",
       PORTAL_LIMIT_SENDS_PER_DAY: "100000",
+      PORTAL_LIMIT_REGISTRATIONS_PER_IP_HOUR: "10000",
       RUST_LOG: "warn",
       ...extra,
     },

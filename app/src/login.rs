@@ -75,6 +75,7 @@ pub mod ssr {
         registration::ssr::username_key,
         request,
         session::Stage,
+        store::{LimitWindow, LoginGate, LoginRules},
         verification::{
             challenge::{cooldown_left, Purpose},
             ssr::send_code_to,
@@ -86,6 +87,10 @@ pub mod ssr {
         "That username and password don't match. Please check them and try again.";
 
     const FAILED_LOGIN_FROM_IP: &str = "failed_login_ip";
+
+    /// A run of failed logins is forgotten after a day without one, so stray mistakes months
+    /// apart never add up to a delay.
+    const FAILURES_FORGOTTEN_AFTER: Millis = 24 * HOUR;
 
     /// How long the next attempt must wait after `failures` consecutive failures.
     pub fn delay_after(limits: &Limits, failures: i64) -> Millis {
@@ -121,28 +126,27 @@ pub mod ssr {
         let ip = request::client_ip();
         let key = username_key(username);
 
-        let (ip_failures, oldest) = store
-            .count_limit_events(FAILED_LOGIN_FROM_IP, &ip, now - HOUR)
+        // Every attempt is counted as a failure before the password is checked, so guesses
+        // sent in parallel are all counted; a right password takes its count back. Keyed by the
+        // typed username, known or not, so the delay says nothing about who exists.
+        let rules = LoginRules {
+            ip_window: LimitWindow {
+                kind: FAILED_LOGIN_FROM_IP,
+                subject: ip,
+                since: now - HOUR,
+                limit: limits.failed_logins_per_ip_hour,
+            },
+            failures_forgotten_after: FAILURES_FORGOTTEN_AFTER,
+            delay_for: &|failures| delay_after(limits, failures),
+        };
+        let ip_event = match store
+            .login_gate(&key, &rules, now)
             .await
-            .or_internal("counting failed logins")?;
-        if ip_failures >= limits.failed_logins_per_ip_hour {
-            let wait = oldest.unwrap_or(now) + HOUR - now;
-            return Err(PortalError::too_many_requests(
-                format!(
-                    "There have been too many failed logins from your network. Please try again in {}.",
-                    wait_text(wait)
-                ),
-                retry_after(wait),
-            ));
-        }
-        // Keyed by the typed username, known or not, so the delay says nothing about who exists.
-        if let Some(failures) = store
-            .login_failures(&key)
-            .await
-            .or_internal("reading login failures")?
+            .or_internal("counting a login attempt")?
         {
-            if now < failures.delayed_until {
-                let wait = failures.delayed_until - now;
+            LoginGate::Counted { ip_event } => ip_event,
+            LoginGate::Delayed { until } => {
+                let wait = until - now;
                 request::audit(portal, None, "login", "delayed", None).await;
                 return Err(PortalError::too_many_requests(
                     format!(
@@ -152,7 +156,18 @@ pub mod ssr {
                     retry_after(wait),
                 ));
             }
-        }
+            LoginGate::AddressBlocked { oldest } => {
+                let wait = oldest + HOUR - now;
+                request::audit(portal, None, "login", "address_blocked", None).await;
+                return Err(PortalError::too_many_requests(
+                    format!(
+                        "There have been too many failed logins from your network. Please try again in {}.",
+                        wait_text(wait)
+                    ),
+                    retry_after(wait),
+                ));
+            }
+        };
 
         let account = store
             .account_by_username(&key)
@@ -175,14 +190,6 @@ pub mod ssr {
         let account = match account {
             Some(account) if matches => account,
             other => {
-                store
-                    .record_login_failure(&key, now, |n| delay_after(limits, n))
-                    .await
-                    .or_internal("recording a failed login")?;
-                store
-                    .record_limit_event(FAILED_LOGIN_FROM_IP, &ip, now)
-                    .await
-                    .or_internal("recording a failed login")?;
                 let outcome = if other.is_some() {
                     "wrong_password"
                 } else {
@@ -193,7 +200,7 @@ pub mod ssr {
             }
         };
         store
-            .clear_login_failures(&key)
+            .forget_login_failures(&key, ip_event)
             .await
             .or_internal("clearing login failures")?;
         if PasswordHasher::needs_rehash(&account.password_hash) {
@@ -254,7 +261,7 @@ pub mod ssr {
             .await
             .or_internal("reading the cooldown")?;
         let code_sent = waiting > 0
-            || match send_code_to(portal, account.id, Purpose::SignIn, &mobile).await {
+            || match send_code_to(portal, account.id, Purpose::SignIn, &mobile, true).await {
                 Ok(_) => true,
                 // The text is being retried: the code may well arrive.
                 Err(err) => {

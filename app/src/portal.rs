@@ -63,6 +63,9 @@ pub struct Limits {
     pub sends_per_ip_hour: i64,
     /// …and from the whole portal per day: a ceiling on the practice's SMS bill.
     pub sends_per_day: i64,
+    /// Registration attempts from one client IP per hour, against scripted sign-ups and
+    /// probing for usernames.
+    pub registrations_per_ip_hour: i64,
 }
 
 impl Default for Limits {
@@ -76,6 +79,7 @@ impl Default for Limits {
             sends_per_number_day: 10,
             sends_per_ip_hour: 20,
             sends_per_day: 5_000,
+            registrations_per_ip_hour: 20,
         }
     }
 }

@@ -110,10 +110,10 @@ pub mod ssr {
         error::{OrInternal, PortalError},
         mobile::Mobile,
         password::NewPassword,
-        portal::{Portal, SECOND},
+        portal::{Portal, HOUR, SECOND},
         request,
         session::Stage,
-        store::NewAccountRow,
+        store::{LimitWindow, NewAccountRow},
     };
 
     pub struct RegistrationForm {
@@ -218,6 +218,25 @@ pub mod ssr {
         form: RegistrationForm,
     ) -> Result<Registered, PortalError> {
         let settings = &portal.settings;
+        let now = portal.now();
+        let attempts = [LimitWindow {
+            kind: "registration_ip",
+            subject: request::client_ip(),
+            since: now - HOUR,
+            limit: settings.limits.registrations_per_ip_hour,
+        }];
+        if let Some(full) = portal
+            .store
+            .count_if_under(&attempts, now)
+            .await
+            .or_internal("counting registrations")?
+        {
+            let wait = (full.oldest.unwrap_or(now) + HOUR - now).max(SECOND);
+            return Err(PortalError::too_many_requests(
+                "Too many accounts have been started from your network. Please try again in an hour, or contact the practice.",
+                ((wait + SECOND - 1) / SECOND) as u64,
+            ));
+        }
         let mut problems = Problems::default();
         let given_name = problems.take("given_name", check_name(&form.given_name, "given name"));
         let family_name =
@@ -286,7 +305,6 @@ pub mod ssr {
             .hash(password)
             .await
             .or_internal("hashing a new password")?;
-        let now = portal.now();
         let account_id = portal
             .store
             .insert_account(NewAccountRow {

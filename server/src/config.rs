@@ -212,6 +212,10 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
         )?,
         sends_per_ip_hour: count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
         sends_per_day: count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
+        registrations_per_ip_hour: count(
+            "PORTAL_LIMIT_REGISTRATIONS_PER_IP_HOUR",
+            defaults.registrations_per_ip_hour,
+        )?,
     })
 }
 

@@ -130,11 +130,19 @@ async fn client_ip(
 ) -> Response {
     if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
         let peer = addr.ip();
-        let forwarded = request
+        // Proxies may add a header of their own rather than extend the first: read them all.
+        let forwarded: Vec<&str> = request
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = ClientIp(client_address(peer, forwarded, &trusted));
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = forwarded.join(",");
+        let ip = ClientIp(client_address(
+            peer,
+            Some(forwarded.as_str()).filter(|f| !f.is_empty()),
+            &trusted,
+        ));
         request.extensions_mut().insert(ip);
     }
     next.run(request).await

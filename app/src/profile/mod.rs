@@ -205,7 +205,7 @@ pub mod ssr {
         portal::{Portal, HOUR},
         registration::ssr::check_email,
         request,
-        sms::Delivery,
+        sms::{limits, Delivery},
         store::AccountRow,
         verification::{
             challenge::{self, Purpose},
@@ -231,13 +231,19 @@ pub mod ssr {
                 "This is already your verified mobile number.",
             ));
         }
-        // Checked before saving, so a refused request changes nothing.
+        // Checked before saving, so a request refused for them changes nothing (and checked
+        // again, atomically, when the code is issued).
         let wait = challenge::cooldown_left(portal, account.id, Purpose::ChangeMobile)
             .await
             .or_internal("reading the cooldown")?;
         if wait > 0 {
             return Err(challenge::ChallengeError::Cooldown(wait).into());
         }
+        limits::precheck(
+            portal,
+            &limits::for_send(portal, account.id, mobile.e164(), false),
+        )
+        .await?;
         portal
             .store
             .save_unverified_mobile(account.id, mobile.e164())
@@ -257,7 +263,7 @@ pub mod ssr {
         if let Some(old) = verified_now {
             tell_old_number(portal, account.id, &old, &mobile).await;
         }
-        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile)
+        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile, false)
             .await
             .map_err(|err| match err.error {
                 ErrorKind::Unavailable => PortalError::new(
@@ -336,7 +342,7 @@ pub mod ssr {
         let mobile =
             Mobile::from_stored(waiting, settings.default_region, &settings.allowed_regions)
                 .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
-        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile).await
+        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile, false).await
     }
 
     pub async fn verify_number_change(

@@ -1,7 +1,17 @@
 //! One-time-code challenges, and the writes that must happen together with them.
 
-use super::{Store, StoreError};
+use super::{limits::LimitReached, LimitWindow, Store, StoreError};
 use crate::portal::Millis;
+
+/// Why a code was not issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueRefused {
+    /// The previous code is too recent; another may go then.
+    Cooldown {
+        ready_at: Millis,
+    },
+    Limit(LimitReached),
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChallengeRow {
@@ -33,22 +43,38 @@ impl Store {
 
     /// Replaces any earlier code for the same account and purpose, queues the text that carries
     /// the new one (already claimed by this sender, to go at once), and counts the send against
-    /// the limits, all in one transaction: a code is never live without its message.
-    /// Returns the message's id.
+    /// the limits, all in one transaction: a code is never live without its message. The
+    /// cooldown (`cooldown` after the previous code) and the limits are checked in the same
+    /// transaction, so parallel requests can't all slip through. Returns the message's id.
     pub async fn issue_challenge(
         &self,
         challenge: &ChallengeRow,
         sealed_body: &str,
-        counted: &[(&str, &str)],
+        cooldown: Millis,
+        limits: &[LimitWindow],
         lease_until: Millis,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Result<i64, IssueRefused>, StoreError> {
+        let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
-        super::limits::insert_limit_events(&mut tx, counted, challenge.sent_at).await?;
+        let previous: Option<Millis> = sqlx::query_scalar(
+            "SELECT sent_at FROM challenges WHERE account_id = $1 AND purpose = $2",
+        )
+        .bind(challenge.account_id)
+        .bind(&challenge.purpose)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(ready_at) = previous.map(|sent| sent + cooldown).filter(|r| *r > now) {
+            return Ok(Err(IssueRefused::Cooldown { ready_at }));
+        }
+        if let Some(full) = super::limits::first_reached(&mut tx, limits).await? {
+            return Ok(Err(IssueRefused::Limit(full)));
+        }
+        super::limits::insert_events(&mut tx, limits, now).await?;
         let sms_id = super::outbox::insert_claimed_sms(
             &mut tx,
             &challenge.mobile,
             sealed_body,
-            challenge.sent_at,
+            now,
             challenge.expires_at,
             lease_until,
         )
@@ -64,30 +90,35 @@ impl Store {
         .bind(&challenge.purpose)
         .bind(&challenge.mobile)
         .bind(&challenge.code_mac)
-        .bind(challenge.sent_at)
+        .bind(now)
         .bind(challenge.expires_at)
         .bind(sms_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(sms_id)
+        Ok(Ok(sms_id))
     }
 
-    /// Counts a wrong code against exactly the challenge that was checked (not a replacement
-    /// that arrived meanwhile). Returns the new count, or `None` if that challenge is gone.
-    pub async fn record_wrong_code(
+    /// Uses up one of the live challenge's tries, atomically, and returns it to be checked. `None`
+    /// if there is no live challenge with tries left. Every try counts, right or wrong (a right
+    /// one ends the challenge anyway), so guesses sent in parallel get no more than `max_tries`.
+    pub async fn take_a_try(
         &self,
         account_id: i64,
         purpose: &str,
-        code_mac: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
+        max_tries: i64,
+        now: Millis,
+    ) -> Result<Option<ChallengeRow>, StoreError> {
+        Ok(sqlx::query_as::<_, ChallengeRow>(
             "UPDATE challenges SET failed_attempts = failed_attempts + 1 \
-             WHERE account_id = $1 AND purpose = $2 AND code_mac = $3 RETURNING failed_attempts",
+             WHERE account_id = $1 AND purpose = $2 AND failed_attempts < $3 AND expires_at > $4 \
+             RETURNING account_id, purpose, mobile, code_mac, sent_at, expires_at, \
+               failed_attempts, sms_id",
         )
         .bind(account_id)
         .bind(purpose)
-        .bind(code_mac)
+        .bind(max_tries)
+        .bind(now)
         .fetch_optional(&self.writer)
         .await?)
     }

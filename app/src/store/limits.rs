@@ -1,24 +1,111 @@
-//! Counters behind the login delay and the sliding-window limits.
+//! Counters behind the login delay and the sliding-window limits. Every check that guards a
+//! write happens inside the write's own transaction, on the single writer connection, so
+//! requests sent in parallel cannot all pass a check that only one of them should.
+
+use sqlx::AnyConnection;
 
 use super::{Store, StoreError};
 use crate::portal::Millis;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct LoginFailures {
-    pub failures: i64,
-    pub delayed_until: Millis,
+/// One sliding-window limit: at most `limit` events of `kind` for `subject` after `since`.
+#[derive(Debug, Clone)]
+pub struct LimitWindow {
+    pub kind: &'static str,
+    pub subject: String,
+    pub since: Millis,
+    pub limit: i64,
 }
 
-/// Counts events against the limits, inside the caller's transaction.
-pub(super) async fn insert_limit_events(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    events: &[(&str, &str)],
+/// A limit that is full: which one, and when its oldest event was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitReached {
+    pub window: usize,
+    pub oldest: Option<Millis>,
+}
+
+/// What the login gate decided before the password is even looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginGate {
+    /// Go ahead; the attempt is already counted as a failure, and `forget_login_failures` takes
+    /// it back if the password is right.
+    Counted { ip_event: i64 },
+    /// This username must wait until then.
+    Delayed { until: Millis },
+    /// Too many failures from this address; the oldest counted was then.
+    AddressBlocked { oldest: Millis },
+}
+
+/// How the login gate counts: failures in a row before a delay, how long after a failure the
+/// count still stands, and the delay for a given count.
+pub struct LoginRules<'a> {
+    pub ip_window: LimitWindow,
+    pub failures_forgotten_after: Millis,
+    pub delay_for: &'a (dyn Fn(i64) -> Millis + Sync),
+}
+
+/// For each window: how many events there have been since its start, and the oldest of them.
+async fn count_windows(
+    conn: &mut AnyConnection,
+    windows: &[LimitWindow],
+) -> Result<Vec<(i64, Option<Millis>)>, StoreError> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parts: Vec<String> = (0..windows.len())
+        .map(|i| {
+            format!(
+                "SELECT {i} AS n, COUNT(*), MIN(at) FROM limit_events \
+                 WHERE kind = ${} AND subject = ${} AND at > ${}",
+                3 * i + 1,
+                3 * i + 2,
+                3 * i + 3
+            )
+        })
+        .collect();
+    let sql = format!("{} ORDER BY n", parts.join(" UNION ALL "));
+    let mut query = sqlx::query_as::<_, (i64, i64, Option<Millis>)>(&sql);
+    for window in windows {
+        query = query
+            .bind(window.kind)
+            .bind(window.subject.as_str())
+            .bind(window.since);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, count, oldest)| (count, oldest))
+        .collect())
+}
+
+/// The first full window, if any.
+fn reached(windows: &[LimitWindow], counts: Vec<(i64, Option<Millis>)>) -> Option<LimitReached> {
+    windows
+        .iter()
+        .zip(counts)
+        .enumerate()
+        .find(|(_, (window, (count, _)))| *count >= window.limit)
+        .map(|(window, (_, (_, oldest)))| LimitReached { window, oldest })
+}
+
+/// Checks the windows inside the caller's transaction.
+pub(super) async fn first_reached(
+    conn: &mut AnyConnection,
+    windows: &[LimitWindow],
+) -> Result<Option<LimitReached>, StoreError> {
+    let counts = count_windows(conn, windows).await?;
+    Ok(reached(windows, counts))
+}
+
+/// Counts one event in each window, inside the caller's transaction.
+pub(super) async fn insert_events(
+    conn: &mut AnyConnection,
+    windows: &[LimitWindow],
     at: Millis,
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
+    if windows.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..events.len())
+    let values: Vec<String> = (0..windows.len())
         .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
         .collect();
     let sql = format!(
@@ -26,129 +113,128 @@ pub(super) async fn insert_limit_events(
         values.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(at);
-    for (kind, subject) in events {
-        query = query.bind(*kind).bind(*subject);
+    for window in windows {
+        query = query.bind(window.kind).bind(window.subject.as_str());
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
 impl Store {
-    /// For each (kind, subject, since): how many events there have been since then, and when the
-    /// oldest of them was. One query for all of them.
-    pub async fn count_limit_windows(
+    /// The first full window (and when its oldest event was), without counting anything.
+    pub async fn limit_reached(
         &self,
-        windows: &[(&str, &str, Millis)],
-    ) -> Result<Vec<(i64, Option<Millis>)>, StoreError> {
-        if windows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let parts: Vec<String> = (0..windows.len())
-            .map(|i| {
-                format!(
-                    "SELECT {i} AS n, COUNT(*), MIN(at) FROM limit_events \
-                     WHERE kind = ${} AND subject = ${} AND at > ${}",
-                    3 * i + 1,
-                    3 * i + 2,
-                    3 * i + 3
-                )
-            })
-            .collect();
-        let sql = format!("{} ORDER BY n", parts.join(" UNION ALL "));
-        let mut query = sqlx::query_as::<_, (i64, i64, Option<Millis>)>(&sql);
-        for (kind, subject, since) in windows {
-            query = query.bind(*kind).bind(*subject).bind(*since);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(_, count, oldest)| (count, oldest))
-            .collect())
+        windows: &[LimitWindow],
+    ) -> Result<Option<LimitReached>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        first_reached(&mut conn, windows).await
     }
 
-    pub async fn login_failures(
+    /// Checks `windows` and, if none is full, counts one event in each: atomically.
+    pub async fn count_if_under(
         &self,
-        username_key: &str,
-    ) -> Result<Option<LoginFailures>, StoreError> {
-        Ok(sqlx::query_as::<_, LoginFailures>(
-            "SELECT failures, delayed_until FROM login_failures WHERE username_key = $1",
-        )
-        .bind(username_key)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Counts one more failure and returns the new count. `delay_for` turns the count into the
-    /// time the next attempt must wait until.
-    pub async fn record_login_failure(
-        &self,
-        username_key: &str,
+        windows: &[LimitWindow],
         at: Millis,
-        delay_for: impl Fn(i64) -> Millis,
-    ) -> Result<i64, StoreError> {
-        let failures: i64 = sqlx::query_scalar(
-            "INSERT INTO login_failures (username_key, failures, last_failed_at, delayed_until) \
-             VALUES ($1, 1, $2, 0) \
-             ON CONFLICT (username_key) DO UPDATE SET failures = login_failures.failures + 1, \
-               last_failed_at = $2 \
-             RETURNING failures",
-        )
-        .bind(username_key)
-        .bind(at)
-        .fetch_one(&self.writer)
-        .await?;
-        let until = at + delay_for(failures);
-        sqlx::query("UPDATE login_failures SET delayed_until = $2 WHERE username_key = $1")
-            .bind(username_key)
-            .bind(until)
-            .execute(&self.writer)
-            .await?;
-        Ok(failures)
+    ) -> Result<Option<LimitReached>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(full) = first_reached(&mut tx, windows).await? {
+            return Ok(Some(full));
+        }
+        insert_events(&mut tx, windows, at).await?;
+        tx.commit().await?;
+        Ok(None)
     }
 
-    pub async fn clear_login_failures(&self, username_key: &str) -> Result<(), StoreError> {
+    /// Decides whether a login attempt may go ahead, and counts it as a failure before the
+    /// password is checked, so that parallel guesses are counted as they arrive. Keyed by the
+    /// typed username, known or not.
+    pub async fn login_gate(
+        &self,
+        username_key: &str,
+        rules: &LoginRules<'_>,
+        now: Millis,
+    ) -> Result<LoginGate, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let row: Option<(i64, Millis, Millis)> = sqlx::query_as(
+            "SELECT failures, last_failed_at, delayed_until FROM login_failures \
+             WHERE username_key = $1",
+        )
+        .bind(username_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((_, _, delayed_until)) = row {
+            if now < delayed_until {
+                return Ok(LoginGate::Delayed {
+                    until: delayed_until,
+                });
+            }
+        }
+        let window = std::slice::from_ref(&rules.ip_window);
+        let counts = count_windows(&mut tx, window).await?;
+        if let Some((count, oldest)) = counts.first() {
+            if *count >= rules.ip_window.limit {
+                return Ok(LoginGate::AddressBlocked {
+                    oldest: oldest.unwrap_or(now),
+                });
+            }
+        }
+        // A run of failures is forgotten after a quiet spell.
+        let failures = match row {
+            Some((failures, last, _)) if now - last < rules.failures_forgotten_after => {
+                failures + 1
+            }
+            _ => 1,
+        };
+        sqlx::query(
+            "INSERT INTO login_failures (username_key, failures, last_failed_at, delayed_until) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (username_key) DO UPDATE SET failures = excluded.failures, \
+               last_failed_at = excluded.last_failed_at, delayed_until = excluded.delayed_until",
+        )
+        .bind(username_key)
+        .bind(failures)
+        .bind(now)
+        .bind(now + (rules.delay_for)(failures))
+        .execute(&mut *tx)
+        .await?;
+        let ip_event: i64 = sqlx::query_scalar(
+            "INSERT INTO limit_events (kind, subject, at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(rules.ip_window.kind)
+        .bind(rules.ip_window.subject.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(LoginGate::Counted { ip_event })
+    }
+
+    /// The password was right: the attempt was not a failure after all.
+    pub async fn forget_login_failures(
+        &self,
+        username_key: &str,
+        ip_event: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
             .bind(username_key)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
-    }
-
-    pub async fn record_limit_event(
-        &self,
-        kind: &str,
-        subject: &str,
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO limit_events (kind, subject, at) VALUES ($1, $2, $3)")
-            .bind(kind)
-            .bind(subject)
-            .bind(at)
-            .execute(&self.writer)
+        sqlx::query("DELETE FROM limit_events WHERE id = $1")
+            .bind(ip_event)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
-    }
-
-    /// How many `kind` events `subject` has had since `since`, and when the oldest of them was.
-    pub async fn count_limit_events(
-        &self,
-        kind: &str,
-        subject: &str,
-        since: Millis,
-    ) -> Result<(i64, Option<Millis>), StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT COUNT(*), MIN(at) FROM limit_events WHERE kind = $1 AND subject = $2 AND at > $3",
-        )
-        .bind(kind)
-        .bind(subject)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     /// Forgets what no limit looks at any more, and sessions that have ended.
     pub async fn sweep(&self, now: Millis, keep_events_for: Millis) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM limit_events WHERE at < $1")
+            .bind(now - keep_events_for)
+            .execute(&self.writer)
+            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE delayed_until < $1 AND last_failed_at < $1")
             .bind(now - keep_events_for)
             .execute(&self.writer)
             .await?;

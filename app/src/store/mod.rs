@@ -17,8 +17,8 @@ use sqlx::{
 
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::AuditEvent;
-pub use challenges::ChallengeRow;
-pub use limits::LoginFailures;
+pub use challenges::{ChallengeRow, IssueRefused};
+pub use limits::{LimitReached, LimitWindow, LoginGate, LoginRules};
 pub use outbox::{DevSms, OutboxRow};
 pub use sessions::SessionRow;
 

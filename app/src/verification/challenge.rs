@@ -8,10 +8,11 @@ use crate::{
     error::PortalError,
     mobile::Mobile,
     portal::{Millis, Portal, SECOND},
-    sms::{code_message, Sms, SmsOutbox},
-    store::{ChallengeRow, StoreError},
+    sms::{code_message, limits::SendLimit, Sms, SmsOutbox},
+    store::{ChallengeRow, IssueRefused, LimitWindow, StoreError},
 };
 
+/// Tries per code. Every try counts; a right one ends the code anyway.
 pub const MAX_WRONG_TRIES: i64 = 5;
 
 /// What a code is for.
@@ -61,6 +62,12 @@ pub enum ChallengeError {
     Code(#[from] CodeProblem),
     #[error("Please wait {0} seconds before asking for another code.")]
     Cooldown(i64),
+    /// A limit on text messages is reached (see `sms::limits`).
+    #[error("{message}")]
+    Limited {
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -72,6 +79,10 @@ impl From<ChallengeError> for PortalError {
             ChallengeError::Cooldown(seconds) => {
                 PortalError::too_many_requests(err.to_string(), seconds as u64)
             }
+            ChallengeError::Limited {
+                message,
+                retry_after_seconds,
+            } => PortalError::too_many_requests(message, retry_after_seconds),
             ChallengeError::Store(err) => {
                 PortalError::logged_internal("one-time code storage", err)
             }
@@ -118,22 +129,18 @@ pub async fn issue(
     purpose: Purpose,
     mobile: &Mobile,
 ) -> Result<Issued, ChallengeError> {
-    let wait = cooldown_left(portal, account_id, purpose).await?;
-    if wait > 0 {
-        return Err(ChallengeError::Cooldown(wait));
-    }
-    Ok(create(portal, account_id, purpose, mobile, &[]).await?)
+    create(portal, account_id, purpose, mobile, &[]).await
 }
 
-/// Creates the code and queues its text in one transaction, counting the send against
-/// `counted` limits. The caller has checked the cooldown and the limits, and sends the text.
+/// Creates the code and queues its text in one transaction, unless the cooldown or one of the
+/// `limits` forbids it; the send is counted against the limits. The caller sends the text.
 pub async fn create(
     portal: &Portal,
     account_id: i64,
     purpose: Purpose,
     mobile: &Mobile,
-    counted: &[(&str, &str)],
-) -> Result<Issued, StoreError> {
+    limits: &[SendLimit],
+) -> Result<Issued, ChallengeError> {
     let settings = &portal.settings;
     let now = portal.now();
     let code = new_code();
@@ -155,15 +162,32 @@ pub async fn create(
         settings.otp_ttl_seconds,
         &settings.public_host(),
     );
-    let sms_id = portal
+    let windows: Vec<LimitWindow> = limits.iter().map(|l| l.window.clone()).collect();
+    let issued = portal
         .store
         .issue_challenge(
             &challenge,
             &portal.secret.seal(&body),
-            counted,
+            settings.resend_cooldown_seconds * SECOND,
+            &windows,
             now + SmsOutbox::LEASE,
         )
         .await?;
+    let sms_id = match issued {
+        Ok(sms_id) => sms_id,
+        Err(IssueRefused::Cooldown { ready_at }) => {
+            return Err(ChallengeError::Cooldown(
+                (ready_at - now + SECOND - 1) / SECOND,
+            ))
+        }
+        Err(IssueRefused::Limit(full)) => {
+            let (message, retry_after_seconds) = limits[full.window].refusal(full.oldest, now);
+            return Err(ChallengeError::Limited {
+                message,
+                retry_after_seconds,
+            });
+        }
+    };
     Ok(Issued {
         sms: Sms {
             id: sms_id,
@@ -194,39 +218,34 @@ pub async fn verify(
     typed: &str,
 ) -> Result<String, ChallengeError> {
     let code = normalise(typed).ok_or(CodeProblem::Malformed)?;
-    let challenge = portal
-        .store
-        .challenge(account_id, purpose.as_str())
-        .await?
-        .ok_or(CodeProblem::NoCode)?;
-    if challenge.failed_attempts >= MAX_WRONG_TRIES {
-        return Err(CodeProblem::TooManyTries.into());
-    }
     let now = portal.now();
-    if now >= challenge.expires_at {
-        return Err(CodeProblem::Expired.into());
-    }
+    let store = &portal.store;
+    let Some(challenge) = store
+        .take_a_try(account_id, purpose.as_str(), MAX_WRONG_TRIES, now)
+        .await?
+    else {
+        // No try was available: say why.
+        return Err(match store.challenge(account_id, purpose.as_str()).await? {
+            Some(c) if c.failed_attempts >= MAX_WRONG_TRIES => CodeProblem::TooManyTries,
+            Some(c) if now >= c.expires_at => CodeProblem::Expired,
+            _ => CodeProblem::NoCode,
+        }
+        .into());
+    };
     let context = mac_context(account_id, purpose, &challenge.mobile, challenge.sent_at);
     if !portal
         .secret
         .code_matches(&context, &code, &challenge.code_mac)
     {
-        let failed = portal
-            .store
-            .record_wrong_code(account_id, purpose.as_str(), &challenge.code_mac)
-            .await?
-            .unwrap_or(MAX_WRONG_TRIES);
-        return Err(if failed >= MAX_WRONG_TRIES {
+        let tries_left = MAX_WRONG_TRIES - challenge.failed_attempts;
+        return Err(if tries_left <= 0 {
             CodeProblem::TooManyTries
         } else {
-            CodeProblem::Wrong {
-                tries_left: MAX_WRONG_TRIES - failed,
-            }
+            CodeProblem::Wrong { tries_left }
         }
         .into());
     }
-    if !portal
-        .store
+    if !store
         .consume_challenge_and_verify_mobile(&challenge, now)
         .await?
     {

@@ -223,31 +223,44 @@ pub mod ssr {
         Ok(TwoFactorStep {
             mobile_ending: (!ending_of.is_empty()).then(|| mobile::ending(ending_of)),
             needs_number: needs_number(session, account),
-            number_on_file: mobile::for_display(&on_file, portal.settings.default_region),
+            // The whole number only for a patient who must check it; otherwise just its ending.
+            number_on_file: if needs_number(session, account) {
+                mobile::for_display(&on_file, portal.settings.default_region)
+            } else {
+                String::new()
+            },
             code_sent: challenge.is_some(),
             resend_in_seconds: resend_in as u64,
         })
     }
 
     /// Sends a code and makes the first delivery attempt before answering, so the patient hears
-    /// at once if the text cannot go. Cooldown, then limits, are checked before anything is sent.
+    /// at once if the text cannot go. The cooldown and the limits are checked before anything is
+    /// sent. `verified_here`: the number is this account's verified mobile.
     pub async fn send_code_to(
         portal: &Portal,
         account_id: i64,
         purpose: Purpose,
         mobile: &Mobile,
+        verified_here: bool,
     ) -> Result<CodeSent, PortalError> {
-        let wait = challenge::cooldown_left(portal, account_id, purpose)
-            .await
-            .or_internal("reading the cooldown")?;
-        if wait > 0 {
-            return Err(challenge::ChallengeError::Cooldown(wait).into());
-        }
-        let counted = limits::check(portal, account_id, mobile.e164()).await?;
-        let counted: Vec<(&str, &str)> = counted.iter().map(|(k, s)| (*k, s.as_str())).collect();
-        let issued = challenge::create(portal, account_id, purpose, mobile, &counted)
-            .await
-            .or_internal("creating a code")?;
+        let limits = limits::for_send(portal, account_id, mobile.e164(), verified_here);
+        let issued = match challenge::create(portal, account_id, purpose, mobile, &limits).await {
+            Ok(issued) => issued,
+            Err(err) => {
+                if matches!(err, challenge::ChallengeError::Limited { .. }) {
+                    request::audit(
+                        portal,
+                        Some(account_id),
+                        "code_sent",
+                        "limited",
+                        Some(err.to_string()),
+                    )
+                    .await;
+                }
+                return Err(err.into());
+            }
+        };
         let resend_in_seconds = issued.resend_in_seconds as u64;
         let code_mac = issued.code_mac;
         let delivery = portal
@@ -317,7 +330,9 @@ pub mod ssr {
             ),
         }
         .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
-        send_code_to(portal, account.id, Purpose::SignIn, &mobile).await
+        let verified_here = account.mobile_verified_at.is_some()
+            && account.mobile.as_deref() == Some(mobile.e164());
+        send_code_to(portal, account.id, Purpose::SignIn, &mobile, verified_here).await
     }
 
     pub async fn verify_sign_in_code(

@@ -1,0 +1,232 @@
+//! Attacks that send many requests at once or lean on one patient's allowances: every limit
+//! holds when requests arrive in parallel, and nobody can use up a patient's own.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{registration, TestPortal, PASSWORD};
+use futures::future::join_all;
+
+#[tokio::test]
+async fn parallel_guesses_get_no_more_than_five_tries() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    let code = portal.last_code().await;
+    let cookie = browser.cookie.clone();
+    let mut guesses: Vec<String> = (0..19)
+        .map(|n| format!("{:06}", (code.parse::<u32>().unwrap() + 1 + n) % 1_000_000))
+        .collect();
+    guesses.push(code.clone());
+    let bodies: Vec<String> = guesses
+        .iter()
+        .map(|guess| format!("code={guess}"))
+        .collect();
+    let replies = join_all(
+        bodies
+            .iter()
+            .map(|body| portal.post_raw("/api/verify_code", body, cookie.as_deref())),
+    )
+    .await;
+    let compared = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK || r.text().contains("tries left"))
+        .count();
+    assert!(compared <= 4, "{compared} guesses were compared");
+    assert!(
+        replies.iter().all(|r| r.status != StatusCode::OK),
+        "the last guess must not get in"
+    );
+}
+
+#[tokio::test]
+async fn parallel_sends_send_one_code() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    let cookie = browser.cookie.clone();
+    let replies =
+        join_all((0..10).map(|_| portal.post_raw("/api/send_code", "", cookie.as_deref()))).await;
+    let sent = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(sent, 1);
+    assert!(replies
+        .iter()
+        .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(portal.texts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn parallel_password_guesses_are_all_counted() {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    patient.post("/api/logout", &[]).await;
+    let mut passwords = vec!["wrong password!!"; 9];
+    passwords.push(PASSWORD);
+    let bodies: Vec<String> = passwords
+        .iter()
+        .map(|password| common::form(&[("username", "margaret"), ("password", password)]))
+        .collect();
+    let replies = join_all(
+        bodies
+            .iter()
+            .map(|body| portal.post_raw("/api/login", body, None)),
+    )
+    .await;
+    let checked = replies
+        .iter()
+        .filter(|r| r.status != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 5, "{checked} passwords were checked");
+    assert_eq!(replies[9].status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_run_of_failures_is_forgotten_after_a_quiet_day() {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    patient.post("/api/logout", &[]).await;
+    let login = |password: &'static str| {
+        let form = common::form(&[("username", "margaret"), ("password", password)]);
+        let portal = &portal;
+        async move { portal.post_raw("/api/login", &form, None).await }
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            login("wrong password!!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    portal.clock.advance_seconds(25 * 3600);
+    for _ in 0..4 {
+        assert_eq!(
+            login("wrong password!!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(login(PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn nobody_else_can_use_up_the_texts_to_a_patients_verified_number() {
+    let portal = TestPortal::with(|s| s.limits.sends_per_number_day = 2).await;
+    let mut victim = portal.browser();
+    victim.register_and_sign_in("margaret").await;
+    victim.post("/api/logout", &[]).await;
+
+    // Someone registers with the victim's number and asks for codes until refused.
+    let mut attacker = portal.browser();
+    attacker.register("mallory").await;
+    for _ in 0..2 {
+        attacker.post("/api/send_code", &[]).await;
+        portal.clock.advance_seconds(30);
+    }
+    let refused = attacker.post("/api/send_code", &[]).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The victim can still sign in: their verified number has its own allowance.
+    let mut victim = portal.browser();
+    let reply = victim
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.json()["code_sent"], true, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let portal = TestPortal::with(|s| s.limits.registrations_per_ip_hour = 2).await;
+    assert_eq!(
+        portal.browser().register("first").await.status,
+        StatusCode::OK
+    );
+    // A refused attempt counts too: probing for usernames is registration attempts.
+    let probe = portal.browser().register("first").await;
+    assert_eq!(probe.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let third = portal.browser().register("third").await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    portal.clock.advance_seconds(3601);
+    assert_eq!(
+        portal.browser().register("third").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_pending_session_sees_only_the_ending_of_a_verified_number() {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    patient.post("/api/logout", &[]).await;
+    portal.clock.advance_seconds(60);
+    let mut browser = portal.browser();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    let step = browser.post("/api/code_step", &[]).await;
+    assert_eq!(step.json()["mobile_ending"], "23");
+    assert_eq!(step.json()["number_on_file"], "");
+    assert!(!step.text().contains("555"));
+}
+
+#[tokio::test]
+async fn a_change_refused_by_a_limit_keeps_the_verified_number() {
+    let portal = TestPortal::with(|s| s.limits.sends_per_account_hour = 1).await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    let refused = browser
+        .post("/api/change_mobile", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let me = browser.post("/api/me", &[]).await.json();
+    assert_eq!(me["mobile"], "+64215550123");
+    assert_eq!(me["mobile_verified"], true);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
+    let first = TestPortal::new().await;
+    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(first.portal.store.clone()));
+    let portal = first
+        .restart(
+            sender,
+            server::Wiring {
+                twilio_callbacks: None,
+                // The test's connections come from 203.0.113.7: call that the proxy.
+                trusted_proxies: vec!["203.0.113.0/24".parse().unwrap()],
+            },
+        )
+        .await;
+    let request = axum::http::Request::post("/api/register")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "198.51.100.99")
+        .header("x-forwarded-for", "192.0.2.44")
+        .body(axum::body::Body::from(common::form(&registration(
+            "margaret",
+            "021 555 0123",
+        ))))
+        .unwrap();
+    assert_eq!(portal.send(request).await.status, StatusCode::OK);
+    let account = portal
+        .portal
+        .store
+        .account_by_username("margaret")
+        .await
+        .unwrap()
+        .unwrap();
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    assert_eq!(
+        events[0].ip, "192.0.2.44",
+        "the hop the proxy added, not the one the client claimed"
+    );
+}
