@@ -111,7 +111,7 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage/>
                     // These wait for the session check before sending anything, so that a
                     // visitor who may not see them gets a real redirect.
