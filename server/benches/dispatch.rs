@@ -14,15 +14,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod support;
+
 use app::{
-    portal::{Portal, Settings, SystemClock},
-    secret::ServerSecret,
+    portal::Settings,
     session::{self, Stage},
     sms::{TwilioConfig, TwilioSender, TwilioSms},
-    store::{NewAccountRow, Store},
+    store::NewAccountRow,
 };
 use axum::{body::Bytes, extract::Request, middleware::Next, routing::post, Router};
-use leptos::prelude::LeptosOptions;
 
 const CONCURRENT: usize = 32;
 /// The first round warms connections and caches and is not counted.
@@ -66,10 +66,6 @@ async fn main() {
     let received: Stamps = Arc::default();
     let provider_url = stand_in(received.clone()).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
     let mut settings = Settings::default();
     settings.limits.sends_per_ip_hour = 1_000_000;
     settings.limits.sends_per_day = 1_000_000;
@@ -81,13 +77,8 @@ async fn main() {
         status_callback: None,
         request_timeout: Duration::from_secs(10),
     }));
-    let portal = Portal::new(
-        settings,
-        store.clone(),
-        Arc::new(SystemClock),
-        ServerSecret::random(),
-        sender,
-    );
+    let (portal, _dir) = support::portal(settings, Some(sender)).await;
+    let store = portal.store.clone();
     tokio::spawn(portal.outbox.clone().run());
 
     // Patients waiting at the 2FA step, each with their own number.
@@ -121,11 +112,7 @@ async fn main() {
     let arrivals: Stamps = Arc::default();
     let cookie_to_number: Arc<HashMap<String, String>> =
         Arc::new(patients.iter().cloned().collect());
-    let router = server::router(
-        portal,
-        LeptosOptions::builder().output_name("portal").build(),
-    )
-    .layer(axum::middleware::from_fn({
+    let router = support::router(&portal).layer(axum::middleware::from_fn({
         let arrivals = arrivals.clone();
         move |request: Request, next: Next| {
             let at = Instant::now();
@@ -140,16 +127,7 @@ async fn main() {
             next.run(request)
         }
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = support::serve(router).await;
 
     let http = reqwest::Client::new();
     let mut answers = Vec::new();

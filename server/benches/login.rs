@@ -15,13 +15,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod support;
+
 use app::{
-    portal::{Portal, Settings, SystemClock},
-    secret::ServerSecret,
-    sms::ConsoleSms,
-    store::{NewAccountRow, Store},
+    portal::{Portal, Settings},
+    store::NewAccountRow,
 };
-use leptos::prelude::LeptosOptions;
 
 const PASSWORD: &str = "correct horse battery staple";
 const RUN: Duration = Duration::from_secs(10);
@@ -121,17 +120,7 @@ async fn one_hash_seconds(portal: &Portal, hash: &str) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
-    let portal = Portal::new(
-        Settings::default(),
-        store.clone(),
-        Arc::new(SystemClock),
-        ServerSecret::random(),
-        Arc::new(ConsoleSms::new(store)),
-    );
+    let (portal, _dir) = support::portal(Settings::default(), None).await;
     patients(&portal, 64).await;
 
     // The bound: one core hashes one password at a time. This machine is noisy, so one hash's
@@ -140,20 +129,7 @@ async fn main() {
     let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();
     let before = one_hash_seconds(&portal, &hash).await;
 
-    let router = server::router(
-        portal.clone(),
-        LeptosOptions::builder().output_name("portal").build(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = support::serve(support::router(&portal)).await;
 
     let idle_rss = rss_kib();
     let (rate16, peak16) = load(&base, 16).await;

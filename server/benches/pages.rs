@@ -14,14 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    portal::{Portal, Settings, SystemClock},
-    secret::ServerSecret,
-    sms::ConsoleSms,
-    store::Store,
-};
+mod support;
+
+use app::portal::Settings;
 use axum::routing::get;
-use leptos::prelude::LeptosOptions;
 
 const CLIENTS: usize = 32;
 const RUN: Duration = Duration::from_secs(5);
@@ -60,32 +56,9 @@ async fn rate(url: String) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
-    let portal = Portal::new(
-        Settings::default(),
-        store.clone(),
-        Arc::new(SystemClock),
-        ServerSecret::random(),
-        Arc::new(ConsoleSms::new(store)),
-    );
-    let router = server::router(
-        portal,
-        LeptosOptions::builder().output_name("portal").build(),
-    )
-    .route("/trivial", get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let (portal, _dir) = support::portal(Settings::default(), None).await;
+    let base =
+        support::serve(support::router(&portal).route("/trivial", get(|| async { "ok" }))).await;
 
     // Warm up both, then measure.
     rate(format!("{base}/login")).await;

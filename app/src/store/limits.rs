@@ -155,34 +155,38 @@ impl Store {
         now: Millis,
     ) -> Result<LoginGate, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let row: Option<(i64, Millis, Millis)> = sqlx::query_as(
-            "SELECT failures, last_failed_at, delayed_until FROM login_failures \
-             WHERE username_key = $1",
+        // The username's run of failures and the address's recent failures, in one query.
+        let (failures, last_failed_at, delayed_until, ip_count, ip_oldest): (
+            Option<i64>,
+            Option<Millis>,
+            Option<Millis>,
+            i64,
+            Option<Millis>,
+        ) = sqlx::query_as(
+            "SELECT (SELECT failures FROM login_failures WHERE username_key = $1), \
+                    (SELECT last_failed_at FROM login_failures WHERE username_key = $1), \
+                    (SELECT delayed_until FROM login_failures WHERE username_key = $1), \
+                    COUNT(*), MIN(at) \
+             FROM limit_events WHERE kind = $2 AND subject = $3 AND at > $4",
         )
         .bind(username_key)
-        .fetch_optional(&mut *tx)
+        .bind(rules.ip_window.kind)
+        .bind(rules.ip_window.subject.as_str())
+        .bind(rules.ip_window.since)
+        .fetch_one(&mut *tx)
         .await?;
-        if let Some((_, _, delayed_until)) = row {
-            if now < delayed_until {
-                return Ok(LoginGate::Delayed {
-                    until: delayed_until,
-                });
-            }
+        if let Some(until) = delayed_until.filter(|until| now < *until) {
+            return Ok(LoginGate::Delayed { until });
         }
-        let window = std::slice::from_ref(&rules.ip_window);
-        let counts = count_windows(&mut tx, window).await?;
-        if let Some((count, oldest)) = counts.first() {
-            if *count >= rules.ip_window.limit {
-                return Ok(LoginGate::AddressBlocked {
-                    oldest: oldest.unwrap_or(now),
-                });
-            }
+        if ip_count >= rules.ip_window.limit {
+            return Ok(LoginGate::AddressBlocked {
+                oldest: ip_oldest.unwrap_or(now),
+            });
         }
+        let row = failures.zip(last_failed_at);
         // A run of failures is forgotten after a quiet spell.
         let failures = match row {
-            Some((failures, last, _)) if now - last < rules.failures_forgotten_after => {
-                failures + 1
-            }
+            Some((failures, last)) if now - last < rules.failures_forgotten_after => failures + 1,
             _ => 1,
         };
         sqlx::query(
@@ -215,16 +219,16 @@ impl Store {
         username_key: &str,
         ip_event: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        // Two separate statements: each stands on its own, and a transaction would only add
+        // round trips to the busiest path of a login.
         sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
             .bind(username_key)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM limit_events WHERE id = $1")
             .bind(ip_event)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

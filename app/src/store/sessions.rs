@@ -21,14 +21,7 @@ impl Store {
         old_id_hash: Option<&str>,
         new: &SessionRow,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(old) = old_id_hash {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -37,9 +30,17 @@ impl Store {
         .bind(&new.stage)
         .bind(new.created_at)
         .bind(new.last_seen_at)
-        .bind(new.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        .bind(new.expires_at);
+        let Some(old) = old_id_hash else {
+            insert.execute(&self.writer).await?;
+            return Ok(());
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        insert.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
