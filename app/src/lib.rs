@@ -38,7 +38,7 @@ use leptos_router::{
 use crate::{
     home::{HomePage, SignedInLayout},
     login::LoginPage,
-    practice::{Footer, Header, PracticeResource},
+    practice::{Footer, Header, Practice},
     profile::ProfilePage,
     registration::RegisterPage,
     verification::VerifyPage,
@@ -101,8 +101,7 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
-    let practice = PracticeResource::load();
-    provide_context(practice);
+    Practice::provide();
 
     view! {
         <Stylesheet id="portal" href="/pkg/portal.css"/>

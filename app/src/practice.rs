@@ -4,52 +4,48 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::PortalError;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Practice {
     pub name: String,
     pub support_phone: String,
     pub support_email: String,
 }
 
-#[server(prefix = "/api", endpoint = "practice")]
-pub async fn practice_info() -> Result<Practice, PortalError> {
-    let portal = crate::request::portal()?;
-    let settings = &portal.settings;
-    Ok(Practice {
-        name: settings.practice_name.clone(),
-        support_phone: settings.support_phone.clone(),
-        support_email: settings.support_email.clone(),
-    })
-}
-
-/// Loaded once per page load and shared; rendered into the page on the server, so the browser
-/// never asks for it again.
-#[derive(Clone, Copy)]
-pub struct PracticeResource(OnceResource<Result<Practice, PortalError>>);
-
-impl PracticeResource {
-    pub fn load() -> Self {
-        Self(OnceResource::new_blocking(practice_info()))
+impl Practice {
+    /// Read from the server's configuration while the page renders and sent inside the page, so
+    /// the header and footer render at once, with nothing to wait for or fetch again.
+    pub fn provide() {
+        let practice = SharedValue::new(|| {
+            #[cfg(feature = "ssr")]
+            if let Ok(portal) = crate::request::portal() {
+                let settings = &portal.settings;
+                return Practice {
+                    name: settings.practice_name.clone(),
+                    support_phone: settings.support_phone.clone(),
+                    support_email: settings.support_email.clone(),
+                };
+            }
+            // In the browser the value comes from the page, so this runs only if the app were
+            // ever started without a server-rendered page.
+            Practice::default()
+        })
+        .into_inner();
+        provide_context(practice);
     }
 }
 
-fn use_practice<T: Send + Sync + 'static>(
-    pick: impl Fn(&Practice) -> T + Send + Sync + Copy + 'static,
-) -> impl Fn() -> Option<T> + Send + Sync + Copy + 'static {
-    let practice = expect_context::<PracticeResource>().0;
-    move || practice.get().and_then(|p| p.ok()).map(|p| pick(&p))
+fn use_practice() -> Practice {
+    expect_context::<Practice>()
 }
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let name = use_practice(|p| p.name.clone());
+    let Practice { name, .. } = use_practice();
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"Skip to content"</a>
             <a class="practice-name" href="/">
-                <Suspense>{move || name()}</Suspense>
+                {name}
             </a>
         </header>
     }
@@ -57,16 +53,17 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 pub fn Footer() -> impl IntoView {
-    let phone = use_practice(|p| p.support_phone.clone());
-    let email = use_practice(|p| p.support_email.clone());
+    let Practice {
+        support_phone,
+        support_email,
+        ..
+    } = use_practice();
     view! {
         <footer class="site-footer">
-            <Suspense>
-                <p>
-                    "Need help? Call " <span class="support-phone">{move || phone()}</span>
-                    " or email " <span class="support-email">{move || email()}</span> "."
-                </p>
-            </Suspense>
+            <p>
+                "Need help? Call " <span class="support-phone">{support_phone}</span>
+                " or email " <span class="support-email">{support_email}</span> "."
+            </p>
         </footer>
     }
 }
@@ -74,13 +71,12 @@ pub fn Footer() -> impl IntoView {
 /// The support contact in one line, for messages that send a stuck patient to the practice.
 #[component]
 pub fn SupportContact() -> impl IntoView {
-    let phone = use_practice(|p| p.support_phone.clone());
-    let email = use_practice(|p| p.support_email.clone());
+    let Practice {
+        support_phone,
+        support_email,
+        ..
+    } = use_practice();
     view! {
-        <Suspense>
-            <span class="support-contact">
-                {move || phone()} " · " {move || email()}
-            </span>
-        </Suspense>
+        <span class="support-contact">{support_phone} " · " {support_email}</span>
     }
 }
