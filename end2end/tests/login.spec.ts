@@ -1,6 +1,6 @@
 // Seed flow 2: logging in with a verified mobile (the code comes at once) and without one (the
 // patient gives a number, gets a code and verifies it), plus the generic wrong-password answer.
-import { expect, test } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   PASSWORD,
   codeFor,
@@ -9,6 +9,7 @@ import {
   importPatients,
   registerAndVerify,
   screenshot,
+  test,
   textCount,
   uniqueMobile,
   uniqueUsername,

@@ -1,7 +1,7 @@
 // Seed flow 3, on a phone-sized screen: Personal Information → "?" → "here" → the dialog →
 // "Save & Get Code" → code → "Verify"; the same by keyboard alone; and a change abandoned in
 // the dialog, finished at the next login.
-import { devices, expect, test, type Page } from "@playwright/test";
+import { devices, expect, type Page } from "@playwright/test";
 import {
   PASSWORD,
   codeFor,
@@ -9,6 +9,7 @@ import {
   hydrated,
   registerAndVerify,
   screenshot,
+  test,
   textCount,
   uniqueMobile,
   uniqueUsername,

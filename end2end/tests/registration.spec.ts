@@ -1,11 +1,12 @@
 // Seed flow 1: a new patient registers, verifies their mobile with a texted code, and is signed in.
-import { expect, test } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   PASSWORD,
   codeFor,
   expectAccessible,
   hydrated,
   screenshot,
+  test,
   uniqueMobile,
   uniqueUsername,
 } from "./support";

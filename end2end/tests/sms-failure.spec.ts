@@ -1,7 +1,15 @@
 // When the SMS provider is down, "Send Code" still answers within seconds and the patient is told
 // what happened and how to reach the practice. This portal's gateway address has nothing behind it.
-import { expect, test } from "@playwright/test";
-import { PASSWORD, expectAccessible, hydrated, screenshot, uniqueMobile, uniqueUsername } from "./support";
+import { expect } from "@playwright/test";
+import {
+  PASSWORD,
+  expectAccessible,
+  hydrated,
+  screenshot,
+  test,
+  uniqueMobile,
+  uniqueUsername,
+} from "./support";
 
 test("a text that can't be sent is explained, with the practice's contact", async ({ page }) => {
   await page.goto("/register");

@@ -1,6 +1,6 @@
 // What every journey needs: fresh patients, codes from the dev SMS outbox, accessibility checks
 // and screenshots.
-import { expect, type APIRequestContext, type Page, test } from "@playwright/test";
+import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -9,6 +9,25 @@ import path from "node:path";
 import { serverBinary, serverEnv } from "../portal-env";
 
 export const PASSWORD = "correct horse battery staple";
+
+/** Every journey fails if a page throws: a panic in the wasm (a hydration mismatch, say) can
+ * leave a page that looks right but no longer reacts. */
+export const test = base.extend<{ noPageErrors: void }>({
+  noPageErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      page.on("console", (message) => {
+        if (message.type() === "error" && message.text().includes("panicked")) {
+          errors.push(message.text());
+        }
+      });
+      await use();
+      expect(errors, "errors raised by the page").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 let counter = 0;
 

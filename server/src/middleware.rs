@@ -21,7 +21,10 @@ use axum::{
 };
 use ipnet::IpNet;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::{
+    compression::{predicate::SizeAbove, CompressionLayer, CompressionLevel, Predicate},
+    set_header::SetResponseHeaderLayer,
+};
 
 /// Error bodies are small; anything larger is not one of ours.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -35,6 +38,7 @@ pub fn around(router: Router, portal: &Portal, trusted_proxies: Vec<IpNet>) -> R
     router
         .layer(from_fn(error_status))
         .layer(from_fn(no_store_for_pages_and_data))
+        .layer(compress_static_files())
         .layer(from_fn(whole_pages))
         .layer(from_fn_with_state(portal.clone(), same_origin_only))
         .layer(from_fn_with_state(Arc::new(trusted_proxies), client_ip))
@@ -101,20 +105,42 @@ async fn whole_pages(request: Request, next: Next) -> Response {
     }
 }
 
-/// Pages and API answers can carry patient data: no cache may keep them. Static files may be cached.
-async fn no_store_for_pages_and_data(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let dynamic = response
-        .headers()
+fn is_page_or_data(headers: &http::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"));
-    if dynamic {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
+}
+
+/// Pages and API answers can carry patient data: no cache may keep them. Static files are kept
+/// but checked again on each use (a 304 when unchanged), so a new release is never mixed with
+/// an old one's script.
+async fn no_store_for_pages_and_data(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let policy = if is_page_or_data(response.headers()) {
+        "no-store"
+    } else {
+        "no-cache"
+    };
     response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(policy));
+    response
+}
+
+/// The app's script, wasm and styles travel compressed: on a slow phone connection the wasm
+/// is most of the wait. Pages and API answers are not compressed, so that a secret in them can
+/// never be guessed from their compressed length (BREACH).
+fn compress_static_files() -> CompressionLayer<impl Predicate> {
+    let static_file =
+        |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            !is_page_or_data(headers) && !headers.contains_key(header::CONTENT_ENCODING)
+        };
+    CompressionLayer::new()
+        // Fast enough to compress the wasm on each first visit, and close to the best size.
+        .quality(CompressionLevel::Precise(5))
+        .compress_when(SizeAbove::new(1024).and(static_file))
 }
 
 /// Refuses state-changing requests that a browser says came from another site. Requests

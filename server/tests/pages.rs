@@ -69,3 +69,57 @@ async fn anonymous_visitors_get_no_session_and_no_cookie() {
         assert!(reply.headers.get("set-cookie").is_none(), "{page}");
     }
 }
+
+/// The app's files travel compressed and are checked again on each use; pages never are
+/// compressed, so nothing secret in them can leak through their compressed size.
+#[tokio::test]
+async fn static_files_are_compressed_and_pages_are_not() {
+    use axum::{body::Body, extract::ConnectInfo, http::Request};
+    use leptos::prelude::LeptosOptions;
+    use std::net::SocketAddr;
+    use tower::ServiceExt;
+
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    let script = "export function hydrate() { return 'patient portal'; }\n".repeat(200);
+    std::fs::write(site.path().join("pkg/portal.js"), &script).unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(site.path().to_str().unwrap())
+        .build();
+    let portal = TestPortal::new().await;
+    let router = server::router(portal.portal.clone(), options);
+    let get = |path: &str, encoding: Option<&str>| {
+        let mut request = Request::get(path).header("accept", "text/html,*/*");
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50000))));
+        router.clone().oneshot(request)
+    };
+    let size = |response: axum::response::Response| async {
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .len()
+    };
+
+    for encoding in ["br", "gzip"] {
+        let reply = get("/pkg/portal.js", Some(encoding)).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()["content-encoding"], encoding);
+        assert_eq!(reply.headers()["cache-control"], "no-cache");
+        assert!(size(reply).await < script.len() / 10, "{encoding}");
+    }
+    let reply = get("/pkg/portal.js", None).await.unwrap();
+    assert!(reply.headers().get("content-encoding").is_none());
+    assert_eq!(size(reply).await, script.len());
+
+    let page = get("/login", Some("br, gzip")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers().get("content-encoding").is_none());
+    assert_eq!(page.headers()["cache-control"], "no-store");
+}
