@@ -117,15 +117,15 @@ fn is_page_or_data(headers: &http::HeaderMap) -> bool {
 /// an old one's script.
 async fn no_store_for_pages_and_data(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let policy = if is_page_or_data(response.headers()) {
-        "no-store"
+    let page_or_data = is_page_or_data(response.headers());
+    let headers = response.headers_mut();
+    if page_or_data {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else {
-        "no-cache"
-    };
-    response
-        .headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static(policy));
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-cache"));
+    }
     response
 }
 
