@@ -28,6 +28,7 @@ use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Serialize;
+use tower_http::services::ServeDir;
 
 use crate::config::{Config, SmsProvider};
 
@@ -136,7 +137,13 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
     if wiring.twilio_callbacks.is_some() {
         router = router.route("/sms/status", post(twilio_status));
     }
+    // The app's script, wasm and styles, served so that a browser's "has it changed?" gets a
+    // 304 instead of the whole file again. Everything else falls back to Leptos's handler.
+    let pkg = format!("/{}", leptos_options.site_pkg_dir);
+    let pkg_dir =
+        std::path::Path::new(&*leptos_options.site_root).join(&*leptos_options.site_pkg_dir);
     let router = router
+        .nest_service(&pkg, ServeDir::new(pkg_dir))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))

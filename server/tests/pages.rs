@@ -70,8 +70,8 @@ async fn anonymous_visitors_get_no_session_and_no_cookie() {
     }
 }
 
-/// The app's files travel compressed and are checked again on each use; pages never are
-/// compressed, so nothing secret in them can leak through their compressed size.
+/// The app's files travel compressed and are checked again on each use (a 304 when unchanged);
+/// pages are never compressed, so nothing secret in them can leak through their compressed size.
 #[tokio::test]
 async fn static_files_are_compressed_and_pages_are_not() {
     use axum::{body::Body, extract::ConnectInfo, http::Request};
@@ -116,7 +116,21 @@ async fn static_files_are_compressed_and_pages_are_not() {
     }
     let reply = get("/pkg/portal.js", None).await.unwrap();
     assert!(reply.headers().get("content-encoding").is_none());
+    let last_modified = reply.headers()["last-modified"].clone();
     assert_eq!(size(reply).await, script.len());
+
+    // A browser that already has the file is told it is unchanged, without the file again.
+    let mut again = Request::get("/pkg/portal.js")
+        .header("accept-encoding", "br")
+        .header("if-modified-since", last_modified)
+        .body(Body::empty())
+        .unwrap();
+    again
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50000))));
+    let reply = router.clone().oneshot(again).await.unwrap();
+    assert_eq!(reply.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(size(reply).await, 0);
 
     let page = get("/login", Some("br, gzip")).await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
