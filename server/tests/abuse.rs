@@ -217,13 +217,7 @@ async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
         ))))
         .unwrap();
     assert_eq!(portal.send(request).await.status, StatusCode::OK);
-    let account = portal
-        .portal
-        .store
-        .account_by_username("margaret")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = portal.account("margaret").await;
     let events = portal.portal.store.audit_events(account.id).await.unwrap();
     assert_eq!(
         events[0].ip, "192.0.2.44",

@@ -433,13 +433,7 @@ async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
         .unwrap();
     let reply = login(&portal, "old.timer", "password").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let account = portal
-        .portal
-        .store
-        .account_by_username("old.timer")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = portal.account("old.timer").await;
     assert!(account
         .password_hash
         .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
@@ -450,13 +444,7 @@ async fn sign_ins_and_failures_are_audited_without_secrets() {
     let portal = TestPortal::new().await;
     verified_patient(&portal, "margaret").await;
     login(&portal, "margaret", "wrong password!!").await;
-    let account = portal
-        .portal
-        .store
-        .account_by_username("margaret")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = portal.account("margaret").await;
     let events = portal.portal.store.audit_events(account.id).await.unwrap();
     let kinds: Vec<(String, String)> = events
         .iter()

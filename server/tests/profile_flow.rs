@@ -177,13 +177,7 @@ async fn the_change_is_audited_with_masked_numbers() {
         .await;
     let code = portal.last_code().await;
     browser.post("/api/verify_code", &[("code", &code)]).await;
-    let account = portal
-        .portal
-        .store
-        .account_by_username("margaret")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = portal.account("margaret").await;
     let events = portal.portal.store.audit_events(account.id).await.unwrap();
     let changed = events
         .iter()

@@ -452,13 +452,7 @@ async fn a_message_queued_just_before_a_crash_is_sent_once_its_lease_runs_out() 
     let before = portal_via(webhook(&standin)).await;
     let mut browser = before.browser();
     browser.register("margaret").await;
-    let account = before
-        .portal
-        .store
-        .account_by_username("margaret")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = before.account("margaret").await;
     // The code and its message are committed, claimed for sending at once… and the server dies.
     let mobile = Mobile::parse("021 555 0123", NZ, &[NZ]).unwrap();
     let issued = create(&before.portal, account.id, Purpose::SignIn, &mobile, &[])

@@ -10,7 +10,7 @@ use app::{
     portal::{ManualClock, Portal, Settings},
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender},
-    store::Store,
+    store::{AccountRow, Store},
 };
 use axum::{
     body::Body,
@@ -190,6 +190,16 @@ impl TestPortal {
     pub async fn last_code(&self) -> String {
         let (_, body) = self.texts().await.pop().expect("a text was sent");
         body.rsplit('#').next().unwrap().to_string()
+    }
+
+    /// The stored account of a patient the test has registered.
+    pub async fn account(&self, username: &str) -> AccountRow {
+        self.portal
+            .store
+            .account_by_username(username)
+            .await
+            .unwrap()
+            .expect("the patient is registered")
     }
 
     pub fn _db_path(&self) -> std::path::PathBuf {
