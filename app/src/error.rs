@@ -21,6 +21,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// Refused by policy, e.g. a request from another site.
     Forbidden,
+    /// Signed in with a one-time password from the practice: nothing else works until the
+    /// patient has chosen their own.
+    MustChoosePassword,
     /// A limit or cooldown is in force; `retry_after_seconds` says how long.
     TooManyRequests,
     /// A service the portal depends on (such as the SMS provider) failed.
@@ -35,7 +38,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => 400,
             ErrorKind::Invalid => 422,
             ErrorKind::Unauthorized => 401,
-            ErrorKind::Forbidden => 403,
+            ErrorKind::Forbidden | ErrorKind::MustChoosePassword => 403,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,

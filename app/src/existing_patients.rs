@@ -23,8 +23,8 @@ pub async fn choose_password(
     #[server(default)] confirm_password: Option<String>,
 ) -> Result<PasswordChosen, PortalError> {
     let portal = crate::request::portal()?;
-    let (_, account) = crate::request::signed_in(&portal).await?;
-    ssr::choose_password(&portal, &account, &password, confirm_password.as_deref()).await?;
+    let visit = crate::request::signed_in_with_any_password(&portal).await?;
+    ssr::choose_password(&portal, &visit, &password, confirm_password.as_deref()).await?;
     leptos_axum::redirect("/");
     Ok(PasswordChosen {})
 }
@@ -34,7 +34,7 @@ pub fn ChoosePasswordPage() -> impl IntoView {
     let choose = ServerAction::<ChoosePassword>::new();
     let error = Signal::derive(move || choose.value().get().and_then(Result::err));
     // Once chosen, the signed-in pages reload the patient and show the portal itself.
-    let profile = expect_context::<crate::home::ProfileResource>();
+    let profile = expect_context::<crate::patient::ProfileResource>();
     Effect::new(move |_| {
         if let Some(Ok(_)) = choose.value().get() {
             profile.refetch();
@@ -63,21 +63,26 @@ pub mod ssr {
     use argon2::password_hash::PasswordHash;
 
     use crate::{
+        audit::{self, Entry, Event, Outcome},
         error::{OrInternal, PortalError},
+        one_time_code::new_number::end_other_sessions,
         password::NewPassword,
-        portal::Portal,
-        registration::ssr::{check_date_of_birth, check_name, check_username, today, username_key},
-        request,
-        store::{AccountRow, NewAccountRow},
+        patient::{today, DateOfBirth, PersonName, Username},
+        portal::{Portal, DAY},
+        request::Visit,
+        store::NewAccountRow,
     };
 
+    /// Replaces the practice's one-time password with the patient's own, and ends every other
+    /// session of the account.
     pub async fn choose_password(
         portal: &Portal,
-        account: &AccountRow,
+        visit: &Visit,
         password: &str,
         confirm: Option<&str>,
     ) -> Result<(), PortalError> {
-        if account.must_change_password == 0 {
+        let account = &visit.patient;
+        if !account.must_change_password {
             return Err(PortalError::new(
                 crate::error::ErrorKind::Forbidden,
                 "Your password is already your own.",
@@ -104,14 +109,15 @@ pub mod ssr {
             .passwords
             .hash(new_password)
             .await
-            .or_internal("hashing a chosen password")?;
+            .map_err(|e| e.refusal("hashing a chosen password"))?;
         portal
             .store
-            .set_password_hash(account.id, &hash, false)
+            .set_password_hash(account.id, &hash, None)
             .await
             .or_internal("storing a chosen password")?;
-        request::audit(portal, Some(account.id), "password_chosen", "ok", None).await;
-        Ok(())
+        let entry = Entry::new(Event::PasswordChosen, Outcome::Ok).account(account.id);
+        audit::record(portal, &visit.caller, entry).await;
+        end_other_sessions(portal, &visit.caller, account.id, Some(&visit.session)).await
     }
 
     /// One imported patient per CSV row.
@@ -179,53 +185,60 @@ pub mod ssr {
     }
 
     async fn import_row(portal: &Portal, row: Row) -> Result<Result<(), String>, ImportError> {
-        let username = match check_username(&row.username) {
+        let username = match Username::parse(&row.username) {
             Ok(u) => u,
             Err(e) => return Ok(Err(format!("username: {e}"))),
         };
-        let checks = [
-            check_name(&row.given_name, "given name").map_err(|e| format!("given_name: {e}")),
-            check_name(&row.family_name, "family name").map_err(|e| format!("family_name: {e}")),
-            check_date_of_birth(&row.date_of_birth, today(portal))
-                .map_err(|e| format!("date_of_birth: {e}")),
+        let names = [
+            PersonName::parse(&row.given_name, "given name")
+                .map_err(|e| format!("given_name: {e}")),
+            PersonName::parse(&row.family_name, "family name")
+                .map_err(|e| format!("family_name: {e}")),
         ];
-        let [given_name, family_name, date_of_birth] = match checks {
-            [Ok(g), Ok(f), Ok(d)] => [g, f, d],
-            checks => {
-                let problems: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
+        let date_of_birth = DateOfBirth::parse(&row.date_of_birth, today(portal))
+            .map_err(|e| format!("date_of_birth: {e}"));
+        let (given_name, family_name, date_of_birth) = match (names, date_of_birth) {
+            ([Ok(g), Ok(f)], Ok(d)) => (g, f, d),
+            ([g, f], d) => {
+                let problems: Vec<String> =
+                    [g.err(), f.err(), d.err()].into_iter().flatten().collect();
                 return Ok(Err(problems.join("; ")));
             }
         };
-        let (hash, must_change) = match (row.password_hash.trim(), row.one_time_password.as_str()) {
-            (hash, "") if !hash.is_empty() => match PasswordHash::new(hash) {
-                Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => {
-                    (hash.to_string(), false)
+        let days = portal.settings.one_time_password_days;
+        let (hash, one_time_until) =
+            match (row.password_hash.trim(), row.one_time_password.as_str()) {
+                (hash, "") if !hash.is_empty() => match PasswordHash::new(hash) {
+                    Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => {
+                        (hash.to_string(), None)
+                    }
+                    _ => return Ok(Err("password_hash: not an argon2 PHC string".into())),
+                },
+                ("", otp) if !otp.trim().is_empty() => (
+                    portal.passwords.hash_given(otp.trim()).await?,
+                    Some(portal.now() + days * DAY),
+                ),
+                _ => {
+                    return Ok(Err(
+                        "give exactly one of password_hash and one_time_password".into(),
+                    ))
                 }
-                _ => return Ok(Err("password_hash: not an argon2 PHC string".into())),
-            },
-            ("", otp) if !otp.trim().is_empty() => {
-                (portal.passwords.hash_given(otp.trim()).await?, true)
-            }
-            _ => {
-                return Ok(Err(
-                    "give exactly one of password_hash and one_time_password".into(),
-                ))
-            }
-        };
+            };
         let mobile = phone_on_file(&row.phone, portal);
         let inserted = portal
             .store
             .insert_account(NewAccountRow {
-                username: &username,
-                username_key: &username_key(&username),
+                username: username.as_str(),
+                username_key: &username.key(),
                 password_hash: &hash,
-                given_name: &given_name,
-                family_name: &family_name,
-                date_of_birth: &date_of_birth,
+                given_name: given_name.as_str(),
+                family_name: family_name.as_str(),
+                date_of_birth: &date_of_birth.to_string(),
                 email: None,
                 mobile: mobile.as_deref(),
                 mobile_verified_at: None,
-                must_change_password: must_change,
+                must_change_password: one_time_until.is_some(),
+                password_expires_at: one_time_until,
                 created_at: portal.now(),
             })
             .await?;

@@ -1,90 +1,64 @@
-//! The signed-in part of the portal: its layout and navigation, the home page, `/api/me` and
-//! `/api/logout`. Everything under the layout needs a signed-in session.
+//! The signed-in part of the portal: its layout and navigation, the idle warning, the home page
+//! and `/api/logout`. Everything under the layout needs a signed-in session.
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{ErrorKind, PortalError},
     existing_patients::ChoosePasswordPage,
+    patient::{me, Me, MobileStatus, ProfileResource},
+    practice::use_practice,
+    profile::PendingNumber,
+    ui::StatusMessage,
 };
-
-/// The signed-in patient, as `/api/me` returns them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    pub username: String,
-    pub given_name: String,
-    pub family_name: String,
-    pub date_of_birth: String,
-    pub email: Option<String>,
-    /// E.164.
-    pub mobile: Option<String>,
-    /// The number as the patient would write it.
-    pub mobile_display: Option<String>,
-    pub mobile_verified: bool,
-    /// A signed-in session ends after this long without a request.
-    pub idle_timeout_seconds: u64,
-    /// Signed in with a one-time password from the practice: must choose their own first.
-    pub must_change_password: bool,
-}
-
-#[server(prefix = "/api", endpoint = "me")]
-pub async fn me() -> Result<Profile, PortalError> {
-    let portal = crate::request::portal()?;
-    let (_, account) = crate::request::signed_in(&portal).await?;
-    Ok(Profile {
-        username: account.username,
-        given_name: account.given_name,
-        family_name: account.family_name,
-        date_of_birth: account.date_of_birth,
-        email: account.email,
-        mobile_display: account
-            .mobile
-            .as_deref()
-            .map(|m| crate::mobile::for_display(m, portal.settings.default_region)),
-        mobile: account.mobile,
-        mobile_verified: account.mobile_verified_at.is_some(),
-        idle_timeout_seconds: portal.settings.session_idle_seconds as u64,
-        must_change_password: account.must_change_password != 0,
-    })
-}
 
 /// Ends the session on the server. Harmless without one.
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), PortalError> {
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::OrInternal,
+    };
     let portal = crate::request::portal()?;
-    if let Some(session) = crate::request::session(&portal).await? {
-        crate::request::end_session(&portal, &session).await?;
-        crate::request::audit(&portal, Some(session.account_id), "logged_out", "ok", None).await;
+    let caller = crate::request::caller(&portal).await?;
+    if let Some(session) = &caller.session {
+        crate::session::end(&portal, session)
+            .await
+            .or_internal("ending the session")?;
+        crate::request::clear_session_cookie(&portal);
+        let entry = Entry::new(Event::LoggedOut, Outcome::Ok).account(session.account_id);
+        audit::record(&portal, &caller, entry).await;
     }
     leptos_axum::redirect("/login");
     Ok(())
 }
-
-/// The signed-in patient's profile, for the pages under [`SignedInLayout`].
-pub type ProfileResource = Resource<Result<Profile, PortalError>>;
 
 /// Loads the patient once for every signed-in page; sends anyone else to the login page.
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
     let profile: ProfileResource = Resource::new_blocking(|| (), |_| me());
     provide_context(profile);
+    // Outlives the pages below, which render again when the profile is reloaded.
+    provide_context(PageNotice(RwSignal::new(None)));
+    let idle_seconds = use_practice().idle_timeout_seconds;
     view! {
         <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match profile.await {
-                    Ok(profile) if profile.must_change_password => {
+                    // Signed in with the practice's one-time password: nothing else until the
+                    // patient has chosen their own.
+                    Err(e) if e.error == ErrorKind::MustChoosePassword => {
                         view! {
-                            <IdleWatch idle_seconds=profile.idle_timeout_seconds/>
+                            <IdleWatch idle_seconds/>
                             <ChoosePasswordPage/>
                         }
                             .into_any()
                     }
-                    Ok(profile) => {
+                    Ok(_) => {
                         view! {
-                            <IdleWatch idle_seconds=profile.idle_timeout_seconds/>
+                            <IdleWatch idle_seconds/>
                             <SignedInNav/>
                             <Outlet/>
                         }
@@ -99,6 +73,10 @@ pub fn SignedInLayout() -> impl IntoView {
         </Suspense>
     }
 }
+
+/// A confirmation for the signed-in pages ("Your new number is verified"), kept by the layout.
+#[derive(Clone, Copy)]
+pub struct PageNotice(pub RwSignal<Option<String>>);
 
 /// Restarts the idle countdown; pages call it when they have talked to the server.
 #[derive(Clone, Copy)]
@@ -133,6 +111,7 @@ fn IdleWatch(idle_seconds: u64) -> impl IntoView {
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| match keep_alive.value().get() {
         Some(Ok(_)) => restart.run(()),
+        Some(Err(e)) if e.error == ErrorKind::MustChoosePassword => restart.run(()),
         Some(Err(_)) => left.set(0),
         None => {}
     });
@@ -184,11 +163,13 @@ fn SignedInNav() -> impl IntoView {
 pub fn HomePage() -> impl IntoView {
     let profile = expect_context::<ProfileResource>();
     let patient = move || profile.get().and_then(Result::ok);
+    let PageNotice(notice) = expect_context::<PageNotice>();
     view! {
         <Title text="Home"/>
         <section class="card">
             <h1>{move || patient().map(|p| format!("Welcome, {}", p.given_name))}</h1>
             <p class="lead">"You're signed in to your patient portal."</p>
+            <StatusMessage message=notice/>
             {move || patient().map(|p| view! {
                 <dl class="details">
                     <div class="mobile-status">
@@ -201,15 +182,15 @@ pub fn HomePage() -> impl IntoView {
                 </dl>
             })}
         </section>
-    }
-}
-
-/// "Verified" or "Not verified", in words and colour.
-#[component]
-pub fn MobileStatus(verified: bool) -> impl IntoView {
-    if verified {
-        view! { <span class="badge ok">"Verified"</span> }
-    } else {
-        view! { <span class="badge warn">"Not verified"</span> }
+        // A new number saved but never verified: finish it, change it or cancel it.
+        {move || patient().and_then(|p| p.pending_mobile_display).map(|pending| view! {
+            <PendingNumber
+                pending
+                on_done=Callback::new(move |message| {
+                    notice.set(Some(message));
+                    profile.refetch();
+                })
+            />
+        })}
     }
 }

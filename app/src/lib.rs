@@ -7,12 +7,22 @@ pub mod existing_patients;
 pub mod home;
 pub mod login;
 pub mod mobile;
+pub mod one_time_code;
+pub mod patient;
 pub mod practice;
 pub mod profile;
 pub mod registration;
 pub mod ui;
 pub mod verification;
 
+#[cfg(feature = "ssr")]
+pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod caller;
+#[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
+pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]

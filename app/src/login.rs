@@ -27,8 +27,10 @@ pub async fn login(
     #[server(default)] password: String,
 ) -> Result<LoggedIn, PortalError> {
     let portal = crate::request::portal()?;
-    let logged_in = ssr::log_in(&portal, &username, &password).await?;
-    leptos_axum::redirect(if logged_in.signed_in { "/" } else { "/verify" });
+    let caller = crate::request::caller(&portal).await?;
+    let (logged_in, session) = ssr::log_in(&portal, &caller, &username, &password).await?;
+    crate::request::set_session_cookie(&portal, &session);
+    leptos_axum::redirect(session.next_page());
     Ok(logged_in)
 }
 
@@ -68,25 +70,23 @@ pub fn LoginPage() -> impl IntoView {
 pub mod ssr {
     use super::LoggedIn;
     use crate::{
-        error::{ErrorKind, OrInternal, PortalError},
+        audit::{self, Entry, Event, Outcome},
+        caller::Caller,
+        error::{OrInternal, PortalError},
+        limits::{wait_text, Limit, LimitKind},
         mobile::{self, Mobile},
+        one_time_code::{challenge::Purpose, sending::send_code_to, sending::support_contact},
         password::PasswordHasher,
-        portal::{Limits, Millis, Portal, HOUR, SECOND},
-        registration::ssr::username_key,
-        request,
-        session::Stage,
-        store::{LimitWindow, LoginGate, LoginRules},
-        verification::{
-            challenge::{cooldown_left, Purpose},
-            ssr::send_code_to,
-        },
+        patient::{username_key, Patient},
+        portal::{whole_seconds, Limits, Millis, Portal, HOUR, SECOND},
+        session::{self, NewSession, Stage},
+        sms::limits::Recipient,
+        store::{LoginGate, LoginRules},
     };
 
     /// The one answer for an unknown username and a wrong password alike.
     pub const WRONG_DETAILS: &str =
         "That username and password don't match. Please check them and try again.";
-
-    const FAILED_LOGIN_FROM_IP: &str = "failed_login_ip";
 
     /// A run of failed logins is forgotten after a day without one, so stray mistakes months
     /// apart never add up to a delay.
@@ -102,177 +102,304 @@ pub mod ssr {
         doubled.min(limits.login_delay_max_seconds) * SECOND
     }
 
-    fn wait_text(wait: Millis) -> String {
-        let seconds = (wait + SECOND - 1) / SECOND;
-        if seconds > 90 {
-            format!("{} minutes", (seconds + 59) / 60)
-        } else {
-            format!("{seconds} seconds")
+    /// Who a login attempt is about: the account if the username has one, else the typed name.
+    fn about(entry: Entry, patient: Option<&Patient>, typed: &str) -> Entry {
+        match patient {
+            Some(patient) => entry.account(patient.id),
+            None => entry.typed_username(typed),
         }
     }
 
-    fn retry_after(wait: Millis) -> u64 {
-        ((wait + SECOND - 1) / SECOND).max(1) as u64
-    }
-
+    /// The password step. A right password starts a session waiting for its code (sent at once
+    /// to a verified mobile), or, with two-factor authentication off, a signed-in one.
     pub async fn log_in(
         portal: &Portal,
+        caller: &Caller,
         username: &str,
         password: &str,
-    ) -> Result<LoggedIn, PortalError> {
-        let store = &portal.store;
+    ) -> Result<(LoggedIn, NewSession), PortalError> {
+        let key = username_key(username);
+        let counted = pass_the_gate(portal, caller, &key, username).await?;
+        let patient = patient_named(portal, &key).await?;
+        let matches = check_password(portal, caller, patient.as_ref(), username, password).await?;
+        let patient = match patient {
+            Some(patient) if matches => patient,
+            other => {
+                refused(
+                    portal,
+                    caller,
+                    other.as_ref(),
+                    username,
+                    counted.delay_starts,
+                )
+                .await;
+                return Err(PortalError::unauthorized(WRONG_DETAILS));
+            }
+        };
+        portal
+            .store
+            .forget_login_failures(&key, counted.ip_event)
+            .await
+            .or_internal("clearing login failures")?;
+        password_accepted(portal, caller, &patient, password).await?;
+        step_in(portal, caller, &patient).await
+    }
+
+    async fn patient_named(portal: &Portal, key: &str) -> Result<Option<Patient>, PortalError> {
+        Ok(portal
+            .store
+            .account_by_username(key)
+            .await
+            .or_internal("looking up an account")?
+            .map(Patient::from))
+    }
+
+    struct Counted {
+        ip_event: i64,
+        delay_starts: bool,
+    }
+
+    /// Every attempt is counted as a failure before the password is checked, so guesses sent
+    /// in parallel are all counted; a right password takes its count back. Keyed by the typed
+    /// username, known or not, so the delay says nothing about who exists.
+    async fn pass_the_gate(
+        portal: &Portal,
+        caller: &Caller,
+        key: &str,
+        typed: &str,
+    ) -> Result<Counted, PortalError> {
         let limits = &portal.settings.limits;
         let now = portal.now();
-        let ip = request::client_ip();
-        let key = username_key(username);
-
-        // Every attempt is counted as a failure before the password is checked, so guesses
-        // sent in parallel are all counted; a right password takes its count back. Keyed by the
-        // typed username, known or not, so the delay says nothing about who exists.
         let rules = LoginRules {
-            ip_window: LimitWindow {
-                kind: FAILED_LOGIN_FROM_IP,
-                subject: ip,
-                since: now - HOUR,
-                limit: limits.failed_logins_per_ip_hour,
-            },
+            failures_from_ip: Limit::new(
+                LimitKind::FailedLoginIp,
+                caller.network(portal.settings.ipv6_prefix),
+                HOUR,
+                limits.failed_logins_per_ip_hour,
+                now,
+                |wait| {
+                    format!("There have been too many failed logins from your network. Please try again in {wait}.")
+                },
+            ),
             failures_forgotten_after: FAILURES_FORGOTTEN_AFTER,
             delay_for: &|failures| delay_after(limits, failures),
         };
-        let ip_event = match store
-            .login_gate(&key, &rules, now)
+        let gate = portal
+            .store
+            .login_gate(key, &rules, now)
             .await
-            .or_internal("counting a login attempt")?
-        {
-            LoginGate::Counted { ip_event } => ip_event,
-            LoginGate::Delayed { until } => {
-                let wait = until - now;
-                request::audit(portal, None, "login", "delayed", None).await;
-                return Err(PortalError::too_many_requests(
+            .or_internal("counting a login attempt")?;
+        let (outcome, refusal) = match gate {
+            LoginGate::Counted {
+                ip_event,
+                delay_starts,
+            } => {
+                return Ok(Counted {
+                    ip_event,
+                    delay_starts,
+                })
+            }
+            LoginGate::Delayed { until } => (
+                Outcome::Delayed,
+                PortalError::too_many_requests(
                     format!(
                         "Too many failed attempts. For your security, please wait {} before trying again.",
-                        wait_text(wait)
+                        wait_text(until - now)
                     ),
-                    retry_after(wait),
-                ));
-            }
-            LoginGate::AddressBlocked { oldest } => {
-                let wait = oldest + HOUR - now;
-                request::audit(portal, None, "login", "address_blocked", None).await;
-                return Err(PortalError::too_many_requests(
-                    format!(
-                        "There have been too many failed logins from your network. Please try again in {}.",
-                        wait_text(wait)
-                    ),
-                    retry_after(wait),
-                ));
-            }
+                    whole_seconds(until - now).max(1),
+                ),
+            ),
+            LoginGate::AddressBlocked { oldest } => (
+                Outcome::AddressBlocked,
+                rules.failures_from_ip.refusal(Some(oldest), now),
+            ),
         };
+        // Looked up only now: the gate must see attempts in the order they came.
+        let patient = patient_named(portal, key).await?;
+        let entry = about(Entry::new(Event::Login, outcome), patient.as_ref(), typed);
+        audit::record(portal, caller, entry).await;
+        Err(refusal)
+    }
 
-        let account = store
-            .account_by_username(&key)
-            .await
-            .or_internal("looking up an account")?;
-        // An unknown username is checked against a dummy hash, so it takes as long as a wrong password.
-        let hash = match &account {
-            Some(account) => account.password_hash.clone(),
+    /// Checks the password; an unknown username is checked against a dummy hash, so it takes as
+    /// long as a wrong password. When the hashing queue is full the answer is 503.
+    async fn check_password(
+        portal: &Portal,
+        caller: &Caller,
+        patient: Option<&Patient>,
+        typed: &str,
+        password: &str,
+    ) -> Result<bool, PortalError> {
+        let hash = match patient {
+            Some(patient) => patient.password_hash().to_string(),
             None => portal
                 .passwords
                 .dummy_hash()
                 .await
-                .or_internal("preparing the dummy hash")?,
+                .map_err(|e| e.refusal("preparing the dummy hash"))?,
         };
-        let matches = portal
-            .passwords
-            .verify(password, &hash)
-            .await
-            .or_internal("verifying a password")?;
-        let account = match account {
-            Some(account) if matches => account,
-            other => {
-                let outcome = if other.is_some() {
-                    "wrong_password"
-                } else {
-                    "unknown_user"
-                };
-                request::audit(portal, other.map(|a| a.id), "login", outcome, None).await;
-                return Err(PortalError::unauthorized(WRONG_DETAILS));
+        match portal.passwords.verify(password, &hash).await {
+            Ok(matches) => Ok(matches),
+            Err(err) => {
+                let entry = about(Entry::new(Event::Login, Outcome::Busy), patient, typed);
+                audit::record(portal, caller, entry).await;
+                Err(err.refusal("verifying a password"))
             }
+        }
+    }
+
+    async fn refused(
+        portal: &Portal,
+        caller: &Caller,
+        patient: Option<&Patient>,
+        typed: &str,
+        delay_starts: bool,
+    ) {
+        let outcome = match patient {
+            Some(_) => Outcome::WrongPassword,
+            None => Outcome::UnknownUser,
         };
-        store
-            .forget_login_failures(&key, ip_event)
+        let entry = about(Entry::new(Event::Login, outcome), patient, typed);
+        audit::record(portal, caller, entry).await;
+        if let (Some(patient), true) = (patient, delay_starts) {
+            let entry = Entry::new(Event::LoginDelayStarted, Outcome::Limited)
+                .account(patient.id)
+                .detail("repeated wrong passwords: further attempts must wait");
+            audit::record(portal, caller, entry).await;
+        }
+    }
+
+    /// After a right password: the limits on sign-ins, a one-time password's date, and an old
+    /// hash upgraded to today's parameters.
+    async fn password_accepted(
+        portal: &Portal,
+        caller: &Caller,
+        patient: &Patient,
+        password: &str,
+    ) -> Result<(), PortalError> {
+        let limits = &portal.settings.limits;
+        let now = portal.now();
+        let sign_ins = [
+            Limit::new(
+                LimitKind::LoginAccount,
+                patient.id.to_string(),
+                HOUR,
+                limits.logins_per_account_hour,
+                now,
+                |wait| {
+                    format!("You've signed in many times in the last hour. For your security, please wait {wait}, or contact the practice.")
+                },
+            ),
+            Limit::new(
+                LimitKind::LoginIp,
+                caller.network(portal.settings.ipv6_prefix),
+                HOUR,
+                limits.logins_per_ip_hour,
+                now,
+                |wait| {
+                    format!("There have been too many logins from your network. Please try again in {wait}.")
+                },
+            ),
+        ];
+        let full = portal
+            .store
+            .count_if_under(&sign_ins, now)
             .await
-            .or_internal("clearing login failures")?;
-        if PasswordHasher::needs_rehash(&account.password_hash) {
+            .or_internal("counting sign-ins")?;
+        if let Some(full) = full {
+            let entry = Entry::new(Event::Login, Outcome::Limited).account(patient.id);
+            audit::record(portal, caller, entry).await;
+            return Err(sign_ins[full.index].refusal(full.oldest, now));
+        }
+        if patient.password_expired(now) {
+            let entry = Entry::new(Event::Login, Outcome::Expired)
+                .account(patient.id)
+                .detail("one-time password past its date");
+            audit::record(portal, caller, entry).await;
+            return Err(PortalError::unauthorized(format!(
+                "The password the practice gave you has expired. Please contact the practice for a new one: {}.",
+                support_contact(portal)
+            )));
+        }
+        if PasswordHasher::needs_rehash(patient.password_hash()) {
             let rehashed = portal
                 .passwords
                 .hash_given(password)
                 .await
-                .or_internal("rehashing a password")?;
-            store
-                .set_password_hash(account.id, &rehashed, account.must_change_password != 0)
+                .map_err(|e| e.refusal("rehashing a password"))?;
+            portal
+                .store
+                .set_password_hash(patient.id, &rehashed, patient.password_expires_at)
                 .await
                 .or_internal("storing a rehashed password")?;
         }
+        Ok(())
+    }
 
-        let previous = request::session(portal).await?;
+    /// The new session after a right password: signed in with two-factor authentication off;
+    /// otherwise waiting for its code, which goes at once to a verified number (flow 2.1).
+    async fn step_in(
+        portal: &Portal,
+        caller: &Caller,
+        patient: &Patient,
+    ) -> Result<(LoggedIn, NewSession), PortalError> {
+        let previous = caller.session.as_ref();
         if !portal.settings.two_factor {
-            request::step_up(portal, account.id, Stage::SignedIn, previous.as_ref()).await?;
-            request::audit(
-                portal,
-                Some(account.id),
-                "signed_in",
-                "ok",
-                Some("password only: two-factor is off".into()),
-            )
-            .await;
-            return Ok(LoggedIn {
+            let new = session::begin(portal, patient.id, Stage::SignedIn, previous)
+                .await
+                .or_internal("starting a session")?;
+            let entry = Entry::new(Event::SignedIn, Outcome::Ok)
+                .account(patient.id)
+                .detail("password only: two-factor is off");
+            audit::record(portal, caller, entry).await;
+            let logged_in = LoggedIn {
                 signed_in: true,
                 code_sent: false,
                 mobile_ending: None,
-            });
+            };
+            return Ok((logged_in, new));
         }
-        request::step_up(
-            portal,
-            account.id,
-            Stage::PasswordAccepted,
-            previous.as_ref(),
-        )
-        .await?;
-        request::audit(portal, Some(account.id), "login", "password_accepted", None).await;
-
+        let new = session::begin(portal, patient.id, Stage::PasswordAccepted, previous)
+            .await
+            .or_internal("starting a session")?;
+        let entry = Entry::new(Event::Login, Outcome::PasswordAccepted).account(patient.id);
+        audit::record(portal, caller, entry).await;
         let settings = &portal.settings;
-        let verified = account
-            .mobile_verified_at
-            .and(account.mobile.as_deref())
-            .and_then(|m| {
-                Mobile::from_stored(m, settings.default_region, &settings.allowed_regions).ok()
-            });
+        let verified = patient.mobile.verified().and_then(|m| {
+            Mobile::parse(m, settings.default_region, &settings.allowed_regions).ok()
+        });
         let Some(mobile) = verified else {
-            return Ok(LoggedIn {
+            let logged_in = LoggedIn {
                 signed_in: false,
                 code_sent: false,
-                mobile_ending: account.mobile.as_deref().map(mobile::ending),
-            });
-        };
-        // Flow 2.1: the code goes at once, unless one sent moments ago still stands. If it
-        // can't go, the 2FA page offers "Send Code" and says what went wrong.
-        let waiting = cooldown_left(portal, account.id, Purpose::SignIn)
-            .await
-            .or_internal("reading the cooldown")?;
-        let code_sent = waiting > 0
-            || match send_code_to(portal, account.id, Purpose::SignIn, &mobile, true).await {
-                Ok(_) => true,
-                // The text is being retried: the code may well arrive.
-                Err(err) => {
-                    err.error == ErrorKind::Unavailable && err.retry_after_seconds.is_some()
-                }
+                mobile_ending: patient.mobile.on_file().map(mobile::ending),
             };
-        Ok(LoggedIn {
+            return Ok((logged_in, new));
+        };
+        // If the text can't go, the 2FA page offers "Send Code" and says what went wrong.
+        let sent = send_code_to(
+            portal,
+            caller,
+            &new.session,
+            Purpose::SignIn,
+            &mobile,
+            Recipient::VerifiedSignIn,
+        )
+        .await;
+        // A text being retried may well arrive.
+        let code_sent = match sent {
+            Ok(_) => true,
+            Err(err) => {
+                err.retry_after_seconds.is_some()
+                    && err.error == crate::error::ErrorKind::Unavailable
+            }
+        };
+        let logged_in = LoggedIn {
             signed_in: false,
             code_sent,
             mobile_ending: Some(mobile.ending()),
-        })
+        };
+        Ok((logged_in, new))
     }
 
     #[cfg(test)]

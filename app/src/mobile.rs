@@ -1,10 +1,21 @@
 //! Mobile numbers. On the server a [`Mobile`] exists only when the number is valid, can receive
 //! text messages and belongs to an allowed country; the browser only ever sees masked endings.
 
+fn last_digits(number: &str, count: usize) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(count)..]
+        .iter()
+        .collect()
+}
+
 /// The last two digits, which is all the 2FA page shows of a number ("ending 23").
 pub fn ending(number: &str) -> String {
-    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
-    digits[digits.len().saturating_sub(2)..].iter().collect()
+    last_digits(number, 2)
+}
+
+/// A number as records and staff see it: all but the last three digits hidden ("***123").
+pub fn masked(number: &str) -> String {
+    format!("***{}", last_digits(number, 3))
 }
 
 #[cfg(feature = "ssr")]

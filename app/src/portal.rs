@@ -9,6 +9,7 @@ use std::sync::{
 use phonenumber::country;
 
 use crate::{
+    mail::{ConsoleMailer, Mailer},
     password::PasswordHasher,
     secret::ServerSecret,
     sms::{SmsOutbox, SmsSender},
@@ -21,6 +22,22 @@ pub type Millis = i64;
 pub const SECOND: Millis = 1000;
 pub const MINUTE: Millis = 60 * SECOND;
 pub const HOUR: Millis = 60 * MINUTE;
+pub const DAY: Millis = 24 * HOUR;
+
+/// A span in whole seconds, rounded up, so that a wait still running is never "0 seconds".
+pub fn whole_seconds(span: Millis) -> u64 {
+    ((span.max(0) + SECOND - 1) / SECOND) as u64
+}
+
+/// What happens when a patient who never had a verified number gives one after their password
+/// (flow 2.2): the password alone chooses their second factor there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstNumberAtLogin {
+    /// They may give it, and the event is audited and emailed (the default).
+    Allow,
+    /// They must call the practice's support instead.
+    Support,
+}
 
 /// The practice's choices. Every field has a working default for a local run.
 #[derive(Debug, Clone)]
@@ -42,6 +59,14 @@ pub struct Settings {
     pub pending_seconds: i64,
     pub session_idle_seconds: i64,
     pub session_absolute_seconds: i64,
+    pub first_number_at_login: FirstNumberAtLogin,
+    /// How long a one-time password from the practice (an import, or support) works.
+    pub one_time_password_days: i64,
+    /// Per-IP limits count an IPv6 client by this prefix: one home or office network gets a
+    /// whole /64 and could otherwise rotate addresses within it.
+    pub ipv6_prefix: u8,
+    /// Password checks that may wait for a hashing thread; beyond them the portal answers 503.
+    pub password_queue: usize,
     pub limits: Limits,
 }
 
@@ -66,6 +91,10 @@ pub struct Limits {
     /// Registration attempts from one client IP per hour, against scripted sign-ups and
     /// probing for usernames.
     pub registrations_per_ip_hour: i64,
+    /// Right passwords per account per hour: each one texts a code and costs a hash.
+    pub logins_per_account_hour: i64,
+    /// Right passwords from one client IP per hour.
+    pub logins_per_ip_hour: i64,
 }
 
 impl Default for Limits {
@@ -80,6 +109,8 @@ impl Default for Limits {
             sends_per_ip_hour: 20,
             sends_per_day: 5_000,
             registrations_per_ip_hour: 20,
+            logins_per_account_hour: 20,
+            logins_per_ip_hour: 300,
         }
     }
 }
@@ -99,6 +130,10 @@ impl Default for Settings {
             pending_seconds: 600,
             session_idle_seconds: 900,
             session_absolute_seconds: 12 * 3600,
+            first_number_at_login: FirstNumberAtLogin::Allow,
+            one_time_password_days: 14,
+            ipv6_prefix: 64,
+            password_queue: 64,
             limits: Limits::default(),
         }
     }
@@ -171,6 +206,7 @@ pub struct PortalParts {
     pub secret: ServerSecret,
     pub passwords: PasswordHasher,
     pub outbox: SmsOutbox,
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl std::ops::Deref for Portal {
@@ -181,6 +217,7 @@ impl std::ops::Deref for Portal {
 }
 
 impl Portal {
+    /// A portal whose emails go to the log and the dev outbox.
     pub fn new(
         settings: Settings,
         store: Store,
@@ -188,14 +225,28 @@ impl Portal {
         secret: ServerSecret,
         sms: Arc<dyn SmsSender>,
     ) -> Self {
+        let mailer = Arc::new(ConsoleMailer::new(store.clone(), clock.clone()));
+        Self::with_mailer(settings, store, clock, secret, sms, mailer)
+    }
+
+    pub fn with_mailer(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        secret: ServerSecret,
+        sms: Arc<dyn SmsSender>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
         let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone());
+        let passwords = PasswordHasher::bounded_by_cores(settings.password_queue);
         Self(Arc::new(PortalParts {
             settings,
             store,
             clock,
             secret,
-            passwords: PasswordHasher::bounded_by_cores(),
+            passwords,
             outbox,
+            mailer,
         }))
     }
 

@@ -1,5 +1,5 @@
-//! The practice that runs the portal: its name in the header and its support contact in the
-//! footer, both from the server's configuration.
+//! The practice that runs the portal: its name in the header, its support contact in the
+//! footer, and how long a signed-in page may sit idle, all from the practice's settings.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,8 @@ pub struct Practice {
     pub name: String,
     pub support_phone: String,
     pub support_email: String,
+    /// A signed-in session ends after this long without a request.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Practice {
@@ -16,13 +18,15 @@ impl Practice {
     /// the header and footer render at once, with nothing to wait for or fetch again.
     pub fn provide() {
         let practice = SharedValue::new(|| {
+            // The route list is rendered once at start-up, outside any request: no portal then.
             #[cfg(feature = "ssr")]
-            if let Ok(portal) = crate::request::portal() {
+            if let Some(portal) = use_context::<crate::portal::Portal>() {
                 let settings = &portal.settings;
                 return Practice {
                     name: settings.practice_name.clone(),
                     support_phone: settings.support_phone.clone(),
                     support_email: settings.support_email.clone(),
+                    idle_timeout_seconds: settings.session_idle_seconds as u64,
                 };
             }
             // In the browser the value comes from the page, so this runs only if the app were
@@ -34,7 +38,7 @@ impl Practice {
     }
 }
 
-fn use_practice() -> Practice {
+pub fn use_practice() -> Practice {
     expect_context::<Practice>()
 }
 

@@ -35,6 +35,7 @@ pub async fn register(
     #[server(default)] email: Option<String>,
 ) -> Result<Registered, PortalError> {
     let portal = crate::request::portal()?;
+    let caller = crate::request::caller(&portal).await?;
     let form = ssr::RegistrationForm {
         username,
         password,
@@ -45,8 +46,9 @@ pub async fn register(
         mobile,
         email,
     };
-    let registered = ssr::register_patient(&portal, form).await?;
-    leptos_axum::redirect(if registered.signed_in { "/" } else { "/verify" });
+    let (registered, session) = ssr::register_patient(&portal, &caller, form).await?;
+    crate::request::set_session_cookie(&portal, &session);
+    leptos_axum::redirect(session.next_page());
     Ok(registered)
 }
 
@@ -103,17 +105,18 @@ pub fn RegisterPage() -> impl IntoView {
 pub mod ssr {
     use std::collections::BTreeMap;
 
-    use time::{macros::format_description, Date, OffsetDateTime};
-
     use super::Registered;
     use crate::{
+        audit::{self, Entry, Event, Outcome},
+        caller::Caller,
         error::{OrInternal, PortalError},
+        limits::{Limit, LimitKind},
         mobile::Mobile,
         password::NewPassword,
-        portal::{Portal, HOUR, SECOND},
-        request,
-        session::Stage,
-        store::{LimitWindow, NewAccountRow},
+        patient::{today, DateOfBirth, Email, PersonName, Username},
+        portal::{Portal, HOUR},
+        session::{self, NewSession, Stage},
+        store::NewAccountRow,
     };
 
     pub struct RegistrationForm {
@@ -142,112 +145,114 @@ pub mod ssr {
         }
     }
 
-    const MAX_NAME_CHARS: usize = 100;
-
-    pub fn check_name(value: &str, what: &str) -> Result<String, String> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(format!("Please enter your {what}."));
-        }
-        if value.chars().count() > MAX_NAME_CHARS || value.chars().any(char::is_control) {
-            return Err(format!(
-                "Please enter your {what} using up to {MAX_NAME_CHARS} letters."
-            ));
-        }
-        Ok(value.to_string())
+    /// A registration form that passed every check.
+    struct NewPatient {
+        username: Username,
+        password: NewPassword,
+        given_name: PersonName,
+        family_name: PersonName,
+        date_of_birth: DateOfBirth,
+        email: Option<Email>,
+        mobile: Mobile,
     }
 
-    /// A real date, in the past, within a human lifetime.
-    pub fn check_date_of_birth(value: &str, today: Date) -> Result<String, String> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err("Please enter your date of birth.".into());
-        }
-        let date = Date::parse(value, format_description!("[year]-[month]-[day]"))
-            .map_err(|_| "Please enter a real date, for example 1950-07-31.".to_string())?;
-        if date >= today {
-            return Err("Your date of birth must be in the past.".into());
-        }
-        if date.year() < today.year() - 130 {
-            return Err("Please check the year of your date of birth.".into());
-        }
-        Ok(date.to_string())
-    }
+    const USERNAME_TAKEN: &str = "That username is already taken. Please choose another.";
 
-    /// Usernames are case-insensitive; this is the form they are compared in.
-    pub fn username_key(username: &str) -> String {
-        username.trim().to_lowercase()
-    }
-
-    pub fn check_username(value: &str) -> Result<String, String> {
-        let value = value.trim();
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
-        if value.is_empty() {
-            return Err("Please choose a username.".into());
-        }
-        if !(3..=64).contains(&value.chars().count()) || !value.chars().all(allowed) {
-            return Err(
-                "Please use 3 to 64 letters or numbers; dots, dashes, underscores and @ are fine too."
-                    .into(),
-            );
-        }
-        Ok(value.to_string())
-    }
-
-    pub fn check_email(value: Option<&str>) -> Result<Option<String>, String> {
-        let value = value.map(str::trim).unwrap_or_default();
-        if value.is_empty() {
-            return Ok(None);
-        }
-        if value.len() > 254 || !email_address::EmailAddress::is_valid(value) {
-            return Err(
-                "Please enter an email address like name@example.com, or leave it empty.".into(),
-            );
-        }
-        Ok(Some(value.to_string()))
-    }
-
-    pub fn today(portal: &Portal) -> Date {
-        OffsetDateTime::from_unix_timestamp(portal.now() / SECOND)
-            .map(|t| t.date())
-            .unwrap_or(Date::MIN)
-    }
-
+    /// Creates the account and starts its session: waiting for the code to the new number, or
+    /// signed in when the practice has two-factor authentication off.
     pub async fn register_patient(
         portal: &Portal,
+        caller: &Caller,
         form: RegistrationForm,
-    ) -> Result<Registered, PortalError> {
-        let settings = &portal.settings;
+    ) -> Result<(Registered, NewSession), PortalError> {
+        count_the_attempt(portal, caller).await?;
+        let new = check(portal, &form).await?;
+        let password_hash = portal
+            .passwords
+            .hash(new.password)
+            .await
+            .map_err(|e| e.refusal("hashing a new password"))?;
+        let account_id = portal
+            .store
+            .insert_account(NewAccountRow {
+                username: new.username.as_str(),
+                username_key: &new.username.key(),
+                password_hash: &password_hash,
+                given_name: new.given_name.as_str(),
+                family_name: new.family_name.as_str(),
+                date_of_birth: &new.date_of_birth.to_string(),
+                email: new.email.as_ref().map(Email::as_str),
+                mobile: Some(new.mobile.e164()),
+                mobile_verified_at: None,
+                must_change_password: false,
+                password_expires_at: None,
+                created_at: portal.now(),
+            })
+            .await
+            .or_internal("creating an account")?
+            // Someone took the name between the check and the insert.
+            .ok_or_else(|| PortalError::field("username", USERNAME_TAKEN))?;
+
+        let signed_in = !portal.settings.two_factor;
+        let stage = if signed_in {
+            Stage::SignedIn
+        } else {
+            Stage::Registered
+        };
+        let session = session::begin(portal, account_id, stage, caller.session.as_ref())
+            .await
+            .or_internal("starting a session")?;
+        let entry = Entry::new(Event::Registered, Outcome::Ok).account(account_id);
+        audit::record(portal, caller, entry).await;
+        let registered = Registered {
+            signed_in,
+            mobile_ending: new.mobile.ending(),
+        };
+        Ok((registered, session))
+    }
+
+    /// Registration attempts, successful or not, are limited per network: against scripted
+    /// sign-ups and probing for usernames.
+    async fn count_the_attempt(portal: &Portal, caller: &Caller) -> Result<(), PortalError> {
         let now = portal.now();
-        let attempts = [LimitWindow {
-            kind: "registration_ip",
-            subject: request::client_ip(),
-            since: now - HOUR,
-            limit: settings.limits.registrations_per_ip_hour,
-        }];
-        if let Some(full) = portal
+        let attempts = [Limit::new(
+            LimitKind::RegistrationIp,
+            caller.network(portal.settings.ipv6_prefix),
+            HOUR,
+            portal.settings.limits.registrations_per_ip_hour,
+            now,
+            |wait| {
+                format!("Too many accounts have been started from your network. Please try again in {wait}, or contact the practice.")
+            },
+        )];
+        let full = portal
             .store
             .count_if_under(&attempts, now)
             .await
-            .or_internal("counting registrations")?
-        {
-            let wait = (full.oldest.unwrap_or(now) + HOUR - now).max(SECOND);
-            return Err(PortalError::too_many_requests(
-                "Too many accounts have been started from your network. Please try again in an hour, or contact the practice.",
-                ((wait + SECOND - 1) / SECOND) as u64,
-            ));
+            .or_internal("counting registrations")?;
+        match full {
+            Some(full) => Err(attempts[full.index].refusal(full.oldest, now)),
+            None => Ok(()),
         }
+    }
+
+    /// Checks every field, and reports every problem at once.
+    async fn check(portal: &Portal, form: &RegistrationForm) -> Result<NewPatient, PortalError> {
+        let settings = &portal.settings;
         let mut problems = Problems::default();
-        let given_name = problems.take("given_name", check_name(&form.given_name, "given name"));
-        let family_name =
-            problems.take("family_name", check_name(&form.family_name, "family name"));
+        let given_name = problems.take(
+            "given_name",
+            PersonName::parse(&form.given_name, "given name"),
+        );
+        let family_name = problems.take(
+            "family_name",
+            PersonName::parse(&form.family_name, "family name"),
+        );
         let date_of_birth = problems.take(
             "date_of_birth",
-            check_date_of_birth(&form.date_of_birth, today(portal)),
+            DateOfBirth::parse(&form.date_of_birth, today(portal)),
         );
-        let email = problems
-            .take("email", check_email(form.email.as_deref()))
-            .flatten();
+        let email = problems.take("email", Email::parse_optional(form.email.as_deref()));
         let mobile = problems.take(
             "mobile",
             Mobile::parse(
@@ -256,7 +261,7 @@ pub mod ssr {
                 &settings.allowed_regions,
             ),
         );
-        let username = problems.take("username", check_username(&form.username));
+        let username = problems.take("username", Username::parse(&form.username));
         let password = problems.take(
             "password",
             NewPassword::parse(&form.password, &form.username),
@@ -268,115 +273,43 @@ pub mod ssr {
         {
             problems.add("confirm_password", "The two passwords don't match.");
         }
-        let taken = "That username is already taken. Please choose another.";
         if let Some(username) = &username {
-            if portal
+            let taken = portal
                 .store
-                .username_taken(&username_key(username))
+                .username_taken(&username.key())
                 .await
-                .or_internal("checking a username")?
-            {
-                problems.add("username", taken);
+                .or_internal("checking a username")?;
+            if taken {
+                problems.add("username", USERNAME_TAKEN);
             }
         }
-        let (
-            Some(given_name),
-            Some(family_name),
-            Some(date_of_birth),
-            Some(mobile),
-            Some(username),
-            Some(password),
-            true,
-        ) = (
+        match (
             given_name,
             family_name,
             date_of_birth,
+            email,
             mobile,
             username,
             password,
-            problems.0.is_empty(),
-        )
-        else {
-            return Err(PortalError::fields(problems.0));
-        };
-
-        let password_hash = portal
-            .passwords
-            .hash(password)
-            .await
-            .or_internal("hashing a new password")?;
-        let account_id = portal
-            .store
-            .insert_account(NewAccountRow {
-                username: &username,
-                username_key: &username_key(&username),
-                password_hash: &password_hash,
-                given_name: &given_name,
-                family_name: &family_name,
-                date_of_birth: &date_of_birth,
-                email: email.as_deref(),
-                mobile: Some(mobile.e164()),
-                mobile_verified_at: None,
-                must_change_password: false,
-                created_at: now,
-            })
-            .await
-            .or_internal("creating an account")?
-            // Someone took the name between the check and the insert.
-            .ok_or_else(|| PortalError::field("username", taken))?;
-
-        let signed_in = !settings.two_factor;
-        let stage = if signed_in {
-            Stage::SignedIn
-        } else {
-            Stage::Registered
-        };
-        let previous = request::session(portal).await?;
-        request::step_up(portal, account_id, stage, previous.as_ref()).await?;
-        request::audit(portal, Some(account_id), "registered", "ok", None).await;
-        Ok(Registered {
-            signed_in,
-            mobile_ending: mobile.ending(),
-        })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use time::macros::date;
-
-        #[test]
-        fn a_date_of_birth_must_be_real_and_past() {
-            let today = date!(2026 - 11 - 27);
-            assert_eq!(
-                check_date_of_birth("1950-07-31", today).as_deref(),
-                Ok("1950-07-31")
-            );
-            assert!(check_date_of_birth("2026-11-27", today).is_err());
-            assert!(check_date_of_birth("2030-01-01", today).is_err());
-            assert!(check_date_of_birth("1950-02-30", today).is_err());
-            assert!(check_date_of_birth("31/07/1950", today).is_err());
-            assert!(check_date_of_birth("1850-01-01", today).is_err());
-            assert!(check_date_of_birth("", today).is_err());
-        }
-
-        #[test]
-        fn usernames_compare_without_case() {
-            assert_eq!(username_key(" Margaret.Smith "), "margaret.smith");
-            assert!(check_username("margaret smith").is_err());
-            assert!(check_username("ms").is_err());
-            assert!(check_username("m.smith@example.org").is_ok());
-        }
-
-        #[test]
-        fn email_is_optional_but_checked_when_given() {
-            assert_eq!(check_email(None), Ok(None));
-            assert_eq!(check_email(Some("  ")), Ok(None));
-            assert!(check_email(Some("not an email")).is_err());
-            assert_eq!(
-                check_email(Some("pat@example.org")),
-                Ok(Some("pat@example.org".into()))
-            );
+        ) {
+            (
+                Some(given_name),
+                Some(family_name),
+                Some(date_of_birth),
+                Some(email),
+                Some(mobile),
+                Some(username),
+                Some(password),
+            ) if problems.0.is_empty() => Ok(NewPatient {
+                username,
+                password,
+                given_name,
+                family_name,
+                date_of_birth,
+                email,
+                mobile,
+            }),
+            _ => Err(PortalError::fields(problems.0)),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! What a server function knows about the request it serves: the portal, the client's address,
-//! the session cookie, and the account behind it. The one place that reads Leptos's context.
+//! What a server function knows about the request it serves: the portal, the caller (address
+//! and session) and the patient behind it. The one place that reads Leptos's request context,
+//! and the one that writes the session cookie.
 
 use std::net::IpAddr;
 
@@ -8,10 +9,11 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::{
-    error::{OrInternal, PortalError},
+    caller::Caller,
+    error::{ErrorKind, OrInternal, PortalError},
+    patient::Patient,
     portal::Portal,
-    session::{self, Session, Stage},
-    store::{AccountRow, AuditEvent},
+    session::{self, NewSession, Session, Stage},
 };
 
 /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
@@ -19,6 +21,8 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
+/// The portal, which the server provides to every request. Pages rendered outside a request
+/// (the route list built at start-up) have none, and render without it.
 pub fn portal() -> Result<Portal, PortalError> {
     use_context::<Portal>().ok_or_else(|| {
         tracing::error!("the Portal was not provided to the server function");
@@ -30,13 +34,6 @@ fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
-pub fn client_ip() -> String {
-    parts()
-        .and_then(|p| p.extensions.get::<ClientIp>().copied())
-        .map(|ip| ip.0.to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn append_header(name: header::HeaderName, value: &str) {
     if let (Some(options), Ok(value)) = (
         use_context::<ResponseOptions>(),
@@ -46,121 +43,116 @@ fn append_header(name: header::HeaderName, value: &str) {
     }
 }
 
-/// The session this request belongs to, if any.
-pub async fn session(portal: &Portal) -> Result<Option<Session>, PortalError> {
-    let cookie = parts().and_then(|p| {
-        let header = p.headers.get(header::COOKIE)?.to_str().ok()?.to_string();
-        session::from_cookie_header(&portal.settings, &header)
+/// The caller: their address and their session, if the cookie names a live one.
+pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
+    let parts = parts();
+    let ip = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<ClientIp>().copied())
+        .map(|ip| ip.0);
+    let cookie = parts.as_ref().and_then(|p| {
+        let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
+        session::from_cookie_header(&portal.settings, header)
     });
-    match cookie {
+    let session = match cookie {
         Some(value) => session::load(portal, &value)
             .await
-            .or_internal("loading the session"),
-        None => Ok(None),
-    }
+            .or_internal("loading the session")?,
+        None => None,
+    };
+    Ok(Caller { ip, session })
 }
 
-/// Moves the browser to a new session at `stage`, retiring `previous`.
-pub async fn step_up(
-    portal: &Portal,
-    account_id: i64,
-    stage: Stage,
-    previous: Option<&Session>,
-) -> Result<(), PortalError> {
-    let value = session::begin(portal, account_id, stage, previous)
-        .await
-        .or_internal("starting a session")?;
+/// Gives the browser the cookie of a session just started.
+pub fn set_session_cookie(portal: &Portal, new: &NewSession) {
     append_header(
         header::SET_COOKIE,
-        &session::set_cookie(&portal.settings, &value),
+        &session::set_cookie(&portal.settings, &new.cookie),
     );
-    Ok(())
 }
 
-/// Ends the session on the server and in the browser.
-pub async fn end_session(portal: &Portal, session: &Session) -> Result<(), PortalError> {
-    session::end(portal, session)
-        .await
-        .or_internal("ending the session")?;
+/// Removes the session cookie from the browser.
+pub fn clear_session_cookie(portal: &Portal) {
     append_header(header::SET_COOKIE, &session::clear_cookie(&portal.settings));
-    Ok(())
 }
 
 pub const SIGN_IN_NEEDED: &str = "Please log in to continue.";
+pub const CHOOSE_PASSWORD_FIRST: &str = "Please choose your own password before using the portal.";
 
-async fn account_for(portal: &Portal, session: &Session) -> Result<AccountRow, PortalError> {
-    portal
+/// A caller with a session, and the patient it belongs to.
+pub struct Visit {
+    pub caller: Caller,
+    pub session: Session,
+    pub patient: Patient,
+}
+
+async fn visit(
+    portal: &Portal,
+    accept: impl Fn(&Session) -> bool,
+    refusal: &str,
+) -> Result<Visit, PortalError> {
+    let caller = caller(portal).await?;
+    let Some(session) = caller.session.clone().filter(|s| accept(s)) else {
+        return Err(PortalError::unauthorized(refusal));
+    };
+    let patient = portal
         .store
         .account(session.account_id)
         .await
         .or_internal("loading the account")?
-        .ok_or_else(|| PortalError::unauthorized(SIGN_IN_NEEDED))
+        .map(Patient::from)
+        .ok_or_else(|| PortalError::unauthorized(refusal))?;
+    if !session.stage.is_pending() {
+        no_store();
+    }
+    Ok(Visit {
+        caller,
+        session,
+        patient,
+    })
 }
 
-/// The signed-in patient, or 401. Pending sessions are not signed in.
-pub async fn signed_in(portal: &Portal) -> Result<(Session, AccountRow), PortalError> {
-    match session(portal).await? {
-        Some(session) if session.stage == Stage::SignedIn => {
-            let account = account_for(portal, &session).await?;
-            no_store();
-            Ok((session, account))
-        }
-        _ => Err(PortalError::unauthorized(SIGN_IN_NEEDED)),
+/// Refuses a signed-in patient who still has the practice's one-time password.
+fn own_password_first(visit: Visit) -> Result<Visit, PortalError> {
+    if !visit.session.stage.is_pending() && visit.patient.must_change_password {
+        return Err(PortalError::new(
+            ErrorKind::MustChoosePassword,
+            CHOOSE_PASSWORD_FIRST,
+        ));
     }
+    Ok(visit)
 }
 
-/// Any session with its account, pending or signed in, or 401.
-pub async fn any_session(portal: &Portal) -> Result<(Session, AccountRow), PortalError> {
-    match session(portal).await? {
-        Some(session) => {
-            let account = account_for(portal, &session).await?;
-            if !session.stage.is_pending() {
-                no_store();
-            }
-            Ok((session, account))
-        }
-        None => Err(PortalError::unauthorized(SIGN_IN_NEEDED)),
-    }
+/// The signed-in patient, or 401; 403 until a one-time password is replaced. Pending sessions
+/// are not signed in.
+pub async fn signed_in(portal: &Portal) -> Result<Visit, PortalError> {
+    own_password_first(signed_in_with_any_password(portal).await?)
+}
+
+/// The signed-in patient even with a one-time password: for choosing their own.
+pub async fn signed_in_with_any_password(portal: &Portal) -> Result<Visit, PortalError> {
+    visit(portal, |s| s.stage == Stage::SignedIn, SIGN_IN_NEEDED).await
+}
+
+/// Any session with its patient, pending or signed in, or 401 (403 for a signed-in patient who
+/// must choose a password first).
+pub async fn any_session(portal: &Portal) -> Result<Visit, PortalError> {
+    own_password_first(visit(portal, |_| true, SIGN_IN_NEEDED).await?)
 }
 
 /// The session waiting for its code, or 401.
-pub async fn pending(portal: &Portal) -> Result<(Session, AccountRow), PortalError> {
-    match session(portal).await? {
-        Some(session) if session.stage.is_pending() => {
-            let account = account_for(portal, &session).await?;
-            Ok((session, account))
-        }
-        _ => Err(PortalError::unauthorized(
-            "Your sign-in has expired. Please log in again.",
-        )),
-    }
+pub async fn pending(portal: &Portal) -> Result<Visit, PortalError> {
+    visit(
+        portal,
+        |s| s.stage.is_pending(),
+        "Your sign-in has expired. Please log in again.",
+    )
+    .await
 }
 
 /// Patient data must never sit in a shared or browser cache.
 pub fn no_store() {
     if let Some(options) = use_context::<ResponseOptions>() {
         options.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-}
-
-/// Records an event in the audit trail. A failure to record is logged, and does not undo what
-/// the patient did.
-pub async fn audit(
-    portal: &Portal,
-    account_id: Option<i64>,
-    event: &str,
-    outcome: &str,
-    detail: Option<String>,
-) {
-    let row = AuditEvent {
-        at: portal.now(),
-        account_id,
-        ip: client_ip(),
-        event: event.to_string(),
-        outcome: outcome.to_string(),
-        detail,
-    };
-    if let Err(err) = portal.store.record_audit(&row).await {
-        tracing::error!(%err, event, "could not write the audit trail");
     }
 }

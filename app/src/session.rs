@@ -99,14 +99,31 @@ pub async fn load(portal: &Portal, cookie_value: &str) -> Result<Option<Session>
     }))
 }
 
+/// A session just started: the row is stored, and `cookie` is what the browser must be given.
+pub struct NewSession {
+    pub session: Session,
+    /// The cookie's value: 256 random bits. Only its hash is stored.
+    pub cookie: String,
+}
+
+impl NewSession {
+    /// Where the browser goes next: the 2FA page while a code is needed, else home.
+    pub fn next_page(&self) -> &'static str {
+        if self.session.stage.is_pending() {
+            "/verify"
+        } else {
+            "/"
+        }
+    }
+}
+
 /// Starts a session at `stage`, replacing `previous` (if any) so the ID changes at every step.
-/// Returns the value for the cookie.
 pub async fn begin(
     portal: &Portal,
     account_id: i64,
     stage: Stage,
     previous: Option<&Session>,
-) -> Result<String, StoreError> {
+) -> Result<NewSession, StoreError> {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let value = URL_SAFE_NO_PAD.encode(raw);
@@ -128,11 +145,33 @@ pub async fn begin(
         .store
         .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
         .await?;
-    Ok(value)
+    Ok(NewSession {
+        session: Session {
+            id_hash: row.id_hash,
+            account_id,
+            stage,
+            last_seen_at: now,
+            expires_at: row.expires_at,
+        },
+        cookie: value,
+    })
 }
 
 pub async fn end(portal: &Portal, session: &Session) -> Result<(), StoreError> {
     portal.store.delete_session(&session.id_hash).await
+}
+
+/// Ends every other session of the account: after the number or the password changes, a
+/// browser left signed in elsewhere (or a thief's) must sign in again. Returns how many ended.
+pub async fn end_others(
+    portal: &Portal,
+    account_id: i64,
+    keep: Option<&Session>,
+) -> Result<u64, StoreError> {
+    portal
+        .store
+        .delete_other_sessions(account_id, keep.map(|s| s.id_hash.as_str()))
+        .await
 }
 
 /// The `Set-Cookie` value for a session: HttpOnly and SameSite=Lax always; Secure with the

@@ -1,6 +1,6 @@
 // Seed flow 3, on a phone-sized screen: Personal Information → "?" → "here" → the dialog →
-// "Save & Get Code" → code → "Verify"; the same by keyboard alone; and a change abandoned in
-// the dialog, finished at the next login.
+// "Save & Get Code" → code → "Verify"; the same by keyboard alone; a new number left pending,
+// finished after signing in with the old one; and a pending number cancelled.
 import { devices, expect, type Page } from "@playwright/test";
 import {
   PASSWORD,
@@ -56,9 +56,13 @@ test("a patient changes their mobile number through the dialog", async ({ page, 
   await dialog.getByRole("button", { name: "Save & Get Code" }).click();
   await expect(dialog.getByRole("status")).toContainText(`ending ${newMobile.e164.slice(-2)}`);
   const code = await codeFor(request, newMobile.e164);
-  // The old number was told.
+  // The old number was told, and still gets the sign-in codes until the new one is verified.
   const notices = await (await request.get("/dev/sms")).json();
-  expect(notices.some((m: { to: string; body: string }) => m.to === oldMobile.e164 && m.body.includes("changed"))).toBe(true);
+  expect(
+    notices.some(
+      (m: { to: string; body: string }) => m.to === oldMobile.e164 && m.body.includes("still come to this number"),
+    ),
+  ).toBe(true);
 
   const codeField = dialog.getByLabel("Verification code");
   await expect(codeField).toHaveAttribute("autocomplete", "one-time-code");
@@ -110,10 +114,11 @@ test("the mobile help and dialog work by keyboard alone", async ({ page, request
   await expect(here).toBeFocused();
 });
 
-test("a number saved but not verified is verified at the next login", async ({ page, request }) => {
+test("a pending number is verified after signing in with the old one", async ({ page, request }) => {
   const username = uniqueUsername("abe");
+  const oldMobile = uniqueMobile();
   const newMobile = uniqueMobile();
-  await registerAndVerify(page, request, { username, mobile: uniqueMobile(), givenName: "Abe" });
+  await registerAndVerify(page, request, { username, mobile: oldMobile, givenName: "Abe" });
   await openPersonalInformation(page);
   await page.getByRole("button", { name: "About your mobile number" }).click();
   await page.getByRole("link", { name: "here" }).click();
@@ -124,33 +129,76 @@ test("a number saved but not verified is verified at the next login", async ({ p
   await dialog.getByRole("button", { name: "Close" }).click();
   await expect(dialog).toBeHidden();
 
-  // Saved, not verified, and the page says so.
-  const row = page.locator(".mobile-status");
-  await expect(row).toContainText(newMobile.typed);
-  await expect(row).toContainText("Not verified");
+  // The verified number stays; the new one waits apart, and the page says so.
+  await expect(page.locator(".mobile-status").first()).toContainText(oldMobile.typed);
+  await expect(page.locator(".mobile-status").first()).toContainText("Verified");
+  const pendingRow = page.locator(".pending-mobile");
+  await expect(pendingRow).toContainText(newMobile.typed);
+  await expect(pendingRow).toContainText("Not verified");
   await expect(page.getByRole("button", { name: "Verify this number" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Cancel this change" })).toBeVisible();
   await expectAccessible(page);
-  await screenshot(page, "1-saved-not-verified");
+  await screenshot(page, "1-saved-pending");
 
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   await hydrated(page);
-  const seen = await textCount(request, newMobile.e164);
+  const seenOld = await textCount(request, oldMobile.e164);
+  const seenNew = await textCount(request, newMobile.e164);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
 
-  await expect(page.getByRole("heading", { name: "Verify your mobile number" })).toBeVisible();
-  await expect(page.getByLabel("Mobile number")).toHaveValue(newMobile.typed);
-  expect(await textCount(request, newMobile.e164)).toBe(seen);
+  // The sign-in code goes to the verified (old) number, never the pending one.
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByRole("status")).toContainText(`ending ${oldMobile.e164.slice(-2)}`);
+  await expect(page.getByLabel("Mobile number")).toHaveCount(0);
+  const signInCode = await codeFor(request, oldMobile.e164, seenOld);
+  expect(await textCount(request, newMobile.e164)).toBe(seenNew);
   await hydrated(page);
-  await screenshot(page, "2-next-login-asks");
-  await page.getByRole("button", { name: "Get Code" }).click();
-  const code = await codeFor(request, newMobile.e164, seen);
-  await page.getByLabel("Verification code").fill(code);
+  await page.getByLabel("Verification code").fill(signInCode);
   await page.getByRole("button", { name: "Verify" }).click();
 
+  // Signed in, the patient is asked to finish the change.
   await expect(page.getByRole("heading", { name: "Welcome, Abe" })).toBeVisible();
+  const card = page.getByRole("region", { name: "Finish changing your mobile number" });
+  await expect(card).toBeVisible();
+  await expect(card).toContainText(newMobile.typed);
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "2-asked-to-finish");
+  await card.getByRole("button", { name: "Send Code" }).click();
+  await expect(card.getByRole("status")).toContainText(`ending ${newMobile.e164.slice(-2)}`);
+  const code = await codeFor(request, newMobile.e164, seenNew);
+  await card.getByLabel("Verification code").fill(code);
+  await card.getByRole("button", { name: "Verify" }).click();
+
+  await expect(card).toBeHidden();
+  await expect(page.getByRole("status").first()).toContainText("is verified");
+  await expect(page.locator(".mobile-status")).toContainText(newMobile.typed);
   await expect(page.locator(".mobile-status")).toContainText("Verified");
-  await screenshot(page, "3-verified-at-login");
+  await expectAccessible(page);
+  await screenshot(page, "3-new-number-verified");
+});
+
+test("a pending number can be cancelled, and the verified one stays", async ({ page, request }) => {
+  const oldMobile = uniqueMobile();
+  const newMobile = uniqueMobile();
+  await registerAndVerify(page, request, { username: uniqueUsername("cal"), mobile: oldMobile });
+  await openPersonalInformation(page);
+  await page.getByRole("button", { name: "About your mobile number" }).click();
+  await page.getByRole("link", { name: "here" }).click();
+  const dialog = page.getByRole("dialog", { name: "Change your mobile number" });
+  await dialog.getByLabel("Mobile number").fill(newMobile.typed);
+  await dialog.getByRole("button", { name: "Save & Get Code" }).click();
+  await expect(dialog.getByRole("status")).toContainText("We saved your new number");
+  await dialog.getByRole("button", { name: "Close" }).click();
+
+  await page.getByRole("button", { name: "Cancel this change" }).click();
+  await expect(page.getByRole("status").first()).toContainText("The change is cancelled");
+  await expect(page.locator(".pending-mobile")).toHaveCount(0);
+  await expect(page.locator(".mobile-status")).toContainText(oldMobile.typed);
+  await expect(page.locator(".mobile-status")).toContainText("Verified");
+  await expectAccessible(page);
+  await screenshot(page, "cancelled");
 });

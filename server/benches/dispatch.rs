@@ -98,6 +98,7 @@ async fn main() {
                 mobile: Some(&number),
                 mobile_verified_at: None,
                 must_change_password: false,
+                password_expires_at: None,
                 created_at: 0,
             })
             .await
@@ -105,7 +106,8 @@ async fn main() {
             .unwrap();
         let cookie = session::begin(&portal, id, Stage::Registered, None)
             .await
-            .unwrap();
+            .unwrap()
+            .cookie;
         patients.push((format!("portal_session={cookie}"), number));
     }
 

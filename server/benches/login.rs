@@ -54,6 +54,7 @@ async fn patients(portal: &Portal, count: usize) {
                 mobile: None,
                 mobile_verified_at: None,
                 must_change_password: false,
+                password_expires_at: None,
                 created_at: 0,
             })
             .await

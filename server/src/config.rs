@@ -1,10 +1,10 @@
 //! Configuration from the environment (and `.env`). Every setting has a default that runs the
 //! portal locally; a bad value stops the server at start-up with a message naming the variable.
 
-use std::path::PathBuf;
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use app::{
-    portal::{Limits, Settings},
+    portal::{FirstNumberAtLogin, Limits, Settings},
     sms::{TwilioConfig, TwilioSender},
 };
 use ipnet::IpNet;
@@ -27,6 +27,38 @@ impl SmsProvider {
     }
 }
 
+/// Where emails to patients go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailProvider {
+    /// The log (and, with the dev outbox, `/dev/email`).
+    Console,
+    Smtp {
+        url: String,
+        from: String,
+    },
+}
+
+/// How the listener treats connections: slow or idle clients can't hold it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A client must send its request's headers within this.
+    pub header_read_timeout: Duration,
+    /// A whole request, body and answer included, within this.
+    pub request_timeout: Duration,
+    /// Connections open at once; further ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
@@ -34,8 +66,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub secret_key: Option<String>,
     pub sms_provider: SmsProvider,
+    pub mail: MailProvider,
+    /// `/dev/sms` and `/dev/email` exist: only on a loopback portal, or when asked for.
+    pub dev_outbox: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +87,13 @@ pub enum ConfigError {
          https PORTAL_PUBLIC_URL; set PORTAL_SMS_PROVIDER to a real provider"
     )]
     ConsoleOverHttps,
+    #[error(
+        "the console SMS provider shows codes in the log and at /dev/sms, so it runs only on a \
+         loopback PORTAL_PUBLIC_URL (such as http://127.0.0.1:3000), not on {0}; set \
+         PORTAL_SMS_PROVIDER to a real provider, or PORTAL_DEV_OUTBOX=on for a test machine \
+         nobody else can reach"
+    )]
+    ConsoleNotLoopback(String),
     #[error("PORTAL_SMS_PROVIDER={provider} needs {needs}")]
     Missing {
         provider: &'static str,
@@ -90,11 +133,105 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             v.parse::<i64>().ok().filter(|s| *s >= 1)
         })
     }
+
+    fn count(&self, var: &'static str, default: i64) -> Result<i64, ConfigError> {
+        self.parsed(var, default, "a whole number, at least 1", |v| {
+            v.parse::<i64>().ok().filter(|n| *n >= 1)
+        })
+    }
+
+    fn switch(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        self.parsed(var, default, "on or off", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => Some(true),
+                "off" | "false" | "0" | "no" => Some(false),
+                _ => None,
+            }
+        })
+    }
+
+    fn url(&self, var: &'static str, default: url::Url) -> Result<url::Url, ConfigError> {
+        self.parsed(
+            var,
+            default,
+            "an http:// or https:// URL such as https://portal.example.org",
+            |v| {
+                url::Url::parse(v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            },
+        )
+    }
+}
+
+fn twilio<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    settings: &Settings,
+) -> Result<SmsProvider, ConfigError> {
+    let missing = ConfigError::Missing {
+        provider: "twilio",
+        needs: "PORTAL_TWILIO_ACCOUNT_SID, PORTAL_TWILIO_AUTH_TOKEN and \
+                PORTAL_TWILIO_FROM or PORTAL_TWILIO_MESSAGING_SERVICE_SID",
+    };
+    let sender = match (
+        vars.text("PORTAL_TWILIO_FROM"),
+        vars.text("PORTAL_TWILIO_MESSAGING_SERVICE_SID"),
+    ) {
+        (_, Some(service)) => TwilioSender::MessagingService(service),
+        (Some(from), None) => TwilioSender::From(from),
+        (None, None) => return Err(missing),
+    };
+    let (Some(account_sid), Some(auth_token)) = (
+        vars.text("PORTAL_TWILIO_ACCOUNT_SID"),
+        vars.text("PORTAL_TWILIO_AUTH_TOKEN"),
+    ) else {
+        return Err(missing);
+    };
+    let base_url = vars.parsed(
+        "PORTAL_TWILIO_BASE_URL",
+        "https://api.twilio.com".to_string(),
+        "an http:// or https:// URL",
+        |v| {
+            url::Url::parse(v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|_| v.trim_end_matches('/').to_string())
+        },
+    )?;
+    Ok(SmsProvider::Twilio(TwilioConfig {
+        base_url,
+        account_sid,
+        auth_token,
+        sender,
+        status_callback: Some(status_callback_url(settings)),
+        request_timeout: app::sms::twilio::REQUEST_TIMEOUT,
+    }))
+}
+
+fn webhook<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<SmsProvider, ConfigError> {
+    let (Some(url), Some(secret)) = (
+        vars.text("PORTAL_SMS_WEBHOOK_URL"),
+        vars.text("PORTAL_SMS_WEBHOOK_SECRET"),
+    ) else {
+        return Err(ConfigError::Missing {
+            provider: "webhook",
+            needs: "PORTAL_SMS_WEBHOOK_URL and PORTAL_SMS_WEBHOOK_SECRET",
+        });
+    };
+    if url::Url::parse(&url).is_err() {
+        return Err(ConfigError::Invalid {
+            var: "PORTAL_SMS_WEBHOOK_URL",
+            value: url,
+            expected: "an http:// or https:// URL",
+        });
+    }
+    Ok(SmsProvider::Webhook { url, secret })
 }
 
 fn sms_provider<F: Fn(&str) -> Option<String>>(
     vars: &Vars<F>,
     settings: &Settings,
+    dev_outbox: bool,
 ) -> Result<SmsProvider, ConfigError> {
     let name = vars.parsed(
         "PORTAL_SMS_PROVIDER",
@@ -106,68 +243,15 @@ fn sms_provider<F: Fn(&str) -> Option<String>>(
                 .find(|p| *p == v)
         },
     )?;
-    Ok(match name {
-        "twilio" => {
-            let missing = ConfigError::Missing {
-                provider: "twilio",
-                needs: "PORTAL_TWILIO_ACCOUNT_SID, PORTAL_TWILIO_AUTH_TOKEN and \
-                        PORTAL_TWILIO_FROM or PORTAL_TWILIO_MESSAGING_SERVICE_SID",
-            };
-            let sender = match (
-                vars.text("PORTAL_TWILIO_FROM"),
-                vars.text("PORTAL_TWILIO_MESSAGING_SERVICE_SID"),
-            ) {
-                (_, Some(service)) => TwilioSender::MessagingService(service),
-                (Some(from), None) => TwilioSender::From(from),
-                (None, None) => return Err(missing),
-            };
-            let (Some(account_sid), Some(auth_token)) = (
-                vars.text("PORTAL_TWILIO_ACCOUNT_SID"),
-                vars.text("PORTAL_TWILIO_AUTH_TOKEN"),
-            ) else {
-                return Err(missing);
-            };
-            let base_url = vars.parsed(
-                "PORTAL_TWILIO_BASE_URL",
-                "https://api.twilio.com".to_string(),
-                "an http:// or https:// URL",
-                |v| {
-                    url::Url::parse(v)
-                        .ok()
-                        .filter(|u| matches!(u.scheme(), "http" | "https"))
-                        .map(|_| v.trim_end_matches('/').to_string())
-                },
-            )?;
-            SmsProvider::Twilio(TwilioConfig {
-                base_url,
-                account_sid,
-                auth_token,
-                sender,
-                status_callback: Some(status_callback_url(settings)),
-                request_timeout: app::sms::twilio::REQUEST_TIMEOUT,
-            })
-        }
-        "webhook" => {
-            let (Some(url), Some(secret)) = (
-                vars.text("PORTAL_SMS_WEBHOOK_URL"),
-                vars.text("PORTAL_SMS_WEBHOOK_SECRET"),
-            ) else {
-                return Err(ConfigError::Missing {
-                    provider: "webhook",
-                    needs: "PORTAL_SMS_WEBHOOK_URL and PORTAL_SMS_WEBHOOK_SECRET",
-                });
-            };
-            if url::Url::parse(&url).is_err() {
-                return Err(ConfigError::Invalid {
-                    var: "PORTAL_SMS_WEBHOOK_URL",
-                    value: url,
-                    expected: "an http:// or https:// URL",
-                });
-            }
-            SmsProvider::Webhook { url, secret }
-        }
-        _ => SmsProvider::Console,
-    })
+    match name {
+        "twilio" => twilio(vars, settings),
+        "webhook" => webhook(vars),
+        _ if settings.secure_cookies() => Err(ConfigError::ConsoleOverHttps),
+        _ if !dev_outbox => Err(ConfigError::ConsoleNotLoopback(
+            settings.public_url.to_string(),
+        )),
+        _ => Ok(SmsProvider::Console),
+    }
 }
 
 /// Where Twilio reports delivery: the portal's own `/sms/status`.
@@ -178,15 +262,30 @@ pub fn status_callback_url(settings: &Settings) -> String {
     )
 }
 
+fn mail_provider<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<MailProvider, ConfigError> {
+    let Some(url) = vars.text("PORTAL_SMTP_URL") else {
+        return Ok(MailProvider::Console);
+    };
+    let from = vars.text("PORTAL_SMTP_FROM").ok_or(ConfigError::Missing {
+        provider: "PORTAL_SMTP_URL",
+        needs: "PORTAL_SMTP_FROM (the address emails come from)",
+    })?;
+    if !url.starts_with("smtp://") && !url.starts_with("smtps://") {
+        return Err(ConfigError::Invalid {
+            var: "PORTAL_SMTP_URL",
+            value: url,
+            expected: "smtp://host:port or smtps://user:password@host:port",
+        });
+    }
+    Ok(MailProvider::Smtp { url, from })
+}
+
 fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, ConfigError> {
     let defaults = Limits::default();
-    let count = |var: &'static str, default: i64| {
-        vars.parsed(var, default, "a whole number, at least 1", |v| {
-            v.parse::<i64>().ok().filter(|n| *n >= 1)
-        })
-    };
     Ok(Limits {
-        login_failures_before_delay: count(
+        login_failures_before_delay: vars.count(
             "PORTAL_LIMIT_LOGIN_FAILURES_BEFORE_DELAY",
             defaults.login_failures_before_delay,
         )?,
@@ -198,23 +297,32 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
             "PORTAL_LIMIT_LOGIN_DELAY_MAX_SECONDS",
             defaults.login_delay_max_seconds,
         )?,
-        failed_logins_per_ip_hour: count(
+        failed_logins_per_ip_hour: vars.count(
             "PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR",
             defaults.failed_logins_per_ip_hour,
         )?,
-        sends_per_account_hour: count(
+        sends_per_account_hour: vars.count(
             "PORTAL_LIMIT_SENDS_PER_ACCOUNT_HOUR",
             defaults.sends_per_account_hour,
         )?,
-        sends_per_number_day: count(
+        sends_per_number_day: vars.count(
             "PORTAL_LIMIT_SENDS_PER_NUMBER_DAY",
             defaults.sends_per_number_day,
         )?,
-        sends_per_ip_hour: count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
-        sends_per_day: count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
-        registrations_per_ip_hour: count(
+        sends_per_ip_hour: vars
+            .count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
+        sends_per_day: vars.count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
+        registrations_per_ip_hour: vars.count(
             "PORTAL_LIMIT_REGISTRATIONS_PER_IP_HOUR",
             defaults.registrations_per_ip_hour,
+        )?,
+        logins_per_account_hour: vars.count(
+            "PORTAL_LIMIT_LOGINS_PER_ACCOUNT_HOUR",
+            defaults.logins_per_account_hour,
+        )?,
+        logins_per_ip_hour: vars.count(
+            "PORTAL_LIMIT_LOGINS_PER_IP_HOUR",
+            defaults.logins_per_ip_hour,
         )?,
     })
 }
@@ -223,89 +331,138 @@ fn region(code: &str) -> Option<country::Id> {
     code.trim().to_ascii_uppercase().parse().ok()
 }
 
+/// Where a person or a phone would write to the portal: numbers' regions.
+fn regions<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    defaults: &Settings,
+) -> Result<(country::Id, Vec<country::Id>), ConfigError> {
+    let default_region = vars.parsed(
+        "PORTAL_DEFAULT_REGION",
+        defaults.default_region,
+        "a two-letter region code such as NZ",
+        region,
+    )?;
+    let allowed_regions = vars.parsed(
+        "PORTAL_ALLOWED_REGIONS",
+        vec![default_region],
+        "comma-separated region codes such as NZ,AU",
+        |v| v.split(',').map(region).collect::<Option<Vec<_>>>(),
+    )?;
+    Ok((default_region, allowed_regions))
+}
+
+fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let (default_region, allowed_regions) = regions(vars, &defaults)?;
+    Ok(Settings {
+        practice_name: vars
+            .text("PORTAL_PRACTICE_NAME")
+            .unwrap_or(defaults.practice_name),
+        public_url: vars.url("PORTAL_PUBLIC_URL", defaults.public_url.clone())?,
+        two_factor: vars.switch("PORTAL_TWO_FACTOR", defaults.two_factor)?,
+        default_region,
+        allowed_regions,
+        otp_ttl_seconds: vars.seconds("PORTAL_OTP_TTL_SECONDS", defaults.otp_ttl_seconds)?,
+        resend_cooldown_seconds: vars.parsed(
+            "PORTAL_RESEND_COOLDOWN_SECONDS",
+            defaults.resend_cooldown_seconds,
+            "a whole number of seconds",
+            |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
+        )?,
+        support_phone: vars
+            .text("PORTAL_SUPPORT_PHONE")
+            .unwrap_or(defaults.support_phone),
+        support_email: vars
+            .text("PORTAL_SUPPORT_EMAIL")
+            .unwrap_or(defaults.support_email),
+        pending_seconds: defaults.pending_seconds,
+        session_idle_seconds: vars
+            .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
+        session_absolute_seconds: defaults.session_absolute_seconds,
+        first_number_at_login: vars.parsed(
+            "PORTAL_FIRST_NUMBER_AT_LOGIN",
+            defaults.first_number_at_login,
+            "allow or support",
+            |v| match v.to_ascii_lowercase().as_str() {
+                "allow" => Some(FirstNumberAtLogin::Allow),
+                "support" => Some(FirstNumberAtLogin::Support),
+                _ => None,
+            },
+        )?,
+        one_time_password_days: vars.count(
+            "PORTAL_ONE_TIME_PASSWORD_DAYS",
+            defaults.one_time_password_days,
+        )?,
+        ipv6_prefix: vars.parsed(
+            "PORTAL_IPV6_PREFIX",
+            defaults.ipv6_prefix,
+            "a prefix length from 32 to 128, such as 64",
+            |v| v.parse::<u8>().ok().filter(|p| (32..=128).contains(p)),
+        )?,
+        password_queue: vars.count("PORTAL_PASSWORD_QUEUE", defaults.password_queue as i64)?
+            as usize,
+        limits: limits(vars)?,
+    })
+}
+
+fn http_limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<HttpLimits, ConfigError> {
+    let defaults = HttpLimits::default();
+    let secs = |d: Duration| d.as_secs() as i64;
+    Ok(HttpLimits {
+        header_read_timeout: Duration::from_secs(vars.seconds(
+            "PORTAL_HEADER_READ_TIMEOUT_SECONDS",
+            secs(defaults.header_read_timeout),
+        )? as u64),
+        request_timeout: Duration::from_secs(vars.seconds(
+            "PORTAL_REQUEST_TIMEOUT_SECONDS",
+            secs(defaults.request_timeout),
+        )? as u64),
+        max_connections: vars.count("PORTAL_MAX_CONNECTIONS", defaults.max_connections as i64)?
+            as usize,
+    })
+}
+
+fn trusted_proxies<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<Vec<IpNet>, ConfigError> {
+    vars.parsed(
+        "PORTAL_TRUSTED_PROXIES",
+        Vec::new(),
+        "comma-separated IP addresses or networks, such as 10.0.0.0/8,192.168.1.2",
+        |v| {
+            v.split(',')
+                .map(|p| {
+                    let p = p.trim();
+                    p.parse::<IpNet>()
+                        .ok()
+                        .or_else(|| p.parse::<IpAddr>().ok().map(IpNet::from))
+                })
+                .collect::<Option<Vec<_>>>()
+        },
+    )
+}
+
+/// Whether the portal is only reachable from this machine: `localhost` or a loopback address.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(Vars(|name: &str| std::env::var(name).ok()))
     }
 
     pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: Vars<F>) -> Result<Self, ConfigError> {
-        let defaults = Settings::default();
-        let default_region = vars.parsed(
-            "PORTAL_DEFAULT_REGION",
-            defaults.default_region,
-            "a two-letter region code such as NZ",
-            region,
-        )?;
-        let allowed_regions = vars.parsed(
-            "PORTAL_ALLOWED_REGIONS",
-            vec![default_region],
-            "comma-separated region codes such as NZ,AU",
-            |v| v.split(',').map(region).collect::<Option<Vec<_>>>(),
-        )?;
-        let public_url = vars.parsed(
-            "PORTAL_PUBLIC_URL",
-            defaults.public_url.clone(),
-            "an http:// or https:// URL such as https://portal.example.org",
-            |v| {
-                url::Url::parse(v)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            },
-        )?;
-        let settings = Settings {
-            practice_name: vars
-                .text("PORTAL_PRACTICE_NAME")
-                .unwrap_or(defaults.practice_name),
-            public_url,
-            two_factor: vars.parsed("PORTAL_TWO_FACTOR", true, "on or off", |v| {
-                match v.to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" | "yes" => Some(true),
-                    "off" | "false" | "0" | "no" => Some(false),
-                    _ => None,
-                }
-            })?,
-            default_region,
-            allowed_regions,
-            otp_ttl_seconds: vars.seconds("PORTAL_OTP_TTL_SECONDS", defaults.otp_ttl_seconds)?,
-            resend_cooldown_seconds: vars.parsed(
-                "PORTAL_RESEND_COOLDOWN_SECONDS",
-                defaults.resend_cooldown_seconds,
-                "a whole number of seconds",
-                |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
-            )?,
-            support_phone: vars
-                .text("PORTAL_SUPPORT_PHONE")
-                .unwrap_or(defaults.support_phone),
-            support_email: vars
-                .text("PORTAL_SUPPORT_EMAIL")
-                .unwrap_or(defaults.support_email),
-            pending_seconds: defaults.pending_seconds,
-            session_idle_seconds: vars
-                .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
-            session_absolute_seconds: defaults.session_absolute_seconds,
-            limits: limits(&vars)?,
-        };
-        let sms_provider = sms_provider(&vars, &settings)?;
-        if matches!(sms_provider, SmsProvider::Console) && settings.secure_cookies() {
-            return Err(ConfigError::ConsoleOverHttps);
-        }
-        let trusted_proxies = vars.parsed(
-            "PORTAL_TRUSTED_PROXIES",
-            Vec::new(),
-            "comma-separated IP addresses or networks, such as 10.0.0.0/8,192.168.1.2",
-            |v| {
-                v.split(',')
-                    .map(|p| {
-                        let p = p.trim();
-                        p.parse::<IpNet>()
-                            .ok()
-                            .or_else(|| p.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-                    })
-                    .collect::<Option<Vec<_>>>()
-            },
-        )?;
+        let settings = settings(&vars)?;
+        let dev_outbox =
+            vars.switch("PORTAL_DEV_OUTBOX", false)? || is_loopback(&settings.public_url);
+        let sms_provider = sms_provider(&vars, &settings, dev_outbox)?;
         Ok(Self {
-            settings,
             database_url: vars
                 .text("PORTAL_DATABASE_URL")
                 .unwrap_or_else(|| "sqlite://data/portal.db".into()),
@@ -315,7 +472,11 @@ impl Config {
                 .into(),
             secret_key: vars.text("PORTAL_SECRET_KEY"),
             sms_provider,
-            trusted_proxies,
+            mail: mail_provider(&vars)?,
+            dev_outbox,
+            trusted_proxies: trusted_proxies(&vars)?,
+            http: http_limits(&vars)?,
+            settings,
         })
     }
 }
@@ -373,6 +534,83 @@ mod tests {
     fn the_console_provider_refuses_an_https_portal() {
         let err = config(&[("PORTAL_PUBLIC_URL", "https://portal.example.org")]).unwrap_err();
         assert!(matches!(err, ConfigError::ConsoleOverHttps));
+        let err = config(&[
+            ("PORTAL_PUBLIC_URL", "https://portal.example.org"),
+            ("PORTAL_DEV_OUTBOX", "on"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::ConsoleOverHttps));
+    }
+
+    #[test]
+    fn the_dev_outbox_runs_only_on_a_loopback_portal_or_when_asked_for() {
+        for local in [
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+            "http://[::1]:3000",
+        ] {
+            let config = config(&[("PORTAL_PUBLIC_URL", local)]).unwrap();
+            assert!(config.dev_outbox, "{local}");
+            assert!(matches!(config.sms_provider, SmsProvider::Console));
+        }
+        let err = config(&[("PORTAL_PUBLIC_URL", "http://portal.example.org")]).unwrap_err();
+        assert!(matches!(err, ConfigError::ConsoleNotLoopback(_)));
+        assert!(err.to_string().contains("PORTAL_DEV_OUTBOX"), "{err}");
+        let on_purpose = config(&[
+            ("PORTAL_PUBLIC_URL", "http://10.1.2.3:3000"),
+            ("PORTAL_DEV_OUTBOX", "on"),
+        ])
+        .unwrap();
+        assert!(on_purpose.dev_outbox);
+        let real = config(&[
+            ("PORTAL_PUBLIC_URL", "http://portal.example.org"),
+            ("PORTAL_SMS_PROVIDER", "webhook"),
+            ("PORTAL_SMS_WEBHOOK_URL", "https://gateway.example.org/sms"),
+            ("PORTAL_SMS_WEBHOOK_SECRET", "s"),
+        ])
+        .unwrap();
+        assert!(!real.dev_outbox);
+    }
+
+    #[test]
+    fn email_goes_through_smtp_when_configured() {
+        assert_eq!(config(&[]).unwrap().mail, MailProvider::Console);
+        let smtp = config(&[
+            ("PORTAL_SMTP_URL", "smtps://user:pw@mail.example.org:465"),
+            ("PORTAL_SMTP_FROM", "Harbour Health <portal@example.org>"),
+        ])
+        .unwrap();
+        assert!(matches!(smtp.mail, MailProvider::Smtp { .. }));
+        assert!(config(&[("PORTAL_SMTP_URL", "smtp://mail.example.org")]).is_err());
+        assert!(config(&[
+            ("PORTAL_SMTP_URL", "mail.example.org"),
+            ("PORTAL_SMTP_FROM", "portal@example.org")
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn the_security_review_settings_are_configurable() {
+        let config = config(&[
+            ("PORTAL_FIRST_NUMBER_AT_LOGIN", "support"),
+            ("PORTAL_ONE_TIME_PASSWORD_DAYS", "3"),
+            ("PORTAL_IPV6_PREFIX", "56"),
+            ("PORTAL_PASSWORD_QUEUE", "8"),
+            ("PORTAL_HEADER_READ_TIMEOUT_SECONDS", "2"),
+            ("PORTAL_MAX_CONNECTIONS", "10"),
+            ("PORTAL_LIMIT_LOGINS_PER_ACCOUNT_HOUR", "4"),
+        ])
+        .unwrap();
+        let settings = &config.settings;
+        assert_eq!(settings.first_number_at_login, FirstNumberAtLogin::Support);
+        assert_eq!(settings.one_time_password_days, 3);
+        assert_eq!(settings.ipv6_prefix, 56);
+        assert_eq!(settings.password_queue, 8);
+        assert_eq!(settings.limits.logins_per_account_hour, 4);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(config.http.max_connections, 10);
+        assert!(self::config(&[("PORTAL_FIRST_NUMBER_AT_LOGIN", "maybe")]).is_err());
+        assert!(self::config(&[("PORTAL_IPV6_PREFIX", "8")]).is_err());
     }
 
     #[test]

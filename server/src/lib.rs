@@ -2,7 +2,10 @@
 //! the portal does lives in the `app` crate.
 
 pub mod config;
+mod listener;
 mod middleware;
+
+pub use listener::serve;
 
 /// Rendering a page makes many small allocations, from many threads; mimalloc serves them
 /// markedly faster than the system allocator.
@@ -12,6 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use app::{
+    mail::{ConsoleMailer, Mailer, SmtpMailer},
     portal::{Portal, SystemClock},
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender, StatusCallbacks, TwilioSms, WebhookSms},
@@ -30,7 +34,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Serialize;
 use tower_http::services::ServeDir;
 
-use crate::config::{Config, SmsProvider};
+use crate::config::{Config, HttpLimits, MailProvider, SmsProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -40,6 +44,8 @@ pub enum StartError {
     Store(#[from] app::store::StoreError),
     #[error(transparent)]
     Secret(#[from] app::secret::SecretError),
+    #[error(transparent)]
+    Mail(#[from] app::mail::MailError),
 }
 
 /// What the router needs beyond the portal itself.
@@ -48,6 +54,9 @@ pub struct Wiring {
     /// Set with the Twilio provider: checks its delivery callbacks at `/sms/status`.
     pub twilio_callbacks: Option<StatusCallbacks>,
     pub trusted_proxies: Vec<IpNet>,
+    /// `/dev/sms` (with the console provider) and `/dev/email` (with the console mailer).
+    pub dev_outbox: bool,
+    pub http: HttpLimits,
 }
 
 /// Opens the database, loads the secret and chooses the SMS provider.
@@ -60,6 +69,8 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     let mut wiring = Wiring {
         twilio_callbacks: None,
         trusted_proxies: config.trusted_proxies.clone(),
+        dev_outbox: config.dev_outbox,
+        http: config.http,
     };
     let sms: Arc<dyn SmsSender> = match &config.sms_provider {
         SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone())),
@@ -78,13 +89,12 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     };
     // The number metadata loads on first use; load it now rather than in a patient's request.
     let _ = app::mobile::Mobile::parse("021 555 0123", phonenumber::country::Id::NZ, &[]);
-    let portal = Portal::new(
-        config.settings.clone(),
-        store,
-        Arc::new(SystemClock),
-        secret,
-        sms,
-    );
+    let clock = Arc::new(SystemClock);
+    let mailer: Arc<dyn Mailer> = match &config.mail {
+        MailProvider::Console => Arc::new(ConsoleMailer::new(store.clone(), clock.clone())),
+        MailProvider::Smtp { url, from } => Arc::new(SmtpMailer::new(url, from)?),
+    };
+    let portal = Portal::with_mailer(config.settings.clone(), store, clock, secret, sms, mailer);
     Ok((portal, wiring))
 }
 
@@ -131,8 +141,12 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
             },
         )
         .route("/healthz", get(healthz));
-    if portal.outbox.provider() == "console" {
+    // Codes in the clear: only where the configuration allowed the dev outbox.
+    if wiring.dev_outbox && portal.outbox.provider() == "console" {
         router = router.route("/dev/sms", get(dev_sms));
+    }
+    if wiring.dev_outbox && portal.mailer.name() == "console" {
+        router = router.route("/dev/email", get(dev_email));
     }
     if wiring.twilio_callbacks.is_some() {
         router = router.route("/sms/status", post(twilio_status));
@@ -148,7 +162,7 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
             app::shell,
         ))
         .with_state(state);
-    middleware::around(router, &portal, wiring.trusted_proxies)
+    middleware::around(router, &portal, wiring.trusted_proxies, wiring.http)
 }
 
 async fn healthz(State(portal): State<Portal>) -> impl IntoResponse {
@@ -219,6 +233,33 @@ async fn dev_sms(State(portal): State<Portal>) -> Result<Json<Vec<DevSmsJson>>, 
             .into_iter()
             .map(|m| DevSmsJson {
                 to: m.to_number,
+                body: m.body,
+                sent_at: rfc3339(m.sent_at),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+struct DevEmailJson {
+    to: String,
+    subject: String,
+    body: String,
+    sent_at: String,
+}
+
+/// The console mailer's outbox, oldest first. Only routed with the dev outbox.
+async fn dev_email(State(portal): State<Portal>) -> Result<Json<Vec<DevEmailJson>>, StatusCode> {
+    let emails = portal.store.dev_email().await.map_err(|err| {
+        tracing::error!(%err, "reading the dev email outbox");
+        StatusCode::INTERNAL_SERVER_ERROR
+    })?;
+    Ok(Json(
+        emails
+            .into_iter()
+            .map(|m| DevEmailJson {
+                to: m.to_address,
+                subject: m.subject,
                 body: m.body,
                 sent_at: rfc3339(m.sent_at),
             })

@@ -1,6 +1,6 @@
 //! `server`: runs the patient portal.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::process::ExitCode;
 
 use leptos::prelude::get_configuration;
 use server::config::Config;
@@ -69,15 +69,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));
     let addr = leptos.leptos_options.site_addr;
+    let http = wiring.http;
     let router = server::router_with(portal, leptos.leptos_options, wiring);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("the portal is listening on http://{addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    server::serve(listener, router, http, shutdown_signal()).await;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! What every request passes through: the client's address, the same-origin rule for changes,
-//! error statuses for server functions, and the security headers.
+//! a time limit, error statuses for server functions, and the security headers.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -24,19 +24,36 @@ use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 use tower_http::{
     compression::{predicate::SizeAbove, CompressionLayer, CompressionLevel, Predicate},
     set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
 };
+
+use crate::config::HttpLimits;
 
 /// Error bodies are small; anything larger is not one of ours.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The largest page we would ever render.
 const MAX_PAGE: usize = 4 * 1024 * 1024;
 
-pub fn around(router: Router, portal: &Portal, trusted_proxies: Vec<IpNet>) -> Router {
+pub fn around(
+    router: Router,
+    portal: &Portal,
+    trusted_proxies: Vec<IpNet>,
+    http: HttpLimits,
+) -> Router {
     // Pages set their own policy with the hydration script's nonce; this covers everything else.
     let csp = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
                form-action 'self'";
+    // Over https, browsers must never try the portal over plain http again.
+    let hsts = portal
+        .settings
+        .secure_cookies()
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     router
         .layer(from_fn(error_status))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            http.request_timeout,
+        ))
         .layer(from_fn(no_store_for_pages_and_data))
         .layer(compress_static_files())
         .layer(from_fn(whole_pages))
@@ -57,6 +74,18 @@ pub fn around(router: Router, portal: &Portal, trusted_proxies: Vec<IpNet>) -> R
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response| hsts.clone(),
         ))
 }
 
@@ -143,8 +172,22 @@ fn compress_static_files() -> CompressionLayer<impl Predicate> {
         .compress_when(SizeAbove::new(1024).and(static_file))
 }
 
-/// Refuses state-changing requests that a browser says came from another site. Requests
-/// without browser headers (API clients, tests) are not cross-site requests and pass.
+/// Whether a state-changing request came from somewhere other than the portal's own pages: an
+/// `Origin` that isn't `PORTAL_PUBLIC_URL`'s, or a browser's `Sec-Fetch-Site` saying so.
+/// Requests with neither header (API clients, tests) are not a browser's cross-site requests.
+fn from_elsewhere(headers: &http::HeaderMap, own_origin: &str) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or("?"));
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("?"));
+    let other_site = fetch_site.is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    let other_origin = origin.is_some_and(|origin| origin != own_origin);
+    other_site || other_origin
+}
+
+/// Refuses state-changing requests from other sites.
 async fn same_origin_only(State(portal): State<Portal>, request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
@@ -153,16 +196,8 @@ async fn same_origin_only(State(portal): State<Portal>, request: Request, next: 
     if safe {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let own_origin = portal.settings.public_url.origin().ascii_serialization();
-    let cross_site = match (fetch_site, origin) {
-        (Some(site), _) => !matches!(site, "same-origin" | "none"),
-        (None, Some(origin)) => origin != own_origin,
-        (None, None) => false,
-    };
-    if cross_site {
+    if from_elsewhere(request.headers(), &own_origin) {
         let error = PortalError::new(
             ErrorKind::Forbidden,
             "This request came from another website, so it was refused.",
@@ -199,22 +234,25 @@ async fn client_ip(
     next.run(request).await
 }
 
+/// The client behind a chain of proxies: reading `X-Forwarded-For` from the right (the hop our
+/// own proxy added), the first address that isn't a trusted proxy. Only trusted proxies'
+/// entries are believed: an entry that doesn't read as an address (or carries a port) ends the
+/// walk at the last trusted hop, so a client can never put a name of its choosing there.
 pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
+    let mut client = peer;
+    if !is_trusted(&client) {
+        return client;
     }
-    let hops: Vec<IpAddr> = forwarded_for
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|hop| hop.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|hop| !is_trusted(hop))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    let hops = forwarded_for.unwrap_or_default().split(',').rev();
+    for hop in hops.map(str::trim).filter(|hop| !hop.is_empty()) {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -239,5 +277,71 @@ mod tests {
             client_address(proxy, Some("10.0.0.9"), &trusted),
             "10.0.0.9".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn a_forwarded_entry_that_isnt_an_address_never_lets_the_client_choose() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // The client sends "198.51.100.1, junk"; the proxy appends the real client.
+        let real: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(
+            client_address(proxy, Some("198.51.100.1, junk, 203.0.113.7"), &trusted),
+            real
+        );
+        // The rightmost entry carries a port, or is junk: the proxy is all we know.
+        for odd in [
+            "198.51.100.1, 203.0.113.7:4711",
+            "198.51.100.1, unknown",
+            "198.51.100.1, [::1]:80",
+        ] {
+            assert_eq!(client_address(proxy, Some(odd), &trusted), proxy, "{odd}");
+        }
+        // Behind two trusted proxies, junk between them stops at the inner one.
+        let inner: IpAddr = "10.0.0.9".parse().unwrap();
+        assert_eq!(
+            client_address(proxy, Some("198.51.100.1, junk, 10.0.0.9"), &trusted),
+            inner
+        );
+    }
+
+    #[test]
+    fn a_request_from_another_origin_is_from_elsewhere_whatever_sec_fetch_site_says() {
+        let own = "https://portal.example.org";
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(!from_elsewhere(&headers(&[]), own));
+        assert!(!from_elsewhere(
+            &headers(&[
+                ("origin", "https://portal.example.org"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            own
+        ));
+        assert!(from_elsewhere(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            own
+        ));
+        assert!(from_elsewhere(
+            &headers(&[("origin", "https://evil.example")]),
+            own
+        ));
+        assert!(from_elsewhere(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            own
+        ));
+        assert!(from_elsewhere(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            own
+        ));
+        assert!(from_elsewhere(&headers(&[("origin", "null")]), own));
     }
 }

@@ -204,6 +204,7 @@ async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
                 twilio_callbacks: None,
                 // The test's connections come from 203.0.113.7: call that the proxy.
                 trusted_proxies: vec!["203.0.113.0/24".parse().unwrap()],
+                ..Default::default()
             },
         )
         .await;
@@ -223,4 +224,184 @@ async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
         events[0].ip, "192.0.2.44",
         "the hop the proxy added, not the one the client claimed"
     );
+}
+
+#[tokio::test]
+async fn one_visitor_cannot_use_up_the_daily_cap_and_lock_patients_out() {
+    let portal = TestPortal::with(|s| s.limits.sends_per_day = 3).await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await; // one text from the pool
+    patient.post("/api/logout", &[]).await;
+
+    // Someone registers accounts and asks for codes until the portal-wide pool is gone.
+    let mut refused = None;
+    for n in 0..5 {
+        let mut attacker = portal.browser_at("198.51.100.9");
+        let number = format!("021 555 01{n:02}");
+        attacker
+            .post(
+                "/api/register",
+                &common::registration(&format!("mallory{n}"), &number),
+            )
+            .await;
+        let reply = attacker.post("/api/send_code", &[]).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(reply);
+            break;
+        }
+    }
+    let refused = refused.expect("the daily pool runs out");
+    assert!(refused
+        .text()
+        .contains("all the text messages it can today"));
+
+    // A patient with a verified number still gets their sign-in code, and signs in.
+    portal.clock.advance_seconds(60);
+    let mut patient = portal.browser();
+    let login = patient.log_in("margaret").await;
+    assert_eq!(login.json()["code_sent"], true, "{}", login.text());
+    let code = portal.last_code().await;
+    let reply = patient.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_second_session_of_the_account_cannot_burn_the_first_ones_tries() {
+    let portal = TestPortal::new().await;
+    let mut setup = portal.browser();
+    setup.register_and_sign_in("margaret").await;
+    setup.post("/api/logout", &[]).await;
+    portal.clock.advance_seconds(60);
+
+    let mut patient = portal.browser();
+    patient.log_in("margaret").await;
+    let code = portal.last_code().await;
+    // Someone with the password opens a second session: it gets its own code (no cooldown to
+    // ride), and its wrong guesses are its own.
+    let mut other = portal.browser_at("198.51.100.9");
+    let login = other.log_in("margaret").await;
+    assert_eq!(login.json()["code_sent"], true, "{}", login.text());
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..6 {
+        other.post("/api/verify_code", &[("code", wrong)]).await;
+    }
+    let reply = patient.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn codes_across_sessions_are_capped_per_account() {
+    let portal = TestPortal::with(|s| s.limits.sends_per_account_hour = 3).await;
+    let mut setup = portal.browser();
+    setup.register_and_sign_in("margaret").await; // one code
+    setup.post("/api/logout", &[]).await;
+    let mut sent = 0;
+    for n in 0..4 {
+        let mut session = portal.browser_at(&format!("198.51.100.{n}"));
+        if session.log_in("margaret").await.json()["code_sent"] == true {
+            sent += 1;
+        }
+    }
+    assert_eq!(
+        sent, 2,
+        "three codes an hour for the account, however many sessions"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_network_not_per_address() {
+    let portal = TestPortal::with(|s| s.limits.registrations_per_ip_hour = 2).await;
+    let register = |ip: &'static str, name: &'static str| {
+        let portal = &portal;
+        async move {
+            portal
+                .browser_at(ip)
+                .post("/api/register", &registration(name, "021 555 0123"))
+                .await
+                .status
+        }
+    };
+    assert_eq!(register("2001:db8:1:2::1", "first").await, StatusCode::OK);
+    assert_eq!(register("2001:db8:1:2::2", "second").await, StatusCode::OK);
+    // A third address in the same /64 is the same network.
+    assert_eq!(
+        register("2001:db8:1:2:ffff::3", "third").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another network is not.
+    assert_eq!(register("2001:db8:1:3::1", "third").await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn right_passwords_are_limited_per_account_too() {
+    let portal = TestPortal::with(|s| s.limits.logins_per_account_hour = 3).await;
+    let mut setup = portal.browser();
+    setup.register_and_sign_in("margaret").await;
+    setup.post("/api/logout", &[]).await;
+    for _ in 0..3 {
+        portal.clock.advance_seconds(31);
+        let reply = portal.browser().log_in("margaret").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    let refused = portal.browser().log_in("margaret").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers.contains_key("retry-after"));
+    let audit = portal.audit_of("margaret").await;
+    assert!(
+        audit.contains(&("login".into(), "limited".into())),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn right_passwords_are_limited_per_network_too() {
+    let portal = TestPortal::with(|s| s.limits.logins_per_ip_hour = 2).await;
+    for name in ["ann", "bob", "cat"] {
+        let mut setup = portal.browser_at("198.51.100.1");
+        setup.register_and_sign_in(name).await;
+        setup.post("/api/logout", &[]).await;
+    }
+    assert_eq!(portal.browser().log_in("ann").await.status, StatusCode::OK);
+    assert_eq!(portal.browser().log_in("bob").await.status, StatusCode::OK);
+    let refused = portal.browser().log_in("cat").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_with_retry_after() {
+    // No queue: a password check gets a free hashing thread or is turned away at once.
+    let portal = TestPortal::with(|s| s.password_queue = 0).await;
+    // Keep every hashing thread busy with the costliest hash the portal accepts.
+    let costly =
+        "$argon2id$v=19$m=65536,t=10,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut hogs = Vec::new();
+    while hogs.len() < threads {
+        let passwords = portal.portal.passwords.clone();
+        let hog = tokio::spawn(async move { passwords.verify("x", costly).await });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Turned away at once: no thread was free to take it yet.
+        if !hog.is_finished() {
+            hogs.push(hog);
+        }
+    }
+    let body = common::form(&[("username", "nobody"), ("password", "not a real password")]);
+    let busy = portal.post_raw("/api/login", &body, None).await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.text()
+    );
+    assert_eq!(busy.headers["retry-after"], "2");
+    assert!(busy.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("very busy"));
+    for hog in hogs {
+        assert!(hog.await.unwrap().is_ok());
+    }
+    // Once a thread is free the same request is checked as usual.
+    let checked = portal.post_raw("/api/login", &body, None).await;
+    assert_eq!(checked.status, StatusCode::UNAUTHORIZED);
 }

@@ -170,10 +170,14 @@ async fn an_unverified_mobile_is_asked_for_and_verified_at_login() {
     let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
 
-    let me = browser.post("/api/me", &[]).await.json();
-    assert_eq!(me["mobile"], "+64221234567");
-    assert_eq!(me["mobile_verified"], true);
-    assert_eq!(me["must_change_password"], true);
+    let account = portal.account("arthur").await;
+    assert_eq!(account.mobile.as_deref(), Some("+64221234567"));
+    assert!(account.mobile_verified_at.is_some());
+    assert!(!account.first_number_at_login);
+    // Signed in, but with the practice's one-time password: that comes first.
+    let me = browser.post("/api/me", &[]).await;
+    assert_eq!(me.status, StatusCode::FORBIDDEN);
+    assert_eq!(me.json()["error"], "must_choose_password");
 }
 
 #[tokio::test]
@@ -347,8 +351,27 @@ async fn with_two_factor_off_the_password_alone_signs_in() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json()["signed_in"], true);
-    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
     assert!(portal.texts().await.is_empty());
+    // Signed in with the password alone (the one-time one, so it must be replaced first).
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["error"],
+        "must_choose_password"
+    );
+    choose_password(&mut browser).await;
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+}
+
+async fn choose_password(browser: &mut common::Browser<'_>) {
+    let chosen = browser
+        .post(
+            "/api/choose_password",
+            &[
+                ("password", "a brand new phrase"),
+                ("confirm_password", "a brand new phrase"),
+            ],
+        )
+        .await;
+    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.text());
 }
 
 #[tokio::test]
@@ -362,10 +385,30 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
             &[("username", "arthur"), ("password", PASSWORD)],
         )
         .await;
-    assert_eq!(
-        browser.post("/api/me", &[]).await.json()["must_change_password"],
-        true
-    );
+    // Every signed-in function refuses until the password is chosen: on the server, not just
+    // in the page.
+    for (path, fields) in [
+        ("/api/me", vec![]),
+        ("/api/update_email", vec![("email", "arthur@example.org")]),
+        ("/api/change_mobile", vec![("mobile", "022 123 4567")]),
+        ("/api/cancel_mobile_change", vec![]),
+        ("/api/send_code", vec![]),
+        ("/api/verify_code", vec![("code", "123456")]),
+    ] {
+        let refused = browser.post(path, &fields).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            refused.text()
+        );
+        assert_eq!(refused.json()["error"], "must_choose_password", "{path}");
+    }
+    let account = portal.account("arthur").await;
+    assert_eq!(account.email, None);
+    assert_eq!(account.pending_mobile, None);
+    assert!(portal.texts().await.is_empty());
+
     let weak = browser
         .post(
             "/api/choose_password",
@@ -373,23 +416,64 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
         )
         .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let chosen = browser
-        .post(
-            "/api/choose_password",
-            &[
-                ("password", "a brand new phrase"),
-                ("confirm_password", "a brand new phrase"),
-            ],
-        )
-        .await;
-    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.text());
-    assert_eq!(
-        browser.post("/api/me", &[]).await.json()["must_change_password"],
-        false
-    );
+    choose_password(&mut browser).await;
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    let account = portal.account("arthur").await;
+    assert!(!account.must_change_password);
+    assert_eq!(account.password_expires_at, None);
     browser.post("/api/logout", &[]).await;
     let old = login(&portal, "arthur", PASSWORD).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_one_time_password_expires_after_its_days() {
+    let portal = TestPortal::with(|s| s.one_time_password_days = 14).await;
+    import_patient_with_landline(&portal, "arthur").await;
+    portal.clock.advance_seconds(13 * 86_400);
+    assert_eq!(
+        login(&portal, "arthur", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    portal.clock.advance_seconds(86_400);
+    let expired = login(&portal, "arthur", PASSWORD).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        expired.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("has expired"),
+        "{}",
+        expired.text()
+    );
+    // A wrong password still gets the same answer as ever: the expiry says nothing to a guesser.
+    let wrong = login(&portal, "arthur", "not the password at all").await;
+    assert_eq!(wrong.json()["message"], app::login::ssr::WRONG_DETAILS);
+}
+
+#[tokio::test]
+async fn choosing_a_password_ends_the_accounts_other_sessions() {
+    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let mut elsewhere = portal.browser();
+    elsewhere
+        .post(
+            "/api/login",
+            &[("username", "arthur"), ("password", PASSWORD)],
+        )
+        .await;
+    let mut here = portal.browser();
+    here.post(
+        "/api/login",
+        &[("username", "arthur"), ("password", PASSWORD)],
+    )
+    .await;
+    choose_password(&mut here).await;
+    assert_eq!(here.post("/api/me", &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        elsewhere.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

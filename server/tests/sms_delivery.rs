@@ -249,7 +249,7 @@ async fn status_callbacks_must_carry_twilios_signature() {
             sender,
             server::Wiring {
                 twilio_callbacks: Some(callbacks),
-                trusted_proxies: vec![],
+                ..Default::default()
             },
         )
         .await;
@@ -444,7 +444,7 @@ mod limits {
 async fn a_message_queued_just_before_a_crash_is_sent_once_its_lease_runs_out() {
     use app::{
         mobile::Mobile,
-        verification::challenge::{create, Purpose},
+        one_time_code::challenge::{create, Purpose},
     };
     use phonenumber::country::Id::NZ;
 
@@ -452,10 +452,10 @@ async fn a_message_queued_just_before_a_crash_is_sent_once_its_lease_runs_out() 
     let before = portal_via(webhook(&standin)).await;
     let mut browser = before.browser();
     browser.register("margaret").await;
-    let account = before.account("margaret").await;
+    let session = browser.session().await;
     // The code and its message are committed, claimed for sending at once… and the server dies.
     let mobile = Mobile::parse("021 555 0123", NZ, &[NZ]).unwrap();
-    let issued = create(&before.portal, account.id, Purpose::SignIn, &mobile, &[])
+    let issued = create(&before.portal, &session, Purpose::SignIn, &mobile, &[])
         .await
         .unwrap();
     drop(issued);

@@ -77,15 +77,40 @@ fn current_params() -> Params {
     Params::new(19_456, 2, 1, None).expect("valid argon2 parameters")
 }
 
-/// The most memory an imported hash may ask for (256 MiB), so one odd row can't exhaust the server.
-const MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// The most an imported hash may ask for, so one odd row can't tie up or exhaust the server:
+/// 64 MiB of memory, 10 passes, 8 lanes (lanes run one after another on a hashing thread).
+const MAX_MEMORY_KIB: u32 = 64 * 1024;
+const MAX_PASSES: u32 = 10;
+const MAX_LANES: u32 = 8;
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
+pub enum HashError {
+    /// Every hashing thread is busy and the queue in front of them is full.
+    #[error("the password checks are all busy")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 fn failed(err: impl std::fmt::Display) -> HashError {
-    HashError(err.to_string())
+    HashError::Failed(err.to_string())
+}
+
+impl HashError {
+    /// What the patient is told: a 503 to try again shortly when busy, else a generic error.
+    pub fn refusal(self, context: &'static str) -> crate::error::PortalError {
+        use crate::error::{ErrorKind, PortalError};
+        match self {
+            HashError::Busy => PortalError {
+                retry_after_seconds: Some(2),
+                ..PortalError::new(
+                    ErrorKind::Unavailable,
+                    "The portal is very busy right now. Please try again in a few seconds.",
+                )
+            },
+            HashError::Failed(err) => PortalError::logged_internal(context, err),
+        }
+    }
 }
 
 /// One hashing thread's working memory, kept between hashes: argon2 fills megabytes per hash,
@@ -135,7 +160,10 @@ fn verify_with(memory: &mut Memory, password: &[u8], phc: &str) -> Result<bool, 
     ) else {
         return Ok(false);
     };
-    if params.m_cost() > MAX_MEMORY_KIB {
+    if params.m_cost() > MAX_MEMORY_KIB
+        || params.t_cost() > MAX_PASSES
+        || params.p_cost() > MAX_LANES
+    {
         return Ok(false);
     }
     let version = hash
@@ -164,20 +192,36 @@ fn verify_with(memory: &mut Memory, password: &[u8], phc: &str) -> Result<bool, 
 
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
+/// After an imported hash asked for more, a thread gives back what the portal's own
+/// parameters don't need.
+fn keep_only_what_our_hashes_need(memory: &mut Memory) {
+    let ours = current_params().block_count();
+    if memory.len() > ours {
+        memory.truncate(ours);
+        memory.shrink_to_fit();
+    }
+}
+
 /// Hashes and verifies on its own threads, one per core, each keeping its working memory: at
 /// most `cores` hashes run at once and memory stays flat however many patients log in together.
+/// At most `queue` more wait; beyond that the answer is [`HashError::Busy`], never an
+/// ever-growing wait.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     dummy: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
-    pub fn bounded_by_cores() -> Self {
+    pub fn bounded_by_cores(queue: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..cores {
+        Self::with_threads(cores, queue)
+    }
+
+    pub fn with_threads(threads: usize, queue: usize) -> Self {
+        let (jobs, waiting) = mpsc::sync_channel::<Job>(queue);
+        let queue = Arc::new(Mutex::new(waiting));
+        for n in 0..threads.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("password-hasher-{n}"))
@@ -187,7 +231,10 @@ impl PasswordHasher {
                         // The lock is held only while waiting for the next job.
                         let next = queue.lock().map(|q| q.recv());
                         match next {
-                            Ok(Ok(job)) => job(&mut memory),
+                            Ok(Ok(job)) => {
+                                job(&mut memory);
+                                keep_only_what_our_hashes_need(&mut memory);
+                            }
                             // Every `PasswordHasher` is gone: the portal has stopped.
                             _ => return,
                         }
@@ -207,10 +254,13 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Box::new(move |memory| {
+            .try_send(Box::new(move |memory| {
                 let _ = reply.send(work(memory));
             }))
-            .map_err(failed)?;
+            .map_err(|err| match err {
+                mpsc::TrySendError::Full(_) => HashError::Busy,
+                mpsc::TrySendError::Disconnected(_) => failed("the hashing threads have stopped"),
+            })?;
         answer.await.map_err(failed)
     }
 
@@ -327,7 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_the_chosen_parameters_and_verify() {
-        let hasher = PasswordHasher::bounded_by_cores();
+        let hasher = PasswordHasher::bounded_by_cores(64);
         let hash = hasher
             .hash(NewPassword::parse("correct horse battery", "sam").unwrap())
             .await
@@ -347,7 +397,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_made_elsewhere_verify() {
         use argon2::PasswordHasher as _;
-        let hasher = PasswordHasher::bounded_by_cores();
+        let hasher = PasswordHasher::bounded_by_cores(64);
         // The argon2 reference vector: argon2i, m=4096, t=3, p=1, "password" / "somesalt".
         let reference =
             "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
@@ -372,7 +422,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_with_other_parameters_are_marked_for_rehashing() {
-        let hasher = PasswordHasher::bounded_by_cores();
+        let hasher = PasswordHasher::bounded_by_cores(64);
         let current = hasher.hash_given("anything at all here").await.unwrap();
         assert!(!PasswordHasher::needs_rehash(&current));
         let weaker =
@@ -382,8 +432,66 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_waiting() {
+        // One thread, one place in the queue: of many checks at once, some must be turned away.
+        let hasher = PasswordHasher::with_threads(1, 1);
+        let hash = hasher.hash_given("anything at all here").await.unwrap();
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let (hasher, hash) = (hasher.clone(), hash.clone());
+                tokio::spawn(async move { hasher.verify("anything at all here", &hash).await })
+            })
+            .collect();
+        let mut busy = 0;
+        let mut checked = 0;
+        for check in checks {
+            match check.await.unwrap() {
+                Ok(true) => checked += 1,
+                Err(HashError::Busy) => busy += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(checked >= 1, "{checked} checked");
+        assert!(busy >= 1, "{busy} busy");
+        assert_eq!(checked + busy, 8);
+    }
+
+    #[tokio::test]
+    async fn imported_hashes_that_ask_too_much_never_match() {
+        let hasher = PasswordHasher::bounded_by_cores(64);
+        // Correct for "password", but over the caps on passes and lanes.
+        use argon2::PasswordHasher as _;
+        let salt = SaltString::generate(&mut OsRng);
+        for (m, t, p) in [(8192, 11, 1), (8192, 1, 9)] {
+            let params = Params::new(m, t, p, None).unwrap();
+            let greedy = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(b"password", &salt)
+                .unwrap()
+                .to_string();
+            assert!(
+                !hasher.verify("password", &greedy).await.unwrap(),
+                "{greedy}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hashing_thread_keeps_only_what_our_own_hashes_need() {
+        let mut memory = Memory::new();
+        verify_with(
+            &mut memory,
+            b"password",
+            "$argon2i$v=19$m=32768,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .unwrap();
+        assert_eq!(memory.len(), 32768);
+        keep_only_what_our_hashes_need(&mut memory);
+        assert_eq!(memory.len(), current_params().block_count());
+    }
+
+    #[tokio::test]
     async fn composed_and_decomposed_accents_are_the_same_password() {
-        let hasher = PasswordHasher::bounded_by_cores();
+        let hasher = PasswordHasher::bounded_by_cores(64);
         let composed = "caf\u{e9} au lait chaud";
         let decomposed = "cafe\u{301} au lait chaud";
         let hash = hasher

@@ -1,27 +1,51 @@
 //! The Personal Information page (`/profile`): the patient's details, their email (editable), and
-//! their mobile number with its status, changed through the "Save & Get Code" dialog
-//! (`/api/change_mobile`, then `/api/verify_code`).
+//! their mobile number with its status. A new number goes through the "Save & Get Code" dialog
+//! (`/api/change_mobile`, then `/api/verify_code`) and stays pending, apart from the verified
+//! one, until its code comes back; it can be cancelled (`/api/cancel_mobile_change`).
 
 mod mobile_dialog;
+mod pending_number;
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
+pub use pending_number::PendingNumber;
+
 use crate::{
     error::PortalError,
-    home::{me, MobileStatus, Profile},
+    one_time_code::{CodeSent, Verified},
+    patient::{me, MobileStatus, Profile},
     ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
-    verification::{CodeSent, Verified},
 };
 use mobile_dialog::{DialogStep, MobileDialog};
 
-/// "Save & Get Code": saves the number at once, unverified, and texts a code to it.
+/// "Save & Get Code": saves the number as pending and texts a code to it. The verified number
+/// stays the sign-in factor until then.
 #[server(prefix = "/api", endpoint = "change_mobile")]
 pub async fn change_mobile(#[server(default)] mobile: String) -> Result<CodeSent, PortalError> {
     let portal = crate::request::portal()?;
-    let (_, account) = crate::request::signed_in(&portal).await?;
-    ssr::change_mobile(&portal, &account, &mobile).await
+    let visit = crate::request::signed_in(&portal).await?;
+    crate::one_time_code::new_number::save_and_send(
+        &portal,
+        &visit.caller,
+        &visit.session,
+        &visit.patient,
+        &mobile,
+    )
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCancelled {}
+
+/// Drops the pending new number; the verified one was never touched.
+#[server(prefix = "/api", endpoint = "cancel_mobile_change")]
+pub async fn cancel_mobile_change() -> Result<ChangeCancelled, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    crate::one_time_code::new_number::cancel(&portal, &visit.caller, &visit.patient).await?;
+    Ok(ChangeCancelled {})
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +56,24 @@ pub struct EmailSaved {
 /// Saves the email address; an empty one removes it.
 #[server(prefix = "/api", endpoint = "update_email")]
 pub async fn update_email(#[server(default)] email: String) -> Result<EmailSaved, PortalError> {
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::OrInternal,
+        patient::Email,
+    };
     let portal = crate::request::portal()?;
-    let (_, account) = crate::request::signed_in(&portal).await?;
-    ssr::update_email(&portal, &account, &email).await
+    let visit = crate::request::signed_in(&portal).await?;
+    let email = Email::parse_optional(Some(&email))
+        .map_err(|message| PortalError::field("email", message))?;
+    let email = email.as_ref().map(|e| e.as_str().to_string());
+    portal
+        .store
+        .update_email(visit.patient.id, email.as_deref())
+        .await
+        .or_internal("saving an email address")?;
+    let entry = Entry::new(Event::EmailChanged, Outcome::Ok).account(visit.patient.id);
+    audit::record(&portal, &visit.caller, entry).await;
+    Ok(EmailSaved { email })
 }
 
 #[component]
@@ -61,6 +100,12 @@ pub fn ProfilePage() -> impl IntoView {
         )));
         reload.update(|n| *n += 1);
     });
+    let change_cancelled = Callback::new(move |_: ()| {
+        notice.set(Some(
+            "The change is cancelled. Your sign-in codes still go to your verified number.".into(),
+        ));
+        reload.update(|n| *n += 1);
+    });
 
     view! {
         <Title text="Personal Information"/>
@@ -75,6 +120,7 @@ pub fn ProfilePage() -> impl IntoView {
                             help_open=help_open
                             on_change=Callback::new(move |_| open_dialog(DialogStep::EnterNumber))
                             on_verify=Callback::new(move |_| open_dialog(DialogStep::EnterCode))
+                            on_cancelled=change_cancelled
                         />
                     })
                 })}
@@ -95,6 +141,7 @@ fn Details(
     help_open: RwSignal<bool>,
     on_change: Callback<()>,
     on_verify: Callback<()>,
+    on_cancelled: Callback<()>,
 ) -> impl IntoView {
     let verified = patient.mobile_verified;
     let has_number = patient.mobile.is_some();
@@ -146,25 +193,54 @@ fn Details(
                         "."
                     </p>
                 </div>
-                {(has_number && !verified).then(|| view! {
-                    <div class="unverified">
-                        <p>
-                            "This number isn't verified yet. Until it is, you'll be asked to verify a number each time you log in."
-                        </p>
-                        <button
-                            id="verify-number-button"
-                            type="button"
-                            class="button secondary"
-                            on:click=move |_| on_verify.run(())
-                        >
-                            "Verify this number"
-                        </button>
-                    </div>
-                })}
                 </dd>
             </div>
+            {patient.pending_mobile_display.map(|pending| view! {
+                <PendingRow pending on_verify on_cancelled/>
+            })}
         </dl>
         <EmailForm email=patient.email.unwrap_or_default()/>
+    }
+}
+
+/// A new number saved and not verified yet, with what can be done about it.
+#[component]
+fn PendingRow(
+    pending: String,
+    on_verify: Callback<()>,
+    on_cancelled: Callback<()>,
+) -> impl IntoView {
+    let cancel = ServerAction::<CancelMobileChange>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = cancel.value().get() {
+            on_cancelled.run(());
+        }
+    });
+    let error = Signal::derive(move || cancel.value().get().and_then(Result::err));
+    view! {
+        <div class="pending-mobile">
+            <dt>"New mobile"</dt>
+            <dd>
+                {pending} " " <MobileStatus verified=false/>
+                <p class="hint">
+                    "Until this number is verified, we keep texting your sign-in codes to your verified number."
+                </p>
+                <div class="actions">
+                    <button
+                        id="verify-number-button"
+                        type="button"
+                        class="button secondary"
+                        on:click=move |_| on_verify.run(())
+                    >
+                        "Verify this number"
+                    </button>
+                    <ActionForm action=cancel attr:class="inline-form">
+                        <SubmitButton label="Cancel this change" class="secondary" pending=cancel.pending()/>
+                    </ActionForm>
+                </div>
+                <FormMessage error/>
+            </dd>
+        </div>
     }
 }
 
@@ -192,205 +268,5 @@ fn EmailForm(email: String) -> impl IntoView {
             <StatusMessage message=saved/>
             <SubmitButton label="Save email" class="secondary" pending=save.pending()/>
         </ActionForm>
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub mod ssr {
-    use std::time::Duration;
-
-    use crate::{
-        error::{ErrorKind, OrInternal, PortalError},
-        mobile::{self, Mobile},
-        portal::{Portal, HOUR},
-        registration::ssr::check_email,
-        request,
-        sms::{limits, Delivery},
-        store::AccountRow,
-        verification::{
-            challenge::{self, Purpose},
-            ssr::{send_code_to, SEND_FAILED},
-            CodeSent, Verified,
-        },
-    };
-
-    use super::EmailSaved;
-
-    pub async fn change_mobile(
-        portal: &Portal,
-        account: &AccountRow,
-        typed: &str,
-    ) -> Result<CodeSent, PortalError> {
-        let settings = &portal.settings;
-        let mobile = Mobile::parse(typed, settings.default_region, &settings.allowed_regions)
-            .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
-        let verified_now = account.mobile_verified_at.and(account.mobile.clone());
-        if verified_now.as_deref() == Some(mobile.e164()) {
-            return Err(PortalError::field(
-                "mobile",
-                "This is already your verified mobile number.",
-            ));
-        }
-        // Checked before saving, so a request refused for them changes nothing (and checked
-        // again, atomically, when the code is issued).
-        let wait = challenge::cooldown_left(portal, account.id, Purpose::ChangeMobile)
-            .await
-            .or_internal("reading the cooldown")?;
-        if wait > 0 {
-            return Err(challenge::ChallengeError::Cooldown(wait).into());
-        }
-        limits::precheck(
-            portal,
-            &limits::for_send(portal, account.id, mobile.e164(), false),
-        )
-        .await?;
-        portal
-            .store
-            .save_unverified_mobile(account.id, mobile.e164())
-            .await
-            .or_internal("saving a new mobile number")?;
-        let from = account.mobile.as_deref().map_or("none".to_string(), |m| {
-            format!("ending {}", mobile::ending(m))
-        });
-        request::audit(
-            portal,
-            Some(account.id),
-            "mobile_changed",
-            "saved_unverified",
-            Some(format!("from {from} to ending {}", mobile.ending())),
-        )
-        .await;
-        if let Some(old) = verified_now {
-            tell_old_number(portal, account.id, &old, &mobile).await;
-        }
-        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile, false)
-            .await
-            .map_err(|err| match err.error {
-                ErrorKind::Unavailable => PortalError::new(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "Your new number is saved, but {}",
-                        lowercase_first(SEND_FAILED)
-                    ),
-                ),
-                _ => err,
-            })
-    }
-
-    fn lowercase_first(text: &str) -> String {
-        let mut chars = text.chars();
-        chars
-            .next()
-            .map(|c| c.to_lowercase().chain(chars).collect())
-            .unwrap_or_default()
-    }
-
-    /// The number that was verified until now hears that it no longer is, with the practice's
-    /// contact: if the patient didn't do this, someone else has their password.
-    async fn tell_old_number(portal: &Portal, account_id: i64, old: &str, new: &Mobile) {
-        let settings = &portal.settings;
-        let body = format!(
-            "Your {} patient portal mobile number was changed to a number ending {}. \
-             If you didn't do this, please contact the practice: {} or {}.",
-            settings.practice_name,
-            new.ending(),
-            settings.support_phone,
-            settings.support_email
-        );
-        let now = portal.now();
-        let queued = portal
-            .store
-            .queue_sms(old, &portal.secret.seal(&body), now, now + 24 * HOUR)
-            .await;
-        let outcome = match queued {
-            Ok(id) => match portal.outbox.deliver_now(id, Duration::from_secs(2)).await {
-                Delivery::Sent | Delivery::NotMine => "ok",
-                Delivery::WillRetry(_) => "retrying",
-                Delivery::Failed(_) => "failed",
-            },
-            Err(err) => {
-                tracing::error!(%err, "queueing the number-change notice");
-                "failed"
-            }
-        };
-        request::audit(
-            portal,
-            Some(account_id),
-            "mobile_change_notice",
-            outcome,
-            Some(format!("to the old number ending {}", mobile::ending(old))),
-        )
-        .await;
-    }
-
-    /// "Send Code" again for a saved but unverified number.
-    pub async fn resend_number_change(
-        portal: &Portal,
-        account: &AccountRow,
-    ) -> Result<CodeSent, PortalError> {
-        let settings = &portal.settings;
-        let waiting = account
-            .mobile
-            .as_deref()
-            .filter(|_| account.mobile_verified_at.is_none());
-        let Some(waiting) = waiting else {
-            return Err(PortalError::field(
-                "mobile",
-                "There is no new number waiting to be verified.",
-            ));
-        };
-        let mobile =
-            Mobile::from_stored(waiting, settings.default_region, &settings.allowed_regions)
-                .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
-        send_code_to(portal, account.id, Purpose::ChangeMobile, &mobile, false).await
-    }
-
-    pub async fn verify_number_change(
-        portal: &Portal,
-        account: &AccountRow,
-        code: &str,
-    ) -> Result<Verified, PortalError> {
-        match challenge::verify(portal, account.id, Purpose::ChangeMobile, code).await {
-            Ok(number) => {
-                request::audit(
-                    portal,
-                    Some(account.id),
-                    "mobile_verified",
-                    "ok",
-                    Some(format!("ending {}", mobile::ending(&number))),
-                )
-                .await;
-                Ok(Verified {
-                    mobile_ending: mobile::ending(&number),
-                })
-            }
-            Err(err) => {
-                request::audit(
-                    portal,
-                    Some(account.id),
-                    "mobile_verified",
-                    "refused",
-                    Some(err.to_string()),
-                )
-                .await;
-                Err(err.into())
-            }
-        }
-    }
-
-    pub async fn update_email(
-        portal: &Portal,
-        account: &AccountRow,
-        typed: &str,
-    ) -> Result<EmailSaved, PortalError> {
-        let email =
-            check_email(Some(typed)).map_err(|message| PortalError::field("email", message))?;
-        portal
-            .store
-            .update_email(account.id, email.as_deref())
-            .await
-            .or_internal("saving an email address")?;
-        request::audit(portal, Some(account.id), "email_changed", "ok", None).await;
-        Ok(EmailSaved { email })
     }
 }

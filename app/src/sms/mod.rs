@@ -61,9 +61,44 @@ pub fn code_message(practice_name: &str, code: &str, ttl_seconds: i64, host: &st
     )
 }
 
+/// Provider error text with every phone number in it masked to its last three digits, so
+/// numbers don't linger in the outbox's records or the log.
+pub fn mask_numbers_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 6 {
+            out.push_str("***");
+            out.push_str(&digits[digits.len() - 3..]);
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_provider_errors_are_masked() {
+        assert_eq!(
+            mask_numbers_in("400: The 'To' number +64215550123 is not a valid phone number"),
+            "400: The 'To' number +***123 is not a valid phone number"
+        );
+        assert_eq!(mask_numbers_in("503: try in 30 s"), "503: try in 30 s");
+    }
 
     #[test]
     fn the_code_message_ends_with_the_origin_bound_line() {

@@ -6,8 +6,9 @@ use std::{sync::Arc, time::Duration};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use super::{SendError, Sms, SmsSender};
+use super::{mask_numbers_in, SendError, Sms, SmsSender};
 use crate::{
+    mobile::masked,
     portal::{Clock, Millis, SECOND},
     secret::ServerSecret,
     store::{Store, StoreError},
@@ -69,7 +70,9 @@ impl SmsOutbox {
         let body = row.sealed_body.as_deref().and_then(|s| self.secret.open(s));
         let Some(body) = body else {
             let reason = "the message could not be unsealed (was the secret key changed?)";
-            self.store.mark_sms_failed(id, reason).await?;
+            self.store
+                .mark_sms_failed(id, reason, &masked(&row.to_number))
+                .await?;
             return Ok(Delivery::Failed(reason.into()));
         };
         let sms = Sms {
@@ -88,19 +91,24 @@ impl SmsOutbox {
         give_up_at: Millis,
     ) -> Result<Delivery, StoreError> {
         let id = sms.id;
+        let to = masked(&sms.to);
         let now = self.clock.now();
         if now >= give_up_at {
             let reason = "the code expired before the message could be sent";
-            self.store.mark_sms_failed(id, reason).await?;
+            self.store.mark_sms_failed(id, reason, &to).await?;
             return Ok(Delivery::Failed(reason.into()));
         }
         let started = std::time::Instant::now();
-        let result = self.sender.send(&sms).await;
+        // Providers quote the number back in their errors.
+        let result = self.sender.send(&sms).await.map_err(|err| match err {
+            SendError::Transient(reason) => SendError::Transient(mask_numbers_in(&reason)),
+            SendError::Permanent(reason) => SendError::Permanent(mask_numbers_in(&reason)),
+        });
         let took_ms = started.elapsed().as_millis() as i64;
         let (delivery, outcome, detail) = match result {
             Ok(accepted) => {
                 self.store
-                    .mark_sms_sent(id, self.clock.now(), accepted.provider_ref.as_deref())
+                    .mark_sms_sent(id, self.clock.now(), accepted.provider_ref.as_deref(), &to)
                     .await?;
                 tracing::info!(
                     sms_id = id,
@@ -112,13 +120,13 @@ impl SmsOutbox {
             }
             Err(SendError::Permanent(reason)) => {
                 tracing::warn!(sms_id = id, %reason, "text message refused by the provider");
-                self.store.mark_sms_failed(id, &reason).await?;
+                self.store.mark_sms_failed(id, &reason, &to).await?;
                 (Delivery::Failed(reason.clone()), "failed", Some(reason))
             }
             Err(SendError::Transient(reason)) => {
                 let next = self.clock.now() + backoff(attempt);
                 if next >= give_up_at {
-                    self.store.mark_sms_failed(id, &reason).await?;
+                    self.store.mark_sms_failed(id, &reason, &to).await?;
                     (Delivery::Failed(reason.clone()), "failed", Some(reason))
                 } else {
                     tracing::warn!(sms_id = id, %reason, attempt, "text message will be retried");

@@ -3,7 +3,8 @@
 use super::{is_unique_violation, Store, StoreError};
 use crate::portal::Millis;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An account as stored. `patient::Patient` gives it its meaning.
+#[derive(Debug, Clone)]
 pub struct AccountRow {
     pub id: i64,
     pub username: String,
@@ -12,9 +13,53 @@ pub struct AccountRow {
     pub family_name: String,
     pub date_of_birth: String,
     pub email: Option<String>,
+    /// The verified number, or whatever the practice had on file.
     pub mobile: Option<String>,
     pub mobile_verified_at: Option<Millis>,
-    pub must_change_password: i64,
+    /// A new number saved with "Save & Get Code", waiting for its code.
+    pub pending_mobile: Option<String>,
+    /// May still give a first number after the password (flow 2.2).
+    pub first_number_at_login: bool,
+    pub must_change_password: bool,
+    pub password_expires_at: Option<Millis>,
+}
+
+/// The columns as SQL gives them: flags are integers on every engine.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    username: String,
+    password_hash: String,
+    given_name: String,
+    family_name: String,
+    date_of_birth: String,
+    email: Option<String>,
+    mobile: Option<String>,
+    mobile_verified_at: Option<Millis>,
+    pending_mobile: Option<String>,
+    first_number_at_login: i64,
+    must_change_password: i64,
+    password_expires_at: Option<Millis>,
+}
+
+impl From<Row> for AccountRow {
+    fn from(row: Row) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            password_hash: row.password_hash,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            date_of_birth: row.date_of_birth,
+            email: row.email,
+            mobile: row.mobile,
+            mobile_verified_at: row.mobile_verified_at,
+            pending_mobile: row.pending_mobile,
+            first_number_at_login: row.first_number_at_login != 0,
+            must_change_password: row.must_change_password != 0,
+            password_expires_at: row.password_expires_at,
+        }
+    }
 }
 
 pub struct NewAccountRow<'a> {
@@ -28,11 +73,14 @@ pub struct NewAccountRow<'a> {
     pub mobile: Option<&'a str>,
     pub mobile_verified_at: Option<Millis>,
     pub must_change_password: bool,
+    /// For a one-time password: when it stops working.
+    pub password_expires_at: Option<Millis>,
     pub created_at: Millis,
 }
 
 const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_name, \
-     date_of_birth, email, mobile, mobile_verified_at, must_change_password";
+     date_of_birth, email, mobile, mobile_verified_at, pending_mobile, first_number_at_login, \
+     must_change_password, password_expires_at";
 
 impl Store {
     /// The new account's id, or `None` when the username is taken (whatever its case).
@@ -40,7 +88,8 @@ impl Store {
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO accounts (username, username_key, password_hash, given_name, \
              family_name, date_of_birth, email, mobile, mobile_verified_at, must_change_password, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             password_expires_at, first_number_at_login, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(new.username)
         .bind(new.username_key)
@@ -52,6 +101,8 @@ impl Store {
         .bind(new.mobile)
         .bind(new.mobile_verified_at)
         .bind(i64::from(new.must_change_password))
+        .bind(new.password_expires_at)
+        .bind(i64::from(new.mobile_verified_at.is_none()))
         .bind(new.created_at)
         .fetch_one(&self.writer)
         .await;
@@ -72,52 +123,75 @@ impl Store {
     }
 
     pub async fn account(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
-        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+        let row = sqlx::query_as::<_, Row>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        Ok(row.map(AccountRow::from))
     }
 
     pub async fn account_by_username(
         &self,
         username_key: &str,
     ) -> Result<Option<AccountRow>, StoreError> {
-        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+        let row = sqlx::query_as::<_, Row>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_key = $1"
         ))
         .bind(username_key)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        Ok(row.map(AccountRow::from))
     }
 
-    /// Replaces the stored hash (a rehash under today's parameters, or a new password).
+    /// Replaces the stored hash (a rehash under today's parameters, or a new password), with the
+    /// date a one-time password stops working, if it is one.
     pub async fn set_password_hash(
         &self,
         id: i64,
         password_hash: &str,
-        must_change_password: bool,
+        one_time_until: Option<Millis>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE accounts SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+            "UPDATE accounts SET password_hash = $1, must_change_password = $2, \
+             password_expires_at = $3 WHERE id = $4",
         )
         .bind(password_hash)
-        .bind(i64::from(must_change_password))
+        .bind(i64::from(one_time_until.is_some()))
+        .bind(one_time_until)
         .bind(id)
         .execute(&self.writer)
         .await?;
         Ok(())
     }
 
-    /// "Save & Get Code": the new number is kept at once, unverified until its code comes back.
-    pub async fn save_unverified_mobile(&self, id: i64, mobile: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET mobile = $1, mobile_verified_at = NULL WHERE id = $2")
+    /// "Save & Get Code": the new number is kept apart; the verified one stays as it is.
+    pub async fn save_pending_mobile(&self, id: i64, mobile: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET pending_mobile = $1 WHERE id = $2")
             .bind(mobile)
             .bind(id)
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    /// Drops the pending number and any code waiting for it. `false` if there was none.
+    pub async fn cancel_pending_mobile(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let cancelled = sqlx::query(
+            "UPDATE accounts SET pending_mobile = NULL WHERE id = $1 AND pending_mobile IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM challenges WHERE account_id = $1 AND purpose = 'new_number'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(cancelled == 1)
     }
 
     pub async fn update_email(&self, id: i64, email: Option<&str>) -> Result<(), StoreError> {

@@ -4,9 +4,11 @@ use super::{Store, StoreError};
 use crate::portal::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditEvent {
+pub struct AuditRow {
     pub at: Millis,
     pub account_id: Option<i64>,
+    /// The username as typed, where no account is known.
+    pub username: Option<String>,
     pub ip: String,
     pub event: String,
     pub outcome: String,
@@ -14,13 +16,14 @@ pub struct AuditEvent {
 }
 
 impl Store {
-    pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn record_audit(&self, event: &AuditRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_events (at, account_id, ip, event, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit_events (at, account_id, username, ip, event, outcome, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(event.at)
         .bind(event.account_id)
+        .bind(&event.username)
         .bind(&event.ip)
         .bind(&event.event)
         .bind(&event.outcome)
@@ -30,12 +33,26 @@ impl Store {
         Ok(())
     }
 
-    pub async fn audit_events(&self, account_id: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        Ok(sqlx::query_as::<_, AuditEvent>(
-            "SELECT at, account_id, ip, event, outcome, detail FROM audit_events \
+    pub async fn audit_events(&self, account_id: i64) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT at, account_id, username, ip, event, outcome, detail FROM audit_events \
              WHERE account_id = $1 ORDER BY id",
         )
         .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Events recorded against a username that no account has (refused logins).
+    pub async fn audit_events_for_username(
+        &self,
+        username: &str,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT at, account_id, username, ip, event, outcome, detail FROM audit_events \
+             WHERE username = $1 ORDER BY id",
+        )
+        .bind(username)
         .fetch_all(&self.pool)
         .await?)
     }

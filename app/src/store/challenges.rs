@@ -1,7 +1,8 @@
-//! One-time-code challenges, and the writes that must happen together with them.
+//! One-time-code challenges, and the writes that must happen together with them. A challenge
+//! belongs to the session that asked for it.
 
-use super::{limits::LimitReached, LimitWindow, Store, StoreError};
-use crate::portal::Millis;
+use super::{limits::LimitReached, Store, StoreError};
+use crate::{limits::Limit, portal::Millis};
 
 /// Why a code was not issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +16,9 @@ pub enum IssueRefused {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChallengeRow {
-    pub account_id: i64,
+    pub session_id_hash: String,
     pub purpose: String,
+    pub account_id: i64,
     pub mobile: String,
     pub code_mac: String,
     pub sent_at: Millis,
@@ -25,23 +27,26 @@ pub struct ChallengeRow {
     pub sms_id: Option<i64>,
 }
 
+const CHALLENGE_COLUMNS: &str = "session_id_hash, purpose, account_id, mobile, code_mac, \
+     sent_at, expires_at, failed_attempts, sms_id";
+
 impl Store {
     pub async fn challenge(
         &self,
-        account_id: i64,
+        session_id_hash: &str,
         purpose: &str,
     ) -> Result<Option<ChallengeRow>, StoreError> {
-        Ok(sqlx::query_as::<_, ChallengeRow>(
-            "SELECT account_id, purpose, mobile, code_mac, sent_at, expires_at, failed_attempts, \
-             sms_id FROM challenges WHERE account_id = $1 AND purpose = $2",
-        )
-        .bind(account_id)
+        Ok(sqlx::query_as::<_, ChallengeRow>(&format!(
+            "SELECT {CHALLENGE_COLUMNS} FROM challenges \
+             WHERE session_id_hash = $1 AND purpose = $2"
+        ))
+        .bind(session_id_hash)
         .bind(purpose)
         .fetch_optional(&self.pool)
         .await?)
     }
 
-    /// Replaces any earlier code for the same account and purpose, queues the text that carries
+    /// Replaces any earlier code for the same session and purpose, queues the text that carries
     /// the new one (already claimed by this sender, to go at once), and counts the send against
     /// the limits, all in one transaction: a code is never live without its message. The
     /// cooldown (`cooldown` after the previous code) and the limits are checked in the same
@@ -51,15 +56,15 @@ impl Store {
         challenge: &ChallengeRow,
         sealed_body: &str,
         cooldown: Millis,
-        limits: &[LimitWindow],
+        limits: &[Limit],
         lease_until: Millis,
     ) -> Result<Result<i64, IssueRefused>, StoreError> {
         let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
         let previous: Option<Millis> = sqlx::query_scalar(
-            "SELECT sent_at FROM challenges WHERE account_id = $1 AND purpose = $2",
+            "SELECT sent_at FROM challenges WHERE session_id_hash = $1 AND purpose = $2",
         )
-        .bind(challenge.account_id)
+        .bind(&challenge.session_id_hash)
         .bind(&challenge.purpose)
         .fetch_optional(&mut *tx)
         .await?;
@@ -72,22 +77,27 @@ impl Store {
         super::limits::insert_events(&mut tx, limits, now).await?;
         let sms_id = super::outbox::insert_claimed_sms(
             &mut tx,
-            &challenge.mobile,
-            sealed_body,
-            now,
-            challenge.expires_at,
+            &super::outbox::NewSms {
+                account_id: Some(challenge.account_id),
+                to: &challenge.mobile,
+                sealed_body,
+                now,
+                give_up_at: challenge.expires_at,
+            },
             lease_until,
         )
         .await?;
         sqlx::query(
-            "INSERT INTO challenges (account_id, purpose, mobile, code_mac, sent_at, expires_at, \
-             failed_attempts, sms_id) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) \
-             ON CONFLICT (account_id, purpose) DO UPDATE SET mobile = excluded.mobile, \
+            "INSERT INTO challenges (session_id_hash, purpose, account_id, mobile, code_mac, \
+             sent_at, expires_at, failed_attempts, sms_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+             ON CONFLICT (session_id_hash, purpose) DO UPDATE SET mobile = excluded.mobile, \
                code_mac = excluded.code_mac, sent_at = excluded.sent_at, \
                expires_at = excluded.expires_at, failed_attempts = 0, sms_id = excluded.sms_id",
         )
-        .bind(challenge.account_id)
+        .bind(&challenge.session_id_hash)
         .bind(&challenge.purpose)
+        .bind(challenge.account_id)
         .bind(&challenge.mobile)
         .bind(&challenge.code_mac)
         .bind(now)
@@ -104,18 +114,18 @@ impl Store {
     /// one ends the challenge anyway), so guesses sent in parallel get no more than `max_tries`.
     pub async fn take_a_try(
         &self,
-        account_id: i64,
+        session_id_hash: &str,
         purpose: &str,
         max_tries: i64,
         now: Millis,
     ) -> Result<Option<ChallengeRow>, StoreError> {
-        Ok(sqlx::query_as::<_, ChallengeRow>(
+        Ok(sqlx::query_as::<_, ChallengeRow>(&format!(
             "UPDATE challenges SET failed_attempts = failed_attempts + 1 \
-             WHERE account_id = $1 AND purpose = $2 AND failed_attempts < $3 AND expires_at > $4 \
-             RETURNING account_id, purpose, mobile, code_mac, sent_at, expires_at, \
-               failed_attempts, sms_id",
-        )
-        .bind(account_id)
+             WHERE session_id_hash = $1 AND purpose = $2 AND failed_attempts < $3 \
+               AND expires_at > $4 \
+             RETURNING {CHALLENGE_COLUMNS}"
+        ))
+        .bind(session_id_hash)
         .bind(purpose)
         .bind(max_tries)
         .bind(now)
@@ -123,18 +133,45 @@ impl Store {
         .await?)
     }
 
-    /// Uses up the challenge and records its number as the account's verified mobile, in one
-    /// transaction. `false` if the challenge was already used (a double submit): codes work once.
-    pub async fn consume_challenge_and_verify_mobile(
+    /// A sign-in code matched: it is used up, and its number becomes (or stays) the account's
+    /// verified mobile, in one transaction. The number may only be the verified one, or, for an
+    /// account that may still give its first number, any. `false` if the code was already used
+    /// (a double submit) or the account no longer allows it.
+    pub async fn consume_sign_in_code(
         &self,
         challenge: &ChallengeRow,
         verified_at: Millis,
     ) -> Result<bool, StoreError> {
+        self.consume_code(
+            challenge,
+            verified_at,
+            "(mobile_verified_at IS NOT NULL AND mobile = $1) \
+             OR (mobile_verified_at IS NULL AND first_number_at_login = 1)",
+        )
+        .await
+    }
+
+    /// A code for a pending number matched: the pending number becomes the verified one.
+    pub async fn consume_new_number_code(
+        &self,
+        challenge: &ChallengeRow,
+        verified_at: Millis,
+    ) -> Result<bool, StoreError> {
+        self.consume_code(challenge, verified_at, "pending_mobile = $1")
+            .await
+    }
+
+    async fn consume_code(
+        &self,
+        challenge: &ChallengeRow,
+        verified_at: Millis,
+        allowed_when: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let consumed = sqlx::query(
-            "DELETE FROM challenges WHERE account_id = $1 AND purpose = $2 AND code_mac = $3",
+            "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
         )
-        .bind(challenge.account_id)
+        .bind(&challenge.session_id_hash)
         .bind(&challenge.purpose)
         .bind(&challenge.code_mac)
         .execute(&mut *tx)
@@ -143,12 +180,23 @@ impl Store {
         if consumed != 1 {
             return Ok(false);
         }
-        sqlx::query("UPDATE accounts SET mobile = $1, mobile_verified_at = $2 WHERE id = $3")
-            .bind(&challenge.mobile)
-            .bind(verified_at)
-            .bind(challenge.account_id)
-            .execute(&mut *tx)
-            .await?;
+        let verified = sqlx::query(&format!(
+            "UPDATE accounts SET \
+               mobile_verified_at = CASE WHEN mobile_verified_at IS NOT NULL AND mobile = $1 \
+                                         THEN mobile_verified_at ELSE $2 END, \
+               mobile = $1, first_number_at_login = 0, \
+               pending_mobile = CASE WHEN pending_mobile = $1 THEN NULL ELSE pending_mobile END \
+             WHERE id = $3 AND ({allowed_when})"
+        ))
+        .bind(&challenge.mobile)
+        .bind(verified_at)
+        .bind(challenge.account_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if verified != 1 {
+            return Ok(false);
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -156,14 +204,14 @@ impl Store {
     /// Withdraws a code whose text could not be sent, so the patient can ask again at once.
     pub async fn withdraw_challenge(
         &self,
-        account_id: i64,
+        session_id_hash: &str,
         purpose: &str,
         code_mac: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM challenges WHERE account_id = $1 AND purpose = $2 AND code_mac = $3",
+            "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
         )
-        .bind(account_id)
+        .bind(session_id_hash)
         .bind(purpose)
         .bind(code_mac)
         .execute(&self.writer)

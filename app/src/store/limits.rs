@@ -5,21 +5,13 @@
 use sqlx::AnyConnection;
 
 use super::{Store, StoreError};
-use crate::portal::Millis;
+use crate::{limits::Limit, portal::Millis};
 
-/// One sliding-window limit: at most `limit` events of `kind` for `subject` after `since`.
-#[derive(Debug, Clone)]
-pub struct LimitWindow {
-    pub kind: &'static str,
-    pub subject: String,
-    pub since: Millis,
-    pub limit: i64,
-}
-
-/// A limit that is full: which one, and when its oldest event was.
+/// A limit that is full: which one (its index in the list checked), and when its oldest
+/// counted event was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitReached {
-    pub window: usize,
+    pub index: usize,
     pub oldest: Option<Millis>,
 }
 
@@ -27,8 +19,9 @@ pub struct LimitReached {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginGate {
     /// Go ahead; the attempt is already counted as a failure, and `forget_login_failures` takes
-    /// it back if the password is right.
-    Counted { ip_event: i64 },
+    /// it back if the password is right. `delay_starts`: if it is a failure, it is the one that
+    /// starts the username's delay.
+    Counted { ip_event: i64, delay_starts: bool },
     /// This username must wait until then.
     Delayed { until: Millis },
     /// Too many failures from this address; the oldest counted was then.
@@ -38,7 +31,7 @@ pub enum LoginGate {
 /// How the login gate counts: failures in a row before a delay, how long after a failure the
 /// count still stands, and the delay for a given count.
 pub struct LoginRules<'a> {
-    pub ip_window: LimitWindow,
+    pub failures_from_ip: Limit,
     pub failures_forgotten_after: Millis,
     pub delay_for: &'a (dyn Fn(i64) -> Millis + Sync),
 }
@@ -46,7 +39,7 @@ pub struct LoginRules<'a> {
 /// For each window: how many events there have been since its start, and the oldest of them.
 async fn count_windows(
     conn: &mut AnyConnection,
-    windows: &[LimitWindow],
+    windows: &[Limit],
 ) -> Result<Vec<(i64, Option<Millis>)>, StoreError> {
     if windows.is_empty() {
         return Ok(Vec::new());
@@ -66,7 +59,7 @@ async fn count_windows(
     let mut query = sqlx::query_as::<_, (i64, i64, Option<Millis>)>(&sql);
     for window in windows {
         query = query
-            .bind(window.kind)
+            .bind(window.kind.as_str())
             .bind(window.subject.as_str())
             .bind(window.since);
     }
@@ -78,19 +71,19 @@ async fn count_windows(
 }
 
 /// The first full window, if any.
-fn reached(windows: &[LimitWindow], counts: Vec<(i64, Option<Millis>)>) -> Option<LimitReached> {
+fn reached(windows: &[Limit], counts: Vec<(i64, Option<Millis>)>) -> Option<LimitReached> {
     windows
         .iter()
         .zip(counts)
         .enumerate()
-        .find(|(_, (window, (count, _)))| *count >= window.limit)
-        .map(|(window, (_, (_, oldest)))| LimitReached { window, oldest })
+        .find(|(_, (window, (count, _)))| *count >= window.max)
+        .map(|(index, (_, (_, oldest)))| LimitReached { index, oldest })
 }
 
 /// Checks the windows inside the caller's transaction.
 pub(super) async fn first_reached(
     conn: &mut AnyConnection,
-    windows: &[LimitWindow],
+    windows: &[Limit],
 ) -> Result<Option<LimitReached>, StoreError> {
     let counts = count_windows(conn, windows).await?;
     Ok(reached(windows, counts))
@@ -99,7 +92,7 @@ pub(super) async fn first_reached(
 /// Counts one event in each window, inside the caller's transaction.
 pub(super) async fn insert_events(
     conn: &mut AnyConnection,
-    windows: &[LimitWindow],
+    windows: &[Limit],
     at: Millis,
 ) -> Result<(), StoreError> {
     if windows.is_empty() {
@@ -114,7 +107,9 @@ pub(super) async fn insert_events(
     );
     let mut query = sqlx::query(&sql).bind(at);
     for window in windows {
-        query = query.bind(window.kind).bind(window.subject.as_str());
+        query = query
+            .bind(window.kind.as_str())
+            .bind(window.subject.as_str());
     }
     query.execute(&mut *conn).await?;
     Ok(())
@@ -124,7 +119,7 @@ impl Store {
     /// The first full window (and when its oldest event was), without counting anything.
     pub async fn limit_reached(
         &self,
-        windows: &[LimitWindow],
+        windows: &[Limit],
     ) -> Result<Option<LimitReached>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         first_reached(&mut conn, windows).await
@@ -133,7 +128,7 @@ impl Store {
     /// Checks `windows` and, if none is full, counts one event in each: atomically.
     pub async fn count_if_under(
         &self,
-        windows: &[LimitWindow],
+        windows: &[Limit],
         at: Millis,
     ) -> Result<Option<LimitReached>, StoreError> {
         let mut tx = self.writer.begin().await?;
@@ -170,15 +165,15 @@ impl Store {
              FROM limit_events WHERE kind = $2 AND subject = $3 AND at > $4",
         )
         .bind(username_key)
-        .bind(rules.ip_window.kind)
-        .bind(rules.ip_window.subject.as_str())
-        .bind(rules.ip_window.since)
+        .bind(rules.failures_from_ip.kind.as_str())
+        .bind(rules.failures_from_ip.subject.as_str())
+        .bind(rules.failures_from_ip.since)
         .fetch_one(&mut *tx)
         .await?;
         if let Some(until) = delayed_until.filter(|until| now < *until) {
             return Ok(LoginGate::Delayed { until });
         }
-        if ip_count >= rules.ip_window.limit {
+        if ip_count >= rules.failures_from_ip.max {
             return Ok(LoginGate::AddressBlocked {
                 oldest: ip_oldest.unwrap_or(now),
             });
@@ -201,16 +196,20 @@ impl Store {
         .bind(now + (rules.delay_for)(failures))
         .execute(&mut *tx)
         .await?;
+        let delay_starts = (rules.delay_for)(failures) > 0 && (rules.delay_for)(failures - 1) == 0;
         let ip_event: i64 = sqlx::query_scalar(
             "INSERT INTO limit_events (kind, subject, at) VALUES ($1, $2, $3) RETURNING id",
         )
-        .bind(rules.ip_window.kind)
-        .bind(rules.ip_window.subject.as_str())
+        .bind(rules.failures_from_ip.kind.as_str())
+        .bind(rules.failures_from_ip.subject.as_str())
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(LoginGate::Counted { ip_event })
+        Ok(LoginGate::Counted {
+            ip_event,
+            delay_starts,
+        })
     }
 
     /// The password was right: the attempt was not a failure after all.

@@ -16,10 +16,10 @@ use sqlx::{
 };
 
 pub use accounts::{AccountRow, NewAccountRow};
-pub use audit::AuditEvent;
+pub use audit::AuditRow;
 pub use challenges::{ChallengeRow, IssueRefused};
-pub use limits::{LimitReached, LimitWindow, LoginGate, LoginRules};
-pub use outbox::{DevSms, OutboxRow};
+pub use limits::{LimitReached, LoginGate, LoginRules};
+pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
 pub use sessions::SessionRow;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -32,7 +32,7 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://…")]
     UnsupportedUrl(String),
-    #[error("could not create the database directory {0}: {1}")]
+    #[error("could not create the database's folder or file {0}: {1}")]
     Directory(String, std::io::Error),
 }
 
@@ -53,13 +53,7 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
         let file = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(file)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Directory(dir.display().to_string(), e))?;
-        }
+        create_private(Path::new(file))?;
         let url = if url.contains('?') {
             url.to_string()
         } else {
@@ -98,8 +92,56 @@ impl Store {
     }
 }
 
+/// Creates the database's folder (0700) and file (0600) if they don't exist yet, so that only
+/// the portal's own user can read patients' records; SQLite gives its journal files the same mode.
+fn create_private(file: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let fail = |path: &Path, e| StoreError::Directory(path.display().to_string(), e);
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| fail(dir, e))?;
+        }
+    }
+    if file.as_os_str().is_empty() || file.exists() || file.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map(drop)
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(fail(file, e)),
+        })
+}
+
 /// Whether an insert failed on a unique constraint (a taken username, say).
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_data_folder_and_database_are_private_to_the_portal() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Store::open(&format!("sqlite://{}/portal.db", data.display()))
+            .await
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("portal.db")), 0o600);
+    }
 }

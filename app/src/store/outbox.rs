@@ -13,6 +13,15 @@ pub struct OutboxRow {
     pub give_up_at: Millis,
 }
 
+/// An email as the console mailer keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DevEmail {
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub sent_at: Millis,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DevSms {
     pub to_number: String,
@@ -20,60 +29,58 @@ pub struct DevSms {
     pub sent_at: Millis,
 }
 
-/// Puts a message in the outbox, inside the caller's transaction.
-pub(super) async fn insert_sms(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    to: &str,
-    sealed_body: &str,
-    now: Millis,
-    give_up_at: Millis,
-) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
-         next_attempt_at, give_up_at) VALUES ($1, $2, 'pending', 0, $3, $3, $4) RETURNING id",
-    )
-    .bind(to)
-    .bind(sealed_body)
-    .bind(now)
-    .bind(give_up_at)
-    .fetch_one(&mut **tx)
-    .await?)
+/// A message to put in the outbox.
+pub struct NewSms<'a> {
+    /// The patient it is for, if any: support sees a patient's texts.
+    pub account_id: Option<i64>,
+    pub to: &'a str,
+    pub sealed_body: &'a str,
+    pub now: Millis,
+    /// Retries stop here.
+    pub give_up_at: Millis,
 }
 
-/// Puts a message in the outbox already claimed by the caller, who sends it straight away.
-pub(super) async fn insert_claimed_sms(
+/// Puts a message in the outbox already claimed by the caller (`lease_until`), who sends it
+/// straight away, or (`None`) for the worker to send; inside the caller's transaction.
+async fn insert_sms(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    to: &str,
-    sealed_body: &str,
-    now: Millis,
-    give_up_at: Millis,
-    lease_until: Millis,
+    sms: &NewSms<'_>,
+    lease_until: Option<Millis>,
 ) -> Result<i64, StoreError> {
+    let (status, attempts) = match lease_until {
+        Some(_) => ("sending", 1),
+        None => ("pending", 0),
+    };
     Ok(sqlx::query_scalar(
-        "INSERT INTO sms_outbox (to_number, sealed_body, status, attempts, created_at, \
-         next_attempt_at, give_up_at, lease_until) \
-         VALUES ($1, $2, 'sending', 1, $3, $3, $4, $5) RETURNING id",
+        "INSERT INTO sms_outbox (account_id, to_number, sealed_body, status, attempts, \
+         created_at, next_attempt_at, give_up_at, lease_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING id",
     )
-    .bind(to)
-    .bind(sealed_body)
-    .bind(now)
-    .bind(give_up_at)
+    .bind(sms.account_id)
+    .bind(sms.to)
+    .bind(sms.sealed_body)
+    .bind(status)
+    .bind(attempts)
+    .bind(sms.now)
+    .bind(sms.give_up_at)
     .bind(lease_until)
     .fetch_one(&mut **tx)
     .await?)
 }
 
+pub(super) async fn insert_claimed_sms(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sms: &NewSms<'_>,
+    lease_until: Millis,
+) -> Result<i64, StoreError> {
+    insert_sms(tx, sms, Some(lease_until)).await
+}
+
 impl Store {
     /// Queues a message that carries no code (a notice), returning its id.
-    pub async fn queue_sms(
-        &self,
-        to: &str,
-        sealed_body: &str,
-        now: Millis,
-        give_up_at: Millis,
-    ) -> Result<i64, StoreError> {
+    pub async fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let id = insert_sms(&mut tx, to, sealed_body, now, give_up_at).await?;
+        let id = insert_sms(&mut tx, sms, None).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -122,20 +129,24 @@ impl Store {
         .await?)
     }
 
-    /// The provider accepted it: the body is dropped, only the facts remain.
+    /// The provider accepted it: the body is dropped and the number masked; only the facts
+    /// remain.
     pub async fn mark_sms_sent(
         &self,
         id: i64,
         at: Millis,
         provider_ref: Option<&str>,
+        masked_number: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sms_outbox SET status = 'sent', sealed_body = NULL, sent_at = $2, \
-             provider_ref = $3, lease_until = NULL, last_error = NULL WHERE id = $1",
+             provider_ref = $3, lease_until = NULL, last_error = NULL, to_number = $4 \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(at)
         .bind(provider_ref)
+        .bind(masked_number)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -159,14 +170,21 @@ impl Store {
         Ok(())
     }
 
-    /// No more attempts: a permanent refusal, or the code expired before it could go.
-    pub async fn mark_sms_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+    /// No more attempts: a permanent refusal, or the code expired before it could go. The body
+    /// is dropped and the number masked.
+    pub async fn mark_sms_failed(
+        &self,
+        id: i64,
+        error: &str,
+        masked_number: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sms_outbox SET status = 'failed', sealed_body = NULL, lease_until = NULL, \
-             last_error = $2 WHERE id = $1",
+             last_error = $2, to_number = $3 WHERE id = $1",
         )
         .bind(id)
         .bind(error)
+        .bind(masked_number)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -269,5 +287,39 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    /// (number as stored, status, last error) of message `id`: for tests and support.
+    pub async fn sms_row(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT to_number, status, last_error FROM sms_outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn record_dev_email(&self, email: &DevEmail) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dev_email (to_address, subject, body, sent_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&email.to_address)
+        .bind(&email.subject)
+        .bind(&email.body)
+        .bind(email.sent_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn dev_email(&self) -> Result<Vec<DevEmail>, StoreError> {
+        Ok(sqlx::query_as::<_, DevEmail>(
+            "SELECT to_address, subject, body, sent_at FROM dev_email ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

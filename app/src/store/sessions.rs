@@ -64,6 +64,23 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of the account but `keep` (the one making the change). Returns how
+    /// many ended.
+    pub async fn delete_other_sessions(
+        &self,
+        account_id: i64,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+                .bind(account_id)
+                .bind(keep.unwrap_or_default())
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)

@@ -41,17 +41,15 @@ pub fn router(portal: &Portal) -> Router {
     )
 }
 
-/// Serves `router` on a loopback port; returns its base URL.
+/// Serves `router` on a loopback port as the portal does; returns its base URL.
 pub async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    tokio::spawn(server::serve(
+        listener,
+        router,
+        Default::default(),
+        std::future::pending(),
+    ));
     base
 }

@@ -89,7 +89,10 @@ impl TestPortal {
             clock,
             ServerSecret::random(),
             sender,
-            Default::default(),
+            server::Wiring {
+                dev_outbox: true,
+                ..Default::default()
+            },
         )
         .await
     }
@@ -138,10 +141,15 @@ impl TestPortal {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
+        self.send_from(CLIENT.parse().unwrap(), request).await
+    }
+
+    /// A request from the client at `ip`.
+    pub async fn send_from(&self, ip: std::net::IpAddr, request: Request<Body>) -> Reply {
         let mut request = request;
         request
             .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50000))));
+            .insert(ConnectInfo(SocketAddr::new(ip, 50000)));
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -157,12 +165,23 @@ impl TestPortal {
     }
 
     pub async fn post_raw(&self, path: &str, body: &str, cookie: Option<&str>) -> Reply {
+        self.post_raw_from(CLIENT.parse().unwrap(), path, body, cookie)
+            .await
+    }
+
+    pub async fn post_raw_from(
+        &self,
+        ip: std::net::IpAddr,
+        path: &str,
+        body: &str,
+        cookie: Option<&str>,
+    ) -> Reply {
         let mut request =
             Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
-        self.send(request.body(Body::from(body.to_string())).unwrap())
+        self.send_from(ip, request.body(Body::from(body.to_string())).unwrap())
             .await
     }
 
@@ -207,17 +226,40 @@ impl TestPortal {
     }
 
     pub fn browser(&self) -> Browser<'_> {
+        self.browser_at(CLIENT)
+    }
+
+    /// A browser on another network.
+    pub fn browser_at(&self, ip: &str) -> Browser<'_> {
         Browser {
             portal: self,
             cookie: None,
+            ip: ip.parse().unwrap(),
         }
     }
+
+    /// The patient's audit trail, as (event, outcome) pairs.
+    pub async fn audit_of(&self, username: &str) -> Vec<(String, String)> {
+        let account = self.account(username).await;
+        self.portal
+            .store
+            .audit_events(account.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event, e.outcome))
+            .collect()
+    }
 }
+
+/// Where test requests come from, unless a test says otherwise.
+pub const CLIENT: &str = "203.0.113.7";
 
 /// One browser: remembers its session cookie between requests.
 pub struct Browser<'a> {
     pub portal: &'a TestPortal,
     pub cookie: Option<String>,
+    pub ip: std::net::IpAddr,
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {
@@ -242,10 +284,20 @@ pub fn registration<'a>(username: &'a str, mobile: &'a str) -> Vec<(&'a str, &'a
 }
 
 impl Browser<'_> {
+    /// The session this browser's cookie names.
+    pub async fn session(&self) -> app::session::Session {
+        let cookie = self.cookie.as_deref().expect("a session cookie");
+        let value = cookie.split_once('=').unwrap().1;
+        app::session::load(&self.portal.portal, value)
+            .await
+            .unwrap()
+            .expect("a live session")
+    }
+
     pub async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Reply {
         let reply = self
             .portal
-            .post_raw(path, &form(pairs), self.cookie.as_deref())
+            .post_raw_from(self.ip, path, &form(pairs), self.cookie.as_deref())
             .await;
         if let Some(set) = reply.session_cookie() {
             let pair = set.split(';').next().unwrap().to_string();
@@ -261,6 +313,14 @@ impl Browser<'_> {
     pub async fn register(&mut self, username: &str) -> Reply {
         self.post("/api/register", &registration(username, "021 555 0123"))
             .await
+    }
+
+    pub async fn log_in(&mut self, username: &str) -> Reply {
+        self.post(
+            "/api/login",
+            &[("username", username), ("password", PASSWORD)],
+        )
+        .await
     }
 
     /// Registers and verifies the number: a signed-in patient.

@@ -1,7 +1,11 @@
 //! Form pieces every page shares: labelled fields with their error beside them, the busy submit
 //! button, and the form-level message. Errors are announced to screen readers.
 
+mod modal;
+
 use leptos::prelude::*;
+
+pub use modal::{use_modal, Modal};
 
 use crate::error::PortalError;
 

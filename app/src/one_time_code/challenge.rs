@@ -1,15 +1,17 @@
 //! The one-time-code rules: 6 digits from the OS's CSPRNG, stored only as an HMAC, valid for the
 //! configured lifetime, single use, dead after 5 wrong tries, replaced by a new send, and not
-//! sent again inside the cooldown.
+//! sent again inside the cooldown. A code belongs to the session that asked for it.
 
 use rand::Rng;
 
 use crate::{
     error::PortalError,
+    limits::Limit,
     mobile::Mobile,
-    portal::{Millis, Portal, SECOND},
-    sms::{code_message, limits::SendLimit, Sms, SmsOutbox},
-    store::{ChallengeRow, IssueRefused, LimitWindow, StoreError},
+    portal::{whole_seconds, Millis, Portal, SECOND},
+    session::Session,
+    sms::{code_message, Sms, SmsOutbox},
+    store::{ChallengeRow, IssueRefused, StoreError},
 };
 
 /// Tries per code. Every try counts; a right one ends the code anyway.
@@ -20,15 +22,15 @@ pub const MAX_WRONG_TRIES: i64 = 5;
 pub enum Purpose {
     /// The 2FA step of registration or login.
     SignIn,
-    /// Confirming a new number from the Personal Information page.
-    ChangeMobile,
+    /// Proving a new number saved with "Save & Get Code".
+    NewNumber,
 }
 
 impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::SignIn => "sign_in",
-            Purpose::ChangeMobile => "change_mobile",
+            Purpose::NewNumber => "new_number",
         }
     }
 }
@@ -60,14 +62,11 @@ fn tries_left_text(tries: i64) -> String {
 pub enum ChallengeError {
     #[error(transparent)]
     Code(#[from] CodeProblem),
-    #[error("Please wait {0} seconds before asking for another code.")]
-    Cooldown(i64),
-    /// A limit on text messages is reached (see `sms::limits`).
-    #[error("{message}")]
-    Limited {
-        message: String,
-        retry_after_seconds: u64,
-    },
+    #[error("Please wait {} before asking for another code.", crate::limits::wait_text(*.0))]
+    Cooldown(Millis),
+    /// A limit on text messages is reached.
+    #[error("{}", .0.message)]
+    Limited(PortalError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,13 +75,10 @@ impl From<ChallengeError> for PortalError {
     fn from(err: ChallengeError) -> Self {
         match err {
             ChallengeError::Code(problem) => PortalError::field("code", problem.to_string()),
-            ChallengeError::Cooldown(seconds) => {
-                PortalError::too_many_requests(err.to_string(), seconds as u64)
+            ChallengeError::Cooldown(wait) => {
+                PortalError::too_many_requests(err.to_string(), whole_seconds(wait))
             }
-            ChallengeError::Limited {
-                message,
-                retry_after_seconds,
-            } => PortalError::too_many_requests(message, retry_after_seconds),
+            ChallengeError::Limited(refusal) => refusal,
             ChallengeError::Store(err) => {
                 PortalError::logged_internal("one-time code storage", err)
             }
@@ -96,7 +92,7 @@ pub struct Issued {
     /// The message, ready to go. Its body holds the code: it is never logged.
     pub sms: Sms,
     pub give_up_at: Millis,
-    pub resend_in_seconds: i64,
+    pub resend_in_seconds: u64,
     /// Identifies this code's challenge (not the code), to withdraw it if its text can't go.
     pub code_mac: String,
 }
@@ -109,44 +105,52 @@ fn new_code() -> String {
     format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
 }
 
-/// Seconds until another code may be sent, rounded up; 0 if it may be sent now.
+/// How long until this session may be sent another code; 0 if it may be sent now.
 pub async fn cooldown_left(
     portal: &Portal,
-    account_id: i64,
+    session: &Session,
     purpose: Purpose,
-) -> Result<i64, StoreError> {
-    let existing = portal.store.challenge(account_id, purpose.as_str()).await?;
+) -> Result<Millis, StoreError> {
+    let existing = portal
+        .store
+        .challenge(&session.id_hash, purpose.as_str())
+        .await?;
     Ok(existing.map_or(0, |c| {
         let ready_at = c.sent_at + portal.settings.resend_cooldown_seconds * SECOND;
-        ((ready_at - portal.now()).max(0) + SECOND - 1) / SECOND
+        (ready_at - portal.now()).max(0)
     }))
 }
 
-/// Creates a new code for `mobile`, replacing any earlier one, unless the cooldown forbids it.
-pub async fn issue(
+/// The live code waiting in this session, if any.
+pub async fn live(
     portal: &Portal,
-    account_id: i64,
+    session: &Session,
     purpose: Purpose,
-    mobile: &Mobile,
-) -> Result<Issued, ChallengeError> {
-    create(portal, account_id, purpose, mobile, &[]).await
+) -> Result<Option<ChallengeRow>, StoreError> {
+    Ok(portal
+        .store
+        .challenge(&session.id_hash, purpose.as_str())
+        .await?
+        .filter(|c| c.expires_at > portal.now()))
 }
 
 /// Creates the code and queues its text in one transaction, unless the cooldown or one of the
 /// `limits` forbids it; the send is counted against the limits. The caller sends the text.
 pub async fn create(
     portal: &Portal,
-    account_id: i64,
+    session: &Session,
     purpose: Purpose,
     mobile: &Mobile,
-    limits: &[SendLimit],
+    limits: &[Limit],
 ) -> Result<Issued, ChallengeError> {
     let settings = &portal.settings;
     let now = portal.now();
     let code = new_code();
+    let account_id = session.account_id;
     let challenge = ChallengeRow {
-        account_id,
+        session_id_hash: session.id_hash.clone(),
         purpose: purpose.as_str().into(),
+        account_id,
         mobile: mobile.e164().into(),
         code_mac: portal
             .secret
@@ -162,30 +166,25 @@ pub async fn create(
         settings.otp_ttl_seconds,
         &settings.public_host(),
     );
-    let windows: Vec<LimitWindow> = limits.iter().map(|l| l.window.clone()).collect();
     let issued = portal
         .store
         .issue_challenge(
             &challenge,
             &portal.secret.seal(&body),
             settings.resend_cooldown_seconds * SECOND,
-            &windows,
+            limits,
             now + SmsOutbox::LEASE,
         )
         .await?;
     let sms_id = match issued {
         Ok(sms_id) => sms_id,
         Err(IssueRefused::Cooldown { ready_at }) => {
-            return Err(ChallengeError::Cooldown(
-                (ready_at - now + SECOND - 1) / SECOND,
-            ))
+            return Err(ChallengeError::Cooldown(ready_at - now))
         }
         Err(IssueRefused::Limit(full)) => {
-            let (message, retry_after_seconds) = limits[full.window].refusal(full.oldest, now);
-            return Err(ChallengeError::Limited {
-                message,
-                retry_after_seconds,
-            });
+            return Err(ChallengeError::Limited(
+                limits[full.index].refusal(full.oldest, now),
+            ))
         }
     };
     Ok(Issued {
@@ -195,7 +194,7 @@ pub async fn create(
             body,
         },
         give_up_at: challenge.expires_at,
-        resend_in_seconds: settings.resend_cooldown_seconds,
+        resend_in_seconds: settings.resend_cooldown_seconds as u64,
         code_mac: challenge.code_mac,
     })
 }
@@ -209,11 +208,12 @@ fn normalise(typed: &str) -> Option<String> {
     (digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
 }
 
-/// Checks a typed code. On a match the code is used up and its number becomes the account's
-/// verified mobile; the verified number (E.164) is returned.
+/// Checks a typed code against this session's live code. On a match the code is used up and
+/// its number becomes the account's verified mobile (for a sign-in code: only the verified
+/// number, or a first one; for a new number: only the pending one). Returns the number (E.164).
 pub async fn verify(
     portal: &Portal,
-    account_id: i64,
+    session: &Session,
     purpose: Purpose,
     typed: &str,
 ) -> Result<String, ChallengeError> {
@@ -221,18 +221,25 @@ pub async fn verify(
     let now = portal.now();
     let store = &portal.store;
     let Some(challenge) = store
-        .take_a_try(account_id, purpose.as_str(), MAX_WRONG_TRIES, now)
+        .take_a_try(&session.id_hash, purpose.as_str(), MAX_WRONG_TRIES, now)
         .await?
     else {
         // No try was available: say why.
-        return Err(match store.challenge(account_id, purpose.as_str()).await? {
-            Some(c) if c.failed_attempts >= MAX_WRONG_TRIES => CodeProblem::TooManyTries,
-            Some(c) if now >= c.expires_at => CodeProblem::Expired,
-            _ => CodeProblem::NoCode,
-        }
-        .into());
+        return Err(
+            match store.challenge(&session.id_hash, purpose.as_str()).await? {
+                Some(c) if c.failed_attempts >= MAX_WRONG_TRIES => CodeProblem::TooManyTries,
+                Some(c) if now >= c.expires_at => CodeProblem::Expired,
+                _ => CodeProblem::NoCode,
+            }
+            .into(),
+        );
     };
-    let context = mac_context(account_id, purpose, &challenge.mobile, challenge.sent_at);
+    let context = mac_context(
+        challenge.account_id,
+        purpose,
+        &challenge.mobile,
+        challenge.sent_at,
+    );
     if !portal
         .secret
         .code_matches(&context, &code, &challenge.code_mac)
@@ -245,10 +252,11 @@ pub async fn verify(
         }
         .into());
     }
-    if !store
-        .consume_challenge_and_verify_mobile(&challenge, now)
-        .await?
-    {
+    let consumed = match purpose {
+        Purpose::SignIn => store.consume_sign_in_code(&challenge, now).await?,
+        Purpose::NewNumber => store.consume_new_number_code(&challenge, now).await?,
+    };
+    if !consumed {
         return Err(CodeProblem::NoCode.into());
     }
     Ok(challenge.mobile)
@@ -262,6 +270,7 @@ mod tests {
     use crate::{
         portal::{Clock, ManualClock, Settings},
         secret::ServerSecret,
+        session::{self, Stage},
         sms::ConsoleSms,
         store::{NewAccountRow, Store},
     };
@@ -270,7 +279,7 @@ mod tests {
     struct World {
         portal: Portal,
         clock: Arc<ManualClock>,
-        account: i64,
+        session: Session,
         _dir: tempfile::TempDir,
     }
 
@@ -299,15 +308,20 @@ mod tests {
                 mobile: Some("+64215550123"),
                 mobile_verified_at: None,
                 must_change_password: false,
+                password_expires_at: None,
                 created_at: 0,
             })
             .await
             .unwrap()
             .unwrap();
+        let session = session::begin(&portal, account, Stage::Registered, None)
+            .await
+            .unwrap()
+            .session;
         World {
             portal,
             clock,
-            account,
+            session,
             _dir: dir,
         }
     }
@@ -319,7 +333,8 @@ mod tests {
     impl World {
         /// Issues a code, delivers it, and returns the code the patient would read.
         async fn send(&self) -> Result<String, ChallengeError> {
-            let issued = issue(&self.portal, self.account, Purpose::SignIn, &mobile()).await?;
+            let issued =
+                create(&self.portal, &self.session, Purpose::SignIn, &mobile(), &[]).await?;
             self.portal
                 .outbox
                 .send_now(
@@ -333,7 +348,7 @@ mod tests {
         }
 
         async fn verify(&self, code: &str) -> Result<String, ChallengeError> {
-            verify(&self.portal, self.account, Purpose::SignIn, code).await
+            verify(&self.portal, &self.session, Purpose::SignIn, code).await
         }
 
         fn wrong(code: &str) -> String {
@@ -358,7 +373,7 @@ mod tests {
         let stored = world
             .portal
             .store
-            .challenge(world.account, "sign_in")
+            .challenge(&world.session.id_hash, "sign_in")
             .await
             .unwrap()
             .unwrap();
@@ -374,42 +389,29 @@ mod tests {
         let account = world
             .portal
             .store
-            .account(world.account)
+            .account(world.session.account_id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(account.mobile_verified_at, Some(world.clock.now()));
+        assert!(!account.first_number_at_login);
         assert_eq!(problem(world.verify(&code).await), CodeProblem::NoCode);
+    }
+
+    #[tokio::test]
+    async fn a_code_works_until_its_last_moment() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        world.clock.advance_seconds(599);
+        assert!(world.verify(&code).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_code_expires_after_its_lifetime() {
         let world = world().await;
         let code = world.send().await.unwrap();
-        world.clock.advance_seconds(599);
-        let still_good = world.send_free_check(&code).await;
-        assert!(still_good);
-        world.clock.advance_seconds(1);
+        world.clock.advance_seconds(600);
         assert_eq!(problem(world.verify(&code).await), CodeProblem::Expired);
-    }
-
-    impl World {
-        /// Whether the code would verify, without using it up.
-        async fn send_free_check(&self, code: &str) -> bool {
-            let c = self
-                .portal
-                .store
-                .challenge(self.account, "sign_in")
-                .await
-                .unwrap()
-                .unwrap();
-            self.portal.now() < c.expires_at
-                && self.portal.secret.code_matches(
-                    &mac_context(self.account, Purpose::SignIn, &c.mobile, c.sent_at),
-                    code,
-                    &c.code_mac,
-                )
-        }
     }
 
     #[tokio::test]
@@ -452,14 +454,18 @@ mod tests {
     async fn a_new_code_replaces_the_old_one() {
         let world = world().await;
         let first = world.send().await.unwrap();
-        world.clock.advance_seconds(30);
-        let second = world.send().await.unwrap();
-        if first != second {
-            assert!(matches!(
-                problem(world.verify(&first).await),
-                CodeProblem::Wrong { .. }
-            ));
-        }
+        // Two codes are the same one time in a million; send until they differ.
+        let second = loop {
+            world.clock.advance_seconds(30);
+            let next = world.send().await.unwrap();
+            if next != first {
+                break next;
+            }
+        };
+        assert!(matches!(
+            problem(world.verify(&first).await),
+            CodeProblem::Wrong { .. }
+        ));
         assert!(world.verify(&second).await.is_ok());
     }
 
@@ -470,25 +476,57 @@ mod tests {
         world.clock.advance_seconds(10);
         assert!(matches!(
             world.send().await,
-            Err(ChallengeError::Cooldown(20))
+            Err(ChallengeError::Cooldown(wait)) if wait == 20 * SECOND
         ));
         world.clock.advance_seconds(19);
         assert!(matches!(
             world.send().await,
-            Err(ChallengeError::Cooldown(1))
+            Err(ChallengeError::Cooldown(wait)) if wait == SECOND
         ));
         world.clock.advance_seconds(1);
         assert!(world.send().await.is_ok());
     }
 
     #[tokio::test]
-    async fn codes_come_from_the_whole_six_digit_range() {
-        let codes: std::collections::HashSet<String> = (0..200).map(|_| new_code()).collect();
-        assert!(codes.len() > 190);
-        assert!(codes.iter().all(|c| c.len() == 6));
+    async fn another_session_of_the_account_has_its_own_code_and_cooldown() {
+        let world = world().await;
+        let code = world.send().await.unwrap();
+        let other = session::begin(
+            &world.portal,
+            world.session.account_id,
+            Stage::PasswordAccepted,
+            None,
+        )
+        .await
+        .unwrap()
+        .session;
+        // The other session can't ride this one's cooldown, nor burn its tries.
+        let issued = create(&world.portal, &other, Purpose::SignIn, &mobile(), &[]).await;
+        assert!(issued.is_ok());
+        for _ in 0..MAX_WRONG_TRIES {
+            let refused =
+                verify(&world.portal, &other, Purpose::SignIn, &World::wrong(&code)).await;
+            assert!(refused.is_err());
+        }
+        assert!(world.verify(&code).await.is_ok());
     }
 
-    use super::normalise;
+    #[test]
+    fn codes_come_from_the_whole_six_digit_range() {
+        let codes: Vec<u32> = (0..20_000)
+            .map(|_| {
+                let code = new_code();
+                assert_eq!(code.len(), 6, "{code}");
+                code.parse().unwrap()
+            })
+            .collect();
+        // Leading zeros are kept, and both ends of the range turn up.
+        assert!(codes.iter().any(|c| *c < 100_000));
+        assert!(codes.iter().any(|c| *c >= 900_000));
+        assert!(codes.iter().all(|c| *c < 1_000_000));
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert!(distinct.len() > 19_000);
+    }
 
     #[test]
     fn typed_codes_are_read_leniently_but_must_be_six_digits() {

@@ -1,0 +1,149 @@
+//! The audit trail: who did what, when, from where, and how it went. Never secrets: numbers are
+//! masked to their last digits and codes and passwords never appear.
+
+use crate::{caller::Caller, portal::Portal, store::AuditRow};
+
+/// What happened. Stored as text in `audit_events.event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Registered,
+    /// A password step: accepted, refused, delayed…
+    Login,
+    /// A login delay started for the account (a lockout).
+    LoginDelayStarted,
+    SignedIn,
+    LoggedOut,
+    CodeSent,
+    CodeVerified,
+    /// A number was saved as pending, set at login, or verified in place of the old one.
+    MobileChanged,
+    MobileChangeCancelled,
+    /// The old number was told of a change.
+    MobileChangeNotice,
+    /// The patient was emailed about a change to their sign-in number.
+    MobileChangeEmail,
+    EmailChanged,
+    PasswordChosen,
+    /// Other sessions of the account were ended by a change.
+    SessionsEnded,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Registered => "registered",
+            Event::Login => "login",
+            Event::LoginDelayStarted => "login_delay_started",
+            Event::SignedIn => "signed_in",
+            Event::LoggedOut => "logged_out",
+            Event::CodeSent => "code_sent",
+            Event::CodeVerified => "code_verified",
+            Event::MobileChanged => "mobile_changed",
+            Event::MobileChangeCancelled => "mobile_change_cancelled",
+            Event::MobileChangeNotice => "mobile_change_notice",
+            Event::MobileChangeEmail => "mobile_change_email",
+            Event::EmailChanged => "email_changed",
+            Event::PasswordChosen => "password_chosen",
+            Event::SessionsEnded => "sessions_ended",
+        }
+    }
+}
+
+/// How it went. Stored as text in `audit_events.outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Refused,
+    /// A limit or delay was in force.
+    Limited,
+    Delayed,
+    AddressBlocked,
+    WrongPassword,
+    UnknownUser,
+    /// A one-time password past its date.
+    Expired,
+    PasswordAccepted,
+    /// A new number was kept apart until its code comes back.
+    SavedPending,
+    /// A number given after the password, by an account that never had one verified (flow 2.2).
+    SetAtLogin,
+    Retrying,
+    Failed,
+    /// The portal was too busy to check the password.
+    Busy,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Limited => "limited",
+            Outcome::Delayed => "delayed",
+            Outcome::AddressBlocked => "address_blocked",
+            Outcome::WrongPassword => "wrong_password",
+            Outcome::UnknownUser => "unknown_user",
+            Outcome::Expired => "expired",
+            Outcome::PasswordAccepted => "password_accepted",
+            Outcome::SavedPending => "saved_pending",
+            Outcome::SetAtLogin => "set_at_login",
+            Outcome::Retrying => "retrying",
+            Outcome::Failed => "failed",
+            Outcome::Busy => "busy",
+        }
+    }
+}
+
+/// One line of the trail, before it is written.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub event: Event,
+    pub outcome: Outcome,
+    pub account_id: Option<i64>,
+    /// The username as typed, where no account is known.
+    pub username: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Entry {
+    pub fn new(event: Event, outcome: Outcome) -> Self {
+        Self {
+            event,
+            outcome,
+            account_id: None,
+            username: None,
+            detail: None,
+        }
+    }
+
+    pub fn account(mut self, account_id: i64) -> Self {
+        self.account_id = Some(account_id);
+        self
+    }
+
+    pub fn typed_username(mut self, username: &str) -> Self {
+        self.username = Some(username.trim().chars().take(64).collect());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Records an event. A failure to record is logged, and does not undo what the patient did.
+pub async fn record(portal: &Portal, caller: &Caller, entry: Entry) {
+    let row = AuditRow {
+        at: portal.now(),
+        account_id: entry.account_id,
+        username: entry.username,
+        ip: caller.ip_text(),
+        event: entry.event.as_str().to_string(),
+        outcome: entry.outcome.as_str().to_string(),
+        detail: entry.detail,
+    };
+    if let Err(err) = portal.store.record_audit(&row).await {
+        tracing::error!(%err, event = entry.event.as_str(), "could not write the audit trail");
+    }
+}

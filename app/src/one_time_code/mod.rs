@@ -1,0 +1,64 @@
+//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), sending
+//! (`sending`), what a code does while signing in (`sign_in`) and for a new number
+//! (`new_number`), the `send_code` and `verify_code` server functions that serve both, and the
+//! code entry and send form that the 2FA page and the mobile number dialog share.
+
+#[cfg(feature = "ssr")]
+pub mod challenge;
+mod entry;
+#[cfg(feature = "ssr")]
+pub mod new_number;
+#[cfg(feature = "ssr")]
+pub mod sending;
+#[cfg(feature = "ssr")]
+pub mod sign_in;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use entry::{follow_sends, run_countdown, CodeEntry, ResendWait, SendCodeForm, SendProblem};
+
+use crate::error::PortalError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    pub mobile_ending: String,
+    pub resend_in_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub mobile_ending: String,
+}
+
+/// Sends a new code. While signing in it goes to the verified number; `mobile` is the number a
+/// patient without one gives (flow 2.2). Once signed in, it goes to the pending new number.
+#[server(prefix = "/api", endpoint = "send_code")]
+pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<CodeSent, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::any_session(&portal).await?;
+    let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
+    if session.stage.is_pending() {
+        sign_in::send(&portal, caller, session, patient, mobile).await
+    } else {
+        new_number::resend(&portal, caller, session, patient).await
+    }
+}
+
+/// Checks a code. While signing in, a match signs the patient in; once signed in, it proves
+/// the pending new number.
+#[server(prefix = "/api", endpoint = "verify_code")]
+pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::any_session(&portal).await?;
+    let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
+    if session.stage.is_pending() {
+        let (verified, signed_in) =
+            sign_in::verify(&portal, caller, session, patient, &code).await?;
+        crate::request::set_session_cookie(&portal, &signed_in);
+        leptos_axum::redirect("/");
+        Ok(verified)
+    } else {
+        new_number::verify(&portal, caller, session, patient, &code).await
+    }
+}

@@ -1,0 +1,257 @@
+//! A new number, from "Save & Get Code": saved as pending and kept apart, while the verified
+//! number stays the sign-in factor, until its own code comes back. The old number is told, and
+//! once the new one is proven every other session of the account ends.
+
+use super::{
+    challenge::{self, ChallengeError, Purpose},
+    sending::{email_notice, send_code_to, support_contact, text_notice, SEND_FAILED},
+    CodeSent, Verified,
+};
+use crate::{
+    audit::{self, Entry, Event, Outcome},
+    caller::Caller,
+    error::{ErrorKind, OrInternal, PortalError},
+    mobile::{self, Mobile},
+    patient::Patient,
+    portal::Portal,
+    session::{self, Session},
+    sms::limits::{self, Recipient},
+};
+
+/// "Save & Get Code": keeps the number as pending and texts a code to it. Refused before
+/// anything is saved when no code could follow (the cooldown, a limit).
+pub async fn save_and_send(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+    typed: &str,
+) -> Result<CodeSent, PortalError> {
+    let settings = &portal.settings;
+    let mobile = Mobile::parse(typed, settings.default_region, &settings.allowed_regions)
+        .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
+    if patient.mobile.verified() == Some(mobile.e164()) {
+        return Err(PortalError::field(
+            "mobile",
+            "This is already your verified mobile number.",
+        ));
+    }
+    let wait = challenge::cooldown_left(portal, session, Purpose::NewNumber)
+        .await
+        .or_internal("reading the cooldown")?;
+    if wait > 0 {
+        return Err(ChallengeError::Cooldown(wait).into());
+    }
+    let limits = limits::for_send(
+        portal,
+        caller,
+        patient.id,
+        mobile.e164(),
+        Recipient::Unproven,
+    );
+    limits::precheck(portal, &limits).await?;
+    portal
+        .store
+        .save_pending_mobile(patient.id, mobile.e164())
+        .await
+        .or_internal("saving a new mobile number")?;
+    let entry = Entry::new(Event::MobileChanged, Outcome::SavedPending)
+        .account(patient.id)
+        .detail(format!(
+            "new number {} waiting to be verified; sign-in number stays {}",
+            mobile::masked(mobile.e164()),
+            patient
+                .mobile
+                .verified()
+                .map_or("none".into(), mobile::masked)
+        ));
+    audit::record(portal, caller, entry).await;
+    if let Some(old) = patient.mobile.verified() {
+        let body = format!(
+            "Your {} patient portal: a new mobile number ending {} was added to your account. \
+             Your codes still come to this number until the new one is verified. If you didn't \
+             do this, please contact the practice: {}.",
+            settings.practice_name,
+            mobile.ending(),
+            support_contact(portal),
+        );
+        text_notice(portal, caller, patient.id, old, &body).await;
+    }
+    send_code(portal, caller, session, &mobile).await
+}
+
+async fn send_code(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    mobile: &Mobile,
+) -> Result<CodeSent, PortalError> {
+    send_code_to(
+        portal,
+        caller,
+        session,
+        Purpose::NewNumber,
+        mobile,
+        Recipient::Unproven,
+    )
+    .await
+    .map_err(|err| match err.error {
+        ErrorKind::Unavailable => PortalError {
+            message: format!(
+                "Your new number is saved, but {}",
+                lowercase_first(SEND_FAILED)
+            ),
+            ..err
+        },
+        _ => err,
+    })
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn no_pending_number() -> PortalError {
+    PortalError::field("mobile", "There is no new number waiting to be verified.")
+}
+
+/// "Send Code" again for the pending number.
+pub async fn resend(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+) -> Result<CodeSent, PortalError> {
+    let settings = &portal.settings;
+    let pending = patient
+        .pending_mobile
+        .as_deref()
+        .ok_or_else(no_pending_number)?;
+    let mobile = Mobile::parse(pending, settings.default_region, &settings.allowed_regions)
+        .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
+    send_code(portal, caller, session, &mobile).await
+}
+
+/// "Verify" for the pending number: it becomes the verified one, the old number and the patient
+/// are told, and every other session of the account ends.
+pub async fn verify(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+    code: &str,
+) -> Result<Verified, PortalError> {
+    if patient.pending_mobile.is_none() {
+        return Err(no_pending_number());
+    }
+    let number = match challenge::verify(portal, session, Purpose::NewNumber, code).await {
+        Ok(number) => number,
+        Err(err) => {
+            let entry = Entry::new(Event::CodeVerified, Outcome::Refused)
+                .account(patient.id)
+                .detail(format!("new number: {err}"));
+            audit::record(portal, caller, entry).await;
+            return Err(err.into());
+        }
+    };
+    let old = patient.mobile.verified();
+    let entry = Entry::new(Event::MobileChanged, Outcome::Ok)
+        .account(patient.id)
+        .detail(format!(
+            "verified {}, replacing {}",
+            mobile::masked(&number),
+            old.map_or("none".into(), mobile::masked)
+        ));
+    audit::record(portal, caller, entry).await;
+    end_other_sessions(portal, caller, patient.id, Some(session)).await?;
+    tell_of_the_change(portal, caller, patient, old, &number).await;
+    Ok(Verified {
+        mobile_ending: mobile::ending(&number),
+    })
+}
+
+async fn tell_of_the_change(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    old: Option<&str>,
+    new: &str,
+) {
+    let settings = &portal.settings;
+    if let Some(old) = old {
+        let body = format!(
+            "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
+             longer come to this number. If you didn't do this, please contact the practice: {}.",
+            settings.practice_name,
+            mobile::ending(new),
+            support_contact(portal),
+        );
+        text_notice(portal, caller, patient.id, old, &body).await;
+    }
+    let body = format!(
+        "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
+         ending {}.\n\nIf this wasn't you, please contact the practice now, on {}.\n",
+        patient.given_name,
+        settings.practice_name,
+        mobile::ending(new),
+        support_contact(portal),
+    );
+    email_notice(
+        portal,
+        caller,
+        patient,
+        "Your sign-in mobile number was changed",
+        body,
+    )
+    .await;
+}
+
+/// Drops the pending number; the verified one was never touched.
+pub async fn cancel(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+) -> Result<(), PortalError> {
+    let cancelled = portal
+        .store
+        .cancel_pending_mobile(patient.id)
+        .await
+        .or_internal("cancelling a new number")?;
+    if !cancelled {
+        return Err(no_pending_number());
+    }
+    let entry = Entry::new(Event::MobileChangeCancelled, Outcome::Ok)
+        .account(patient.id)
+        .detail(
+            patient
+                .pending_mobile
+                .as_deref()
+                .map_or("none".into(), mobile::masked),
+        );
+    audit::record(portal, caller, entry).await;
+    Ok(())
+}
+
+/// Ends the account's other sessions after a change of its sign-in number or password, and
+/// records how many ended.
+pub async fn end_other_sessions(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: i64,
+    keep: Option<&Session>,
+) -> Result<(), PortalError> {
+    let ended = session::end_others(portal, account_id, keep)
+        .await
+        .or_internal("ending other sessions")?;
+    if ended > 0 {
+        let entry = Entry::new(Event::SessionsEnded, Outcome::Ok)
+            .account(account_id)
+            .detail(format!("{ended} other session(s) ended by a change"));
+        audit::record(portal, caller, entry).await;
+    }
+    Ok(())
+}

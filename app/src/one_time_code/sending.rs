@@ -1,0 +1,163 @@
+//! Sending a code, and the notices that go with number changes: the first delivery attempt is
+//! made before the patient gets an answer, so they hear at once if the text cannot go.
+
+use std::time::Duration;
+
+use super::{
+    challenge::{self, Purpose},
+    CodeSent,
+};
+use crate::{
+    audit::{self, Entry, Event, Outcome},
+    caller::Caller,
+    error::{ErrorKind, OrInternal, PortalError},
+    mail::Email,
+    mobile::{self, Mobile},
+    patient::Patient,
+    portal::{Portal, HOUR},
+    session::Session,
+    sms::{
+        limits::{self, Recipient},
+        Delivery,
+    },
+    store::NewSms,
+};
+
+/// How long "Send Code" waits for the provider before answering anyway.
+const SEND_PATIENCE: Duration = Duration::from_secs(4);
+
+pub const SEND_FAILED: &str =
+    "We couldn't send the text right now — try again in a moment, or contact support";
+
+/// Texts a new code for `purpose` to `mobile`, unless the cooldown or a limit forbids it (both
+/// checked, and the send counted, before anything is sent).
+pub async fn send_code_to(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    purpose: Purpose,
+    mobile: &Mobile,
+    recipient: Recipient,
+) -> Result<CodeSent, PortalError> {
+    let account_id = session.account_id;
+    let limits = limits::for_send(portal, caller, account_id, mobile.e164(), recipient);
+    let issued = match challenge::create(portal, session, purpose, mobile, &limits).await {
+        Ok(issued) => issued,
+        Err(err) => {
+            if matches!(err, challenge::ChallengeError::Limited(_)) {
+                let entry = Entry::new(Event::CodeSent, Outcome::Limited)
+                    .account(account_id)
+                    .detail(err.to_string());
+                audit::record(portal, caller, entry).await;
+            }
+            return Err(err.into());
+        }
+    };
+    let resend_in_seconds = issued.resend_in_seconds;
+    let code_mac = issued.code_mac;
+    let delivery = portal
+        .outbox
+        .send_now(issued.sms, issued.give_up_at, SEND_PATIENCE)
+        .await;
+    let outcome = match &delivery {
+        Delivery::Sent | Delivery::NotMine => Outcome::Ok,
+        Delivery::WillRetry(_) => Outcome::Retrying,
+        Delivery::Failed(_) => Outcome::Failed,
+    };
+    let entry = Entry::new(Event::CodeSent, outcome)
+        .account(account_id)
+        .detail(format!("to {}", mobile::masked(mobile.e164())));
+    audit::record(portal, caller, entry).await;
+    match delivery {
+        Delivery::Sent | Delivery::NotMine => Ok(CodeSent {
+            mobile_ending: mobile.ending(),
+            resend_in_seconds,
+        }),
+        // It may still arrive: the code stands, and so does the cooldown.
+        Delivery::WillRetry(_) => Err(PortalError::too_many_requests(
+            SEND_FAILED,
+            resend_in_seconds,
+        )
+        .with_kind(ErrorKind::Unavailable)),
+        // It never will: withdraw the code so the patient can ask again at once.
+        Delivery::Failed(_) => {
+            portal
+                .store
+                .withdraw_challenge(&session.id_hash, purpose.as_str(), &code_mac)
+                .await
+                .or_internal("withdrawing an unsent code")?;
+            Err(PortalError::new(ErrorKind::Unavailable, SEND_FAILED))
+        }
+    }
+}
+
+/// Texts a notice (no code) to `to` and records how the first attempt went. A notice that
+/// can't go now is retried by the outbox worker for a day.
+pub async fn text_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str, body: &str) {
+    let now = portal.now();
+    let queued = portal
+        .store
+        .queue_sms(&NewSms {
+            account_id: Some(account_id),
+            to,
+            sealed_body: &portal.secret.seal(body),
+            now,
+            give_up_at: now + 24 * HOUR,
+        })
+        .await;
+    let outcome = match queued {
+        Ok(id) => match portal.outbox.deliver_now(id, Duration::from_secs(2)).await {
+            Delivery::Sent | Delivery::NotMine => Outcome::Ok,
+            Delivery::WillRetry(_) => Outcome::Retrying,
+            Delivery::Failed(_) => Outcome::Failed,
+        },
+        Err(err) => {
+            tracing::error!(%err, "queueing a text notice");
+            Outcome::Failed
+        }
+    };
+    let entry = Entry::new(Event::MobileChangeNotice, outcome)
+        .account(account_id)
+        .detail(format!("to {}", mobile::masked(to)));
+    audit::record(portal, caller, entry).await;
+}
+
+/// Emails the patient, if they gave an address. A slow mail server holds the request up for two
+/// seconds at most; the attempt carries on behind it, and is audited.
+pub async fn email_notice(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    subject: &str,
+    body: String,
+) {
+    let Some(to) = patient.email.clone() else {
+        return;
+    };
+    let (portal, caller, account_id) = (portal.clone(), caller.clone(), patient.id);
+    let email = Email {
+        to,
+        subject: subject.to_string(),
+        body,
+    };
+    let sending = tokio::spawn(async move {
+        let outcome = match portal.mailer.send(&email).await {
+            Ok(()) => Outcome::Ok,
+            Err(err) => {
+                tracing::warn!(%err, "an email notice could not be sent");
+                Outcome::Failed
+            }
+        };
+        let entry = Entry::new(Event::MobileChangeEmail, outcome)
+            .account(account_id)
+            .detail(email.subject);
+        audit::record(&portal, &caller, entry).await;
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), sending).await;
+}
+
+/// The practice's contact, for every message that sends a patient to support.
+pub fn support_contact(portal: &Portal) -> String {
+    let settings = &portal.settings;
+    format!("{} or {}", settings.support_phone, settings.support_email)
+}

@@ -1,0 +1,186 @@
+//! The code that finishes signing in (or registering). It goes to the verified number, always;
+//! only an account that has never had a verified number may give one after its password
+//! (flow 2.2), and the practice may send those patients to support instead.
+
+use super::{
+    challenge::{self, Purpose},
+    sending::{email_notice, send_code_to, support_contact},
+    CodeSent, Verified,
+};
+use crate::{
+    audit::{self, Entry, Event, Outcome},
+    caller::Caller,
+    error::{ErrorKind, OrInternal, PortalError},
+    mobile::{self, Mobile},
+    patient::Patient,
+    portal::{FirstNumberAtLogin, Portal},
+    session::{self, NewSession, Session, Stage},
+    sms::limits::Recipient,
+};
+
+/// Where a pending session's code goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeGoesTo {
+    /// The verified number (flows 1 and 2.1): nothing else, whatever is typed.
+    Verified(String),
+    /// No verified number yet, and the patient may give one (registration, flow 2.2).
+    FirstNumber,
+    /// No verified number, and only support can set one: the account had a number verified
+    /// before, or the practice sends first numbers at login to support.
+    Support,
+}
+
+pub fn code_goes_to(portal: &Portal, session: &Session, patient: &Patient) -> CodeGoesTo {
+    if let Some(number) = patient.mobile.verified() {
+        return CodeGoesTo::Verified(number.to_string());
+    }
+    let practice_allows = session.stage == Stage::Registered
+        || portal.settings.first_number_at_login == FirstNumberAtLogin::Allow;
+    if patient.first_number_at_login && practice_allows {
+        CodeGoesTo::FirstNumber
+    } else {
+        CodeGoesTo::Support
+    }
+}
+
+/// What a patient who can't go on is told.
+pub fn support_needed(portal: &Portal) -> PortalError {
+    PortalError::new(
+        ErrorKind::Forbidden,
+        format!(
+            "For your security, the practice needs to set up your mobile number with you. Please contact support: {}.",
+            support_contact(portal)
+        ),
+    )
+}
+
+/// "Send Code" (or "Get Code") while signing in. `typed` is the number a patient without a
+/// verified one gives; without it the code goes to the number on file.
+pub async fn send(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+    typed: Option<String>,
+) -> Result<CodeSent, PortalError> {
+    let settings = &portal.settings;
+    let typed = typed.filter(|t| !t.trim().is_empty());
+    let read = |number: &str| {
+        Mobile::parse(number, settings.default_region, &settings.allowed_regions)
+            .map_err(|problem| PortalError::field("mobile", problem.to_string()))
+    };
+    match code_goes_to(portal, session, patient) {
+        CodeGoesTo::Verified(_) if typed.is_some() => Err(PortalError::field(
+            "mobile",
+            "For your security, codes go to the mobile number you verified before.",
+        )),
+        CodeGoesTo::Verified(number) => {
+            let mobile = read(&number)?;
+            send_code_to(
+                portal,
+                caller,
+                session,
+                Purpose::SignIn,
+                &mobile,
+                Recipient::VerifiedSignIn,
+            )
+            .await
+        }
+        CodeGoesTo::FirstNumber => {
+            let on_file = patient.mobile.on_file().unwrap_or_default();
+            let mobile = read(typed.as_deref().unwrap_or(on_file))?;
+            send_code_to(
+                portal,
+                caller,
+                session,
+                Purpose::SignIn,
+                &mobile,
+                Recipient::Unproven,
+            )
+            .await
+        }
+        CodeGoesTo::Support => Err(support_needed(portal)),
+    }
+}
+
+/// "Verify" while signing in: a match signs the patient in, in a new session.
+pub async fn verify(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+    code: &str,
+) -> Result<(Verified, NewSession), PortalError> {
+    let number = match challenge::verify(portal, session, Purpose::SignIn, code).await {
+        Ok(number) => number,
+        Err(err) => {
+            let entry = Entry::new(Event::CodeVerified, Outcome::Refused)
+                .account(patient.id)
+                .detail(err.to_string());
+            audit::record(portal, caller, entry).await;
+            return Err(err.into());
+        }
+    };
+    audit::record(
+        portal,
+        caller,
+        Entry::new(Event::CodeVerified, Outcome::Ok).account(patient.id),
+    )
+    .await;
+    if session.stage == Stage::PasswordAccepted && patient.mobile.verified().is_none() {
+        first_number_set_at_login(portal, caller, session, patient, &number).await?;
+    }
+    let signed_in = session::begin(portal, patient.id, Stage::SignedIn, Some(session))
+        .await
+        .or_internal("starting a signed-in session")?;
+    audit::record(
+        portal,
+        caller,
+        Entry::new(Event::SignedIn, Outcome::Ok).account(patient.id),
+    )
+    .await;
+    let verified = Verified {
+        mobile_ending: mobile::ending(&number),
+    };
+    Ok((verified, signed_in))
+}
+
+/// Flow 2.2 chose the second factor with a password alone: it is a number change like any
+/// other. It is audited with the masked numbers, the patient is emailed, and any other session
+/// of the account ends.
+async fn first_number_set_at_login(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    patient: &Patient,
+    number: &str,
+) -> Result<(), PortalError> {
+    let from = patient
+        .mobile
+        .on_file()
+        .map_or("none".to_string(), mobile::masked);
+    let entry = Entry::new(Event::MobileChanged, Outcome::SetAtLogin)
+        .account(patient.id)
+        .detail(format!("from {from} to {}", mobile::masked(number)));
+    audit::record(portal, caller, entry).await;
+    super::new_number::end_other_sessions(portal, caller, patient.id, Some(session)).await?;
+    let body = format!(
+        "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
+         portal texts your sign-in codes to. It was given after your password at a login.\n\n\
+         If this wasn't you, someone may know your password: please contact the practice now, \
+         on {}.\n",
+        patient.given_name,
+        mobile::ending(number),
+        portal.settings.practice_name,
+        support_contact(portal),
+    );
+    email_notice(
+        portal,
+        caller,
+        patient,
+        "Your sign-in mobile number was set",
+        body,
+    )
+    .await;
+    Ok(())
+}
