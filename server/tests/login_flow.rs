@@ -551,3 +551,159 @@ async fn sign_ins_and_failures_are_audited_without_secrets() {
     let everything = format!("{events:?}");
     assert!(!everything.contains(PASSWORD));
 }
+
+/// An account that had a number verified under the old rules and lost it (or, later, one that
+/// support has not reset): no verified number, but not a first one either.
+async fn account_that_had_a_verified_number(portal: &TestPortal, username: &str) {
+    verified_patient(portal, username).await;
+    let account = portal.account(username).await;
+    sqlx_update(
+        portal,
+        "UPDATE accounts SET mobile_verified_at = NULL WHERE id = $1",
+        account.id,
+    )
+    .await;
+}
+
+async fn sqlx_update(portal: &TestPortal, sql: &str, id: i64) {
+    let path = portal._db_path();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_account_that_ever_had_a_verified_number_never_gives_one_at_login() {
+    let portal = TestPortal::with(|s| s.support_phone = "0800 427 287".into()).await;
+    account_that_had_a_verified_number(&portal, "margaret").await;
+    let mut browser = portal.browser();
+    let login = browser.log_in("margaret").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert_eq!(login.json()["code_sent"], false);
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["support_needed"], true);
+    assert_eq!(step["needs_number"], false);
+    let typed = browser
+        .post("/api/send_code", &[("mobile", "027 765 4321")])
+        .await;
+    assert_eq!(typed.status, StatusCode::FORBIDDEN);
+    assert!(typed.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("0800 427 287"));
+    let on_file = browser.post("/api/send_code", &[]).await;
+    assert_eq!(on_file.status, StatusCode::FORBIDDEN);
+    assert!(portal
+        .texts()
+        .await
+        .iter()
+        .all(|(to, _)| to != "+64277654321"));
+}
+
+#[tokio::test]
+async fn a_practice_can_send_first_numbers_at_login_to_support() {
+    let portal = TestPortal::with(|s| {
+        s.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
+    })
+    .await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let mut browser = portal.browser();
+    browser.log_in("arthur").await;
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["support_needed"], true);
+    let typed = browser
+        .post("/api/send_code", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(typed.status, StatusCode::FORBIDDEN);
+    assert!(portal.texts().await.is_empty());
+    // Registration is not a login: a new patient still verifies the number they registered.
+    portal.browser().register_and_sign_in("margaret").await;
+}
+
+#[tokio::test]
+async fn a_first_number_given_at_login_is_audited_and_emailed() {
+    let portal = TestPortal::new().await;
+    import_patient_with_landline(&portal, "arthur").await;
+    let account = portal.account("arthur").await;
+    portal
+        .portal
+        .store
+        .update_email(account.id, Some("arthur@example.org"))
+        .await
+        .unwrap();
+    let mut elsewhere = portal.browser_at("198.51.100.9");
+    elsewhere.log_in("arthur").await;
+
+    let mut browser = portal.browser();
+    browser.log_in("arthur").await;
+    browser
+        .post("/api/send_code", &[("mobile", "022 123 4567")])
+        .await;
+    let code = portal.last_code().await;
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    let change = events
+        .iter()
+        .find(|e| e.event == "mobile_changed")
+        .expect("a number set at login is a number change");
+    assert_eq!(change.outcome, "set_at_login");
+    assert_eq!(change.detail.as_deref(), Some("from ***234 to ***567"));
+    assert!(events
+        .iter()
+        .any(|e| e.event == "mobile_change_email" && e.outcome == "ok"));
+    assert!(events.iter().any(|e| e.event == "sessions_ended"));
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    let email = emails.last().expect("the patient is emailed");
+    assert_eq!(email.to_address, "arthur@example.org");
+    assert!(email.body.contains("ending 67"), "{}", email.body);
+    assert!(email.body.contains("someone may know your password"));
+    // The other pending session of the account is gone.
+    assert_eq!(
+        elsewhere.post("/api/code_step", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn refused_logins_are_audited_against_the_account_or_the_typed_name() {
+    let portal = TestPortal::with(|s| s.limits.login_failures_before_delay = 2).await;
+    verified_patient(&portal, "margaret").await;
+    for _ in 0..2 {
+        login(&portal, "margaret", "wrong password!!").await;
+    }
+    let delayed = login(&portal, "margaret", "wrong password!!").await;
+    assert_eq!(delayed.status, StatusCode::TOO_MANY_REQUESTS);
+    let audit = portal.audit_of("margaret").await;
+    for expected in [
+        ("login", "wrong_password"),
+        ("login_delay_started", "limited"),
+        ("login", "delayed"),
+    ] {
+        assert!(
+            audit.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {audit:?}"
+        );
+    }
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|(event, _)| event == "login_delay_started")
+            .count(),
+        1,
+        "the lockout is one event"
+    );
+
+    login(&portal, "Nobody.Here", "wrong password!!").await;
+    let unknown = portal
+        .portal
+        .store
+        .audit_events_for_username("Nobody.Here")
+        .await
+        .unwrap();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].outcome, "unknown_user");
+    assert_eq!(unknown[0].account_id, None);
+}

@@ -203,6 +203,36 @@ async fn a_refusal_is_not_retried_and_the_patient_can_ask_again_at_once() {
 }
 
 #[tokio::test]
+async fn a_finished_message_keeps_no_phone_number_not_even_in_the_providers_error() {
+    let standin = StandIn::start(vec![
+        Answer::Status(
+            400,
+            "The 'To' number +64215550123 is not a valid phone number.",
+        ),
+        Answer::Accept,
+    ])
+    .await;
+    let portal = portal_via(twilio(&standin, Duration::from_secs(5))).await;
+    let mut browser = portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    browser.post("/api/send_code", &[]).await;
+    let store = &portal.portal.store;
+    let latest = store.latest_sms_id().await.unwrap().unwrap();
+    let (failed_to, failed_status, error) = store.sms_row(latest - 1).await.unwrap().unwrap();
+    assert_eq!(failed_status, "failed");
+    assert_eq!(failed_to, "***123");
+    let error = error.unwrap();
+    assert!(
+        error.contains("***123") && !error.contains("5550123"),
+        "{error}"
+    );
+    let (sent_to, sent_status, _) = store.sms_row(latest).await.unwrap().unwrap();
+    assert_eq!(sent_status, "sent");
+    assert_eq!(sent_to, "***123");
+}
+
+#[tokio::test]
 async fn a_message_pending_at_shutdown_is_delivered_once_after_restart() {
     let down = StandIn::start(vec![Answer::Status(503, "down for maintenance")]).await;
     let before = portal_via(webhook(&down)).await;
