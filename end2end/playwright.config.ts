@@ -1,5 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
-import { main, providerDown, serverBinary, type Portal } from "./portal-env";
+import { carefulPractice, main, serverBinary, type Portal } from "./portal-env";
 
 // The portals under test run from the debug build (`cargo leptos build`), each on its own port
 // with a fresh database.
@@ -44,14 +44,14 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
-      testIgnore: /sms-failure\.spec\.ts/,
+      testIgnore: /careful-practice\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: main.baseURL },
     },
     {
-      name: "provider-down",
-      testMatch: /sms-failure\.spec\.ts/,
-      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: providerDown.baseURL },
+      name: "careful-practice",
+      testMatch: /careful-practice\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: carefulPractice.baseURL },
     },
   ],
-  webServer: [server(main), server(providerDown)],
+  webServer: [server(main), server(carefulPractice)],
 });

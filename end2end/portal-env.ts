@@ -41,11 +41,13 @@ const base = Number(process.env.PORTAL_E2E_PORT ?? 3100);
 /** The console SMS provider, whose outbox at /dev/sms the tests read codes from. */
 export const main = portal(base, "data");
 
-/** A portal whose SMS gateway is down (nothing listens at its webhook address). */
-export const providerDown = portal(base + 2, "provider-down", {
+/** A careful practice's portal: its SMS gateway is down (nothing listens at its webhook address),
+ * and patients without a verified number are sent to support. */
+export const carefulPractice = portal(base + 2, "careful-practice", {
   PORTAL_SMS_PROVIDER: "webhook",
   PORTAL_SMS_WEBHOOK_URL: "http://127.0.0.1:9/sms",
   PORTAL_SMS_WEBHOOK_SECRET: "not a real gateway",
+  PORTAL_FIRST_NUMBER_AT_LOGIN: "support",
 });
 
 // Kept for the tests that run commands against the main portal.

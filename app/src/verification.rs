@@ -66,6 +66,7 @@ fn SupportNeeded() -> impl IntoView {
                 "For your security, the practice needs to set up the mobile number we text your sign-in codes to. Please contact support, and they'll help you sign in."
             </p>
             <p class="support-line">"Support: " <SupportContact/></p>
+            <p class="aside"><a href="/login">"Back to the login page"</a></p>
         </section>
     }
 }

@@ -90,14 +90,15 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 }
 
-/** Brings patients in as a practice would: `server import-patients` on a CSV file. */
-export function importPatients(rows: string[]): string {
+/** Brings patients in as a practice would: `server import-patients` on a CSV file (into the main
+ * portal unless another portal's environment is given). */
+export function importPatients(rows: string[], env: Record<string, string> = serverEnv): string {
   const dir = mkdtempSync(path.join(tmpdir(), "portal-import-"));
   const file = path.join(dir, "patients.csv");
   const header = "username,given_name,family_name,date_of_birth,phone,password_hash,one_time_password";
   writeFileSync(file, [header, ...rows].join("\n") + "\n");
   return execFileSync(serverBinary, ["import-patients", file], {
-    env: { ...process.env, ...serverEnv },
+    env: { ...process.env, ...env },
     encoding: "utf8",
   });
 }

@@ -1,10 +1,13 @@
-// When the SMS provider is down, "Send Code" still answers within seconds and the patient is told
-// what happened and how to reach the practice. This portal's gateway address has nothing behind it.
+// A careful practice's portal, where things go wrong on purpose: its SMS gateway has nothing
+// behind it, and it sends patients without a verified number to support rather than letting a
+// password alone choose their second factor (PORTAL_FIRST_NUMBER_AT_LOGIN=support).
 import { expect } from "@playwright/test";
+import { carefulPractice } from "../portal-env";
 import {
   PASSWORD,
   expectAccessible,
   hydrated,
+  importPatients,
   screenshot,
   test,
   uniqueMobile,
@@ -29,15 +32,34 @@ test("a text that can't be sent is explained, with the practice's contact", asyn
   await expect(codeField).toHaveAttribute("autocomplete", "one-time-code");
   await expect(codeField).toHaveAttribute("inputmode", "numeric");
 
-  const started = Date.now();
   await page.getByRole("button", { name: "Send Code" }).click();
   const alert = page.getByRole("alert").filter({ hasText: "couldn't send" });
   await expect(alert).toHaveText(
     "We couldn't send the text right now — try again in a moment, or contact support",
   );
-  expect(Date.now() - started).toBeLessThan(10_000);
   await expect(page.locator(".support-line")).toContainText("0800 427 287");
   await expect(page.locator(".support-line")).toContainText("help@harbourhealth.example");
   await expectAccessible(page);
   await screenshot(page, "send-failed");
+});
+
+test("a patient without a verified number is sent to the practice, not asked for one", async ({ page }) => {
+  const username = uniqueUsername("ada");
+  const oneTimePassword = "practice gave me this";
+  importPatients([`${username},Ada,King,1950-12-10,04 471 1234,,${oneTimePassword}`], carefulPractice.env);
+
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(oneTimePassword);
+  await page.getByRole("button", { name: "Log in" }).click();
+
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByRole("heading", { name: "Contact the practice" })).toBeVisible();
+  await expect(page.getByLabel("Mobile number")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Get Code" })).toHaveCount(0);
+  await expect(page.locator(".support-line")).toContainText("0800 427 287");
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "support-needed");
 });
