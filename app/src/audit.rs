@@ -26,7 +26,58 @@ pub enum Event {
     PasswordChosen,
     /// Other sessions of the account were ended by a change.
     SessionsEnded,
+    /// A patient was told of something support did.
+    SupportNotice,
+    StaffAdded,
+    StaffEnrolled,
+    /// A staff sign-in: accepted or refused.
+    StaffLogin,
+    StaffLoggedOut,
+    StaffDisabled,
+    StaffEnabled,
+    PatientSearched,
+    PatientViewed,
+    /// Support's actions on a patient's account, each with the reason typed.
+    PatientUnlocked,
+    MobileReset,
+    AllSessionsEnded,
+    OneTimePasswordIssued,
+    SettingChanged,
+    AuditExported,
 }
+
+/// Every event, for the audit log's filter.
+pub const ALL_EVENTS: [Event; 29] = [
+    Event::Registered,
+    Event::Login,
+    Event::LoginDelayStarted,
+    Event::SignedIn,
+    Event::LoggedOut,
+    Event::CodeSent,
+    Event::CodeVerified,
+    Event::MobileChanged,
+    Event::MobileChangeCancelled,
+    Event::MobileChangeNotice,
+    Event::MobileChangeEmail,
+    Event::EmailChanged,
+    Event::PasswordChosen,
+    Event::SessionsEnded,
+    Event::SupportNotice,
+    Event::StaffAdded,
+    Event::StaffEnrolled,
+    Event::StaffLogin,
+    Event::StaffLoggedOut,
+    Event::StaffDisabled,
+    Event::StaffEnabled,
+    Event::PatientSearched,
+    Event::PatientViewed,
+    Event::PatientUnlocked,
+    Event::MobileReset,
+    Event::AllSessionsEnded,
+    Event::OneTimePasswordIssued,
+    Event::SettingChanged,
+    Event::AuditExported,
+];
 
 impl Event {
     pub fn as_str(self) -> &'static str {
@@ -45,6 +96,21 @@ impl Event {
             Event::EmailChanged => "email_changed",
             Event::PasswordChosen => "password_chosen",
             Event::SessionsEnded => "sessions_ended",
+            Event::SupportNotice => "support_notice",
+            Event::StaffAdded => "staff_added",
+            Event::StaffEnrolled => "staff_enrolled",
+            Event::StaffLogin => "staff_login",
+            Event::StaffLoggedOut => "staff_logged_out",
+            Event::StaffDisabled => "staff_disabled",
+            Event::StaffEnabled => "staff_enabled",
+            Event::PatientSearched => "patient_searched",
+            Event::PatientViewed => "patient_viewed",
+            Event::PatientUnlocked => "patient_unlocked",
+            Event::MobileReset => "mobile_reset",
+            Event::AllSessionsEnded => "all_sessions_ended",
+            Event::OneTimePasswordIssued => "one_time_password_issued",
+            Event::SettingChanged => "setting_changed",
+            Event::AuditExported => "audit_exported",
         }
     }
 }
@@ -71,6 +137,8 @@ pub enum Outcome {
     Failed,
     /// The portal was too busy to check the password.
     Busy,
+    /// Refused for want of the right role.
+    Forbidden,
 }
 
 impl Outcome {
@@ -90,6 +158,7 @@ impl Outcome {
             Outcome::Retrying => "retrying",
             Outcome::Failed => "failed",
             Outcome::Busy => "busy",
+            Outcome::Forbidden => "forbidden",
         }
     }
 }
@@ -102,6 +171,8 @@ pub struct Entry {
     pub account_id: Option<i64>,
     /// The username as typed, where no account is known.
     pub username: Option<String>,
+    /// The staff member who acted.
+    pub staff_id: Option<i64>,
     pub detail: Option<String>,
 }
 
@@ -112,8 +183,14 @@ impl Entry {
             outcome,
             account_id: None,
             username: None,
+            staff_id: None,
             detail: None,
         }
+    }
+
+    pub fn staff(mut self, staff_id: i64) -> Self {
+        self.staff_id = Some(staff_id);
+        self
     }
 
     pub fn account(mut self, account_id: i64) -> Self {
@@ -138,6 +215,7 @@ pub async fn record(portal: &Portal, caller: &Caller, entry: Entry) {
         at: portal.now(),
         account_id: entry.account_id,
         username: entry.username,
+        staff_id: entry.staff_id,
         ip: caller.ip_text(),
         event: entry.event.as_str().to_string(),
         outcome: entry.outcome.as_str().to_string(),

@@ -12,6 +12,7 @@ pub mod patient;
 pub mod practice;
 pub mod profile;
 pub mod registration;
+pub mod staff;
 pub mod ui;
 pub mod verification;
 
@@ -51,6 +52,15 @@ use crate::{
     practice::{Footer, Header, Practice},
     profile::ProfilePage,
     registration::RegisterPage,
+    staff::{
+        audit_log::AuditLogPage,
+        enrolment::EnrolPage,
+        settings::SettingsPage,
+        sign_in::StaffLoginPage,
+        support::{PatientPage, SearchPage},
+        team::TeamPage,
+        StaffLayout,
+    },
     verification::VerifyPage,
 };
 
@@ -129,6 +139,16 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                    // The practice's side.
+                    <Route path=path!("/staff/login") view=StaffLoginPage/>
+                    <Route path=path!("/staff/enrol") view=EnrolPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("/staff") view=StaffLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=SearchPage ssr=SsrMode::Async/>
+                        <Route path=path!("patients/:patient") view=PatientPage ssr=SsrMode::Async/>
+                        <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async/>
+                        <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
+                        <Route path=path!("team") view=TeamPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </main>

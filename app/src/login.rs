@@ -344,7 +344,7 @@ pub mod ssr {
         patient: &Patient,
     ) -> Result<(LoggedIn, NewSession), PortalError> {
         let previous = caller.session.as_ref();
-        if !portal.settings.two_factor {
+        if !portal.practice().two_factor {
             let new = session::begin(portal, patient.id, Stage::SignedIn, previous)
                 .await
                 .or_internal("starting a session")?;

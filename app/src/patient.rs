@@ -88,6 +88,17 @@ mod ssr {
         }
     }
 
+    /// Whether a patient may give a first number after their password (flow 2.2).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FirstNumber {
+        /// They have had a number verified: only support can change that.
+        No,
+        /// They never had one verified: as the practice's setting says.
+        NeverVerified,
+        /// Support reset their number (a lost phone): yes, whatever the setting.
+        ResetBySupport,
+    }
+
     /// An account as the portal's rules read it. Deliberately not `Debug`: it holds the hash.
     #[derive(Clone)]
     pub struct Patient {
@@ -102,9 +113,8 @@ mod ssr {
         /// A new number saved with "Save & Get Code"; the verified one stays the sign-in factor
         /// until this one is proven.
         pub pending_mobile: Option<String>,
-        /// Has never had a number verified (or support reset it): may give one after the
-        /// password (flow 2.2).
-        pub first_number_at_login: bool,
+        /// Whether they may give a first number after the password (flow 2.2).
+        pub first_number: FirstNumber,
         /// Signed in with a one-time password from the practice, which must be replaced first.
         pub must_change_password: bool,
         pub password_expires_at: Option<Millis>,
@@ -127,7 +137,11 @@ mod ssr {
                 email: row.email,
                 mobile,
                 pending_mobile: row.pending_mobile,
-                first_number_at_login: row.first_number_at_login,
+                first_number: match row.first_number_at_login {
+                    0 => FirstNumber::No,
+                    1 => FirstNumber::NeverVerified,
+                    _ => FirstNumber::ResetBySupport,
+                },
                 must_change_password: row.must_change_password,
                 password_expires_at: row.password_expires_at,
             }
@@ -357,7 +371,7 @@ mod ssr {
                 mobile: mobile.map(str::to_string),
                 mobile_verified_at: verified_at,
                 pending_mobile: None,
-                first_number_at_login: verified_at.is_none(),
+                first_number_at_login: i64::from(verified_at.is_none()),
                 must_change_password: false,
                 password_expires_at: None,
             };

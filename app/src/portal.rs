@@ -13,7 +13,7 @@ use crate::{
     password::PasswordHasher,
     secret::ServerSecret,
     sms::{SmsOutbox, SmsSender},
-    store::Store,
+    store::{PracticeRow, Store, StoreError},
 };
 
 /// Milliseconds since the Unix epoch. Every stored time is one of these, so SQL stays portable.
@@ -39,27 +39,85 @@ pub enum FirstNumberAtLogin {
     Support,
 }
 
-/// The practice's choices. Every field has a working default for a local run.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub practice_name: String,
-    /// The portal's own origin, e.g. `https://portal.example.org`.
-    pub public_url: url::Url,
+/// What admins change from the practice settings page, applied at once. The environment gives
+/// the first values; after that they live in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PracticeSettings {
     /// The practice's switch: while on, nobody signs in without a verified mobile.
     pub two_factor: bool,
+    pub practice_name: String,
+    pub support_phone: String,
+    pub support_email: String,
+    pub first_number_at_login: FirstNumberAtLogin,
+    pub resend_cooldown_seconds: i64,
+}
+
+impl Default for PracticeSettings {
+    fn default() -> Self {
+        Self {
+            two_factor: true,
+            practice_name: "Patient Portal".into(),
+            support_phone: "0800 000 000 (set PORTAL_SUPPORT_PHONE)".into(),
+            support_email: "support@example.org (set PORTAL_SUPPORT_EMAIL)".into(),
+            first_number_at_login: FirstNumberAtLogin::Allow,
+            resend_cooldown_seconds: 30,
+        }
+    }
+}
+
+impl PracticeSettings {
+    /// The practice's contact, for every message that sends a patient to support.
+    pub fn support_contact(&self) -> String {
+        format!("{} or {}", self.support_phone, self.support_email)
+    }
+
+    fn from_row(row: PracticeRow) -> Self {
+        Self {
+            two_factor: row.two_factor,
+            practice_name: row.practice_name,
+            support_phone: row.support_phone,
+            support_email: row.support_email,
+            first_number_at_login: match row.first_number_at_login.as_str() {
+                "support" => FirstNumberAtLogin::Support,
+                _ => FirstNumberAtLogin::Allow,
+            },
+            resend_cooldown_seconds: row.resend_cooldown_seconds,
+        }
+    }
+
+    fn to_row(&self) -> PracticeRow {
+        PracticeRow {
+            two_factor: self.two_factor,
+            practice_name: self.practice_name.clone(),
+            support_phone: self.support_phone.clone(),
+            support_email: self.support_email.clone(),
+            first_number_at_login: match self.first_number_at_login {
+                FirstNumberAtLogin::Allow => "allow".into(),
+                FirstNumberAtLogin::Support => "support".into(),
+            },
+            resend_cooldown_seconds: self.resend_cooldown_seconds,
+        }
+    }
+}
+
+/// How the portal runs. Every field has a working default for a local run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The first practice settings; after the first start, the database's.
+    pub practice: PracticeSettings,
+    /// The portal's own origin, e.g. `https://portal.example.org`.
+    pub public_url: url::Url,
     /// Region for numbers typed without a leading `+`.
     pub default_region: country::Id,
     /// Countries whose numbers are accepted; everything else is refused before any SMS is sent.
     pub allowed_regions: Vec<country::Id>,
     pub otp_ttl_seconds: i64,
-    pub resend_cooldown_seconds: i64,
-    pub support_phone: String,
-    pub support_email: String,
     /// How long a password-accepted (or just-registered) session may wait for its code.
     pub pending_seconds: i64,
     pub session_idle_seconds: i64,
     pub session_absolute_seconds: i64,
-    pub first_number_at_login: FirstNumberAtLogin,
+    /// A staff session ends after this long without a request.
+    pub staff_idle_seconds: i64,
     /// How long a one-time password from the practice (an import, or support) works.
     pub one_time_password_days: i64,
     /// Per-IP limits count an IPv6 client by this prefix: one home or office network gets a
@@ -118,19 +176,15 @@ impl Default for Limits {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            practice_name: "Patient Portal".into(),
+            practice: PracticeSettings::default(),
             public_url: url::Url::parse("http://127.0.0.1:3000").expect("a valid default URL"),
-            two_factor: true,
             default_region: country::Id::NZ,
             allowed_regions: vec![country::Id::NZ],
             otp_ttl_seconds: 600,
-            resend_cooldown_seconds: 30,
-            support_phone: "0800 000 000 (set PORTAL_SUPPORT_PHONE)".into(),
-            support_email: "support@example.org (set PORTAL_SUPPORT_EMAIL)".into(),
             pending_seconds: 600,
             session_idle_seconds: 900,
             session_absolute_seconds: 12 * 3600,
-            first_number_at_login: FirstNumberAtLogin::Allow,
+            staff_idle_seconds: 600,
             one_time_password_days: 14,
             ipv6_prefix: 64,
             password_queue: 64,
@@ -207,6 +261,8 @@ pub struct PortalParts {
     pub passwords: PasswordHasher,
     pub outbox: SmsOutbox,
     pub mailer: Arc<dyn Mailer>,
+    /// The practice settings as last read or written.
+    practice: std::sync::RwLock<Arc<PracticeSettings>>,
 }
 
 impl std::ops::Deref for Portal {
@@ -239,7 +295,9 @@ impl Portal {
     ) -> Self {
         let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone());
         let passwords = PasswordHasher::bounded_by_cores(settings.password_queue);
+        let practice = std::sync::RwLock::new(Arc::new(settings.practice.clone()));
         Self(Arc::new(PortalParts {
+            practice,
             settings,
             store,
             clock,
@@ -252,5 +310,42 @@ impl Portal {
 
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// The practice settings in force now.
+    pub fn practice(&self) -> Arc<PracticeSettings> {
+        match self.practice.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_practice(&self, settings: PracticeSettings) {
+        let settings = Arc::new(settings);
+        match self.practice.write() {
+            Ok(mut current) => *current = settings,
+            Err(poisoned) => *poisoned.into_inner() = settings,
+        }
+    }
+
+    /// Reads the practice settings from the database (storing the first values if there are
+    /// none yet). Run at start-up and every few seconds, so a change made through another
+    /// instance applies here too.
+    pub async fn load_practice(&self) -> Result<(), StoreError> {
+        let row = self
+            .store
+            .practice_settings(&self.settings.practice.to_row(), self.now())
+            .await?;
+        self.set_practice(PracticeSettings::from_row(row));
+        Ok(())
+    }
+
+    /// Stores new practice settings; they apply at once.
+    pub async fn save_practice(&self, settings: PracticeSettings) -> Result<(), StoreError> {
+        self.store
+            .save_practice_settings(&settings.to_row(), self.now())
+            .await?;
+        self.set_practice(settings);
+        Ok(())
     }
 }

@@ -21,12 +21,12 @@ impl Practice {
             // The route list is rendered once at start-up, outside any request: no portal then.
             #[cfg(feature = "ssr")]
             if let Some(portal) = use_context::<crate::portal::Portal>() {
-                let settings = &portal.settings;
+                let practice = portal.practice();
                 return Practice {
-                    name: settings.practice_name.clone(),
-                    support_phone: settings.support_phone.clone(),
-                    support_email: settings.support_email.clone(),
-                    idle_timeout_seconds: settings.session_idle_seconds as u64,
+                    name: practice.practice_name.clone(),
+                    support_phone: practice.support_phone.clone(),
+                    support_email: practice.support_email.clone(),
+                    idle_timeout_seconds: portal.settings.session_idle_seconds as u64,
                 };
             }
             // In the browser the value comes from the page, so this runs only if the app were

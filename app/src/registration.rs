@@ -193,7 +193,7 @@ pub mod ssr {
             // Someone took the name between the check and the insert.
             .ok_or_else(|| PortalError::field("username", USERNAME_TAKEN))?;
 
-        let signed_in = !portal.settings.two_factor;
+        let signed_in = !portal.practice().two_factor;
         let stage = if signed_in {
             Stage::SignedIn
         } else {

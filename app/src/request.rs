@@ -13,7 +13,12 @@ use crate::{
     error::{ErrorKind, OrInternal, PortalError},
     patient::Patient,
     portal::Portal,
-    session::{self, NewSession, Session, Stage},
+    session::{
+        self,
+        staff::{self as staff_session, StaffSession},
+        NewSession, Session, Stage,
+    },
+    staff::{accounts::StaffMember, StaffRole},
 };
 
 /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
@@ -43,13 +48,16 @@ fn append_header(name: header::HeaderName, value: &str) {
     }
 }
 
+fn client_ip(parts: Option<&Parts>) -> Option<IpAddr> {
+    parts
+        .and_then(|p| p.extensions.get::<ClientIp>().copied())
+        .map(|ip| ip.0)
+}
+
 /// The caller: their address and their session, if the cookie names a live one.
 pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
     let parts = parts();
-    let ip = parts
-        .as_ref()
-        .and_then(|p| p.extensions.get::<ClientIp>().copied())
-        .map(|ip| ip.0);
+    let ip = client_ip(parts.as_ref());
     let cookie = parts.as_ref().and_then(|p| {
         let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
         session::from_cookie_header(&portal.settings, header)
@@ -155,4 +163,72 @@ pub fn no_store() {
     if let Some(options) = use_context::<ResponseOptions>() {
         options.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+}
+
+/// A signed-in staff member making a request.
+pub struct StaffVisit {
+    pub caller: Caller,
+    pub session: StaffSession,
+    pub member: StaffMember,
+}
+
+pub const STAFF_SIGN_IN_NEEDED: &str = "Please sign in as practice staff to continue.";
+
+/// The staff session the staff cookie names, if it is live.
+pub async fn staff_session(portal: &Portal) -> Result<Option<StaffSession>, PortalError> {
+    let cookie = parts().and_then(|p| {
+        let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
+        staff_session::from_cookie_header(&portal.settings, header)
+    });
+    match cookie {
+        Some(value) => staff_session::load(portal, &value)
+            .await
+            .or_internal("loading a staff session"),
+        None => Ok(None),
+    }
+}
+
+/// The signed-in staff member, if their role allows `needed`: 401 without a staff session (a
+/// patient's session is not one), 403 for a role that doesn't allow it.
+pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, PortalError> {
+    let unauthorized = || PortalError::unauthorized(STAFF_SIGN_IN_NEEDED);
+    let session = staff_session(portal).await?.ok_or_else(unauthorized)?;
+    let member = portal
+        .store
+        .staff_member(session.staff_id)
+        .await
+        .or_internal("loading a staff member")?
+        .and_then(StaffMember::from_row)
+        .filter(StaffMember::active)
+        .ok_or_else(unauthorized)?;
+    if !member.role.allows(needed) {
+        return Err(PortalError::new(
+            ErrorKind::Forbidden,
+            "Only the practice's administrators can do this.",
+        ));
+    }
+    no_store();
+    let caller = Caller {
+        ip: client_ip(parts().as_ref()),
+        session: None,
+    };
+    Ok(StaffVisit {
+        caller,
+        session,
+        member,
+    })
+}
+
+pub fn set_staff_cookie(portal: &Portal, value: &str) {
+    append_header(
+        header::SET_COOKIE,
+        &staff_session::set_cookie(&portal.settings, value),
+    );
+}
+
+pub fn clear_staff_cookie(portal: &Portal) {
+    append_header(
+        header::SET_COOKIE,
+        &staff_session::clear_cookie(&portal.settings),
+    );
 }

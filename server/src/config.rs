@@ -4,7 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use app::{
-    portal::{FirstNumberAtLogin, Limits, Settings},
+    portal::{FirstNumberAtLogin, Limits, PracticeSettings, Settings},
     sms::{TwilioConfig, TwilioSender},
 };
 use ipnet::IpNet;
@@ -351,34 +351,22 @@ fn regions<F: Fn(&str) -> Option<String>>(
     Ok((default_region, allowed_regions))
 }
 
-fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
-    let defaults = Settings::default();
-    let (default_region, allowed_regions) = regions(vars, &defaults)?;
-    Ok(Settings {
+/// The practice settings' first values (after the first start, the database's).
+fn practice<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<PracticeSettings, ConfigError> {
+    let defaults = PracticeSettings::default();
+    Ok(PracticeSettings {
+        two_factor: vars.switch("PORTAL_TWO_FACTOR", defaults.two_factor)?,
         practice_name: vars
             .text("PORTAL_PRACTICE_NAME")
             .unwrap_or(defaults.practice_name),
-        public_url: vars.url("PORTAL_PUBLIC_URL", defaults.public_url.clone())?,
-        two_factor: vars.switch("PORTAL_TWO_FACTOR", defaults.two_factor)?,
-        default_region,
-        allowed_regions,
-        otp_ttl_seconds: vars.seconds("PORTAL_OTP_TTL_SECONDS", defaults.otp_ttl_seconds)?,
-        resend_cooldown_seconds: vars.parsed(
-            "PORTAL_RESEND_COOLDOWN_SECONDS",
-            defaults.resend_cooldown_seconds,
-            "a whole number of seconds",
-            |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
-        )?,
         support_phone: vars
             .text("PORTAL_SUPPORT_PHONE")
             .unwrap_or(defaults.support_phone),
         support_email: vars
             .text("PORTAL_SUPPORT_EMAIL")
             .unwrap_or(defaults.support_email),
-        pending_seconds: defaults.pending_seconds,
-        session_idle_seconds: vars
-            .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
-        session_absolute_seconds: defaults.session_absolute_seconds,
         first_number_at_login: vars.parsed(
             "PORTAL_FIRST_NUMBER_AT_LOGIN",
             defaults.first_number_at_login,
@@ -389,6 +377,30 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
                 _ => None,
             },
         )?,
+        resend_cooldown_seconds: vars.parsed(
+            "PORTAL_RESEND_COOLDOWN_SECONDS",
+            defaults.resend_cooldown_seconds,
+            "a whole number of seconds",
+            |v| v.parse::<i64>().ok().filter(|s| (0..=600).contains(s)),
+        )?,
+    })
+}
+
+fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let (default_region, allowed_regions) = regions(vars, &defaults)?;
+    Ok(Settings {
+        practice: practice(vars)?,
+        public_url: vars.url("PORTAL_PUBLIC_URL", defaults.public_url.clone())?,
+        default_region,
+        allowed_regions,
+        otp_ttl_seconds: vars.seconds("PORTAL_OTP_TTL_SECONDS", defaults.otp_ttl_seconds)?,
+        pending_seconds: defaults.pending_seconds,
+        session_idle_seconds: vars
+            .seconds("PORTAL_SESSION_IDLE_SECONDS", defaults.session_idle_seconds)?,
+        session_absolute_seconds: defaults.session_absolute_seconds,
+        staff_idle_seconds: vars
+            .seconds("PORTAL_STAFF_IDLE_SECONDS", defaults.staff_idle_seconds)?,
         one_time_password_days: vars.count(
             "PORTAL_ONE_TIME_PASSWORD_DAYS",
             defaults.one_time_password_days,
@@ -503,11 +515,11 @@ mod tests {
         let config = config(&[]).unwrap();
         assert_eq!(config.database_url, "sqlite://data/portal.db");
         assert!(matches!(config.sms_provider, SmsProvider::Console));
-        assert!(config.settings.two_factor);
+        assert!(config.settings.practice.two_factor);
         assert_eq!(config.settings.default_region, country::Id::NZ);
         assert_eq!(config.settings.allowed_regions, vec![country::Id::NZ]);
         assert_eq!(config.settings.otp_ttl_seconds, 600);
-        assert_eq!(config.settings.resend_cooldown_seconds, 30);
+        assert_eq!(config.settings.practice.resend_cooldown_seconds, 30);
     }
 
     #[test]
@@ -602,7 +614,10 @@ mod tests {
         ])
         .unwrap();
         let settings = &config.settings;
-        assert_eq!(settings.first_number_at_login, FirstNumberAtLogin::Support);
+        assert_eq!(
+            settings.practice.first_number_at_login,
+            FirstNumberAtLogin::Support
+        );
         assert_eq!(settings.one_time_password_days, 3);
         assert_eq!(settings.ipv6_prefix, 56);
         assert_eq!(settings.password_queue, 8);
@@ -682,6 +697,7 @@ mod tests {
             !config(&[("PORTAL_TWO_FACTOR", "off")])
                 .unwrap()
                 .settings
+                .practice
                 .two_factor
         );
     }

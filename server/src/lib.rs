@@ -95,7 +95,20 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
         MailProvider::Smtp { url, from } => Arc::new(SmtpMailer::new(url, from)?),
     };
     let portal = Portal::with_mailer(config.settings.clone(), store, clock, secret, sms, mailer);
+    portal.load_practice().await?;
     Ok((portal, wiring))
+}
+
+/// Reads the practice settings every few seconds, so a change an admin made through another
+/// instance applies here too (a change made here applies at once).
+pub async fn follow_practice_settings(portal: Portal) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        if let Err(err) = portal.load_practice().await {
+            tracing::warn!(%err, "reading the practice settings failed");
+        }
+    }
 }
 
 /// Every few minutes, forgets limit counters nobody looks at any more and ended sessions.
@@ -140,7 +153,11 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
                 move || app::shell(options.clone())
             },
         )
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .route(
+            "/staff/audit.csv",
+            get(app::staff::audit_log::ssr::export_csv),
+        );
     // Codes in the clear: only where the configuration allowed the dev outbox.
     if wiring.dev_outbox && portal.outbox.provider() == "console" {
         router = router.route("/dev/sms", get(dev_sms));

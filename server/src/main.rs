@@ -23,6 +23,11 @@ async fn main() -> ExitCode {
     {
         [] | ["serve"] => serve().await,
         ["import-patients", file] => import_patients(file).await,
+        ["staff", "add", name, "--role", role] | ["staff", "add", "--role", role, name] => {
+            staff_add(name, role).await
+        }
+        ["staff", "list"] => staff_list().await,
+        ["staff", "disable", name] => staff_disable(name).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -39,8 +44,64 @@ async fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:
-  server                           serve the portal
-  server import-patients FILE.csv  bring a practice's existing patients in (see README)";
+  server                                      serve the portal
+  server import-patients FILE.csv             bring a practice's existing patients in (see README)
+  server staff add NAME --role support|admin  add a staff member; prints their enrolment link
+  server staff list                           the staff, their roles and state
+  server staff disable NAME                   stop a staff member signing in";
+
+async fn staff_add(name: &str, role: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let role = app::staff::StaffRole::parse(role).ok_or("--role must be support or admin")?;
+    let config = Config::from_env()?;
+    let (portal, _) = server::start(&config).await?;
+    let link = app::staff::accounts::add(&portal, name, role).await?;
+    let caller = app::caller::Caller::default();
+    let entry = app::audit::Entry::new(app::audit::Event::StaffAdded, app::audit::Outcome::Ok)
+        .detail(format!("{name} ({}) from the command line", role.as_str()));
+    app::audit::record(&portal, &caller, entry).await;
+    println!(
+        "{name} is a {} now. Their enrolment link, valid for 24 hours:",
+        role.as_str()
+    );
+    println!("{link}");
+    Ok(())
+}
+
+async fn staff_list() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let (portal, _) = server::start(&config).await?;
+    for row in portal.store.all_staff().await? {
+        let state = match (row.enrolled_at, row.disabled_at) {
+            (_, Some(_)) => "disabled",
+            (Some(_), None) => "active",
+            (None, None) => "not enrolled yet",
+        };
+        let last = row
+            .last_sign_in_at
+            .map_or("never signed in".to_string(), |at| {
+                format!("last signed in {}", app::staff::when(at))
+            });
+        println!("{}	{}	{state}	{last}", row.username, row.role);
+    }
+    Ok(())
+}
+
+async fn staff_disable(name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let (portal, _) = server::start(&config).await?;
+    let member = app::staff::accounts::named(&portal, name)
+        .await?
+        .ok_or_else(|| format!("there is no staff member called {name}"))?;
+    portal
+        .store
+        .set_staff_disabled(member.id, Some(portal.now()))
+        .await?;
+    let entry = app::audit::Entry::new(app::audit::Event::StaffDisabled, app::audit::Outcome::Ok)
+        .detail(format!("{name} from the command line"));
+    app::audit::record(&portal, &app::caller::Caller::default(), entry).await;
+    println!("{name} is disabled and signed out.");
+    Ok(())
+}
 
 async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
@@ -68,6 +129,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     );
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));
+    tokio::spawn(server::follow_practice_settings(portal.clone()));
     let addr = leptos.leptos_options.site_addr;
     let http = wiring.http;
     let router = server::router_with(portal, leptos.leptos_options, wiring);

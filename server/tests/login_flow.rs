@@ -173,7 +173,7 @@ async fn an_unverified_mobile_is_asked_for_and_verified_at_login() {
     let account = portal.account("arthur").await;
     assert_eq!(account.mobile.as_deref(), Some("+64221234567"));
     assert!(account.mobile_verified_at.is_some());
-    assert!(!account.first_number_at_login);
+    assert_eq!(account.first_number_at_login, 0);
     // Signed in, but with the practice's one-time password: that comes first.
     let me = browser.post("/api/me", &[]).await;
     assert_eq!(me.status, StatusCode::FORBIDDEN);
@@ -340,7 +340,7 @@ async fn a_session_ends_after_twelve_hours_however_active() {
 
 #[tokio::test]
 async fn with_two_factor_off_the_password_alone_signs_in() {
-    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
     import_patient_with_landline(&portal, "arthur").await;
     let mut browser = portal.browser();
     let reply = browser
@@ -376,7 +376,7 @@ async fn choose_password(browser: &mut common::Browser<'_>) {
 
 #[tokio::test]
 async fn a_one_time_password_must_be_replaced_before_anything_else() {
-    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
     import_patient_with_landline(&portal, "arthur").await;
     let mut browser = portal.browser();
     browser
@@ -453,7 +453,7 @@ async fn a_one_time_password_expires_after_its_days() {
 
 #[tokio::test]
 async fn choosing_a_password_ends_the_accounts_other_sessions() {
-    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
     import_patient_with_landline(&portal, "arthur").await;
     let mut elsewhere = portal.browser();
     elsewhere
@@ -507,7 +507,7 @@ async fn the_csv_import_reports_bad_rows_and_keeps_the_good_ones() {
 
 #[tokio::test]
 async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
-    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
     // argon2i, m=4096, t=3, p=1 of "password" with salt "somesalt" (the argon2 reference vector).
     let csv = format!(
         "{IMPORT_HEADER}old.timer,Gus,Po,1950-01-01,,\"$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A\",\n"
@@ -575,7 +575,7 @@ async fn sqlx_update(portal: &TestPortal, sql: &str, id: i64) {
 
 #[tokio::test]
 async fn an_account_that_ever_had_a_verified_number_never_gives_one_at_login() {
-    let portal = TestPortal::with(|s| s.support_phone = "0800 427 287".into()).await;
+    let portal = TestPortal::with(|s| s.practice.support_phone = "0800 427 287".into()).await;
     account_that_had_a_verified_number(&portal, "margaret").await;
     let mut browser = portal.browser();
     let login = browser.log_in("margaret").await;
@@ -604,7 +604,7 @@ async fn an_account_that_ever_had_a_verified_number_never_gives_one_at_login() {
 #[tokio::test]
 async fn a_practice_can_send_first_numbers_at_login_to_support() {
     let portal = TestPortal::with(|s| {
-        s.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
+        s.practice.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
     })
     .await;
     import_patient_with_landline(&portal, "arthur").await;

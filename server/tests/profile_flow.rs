@@ -166,7 +166,7 @@ async fn a_pending_number_can_be_cancelled() {
 #[tokio::test]
 async fn the_old_number_is_told_when_a_new_one_is_saved_and_when_it_is_verified() {
     let portal = TestPortal::with(|s| {
-        s.support_phone = "0800 427 287".into();
+        s.practice.support_phone = "0800 427 287".into();
     })
     .await;
     let mut browser = portal.browser();

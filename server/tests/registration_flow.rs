@@ -137,7 +137,7 @@ async fn send_code_inside_the_cooldown_is_429_with_the_wait() {
 
 #[tokio::test]
 async fn a_new_code_replaces_the_old_one() {
-    let portal = TestPortal::with(|s| s.resend_cooldown_seconds = 0).await;
+    let portal = TestPortal::with(|s| s.practice.resend_cooldown_seconds = 0).await;
     let mut browser = portal.browser();
     browser.register("margaret").await;
     browser.post("/api/send_code", &[]).await;
@@ -466,7 +466,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
 
 #[tokio::test]
 async fn registration_with_two_factor_off_signs_in_at_once() {
-    let portal = TestPortal::with(|s| s.two_factor = false).await;
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
     let mut browser = portal.browser();
     let reply = browser.register("margaret").await;
     assert_eq!(reply.json()["signed_in"], true);

@@ -116,7 +116,7 @@ pub async fn cooldown_left(
         .challenge(&session.id_hash, purpose.as_str())
         .await?;
     Ok(existing.map_or(0, |c| {
-        let ready_at = c.sent_at + portal.settings.resend_cooldown_seconds * SECOND;
+        let ready_at = c.sent_at + portal.practice().resend_cooldown_seconds * SECOND;
         (ready_at - portal.now()).max(0)
     }))
 }
@@ -144,6 +144,7 @@ pub async fn create(
     limits: &[Limit],
 ) -> Result<Issued, ChallengeError> {
     let settings = &portal.settings;
+    let practice = portal.practice();
     let now = portal.now();
     let code = new_code();
     let account_id = session.account_id;
@@ -161,7 +162,7 @@ pub async fn create(
         sms_id: None,
     };
     let body = code_message(
-        &settings.practice_name,
+        &practice.practice_name,
         &code,
         settings.otp_ttl_seconds,
         &settings.public_host(),
@@ -171,7 +172,7 @@ pub async fn create(
         .issue_challenge(
             &challenge,
             &portal.secret.seal(&body),
-            settings.resend_cooldown_seconds * SECOND,
+            practice.resend_cooldown_seconds * SECOND,
             limits,
             now + SmsOutbox::LEASE,
         )
@@ -194,7 +195,7 @@ pub async fn create(
             body,
         },
         give_up_at: challenge.expires_at,
-        resend_in_seconds: settings.resend_cooldown_seconds as u64,
+        resend_in_seconds: practice.resend_cooldown_seconds as u64,
         code_mac: challenge.code_mac,
     })
 }
@@ -394,7 +395,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(account.mobile_verified_at, Some(world.clock.now()));
-        assert!(!account.first_number_at_login);
+        assert_eq!(account.first_number_at_login, 0);
         assert_eq!(problem(world.verify(&code).await), CodeProblem::NoCode);
     }
 

@@ -71,7 +71,7 @@ pub async fn save_and_send(
             "Your {} patient portal: a new mobile number ending {} was added to your account. \
              Your codes still come to this number until the new one is verified. If you didn't \
              do this, please contact the practice: {}.",
-            settings.practice_name,
+            portal.practice().practice_name,
             mobile.ending(),
             support_contact(portal),
         );
@@ -181,12 +181,11 @@ async fn tell_of_the_change(
     old: Option<&str>,
     new: &str,
 ) {
-    let settings = &portal.settings;
     if let Some(old) = old {
         let body = format!(
             "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
              longer come to this number. If you didn't do this, please contact the practice: {}.",
-            settings.practice_name,
+            portal.practice().practice_name,
             mobile::ending(new),
             support_contact(portal),
         );
@@ -196,7 +195,7 @@ async fn tell_of_the_change(
         "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
          ending {}.\n\nIf this wasn't you, please contact the practice now, on {}.\n",
         patient.given_name,
-        settings.practice_name,
+        portal.practice().practice_name,
         mobile::ending(new),
         support_contact(portal),
     );

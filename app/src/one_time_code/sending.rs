@@ -158,6 +158,5 @@ pub async fn email_notice(
 
 /// The practice's contact, for every message that sends a patient to support.
 pub fn support_contact(portal: &Portal) -> String {
-    let settings = &portal.settings;
-    format!("{} or {}", settings.support_phone, settings.support_email)
+    portal.practice().support_contact()
 }

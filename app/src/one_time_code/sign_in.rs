@@ -12,7 +12,7 @@ use crate::{
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
     mobile::{self, Mobile},
-    patient::Patient,
+    patient::{FirstNumber, Patient},
     portal::{FirstNumberAtLogin, Portal},
     session::{self, NewSession, Session, Stage},
     sms::limits::Recipient,
@@ -35,11 +35,11 @@ pub fn code_goes_to(portal: &Portal, session: &Session, patient: &Patient) -> Co
         return CodeGoesTo::Verified(number.to_string());
     }
     let practice_allows = session.stage == Stage::Registered
-        || portal.settings.first_number_at_login == FirstNumberAtLogin::Allow;
-    if patient.first_number_at_login && practice_allows {
-        CodeGoesTo::FirstNumber
-    } else {
-        CodeGoesTo::Support
+        || portal.practice().first_number_at_login == FirstNumberAtLogin::Allow;
+    match patient.first_number {
+        FirstNumber::ResetBySupport => CodeGoesTo::FirstNumber,
+        FirstNumber::NeverVerified if practice_allows => CodeGoesTo::FirstNumber,
+        _ => CodeGoesTo::Support,
     }
 }
 
@@ -171,7 +171,7 @@ async fn first_number_set_at_login(
          on {}.\n",
         patient.given_name,
         mobile::ending(number),
-        portal.settings.practice_name,
+        portal.practice().practice_name,
         support_contact(portal),
     );
     email_notice(

@@ -18,8 +18,9 @@ pub struct AccountRow {
     pub mobile_verified_at: Option<Millis>,
     /// A new number saved with "Save & Get Code", waiting for its code.
     pub pending_mobile: Option<String>,
-    /// May still give a first number after the password (flow 2.2).
-    pub first_number_at_login: bool,
+    /// Whether a first number may still be given after the password (flow 2.2): 0 no, 1 yes
+    /// (as the practice's setting says), 2 yes (support reset the number).
+    pub first_number_at_login: i64,
     pub must_change_password: bool,
     pub password_expires_at: Option<Millis>,
 }
@@ -55,7 +56,7 @@ impl From<Row> for AccountRow {
             mobile: row.mobile,
             mobile_verified_at: row.mobile_verified_at,
             pending_mobile: row.pending_mobile,
-            first_number_at_login: row.first_number_at_login != 0,
+            first_number_at_login: row.first_number_at_login,
             must_change_password: row.must_change_password != 0,
             password_expires_at: row.password_expires_at,
         }

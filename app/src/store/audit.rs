@@ -9,6 +9,8 @@ pub struct AuditRow {
     pub account_id: Option<i64>,
     /// The username as typed, where no account is known.
     pub username: Option<String>,
+    /// The staff member who acted, if one did.
+    pub staff_id: Option<i64>,
     pub ip: String,
     pub event: String,
     pub outcome: String,
@@ -18,12 +20,13 @@ pub struct AuditRow {
 impl Store {
     pub async fn record_audit(&self, event: &AuditRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_events (at, account_id, username, ip, event, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, \
+             detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(event.at)
         .bind(event.account_id)
         .bind(&event.username)
+        .bind(event.staff_id)
         .bind(&event.ip)
         .bind(&event.event)
         .bind(&event.outcome)
@@ -35,8 +38,8 @@ impl Store {
 
     pub async fn audit_events(&self, account_id: i64) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, account_id, username, ip, event, outcome, detail FROM audit_events \
-             WHERE account_id = $1 ORDER BY id",
+            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail \
+             FROM audit_events WHERE account_id = $1 ORDER BY id",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
@@ -49,8 +52,8 @@ impl Store {
         username: &str,
     ) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, account_id, username, ip, event, outcome, detail FROM audit_events \
-             WHERE username = $1 ORDER BY id",
+            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail \
+             FROM audit_events WHERE username = $1 ORDER BY id",
         )
         .bind(username)
         .fetch_all(&self.pool)

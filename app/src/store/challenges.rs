@@ -146,7 +146,7 @@ impl Store {
             challenge,
             verified_at,
             "(mobile_verified_at IS NOT NULL AND mobile = $1) \
-             OR (mobile_verified_at IS NULL AND first_number_at_login = 1)",
+             OR (mobile_verified_at IS NULL AND first_number_at_login >= 1)",
         )
         .await
     }

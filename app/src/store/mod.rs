@@ -6,7 +6,10 @@ mod audit;
 mod challenges;
 mod limits;
 mod outbox;
+mod practice;
 mod sessions;
+mod staff;
+mod support;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -20,7 +23,10 @@ pub use audit::AuditRow;
 pub use challenges::{ChallengeRow, IssueRefused};
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
+pub use practice::PracticeRow;
 pub use sessions::SessionRow;
+pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
+pub use support::{AuditFilter, AuditLine, PatientSearch, PatientSummaryRow, TextRow};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

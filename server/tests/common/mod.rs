@@ -234,6 +234,7 @@ impl TestPortal {
         Browser {
             portal: self,
             cookie: None,
+            cookies: Vec::new(),
             ip: ip.parse().unwrap(),
         }
     }
@@ -258,7 +259,9 @@ pub const CLIENT: &str = "203.0.113.7";
 /// One browser: remembers its session cookie between requests.
 pub struct Browser<'a> {
     pub portal: &'a TestPortal,
+    /// The `Cookie` header this browser sends.
     pub cookie: Option<String>,
+    cookies: Vec<String>,
     pub ip: std::net::IpAddr,
 }
 
@@ -286,7 +289,11 @@ pub fn registration<'a>(username: &'a str, mobile: &'a str) -> Vec<(&'a str, &'a
 impl Browser<'_> {
     /// The session this browser's cookie names.
     pub async fn session(&self) -> app::session::Session {
-        let cookie = self.cookie.as_deref().expect("a session cookie");
+        let cookie = self
+            .cookies
+            .iter()
+            .find(|c| c.starts_with("portal_session="))
+            .expect("a session cookie");
         let value = cookie.split_once('=').unwrap().1;
         app::session::load(&self.portal.portal, value)
             .await
@@ -299,14 +306,16 @@ impl Browser<'_> {
             .portal
             .post_raw_from(self.ip, path, &form(pairs), self.cookie.as_deref())
             .await;
-        if let Some(set) = reply.session_cookie() {
+        for set in reply.headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
             let pair = set.split(';').next().unwrap().to_string();
-            self.cookie = if pair.ends_with('=') {
-                None
-            } else {
-                Some(pair)
-            };
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+            if !value.is_empty() {
+                self.cookies.push(pair.clone());
+            }
         }
+        self.cookie = (!self.cookies.is_empty()).then(|| self.cookies.join("; "));
         reply
     }
 
@@ -335,3 +344,89 @@ impl Browser<'_> {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     }
 }
+
+/// The authenticator code an app would show now for `secret` (base32, as the enrolment page
+/// shows it).
+pub fn authenticator_code(portal: &TestPortal, secret: &str, at_millis: i64) -> String {
+    let compact: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = totp_rs::Secret::try_from_base32(compact)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let totp = app::staff::accounts::authenticator(bytes, "Patient Portal", "staff").unwrap();
+    let _ = portal;
+    totp.generate((at_millis / 1000) as u64).to_string()
+}
+
+/// A staff member, enrolled and signed in, in a browser of their own.
+pub struct Staff<'a> {
+    pub browser: Browser<'a>,
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+}
+
+impl TestPortal {
+    /// Adds a staff member as `server staff add` does; returns the enrolment token.
+    pub async fn add_staff(&self, name: &str, role: app::staff::StaffRole) -> String {
+        let link = app::staff::accounts::add(&self.portal, name, role)
+            .await
+            .unwrap();
+        link.split("token=").nth(1).unwrap().to_string()
+    }
+
+    /// A staff member added, enrolled through the API and signed in.
+    pub async fn staff(&self, name: &str, role: app::staff::StaffRole) -> Staff<'_> {
+        let token = self.add_staff(name, role).await;
+        let mut browser = self.browser();
+        let start = browser
+            .post("/api/staff/enrolment", &[("token", &token)])
+            .await;
+        assert_eq!(start.status, StatusCode::OK, "{}", start.text());
+        let secret = start.json()["secret"].as_str().unwrap().to_string();
+        let code = authenticator_code(self, &secret, self.clock_now());
+        let finished = browser
+            .post(
+                "/api/staff/finish_enrolment",
+                &[
+                    ("token", &token),
+                    ("password", STAFF_PASSWORD),
+                    ("confirm_password", STAFF_PASSWORD),
+                    ("code", &code),
+                ],
+            )
+            .await;
+        assert_eq!(finished.status, StatusCode::OK, "{}", finished.text());
+        let recovery_codes = finished.json()["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        // The enrolment's code can't sign in: wait for the next step.
+        self.clock.advance_seconds(30);
+        let code = authenticator_code(self, &secret, self.clock_now());
+        let login = browser
+            .post(
+                "/api/staff/login",
+                &[
+                    ("username", name),
+                    ("password", STAFF_PASSWORD),
+                    ("code", &code),
+                ],
+            )
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+        Staff {
+            browser,
+            secret,
+            recovery_codes,
+        }
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use app::portal::Clock;
+        self.clock.now()
+    }
+}
+
+pub const STAFF_PASSWORD: &str = "staff password for tests";

@@ -65,8 +65,18 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
     }
 }
 
-fn hash_id(id: &str) -> String {
+pub mod staff;
+
+/// What the database keeps of a session ID: its SHA-256.
+pub fn hash_id(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// A new session ID: 256 random bits, for the cookie.
+pub fn new_id() -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
 }
 
 /// The session a cookie value stands for, if it exists and has not timed out. A timed-out
@@ -124,9 +134,7 @@ pub async fn begin(
     stage: Stage,
     previous: Option<&Session>,
 ) -> Result<NewSession, StoreError> {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let value = URL_SAFE_NO_PAD.encode(raw);
+    let value = new_id();
     let now = portal.now();
     let lifetime = if stage.is_pending() {
         portal.settings.pending_seconds
@@ -177,7 +185,21 @@ pub async fn end_others(
 /// The `Set-Cookie` value for a session: HttpOnly and SameSite=Lax always; Secure with the
 /// `__Host-` prefix over HTTPS. No expiry: it ends with the browser, and the server ends it sooner.
 pub fn set_cookie(settings: &Settings, value: &str) -> String {
-    Cookie::build((cookie_name(settings), value.to_string()))
+    session_cookie(cookie_name(settings), settings, value)
+}
+
+/// The `Set-Cookie` value that removes the session cookie from the browser.
+pub fn clear_cookie(settings: &Settings) -> String {
+    removal_cookie(cookie_name(settings), settings)
+}
+
+/// The session cookie's value in a `Cookie` request header.
+pub fn from_cookie_header(settings: &Settings, header: &str) -> Option<String> {
+    cookie_value(cookie_name(settings), header)
+}
+
+pub(crate) fn session_cookie(name: &'static str, settings: &Settings, value: &str) -> String {
+    Cookie::build((name, value.to_string()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -186,9 +208,8 @@ pub fn set_cookie(settings: &Settings, value: &str) -> String {
         .to_string()
 }
 
-/// The `Set-Cookie` value that removes the session cookie from the browser.
-pub fn clear_cookie(settings: &Settings) -> String {
-    let mut cookie = Cookie::build((cookie_name(settings), ""))
+pub(crate) fn removal_cookie(name: &'static str, settings: &Settings) -> String {
+    let mut cookie = Cookie::build((name, ""))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -198,9 +219,7 @@ pub fn clear_cookie(settings: &Settings) -> String {
     cookie.to_string()
 }
 
-/// The session cookie's value in a `Cookie` request header.
-pub fn from_cookie_header(settings: &Settings, header: &str) -> Option<String> {
-    let name = cookie_name(settings);
+pub(crate) fn cookie_value(name: &str, header: &str) -> Option<String> {
     Cookie::split_parse(header)
         .filter_map(Result::ok)
         .find(|c| c.name() == name)

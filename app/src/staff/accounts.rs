@@ -1,0 +1,243 @@
+//! Staff accounts: made from the command line with a one-time enrolment link, a password and an
+//! authenticator app (TOTP, RFC 6238) to sign in, and single-use recovery codes. The secret is
+//! sealed under the server key; recovery codes are kept only as HMACs.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::{Rng, RngCore};
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+
+use super::role::StaffRole;
+use crate::{
+    patient::username_key,
+    portal::{Millis, Portal, HOUR, SECOND},
+    session::hash_id,
+    store::{StaffRow, StoreError},
+};
+
+/// An enrolment link works for a day.
+pub const ENROLMENT_LIFETIME: Millis = 24 * HOUR;
+pub const RECOVERY_CODES: usize = 10;
+/// Authenticator codes: 6 digits, 30-second steps; the previous and next step are accepted too.
+const DIGITS: u8 = 6;
+const STEP_SECONDS: u64 = 30;
+const SKEW: u16 = 1;
+
+/// A staff member as the rules read them. Deliberately not `Debug`: it holds the hash.
+#[derive(Clone)]
+pub struct StaffMember {
+    pub id: i64,
+    pub username: String,
+    pub role: StaffRole,
+    password_hash: Option<String>,
+    totp_secret: Option<String>,
+    pub enrolled: bool,
+    pub disabled: bool,
+    pub last_sign_in_at: Option<Millis>,
+}
+
+impl StaffMember {
+    pub fn from_row(row: StaffRow) -> Option<Self> {
+        Some(Self {
+            id: row.id,
+            role: StaffRole::parse(&row.role)?,
+            username: row.username,
+            enrolled: row.enrolled_at.is_some(),
+            disabled: row.disabled_at.is_some(),
+            password_hash: row.password_hash,
+            totp_secret: row.totp_secret,
+            last_sign_in_at: row.last_sign_in_at,
+        })
+    }
+
+    pub fn password_hash(&self) -> Option<&str> {
+        self.password_hash.as_deref()
+    }
+
+    /// May sign in: enrolled and not disabled.
+    pub fn active(&self) -> bool {
+        self.enrolled && !self.disabled
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The staff member named `username`, if any.
+pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember>, StoreError> {
+    Ok(portal
+        .store
+        .staff_by_username(&username_key(username))
+        .await?
+        .and_then(StaffMember::from_row))
+}
+
+/// `server staff add`: a new staff member and their enrolment link.
+pub async fn add(portal: &Portal, username: &str, role: StaffRole) -> Result<String, StaffError> {
+    let username = crate::patient::Username::parse(username)
+        .map_err(|problem| StaffError::Invalid(format!("the username: {problem}")))?;
+    let id = portal
+        .store
+        .insert_staff(
+            username.as_str(),
+            &username.key(),
+            role.as_str(),
+            portal.now(),
+        )
+        .await?
+        .ok_or_else(|| {
+            StaffError::Invalid(format!("{} is already a staff member", username.as_str()))
+        })?;
+    Ok(enrolment_link(portal, id).await?)
+}
+
+/// A new one-time enrolment link for staff member `id`, valid for a day; earlier ones stop
+/// working. Only the token's hash is stored.
+pub async fn enrolment_link(portal: &Portal, id: i64) -> Result<String, StoreError> {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    portal
+        .store
+        .insert_enrolment(id, &hash_id(&token), portal.now() + ENROLMENT_LIFETIME)
+        .await?;
+    let base = portal.settings.public_url.as_str().trim_end_matches('/');
+    Ok(format!("{base}/staff/enrol?token={token}"))
+}
+
+/// A new authenticator secret: 160 random bits, as RFC 4226 recommends.
+pub fn new_secret() -> Vec<u8> {
+    let mut secret = vec![0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    secret
+}
+
+/// The authenticator for `secret`, labelled for the app with the practice and the username.
+pub fn authenticator(secret: Vec<u8>, practice: &str, username: &str) -> Option<Totp> {
+    // The otpauth label can't hold ':'.
+    let issuer = practice.replace(':', " ");
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(DIGITS)
+        .with_skew(SKEW)
+        .with_step_duration(STEP_SECONDS)
+        .with_secret(Secret::from(secret))
+        .with_issuer(Some(issuer))
+        .with_account_name(username.replace(':', " "))
+        .build()
+        .ok()
+}
+
+/// The secret as the patient-facing page shows it, for typing into an app.
+pub fn secret_text(totp: &Totp) -> String {
+    totp.secret().to_base32()
+}
+
+/// The step whose code `code` is, if it is a current one (the previous, current or next step).
+pub fn code_step(totp: &Totp, code: &str, now: Millis) -> Option<i64> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != usize::from(DIGITS) || !code.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    totp.check(&code, (now / SECOND) as u64)
+        .map(|step| step as i64)
+}
+
+/// Ten recovery codes, each 10 letters and digits in two groups ("k7qm2-x9fpt").
+pub fn new_recovery_codes() -> Vec<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let chars: String = (0..10)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect();
+            format!("{}-{}", &chars[..5], &chars[5..])
+        })
+        .collect()
+}
+
+/// What is stored of a recovery code: its HMAC under the server key, for this staff member.
+pub fn recovery_code_mac(portal: &Portal, staff_id: i64, code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    portal
+        .secret
+        .code_mac(&format!("staff-recovery:{staff_id}"), &normal)
+}
+
+/// Checks the second factor: an authenticator code (each step works once) or an unused
+/// recovery code (each works once).
+pub async fn second_factor_matches(
+    portal: &Portal,
+    member: &StaffMember,
+    code: &str,
+) -> Result<bool, StoreError> {
+    let Some(secret) = member
+        .totp_secret
+        .as_deref()
+        .and_then(|sealed| open_secret(portal, sealed))
+    else {
+        return Ok(false);
+    };
+    let totp = authenticator(secret, &portal.practice().practice_name, &member.username);
+    if let Some(step) = totp.and_then(|t| code_step(&t, code, portal.now())) {
+        return portal.store.use_totp_step(member.id, step).await;
+    }
+    let mac = recovery_code_mac(portal, member.id, code);
+    portal
+        .store
+        .use_recovery_code(member.id, &mac, portal.now())
+        .await
+}
+
+/// Seals an authenticator secret for storage (as base32 text).
+pub fn seal_secret(portal: &Portal, secret: &[u8]) -> String {
+    portal
+        .secret
+        .seal(&Secret::from(secret.to_vec()).to_base32())
+}
+
+/// Opens a sealed authenticator secret.
+pub fn open_secret(portal: &Portal, sealed: &str) -> Option<Vec<u8>> {
+    let text = portal.secret.open(sealed)?;
+    Secret::try_from_base32(text)
+        .ok()
+        .map(|secret| secret.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authenticator_codes_match_rfc_6238() {
+        // RFC 6238's SHA-1 test secret; at 59 s its 8-digit code is 94287082, so 6 digits: 287082.
+        let totp = authenticator(b"12345678901234567890".to_vec(), "Harbour", "kim").unwrap();
+        assert_eq!(code_step(&totp, "287082", 59 * SECOND), Some(1));
+        // The previous and next steps are accepted; two steps away is not.
+        assert_eq!(code_step(&totp, "287082", 89 * SECOND), Some(1));
+        assert_eq!(code_step(&totp, "287082", 29 * SECOND), Some(1));
+        assert_eq!(code_step(&totp, "287082", 120 * SECOND), None);
+        assert_eq!(code_step(&totp, "28708", 59 * SECOND), None);
+        assert_eq!(code_step(&totp, "abcdef", 59 * SECOND), None);
+    }
+
+    #[test]
+    fn recovery_codes_are_ten_and_different() {
+        let codes = new_recovery_codes();
+        assert_eq!(codes.len(), 10);
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert_eq!(distinct.len(), 10);
+        assert!(codes
+            .iter()
+            .all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'));
+    }
+}

@@ -1,0 +1,394 @@
+//! The audit log (`/staff/audit`, admins): filtered by date range, event, patient and staff
+//! member, paged, and exported as CSV with the same filters (`GET /staff/audit.csv`).
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    layout::AdminsOnly,
+    support::{AuditItem, AuditTable},
+};
+use crate::{
+    error::PortalError,
+    ui::{field_error, Field, FormMessage, SubmitButton},
+};
+
+/// The filters, as the form and the CSV link carry them. Dates are `YYYY-MM-DD` (UTC), both
+/// days included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub event: String,
+    #[serde(default)]
+    pub patient: String,
+    #[serde(default)]
+    pub staff: String,
+}
+
+impl AuditQuery {
+    /// The query string for the CSV export of these filters.
+    pub fn csv_link(&self) -> String {
+        let pairs = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("event", &self.event),
+            ("patient", &self.patient),
+            ("staff", &self.staff),
+        ];
+        let query: Vec<String> = pairs
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+            .collect();
+        format!("/staff/audit.csv?{}", query.join("&"))
+    }
+}
+
+/// Percent-encoding for a query value (letters, digits and `-._~` as they are).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLogPage {
+    pub items: Vec<AuditItem>,
+    pub page: u32,
+    pub more: bool,
+    /// Every event name, for the filter.
+    pub events: Vec<String>,
+    pub query: AuditQuery,
+}
+
+#[server(prefix = "/api/staff", endpoint = "audit_log")]
+pub async fn audit_log(
+    #[server(default)] from: String,
+    #[server(default)] to: String,
+    #[server(default)] event: String,
+    #[server(default)] patient: String,
+    #[server(default)] staff: String,
+    #[server(default)] page: Option<u32>,
+) -> Result<AuditLogPage, PortalError> {
+    let portal = crate::request::portal()?;
+    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let query = AuditQuery {
+        from,
+        to,
+        event,
+        patient,
+        staff,
+    };
+    ssr::page(&portal, query, page.unwrap_or(1)).await
+}
+
+#[component]
+pub fn AuditLogPage() -> impl IntoView {
+    let show = ServerAction::<AuditLog>::new();
+    // The newest lines at first, without filters.
+    Effect::new(move |_| {
+        show.dispatch(AuditLog {
+            from: String::new(),
+            to: String::new(),
+            event: String::new(),
+            patient: String::new(),
+            staff: String::new(),
+            page: None,
+        });
+    });
+    let error = Signal::derive(move || show.value().get().and_then(Result::err));
+    let events = Signal::derive(move || {
+        show.value()
+            .get()
+            .and_then(Result::ok)
+            .map(|p| p.events)
+            .unwrap_or_default()
+    });
+    view! {
+        <Title text="Audit log"/>
+        <AdminsOnly>
+            <section class="card wide">
+                <h1>"Audit log"</h1>
+                <ActionForm action=show attr:novalidate=true attr:class="form filters">
+                    <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+                    <Field name="from" label="From" kind="date" error=field_error(error, "from")/>
+                    <Field name="to" label="To" kind="date" error=field_error(error, "to")/>
+                    <div class="field">
+                        <label for="event">"Event"</label>
+                        <select id="event" name="event">
+                            <option value="">"Any event"</option>
+                            {move || events.get().into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <Field name="patient" label="Patient username" error=field_error(error, "patient")/>
+                    <Field name="staff" label="Staff username" error=field_error(error, "staff")/>
+                    <SubmitButton label="Show" pending=show.pending()/>
+                </ActionForm>
+                {move || show.value().get().and_then(Result::ok).map(|page| view! { <Lines page show/> })}
+            </section>
+        </AdminsOnly>
+    }
+}
+
+#[component]
+fn Lines(page: AuditLogPage, show: ServerAction<AuditLog>) -> impl IntoView {
+    let number = page.page;
+    let query = page.query.clone();
+    let go = move |to: u32| {
+        let q = query.clone();
+        show.dispatch(AuditLog {
+            from: q.from,
+            to: q.to,
+            event: q.event,
+            patient: q.patient,
+            staff: q.staff,
+            page: Some(to),
+        });
+    };
+    let (back, next) = (go.clone(), go);
+    view! {
+        <p>
+            <a class="button secondary" href=page.query.csv_link() download="audit-log.csv">"Export CSV"</a>
+        </p>
+        {page.items.is_empty().then(|| view! { <p role="status">"No events match."</p> })}
+        <AuditTable items=page.items/>
+        <div class="actions">
+            {(number > 1).then(|| view! {
+                <button type="button" class="button secondary" on:click=move |_| back(number - 1)>"Previous page"</button>
+            })}
+            {page.more.then(|| view! {
+                <button type="button" class="button secondary" on:click=move |_| next(number + 1)>"Next page"</button>
+            })}
+        </div>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::collections::BTreeMap;
+
+    use axum::{
+        extract::{Query, State},
+        http::{header, HeaderMap, StatusCode},
+        response::{IntoResponse, Response},
+        Extension,
+    };
+    use time::{macros::format_description, Date};
+
+    use super::{AuditLogPage, AuditQuery};
+    use crate::{
+        audit::{self, Entry, Event, Outcome, ALL_EVENTS},
+        caller::Caller,
+        error::{OrInternal, PortalError},
+        patient::username_key,
+        portal::{Portal, DAY, SECOND},
+        request::ClientIp,
+        session::staff as staff_session,
+        staff::{accounts::StaffMember, support::ssr::audit_item, StaffRole},
+        store::{AuditFilter, AuditLine},
+    };
+
+    const PAGE_SIZE: i64 = 50;
+    /// The most lines one export holds.
+    const EXPORT_LIMIT: i64 = 100_000;
+
+    fn day(text: &str) -> Result<Option<i64>, ()> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let date =
+            Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| ())?;
+        let midnight = date.midnight().assume_utc().unix_timestamp();
+        Ok(Some(midnight * SECOND))
+    }
+
+    /// The filters as the store reads them, or what's wrong with them.
+    pub fn filter(query: &AuditQuery) -> Result<AuditFilter, PortalError> {
+        let mut problems = BTreeMap::new();
+        let from = day(&query.from).unwrap_or_else(|_| {
+            problems.insert(
+                "from".to_string(),
+                "Please enter a date like 2026-11-28.".to_string(),
+            );
+            None
+        });
+        let to = day(&query.to).unwrap_or_else(|_| {
+            problems.insert(
+                "to".to_string(),
+                "Please enter a date like 2026-11-28.".to_string(),
+            );
+            None
+        });
+        let event = query.event.trim();
+        if !event.is_empty() && !ALL_EVENTS.iter().any(|e| e.as_str() == event) {
+            problems.insert(
+                "event".into(),
+                "Please choose an event from the list.".into(),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(PortalError::fields(problems));
+        }
+        let optional = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(username_key);
+        Ok(AuditFilter {
+            from,
+            // The "to" day is included.
+            until: to.map(|t| t + DAY),
+            event: Some(event.to_string()).filter(|e| !e.is_empty()),
+            patient_username_key: optional(&query.patient),
+            staff_username_key: optional(&query.staff),
+        })
+    }
+
+    pub async fn page(
+        portal: &Portal,
+        query: AuditQuery,
+        page: u32,
+    ) -> Result<AuditLogPage, PortalError> {
+        let filter = filter(&query)?;
+        let page = page.max(1);
+        let offset = i64::from(page - 1) * PAGE_SIZE;
+        let mut lines = portal
+            .store
+            .audit_log(&filter, PAGE_SIZE + 1, offset)
+            .await
+            .or_internal("reading the audit log")?;
+        let more = lines.len() as i64 > PAGE_SIZE;
+        lines.truncate(PAGE_SIZE as usize);
+        Ok(AuditLogPage {
+            items: lines.into_iter().map(audit_item).collect(),
+            page,
+            more,
+            events: ALL_EVENTS.iter().map(|e| e.as_str().to_string()).collect(),
+            query,
+        })
+    }
+
+    fn csv(lines: &[AuditLine]) -> Result<Vec<u8>, csv::Error> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record([
+            "time", "event", "outcome", "patient", "staff", "ip", "detail",
+        ])?;
+        for line in lines {
+            out.write_record([
+                crate::staff::when(line.at).as_str(),
+                &line.event,
+                &line.outcome,
+                line.patient.as_deref().unwrap_or_default(),
+                line.staff.as_deref().unwrap_or_default(),
+                &line.ip,
+                line.detail.as_deref().unwrap_or_default(),
+            ])?;
+        }
+        out.into_inner().map_err(|e| e.into_error().into())
+    }
+
+    /// `GET /staff/audit.csv`: the filtered log as CSV, for admins. A plain route rather than a
+    /// server function, so a link can download it.
+    pub async fn export_csv(
+        State(portal): State<Portal>,
+        ip: Option<Extension<ClientIp>>,
+        headers: HeaderMap,
+        Query(query): Query<AuditQuery>,
+    ) -> Response {
+        let refused = |status: StatusCode, message: &str| {
+            (
+                status,
+                axum::Json(PortalError::new(
+                    crate::error::ErrorKind::Forbidden,
+                    message,
+                )),
+            )
+                .into_response()
+        };
+        let cookie = headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| staff_session::from_cookie_header(&portal.settings, h));
+        let session = match cookie {
+            Some(value) => staff_session::load(&portal, &value).await.ok().flatten(),
+            None => None,
+        };
+        let member = match session {
+            Some(session) => portal
+                .store
+                .staff_member(session.staff_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(StaffMember::from_row)
+                .filter(StaffMember::active),
+            None => None,
+        };
+        let Some(member) = member else {
+            return refused(
+                StatusCode::UNAUTHORIZED,
+                crate::request::STAFF_SIGN_IN_NEEDED,
+            );
+        };
+        if !member.role.allows(StaffRole::Admin) {
+            return refused(
+                StatusCode::FORBIDDEN,
+                "Only the practice's administrators can do this.",
+            );
+        }
+        let filter = match filter(&query) {
+            Ok(filter) => filter,
+            Err(err) => return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(err)).into_response(),
+        };
+        let lines = match portal.store.audit_log(&filter, EXPORT_LIMIT, 0).await {
+            Ok(lines) => lines,
+            Err(err) => {
+                return PortalError::logged_internal("exporting the audit log", err)
+                    .into_response_500()
+            }
+        };
+        let caller = Caller {
+            ip: ip.map(|Extension(ip)| ip.0),
+            session: None,
+        };
+        let entry = Entry::new(Event::AuditExported, Outcome::Ok)
+            .staff(member.id)
+            .detail(format!("{} line(s)", lines.len()));
+        audit::record(&portal, &caller, entry).await;
+        match csv(&lines) {
+            Ok(body) => (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"audit-log.csv\"",
+                    ),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(err) => {
+                PortalError::logged_internal("writing the audit CSV", err).into_response_500()
+            }
+        }
+    }
+
+    trait Internal {
+        fn into_response_500(self) -> Response;
+    }
+
+    impl Internal for PortalError {
+        fn into_response_500(self) -> Response {
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(self)).into_response()
+        }
+    }
+}

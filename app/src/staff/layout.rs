@@ -1,0 +1,73 @@
+//! The staff pages' frame: who is signed in, the navigation their role allows, and a redirect
+//! to the staff sign-in for everyone else.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::components::{Outlet, Redirect, A};
+
+use super::{
+    sign_in::{staff_me, StaffLogout},
+    SignedInStaff, StaffRole,
+};
+use crate::error::{ErrorKind, PortalError};
+
+pub type StaffResource = Resource<Result<SignedInStaff, PortalError>>;
+
+#[component]
+pub fn StaffLayout() -> impl IntoView {
+    let me: StaffResource = Resource::new_blocking(|| (), |_| staff_me());
+    provide_context(me);
+    view! {
+        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(me) => view! { <StaffNav me/> <Outlet/> }.into_any(),
+                    Err(e) if e.error == ErrorKind::Unauthorized => {
+                        view! { <Redirect path="/staff/login"/> }.into_any()
+                    }
+                    Err(e) => view! { <p class="card" role="alert">{e.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn StaffNav(me: SignedInStaff) -> impl IntoView {
+    let logout = ServerAction::<StaffLogout>::new();
+    let admin = me.role == StaffRole::Admin;
+    view! {
+        <nav class="signed-in-nav staff-nav" aria-label="Staff">
+            <A href="/staff" exact=true>"Search patients"</A>
+            {admin.then(|| view! {
+                <A href="/staff/settings">"Practice settings"</A>
+                <A href="/staff/audit">"Audit log"</A>
+                <A href="/staff/team">"Staff"</A>
+            })}
+            <ActionForm action=logout attr:class="logout">
+                <span class="who">{me.username} " (" {me.role.as_str()} ")"</span>
+                <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>
+                    "Log out"
+                </button>
+            </ActionForm>
+        </nav>
+    }
+}
+
+/// The page is only for admins: what support sees instead of it.
+#[component]
+pub fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
+    let me = expect_context::<StaffResource>();
+    let admin = move || {
+        me.get()
+            .and_then(Result::ok)
+            .is_some_and(|m| m.role == StaffRole::Admin)
+    };
+    view! {
+        <Show
+            when=admin
+            fallback=|| view! { <section class="card"><p role="alert">"Only the practice's administrators can see this page."</p></section> }
+        >
+            {children()}
+        </Show>
+    }
+}

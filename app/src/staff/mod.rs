@@ -1,0 +1,60 @@
+//! The practice's side: staff sign in at `/staff/login` with a password and an authenticator
+//! code; support finds patients and helps the stuck ones; admins run the practice settings, the
+//! audit log and the staff list. Every staff server function is checked against the role
+//! matrix in `request::staff`.
+
+#[cfg(feature = "ssr")]
+pub mod accounts;
+pub mod audit_log;
+pub mod enrolment;
+mod layout;
+pub mod role;
+pub mod settings;
+pub mod sign_in;
+pub mod support;
+pub mod team;
+
+pub use layout::{StaffLayout, StaffResource};
+pub use role::StaffRole;
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in staff member, as the pages see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInStaff {
+    pub username: String,
+    pub role: StaffRole,
+}
+
+/// A time for staff pages: UTC, to the minute.
+#[cfg(feature = "ssr")]
+pub fn when(millis: crate::portal::Millis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A reason typed by the staff member for an action: required, and kept to a sensible length.
+#[cfg(feature = "ssr")]
+pub fn reason(typed: &str) -> Result<String, crate::error::PortalError> {
+    let reason = typed.trim();
+    if reason.is_empty() {
+        return Err(crate::error::PortalError::field(
+            "reason",
+            "Please say why: the reason goes into the audit log.",
+        ));
+    }
+    if reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(crate::error::PortalError::field(
+            "reason",
+            "Please keep the reason to 500 characters of text.",
+        ));
+    }
+    Ok(reason.to_string())
+}

@@ -1,0 +1,296 @@
+//! Practice settings (`/staff/settings`, admins): the 2FA switch, the practice's name and
+//! support contact, what happens to a first number at login, and the resend cooldown. They live
+//! in the database, apply at once, and every change is audited, old value to new.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use super::layout::AdminsOnly;
+use crate::{
+    error::PortalError,
+    ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PracticeSettingsForm {
+    pub two_factor: bool,
+    pub practice_name: String,
+    pub support_phone: String,
+    pub support_email: String,
+    /// `allow` or `support`.
+    pub first_number_at_login: String,
+    pub resend_cooldown_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsSaved {
+    /// What changed, in words.
+    pub changed: Vec<String>,
+}
+
+#[server(prefix = "/api/staff", endpoint = "settings")]
+pub async fn practice_settings() -> Result<PracticeSettingsForm, PortalError> {
+    let portal = crate::request::portal()?;
+    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    Ok(ssr::form(&portal.practice()))
+}
+
+#[server(prefix = "/api/staff", endpoint = "save_settings")]
+pub async fn save_practice_settings(
+    /// A checkbox: present ("on") when ticked.
+    #[server(default)]
+    two_factor: Option<String>,
+    #[server(default)] practice_name: String,
+    #[server(default)] support_phone: String,
+    #[server(default)] support_email: String,
+    #[server(default)] first_number_at_login: String,
+    #[server(default)] resend_cooldown_seconds: String,
+) -> Result<SettingsSaved, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let form = ssr::Typed {
+        two_factor: two_factor.is_some_and(|v| !v.is_empty() && v != "off"),
+        practice_name,
+        support_phone,
+        support_email,
+        first_number_at_login,
+        resend_cooldown_seconds,
+    };
+    ssr::save(&portal, &visit, form).await
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let current = Resource::new(|| (), |_| practice_settings());
+    view! {
+        <Title text="Practice settings"/>
+        <AdminsOnly>
+            <section class="card">
+                <h1>"Practice settings"</h1>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        current.await.map(|settings| view! { <SettingsForm settings/> })
+                    })}
+                </Suspense>
+            </section>
+        </AdminsOnly>
+    }
+}
+
+#[component]
+fn SettingsForm(settings: PracticeSettingsForm) -> impl IntoView {
+    let save = ServerAction::<SavePracticeSettings>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let saved = Signal::derive(move || {
+        save.value().get().and_then(Result::ok).map(|s| {
+            if s.changed.is_empty() {
+                "Nothing changed.".to_string()
+            } else {
+                format!("Saved: {}.", s.changed.join("; "))
+            }
+        })
+    });
+    let support = settings.first_number_at_login == "support";
+    view! {
+        <ActionForm action=save attr:novalidate=true attr:class="form settings-form">
+            <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+            <div class="field checkbox">
+                <input id="two_factor" name="two_factor" type="checkbox" checked=settings.two_factor aria-describedby="two_factor-hint"/>
+                <label for="two_factor">"Two-factor authentication"</label>
+                <p class="hint" id="two_factor-hint">
+                    "While on, every patient needs a code texted to their verified mobile to sign in. Off, a password alone signs in."
+                </p>
+            </div>
+            <Field name="practice_name" label="Practice name" value=settings.practice_name error=field_error(error, "practice_name")/>
+            <Field name="support_phone" label="Support phone" kind="tel" value=settings.support_phone error=field_error(error, "support_phone")/>
+            <Field name="support_email" label="Support email" kind="email" value=settings.support_email error=field_error(error, "support_email")/>
+            <div class="field">
+                <label for="first_number_at_login">"A first mobile number at login"</label>
+                <p class="hint" id="first_number_at_login-hint">
+                    "For patients who never had a verified number (imported, or from before two-factor authentication)."
+                </p>
+                <select id="first_number_at_login" name="first_number_at_login" aria-describedby="first_number_at_login-hint">
+                    <option value="allow" selected=!support>"They give it after their password (audited, emailed)"</option>
+                    <option value="support" selected=support>"They contact support"</option>
+                </select>
+            </div>
+            <Field
+                name="resend_cooldown_seconds"
+                label="Resend cooldown (seconds)"
+                inputmode="numeric"
+                value=settings.resend_cooldown_seconds.to_string()
+                hint="How long a patient waits before another code can be sent."
+                error=field_error(error, "resend_cooldown_seconds")
+            />
+            <StatusMessage message=saved/>
+            <SubmitButton label="Save settings" pending=save.pending()/>
+        </ActionForm>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use std::collections::BTreeMap;
+
+    use super::{PracticeSettingsForm, SettingsSaved};
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::{OrInternal, PortalError},
+        patient::Email,
+        portal::{FirstNumberAtLogin, Portal, PracticeSettings},
+        request::StaffVisit,
+    };
+
+    pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
+        PracticeSettingsForm {
+            two_factor: settings.two_factor,
+            practice_name: settings.practice_name.clone(),
+            support_phone: settings.support_phone.clone(),
+            support_email: settings.support_email.clone(),
+            first_number_at_login: match settings.first_number_at_login {
+                FirstNumberAtLogin::Allow => "allow".into(),
+                FirstNumberAtLogin::Support => "support".into(),
+            },
+            resend_cooldown_seconds: settings.resend_cooldown_seconds,
+        }
+    }
+
+    /// The form as typed.
+    pub struct Typed {
+        pub two_factor: bool,
+        pub practice_name: String,
+        pub support_phone: String,
+        pub support_email: String,
+        pub first_number_at_login: String,
+        pub resend_cooldown_seconds: String,
+    }
+
+    fn text(
+        value: &str,
+        field: &str,
+        max: usize,
+        problems: &mut BTreeMap<String, String>,
+    ) -> String {
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+            problems.insert(field.into(), format!("Please enter 1 to {max} characters."));
+        }
+        value.to_string()
+    }
+
+    fn check(typed: Typed) -> Result<PracticeSettings, PortalError> {
+        let mut problems = BTreeMap::new();
+        let practice_name = text(&typed.practice_name, "practice_name", 100, &mut problems);
+        let support_phone = text(&typed.support_phone, "support_phone", 40, &mut problems);
+        let support_email = match Email::parse_optional(Some(&typed.support_email)) {
+            Ok(Some(email)) => email.as_str().to_string(),
+            _ => {
+                problems.insert(
+                    "support_email".into(),
+                    "Please enter an email address like help@example.org.".into(),
+                );
+                String::new()
+            }
+        };
+        let first_number_at_login = match typed.first_number_at_login.as_str() {
+            "support" => FirstNumberAtLogin::Support,
+            "allow" => FirstNumberAtLogin::Allow,
+            _ => {
+                problems.insert(
+                    "first_number_at_login".into(),
+                    "Please choose one of the two.".into(),
+                );
+                FirstNumberAtLogin::Allow
+            }
+        };
+        let resend_cooldown_seconds = typed
+            .resend_cooldown_seconds
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (0..=600).contains(s))
+            .unwrap_or_else(|| {
+                problems.insert(
+                    "resend_cooldown_seconds".into(),
+                    "Please enter a whole number of seconds from 0 to 600.".into(),
+                );
+                0
+            });
+        if !problems.is_empty() {
+            return Err(PortalError::fields(problems));
+        }
+        Ok(PracticeSettings {
+            two_factor: typed.two_factor,
+            practice_name,
+            support_phone,
+            support_email,
+            first_number_at_login,
+            resend_cooldown_seconds,
+        })
+    }
+
+    /// What changed, as "field: old → new".
+    fn changes(old: &PracticeSettingsForm, new: &PracticeSettingsForm) -> Vec<String> {
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
+        [
+            (
+                "two-factor authentication",
+                on_off(old.two_factor),
+                on_off(new.two_factor),
+            ),
+            (
+                "practice name",
+                old.practice_name.clone(),
+                new.practice_name.clone(),
+            ),
+            (
+                "support phone",
+                old.support_phone.clone(),
+                new.support_phone.clone(),
+            ),
+            (
+                "support email",
+                old.support_email.clone(),
+                new.support_email.clone(),
+            ),
+            (
+                "first number at login",
+                old.first_number_at_login.clone(),
+                new.first_number_at_login.clone(),
+            ),
+            (
+                "resend cooldown",
+                old.resend_cooldown_seconds.to_string(),
+                new.resend_cooldown_seconds.to_string(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, old, new)| old != new)
+        .map(|(what, old, new)| format!("{what}: {old} → {new}"))
+        .collect()
+    }
+
+    pub async fn save(
+        portal: &Portal,
+        visit: &StaffVisit,
+        typed: Typed,
+    ) -> Result<SettingsSaved, PortalError> {
+        let new = check(typed)?;
+        let changed = changes(&form(&portal.practice()), &form(&new));
+        if changed.is_empty() {
+            return Ok(SettingsSaved { changed });
+        }
+        portal
+            .save_practice(new)
+            .await
+            .or_internal("saving the practice settings")?;
+        for change in &changed {
+            let entry = Entry::new(Event::SettingChanged, Outcome::Ok)
+                .staff(visit.member.id)
+                .detail(change.clone());
+            audit::record(portal, &visit.caller, entry).await;
+        }
+        Ok(SettingsSaved { changed })
+    }
+}

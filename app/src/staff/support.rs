@@ -1,0 +1,766 @@
+//! Support: find a patient (name, date of birth, username, or the last digits of a mobile),
+//! see where they are stuck, and unstick them. Each action needs a typed reason, is audited
+//! with the staff member, and is told to the patient by text and email. Patients are named in
+//! requests by references bound to the staff session, so an ID can't be guessed.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::PortalError,
+    ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientRow {
+    /// Names this patient in later requests, for this staff session only.
+    pub reference: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: String,
+    pub username: String,
+    /// Masked to the last three digits.
+    pub mobile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub patients: Vec<PatientRow>,
+    pub page: u32,
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextLine {
+    pub at: String,
+    pub to: String,
+    /// pending, sending, sent or failed.
+    pub status: String,
+    pub attempts: i64,
+    /// What the provider reported later (delivered, undelivered…), if anything.
+    pub delivery: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditItem {
+    pub at: String,
+    pub event: String,
+    pub outcome: String,
+    pub ip: String,
+    pub detail: Option<String>,
+    pub patient: Option<String>,
+    pub staff: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientFile {
+    pub reference: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: String,
+    pub username: String,
+    pub mobile: Option<String>,
+    pub mobile_verified: bool,
+    pub pending_mobile: Option<String>,
+    pub has_email: bool,
+    /// A login delay running, and until when.
+    pub delayed_until: Option<String>,
+    pub must_change_password: bool,
+    pub sign_ins: Vec<(String, String)>,
+    pub texts: Vec<TextLine>,
+    pub audit: Vec<AuditItem>,
+}
+
+/// What support can do for a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportAction {
+    /// Clear the login delays.
+    Unlock,
+    /// No verified number any more: the next login asks for one (a lost phone).
+    ResetMobile,
+    EndSessions,
+    /// For a forgotten password: read out by phone, replaced at the next sign-in.
+    OneTimePassword,
+}
+
+impl SupportAction {
+    pub const ALL: [SupportAction; 4] = [
+        SupportAction::Unlock,
+        SupportAction::ResetMobile,
+        SupportAction::EndSessions,
+        SupportAction::OneTimePassword,
+    ];
+
+    /// As a form sends it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupportAction::Unlock => "unlock",
+            SupportAction::ResetMobile => "reset_mobile",
+            SupportAction::EndSessions => "end_sessions",
+            SupportAction::OneTimePassword => "one_time_password",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SupportAction::Unlock => "Unlock",
+            SupportAction::ResetMobile => "Reset mobile number",
+            SupportAction::EndSessions => "End all sessions",
+            SupportAction::OneTimePassword => "Issue one-time password",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            SupportAction::Unlock => "Clears the login delays, so the patient can try their password again now.",
+            SupportAction::ResetMobile => "Removes the patient's mobile numbers. At their next login they give a new one and verify it with a code. Only do this once you're sure you're talking to the patient.",
+            SupportAction::EndSessions => "Signs the patient out everywhere.",
+            SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionDone {
+    pub message: String,
+    /// Shown once to the staff member, to read out to the patient.
+    pub one_time_password: Option<String>,
+}
+
+#[server(prefix = "/api/staff", endpoint = "search_patients")]
+pub async fn search_patients(
+    #[server(default)] query: String,
+    #[server(default)] page: Option<u32>,
+) -> Result<SearchResults, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    ssr::search(&portal, &visit, &query, page.unwrap_or(1)).await
+}
+
+#[server(prefix = "/api/staff", endpoint = "patient")]
+pub async fn patient_record(
+    #[server(default)] patient: String,
+) -> Result<PatientFile, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    ssr::record(&portal, &visit, &patient).await
+}
+
+#[server(prefix = "/api/staff", endpoint = "support_action")]
+pub async fn act_on_patient(
+    #[server(default)] patient: String,
+    action: SupportAction,
+    #[server(default)] reason: String,
+) -> Result<ActionDone, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    ssr::act(&portal, &visit, &patient, action, &reason).await
+}
+
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let search = ServerAction::<SearchPatients>::new();
+    let error = Signal::derive(move || search.value().get().and_then(Result::err));
+    let query = RwSignal::new(String::new());
+    view! {
+        <Title text="Search patients"/>
+        <section class="card">
+            <h1>"Search patients"</h1>
+            <ActionForm action=search attr:novalidate=true attr:class="form">
+                <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+                <div class="field" class:invalid=move || field_error(error, "query").get().is_some()>
+                    <label for="query">"Search patients"</label>
+                    <p class="hint" id="query-hint">
+                        "A name, a username, a date of birth (YYYY-MM-DD), or the last 3 or 4 digits of a mobile number."
+                    </p>
+                    <input
+                        id="query"
+                        name="query"
+                        type="search"
+                        aria-describedby="query-hint query-error"
+                        on:input=move |ev| query.set(event_target_value(&ev))
+                    />
+                    <p class="field-error" id="query-error" aria-live="polite">{field_error(error, "query")}</p>
+                </div>
+                <SubmitButton label="Search" pending=search.pending()/>
+            </ActionForm>
+            {move || search.value().get().and_then(Result::ok).map(|results| view! {
+                <Results results query=query.get_untracked() search/>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Results(
+    results: SearchResults,
+    query: String,
+    search: ServerAction<SearchPatients>,
+) -> impl IntoView {
+    let page = results.page;
+    let more = results.more;
+    let empty = results.patients.is_empty();
+    let (previous_query, next_query) = (query.clone(), query);
+    view! {
+        <h2 class="results-heading">{format!("Page {page}")}</h2>
+        {empty.then(|| view! { <p role="status">"No patients match."</p> })}
+        <ul class="patient-list">
+            {results.patients.into_iter().map(|p| view! {
+                <li>
+                    <A href=format!("/staff/patients/{}", p.reference)>
+                        {format!("{} {}", p.given_name, p.family_name)}
+                    </A>
+                    <span class="hint">
+                        {format!(" · born {} · {} · mobile {}", p.date_of_birth, p.username, p.mobile.unwrap_or_else(|| "none".into()))}
+                    </span>
+                </li>
+            }).collect_view()}
+        </ul>
+        <div class="actions">
+            {(page > 1).then(|| view! {
+                <button type="button" class="button secondary" on:click=move |_| {
+                    search.dispatch(SearchPatients { query: previous_query.clone(), page: Some(page - 1) });
+                }>"Previous page"</button>
+            })}
+            {more.then(|| view! {
+                <button type="button" class="button secondary" on:click=move |_| {
+                    search.dispatch(SearchPatients { query: next_query.clone(), page: Some(page + 1) });
+                }>"Next page"</button>
+            })}
+        </div>
+    }
+}
+
+#[component]
+pub fn PatientPage() -> impl IntoView {
+    let params = use_params_map();
+    let reference = move || params.read().get("patient").unwrap_or_default();
+    let reload = RwSignal::new(0u32);
+    let record = Resource::new(
+        move || (reference(), reload.get()),
+        |(r, _)| patient_record(r),
+    );
+    view! {
+        <Title text="Patient"/>
+        <Transition fallback=|| view! { <p class="card">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match record.await {
+                    Ok(record) => view! { <Record record reload/> }.into_any(),
+                    Err(e) => view! {
+                        <section class="card">
+                            <p role="alert">{e.message}</p>
+                            <p><A href="/staff">"Search patients"</A></p>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Record(record: PatientFile, reload: RwSignal<u32>) -> impl IntoView {
+    let name = format!("{} {}", record.given_name, record.family_name);
+    let mobile = match (&record.mobile, record.mobile_verified) {
+        (Some(m), true) => format!("{m} (verified)"),
+        (Some(m), false) => format!("{m} (not verified)"),
+        (None, _) => "none".into(),
+    };
+    let state = match &record.delayed_until {
+        Some(until) => format!("Login delay running until {until}"),
+        None => "No login delay".into(),
+    };
+    view! {
+        <section class="card">
+            <h1>{name}</h1>
+            <dl class="details">
+                <div><dt>"Date of birth"</dt><dd>{record.date_of_birth.clone()}</dd></div>
+                <div><dt>"Username"</dt><dd>{record.username.clone()}</dd></div>
+                <div><dt>"Mobile"</dt><dd>{mobile}</dd></div>
+                <div><dt>"New mobile waiting to be verified"</dt><dd>{record.pending_mobile.clone().unwrap_or_else(|| "none".into())}</dd></div>
+                <div><dt>"Email"</dt><dd>{if record.has_email { "on file" } else { "none" }}</dd></div>
+                <div><dt>"Sign-in state"</dt><dd class="sign-in-state">{state}
+                    {record.must_change_password.then_some(" · must choose a new password")}</dd></div>
+            </dl>
+        </section>
+        <Actions reference=record.reference.clone() reload/>
+        <section class="card">
+            <h2>"Last sign-ins"</h2>
+            {record.sign_ins.is_empty().then(|| view! { <p>"None yet."</p> })}
+            <ul>
+                {record.sign_ins.into_iter().map(|(at, ip)| view! { <li>{format!("{at} from {ip}")}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section class="card">
+            <h2>"Text messages"</h2>
+            {record.texts.is_empty().then(|| view! { <p>"None yet."</p> })}
+            <div class="table-scroll">
+                <table class="texts">
+                    <thead><tr><th>"When"</th><th>"To"</th><th>"Status"</th><th>"Provider's report"</th></tr></thead>
+                    <tbody>
+                        {record.texts.into_iter().map(|t| view! {
+                            <tr>
+                                <td>{t.at}</td>
+                                <td>{t.to}</td>
+                                <td>{format!("{} ({} attempt{})", t.status, t.attempts, if t.attempts == 1 { "" } else { "s" })}</td>
+                                <td>{t.delivery.or(t.error).unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Audit trail"</h2>
+            <AuditTable items=record.audit/>
+        </section>
+    }
+}
+
+/// Audit lines as a table, newest first.
+#[component]
+pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="audit">
+                <thead><tr><th>"When"</th><th>"Event"</th><th>"Outcome"</th><th>"Patient"</th><th>"Staff"</th><th>"IP"</th><th>"Detail"</th></tr></thead>
+                <tbody>
+                    {items.into_iter().map(|a| view! {
+                        <tr>
+                            <td>{a.at}</td>
+                            <td>{a.event}</td>
+                            <td>{a.outcome}</td>
+                            <td>{a.patient.unwrap_or_default()}</td>
+                            <td>{a.staff.unwrap_or_default()}</td>
+                            <td>{a.ip}</td>
+                            <td>{a.detail.unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn Actions(reference: String, reload: RwSignal<u32>) -> impl IntoView {
+    let chosen = RwSignal::new(None::<SupportAction>);
+    let act = ServerAction::<ActOnPatient>::new();
+    let error = Signal::derive(move || act.value().get().and_then(Result::err));
+    let done = Signal::derive(move || act.value().get().and_then(Result::ok));
+    Effect::new(move |_| {
+        if done.get().is_some() {
+            chosen.set(None);
+            reload.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <section class="card support-actions" aria-labelledby="actions-title">
+            <h2 id="actions-title">"Help this patient"</h2>
+            <StatusMessage message=Signal::derive(move || done.get().map(|d| d.message))/>
+            {move || done.get().and_then(|d| d.one_time_password).map(|password| view! {
+                <p class="one-time-password">
+                    "Read this password to the patient: " <code>{password}</code>
+                    " It won't be shown again."
+                </p>
+            })}
+            <div class="actions">
+                {SupportAction::ALL.into_iter().map(|action| view! {
+                    <button
+                        type="button"
+                        class="button secondary"
+                        aria-expanded=move || (chosen.get() == Some(action)).to_string()
+                        on:click=move |_| {
+                            act.value().set(None);
+                            chosen.set(Some(action));
+                        }
+                    >
+                        {action.label()}
+                    </button>
+                }).collect_view()}
+            </div>
+            {move || chosen.get().map(|action| {
+                let reference = reference.clone();
+                view! {
+                    <ActionForm action=act attr:novalidate=true attr:class="form confirm-action">
+                        <h3>{action.label()}</h3>
+                        <p>{action.explanation()}</p>
+                        <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+                        <input type="hidden" name="patient" value=reference/>
+                        <input type="hidden" name="action" value=action.as_str()/>
+                        <Field name="reason" label="Reason" hint="Why, in a few words: it goes into the audit log." error=field_error(error, "reason")/>
+                        <div class="actions">
+                            <SubmitButton label="Confirm" pending=act.pending()/>
+                            <button type="button" class="button link" on:click=move |_| chosen.set(None)>"Cancel"</button>
+                        </div>
+                    </ActionForm>
+                }
+            })}
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::{
+        ActionDone, AuditItem, PatientFile, PatientRow, SearchResults, SupportAction, TextLine,
+    };
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::{OrInternal, PortalError},
+        mobile,
+        one_time_code::sending::{support_contact, text_notice},
+        patient::{username_key, Patient},
+        portal::{Portal, DAY},
+        request::StaffVisit,
+        session,
+        staff::{reason, when},
+        store::{AuditLine, PatientSearch},
+    };
+
+    const PAGE_SIZE: i64 = 20;
+    /// Paging stops here: no search walks the whole patient table.
+    const LAST_PAGE: u32 = 10;
+
+    /// A reference to patient `id` for this staff session: the id and its MAC.
+    pub fn reference(portal: &Portal, visit: &StaffVisit, id: i64) -> String {
+        let mac = portal.secret.code_mac(
+            &format!("patient-ref:{}", visit.session.id_hash),
+            &id.to_string(),
+        );
+        format!("{id}.{}", &mac[..32])
+    }
+
+    /// The patient a reference names, if it was made for this staff session.
+    pub fn patient_id(portal: &Portal, visit: &StaffVisit, given: &str) -> Option<i64> {
+        let (id, _) = given.split_once('.')?;
+        let id: i64 = id.parse().ok()?;
+        let expected = reference(portal, visit, id);
+        // Compared in constant time, like any MAC.
+        let same = expected.len() == given.len()
+            && expected
+                .bytes()
+                .zip(given.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same.then_some(id)
+    }
+
+    fn unknown_patient() -> PortalError {
+        PortalError::new(
+            crate::error::ErrorKind::Forbidden,
+            "That patient link isn't valid any more. Please search for the patient again.",
+        )
+    }
+
+    /// Reads what support typed into a search.
+    pub fn parse_search(query: &str) -> Result<PatientSearch, PortalError> {
+        let query = query.trim();
+        let digits = query.chars().all(|c| c.is_ascii_digit());
+        if digits && (3..=4).contains(&query.len()) {
+            return Ok(PatientSearch::MobileEnding(query.to_string()));
+        }
+        if time::Date::parse(
+            query,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_ok()
+        {
+            return Ok(PatientSearch::DateOfBirth(query.to_string()));
+        }
+        let words: Vec<String> = query
+            .split_whitespace()
+            .map(|w| w.chars().take(64).collect())
+            .take(3)
+            .collect();
+        let letters: usize = words.iter().map(|w: &String| w.chars().count()).sum();
+        if words.is_empty() || letters < 2 || digits {
+            return Err(PortalError::field(
+                "query",
+                "Please type at least 2 letters of a name or username, a date of birth (YYYY-MM-DD), or the last 3 or 4 digits of a mobile number.",
+            ));
+        }
+        Ok(PatientSearch::Words(words))
+    }
+
+    pub async fn search(
+        portal: &Portal,
+        visit: &StaffVisit,
+        query: &str,
+        page: u32,
+    ) -> Result<SearchResults, PortalError> {
+        let search = parse_search(query)?;
+        let page = page.clamp(1, LAST_PAGE);
+        let offset = i64::from(page - 1) * PAGE_SIZE;
+        let mut found = portal
+            .store
+            .search_patients(&search, PAGE_SIZE + 1, offset)
+            .await
+            .or_internal("searching patients")?;
+        let more = found.len() as i64 > PAGE_SIZE && page < LAST_PAGE;
+        found.truncate(PAGE_SIZE as usize);
+        let entry = Entry::new(Event::PatientSearched, Outcome::Ok)
+            .staff(visit.member.id)
+            .detail(format!("{} result(s)", found.len()));
+        audit::record(portal, &visit.caller, entry).await;
+        let patients = found
+            .into_iter()
+            .map(|p| PatientRow {
+                reference: reference(portal, visit, p.id),
+                given_name: p.given_name,
+                family_name: p.family_name,
+                date_of_birth: p.date_of_birth,
+                username: p.username,
+                mobile: p.mobile.as_deref().map(mobile::masked),
+            })
+            .collect();
+        Ok(SearchResults {
+            patients,
+            page,
+            more,
+        })
+    }
+
+    async fn patient(
+        portal: &Portal,
+        visit: &StaffVisit,
+        reference: &str,
+    ) -> Result<Patient, PortalError> {
+        let id = patient_id(portal, visit, reference).ok_or_else(unknown_patient)?;
+        portal
+            .store
+            .account(id)
+            .await
+            .or_internal("loading a patient")?
+            .map(Patient::from)
+            .ok_or_else(unknown_patient)
+    }
+
+    pub fn audit_item(line: AuditLine) -> AuditItem {
+        AuditItem {
+            at: when(line.at),
+            event: line.event,
+            outcome: line.outcome,
+            ip: line.ip,
+            detail: line.detail,
+            patient: line.patient,
+            staff: line.staff,
+        }
+    }
+
+    pub async fn record(
+        portal: &Portal,
+        visit: &StaffVisit,
+        reference: &str,
+    ) -> Result<PatientFile, PortalError> {
+        let patient = patient(portal, visit, reference).await?;
+        let store = &portal.store;
+        let delay = store
+            .login_delay(&username_key(&patient.username))
+            .await
+            .or_internal("reading a login delay")?
+            .filter(|until| *until > portal.now());
+        // Recorded first, so the trail shown includes this look at it.
+        let entry = Entry::new(Event::PatientViewed, Outcome::Ok)
+            .account(patient.id)
+            .staff(visit.member.id);
+        audit::record(portal, &visit.caller, entry).await;
+        let sign_ins = store
+            .recent_sign_ins(patient.id, 10)
+            .await
+            .or_internal("reading sign-ins")?;
+        let texts = store
+            .recent_texts(patient.id, 10)
+            .await
+            .or_internal("reading texts")?;
+        let audit_trail = store
+            .audit_trail(patient.id, 100)
+            .await
+            .or_internal("reading the audit trail")?;
+
+        Ok(PatientFile {
+            reference: reference.to_string(),
+            mobile: patient.mobile.on_file().map(mobile::masked),
+            mobile_verified: patient.mobile.verified().is_some(),
+            pending_mobile: patient.pending_mobile.as_deref().map(mobile::masked),
+            has_email: patient.email.is_some(),
+            delayed_until: delay.map(when),
+            must_change_password: patient.must_change_password,
+            sign_ins: sign_ins
+                .into_iter()
+                .map(|(at, ip)| (when(at), ip))
+                .collect(),
+            texts: texts
+                .into_iter()
+                .map(|t| TextLine {
+                    at: when(t.created_at),
+                    to: mobile::masked(&t.to_number),
+                    status: t.status,
+                    attempts: t.attempts,
+                    delivery: t.delivery_status,
+                    error: t.last_error,
+                })
+                .collect(),
+            audit: audit_trail.into_iter().map(audit_item).collect(),
+            given_name: patient.given_name,
+            family_name: patient.family_name,
+            date_of_birth: patient.date_of_birth,
+            username: patient.username,
+        })
+    }
+
+    /// A one-time password to read out by phone: three groups of four letters, easy to say.
+    fn new_one_time_password() -> String {
+        use rand::Rng;
+        const LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyz";
+        let mut rng = rand::rngs::OsRng;
+        let groups: Vec<String> = (0..3)
+            .map(|_| {
+                (0..4)
+                    .map(|_| LETTERS[rng.gen_range(0..LETTERS.len())] as char)
+                    .collect()
+            })
+            .collect();
+        groups.join("-")
+    }
+
+    pub async fn act(
+        portal: &Portal,
+        visit: &StaffVisit,
+        reference: &str,
+        action: SupportAction,
+        typed_reason: &str,
+    ) -> Result<ActionDone, PortalError> {
+        let patient = patient(portal, visit, reference).await?;
+        let reason = reason(typed_reason)?;
+        let store = &portal.store;
+        let (event, message, password, notice) = match action {
+            SupportAction::Unlock => {
+                store
+                    .unlock(&username_key(&patient.username))
+                    .await
+                    .or_internal("unlocking")?;
+                (
+                    Event::PatientUnlocked,
+                    "The login delays are cleared.",
+                    None,
+                    "the practice cleared the waits on your logins",
+                )
+            }
+            SupportAction::ResetMobile => {
+                // Told before the reset, while there is a number to tell.
+                tell_patient(portal, visit, &patient, "the practice reset your sign-in mobile number; you'll be asked for a new one at your next login").await;
+                store
+                    .reset_mobile(patient.id)
+                    .await
+                    .or_internal("resetting a number")?;
+                (Event::MobileReset, "The mobile number is reset. At the next login the patient gives a new one and verifies it.", None, "")
+            }
+            SupportAction::EndSessions => {
+                session::end_others(portal, patient.id, None)
+                    .await
+                    .or_internal("ending sessions")?;
+                (
+                    Event::AllSessionsEnded,
+                    "The patient is signed out everywhere.",
+                    None,
+                    "the practice signed you out everywhere",
+                )
+            }
+            SupportAction::OneTimePassword => {
+                let password = new_one_time_password();
+                let hash = portal
+                    .passwords
+                    .hash_given(&password)
+                    .await
+                    .map_err(|e| e.refusal("hashing a one-time password"))?;
+                let until = portal.now() + portal.settings.one_time_password_days * DAY;
+                store
+                    .set_password_hash(patient.id, &hash, Some(until))
+                    .await
+                    .or_internal("setting a one-time password")?;
+                store
+                    .unlock(&username_key(&patient.username))
+                    .await
+                    .or_internal("unlocking")?;
+                session::end_others(portal, patient.id, None)
+                    .await
+                    .or_internal("ending sessions")?;
+                (Event::OneTimePasswordIssued, "A one-time password is set. The patient chooses their own at the next sign-in.", Some(password), "the practice gave you a new one-time password")
+            }
+        };
+        let entry = Entry::new(event, Outcome::Ok)
+            .account(patient.id)
+            .staff(visit.member.id)
+            .detail(format!("reason: {reason}"));
+        audit::record(portal, &visit.caller, entry).await;
+        if !notice.is_empty() {
+            tell_patient(portal, visit, &patient, notice).await;
+        }
+        Ok(ActionDone {
+            message: message.to_string(),
+            one_time_password: password,
+        })
+    }
+
+    /// Texts the patient's verified number, and emails them, that support did something.
+    async fn tell_patient(portal: &Portal, visit: &StaffVisit, patient: &Patient, what: &str) {
+        let practice = portal.practice();
+        let body = format!(
+            "Your {} patient portal: {what}. If you didn't ask for this, please contact the practice: {}.",
+            practice.practice_name,
+            support_contact(portal),
+        );
+        if let Some(number) = patient.mobile.verified() {
+            text_notice(portal, &visit.caller, patient.id, number, &body).await;
+        }
+        let email = format!("Hello {},\n\n{body}\n", patient.given_name);
+        crate::one_time_code::sending::email_notice(
+            portal,
+            &visit.caller,
+            patient,
+            "A change to your patient portal account",
+            email,
+        )
+        .await;
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn searches_are_read_by_their_shape() {
+            assert_eq!(
+                parse_search("0123").unwrap(),
+                PatientSearch::MobileEnding("0123".into())
+            );
+            assert_eq!(
+                parse_search("123").unwrap(),
+                PatientSearch::MobileEnding("123".into())
+            );
+            assert_eq!(
+                parse_search("1950-07-31").unwrap(),
+                PatientSearch::DateOfBirth("1950-07-31".into())
+            );
+            assert_eq!(
+                parse_search(" Mere  Smith ").unwrap(),
+                PatientSearch::Words(vec!["Mere".into(), "Smith".into()])
+            );
+            for refused in ["", " ", "a", "12", "12345", "%"] {
+                assert!(parse_search(refused).is_err(), "{refused:?}");
+            }
+        }
+
+        #[test]
+        fn one_time_passwords_are_long_enough_and_easy_to_read_out() {
+            let password = new_one_time_password();
+            assert_eq!(password.len(), 14);
+            assert!(crate::password::NewPassword::parse(&password, "someone").is_ok());
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The staff list (`/staff/team`, admins): who has which role, when they last signed in, and
+//! disabling or enabling them. New staff are added from the command line (`server staff add`).
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use super::layout::AdminsOnly;
+use crate::{
+    error::PortalError,
+    ui::{FormMessage, SubmitButton},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffListEntry {
+    pub username: String,
+    pub role: String,
+    pub enrolled: bool,
+    pub disabled: bool,
+    pub last_sign_in: Option<String>,
+}
+
+#[server(prefix = "/api/staff", endpoint = "staff_list")]
+pub async fn staff_list() -> Result<Vec<StaffListEntry>, PortalError> {
+    let portal = crate::request::portal()?;
+    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    ssr::list(&portal).await
+}
+
+/// Disables (`enabled=false`) or enables a staff member. A disabled one is signed out at once.
+#[server(prefix = "/api/staff", endpoint = "set_staff_enabled")]
+pub async fn set_staff_enabled(
+    #[server(default)] username: String,
+    #[server(default)] enabled: bool,
+) -> Result<(), PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    ssr::set_enabled(&portal, &visit, &username, enabled).await
+}
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let change = ServerAction::<SetStaffEnabled>::new();
+    let list = Resource::new(move || change.version().get(), |_| staff_list());
+    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    view! {
+        <Title text="Staff"/>
+        <AdminsOnly>
+            <section class="card wide">
+                <h1>"Staff"</h1>
+                <p class="lead">"New staff members are added by the portal's operator: " <code>"server staff add NAME --role support"</code>"."</p>
+                <FormMessage error=error/>
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        list.await.map(|staff| view! {
+                            <div class="table-scroll">
+                                <table class="team">
+                                    <thead><tr><th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Last sign-in"</th><th>""</th></tr></thead>
+                                    <tbody>
+                                        {staff.into_iter().map(|s| view! { <Member member=s change/> }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        })
+                    })}
+                </Transition>
+            </section>
+        </AdminsOnly>
+    }
+}
+
+#[component]
+fn Member(member: StaffListEntry, change: ServerAction<SetStaffEnabled>) -> impl IntoView {
+    let state = match (member.enrolled, member.disabled) {
+        (_, true) => "Disabled",
+        (true, false) => "Active",
+        (false, false) => "Not enrolled yet",
+    };
+    let (label, enable) = if member.disabled {
+        ("Enable", "true")
+    } else {
+        ("Disable", "false")
+    };
+    view! {
+        <tr>
+            <td>{member.username.clone()}</td>
+            <td>{member.role}</td>
+            <td>{state}</td>
+            <td>{member.last_sign_in.unwrap_or_else(|| "never".into())}</td>
+            <td>
+                <ActionForm action=change attr:class="inline-form">
+                    <input type="hidden" name="username" value=member.username.clone()/>
+                    <input type="hidden" name="enabled" value=enable/>
+                    <SubmitButton label=label class="secondary" pending=change.pending()/>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::StaffListEntry;
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::{ErrorKind, OrInternal, PortalError},
+        portal::Portal,
+        request::StaffVisit,
+        staff::{
+            accounts::{self, StaffMember},
+            when,
+        },
+    };
+
+    pub async fn list(portal: &Portal) -> Result<Vec<StaffListEntry>, PortalError> {
+        let rows = portal
+            .store
+            .all_staff()
+            .await
+            .or_internal("listing staff")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(StaffMember::from_row)
+            .map(|m| StaffListEntry {
+                role: m.role.as_str().to_string(),
+                enrolled: m.enrolled,
+                disabled: m.disabled,
+                last_sign_in: m.last_sign_in_at.map(when),
+                username: m.username,
+            })
+            .collect())
+    }
+
+    pub async fn set_enabled(
+        portal: &Portal,
+        visit: &StaffVisit,
+        username: &str,
+        enabled: bool,
+    ) -> Result<(), PortalError> {
+        let member = accounts::named(portal, username)
+            .await
+            .or_internal("finding a staff member")?
+            .ok_or_else(|| {
+                PortalError::field("username", "There is no staff member by that name.")
+            })?;
+        if member.id == visit.member.id {
+            return Err(PortalError::new(
+                ErrorKind::Forbidden,
+                "You can't disable yourself.",
+            ));
+        }
+        let disabled_at = (!enabled).then(|| portal.now());
+        portal
+            .store
+            .set_staff_disabled(member.id, disabled_at)
+            .await
+            .or_internal("changing a staff member")?;
+        let event = if enabled {
+            Event::StaffEnabled
+        } else {
+            Event::StaffDisabled
+        };
+        let entry = Entry::new(event, Outcome::Ok)
+            .staff(visit.member.id)
+            .detail(format!("{} ({})", member.username, member.role.as_str()));
+        audit::record(portal, &visit.caller, entry).await;
+        Ok(())
+    }
+}

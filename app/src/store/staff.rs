@@ -1,0 +1,349 @@
+//! Practice staff: their accounts, enrolment links, recovery codes and sessions.
+
+use super::{is_unique_violation, Store, StoreError};
+use crate::portal::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub id: i64,
+    pub username: String,
+    /// `support` or `admin`.
+    pub role: String,
+    pub password_hash: Option<String>,
+    /// The authenticator secret, sealed under the server key.
+    pub totp_secret: Option<String>,
+    /// The last authenticator step accepted: a code works once.
+    pub last_totp_step: i64,
+    pub enrolled_at: Option<Millis>,
+    pub disabled_at: Option<Millis>,
+    pub last_sign_in_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+const STAFF_COLUMNS: &str = "id, username, role, password_hash, totp_secret, last_totp_step, \
+     enrolled_at, disabled_at, last_sign_in_at, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EnrolmentRow {
+    pub staff_id: i64,
+    pub expires_at: Millis,
+    /// The secret shown on the enrolment page, sealed, until the first code proves it.
+    pub pending_secret: Option<String>,
+    pub used_at: Option<Millis>,
+}
+
+/// What an enrolment sets, once its first authenticator code is right.
+pub struct FinishedEnrolment<'a> {
+    pub token_hash: &'a str,
+    pub staff_id: i64,
+    pub password_hash: &'a str,
+    pub sealed_secret: &'a str,
+    /// The step of the code that proved the secret: it can't be used again to sign in.
+    pub first_step: i64,
+    pub recovery_code_macs: &'a [String],
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffSessionRow {
+    pub id_hash: String,
+    pub staff_id: i64,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+}
+
+impl Store {
+    /// The new staff member's id, or `None` when the username is taken.
+    pub async fn insert_staff(
+        &self,
+        username: &str,
+        username_key: &str,
+        role: &str,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO staff (username, username_key, role, last_totp_step, created_at) \
+             VALUES ($1, $2, $3, 0, $4) RETURNING id",
+        )
+        .bind(username)
+        .bind(username_key)
+        .bind(role)
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await;
+        match inserted {
+            Ok(id) => Ok(Some(id)),
+            Err(err) if is_unique_violation(&err) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn staff_by_username(
+        &self,
+        username_key: &str,
+    ) -> Result<Option<StaffRow>, StoreError> {
+        Ok(sqlx::query_as::<_, StaffRow>(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff WHERE username_key = $1"
+        ))
+        .bind(username_key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn staff_member(&self, id: i64) -> Result<Option<StaffRow>, StoreError> {
+        Ok(sqlx::query_as::<_, StaffRow>(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn all_staff(&self) -> Result<Vec<StaffRow>, StoreError> {
+        Ok(sqlx::query_as::<_, StaffRow>(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff ORDER BY username_key"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Disables (`Some(now)`) or enables (`None`) a staff member; a disabled one's sessions end.
+    pub async fn set_staff_disabled(
+        &self,
+        id: i64,
+        disabled_at: Option<Millis>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let changed = sqlx::query("UPDATE staff SET disabled_at = $1 WHERE id = $2")
+            .bind(disabled_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if disabled_at.is_some() {
+            sqlx::query("DELETE FROM staff_sessions WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// A new enrolment link for the staff member; earlier unused links stop working.
+    pub async fn insert_enrolment(
+        &self,
+        staff_id: i64,
+        token_hash: &str,
+        expires_at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM staff_enrolments WHERE staff_id = $1 AND used_at IS NULL")
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO staff_enrolments (token_hash, staff_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
+        .bind(staff_id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn enrolment(&self, token_hash: &str) -> Result<Option<EnrolmentRow>, StoreError> {
+        Ok(sqlx::query_as::<_, EnrolmentRow>(
+            "SELECT staff_id, expires_at, pending_secret, used_at FROM staff_enrolments \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Keeps the secret first shown for this link, so reloading the page shows the same one.
+    /// Returns the secret that stands (an earlier one wins).
+    pub async fn set_enrolment_secret(
+        &self,
+        token_hash: &str,
+        sealed_secret: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query(
+            "UPDATE staff_enrolments SET pending_secret = $1 \
+             WHERE token_hash = $2 AND pending_secret IS NULL",
+        )
+        .bind(sealed_secret)
+        .bind(token_hash)
+        .execute(&self.writer)
+        .await?;
+        Ok(self
+            .enrolment(token_hash)
+            .await?
+            .and_then(|e| e.pending_secret))
+    }
+
+    /// Finishes an enrolment in one transaction: the link is used up, the password and
+    /// authenticator secret take effect, and the recovery codes replace any earlier ones.
+    /// `false` if the link was used meanwhile.
+    pub async fn finish_enrolment(&self, done: &FinishedEnrolment<'_>) -> Result<bool, StoreError> {
+        let FinishedEnrolment {
+            token_hash,
+            staff_id,
+            password_hash,
+            sealed_secret,
+            first_step,
+            recovery_code_macs,
+            now,
+        } = *done;
+        let mut tx = self.writer.begin().await?;
+        let used = sqlx::query(
+            "UPDATE staff_enrolments SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if used != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE staff SET password_hash = $1, totp_secret = $2, last_totp_step = $3, \
+             enrolled_at = $4 WHERE id = $5",
+        )
+        .bind(password_hash)
+        .bind(sealed_secret)
+        .bind(first_step)
+        .bind(now)
+        .bind(staff_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM staff_recovery_codes WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        for mac in recovery_code_macs {
+            sqlx::query("INSERT INTO staff_recovery_codes (staff_id, code_mac) VALUES ($1, $2)")
+                .bind(staff_id)
+                .bind(mac)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM staff_sessions WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Accepts an authenticator step once: `false` if it (or a later one) was used already.
+    pub async fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE staff SET last_totp_step = $1 WHERE id = $2 AND last_totp_step < $1",
+        )
+        .bind(step)
+        .bind(staff_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Uses up a recovery code: `false` if it isn't one of theirs, or was used.
+    pub async fn use_recovery_code(
+        &self,
+        staff_id: i64,
+        code_mac: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE staff_recovery_codes SET used_at = $1 \
+             WHERE staff_id = $2 AND code_mac = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(staff_id)
+        .bind(code_mac)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    pub async fn recovery_codes_left(&self, staff_id: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM staff_recovery_codes WHERE staff_id = $1 AND used_at IS NULL",
+        )
+        .bind(staff_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Stores a staff session, replacing `old` if given, and records the sign-in.
+    pub async fn begin_staff_session(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &StaffSessionRow,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(old) = old_id_hash {
+            sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO staff_sessions (id_hash, staff_id, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&new.id_hash)
+        .bind(new.staff_id)
+        .bind(new.created_at)
+        .bind(new.last_seen_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE staff SET last_sign_in_at = $1 WHERE id = $2")
+            .bind(new.created_at)
+            .bind(new.staff_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn staff_session(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<StaffSessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, StaffSessionRow>(
+            "SELECT id_hash, staff_id, created_at, last_seen_at, expires_at FROM staff_sessions \
+             WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn touch_staff_session(&self, id_hash: &str, at: Millis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(at)
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_staff_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! What support sees and does: finding patients, their sign-ins, texts and audit trail, and the
+//! actions that unstick them. Also the admins' audit log.
+
+use super::{Store, StoreError};
+use crate::portal::Millis;
+
+/// How support looks a patient up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientSearch {
+    DateOfBirth(String),
+    /// The last 3 or 4 digits of a mobile number.
+    MobileEnding(String),
+    /// Each word starts a given name, family name or username.
+    Words(Vec<String>),
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PatientSummaryRow {
+    pub id: i64,
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: String,
+    pub mobile: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TextRow {
+    pub created_at: Millis,
+    /// Masked once the message is done.
+    pub to_number: String,
+    pub status: String,
+    pub attempts: i64,
+    pub delivery_status: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// One line of the audit trail, with the staff member's name where one acted.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditLine {
+    pub id: i64,
+    pub at: Millis,
+    pub event: String,
+    pub outcome: String,
+    pub ip: String,
+    pub detail: Option<String>,
+    /// The patient's username, or the username as typed where no account has it.
+    pub patient: Option<String>,
+    pub staff: Option<String>,
+}
+
+/// Which audit lines an admin wants. Every filter is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub from: Option<Millis>,
+    /// Exclusive.
+    pub until: Option<Millis>,
+    pub event: Option<String>,
+    pub patient_username_key: Option<String>,
+    pub staff_username_key: Option<String>,
+}
+
+/// `LIKE` pattern text with its wildcards taken literally.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail, \
+     COALESCE(p.username, a.username) AS patient, s.username AS staff \
+     FROM audit_events a \
+     LEFT JOIN accounts p ON p.id = a.account_id \
+     LEFT JOIN staff s ON s.id = a.staff_id";
+
+impl Store {
+    /// Up to `limit` patients matching, from `offset`, by family name, given name and id.
+    pub async fn search_patients(
+        &self,
+        search: &PatientSearch,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PatientSummaryRow>, StoreError> {
+        let columns = "SELECT id, username, given_name, family_name, date_of_birth, mobile \
+                       FROM accounts WHERE ";
+        let order = " ORDER BY lower(family_name), lower(given_name), id";
+        let (condition, binds): (String, Vec<String>) = match search {
+            PatientSearch::DateOfBirth(date) => ("date_of_birth = $1".into(), vec![date.clone()]),
+            PatientSearch::MobileEnding(digits) => (
+                "(mobile LIKE $1 OR pending_mobile LIKE $1)".into(),
+                vec![format!("%{digits}")],
+            ),
+            PatientSearch::Words(words) => {
+                let parts: Vec<String> = (1..=words.len())
+                    .map(|n| {
+                        format!(
+                            "(lower(given_name) LIKE ${n} ESCAPE '\\' \
+                             OR lower(family_name) LIKE ${n} ESCAPE '\\' \
+                             OR username_key LIKE ${n} ESCAPE '\\')"
+                        )
+                    })
+                    .collect();
+                let binds = words
+                    .iter()
+                    .map(|w| format!("{}%", like_escaped(&w.to_lowercase())))
+                    .collect();
+                (parts.join(" AND "), binds)
+            }
+        };
+        let n = binds.len();
+        let sql = format!(
+            "{columns}{condition}{order} LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query_as::<_, PatientSummaryRow>(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        Ok(query.bind(limit).bind(offset).fetch_all(&self.pool).await?)
+    }
+
+    /// The patient's last sign-ins: (when, from where).
+    pub async fn recent_sign_ins(
+        &self,
+        account_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Millis, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT at, ip FROM audit_events WHERE account_id = $1 AND event = 'signed_in' \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn recent_texts(
+        &self,
+        account_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TextRow>, StoreError> {
+        Ok(sqlx::query_as::<_, TextRow>(
+            "SELECT created_at, to_number, status, attempts, delivery_status, last_error \
+             FROM sms_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// When a username's login delay ends, if one is set.
+    pub async fn login_delay(&self, username_key: &str) -> Result<Option<Millis>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT delayed_until FROM login_failures WHERE username_key = $1")
+                .bind(username_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Clears a username's run of failed logins and its delay.
+    pub async fn unlock(&self, username_key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
+            .bind(username_key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Support's reset of a lost number: no number on file, verified or pending, and the next
+    /// login asks for one as for a new patient. Codes waiting for the old ones are dropped.
+    pub async fn reset_mobile(&self, account_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE accounts SET mobile = NULL, mobile_verified_at = NULL, pending_mobile = NULL, \
+             first_number_at_login = 2 WHERE id = $1",
+        )
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM challenges WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The patient's audit trail, newest first.
+    pub async fn audit_trail(
+        &self,
+        account_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditLine>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditLine>(&format!(
+            "{AUDIT_LINE} WHERE a.account_id = $1 ORDER BY a.id DESC LIMIT $2"
+        ))
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The audit log as an admin filters it, newest first.
+    pub async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditLine>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut numbers: Vec<Millis> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        // Numbers are bound first, then texts, then the page.
+        if let Some(from) = filter.from {
+            numbers.push(from);
+            conditions.push(format!("a.at >= ${}", numbers.len()));
+        }
+        if let Some(until) = filter.until {
+            numbers.push(until);
+            conditions.push(format!("a.at < ${}", numbers.len()));
+        }
+        let text_filters = [
+            (&filter.event, "a.event = "),
+            (
+                &filter.patient_username_key,
+                "lower(COALESCE(p.username, a.username)) = ",
+            ),
+            (&filter.staff_username_key, "s.username_key = "),
+        ];
+        for (value, column) in text_filters {
+            if let Some(value) = value {
+                texts.push(value.clone());
+                conditions.push(format!("{column}${}", numbers.len() + texts.len()));
+            }
+        }
+        let filters = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let page = numbers.len() + texts.len();
+        let sql = format!(
+            "{AUDIT_LINE}{filters} ORDER BY a.id DESC LIMIT ${} OFFSET ${}",
+            page + 1,
+            page + 2
+        );
+        let mut query = sqlx::query_as::<_, AuditLine>(&sql);
+        for number in numbers {
+            query = query.bind(number);
+        }
+        for text in texts {
+            query = query.bind(text);
+        }
+        Ok(query.bind(limit).bind(offset).fetch_all(&self.pool).await?)
+    }
+}

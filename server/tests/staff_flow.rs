@@ -1,0 +1,766 @@
+//! The practice's side through the router: staff enrolment and sign-in (password and
+//! authenticator code), the role matrix for every staff function, support's search and
+//! actions, practice settings, the audit log and the staff list.
+
+mod common;
+
+use app::staff::StaffRole;
+use axum::http::StatusCode;
+use common::{authenticator_code, registration, Staff, TestPortal, PASSWORD, STAFF_PASSWORD};
+
+/// A patient with a verified number who has logged out.
+async fn patient(portal: &TestPortal, username: &str) {
+    let mut browser = portal.browser();
+    browser.register_and_sign_in(username).await;
+    browser.post("/api/logout", &[]).await;
+}
+
+/// The reference support gets for the patient named `username`, by searching for it.
+async fn find(staff: &mut Staff<'_>, username: &str) -> String {
+    let found = staff
+        .browser
+        .post("/api/staff/search_patients", &[("query", username)])
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+    found.json()["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["username"] == username)
+        .unwrap_or_else(|| panic!("{username} in {}", found.text()))["reference"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn act(staff: &mut Staff<'_>, reference: &str, action: &str, reason: &str) -> common::Reply {
+    staff
+        .browser
+        .post(
+            "/api/staff/support_action",
+            &[
+                ("patient", reference),
+                ("action", action),
+                ("reason", reason),
+            ],
+        )
+        .await
+}
+
+async fn staff_login(portal: &TestPortal, name: &str, password: &str, code: &str) -> common::Reply {
+    portal
+        .browser()
+        .post(
+            "/api/staff/login",
+            &[("username", name), ("password", password), ("code", code)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn enrolment_needs_the_right_first_code_and_works_once() {
+    let portal = TestPortal::new().await;
+    let token = portal.add_staff("kim", StaffRole::Support).await;
+    let mut browser = portal.browser();
+    let start = browser
+        .post("/api/staff/enrolment", &[("token", &token)])
+        .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text());
+    let secret = start.json()["secret"].as_str().unwrap().to_string();
+    assert!(start.json()["qr_code"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/svg+xml;base64,"));
+    // The same link shows the same secret again.
+    let again = browser
+        .post("/api/staff/enrolment", &[("token", &token)])
+        .await;
+    assert_eq!(again.json()["secret"], secret.as_str());
+
+    let finish = |code: String, password: &'static str| {
+        let token = token.clone();
+        let portal = &portal;
+        async move {
+            portal
+                .browser()
+                .post(
+                    "/api/staff/finish_enrolment",
+                    &[
+                        ("token", &token),
+                        ("password", password),
+                        ("confirm_password", password),
+                        ("code", &code),
+                    ],
+                )
+                .await
+        }
+    };
+    let wrong = finish("000000".into(), STAFF_PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!wrong.field_error("code").is_empty());
+    let weak = finish(
+        authenticator_code(&portal, &secret, portal.clock_now()),
+        "short",
+    )
+    .await;
+    assert!(!weak.field_error("password").is_empty());
+
+    let right = finish(
+        authenticator_code(&portal, &secret, portal.clock_now()),
+        STAFF_PASSWORD,
+    )
+    .await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.text());
+    assert_eq!(right.json()["recovery_codes"].as_array().unwrap().len(), 10);
+    let reused = finish(
+        authenticator_code(&portal, &secret, portal.clock_now()),
+        STAFF_PASSWORD,
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::FORBIDDEN);
+
+    // A link left unused for a day stops working.
+    let late = portal.add_staff("lee", StaffRole::Support).await;
+    portal.clock.advance_seconds(24 * 3600);
+    let expired = portal
+        .browser()
+        .post("/api/staff/enrolment", &[("token", &late)])
+        .await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn staff_sign_in_needs_password_and_a_fresh_authenticator_or_recovery_code() {
+    let portal = TestPortal::new().await;
+    let staff = portal.staff("kim", StaffRole::Support).await;
+    let now = portal.clock_now();
+    let code = authenticator_code(&portal, &staff.secret, now);
+
+    // The code just used to sign in works once.
+    let reused = staff_login(&portal, "kim", STAFF_PASSWORD, &code).await;
+    assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
+    // The next step's code (a fast clock on the phone) works.
+    let next = authenticator_code(&portal, &staff.secret, now + 30_000);
+    assert_eq!(
+        staff_login(&portal, "kim", STAFF_PASSWORD, &next)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A wrong password with a right code, and an unknown name, get the same answer.
+    portal.clock.advance_seconds(60);
+    let code = authenticator_code(&portal, &staff.secret, portal.clock_now());
+    let wrong_password = staff_login(&portal, "kim", "not the password!", &code).await;
+    let unknown = staff_login(&portal, "nobody", STAFF_PASSWORD, &code).await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.body, unknown.body);
+    // A recovery code works in place of the authenticator code, once.
+    let recovery = &staff.recovery_codes[0];
+    assert_eq!(
+        staff_login(&portal, "kim", STAFF_PASSWORD, recovery)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        staff_login(&portal, "kim", STAFF_PASSWORD, recovery)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn failed_staff_logins_get_growing_delays() {
+    let portal = TestPortal::new().await;
+    let staff = portal.staff("kim", StaffRole::Support).await;
+    for _ in 0..5 {
+        staff_login(&portal, "kim", "not the password!", "000000").await;
+    }
+    let code = authenticator_code(&portal, &staff.secret, portal.clock_now());
+    let delayed = staff_login(&portal, "kim", STAFF_PASSWORD, &code).await;
+    assert_eq!(delayed.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(delayed.headers.contains_key("retry-after"));
+}
+
+/// Who calls: nobody, a patient waiting for their code, a signed-in patient, support, an admin.
+async fn visitors(portal: &TestPortal) -> Vec<(&'static str, Option<String>)> {
+    let mut pending = portal.browser();
+    pending.register("pending.patient").await;
+    let mut signed_in = portal.browser();
+    signed_in.register_and_sign_in("signed.in").await;
+    let support = portal.staff("sam", StaffRole::Support).await;
+    let admin = portal.staff("ada", StaffRole::Admin).await;
+    vec![
+        ("anonymous", None),
+        ("pending patient", pending.cookie),
+        ("signed-in patient", signed_in.cookie),
+        ("support", support.browser.cookie),
+        ("admin", admin.browser.cookie),
+    ]
+}
+
+#[tokio::test]
+async fn every_staff_function_answers_each_role_as_the_matrix_says() {
+    let portal = TestPortal::new().await;
+    let visitors = visitors(&portal).await;
+    // (endpoint, body, the status for: anonymous, pending, patient, support, admin)
+    let matrix: [(&str, &str, [u16; 5]); 9] = [
+        ("/api/staff/me", "", [401, 401, 401, 200, 200]),
+        ("/api/staff/search_patients", "query=smith", [401, 401, 401, 200, 200]),
+        // Well-formed but not shown to this session: known to be refused after the role check.
+        ("/api/staff/patient", "patient=1.00", [401, 401, 401, 403, 403]),
+        ("/api/staff/support_action", "patient=1.00&action=unlock&reason=x", [401, 401, 401, 403, 403]),
+        ("/api/staff/settings", "", [401, 401, 401, 403, 200]),
+        ("/api/staff/save_settings", "two_factor=on&practice_name=P&support_phone=0800+1&support_email=a%40b.org&first_number_at_login=allow&resend_cooldown_seconds=30", [401, 401, 401, 403, 200]),
+        ("/api/staff/audit_log", "", [401, 401, 401, 403, 200]),
+        ("/api/staff/staff_list", "", [401, 401, 401, 403, 200]),
+        ("/api/staff/set_staff_enabled", "username=nobody&enabled=true", [401, 401, 401, 403, 422]),
+    ];
+    for (endpoint, body, expected) in matrix {
+        for ((who, cookie), status) in visitors.iter().zip(expected) {
+            let reply = portal.post_raw(endpoint, body, cookie.as_deref()).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                status,
+                "{endpoint} as {who}: {}",
+                reply.text()
+            );
+        }
+    }
+    // The CSV export too, a plain GET.
+    for ((who, cookie), status) in visitors.iter().zip([401, 401, 401, 403, 200]) {
+        let reply = portal.get("/staff/audit.csv", cookie.as_deref()).await;
+        assert_eq!(reply.status.as_u16(), status, "audit.csv as {who}");
+    }
+}
+
+#[tokio::test]
+async fn a_staff_session_is_not_a_patient_and_cross_site_requests_are_refused() {
+    let portal = TestPortal::new().await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    assert_eq!(
+        staff.browser.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let request = axum::http::Request::post("/api/staff/search_patients")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", staff.browser.cookie.clone().unwrap())
+        .header("origin", "https://evil.example")
+        .body(axum::body::Body::from("query=smith"))
+        .unwrap();
+    assert_eq!(portal.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn support_finds_patients_by_name_birth_date_username_or_mobile_ending() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut other = portal.browser();
+    let mut form = registration("mere", "022 123 4567");
+    form[3] = ("given_name", "Mere");
+    form[4] = ("family_name", "Parata");
+    form[5] = ("date_of_birth", "1961-02-03");
+    other.post("/api/register", &form).await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    for (query, expected) in [
+        ("smith", "margaret"),
+        ("Marg", "margaret"),
+        ("mere par", "mere"),
+        ("1961-02-03", "mere"),
+        ("4567", "mere"),
+        ("0123", "margaret"),
+        ("margaret", "margaret"),
+    ] {
+        let found = staff
+            .browser
+            .post("/api/staff/search_patients", &[("query", query)])
+            .await
+            .json();
+        let names: Vec<&str> = found["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, [expected], "{query}");
+        // Numbers are masked.
+        assert!(!found.to_string().contains("5550123"), "{found}");
+    }
+    let too_short = staff
+        .browser
+        .post("/api/staff/search_patients", &[("query", "m")])
+        .await;
+    assert_eq!(too_short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let nothing = staff
+        .browser
+        .post("/api/staff/search_patients", &[("query", "")])
+        .await;
+    assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn support_cant_open_a_patient_by_guessing_an_id() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut sam = portal.staff("sam", StaffRole::Support).await;
+    let mut kim = portal.staff("kim", StaffRole::Support).await;
+    let reference = find(&mut sam, "margaret").await;
+    let record = sam
+        .browser
+        .post("/api/staff/patient", &[("patient", &reference)])
+        .await;
+    assert_eq!(record.status, StatusCode::OK, "{}", record.text());
+    assert_eq!(record.json()["username"], "margaret");
+
+    let id = reference.split('.').next().unwrap();
+    for guess in [
+        id.to_string(),
+        format!("{id}.{}", "0".repeat(32)),
+        format!("{id}."),
+    ] {
+        let refused = sam
+            .browser
+            .post("/api/staff/patient", &[("patient", &guess)])
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{guess}");
+    }
+    // A reference shown to one staff session doesn't work in another.
+    let elsewhere = kim
+        .browser
+        .post("/api/staff/patient", &[("patient", &reference)])
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+    let action = act(&mut kim, &reference, "end_sessions", "guessing").await;
+    assert_eq!(action.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_patient_page_shows_state_texts_and_audit_trail() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    for _ in 0..5 {
+        portal
+            .browser()
+            .post(
+                "/api/login",
+                &[("username", "margaret"), ("password", "wrong password!!")],
+            )
+            .await;
+    }
+    let reference = find(&mut staff, "margaret").await;
+    let record = staff
+        .browser
+        .post("/api/staff/patient", &[("patient", &reference)])
+        .await
+        .json();
+    assert_eq!(record["mobile"], "***123");
+    assert_eq!(record["mobile_verified"], true);
+    assert!(record["delayed_until"].is_string(), "{record}");
+    assert_eq!(record["sign_ins"].as_array().unwrap().len(), 1);
+    let text = &record["texts"][0];
+    assert_eq!(text["status"], "sent");
+    assert_eq!(text["to"], "***123");
+    let events: Vec<&str> = record["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events[0], "patient_viewed", "newest first: {events:?}");
+    assert!(events.contains(&"login_delay_started"));
+}
+
+#[tokio::test]
+async fn support_unlocks_a_locked_out_patient_who_then_signs_in() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    for _ in 0..6 {
+        portal
+            .browser()
+            .post(
+                "/api/login",
+                &[("username", "margaret"), ("password", "wrong password!!")],
+            )
+            .await;
+    }
+    let mut locked = portal.browser();
+    assert_eq!(
+        locked.log_in("margaret").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = find(&mut staff, "margaret").await;
+    let no_reason = act(&mut staff, &reference, "unlock", "  ").await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!no_reason.field_error("reason").is_empty());
+    let texts_before = portal.texts().await.len();
+    let done = act(
+        &mut staff,
+        &reference,
+        "unlock",
+        "called from home, verified DOB",
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+
+    assert_eq!(locked.log_in("margaret").await.status, StatusCode::OK);
+    // Told by text, and recorded with who did it and why.
+    let texts = portal.texts().await;
+    assert!(texts[texts_before..]
+        .iter()
+        .any(|(to, body)| to == "+64215550123" && body.contains("cleared")));
+    let account = portal.account("margaret").await;
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    let unlocked = events
+        .iter()
+        .find(|e| e.event == "patient_unlocked")
+        .unwrap();
+    assert!(unlocked.staff_id.is_some());
+    assert_eq!(
+        unlocked.detail.as_deref(),
+        Some("reason: called from home, verified DOB")
+    );
+}
+
+#[tokio::test]
+async fn a_reset_number_is_given_again_at_the_next_login_even_where_the_practice_sends_first_numbers_to_support(
+) {
+    let portal = TestPortal::with(|s| {
+        s.practice.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
+    })
+    .await;
+    patient(&portal, "margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = find(&mut staff, "margaret").await;
+    let done = act(
+        &mut staff,
+        &reference,
+        "reset_mobile",
+        "lost phone, ID checked",
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let account = portal.account("margaret").await;
+    assert_eq!(account.mobile, None);
+    assert_eq!(account.mobile_verified_at, None);
+
+    let mut browser = portal.browser();
+    let login = browser.log_in("margaret").await;
+    assert_eq!(login.json()["code_sent"], false);
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["needs_number"], true);
+    assert_eq!(step["support_needed"], false);
+    let sent = browser
+        .post("/api/send_code", &[("mobile", "027 765 4321")])
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    let code = portal.last_code().await;
+    assert_eq!(
+        browser
+            .post("/api/verify_code", &[("code", &code)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let account = portal.account("margaret").await;
+    assert_eq!(account.mobile.as_deref(), Some("+64277654321"));
+    assert!(account.mobile_verified_at.is_some());
+}
+
+#[tokio::test]
+async fn support_ends_a_patients_sessions() {
+    let portal = TestPortal::new().await;
+    let mut margaret = portal.browser();
+    margaret.register_and_sign_in("margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = find(&mut staff, "margaret").await;
+    let done = act(&mut staff, &reference, "end_sessions", "patient asked").await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(
+        margaret.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_one_time_password_from_support_signs_in_once_and_must_be_replaced() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = find(&mut staff, "margaret").await;
+    let done = act(
+        &mut staff,
+        &reference,
+        "one_time_password",
+        "forgot password",
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let password = done.json()["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Shown once: the record never shows it again.
+    let record = staff
+        .browser
+        .post("/api/staff/patient", &[("patient", &reference)])
+        .await;
+    assert!(!record.text().contains(&password));
+
+    let old = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let mut browser = portal.browser();
+    let login = browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", &password)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let code = portal.last_code().await;
+    browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["error"],
+        "must_choose_password"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_switches_two_factor_off_and_on_at_once_and_it_is_audited() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let settings = admin.browser.post("/api/staff/settings", &[]).await.json();
+    assert_eq!(settings["two_factor"], true);
+    let save = |two_factor: Option<&'static str>| {
+        let mut fields = vec![
+            ("practice_name", "Harbour Health"),
+            ("support_phone", "0800 427 287"),
+            ("support_email", "help@harbourhealth.example"),
+            ("first_number_at_login", "allow"),
+            ("resend_cooldown_seconds", "30"),
+        ];
+        if let Some(on) = two_factor {
+            fields.push(("two_factor", on));
+        }
+        fields
+    };
+    let off = admin
+        .browser
+        .post("/api/staff/save_settings", &save(None))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text());
+    let changed = off.json()["changed"].to_string();
+    assert!(
+        changed.contains("two-factor authentication: on → off"),
+        "{changed}"
+    );
+
+    let mut browser = portal.browser();
+    let login = browser.log_in("margaret").await;
+    assert_eq!(login.json()["signed_in"], true, "{}", login.text());
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    // The practice's name and contact changed everywhere at once.
+    let page = portal.get("/login", None).await.text();
+    assert!(page.contains("Harbour Health") && page.contains("0800 427 287"));
+
+    let on = admin
+        .browser
+        .post("/api/staff/save_settings", &save(Some("on")))
+        .await;
+    assert_eq!(on.status, StatusCode::OK);
+    let login = portal.browser().log_in("margaret").await;
+    assert_eq!(login.json()["signed_in"], false);
+
+    let log = admin
+        .browser
+        .post("/api/staff/audit_log", &[("event", "setting_changed")])
+        .await
+        .json();
+    let details: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        details.contains(&"two-factor authentication: off → on"),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&"two-factor authentication: on → off"),
+        "{details:?}"
+    );
+    assert!(log["items"][0]["staff"] == "ada");
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_field_by_field_and_nothing_changes() {
+    let portal = TestPortal::new().await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let refused = admin
+        .browser
+        .post(
+            "/api/staff/save_settings",
+            &[
+                ("practice_name", ""),
+                ("support_phone", "0800"),
+                ("support_email", "not an email"),
+                ("first_number_at_login", "sometimes"),
+                ("resend_cooldown_seconds", "-1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in [
+        "practice_name",
+        "support_email",
+        "first_number_at_login",
+        "resend_cooldown_seconds",
+    ] {
+        assert!(!refused.field_error(field).is_empty(), "{field}");
+    }
+    assert!(portal.portal.practice().two_factor, "nothing changed");
+    assert_eq!(portal.portal.practice().practice_name, "Patient Portal");
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_and_exports_the_same_lines_as_csv() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    patient(&portal, "arthur").await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let log = admin
+        .browser
+        .post(
+            "/api/staff/audit_log",
+            &[("patient", "margaret"), ("event", "signed_in")],
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text());
+    let items = log.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["patient"], "margaret");
+    let bad = admin
+        .browser
+        .post(
+            "/api/staff/audit_log",
+            &[("from", "yesterday"), ("event", "no_such_event")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let csv = portal
+        .get(
+            "/staff/audit.csv?patient=margaret&event=signed_in",
+            admin.browser.cookie.as_deref(),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time,event,outcome,patient,staff,ip,detail");
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].contains("signed_in") && lines[1].contains("margaret"));
+    // Dates bound it: nothing before today.
+    let future = portal
+        .get(
+            "/staff/audit.csv?from=2099-01-01",
+            admin.browser.cookie.as_deref(),
+        )
+        .await;
+    assert_eq!(future.text().lines().count(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_disables_a_staff_member_who_is_signed_out_and_cant_sign_in() {
+    let portal = TestPortal::new().await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let mut sam = portal.staff("sam", StaffRole::Support).await;
+    let list = admin
+        .browser
+        .post("/api/staff/staff_list", &[])
+        .await
+        .json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ada", "sam"]);
+
+    let disabled = admin
+        .browser
+        .post(
+            "/api/staff/set_staff_enabled",
+            &[("username", "sam"), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text());
+    assert_eq!(
+        sam.browser.post("/api/staff/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    portal.clock.advance_seconds(30);
+    let code = authenticator_code(&portal, &sam.secret, portal.clock_now());
+    assert_eq!(
+        staff_login(&portal, "sam", STAFF_PASSWORD, &code)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let myself = admin
+        .browser
+        .post(
+            "/api/staff/set_staff_enabled",
+            &[("username", "ada"), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(myself.status, StatusCode::FORBIDDEN);
+
+    admin
+        .browser
+        .post(
+            "/api/staff/set_staff_enabled",
+            &[("username", "sam"), ("enabled", "true")],
+        )
+        .await;
+    portal.clock.advance_seconds(30);
+    let code = authenticator_code(&portal, &sam.secret, portal.clock_now());
+    assert_eq!(
+        staff_login(&portal, "sam", STAFF_PASSWORD, &code)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_staff_session_ends_after_ten_idle_minutes() {
+    let portal = TestPortal::new().await;
+    let mut sam = portal.staff("sam", StaffRole::Support).await;
+    portal.clock.advance_seconds(9 * 60);
+    assert_eq!(
+        sam.browser.post("/api/staff/me", &[]).await.status,
+        StatusCode::OK
+    );
+    portal.clock.advance_seconds(10 * 60);
+    assert_eq!(
+        sam.browser.post("/api/staff/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
