@@ -1,5 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
-import { carefulPractice, main, serverBinary, type Portal } from "./portal-env";
+import { carefulPractice, main, practiceSettings, serverBinary, type Portal } from "./portal-env";
 
 // The portals under test run from the debug build (`cargo leptos build`), each on its own port
 // with a fresh database.
@@ -44,8 +44,13 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
-      testIgnore: /careful-practice\.spec\.ts/,
+      testIgnore: /(careful-practice|settings)\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: main.baseURL },
+    },
+    {
+      name: "practice-settings",
+      testMatch: /settings\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: practiceSettings.baseURL },
     },
     {
       name: "careful-practice",
@@ -53,5 +58,5 @@ export default defineConfig({
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: carefulPractice.baseURL },
     },
   ],
-  webServer: [server(main), server(carefulPractice)],
+  webServer: [server(main), server(carefulPractice), server(practiceSettings)],
 });

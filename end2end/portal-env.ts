@@ -50,5 +50,8 @@ export const carefulPractice = portal(base + 2, "careful-practice", {
   PORTAL_FIRST_NUMBER_AT_LOGIN: "support",
 });
 
+/** A portal of its own for the journey that switches two-factor authentication off and on. */
+export const practiceSettings = portal(base + 4, "practice-settings");
+
 // Kept for the tests that run commands against the main portal.
 export const serverEnv = main.env;

@@ -3,6 +3,7 @@
 import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -127,4 +128,74 @@ export async function registerAndVerify(
   await page.getByLabel("Verification code").fill(code);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+}
+
+/** Adds a staff member as the practice's operator would (`server staff add`); returns the
+ * enrolment link it prints. */
+export function addStaff(name: string, role: "support" | "admin", env: Record<string, string> = serverEnv): string {
+  const output = execFileSync(serverBinary, ["staff", "add", name, "--role", role], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  const link = output.split("\n").find((line) => line.includes("/staff/enrol?token="));
+  expect(link, output).toBeTruthy();
+  return link!.trim();
+}
+
+/** The authenticator's time step now (30 s each). */
+function currentStep(): number {
+  return Math.floor(Date.now() / 1000 / 30);
+}
+
+/** The code an authenticator app shows for a base32 secret (RFC 6238: HMAC-SHA1, 30 s, 6 digits)
+ * at time step `step` (now, by default). */
+export function authenticatorCode(secret: string, step = currentStep()): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/\s+/g, "").toUpperCase()) {
+    bits += alphabet.indexOf(char).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, "0");
+}
+
+export const STAFF_PASSWORD = "practice staff passphrase";
+
+export type StaffMember = { name: string; secret: string; recoveryCodes: string[]; usedStep: number };
+
+/** Follows an enrolment link as a new staff member: password, secret read off the page, first code. */
+export async function enrolStaff(page: Page, name: string, link: string): Promise<StaffMember> {
+  await page.goto(link);
+  await expect(page.getByRole("heading", { name: "Set up your staff account" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Password", { exact: true }).fill(STAFF_PASSWORD);
+  await page.getByLabel("Confirm password").fill(STAFF_PASSWORD);
+  const secret = (await page.locator("code.secret").textContent())!.trim();
+  const step = currentStep();
+  await page.getByLabel("Authenticator code").fill(authenticatorCode(secret, step));
+  await page.getByRole("button", { name: "Finish enrolment" }).click();
+  await expect(page.getByRole("heading", { name: "Your recovery codes" })).toBeVisible();
+  const recoveryCodes = await page.locator(".recovery-codes code").allTextContents();
+  return { name, secret, recoveryCodes, usedStep: step };
+}
+
+/** Signs a staff member in. A code works once, so each sign-in uses a later time step than the
+ * last: the portal accepts the next step too, as from a phone whose clock runs a little fast. */
+export async function staffLogin(page: Page, staff: StaffMember): Promise<void> {
+  await page.goto("/staff/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(staff.name);
+  await page.getByLabel("Password").fill(STAFF_PASSWORD);
+  await expect.poll(() => currentStep() + 1 > staff.usedStep, { timeout: 40_000 }).toBe(true);
+  const step = Math.max(currentStep(), staff.usedStep + 1);
+  staff.usedStep = step;
+  await page.getByLabel("Authenticator code").fill(authenticatorCode(staff.secret, step));
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("navigation", { name: "Staff" })).toBeVisible();
+  await hydrated(page);
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestPortal;
 
 /// Each page, and what each visitor gets: a page (200), a redirect (302) or "not found" (404).
-const PAGES: [(&str, [u16; 3]); 6] = [
+const PAGES: [(&str, [u16; 3]); 10] = [
     // page             anonymous, pending, signed in
     ("/", [302, 302, 200]),
     ("/login", [200, 200, 200]),
@@ -15,6 +15,11 @@ const PAGES: [(&str, [u16; 3]); 6] = [
     ("/verify", [302, 200, 302]),
     ("/profile", [302, 302, 200]),
     ("/no-such-page", [404, 404, 404]),
+    // A patient is no staff member.
+    ("/staff/login", [200, 200, 200]),
+    ("/staff/enrol?token=nothing", [200, 200, 200]),
+    ("/staff", [302, 302, 302]),
+    ("/staff/settings", [302, 302, 302]),
 ];
 
 #[tokio::test]

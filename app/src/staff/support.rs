@@ -239,17 +239,21 @@ fn Results(
 pub fn PatientPage() -> impl IntoView {
     let params = use_params_map();
     let reference = move || params.read().get("patient").unwrap_or_default();
-    let reload = RwSignal::new(0u32);
-    let record = Resource::new(
-        move || (reference(), reload.get()),
-        |(r, _)| patient_record(r),
-    );
+    // Kept above the record, which renders again after each action that was done.
+    let act = ServerAction::<ActOnPatient>::new();
+    let done = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = act.value().get() {
+            done.update(|n| *n += 1);
+        }
+    });
+    let record = Resource::new(move || (reference(), done.get()), |(r, _)| patient_record(r));
     view! {
         <Title text="Patient"/>
         <Transition fallback=|| view! { <p class="card">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match record.await {
-                    Ok(record) => view! { <Record record reload/> }.into_any(),
+                    Ok(record) => view! { <Record record act/> }.into_any(),
                     Err(e) => view! {
                         <section class="card">
                             <p role="alert">{e.message}</p>
@@ -263,7 +267,7 @@ pub fn PatientPage() -> impl IntoView {
 }
 
 #[component]
-fn Record(record: PatientFile, reload: RwSignal<u32>) -> impl IntoView {
+fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView {
     let name = format!("{} {}", record.given_name, record.family_name);
     let mobile = match (&record.mobile, record.mobile_verified) {
         (Some(m), true) => format!("{m} (verified)"),
@@ -287,7 +291,7 @@ fn Record(record: PatientFile, reload: RwSignal<u32>) -> impl IntoView {
                     {record.must_change_password.then_some(" · must choose a new password")}</dd></div>
             </dl>
         </section>
-        <Actions reference=record.reference.clone() reload/>
+        <Actions reference=record.reference.clone() act/>
         <section class="card">
             <h2>"Last sign-ins"</h2>
             {record.sign_ins.is_empty().then(|| view! { <p>"None yet."</p> })}
@@ -347,17 +351,11 @@ pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
 }
 
 #[component]
-fn Actions(reference: String, reload: RwSignal<u32>) -> impl IntoView {
+fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView {
+    // Rendered afresh after an action is done, so the form starts closed again.
     let chosen = RwSignal::new(None::<SupportAction>);
-    let act = ServerAction::<ActOnPatient>::new();
     let error = Signal::derive(move || act.value().get().and_then(Result::err));
     let done = Signal::derive(move || act.value().get().and_then(Result::ok));
-    Effect::new(move |_| {
-        if done.get().is_some() {
-            chosen.set(None);
-            reload.update(|n| *n += 1);
-        }
-    });
     view! {
         <section class="card support-actions" aria-labelledby="actions-title">
             <h2 id="actions-title">"Help this patient"</h2>

@@ -1,0 +1,80 @@
+// An admin turns two-factor authentication off in the practice settings, a patient signs in with
+// the password alone, and the admin turns it back on. This runs on a portal of its own, so the
+// switch never touches another journey.
+import { expect } from "@playwright/test";
+import { practiceSettings } from "../portal-env";
+import {
+  PASSWORD,
+  addStaff,
+  enrolStaff,
+  expectAccessible,
+  hydrated,
+  screenshot,
+  staffLogin,
+  test,
+  uniqueMobile,
+  uniqueUsername,
+} from "./support";
+
+test("an admin switches two-factor authentication off and on again", async ({ page, browser }) => {
+  const name = uniqueUsername("admin");
+  const admin = await enrolStaff(page, name, addStaff(name, "admin", practiceSettings.env));
+  await staffLogin(page, admin);
+  await page.getByRole("link", { name: "Practice settings" }).click();
+  await hydrated(page);
+  const twoFactor = page.getByLabel("Two-factor authentication");
+  await expect(twoFactor).toBeChecked();
+  await twoFactor.uncheck();
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByRole("status")).toContainText("two-factor authentication: on → off");
+  await expectAccessible(page);
+  await screenshot(page, "1-two-factor-off");
+
+  // A new patient registers and is signed in at once; logged out, the password alone signs in.
+  const patient = await browser.newPage();
+  const username = uniqueUsername("pat");
+  await patient.goto("/register");
+  await hydrated(patient);
+  await patient.getByLabel("Given name").fill("Pat");
+  await patient.getByLabel("Family name").fill("Brown");
+  await patient.getByLabel("Date of birth").fill("1955-05-05");
+  await patient.getByLabel("Mobile number").fill(uniqueMobile().typed);
+  await patient.getByLabel("Username").fill(username);
+  await patient.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await patient.getByLabel("Confirm password").fill(PASSWORD);
+  await patient.getByRole("button", { name: "Register" }).click();
+  await expect(patient.getByRole("heading", { name: "Welcome, Pat" })).toBeVisible();
+  await patient.getByRole("button", { name: "Log out" }).click();
+  await expect(patient).toHaveURL(/\/login$/);
+  await hydrated(patient);
+  await patient.getByLabel("Username").fill(username);
+  await patient.getByLabel("Password").fill(PASSWORD);
+  await patient.getByRole("button", { name: "Log in" }).click();
+  await expect(patient.getByRole("heading", { name: "Welcome, Pat" })).toBeVisible();
+  await screenshot(patient, "2-password-alone");
+  await patient.getByRole("button", { name: "Log out" }).click();
+
+  await twoFactor.check();
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByRole("status")).toContainText("two-factor authentication: off → on");
+
+  await expect(patient).toHaveURL(/\/login$/);
+  await hydrated(patient);
+  await patient.getByLabel("Username").fill(username);
+  await patient.getByLabel("Password").fill(PASSWORD);
+  await patient.getByRole("button", { name: "Log in" }).click();
+  await expect(patient).toHaveURL(/\/verify$/);
+
+  // Both changes are in the audit log, with who made them.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await hydrated(page);
+  await page.getByLabel("Event").selectOption("setting_changed");
+  await page.getByRole("button", { name: "Show" }).click();
+  const table = page.locator("table.audit");
+  await expect(table).toContainText("two-factor authentication: off → on");
+  await expect(table).toContainText("two-factor authentication: on → off");
+  await expect(table).toContainText(name);
+  await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", /event=setting_changed/);
+  await expectAccessible(page);
+  await screenshot(page, "3-audit-log");
+});

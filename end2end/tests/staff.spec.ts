@@ -1,0 +1,173 @@
+// The practice's side: a staff member enrols from the printed link (the journey computes the
+// authenticator codes itself), support unlocks a locked-out patient, and support resets the
+// number of a patient who lost their phone. axe runs on every staff page.
+import { expect, type Page } from "@playwright/test";
+import {
+  PASSWORD,
+  addStaff,
+  codeFor,
+  enrolStaff,
+  expectAccessible,
+  hydrated,
+  registerAndVerify,
+  screenshot,
+  staffLogin,
+  test,
+  textCount,
+  uniqueMobile,
+  uniqueUsername,
+  type StaffMember,
+} from "./support";
+
+async function supportMember(page: Page, role: "support" | "admin" = "support"): Promise<StaffMember> {
+  const name = uniqueUsername("staff");
+  const staff = await enrolStaff(page, name, addStaff(name, role));
+  await staffLogin(page, staff);
+  return staff;
+}
+
+/** Searches for the patient and opens their page. */
+async function openPatient(page: Page, username: string) {
+  await page.getByRole("link", { name: "Search patients" }).click();
+  await hydrated(page);
+  await page.getByLabel("Search patients").fill(username);
+  await page.getByRole("button", { name: "Search" }).click();
+  const result = page.locator(".patient-list li").filter({ hasText: username });
+  await expect(result).toHaveCount(1);
+  await expectAccessible(page);
+  await result.getByRole("link").click();
+  await expect(page).toHaveURL(/\/staff\/patients\//);
+  await hydrated(page);
+}
+
+/** Chooses a support action, types the reason and confirms it. */
+async function act(page: Page, action: string, reason: string) {
+  await page.getByRole("button", { name: action, exact: true }).click();
+  const form = page.locator("form.confirm-action");
+  await expect(form.getByRole("heading", { name: action })).toBeVisible();
+  await form.getByLabel("Reason").fill(reason);
+  await expectAccessible(page);
+  await form.getByRole("button", { name: "Confirm" }).click();
+  await expect(form).toHaveCount(0);
+}
+
+test("a staff member enrols from the printed link and signs in with an authenticator code", async ({ page }) => {
+  const name = uniqueUsername("kim");
+  const link = addStaff(name, "admin");
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/staff\/enrol\?token=/);
+
+  await page.goto(link);
+  await hydrated(page);
+  await expect(page.getByRole("img", { name: "QR code for your authenticator app" })).toBeVisible();
+  await expect(page.locator("code.secret")).toHaveText(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+  await expectAccessible(page);
+  await screenshot(page, "1-enrol");
+
+  const staff = await enrolStaff(page, name, link);
+  expect(staff.recoveryCodes).toHaveLength(10);
+  await expectAccessible(page);
+  await screenshot(page, "2-recovery-codes");
+
+  await page.goto("/staff/login");
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "3-staff-login");
+  await staffLogin(page, staff);
+  await expect(page.getByRole("heading", { name: "Search patients" })).toBeVisible();
+  // An admin sees the practice's pages too; each one passes axe.
+  for (const [link, heading] of [
+    ["Practice settings", "Practice settings"],
+    ["Audit log", "Audit log"],
+    ["Staff", "Staff"],
+  ]) {
+    await page.getByRole("link", { name: link, exact: true }).click();
+    await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
+    await hydrated(page);
+    await expectAccessible(page);
+    await screenshot(page, `4-${heading.toLowerCase().replace(/ /g, "-")}`);
+  }
+  await expect(page.locator("table.team")).toContainText(name);
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/staff\/login$/);
+});
+
+test("a patient locks themselves out; support finds and unlocks them, and they sign in", async ({ page, request, browser }) => {
+  const mobile = uniqueMobile();
+  const username = uniqueUsername("lock");
+  await registerAndVerify(page, request, { username, mobile });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await hydrated(page);
+  for (let i = 0; i < 6; i++) {
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill("not my password at all");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect(page.getByRole("alert")).not.toHaveText("");
+  }
+  await expect(page.getByRole("alert")).toContainText("Too many failed attempts");
+
+  const beforeUnlock = await textCount(request, mobile.e164);
+  const staffContext = await browser.newContext();
+  const staffPage = await staffContext.newPage();
+  await supportMember(staffPage);
+  await openPatient(staffPage, username);
+  await expect(staffPage.locator(".sign-in-state")).toContainText("Login delay running until");
+  await expectAccessible(staffPage);
+  await screenshot(staffPage, "1-patient-locked");
+  await act(staffPage, "Unlock", "Patient rang; identity checked with date of birth");
+  await expect(staffPage.getByRole("status").first()).toContainText("The login delays are cleared.");
+  await expect(staffPage.locator(".sign-in-state")).toContainText("No login delay");
+  await expect(staffPage.locator("table.audit")).toContainText("patient_unlocked");
+  await screenshot(staffPage, "2-unlocked");
+  await staffContext.close();
+
+  // The patient was told by text.
+  const seen = await textCount(request, mobile.e164);
+  expect(seen).toBe(beforeUnlock + 1);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  const code = await codeFor(request, mobile.e164, seen);
+  await hydrated(page);
+  await page.getByLabel("Verification code").fill(code);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+});
+
+test("a patient lost their phone; support resets the number and the patient verifies a new one", async ({ page, request, browser }) => {
+  const oldMobile = uniqueMobile();
+  const newMobile = uniqueMobile();
+  const username = uniqueUsername("lost");
+  await registerAndVerify(page, request, { username, mobile: oldMobile, givenName: "Lucy" });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  const staffContext = await browser.newContext();
+  const staffPage = await staffContext.newPage();
+  await supportMember(staffPage);
+  await openPatient(staffPage, username);
+  await act(staffPage, "Reset mobile number", "Lost phone; identity checked by phone");
+  await expect(staffPage.getByRole("status").first()).toContainText("The mobile number is reset");
+  await screenshot(staffPage, "1-number-reset");
+  await staffContext.close();
+
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Verify your mobile number" })).toBeVisible();
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "2-asked-for-a-number");
+  await page.getByLabel("Mobile number").fill(newMobile.typed);
+  await page.getByRole("button", { name: "Get Code" }).click();
+  const code = await codeFor(request, newMobile.e164);
+  await page.getByLabel("Verification code").fill(code);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Welcome, Lucy" })).toBeVisible();
+  const mobileRow = page.locator(".mobile-status");
+  await expect(mobileRow).toContainText(newMobile.typed);
+  await expect(mobileRow).toContainText("Verified");
+  await screenshot(page, "3-new-number-verified");
+});
