@@ -764,3 +764,51 @@ async fn a_staff_session_ends_after_ten_idle_minutes() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn bad_input_to_staff_functions_gets_a_clear_4xx_and_changes_nothing() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let reference = find(&mut admin, "margaret").await;
+    for (endpoint, body) in [
+        (
+            "/api/staff/support_action",
+            format!("patient={reference}&action=explode&reason=x"),
+        ),
+        (
+            "/api/staff/support_action",
+            format!("patient={reference}&reason=x"),
+        ),
+        (
+            "/api/staff/set_staff_enabled",
+            "username=ada&enabled=maybe".to_string(),
+        ),
+        ("/api/staff/audit_log", "page=first".to_string()),
+        (
+            "/api/staff/search_patients",
+            "query=smith&page=-1".to_string(),
+        ),
+        ("/api/staff/login", "username=%FF".to_string()),
+    ] {
+        let reply = portal
+            .post_raw(endpoint, &body, admin.browser.cookie.as_deref())
+            .await;
+        assert!(
+            reply.status.is_client_error(),
+            "{endpoint} {body}: {}",
+            reply.status
+        );
+        assert!(
+            reply.json()["message"].is_string(),
+            "{endpoint}: {}",
+            reply.text()
+        );
+    }
+    let long_reason = "x".repeat(501);
+    let refused = act(&mut admin, &reference, "end_sessions", &long_reason).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let account = portal.account("margaret").await;
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    assert!(events.iter().all(|e| e.event != "all_sessions_ended"));
+}

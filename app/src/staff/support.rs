@@ -247,7 +247,10 @@ pub fn PatientPage() -> impl IntoView {
             done.update(|n| *n += 1);
         }
     });
-    let record = Resource::new(move || (reference(), done.get()), |(r, _)| patient_record(r));
+    let record = Resource::new(
+        move || (reference(), done.get()),
+        |(r, _)| patient_record(r),
+    );
     view! {
         <Title text="Patient"/>
         <Transition fallback=|| view! { <p class="card">"Loading…"</p> }>
@@ -597,7 +600,11 @@ pub mod ssr {
                 .map(|t| TextLine {
                     at: when(t.created_at),
                     to: mobile::masked(&t.to_number),
-                    status: t.status,
+                    // Waiting again after a failed attempt: being retried.
+                    status: match (t.status.as_str(), t.attempts) {
+                        ("pending", n) if n > 0 => "retrying".to_string(),
+                        _ => t.status,
+                    },
                     attempts: t.attempts,
                     delivery: t.delivery_status,
                     error: t.last_error,
