@@ -136,12 +136,7 @@ pub mod ssr {
                 return Err(PortalError::unauthorized(WRONG_DETAILS));
             }
         };
-        portal
-            .store
-            .forget_login_failures(&key, counted.ip_event)
-            .await
-            .or_internal("clearing login failures")?;
-        password_accepted(portal, caller, &patient, password).await?;
+        password_accepted(portal, caller, &patient, &key, counted.ip_event, password).await?;
         step_in(portal, caller, &patient).await
     }
 
@@ -269,12 +264,14 @@ pub mod ssr {
         }
     }
 
-    /// After a right password: the limits on sign-ins, a one-time password's date, and an old
-    /// hash upgraded to today's parameters.
+    /// After a right password: its failure count taken back, the limits on sign-ins, a
+    /// one-time password's date, and an old hash upgraded to today's parameters.
     async fn password_accepted(
         portal: &Portal,
         caller: &Caller,
         patient: &Patient,
+        key: &str,
+        ip_event: i64,
         password: &str,
     ) -> Result<(), PortalError> {
         let limits = &portal.settings.limits;
@@ -303,7 +300,7 @@ pub mod ssr {
         ];
         let full = portal
             .store
-            .count_if_under(&sign_ins, now)
+            .accept_login(key, ip_event, &sign_ins, now)
             .await
             .or_internal("counting sign-ins")?;
         if let Some(full) = full {

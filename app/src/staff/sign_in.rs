@@ -138,7 +138,7 @@ pub mod ssr {
         };
         portal
             .store
-            .forget_login_failures(&key, ip_event)
+            .accept_login(&key, ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
         let cookie = staff_session::begin(portal, member.id, previous)

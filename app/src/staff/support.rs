@@ -305,7 +305,7 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
         <section class="card">
             <h2>"Text messages"</h2>
             {record.texts.is_empty().then(|| view! { <p>"None yet."</p> })}
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Text messages">
                 <table class="texts">
                     <thead><tr><th>"When"</th><th>"To"</th><th>"Status"</th><th>"Provider's report"</th></tr></thead>
                     <tbody>
@@ -332,7 +332,7 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
 #[component]
 pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit events">
             <table class="audit">
                 <thead><tr><th>"When"</th><th>"Event"</th><th>"Outcome"</th><th>"Patient"</th><th>"Staff"</th><th>"IP"</th><th>"Detail"</th></tr></thead>
                 <tbody>

@@ -53,7 +53,7 @@ pub fn TeamPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         list.await.map(|staff| view! {
-                            <div class="table-scroll">
+                            <div class="table-scroll" tabindex="0" role="region" aria-label="Staff members">
                                 <table class="team">
                                     <thead><tr><th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Last sign-in"</th><th>""</th></tr></thead>
                                     <tbody>

@@ -18,7 +18,7 @@ pub struct LimitReached {
 /// What the login gate decided before the password is even looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginGate {
-    /// Go ahead; the attempt is already counted as a failure, and `forget_login_failures` takes
+    /// Go ahead; the attempt is already counted as a failure, and `accept_login` takes
     /// it back if the password is right. `delay_starts`: if it is a failure, it is the one that
     /// starts the username's delay.
     Counted { ip_event: i64, delay_starts: bool },
@@ -212,23 +212,31 @@ impl Store {
         })
     }
 
-    /// The password was right: the attempt was not a failure after all.
-    pub async fn forget_login_failures(
+    /// The password was right: the attempt was not a failure after all. It is taken back, and
+    /// counted against `sign_ins` unless one of them is full (then the full one is returned),
+    /// in one transaction: the busiest path of a login.
+    pub async fn accept_login(
         &self,
         username_key: &str,
         ip_event: i64,
-    ) -> Result<(), StoreError> {
-        // Two separate statements: each stands on its own, and a transaction would only add
-        // round trips to the busiest path of a login.
+        sign_ins: &[Limit],
+        now: Millis,
+    ) -> Result<Option<LimitReached>, StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
             .bind(username_key)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM limit_events WHERE id = $1")
             .bind(ip_event)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let full = first_reached(&mut tx, sign_ins).await?;
+        if full.is_none() {
+            insert_events(&mut tx, sign_ins, now).await?;
+        }
+        tx.commit().await?;
+        Ok(full)
     }
 
     /// Forgets what no limit looks at any more, and sessions that have ended.
