@@ -68,7 +68,7 @@ test("an admin switches two-factor authentication off and on again", async ({ pa
   // Both changes are in the audit log, with who made them.
   await page.getByRole("link", { name: "Audit log" }).click();
   await hydrated(page);
-  await page.getByLabel("Event").selectOption("setting_changed");
+  await page.getByLabel("Event", { exact: true }).selectOption("setting_changed");
   await page.getByRole("button", { name: "Show" }).click();
   const table = page.locator("table.audit");
   await expect(table).toContainText("two-factor authentication: off → on");

@@ -332,7 +332,7 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
 #[component]
 pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit events">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit trail">
             <table class="audit">
                 <thead><tr><th>"When"</th><th>"Event"</th><th>"Outcome"</th><th>"Patient"</th><th>"Staff"</th><th>"IP"</th><th>"Detail"</th></tr></thead>
                 <tbody>
