@@ -143,9 +143,25 @@ pub trait OrInternal<T> {
 }
 
 #[cfg(feature = "ssr")]
-impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+impl<T, E: std::fmt::Display + 'static> OrInternal<T> for Result<T, E> {
     fn or_internal(self, context: &'static str) -> Result<T, PortalError> {
-        self.map_err(|err| PortalError::logged_internal(context, err))
+        self.map_err(|err| {
+            // A database that can't be reached is an outage to wait out (503), not a fault.
+            let unreachable = (&err as &dyn std::any::Any)
+                .downcast_ref::<crate::store::StoreError>()
+                .is_some_and(crate::store::StoreError::is_unreachable);
+            if unreachable {
+                tracing::error!(%err, "{context}: the database is unreachable");
+                return PortalError {
+                    retry_after_seconds: Some(5),
+                    ..PortalError::new(
+                        ErrorKind::Unavailable,
+                        "The portal can't reach its records right now. Please try again in a few minutes.",
+                    )
+                };
+            }
+            PortalError::logged_internal(context, err)
+        })
     }
 }
 

@@ -25,9 +25,8 @@ struct World {
 
 async fn world(adjust: impl FnOnce(&mut Settings)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
+    let url = app::store::testing::scratch_database(dir.path()).await;
+    let store = Store::open(&url).await.unwrap();
     let mut settings = Settings::default();
     adjust(&mut settings);
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));

@@ -63,6 +63,7 @@ impl Default for HttpLimits {
 pub struct Config {
     pub settings: Settings,
     pub database_url: String,
+    pub database: app::store::StoreOptions,
     pub data_dir: PathBuf,
     pub secret_key: Option<String>,
     pub sms_provider: SmsProvider,
@@ -94,6 +95,11 @@ pub enum ConfigError {
          nobody else can reach"
     )]
     ConsoleNotLoopback(String),
+    #[error(
+        "PORTAL_SECRET_KEY must be set when the database is PostgreSQL: every instance sharing \
+         the database must use the same key, so none may make up its own key file"
+    )]
+    SharedSecretNeeded,
     #[error("PORTAL_SMS_PROVIDER={provider} needs {needs}")]
     Missing {
         provider: &'static str,
@@ -474,15 +480,37 @@ impl Config {
         let dev_outbox =
             vars.switch("PORTAL_DEV_OUTBOX", false)? || is_loopback(&settings.public_url);
         let sms_provider = sms_provider(&vars, &settings, dev_outbox)?;
+        let database_url = vars.parsed(
+            "PORTAL_DATABASE_URL",
+            "sqlite://data/portal.db".to_string(),
+            "sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+            |v| app::store::Engine::of(v).map(|_| v.to_string()),
+        )?;
+        let secret_key = vars.text("PORTAL_SECRET_KEY");
+        if app::store::Engine::of(&database_url) == Some(app::store::Engine::Postgres)
+            && secret_key.is_none()
+        {
+            return Err(ConfigError::SharedSecretNeeded);
+        }
+        let defaults = app::store::StoreOptions::default();
+        let database = app::store::StoreOptions {
+            max_connections: vars.count(
+                "PORTAL_DATABASE_MAX_CONNECTIONS",
+                i64::from(defaults.max_connections),
+            )? as u32,
+            connect_timeout: Duration::from_secs(vars.seconds(
+                "PORTAL_DATABASE_CONNECT_TIMEOUT_SECONDS",
+                defaults.connect_timeout.as_secs() as i64,
+            )? as u64),
+        };
         Ok(Self {
-            database_url: vars
-                .text("PORTAL_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://data/portal.db".into()),
+            database_url,
+            database,
             data_dir: vars
                 .text("PORTAL_DATA_DIR")
                 .unwrap_or_else(|| "data".into())
                 .into(),
-            secret_key: vars.text("PORTAL_SECRET_KEY"),
+            secret_key,
             sms_provider,
             mail: mail_provider(&vars)?,
             dev_outbox,
@@ -599,6 +627,28 @@ mod tests {
             ("PORTAL_SMTP_FROM", "portal@example.org")
         ])
         .is_err());
+    }
+
+    #[test]
+    fn postgres_needs_the_shared_secret_key() {
+        let url = (
+            "PORTAL_DATABASE_URL",
+            "postgres://portal@db.internal/portal",
+        );
+        let err = config(&[url]).unwrap_err();
+        assert!(matches!(err, ConfigError::SharedSecretNeeded));
+        assert!(err.to_string().contains("PORTAL_SECRET_KEY"));
+        let config = config(&[
+            url,
+            (
+                "PORTAL_SECRET_KEY",
+                "a shared secret key for every instance",
+            ),
+            ("PORTAL_DATABASE_MAX_CONNECTIONS", "20"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.max_connections, 20);
+        assert!(self::config(&[("PORTAL_DATABASE_URL", "mysql://x")]).is_err());
     }
 
     #[test]

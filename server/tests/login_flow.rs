@@ -566,10 +566,8 @@ async fn account_that_had_a_verified_number(portal: &TestPortal, username: &str)
 }
 
 async fn sqlx_update(portal: &TestPortal, sql: &str, id: i64) {
-    let path = portal._db_path();
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
     sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
 }
 

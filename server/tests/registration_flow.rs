@@ -42,9 +42,12 @@ async fn the_session_id_is_stored_only_hashed() {
         .nth(1)
         .unwrap()
         .to_string();
-    // The raw ID never appears in the database file.
-    let db = std::fs::read(portal._db_path()).unwrap();
-    assert!(!db.windows(value.len()).any(|w| w == value.as_bytes()));
+    // The database knows the session by the ID's hash, never by the ID itself.
+    let store = &portal.portal.store;
+    let hash = app::session::hash_id(&value);
+    assert_ne!(hash, value);
+    assert!(store.session(&hash).await.unwrap().is_some());
+    assert!(store.session(&value).await.unwrap().is_none());
 }
 
 #[tokio::test]

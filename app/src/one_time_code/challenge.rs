@@ -286,9 +286,8 @@ mod tests {
 
     async fn world() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-            .await
-            .unwrap();
+        let url = crate::store::testing::scratch_database(dir.path()).await;
+        let store = Store::open(&url).await.unwrap();
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let portal = Portal::new(
             Settings::default(),

@@ -11,7 +11,7 @@ use crate::{
     mobile::masked,
     portal::{Clock, Millis, SECOND},
     secret::ServerSecret,
-    store::{Store, StoreError},
+    store::{Engine, OutboxRow, Store, StoreError},
 };
 
 /// Retries back off exponentially up to this gap.
@@ -67,6 +67,12 @@ impl SmsOutbox {
         let Some(row) = self.store.claim_sms(id, now, now + Self::LEASE).await? else {
             return Ok(Delivery::NotMine);
         };
+        self.deliver_claimed(row).await
+    }
+
+    /// One attempt at a message this sender has claimed.
+    async fn deliver_claimed(&self, row: OutboxRow) -> Result<Delivery, StoreError> {
+        let id = row.id;
         let body = row.sealed_body.as_deref().and_then(|s| self.secret.open(s));
         let Some(body) = body else {
             let reason = "the message could not be unsealed (was the secret key changed?)";
@@ -182,18 +188,52 @@ impl SmsOutbox {
     /// One attempt at every message that is due now (after a restart: everything left
     /// pending). Returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
-        let ids = self.store.due_sms(self.clock.now(), 64).await?;
-        for id in &ids {
-            if let Err(err) = self.deliver(*id).await {
+        let mut attempted = 0;
+        // Bounded, so a flood of due messages can't keep the worker from sleeping on its timer.
+        while attempted < 64 {
+            let now = self.clock.now();
+            let Some(row) = self.store.claim_next_due(now, now + Self::LEASE).await? else {
+                break;
+            };
+            let id = row.id;
+            if let Err(err) = self.deliver_claimed(row).await {
                 tracing::error!(%err, sms_id = id, "outbox delivery failed");
             }
+            attempted += 1;
         }
-        Ok(ids.len())
+        Ok(attempted)
+    }
+
+    /// On PostgreSQL, wakes this instance's worker whenever any instance queues a message.
+    /// Reconnects after a failure, a little later each time.
+    async fn follow_notifications(store: Store, wake: Arc<Notify>) {
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match store.outbox_listener().await {
+                Ok(mut listener) => {
+                    pause = Duration::from_millis(500);
+                    while listener.recv().await.is_ok() {
+                        wake.notify_one();
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "listening for new text messages failed"),
+            }
+            // Anything missed meanwhile is found by the worker's own timer.
+            wake.notify_one();
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(30));
+        }
     }
 
     /// The background worker: delivers whatever is due, then sleeps until the next message is
     /// due or it is woken.
     pub async fn run(self) {
+        if self.store.engine() == Engine::Postgres {
+            tokio::spawn(Self::follow_notifications(
+                self.store.clone(),
+                self.wake.clone(),
+            ));
+        }
         loop {
             if let Err(err) = self.deliver_due().await {
                 tracing::error!(%err, "could not read the SMS outbox");

@@ -1,7 +1,7 @@
 //! One-time-code challenges, and the writes that must happen together with them. A challenge
 //! belongs to the session that asked for it.
 
-use super::{limits::LimitReached, Store, StoreError};
+use super::{limit_key, limits::LimitReached, serialize, Store, StoreError};
 use crate::{limits::Limit, portal::Millis};
 
 /// Why a code was not issued.
@@ -61,6 +61,12 @@ impl Store {
     ) -> Result<Result<i64, IssueRefused>, StoreError> {
         let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
+        let mut keys: Vec<String> = limits.iter().map(limit_key).collect();
+        keys.push(format!(
+            "challenge:{}:{}",
+            challenge.session_id_hash, challenge.purpose
+        ));
+        serialize(&mut tx, self.engine, keys).await?;
         let previous: Option<Millis> = sqlx::query_scalar(
             "SELECT sent_at FROM challenges WHERE session_id_hash = $1 AND purpose = $2",
         )

@@ -4,7 +4,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{Store, StoreError};
+use super::{limit_key, serialize, Store, StoreError};
 use crate::{limits::Limit, portal::Millis};
 
 /// A limit that is full: which one (its index in the list checked), and when its oldest
@@ -47,7 +47,7 @@ async fn count_windows(
     let parts: Vec<String> = (0..windows.len())
         .map(|i| {
             format!(
-                "SELECT {i} AS n, COUNT(*), MIN(at) FROM limit_events \
+                "SELECT CAST({i} AS BIGINT) AS n, COUNT(*), MIN(at) FROM limit_events \
                  WHERE kind = ${} AND subject = ${} AND at > ${}",
                 3 * i + 1,
                 3 * i + 2,
@@ -132,6 +132,12 @@ impl Store {
         at: Millis,
     ) -> Result<Option<LimitReached>, StoreError> {
         let mut tx = self.writer.begin().await?;
+        serialize(
+            &mut tx,
+            self.engine,
+            windows.iter().map(limit_key).collect(),
+        )
+        .await?;
         if let Some(full) = first_reached(&mut tx, windows).await? {
             return Ok(Some(full));
         }
@@ -150,6 +156,11 @@ impl Store {
         now: Millis,
     ) -> Result<LoginGate, StoreError> {
         let mut tx = self.writer.begin().await?;
+        let keys = vec![
+            format!("login:{username_key}"),
+            limit_key(&rules.failures_from_ip),
+        ];
+        serialize(&mut tx, self.engine, keys).await?;
         // The username's run of failures and the address's recent failures, in one query.
         let (failures, last_failed_at, delayed_until, ip_count, ip_oldest): (
             Option<i64>,
@@ -223,6 +234,9 @@ impl Store {
         now: Millis,
     ) -> Result<Option<LimitReached>, StoreError> {
         let mut tx = self.writer.begin().await?;
+        let mut keys: Vec<String> = sign_ins.iter().map(limit_key).collect();
+        keys.push(format!("login:{username_key}"));
+        serialize(&mut tx, self.engine, keys).await?;
         sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
             .bind(username_key)
             .execute(&mut *tx)

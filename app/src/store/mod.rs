@@ -1,5 +1,7 @@
-//! All SQL lives under this module. Statements use `$n` placeholders and plain types (integers,
-//! text) through sqlx's `Any` driver, so the flows never know which database they run on.
+//! All SQL lives under this module. Statements use `$n` placeholders and plain types (BIGINT,
+//! text) through sqlx's `Any` driver, so the flows never know which database they run on:
+//! SQLite (the embedded default) or PostgreSQL (several instances sharing one database). The
+//! few differences (locks, the outbox claim, notifications) are spelled out by `Engine`.
 
 mod accounts;
 mod audit;
@@ -11,11 +13,13 @@ mod sessions;
 mod staff;
 mod support;
 
+pub mod testing;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, ConnectOptions, Executor,
+    AnyConnection, AnyPool, ConnectOptions, Executor,
 };
 
 pub use accounts::{AccountRow, NewAccountRow};
@@ -29,6 +33,44 @@ pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
 pub use support::{AuditFilter, AuditLine, PatientSearch, PatientSummaryRow, TextRow};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// How the store connects.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// PostgreSQL connections per instance.
+    pub max_connections: u32,
+    /// How long to wait for a connection (at start-up, and from the pool).
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,10 +78,22 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: use sqlite://…")]
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
     UnsupportedUrl(String),
     #[error("could not create the database's folder or file {0}: {1}")]
     Directory(String, std::io::Error),
+}
+
+impl StoreError {
+    /// The database can't be reached (down, or every connection busy): worth a 503, not a 500.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -47,14 +101,59 @@ pub struct Store {
     /// Reads, many at once.
     pool: AnyPool,
     /// Writes. SQLite takes one writer at a time; queueing writers here, in order, is much
-    /// faster than letting them collide and back off inside SQLite.
+    /// faster than letting them collide and back off inside SQLite. On PostgreSQL, the same
+    /// pool as reads: writers that must not race take locks (`serialize`).
     writer: AnyPool,
+    engine: Engine,
+    /// For PostgreSQL's notifications, which need a connection of their own.
+    url: String,
 }
 
 impl Store {
-    /// Connects, creating the SQLite file (and its directory) if needed, and migrates.
+    /// Connects and migrates, with the default options.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, StoreOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
+        match Engine::of(url) {
+            Some(Engine::Sqlite) => Self::open_sqlite(url).await,
+            Some(Engine::Postgres) => Self::open_postgres(url, options).await,
+            None => Err(StoreError::UnsupportedUrl(url.to_string())),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// PostgreSQL: one pool; migrations take an advisory lock, so instances starting together
+    /// migrate once.
+    async fn open_postgres(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let connect = AnyConnectOptions::from_str(url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(250));
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+            engine: Engine::Postgres,
+            url: url.to_string(),
+        })
+    }
+
+    /// Connects, creating the SQLite file (and its directory) if needed, and migrates.
+    async fn open_sqlite(url: &str) -> Result<Self, StoreError> {
         let Some(path) = url.strip_prefix("sqlite://") else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
@@ -88,7 +187,12 @@ impl Store {
         let writer = pool_with(1).await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
         let pool = pool_with(8).await?;
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            engine: Engine::Sqlite,
+            url: url.to_string(),
+        })
     }
 
     /// Answers once the database does: the health check.
@@ -125,6 +229,36 @@ fn create_private(file: &Path) -> Result<(), StoreError> {
             std::io::ErrorKind::AlreadyExists => Ok(()),
             _ => Err(fail(file, e)),
         })
+}
+
+/// Makes transactions that check and then write the same things take turns, across every
+/// instance: each takes a transaction-scoped lock on its keys (in one order, so two can't wait
+/// on each other). SQLite has one writer at a time already.
+async fn serialize(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    mut keys: Vec<String>,
+) -> Result<(), StoreError> {
+    if engine == Engine::Sqlite {
+        return Ok(());
+    }
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        // The lock function returns nothing the Any driver can read: select a number instead.
+        sqlx::query(
+            "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked",
+        )
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The lock key for a limit's window.
+fn limit_key(limit: &crate::limits::Limit) -> String {
+    format!("limit:{}:{}", limit.kind.as_str(), limit.subject)
 }
 
 /// Whether an insert failed on a unique constraint (a taken username, say).

@@ -1,6 +1,9 @@
 //! The SMS outbox: messages wait here until a provider has accepted them.
 
-use super::{Store, StoreError};
+use super::{Engine, Store, StoreError};
+
+/// The channel that tells every instance's outbox worker a message is waiting (PostgreSQL).
+pub const OUTBOX_CHANNEL: &str = "portal_outbox";
 use crate::portal::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -81,8 +84,53 @@ impl Store {
     pub async fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64, StoreError> {
         let mut tx = self.writer.begin().await?;
         let id = insert_sms(&mut tx, sms, None).await?;
+        self.notify_outbox(&mut tx).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// A connection listening for new messages from any instance (PostgreSQL only).
+    pub async fn outbox_listener(&self) -> Result<sqlx::postgres::PgListener, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(OUTBOX_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Wakes every instance's outbox worker when the transaction commits (PostgreSQL); on
+    /// SQLite there is one instance, and its worker is woken in process.
+    async fn notify_outbox(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        if self.engine == Engine::Postgres {
+            sqlx::query(&format!("NOTIFY {OUTBOX_CHANNEL}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest message that is due and that no other worker holds, for one delivery
+    /// attempt under a lease. On PostgreSQL, workers of several instances skip each other's rows.
+    pub async fn claim_next_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        let skip_locked = match self.engine {
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        Ok(sqlx::query_as::<_, OutboxRow>(&format!(
+            "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, lease_until = $2 \
+             WHERE id = (SELECT id FROM sms_outbox WHERE next_attempt_at <= $1 \
+                 AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
+                 ORDER BY id LIMIT 1{skip_locked}) \
+               AND next_attempt_at <= $1 \
+               AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
+             RETURNING id, to_number, sealed_body, status, attempts, give_up_at"
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&self.writer)
+        .await?)
     }
 
     /// Takes the message for one delivery attempt, if it is due and nobody else holds it. A
@@ -103,19 +151,6 @@ impl Store {
         .bind(now)
         .bind(lease_until)
         .fetch_optional(&self.writer)
-        .await?)
-    }
-
-    /// Messages that are due for an attempt now, oldest first.
-    pub async fn due_sms(&self, now: Millis, limit: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM sms_outbox WHERE next_attempt_at <= $1 \
-               AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
-             ORDER BY id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -158,6 +193,7 @@ impl Store {
         next_attempt_at: Millis,
         error: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE sms_outbox SET status = 'pending', next_attempt_at = $2, lease_until = NULL, \
              last_error = $3 WHERE id = $1",
@@ -165,8 +201,10 @@ impl Store {
         .bind(id)
         .bind(next_attempt_at)
         .bind(error)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        self.notify_outbox(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -28,6 +28,8 @@ pub struct TestPortal {
     pub clock: Arc<ManualClock>,
     pub settings: Settings,
     pub secret: ServerSecret,
+    /// The test's own database: SQLite in `_dir`, or one on the PostgreSQL server under test.
+    pub database_url: String,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -83,8 +85,10 @@ impl TestPortal {
         let mut settings = Settings::default();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let url = app::store::testing::scratch_database(dir.path()).await;
         Self::open(
             dir,
+            url,
             settings,
             clock,
             ServerSecret::random(),
@@ -99,15 +103,14 @@ impl TestPortal {
 
     async fn open(
         dir: Arc<tempfile::TempDir>,
+        url: String,
         settings: Settings,
         clock: Arc<ManualClock>,
         secret: ServerSecret,
         sender: impl FnOnce(Store) -> Arc<dyn SmsSender>,
         wiring: server::Wiring,
     ) -> Self {
-        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-            .await
-            .unwrap();
+        let store = Store::open(&url).await.unwrap();
         let portal = Portal::new(
             settings.clone(),
             store.clone(),
@@ -123,6 +126,7 @@ impl TestPortal {
             clock,
             settings,
             secret,
+            database_url: url,
             _dir: dir,
         }
     }
@@ -131,6 +135,7 @@ impl TestPortal {
     pub async fn restart(&self, sender: Arc<dyn SmsSender>, wiring: server::Wiring) -> Self {
         Self::open(
             self._dir.clone(),
+            self.database_url.clone(),
             self.settings.clone(),
             self.clock.clone(),
             self.secret.clone(),
@@ -219,10 +224,6 @@ impl TestPortal {
             .await
             .unwrap()
             .expect("the patient is registered")
-    }
-
-    pub fn _db_path(&self) -> std::path::PathBuf {
-        self._dir.path().join("portal.db")
     }
 
     pub fn browser(&self) -> Browser<'_> {
