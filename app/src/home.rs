@@ -67,7 +67,10 @@ pub fn SignedInLayout() -> impl IntoView {
                     Err(e) if e.error == ErrorKind::Unauthorized => {
                         view! { <Redirect path="/login"/> }.into_any()
                     }
-                    Err(e) => view! { <p class="card" role="alert">{e.message}</p> }.into_any(),
+                    Err(e) => {
+                        crate::ui::answer_with_status(&e);
+                        view! { <p class="card" role="alert">{e.message}</p> }.into_any()
+                    }
                 }
             })}
         </Suspense>

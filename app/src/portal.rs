@@ -125,6 +125,9 @@ pub struct Settings {
     pub ipv6_prefix: u8,
     /// Password checks that may wait for a hashing thread; beyond them the portal answers 503.
     pub password_queue: usize,
+    /// How long one attempt may hold a text message before another sender (another instance,
+    /// if this one died) may take it over.
+    pub sms_lease_seconds: i64,
     pub limits: Limits,
 }
 
@@ -188,6 +191,7 @@ impl Default for Settings {
             one_time_password_days: 14,
             ipv6_prefix: 64,
             password_queue: 64,
+            sms_lease_seconds: 60,
             limits: Limits::default(),
         }
     }
@@ -293,7 +297,8 @@ impl Portal {
         sms: Arc<dyn SmsSender>,
         mailer: Arc<dyn Mailer>,
     ) -> Self {
-        let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone());
+        let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone())
+            .with_lease(settings.sms_lease_seconds * SECOND);
         let passwords = PasswordHasher::bounded_by_cores(settings.password_queue);
         let practice = std::sync::RwLock::new(Arc::new(settings.practice.clone()));
         Self(Arc::new(PortalParts {

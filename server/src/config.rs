@@ -419,6 +419,7 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
         )?,
         password_queue: vars.count("PORTAL_PASSWORD_QUEUE", defaults.password_queue as i64)?
             as usize,
+        sms_lease_seconds: vars.seconds("PORTAL_SMS_LEASE_SECONDS", defaults.sms_lease_seconds)?,
         limits: limits(vars)?,
     })
 }

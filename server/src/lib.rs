@@ -59,19 +59,23 @@ pub struct Wiring {
     pub http: HttpLimits,
 }
 
-/// Opens the database, waiting for it if it isn't up yet (a minute or so, a little longer
-/// between each try), and says why when it gives up.
-async fn open_store(config: &Config) -> Result<Store, app::store::StoreError> {
-    let mut pause = std::time::Duration::from_secs(1);
-    let mut tries = 1;
+/// Opens the database, waiting for it if it isn't up yet: `tries` times, twice as long between
+/// each (from 1 s, about a minute in all, at start-up), and says why when it gives up.
+pub async fn open_store(
+    config: &Config,
+    tries: u32,
+    first_pause: std::time::Duration,
+) -> Result<Store, app::store::StoreError> {
+    let mut pause = first_pause;
+    let mut tried = 1;
     loop {
         match Store::open_with(&config.database_url, config.database).await {
             Ok(store) => return Ok(store),
-            Err(err) if err.is_unreachable() && tries < 7 => {
+            Err(err) if err.is_unreachable() && tried < tries => {
                 tracing::warn!(%err, "the database isn't answering yet; trying again in {} s", pause.as_secs());
                 tokio::time::sleep(pause).await;
                 pause *= 2;
-                tries += 1;
+                tried += 1;
             }
             Err(err) => return Err(err),
         }
@@ -80,7 +84,7 @@ async fn open_store(config: &Config) -> Result<Store, app::store::StoreError> {
 
 /// Opens the database, loads the secret and chooses the SMS provider.
 pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
-    let store = open_store(config).await?;
+    let store = open_store(config, 7, std::time::Duration::from_secs(1)).await?;
     let secret = match &config.secret_key {
         Some(key) => ServerSecret::from_passphrase(key)?,
         None => ServerSecret::load_or_create(&config.data_dir)?,

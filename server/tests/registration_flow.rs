@@ -477,3 +477,59 @@ async fn registration_with_two_factor_off_signs_in_at_once() {
     assert!(portal.texts().await.is_empty());
     let _ = PASSWORD;
 }
+
+#[tokio::test]
+async fn while_the_database_is_down_patients_get_503s_never_500s() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    portal.portal.store.close().await;
+
+    assert_eq!(
+        portal.get("/healthz", None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let login = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", common::PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.text()
+    );
+    assert!(login.headers.contains_key("retry-after"));
+    assert!(login.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("can't reach its records"));
+    let page = portal.get("/profile", browser.cookie.as_deref()).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.text().contains("can&#x27;t reach its records")
+            || page.text().contains("can't reach its records")
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_at_start_up_is_waited_for_then_named() {
+    let config = server::config::Config::from_vars(server::config::Vars(|name: &str| {
+        match name {
+            // Nothing listens on port 9 of this machine.
+            "PORTAL_DATABASE_URL" => Some("postgres://portal@127.0.0.1:9/portal".to_string()),
+            "PORTAL_SECRET_KEY" => Some("a shared secret key for every instance".to_string()),
+            "PORTAL_DATABASE_CONNECT_TIMEOUT_SECONDS" => Some("1".to_string()),
+            _ => None,
+        }
+    }))
+    .unwrap();
+    let err = server::open_store(&config, 3, std::time::Duration::from_millis(10))
+        .await
+        .unwrap_err();
+    assert!(err.is_unreachable(), "{err}");
+    assert!(err.to_string().contains("database"), "{err}");
+}

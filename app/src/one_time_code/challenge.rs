@@ -10,7 +10,7 @@ use crate::{
     mobile::Mobile,
     portal::{whole_seconds, Millis, Portal, SECOND},
     session::Session,
-    sms::{code_message, Sms, SmsOutbox},
+    sms::{code_message, Sms},
     store::{ChallengeRow, IssueRefused, StoreError},
 };
 
@@ -174,7 +174,7 @@ pub async fn create(
             &portal.secret.seal(&body),
             practice.resend_cooldown_seconds * SECOND,
             limits,
-            now + SmsOutbox::LEASE,
+            now + portal.outbox.lease(),
         )
         .await?;
     let sms_id = match issued {

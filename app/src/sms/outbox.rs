@@ -36,11 +36,23 @@ pub struct SmsOutbox {
     secret: ServerSecret,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    lease: Millis,
 }
 
 impl SmsOutbox {
     /// How long one attempt may hold a message before another sender may take it over.
     pub const LEASE: Millis = 60 * SECOND;
+
+    /// A shorter (or longer) lease than [`Self::LEASE`]: how soon another instance takes over
+    /// the messages of one that died while sending them.
+    pub fn with_lease(mut self, lease: Millis) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    pub fn lease(&self) -> Millis {
+        self.lease
+    }
 
     pub fn new(
         store: Store,
@@ -54,6 +66,7 @@ impl SmsOutbox {
             secret,
             clock,
             wake: Arc::new(Notify::new()),
+            lease: Self::LEASE,
         }
     }
 
@@ -64,7 +77,7 @@ impl SmsOutbox {
     /// Makes one attempt at message `id`, if it is due and free.
     pub async fn deliver(&self, id: i64) -> Result<Delivery, StoreError> {
         let now = self.clock.now();
-        let Some(row) = self.store.claim_sms(id, now, now + Self::LEASE).await? else {
+        let Some(row) = self.store.claim_sms(id, now, now + self.lease).await? else {
             return Ok(Delivery::NotMine);
         };
         self.deliver_claimed(row).await
@@ -192,7 +205,7 @@ impl SmsOutbox {
         // Bounded, so a flood of due messages can't keep the worker from sleeping on its timer.
         while attempted < 64 {
             let now = self.clock.now();
-            let Some(row) = self.store.claim_next_due(now, now + Self::LEASE).await? else {
+            let Some(row) = self.store.claim_next_due(now, now + self.lease).await? else {
                 break;
             };
             let id = row.id;

@@ -24,7 +24,10 @@ pub fn StaffLayout() -> impl IntoView {
                     Err(e) if e.error == ErrorKind::Unauthorized => {
                         view! { <Redirect path="/staff/login"/> }.into_any()
                     }
-                    Err(e) => view! { <p class="card" role="alert">{e.message}</p> }.into_any(),
+                    Err(e) => {
+                        crate::ui::answer_with_status(&e);
+                        view! { <p class="card" role="alert">{e.message}</p> }.into_any()
+                    }
                 }
             })}
         </Suspense>

@@ -111,6 +111,7 @@ impl Store {
         .bind(sms_id)
         .execute(&mut *tx)
         .await?;
+        self.notify_outbox(&mut tx).await?;
         tx.commit().await?;
         Ok(Ok(sms_id))
     }

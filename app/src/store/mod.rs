@@ -87,12 +87,17 @@ pub enum StoreError {
 impl StoreError {
     /// The database can't be reached (down, or every connection busy): worth a 503, not a 500.
     pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
-        )
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => true,
+            // PostgreSQL's "connection exception" (08…) and "operator intervention" (57P…,
+            // a server shutting down or refusing connections).
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
     }
 }
 
@@ -122,6 +127,12 @@ impl Store {
             Some(Engine::Postgres) => Self::open_postgres(url, options).await,
             None => Err(StoreError::UnsupportedUrl(url.to_string())),
         }
+    }
+
+    /// Closes every connection: the portal is stopping (or, in tests, its database is gone).
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub fn engine(&self) -> Engine {

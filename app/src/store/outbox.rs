@@ -97,8 +97,12 @@ impl Store {
     }
 
     /// Wakes every instance's outbox worker when the transaction commits (PostgreSQL); on
-    /// SQLite there is one instance, and its worker is woken in process.
-    async fn notify_outbox(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    /// SQLite there is one instance, and its worker is woken in process. Sent for messages a
+    /// sender holds too: if that sender dies, the others must know when its lease runs out.
+    pub(super) async fn notify_outbox(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<(), StoreError> {
         if self.engine == Engine::Postgres {
             sqlx::query(&format!("NOTIFY {OUTBOX_CHANNEL}"))
                 .execute(&mut *conn)

@@ -117,6 +117,20 @@ pub fn FormMessage(#[prop(into)] error: Signal<Option<PortalError>>) -> impl Int
     }
 }
 
+/// Gives a page rendered on the server the status of the error it shows (a 503 while the
+/// database is unreachable, say), so the answer is honest about it.
+pub fn answer_with_status(error: &PortalError) {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(error.status()),
+    ) {
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = error;
+}
+
 /// A calm confirmation, announced politely.
 #[component]
 pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
