@@ -1,5 +1,13 @@
 import { defineConfig, devices } from "@playwright/test";
-import { carefulPractice, main, practiceSettings, serverBinary, type Portal } from "./portal-env";
+import {
+  carefulPractice,
+  main,
+  onPostgres,
+  postgresServer,
+  practiceSettings,
+  serverBinary,
+  type Portal,
+} from "./portal-env";
 
 // The portals under test run from the debug build (`cargo leptos build`), each on its own port
 // with a fresh database.
@@ -16,9 +24,9 @@ const chromium = {
   ],
 };
 
-function server(portal: Portal) {
+function server(portal: Portal, prepare = "") {
   return {
-    command: `rm -rf "${portal.dataDir}" && "${serverBinary}"`,
+    command: `${prepare}rm -rf "${portal.dataDir}" && "${serverBinary}"`,
     url: `${portal.baseURL}/healthz`,
     reuseExistingServer: false,
     timeout: 120_000,
@@ -52,11 +60,34 @@ export default defineConfig({
       testMatch: /settings\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: practiceSettings.baseURL },
     },
+    ...(onPostgres
+      ? [
+          {
+            name: "postgres",
+            testMatch: /registration\.spec\.ts/,
+            use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: onPostgres.baseURL },
+          },
+        ]
+      : []),
     {
       name: "careful-practice",
       testMatch: /careful-practice\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: carefulPractice.baseURL },
     },
   ],
-  webServer: [server(main), server(carefulPractice), server(practiceSettings)],
+  webServer: [
+    server(main),
+    server(carefulPractice),
+    server(practiceSettings),
+    // A fresh database for each run on the PostgreSQL server .ci/test started.
+    ...(onPostgres
+      ? [
+          server(
+            onPostgres,
+            `psql -q "${postgresServer}/postgres" -c "DROP DATABASE IF EXISTS portal_e2e" && ` +
+              `psql -q "${postgresServer}/postgres" -c "CREATE DATABASE portal_e2e" && `,
+          ),
+        ]
+      : []),
+  ],
 });

@@ -53,5 +53,16 @@ export const carefulPractice = portal(base + 2, "careful-practice", {
 /** A portal of its own for the journey that switches two-factor authentication off and on. */
 export const practiceSettings = portal(base + 4, "practice-settings");
 
+/** The PostgreSQL server `.ci/test` starts, if any: one journey runs on it too. */
+export const postgresServer = process.env.PORTAL_TEST_POSTGRES || undefined;
+
+/** A portal on PostgreSQL (only when a server is given). */
+export const onPostgres = postgresServer
+  ? portal(base + 6, "postgres", {
+      PORTAL_DATABASE_URL: `${postgresServer}/portal_e2e`,
+      PORTAL_SECRET_KEY: "the end-to-end portal's shared secret key",
+    })
+  : undefined;
+
 // Kept for the tests that run commands against the main portal.
 export const serverEnv = main.env;

@@ -2,6 +2,7 @@
 //! the message, at 32 concurrent sends, against a local stand-in for Twilio.
 //!
 //!     cargo bench -p server --bench dispatch
+//!     PORTAL_BENCH_POSTGRES=postgres://… cargo bench -p server --bench dispatch  # and on PostgreSQL
 //!
 //! The portal (with the real `twilio` provider) and the stand-in run in this process on loopback
 //! ports. A layer in front of the router notes when each request arrives; the stand-in notes when
@@ -69,24 +70,34 @@ async fn main() {
     let mut settings = Settings::default();
     settings.limits.sends_per_ip_hour = 1_000_000;
     settings.limits.sends_per_day = 1_000_000;
-    let sender = Arc::new(TwilioSms::new(TwilioConfig {
-        base_url: provider_url,
-        account_sid: "AC0".into(),
-        auth_token: "token".into(),
-        sender: TwilioSender::From("+6498765432".into()),
-        status_callback: None,
-        request_timeout: Duration::from_secs(10),
-    }));
-    let (portal, _dir) = support::portal(settings, Some(sender)).await;
-    let store = portal.store.clone();
-    tokio::spawn(portal.outbox.clone().run());
+    settings.limits.sends_per_number_day = 1_000_000;
+    let sender = move |_| -> Arc<dyn app::sms::SmsSender> {
+        Arc::new(TwilioSms::new(TwilioConfig {
+            base_url: provider_url.clone(),
+            account_sid: "AC0".into(),
+            auth_token: "token".into(),
+            sender: TwilioSender::From("+6498765432".into()),
+            status_callback: None,
+            request_timeout: Duration::from_secs(10),
+        }))
+    };
+    for (n, deployment) in support::deployments(settings, sender)
+        .await
+        .iter()
+        .enumerate()
+    {
+        measure(deployment, &received, n).await;
+    }
+}
 
-    // Patients waiting at the 2FA step, each with their own number.
+/// Patients waiting at the 2FA step, each with their own number: (cookie, number).
+async fn waiting_patients(portal: &app::portal::Portal, run: usize) -> Vec<(String, String)> {
     let mut patients = Vec::new();
     for i in 0..CONCURRENT * ROUNDS {
         let name = format!("patient{i}");
-        let number = format!("+642{:08}", 10_000_000 + i);
-        let id = store
+        let number = format!("+6421{run}{:06}", 100_000 + i);
+        let id = portal
+            .store
             .insert_account(NewAccountRow {
                 username: &name,
                 username_key: &name,
@@ -104,40 +115,51 @@ async fn main() {
             .await
             .unwrap()
             .unwrap();
-        let cookie = session::begin(&portal, id, Stage::Registered, None)
+        let cookie = session::begin(portal, id, Stage::Registered, None)
             .await
             .unwrap()
             .cookie;
         patients.push((format!("portal_session={cookie}"), number));
     }
+    patients
+}
 
+async fn measure(deployment: &support::Deployment, received: &Stamps, run: usize) {
+    for portal in &deployment.portals {
+        tokio::spawn(portal.outbox.clone().run());
+    }
+    let patients = waiting_patients(deployment.portal(), run).await;
     let arrivals: Stamps = Arc::default();
     let cookie_to_number: Arc<HashMap<String, String>> =
         Arc::new(patients.iter().cloned().collect());
-    let router = support::router(&portal).layer(axum::middleware::from_fn({
+    // A layer in front of each instance notes when each request arrives.
+    let bases = support::serve_all(deployment, |router| {
         let arrivals = arrivals.clone();
-        move |request: Request, next: Next| {
-            let at = Instant::now();
-            let number = request
-                .headers()
-                .get("cookie")
-                .and_then(|c| c.to_str().ok())
-                .and_then(|c| cookie_to_number.get(c).cloned());
-            if let Some(number) = number {
-                arrivals.lock().unwrap().insert(number, at);
-            }
-            next.run(request)
-        }
-    }));
-    let base = support::serve(router).await;
+        let cookie_to_number = cookie_to_number.clone();
+        router.layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                let at = Instant::now();
+                let number = request
+                    .headers()
+                    .get("cookie")
+                    .and_then(|c| c.to_str().ok())
+                    .and_then(|c| cookie_to_number.get(c).cloned());
+                if let Some(number) = number {
+                    arrivals.lock().unwrap().insert(number, at);
+                }
+                next.run(request)
+            },
+        ))
+    })
+    .await;
 
     let http = reqwest::Client::new();
     let mut answers = Vec::new();
     for round in patients.chunks(CONCURRENT) {
-        let sends = round.iter().map(|(cookie, _)| {
+        let sends = round.iter().enumerate().map(|(i, (cookie, _))| {
             let (http, url, cookie) = (
                 http.clone(),
-                format!("{base}/api/send_code"),
+                format!("{}/api/send_code", bases[i % bases.len()]),
                 cookie.clone(),
             );
             tokio::spawn(async move {
@@ -165,40 +187,24 @@ async fn main() {
         .map(|(_, number)| received[number].duration_since(arrivals[number]))
         .collect();
     let mut answers: Vec<Duration> = answers.split_off(CONCURRENT);
-    if std::env::var("DISPATCH_ROUNDS").is_ok() {
-        for (i, round) in latencies.chunks(CONCURRENT).enumerate() {
-            let max = round.iter().max().unwrap();
-            println!("round {i}: max {:.1} ms", max.as_secs_f64() * 1e3);
-        }
-    }
     latencies.sort();
     answers.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "dispatch latency: \"Send Code\" arriving → the provider receiving the message \
          ({CONCURRENT} concurrent, {} sends after a warm-up round, real twilio provider against a \
-         loopback stand-in)",
-        latencies.len()
+         loopback stand-in): {}",
+        latencies.len(),
+        deployment.name
     );
-    println!(
-        "  p50:  {:.1} ms",
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3
-    );
-    println!(
-        "  p90:  {:.1} ms",
-        percentile(&latencies, 90.0).as_secs_f64() * 1e3
-    );
-    println!(
-        "  p99:  {:.1} ms",
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3
-    );
-    println!(
-        "  max:  {:.1} ms",
-        latencies.last().unwrap().as_secs_f64() * 1e3
-    );
+    println!("  p50:  {:.1} ms", ms(percentile(&latencies, 50.0)));
+    println!("  p90:  {:.1} ms", ms(percentile(&latencies, 90.0)));
+    println!("  p99:  {:.1} ms", ms(percentile(&latencies, 99.0)));
+    println!("  max:  {:.1} ms", ms(*latencies.last().unwrap()));
     println!(
         "  whole request as the browser sees it: p50 {:.1} ms, p99 {:.1} ms",
-        percentile(&answers, 50.0).as_secs_f64() * 1e3,
-        percentile(&answers, 99.0).as_secs_f64() * 1e3
+        ms(percentile(&answers, 50.0)),
+        ms(percentile(&answers, 99.0))
     );
 }
 

@@ -63,7 +63,7 @@ async fn patients(portal: &Portal, count: usize) {
 }
 
 /// Logs in with `clients` concurrent clients for `RUN`; returns (logins per second, peak RSS KiB).
-async fn load(base: &str, clients: usize) -> (f64, u64) {
+async fn load(bases: &[String], clients: usize) -> (f64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(rss_kib()));
@@ -80,7 +80,8 @@ async fn load(base: &str, clients: usize) -> (f64, u64) {
     let mut tasks = Vec::new();
     for i in 0..clients {
         let (done, stop) = (done.clone(), stop.clone());
-        let url = format!("{base}/api/login");
+        // Clients spread over the instances.
+        let url = format!("{}/api/login", bases[i % bases.len()]);
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let form = [
@@ -126,25 +127,34 @@ async fn main() {
     let mut settings = Settings::default();
     settings.limits.logins_per_account_hour = i64::MAX;
     settings.limits.logins_per_ip_hour = i64::MAX;
-    let (portal, _dir) = support::portal(settings, None).await;
-    patients(&portal, 64).await;
+    for deployment in support::deployments(settings, support::console).await {
+        measure(&deployment).await;
+    }
+}
+
+async fn measure(deployment: &support::Deployment) {
+    let portal = deployment.portal();
+    patients(portal, 64).await;
 
     // The bound: one core hashes one password at a time. This machine is noisy, so one hash's
     // time is the median of many, taken before and after the load.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();
-    let before = one_hash_seconds(&portal, &hash).await;
+    let before = one_hash_seconds(portal, &hash).await;
 
-    let base = support::serve(support::router(&portal)).await;
+    let bases = support::serve_all(deployment, |router| router).await;
 
     let idle_rss = rss_kib();
-    let (rate16, peak16) = load(&base, 16).await;
-    let (rate64, peak64) = load(&base, 64).await;
-    let after = one_hash_seconds(&portal, &hash).await;
+    let (rate16, peak16) = load(&bases, 16).await;
+    let (rate64, peak64) = load(&bases, 64).await;
+    let after = one_hash_seconds(portal, &hash).await;
     let one_hash = (before + after) / 2.0;
     let bound = cores as f64 / one_hash;
 
-    println!("password-step logins (POST /api/login, argon2id m=19456 KiB t=2 p=1)");
+    println!(
+        "password-step logins (POST /api/login, argon2id m=19456 KiB t=2 p=1): {}",
+        deployment.name
+    );
     println!(
         "  one hash (median):       {:.1} ms (before the load {:.1} ms, after {:.1} ms)",
         one_hash * 1000.0,

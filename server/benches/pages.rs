@@ -22,13 +22,14 @@ use axum::routing::get;
 const CLIENTS: usize = 32;
 const RUN: Duration = Duration::from_secs(5);
 
-async fn rate(url: String) -> f64 {
+/// Requests per second over `urls` (clients spread over them).
+async fn rate(urls: Vec<String>) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (done, stop, url) = (done.clone(), stop.clone(), url.clone());
+        .map(|i| {
+            let (done, stop, url) = (done.clone(), stop.clone(), urls[i % urls.len()].clone());
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 while !stop.load(Ordering::Relaxed) {
@@ -56,21 +57,30 @@ async fn rate(url: String) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let (portal, _dir) = support::portal(Settings::default(), None).await;
-    let base =
-        support::serve(support::router(&portal).route("/trivial", get(|| async { "ok" }))).await;
-
-    // Warm up both, then measure.
-    rate(format!("{base}/login")).await;
-    let trivial = rate(format!("{base}/trivial")).await;
-    let login = rate(format!("{base}/login")).await;
-    println!(
-        "pages ({CLIENTS} concurrent keep-alive clients, {} s each)",
-        RUN.as_secs()
-    );
-    println!("  trivial endpoint:  {trivial:.0} req/s");
-    println!(
-        "  /login:            {login:.0} req/s = {:.0} % of the trivial endpoint",
-        100.0 * login / trivial
-    );
+    for deployment in support::deployments(Settings::default(), support::console).await {
+        let bases = support::serve_all(&deployment, |router| {
+            router.route("/trivial", get(|| async { "ok" }))
+        })
+        .await;
+        let at = |path: &str| {
+            bases
+                .iter()
+                .map(|b| format!("{b}{path}"))
+                .collect::<Vec<_>>()
+        };
+        // Warm up both, then measure.
+        rate(at("/login")).await;
+        let trivial = rate(at("/trivial")).await;
+        let login = rate(at("/login")).await;
+        println!(
+            "pages ({CLIENTS} concurrent keep-alive clients, {} s each): {}",
+            RUN.as_secs(),
+            deployment.name
+        );
+        println!("  trivial endpoint:  {trivial:.0} req/s");
+        println!(
+            "  /login:            {login:.0} req/s = {:.0} % of the trivial endpoint",
+            100.0 * login / trivial
+        );
+    }
 }

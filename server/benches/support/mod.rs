@@ -1,4 +1,6 @@
-//! What every benchmark needs: a portal on a temporary database, served on a loopback port.
+//! What every benchmark needs: the portal on a temporary database, served on loopback ports.
+//! With `PORTAL_BENCH_POSTGRES` naming a PostgreSQL server, each benchmark also runs on it with
+//! two instances sharing one database, side by side with SQLite's one, in the same run.
 
 #![allow(dead_code)]
 
@@ -13,27 +15,81 @@ use app::{
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 
-/// A portal with the real clock on a temporary SQLite database (kept while `TempDir` lives).
-pub async fn portal(
-    settings: Settings,
-    sender: Option<Arc<dyn SmsSender>>,
-) -> (Portal, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
-    let sender = sender.unwrap_or_else(|| Arc::new(ConsoleSms::new(store.clone())));
-    let portal = Portal::new(
-        settings,
-        store,
-        Arc::new(SystemClock),
-        ServerSecret::random(),
-        sender,
-    );
-    (portal, dir)
+/// One way of running the portal: its instances (sharing one database) and their addresses.
+pub struct Deployment {
+    pub name: String,
+    pub portals: Vec<Portal>,
+    _dir: tempfile::TempDir,
 }
 
-/// The portal's router, for adding to before serving.
+impl Deployment {
+    /// The first instance, for setting up data (the database is shared).
+    pub fn portal(&self) -> &Portal {
+        &self.portals[0]
+    }
+}
+
+/// SQLite with one instance, and, with `PORTAL_BENCH_POSTGRES` set, PostgreSQL with two.
+pub async fn deployments(
+    settings: Settings,
+    sender: impl Fn(Store) -> Arc<dyn SmsSender>,
+) -> Vec<Deployment> {
+    let mut all = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/portal.db", dir.path().display());
+    all.push(deployment("SQLite, one instance", &url, 1, &settings, &sender, dir).await);
+    if let Ok(server) = std::env::var("PORTAL_BENCH_POSTGRES") {
+        std::env::set_var(app::store::testing::POSTGRES_VAR, &server);
+        let dir = tempfile::tempdir().unwrap();
+        let url = app::store::testing::scratch_database(dir.path()).await;
+        all.push(
+            deployment(
+                "PostgreSQL, two instances",
+                &url,
+                2,
+                &settings,
+                &sender,
+                dir,
+            )
+            .await,
+        );
+    }
+    all
+}
+
+async fn deployment(
+    name: &str,
+    url: &str,
+    instances: usize,
+    settings: &Settings,
+    sender: &impl Fn(Store) -> Arc<dyn SmsSender>,
+    dir: tempfile::TempDir,
+) -> Deployment {
+    let secret = ServerSecret::random();
+    let mut portals = Vec::new();
+    for _ in 0..instances {
+        let store = Store::open(url).await.unwrap();
+        portals.push(Portal::new(
+            settings.clone(),
+            store.clone(),
+            Arc::new(SystemClock),
+            secret.clone(),
+            sender(store),
+        ));
+    }
+    Deployment {
+        name: name.to_string(),
+        portals,
+        _dir: dir,
+    }
+}
+
+/// The console provider (its outbox is in the database).
+pub fn console(store: Store) -> Arc<dyn SmsSender> {
+    Arc::new(ConsoleSms::new(store))
+}
+
+/// An instance's router, for adding to before serving.
 pub fn router(portal: &Portal) -> Router {
     server::router(
         portal.clone(),
@@ -52,4 +108,13 @@ pub async fn serve(router: Router) -> String {
         std::future::pending(),
     ));
     base
+}
+
+/// Serves every instance of a deployment; returns their base URLs.
+pub async fn serve_all(deployment: &Deployment, adjust: impl Fn(Router) -> Router) -> Vec<String> {
+    let mut bases = Vec::new();
+    for portal in &deployment.portals {
+        bases.push(serve(adjust(router(portal))).await);
+    }
+    bases
 }
