@@ -83,7 +83,12 @@ async fn load(bases: &[String], clients: usize) -> (f64, u64) {
         // Clients spread over the instances.
         let url = format!("{}/api/login", bases[i % bases.len()]);
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            // Each client from an address of its own, as patients are.
+            let address = std::net::IpAddr::from([127, 0, 0, 2 + (i % 200) as u8]);
+            let http = reqwest::Client::builder()
+                .local_address(address)
+                .build()
+                .unwrap();
             let form = [
                 ("username", format!("patient{i}")),
                 ("password", PASSWORD.into()),

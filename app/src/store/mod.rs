@@ -255,15 +255,23 @@ async fn serialize(
     }
     keys.sort();
     keys.dedup();
-    for key in keys {
-        // The lock function returns nothing the Any driver can read: select a number instead.
-        sqlx::query(
-            "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked",
-        )
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
+    if keys.is_empty() {
+        return Ok(());
     }
+    // One round trip for every key, taken in sorted order. The lock function returns nothing
+    // the Any driver can read, so a count is selected instead.
+    let values: Vec<String> = (1..=keys.len()).map(|n| format!("(${n})")).collect();
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM \
+         (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (VALUES {}) AS keys (k) \
+          ORDER BY k) AS locked",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
