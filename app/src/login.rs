@@ -149,20 +149,22 @@ pub mod ssr {
             .map(Patient::from))
     }
 
-    struct Counted {
-        ip_event: i64,
-        delay_starts: bool,
+    /// A login attempt that the gate let through, counted as a failure until proven otherwise.
+    pub struct Counted {
+        pub ip_event: i64,
+        pub delay_starts: bool,
     }
 
-    /// Every attempt is counted as a failure before the password is checked, so guesses sent
-    /// in parallel are all counted; a right password takes its count back. Keyed by the typed
-    /// username, known or not, so the delay says nothing about who exists.
-    async fn pass_the_gate(
+    /// The gate every password step passes, patients' and staff's alike: every attempt is
+    /// counted as a failure before the password is checked, so guesses sent in parallel are all
+    /// counted (a right password takes its count back); a username's run of failures makes each
+    /// further attempt wait; failures from one network are limited. Keyed by the typed username,
+    /// known or not, so the delay says nothing about who exists. A refusal says why, for the audit.
+    pub async fn gate(
         portal: &Portal,
         caller: &Caller,
         key: &str,
-        typed: &str,
-    ) -> Result<Counted, PortalError> {
+    ) -> Result<Result<Counted, (Outcome, PortalError)>, PortalError> {
         let limits = &portal.settings.limits;
         let now = portal.now();
         let rules = LoginRules {
@@ -184,17 +186,15 @@ pub mod ssr {
             .login_gate(key, &rules, now)
             .await
             .or_internal("counting a login attempt")?;
-        let (outcome, refusal) = match gate {
+        Ok(match gate {
             LoginGate::Counted {
                 ip_event,
                 delay_starts,
-            } => {
-                return Ok(Counted {
-                    ip_event,
-                    delay_starts,
-                })
-            }
-            LoginGate::Delayed { until } => (
+            } => Ok(Counted {
+                ip_event,
+                delay_starts,
+            }),
+            LoginGate::Delayed { until } => Err((
                 Outcome::Delayed,
                 PortalError::too_many_requests(
                     format!(
@@ -203,11 +203,23 @@ pub mod ssr {
                     ),
                     whole_seconds(until - now).max(1),
                 ),
-            ),
-            LoginGate::AddressBlocked { oldest } => (
+            )),
+            LoginGate::AddressBlocked { oldest } => Err((
                 Outcome::AddressBlocked,
                 rules.failures_from_ip.refusal(Some(oldest), now),
-            ),
+            )),
+        })
+    }
+
+    async fn pass_the_gate(
+        portal: &Portal,
+        caller: &Caller,
+        key: &str,
+        typed: &str,
+    ) -> Result<Counted, PortalError> {
+        let (outcome, refusal) = match gate(portal, caller, key).await? {
+            Ok(counted) => return Ok(counted),
+            Err(refused) => refused,
         };
         // Looked up only now: the gate must see attempts in the order they came.
         let patient = patient_named(portal, key).await?;

@@ -98,13 +98,11 @@ pub mod ssr {
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
-        limits::{wait_text, Limit, LimitKind},
-        login::ssr::delay_after,
+        login::ssr::gate,
         patient::username_key,
-        portal::{whole_seconds, Portal, DAY, HOUR},
+        portal::Portal,
         session::staff::{self as staff_session, StaffSession},
         staff::accounts::{self, StaffMember},
-        store::{LoginGate, LoginRules},
     };
 
     /// The one answer for every wrong detail: username, password or code.
@@ -157,51 +155,21 @@ pub mod ssr {
         Ok((me, cookie))
     }
 
-    /// The same gate as patients' logins: every attempt counted first, delays after repeated
-    /// failures, and a limit per network.
+    /// The same gate as patients' logins.
     async fn pass_the_gate(
         portal: &Portal,
         caller: &Caller,
         key: &str,
         typed: &str,
     ) -> Result<i64, PortalError> {
-        let limits = &portal.settings.limits;
-        let now = portal.now();
-        let rules = LoginRules {
-            failures_from_ip: Limit::new(
-                LimitKind::FailedLoginIp,
-                caller.network(portal.settings.ipv6_prefix),
-                HOUR,
-                limits.failed_logins_per_ip_hour,
-                now,
-                |wait| {
-                    format!("There have been too many failed logins from your network. Please try again in {wait}.")
-                },
-            ),
-            failures_forgotten_after: DAY,
-            delay_for: &|failures| delay_after(limits, failures),
-        };
-        let gate = portal
-            .store
-            .login_gate(key, &rules, now)
-            .await
-            .or_internal("counting a staff login")?;
-        let refusal = match gate {
-            LoginGate::Counted { ip_event, .. } => return Ok(ip_event),
-            LoginGate::Delayed { until } => PortalError::too_many_requests(
-                format!(
-                    "Too many failed attempts. Please wait {} before trying again.",
-                    wait_text(until - now)
-                ),
-                whole_seconds(until - now).max(1),
-            ),
-            LoginGate::AddressBlocked { oldest } => {
-                rules.failures_from_ip.refusal(Some(oldest), now)
+        match gate(portal, caller, key).await? {
+            Ok(counted) => Ok(counted.ip_event),
+            Err((outcome, refusal)) => {
+                let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
+                audit::record(portal, caller, entry).await;
+                Err(refusal)
             }
-        };
-        let entry = Entry::new(Event::StaffLogin, Outcome::Delayed).typed_username(typed);
-        audit::record(portal, caller, entry).await;
-        Err(refusal)
+        }
     }
 
     /// The password and then the second factor; an unknown or unenrolled name is checked
