@@ -4,6 +4,7 @@
 pub mod config;
 mod listener;
 mod middleware;
+mod page_cache;
 
 pub use listener::serve;
 

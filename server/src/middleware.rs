@@ -49,6 +49,9 @@ pub fn around(
         .secure_cookies()
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     router
+        .layer(crate::page_cache::PageCacheLayer(
+            crate::page_cache::PageCache::new(portal.clone()),
+        ))
         .layer(from_fn(error_status))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

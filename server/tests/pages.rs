@@ -152,3 +152,58 @@ async fn static_files_are_compressed_and_pages_are_not() {
     assert!(page.headers().get("content-encoding").is_none());
     assert_eq!(page.headers()["cache-control"], "no-store");
 }
+
+fn nonce_of(reply: &common::Reply) -> String {
+    let policy = reply.headers["content-security-policy"].to_str().unwrap();
+    let start = policy.find("'nonce-").unwrap() + "'nonce-".len();
+    let end = policy[start..].find('\'').unwrap() + start;
+    policy[start..end].to_string()
+}
+
+#[tokio::test]
+async fn anonymous_pages_come_from_memory_with_a_fresh_nonce_each_time() {
+    let portal = TestPortal::new().await;
+    for page in ["/login", "/register", "/login?timeout=1"] {
+        let first = portal.get(page, None).await;
+        let second = portal.get(page, None).await;
+        assert_eq!(second.status, StatusCode::OK, "{page}");
+        let (one, two) = (nonce_of(&first), nonce_of(&second));
+        assert_ne!(one, two, "{page}: every response has its own nonce");
+        assert!(
+            second.text().contains(&format!("nonce=\"{two}\"")),
+            "{page}"
+        );
+        assert!(
+            !second.text().contains(&one),
+            "{page}: nothing of the last nonce stays"
+        );
+        // Apart from the nonce, the page is the same page.
+        assert_eq!(
+            first.text().replace(&one, "N"),
+            second.text().replace(&two, "N")
+        );
+        assert!(second.headers.get("set-cookie").is_none());
+        assert_eq!(second.headers["cache-control"], "no-store");
+    }
+    let timeout = portal.get("/login?timeout=1", None).await.text();
+    assert!(timeout.contains("signed out because you had been inactive"));
+    assert!(!portal.get("/login", None).await.text().contains("inactive"));
+}
+
+#[tokio::test]
+async fn a_change_to_the_practice_settings_shows_on_the_next_anonymous_page() {
+    let portal = TestPortal::new().await;
+    assert!(portal
+        .get("/login", None)
+        .await
+        .text()
+        .contains("Patient Portal"));
+    let mut practice = (*portal.portal.practice()).clone();
+    practice.practice_name = "Harbour Health".into();
+    portal.portal.save_practice(practice).await.unwrap();
+    let page = portal.get("/login", None).await.text();
+    assert!(
+        page.contains("Harbour Health"),
+        "rendered again with the new name"
+    );
+}

@@ -110,6 +110,23 @@ pub async fn serve(router: Router) -> String {
     base
 }
 
+/// Serves every instance of a deployment, with its static files from `site`.
+pub async fn serve_all_with_site(
+    deployment: &Deployment,
+    site: &std::path::Path,
+    adjust: impl Fn(Router) -> Router,
+) -> Vec<String> {
+    let mut bases = Vec::new();
+    for portal in &deployment.portals {
+        let options = LeptosOptions::builder()
+            .output_name("portal")
+            .site_root(site.display().to_string())
+            .build();
+        bases.push(serve(adjust(server::router(portal.clone(), options))).await);
+    }
+    bases
+}
+
 /// Serves every instance of a deployment; returns their base URLs.
 pub async fn serve_all(deployment: &Deployment, adjust: impl Fn(Router) -> Router) -> Vec<String> {
     let mut bases = Vec::new();

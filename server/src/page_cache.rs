@@ -1,0 +1,254 @@
+//! The pages every visitor sees before signing in (`/login`, `/register`) are the same for all
+//! of them, so each is rendered once and served from memory, with a fresh nonce swapped into
+//! its script tags and its Content-Security-Policy on every response. A page is rendered again
+//! when the practice's settings (its name and contact, in every page) change.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{Arc, RwLock},
+    task::{Context, Poll},
+};
+
+use app::portal::{Portal, PracticeSettings};
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures_util::future::BoxFuture;
+
+/// The pages served from memory to visitors without a session.
+const ANONYMOUS_PAGES: [&str; 2] = ["/login", "/register"];
+/// Query strings make variants (`?timeout=1`); this many at most are kept.
+const MAX_VARIANTS: usize = 16;
+/// The largest page we would ever keep.
+const MAX_PAGE: usize = 1024 * 1024;
+
+/// Text with a nonce to put in at known places: the pieces between them.
+struct WithNonce(Vec<String>);
+
+impl WithNonce {
+    fn new(text: &str, nonce: &str) -> Self {
+        Self(text.split(nonce).map(str::to_string).collect())
+    }
+
+    fn with(&self, nonce: &str) -> String {
+        let length = self.0.iter().map(String::len).sum::<usize>() + nonce.len() * self.0.len();
+        let mut text = String::with_capacity(length);
+        for (n, piece) in self.0.iter().enumerate() {
+            if n > 0 {
+                text.push_str(nonce);
+            }
+            text.push_str(piece);
+        }
+        text
+    }
+}
+
+struct Cached {
+    /// The settings it was rendered with.
+    practice: PracticeSettings,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: WithNonce,
+    /// The Content-Security-Policy.
+    policy: WithNonce,
+}
+
+#[derive(Clone)]
+pub struct PageCache {
+    portal: Portal,
+    pages: Arc<RwLock<HashMap<String, Arc<Cached>>>>,
+}
+
+impl PageCache {
+    pub fn new(portal: Portal) -> Self {
+        Self {
+            portal,
+            pages: Arc::default(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Cached>> {
+        let pages = self.pages.read().ok()?;
+        let cached = pages.get(key)?;
+        (cached.practice == *self.portal.practice()).then(|| cached.clone())
+    }
+
+    fn keep(&self, key: String, cached: Cached) {
+        if let Ok(mut pages) = self.pages.write() {
+            if pages.len() < MAX_VARIANTS || pages.contains_key(&key) {
+                pages.insert(key, Arc::new(cached));
+            }
+        }
+    }
+}
+
+/// Whether the request carries any cookie of the portal's (a session of either kind).
+fn has_session_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.contains("portal_session=") || c.contains("portal_staff="))
+}
+
+/// The nonce a rendered page's policy names.
+fn nonce_of(policy: &str) -> Option<&str> {
+    let start = policy.find("'nonce-")? + "'nonce-".len();
+    let end = policy[start..].find('\'')? + start;
+    Some(&policy[start..end])
+}
+
+/// A nonce as Leptos makes them: 128 random bits, URL-safe base64.
+fn new_nonce() -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn serve(cached: &Cached) -> Response {
+    let nonce = new_nonce();
+    let mut response = Response::new(Body::from(cached.body.with(&nonce)));
+    *response.status_mut() = cached.status;
+    *response.headers_mut() = cached.headers.clone();
+    if let Ok(policy) = HeaderValue::from_str(&cached.policy.with(&nonce)) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// Serves the anonymous pages from memory. A tower layer rather than a `from_fn` middleware:
+/// every request passes through it, and most only need the quick look at their path.
+#[derive(Clone)]
+pub struct PageCacheLayer(pub PageCache);
+
+impl<S> tower::Layer<S> for PageCacheLayer {
+    type Service = PageCacheService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PageCacheService {
+            inner,
+            cache: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PageCacheService<S> {
+    inner: S,
+    cache: PageCache,
+}
+
+impl<S> tower::Service<Request> for PageCacheService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let cacheable = request.method() == Method::GET
+            && ANONYMOUS_PAGES.contains(&request.uri().path())
+            && !has_session_cookie(request.headers());
+        if !cacheable {
+            return Box::pin(self.inner.call(request));
+        }
+        let key = request
+            .uri()
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .to_string();
+        if let Some(cached) = self.cache.get(&key) {
+            return Box::pin(async move { Ok(serve(&cached)) });
+        }
+        let cache = self.cache.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move { Ok(render_and_keep(cache, key, response.await?).await) })
+    }
+}
+
+/// Keeps a page just rendered, if it is one to keep, and passes it on.
+async fn render_and_keep(cache: PageCache, key: String, response: Response) -> Response {
+    let practice = (*cache.portal.practice()).clone();
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let policy = parts
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let page = std::str::from_utf8(&bytes).ok();
+    // Only a whole, successful page that names its nonce, and sets no cookie, is kept.
+    if let (Some(policy), Some(page), true, false) = (
+        policy,
+        page,
+        parts.status == StatusCode::OK,
+        parts.headers.contains_key(header::SET_COOKIE),
+    ) {
+        if let Some(nonce) = nonce_of(&policy).filter(|n| n.len() >= 16) {
+            let mut headers = parts.headers.clone();
+            headers.remove(header::CONTENT_SECURITY_POLICY);
+            headers.remove(header::CONTENT_LENGTH);
+            cache.keep(
+                key,
+                Cached {
+                    practice,
+                    status: parts.status,
+                    headers,
+                    body: WithNonce::new(page, nonce),
+                    policy: WithNonce::new(&policy, nonce),
+                },
+            );
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_nonce_goes_wherever_the_old_one_was() {
+        let page = WithNonce::new("<a n=\"OLD\">x</a><b n=\"OLD\">", "OLD");
+        assert_eq!(page.with("NEW"), "<a n=\"NEW\">x</a><b n=\"NEW\">");
+        assert_eq!(WithNonce::new("none here", "OLD").with("NEW"), "none here");
+        assert_ne!(new_nonce(), new_nonce());
+        assert_eq!(new_nonce().len(), 22);
+    }
+
+    #[test]
+    fn the_nonce_is_read_from_the_policy() {
+        let policy =
+            "default-src 'self'; script-src 'self' 'nonce-abcDEF123_-xyz456789' 'wasm-unsafe-eval'";
+        assert_eq!(nonce_of(policy), Some("abcDEF123_-xyz456789"));
+        assert_eq!(nonce_of("default-src 'self'"), None);
+    }
+
+    #[test]
+    fn only_a_portal_cookie_counts_as_a_session() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark"));
+        assert!(!has_session_cookie(&headers));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; portal_session=x"),
+        );
+        assert!(has_session_cookie(&headers));
+    }
+}
