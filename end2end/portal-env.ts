@@ -17,6 +17,8 @@ function portal(port: number, name: string, extra: Record<string, string> = {}):
       LEPTOS_OUTPUT_NAME: "portal",
       LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
       LEPTOS_SITE_PKG_DIR: "pkg",
+      // The build names the app's files by their content (cargo-leptos `hash-files`).
+      LEPTOS_HASH_FILES: "true",
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_RELOAD_PORT: String(port + 1),
       PORTAL_DATABASE_URL: `sqlite://${dataDir}/portal.db`,

@@ -40,7 +40,7 @@ pub mod sms;
 pub mod store;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
@@ -77,6 +77,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Your patient portal: your health records, kept safe."/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // With cargo-leptos's content-hashed names, the one this build made.
+                <HashedStylesheet options=options.clone() id="portal"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -125,7 +127,6 @@ pub fn App() -> impl IntoView {
     Practice::provide();
 
     view! {
-        <Stylesheet id="portal" href="/pkg/portal.css"/>
         <Title formatter=move |page: String| format!("{page} · Patient Portal")/>
         <Router>
             <Header/>

@@ -57,6 +57,32 @@ test("a registered patient logs out, logs in, gets the code without asking, and 
   await screenshot(page, "3-signed-in-again");
 });
 
+test("the login page's script, wasm and styles are named by their content, compressed, and kept for a year", async ({
+  page,
+  request,
+}) => {
+  await page.goto("/login");
+  await hydrated(page);
+  const files = await page.evaluate(() =>
+    [
+      ...Array.from(document.querySelectorAll<HTMLLinkElement>("link[rel=stylesheet], link[rel=modulepreload], link[rel=preload]")).map(
+        (l) => l.href,
+      ),
+    ].filter((href) => href.includes("/pkg/")),
+  );
+  expect(files.length).toBeGreaterThanOrEqual(3);
+  for (const file of files) {
+    // A hash of the content in the name: a new release has new names.
+    expect(file).toMatch(/\/pkg\/portal\.[A-Za-z0-9_-]{16,}(_bg)?\.(js|wasm|css)$/);
+    // Compressed once at start-up, in the background: served from memory when it is done.
+    await expect
+      .poll(async () => (await request.get(file, { headers: { "accept-encoding": "br" } })).headers()["cache-control"])
+      .toBe("public, max-age=31536000, immutable");
+    const reply = await request.get(file, { headers: { "accept-encoding": "br" } });
+    expect(reply.headers()["content-encoding"]).toBe("br");
+  }
+});
+
 test("a wrong password shows one generic message", async ({ page }) => {
   await page.goto("/login");
   await hydrated(page);

@@ -5,6 +5,7 @@ pub mod config;
 mod listener;
 mod middleware;
 mod page_cache;
+mod static_files;
 
 pub use listener::serve;
 
@@ -23,6 +24,7 @@ use app::{
     store::Store,
 };
 use axum::{
+    body::Body,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
@@ -197,8 +199,23 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
     let pkg = format!("/{}", leptos_options.site_pkg_dir);
     let pkg_dir =
         std::path::Path::new(&*leptos_options.site_root).join(&*leptos_options.site_pkg_dir);
+    // From memory once compressed; from disk until then.
+    let files = static_files::StaticFiles::prepare_in_background(
+        pkg_dir.clone(),
+        leptos_options.hash_files,
+    );
+    let from_disk = tower::ServiceExt::<axum::extract::Request>::map_response(
+        ServeDir::new(pkg_dir),
+        |r: http::Response<_>| r.map(Body::new),
+    );
     let router = router
-        .nest_service(&pkg, ServeDir::new(pkg_dir))
+        .nest_service(
+            &pkg,
+            static_files::StaticService {
+                files,
+                inner: from_disk,
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))

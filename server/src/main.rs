@@ -120,7 +120,15 @@ async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-    let leptos = get_configuration(None)?;
+    let mut leptos = get_configuration(None)?;
+    // Started as `target/release/server` rather than by cargo-leptos: the build's own setting
+    // says whether the app's files carry content hashes in their names.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        leptos.leptos_options.hash_files = option_env!("LEPTOS_HASH_FILES") == Some("true");
+        if let Some(name) = option_env!("LEPTOS_HASH_FILE_NAME") {
+            leptos.leptos_options.hash_file = name.into();
+        }
+    }
     let config = Config::from_env()?;
     let (portal, wiring) = server::start(&config).await?;
     tracing::info!(

@@ -144,9 +144,10 @@ fn is_page_or_data(headers: &http::HeaderMap) -> bool {
         .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
 }
 
-/// Pages and API answers can carry patient data: no cache may keep them. Static files are kept
-/// but checked again on each use (a 304 when unchanged), so a new release is never mixed with
-/// an old one's script.
+/// Pages and API answers can carry patient data: no cache may keep them. Static files without
+/// a cache policy of their own are kept but checked again on each use (a 304 when unchanged),
+/// so a new release is never mixed with an old one's script; the app's content-named files say
+/// `immutable` themselves (a new release has new names).
 async fn no_store_for_pages_and_data(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let page_or_data = is_page_or_data(response.headers());
