@@ -50,7 +50,7 @@ use crate::{
     home::{HomePage, SignedInLayout},
     login::LoginPage,
     practice::{Footer, Header, Practice},
-    profile::ProfilePage,
+    profile::{ChangeMobilePage, ProfilePage},
     registration::RegisterPage,
     staff::{
         audit_log::AuditLogPage,
@@ -125,6 +125,7 @@ pub fn App() -> impl IntoView {
         }
     });
     Practice::provide();
+    ui::plain_forms::provide();
 
     view! {
         <Title formatter=move |page: String| format!("{page} · Patient Portal")/>
@@ -140,6 +141,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                        <Route path=path!("/profile/mobile") view=ChangeMobilePage ssr=SsrMode::Async/>
                     </ParentRoute>
                     // The practice's side.
                     <Route path=path!("/staff/login") view=StaffLoginPage/>

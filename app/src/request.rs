@@ -39,6 +39,20 @@ fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
+/// Whether this is a form posted without scripts: the browser wants a page back, and is sent
+/// to one.
+pub fn is_plain_form_post() -> bool {
+    parts()
+        .and_then(|p| {
+            p.headers
+                .get(header::ACCEPT)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 fn append_header(name: header::HeaderName, value: &str) {
     if let (Some(options), Ok(value)) = (
         use_context::<ResponseOptions>(),

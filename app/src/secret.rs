@@ -110,20 +110,28 @@ impl ServerSecret {
         mac
     }
 
-    fn sealing_cipher(&self) -> XChaCha20Poly1305 {
-        let key = self
-            .derive(b"portal outbox seal v1")
-            .finalize()
-            .into_bytes();
+    fn sealing_cipher(&self, purpose: &str) -> XChaCha20Poly1305 {
+        let key = self.derive(purpose.as_bytes()).finalize().into_bytes();
         XChaCha20Poly1305::new(&key)
     }
 
     /// Encrypts text for storage (the SMS outbox), as hex of nonce and ciphertext.
     pub fn seal(&self, text: &str) -> String {
+        self.seal_as(STORED, text)
+    }
+
+    /// The text sealed by [`ServerSecret::seal`], or `None` if it was sealed under another key.
+    pub fn open(&self, sealed_hex: &str) -> Option<String> {
+        self.open_as(STORED, sealed_hex)
+    }
+
+    /// Encrypts text under a key of its own purpose: what is sealed for one use never opens
+    /// as another's.
+    pub fn seal_as(&self, purpose: &str, text: &str) -> String {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
-            .sealing_cipher()
+            .sealing_cipher(purpose)
             .encrypt(XNonce::from_slice(&nonce), text.as_bytes())
             .expect("encryption of a short text cannot fail");
         let mut out = nonce.to_vec();
@@ -131,20 +139,24 @@ impl ServerSecret {
         hex::encode(out)
     }
 
-    /// The text sealed by [`ServerSecret::seal`], or `None` if it was sealed under another key.
-    pub fn open(&self, sealed_hex: &str) -> Option<String> {
+    /// The text sealed by [`ServerSecret::seal_as`] for the same purpose, or `None`.
+    pub fn open_as(&self, purpose: &str, sealed_hex: &str) -> Option<String> {
         let bytes = hex::decode(sealed_hex).ok()?;
         if bytes.len() < 24 {
             return None;
         }
         let (nonce, sealed) = bytes.split_at(24);
         let plain = self
-            .sealing_cipher()
+            .sealing_cipher(purpose)
             .decrypt(XNonce::from_slice(nonce), sealed)
             .ok()?;
         String::from_utf8(plain).ok()
     }
 }
+
+/// The purpose of what is sealed for storage (the outbox, staff secrets); its name predates the
+/// others and must not change, or stored texts would no longer open.
+const STORED: &str = "portal outbox seal v1";
 
 #[cfg(test)]
 mod tests {
@@ -167,6 +179,11 @@ mod tests {
         assert!(!sealed.contains("123456"));
         assert_eq!(secret.open(&sealed).as_deref(), Some("Your code is 123456"));
         assert_eq!(ServerSecret::random().open(&sealed), None);
+        // Sealed for one purpose, it never opens as another's.
+        assert_eq!(secret.open_as("something else", &sealed), None);
+        let form = secret.seal_as("a form", "ana");
+        assert_eq!(secret.open_as("a form", &form).as_deref(), Some("ana"));
+        assert_eq!(secret.open(&form), None);
     }
 
     #[test]

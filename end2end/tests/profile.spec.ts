@@ -135,7 +135,7 @@ test("a pending number is verified after signing in with the old one", async ({ 
   const pendingRow = page.locator(".pending-mobile");
   await expect(pendingRow).toContainText(newMobile.typed);
   await expect(pendingRow).toContainText("Not verified");
-  await expect(page.getByRole("button", { name: "Verify this number" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Verify this number" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Cancel this change" })).toBeVisible();
   await expectAccessible(page);
   await screenshot(page, "1-saved-pending");

@@ -86,6 +86,28 @@ export async function expectAccessible(page: Page): Promise<void> {
   ).toEqual([]);
 }
 
+/** The same check for a page shown with scripts off (where axe itself can't run): its HTML as
+ * the browser has it, checked in a page of its own that runs axe but none of the portal's
+ * scripts. */
+export async function expectAccessibleWithoutScripts(page: Page): Promise<void> {
+  const html = await page.content();
+  const url = page.url();
+  const context = await page.context().browser()!.newContext({ javaScriptEnabled: true });
+  try {
+    const checker = await context.newPage();
+    await checker.route("**/*", (route) => {
+      const wanted = route.request().url();
+      if (wanted === url) return route.fulfill({ body: html, contentType: "text/html" });
+      if (/\.(js|wasm)(\?|$)/.test(wanted)) return route.abort();
+      return route.continue();
+    });
+    await checker.goto(url);
+    await expectAccessible(checker);
+  } finally {
+    await context.close();
+  }
+}
+
 /** A full-page screenshot in the test's output folder. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });

@@ -52,6 +52,7 @@ pub fn around(
         .layer(crate::page_cache::PageCacheLayer(
             crate::page_cache::PageCache::new(portal.clone()),
         ))
+        .layer(from_fn_with_state(portal.clone(), plain_form_posts))
         .layer(from_fn(error_status))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -113,6 +114,53 @@ async fn error_status(request: Request, next: Next) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The largest form a page of ours posts.
+const MAX_FORM: usize = 64 * 1024;
+
+/// A form posted without scripts (the browser asks for a page back) is answered with a redirect
+/// to a page of the portal. One that a server function refused goes back to its page with the
+/// error and what was typed in a cookie of its own (`app::ui::plain_forms`), not in the address.
+async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let header_has = |name: header::HeaderName, text: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains(text))
+    };
+    let plain_post = request.method() == Method::POST
+        && request.uri().path().starts_with("/api/")
+        && header_has(header::ACCEPT, "text/html")
+        && header_has(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if !plain_post {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(form) = axum::body::to_bytes(body, MAX_FORM).await else {
+        let error = PortalError::new(ErrorKind::BadRequest, "That form was too large to send.");
+        return (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response();
+    };
+    let mut response = next
+        .run(Request::from_parts(parts, Body::from(form.clone())))
+        .await;
+    let answer = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| response.status().is_redirection())
+        .and_then(|location| app::ui::plain_forms::ssr::back_to(&portal, location, &form));
+    let Some((back, refused)) = answer else {
+        return response;
+    };
+    if let Ok(back) = HeaderValue::from_str(&back) {
+        response.headers_mut().insert(header::LOCATION, back);
+    }
+    if let Some(Ok(cookie)) = refused.map(|c| HeaderValue::from_str(&c)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// Our pages are a few kilobytes and ready at once: sent whole, they take one write instead of

@@ -86,13 +86,18 @@ impl PageCache {
     }
 }
 
-/// Whether the request carries any cookie of the portal's (a session of either kind).
-fn has_session_cookie(headers: &HeaderMap) -> bool {
+/// Whether the request carries any cookie of the portal's: a session of either kind, or a
+/// refused form to show again.
+fn has_portal_cookie(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|c| c.contains("portal_session=") || c.contains("portal_staff="))
+        .any(|c| {
+            c.contains("portal_session=")
+                || c.contains("portal_staff=")
+                || c.contains("portal_form=")
+        })
 }
 
 /// The nonce a rendered page's policy names.
@@ -162,7 +167,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let cacheable = request.method() == Method::GET
             && ANONYMOUS_PAGES.contains(&request.uri().path())
-            && !has_session_cookie(request.headers());
+            && !has_portal_cookie(request.headers());
         if !cacheable {
             return Box::pin(self.inner.call(request));
         }
@@ -241,14 +246,16 @@ mod tests {
     }
 
     #[test]
-    fn only_a_portal_cookie_counts_as_a_session() {
+    fn only_the_portals_own_cookies_count() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark"));
-        assert!(!has_session_cookie(&headers));
+        assert!(!has_portal_cookie(&headers));
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("a=1; portal_session=x"),
         );
-        assert!(has_session_cookie(&headers));
+        assert!(has_portal_cookie(&headers));
+        headers.insert(header::COOKIE, HeaderValue::from_static("portal_form=x"));
+        assert!(has_portal_cookie(&headers));
     }
 }

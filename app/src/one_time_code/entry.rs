@@ -7,7 +7,7 @@ use super::{CodeSent, SendCode, Verified, VerifyCode};
 use crate::{
     error::{ErrorKind, PortalError},
     practice::SupportContact,
-    ui::{Field, FormMessage, SubmitButton},
+    ui::{use_hydrated, Field, FormMessage, SubmitButton},
 };
 
 /// Counts `seconds` down to zero, one second at a time, in the browser.
@@ -128,6 +128,8 @@ pub fn SendCodeForm(
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let error = Signal::derive(move || send.value().get().and_then(Result::err));
+    // In the plain page nothing would count down and enable it again: the server says when.
+    let hydrated = use_hydrated();
     view! {
         <ActionForm action=send attr:novalidate=true attr:class="form send-code">
             <SendProblem error=error/>
@@ -136,7 +138,7 @@ pub fn SendCodeForm(
                 label=label
                 class=class
                 pending=send.pending()
-                disabled=Signal::derive(move || countdown.get() > 0)
+                disabled=Signal::derive(move || hydrated.get() && countdown.get() > 0)
             />
             <ResendWait id=wait_id seconds=countdown/>
         </ActionForm>

@@ -59,6 +59,11 @@ pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, Po
         leptos_axum::redirect("/");
         Ok(verified)
     } else {
-        new_number::verify(&portal, caller, session, patient, &code).await
+        let verified = new_number::verify(&portal, caller, session, patient, &code).await?;
+        // Without scripts, the number page says it is done.
+        if crate::request::is_plain_form_post() {
+            leptos_axum::redirect(crate::profile::NUMBER_VERIFIED_PAGE);
+        }
+        Ok(verified)
     }
 }

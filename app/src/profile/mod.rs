@@ -3,6 +3,7 @@
 //! (`/api/change_mobile`, then `/api/verify_code`) and stays pending, apart from the verified
 //! one, until its code comes back; it can be cancelled (`/api/cancel_mobile_change`).
 
+mod change_number;
 mod mobile_dialog;
 mod pending_number;
 
@@ -10,6 +11,7 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
+pub use change_number::{ChangeMobilePage, NUMBER_PAGE, NUMBER_VERIFIED_PAGE};
 pub use pending_number::PendingNumber;
 
 use crate::{
@@ -18,7 +20,8 @@ use crate::{
     patient::{me, MobileStatus, Profile},
     ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
-use mobile_dialog::{DialogStep, MobileDialog};
+use change_number::{NumberChange, Step};
+use mobile_dialog::MobileDialog;
 
 /// "Save & Get Code": saves the number as pending and texts a code to it. The verified number
 /// stays the sign-in factor until then.
@@ -26,14 +29,19 @@ use mobile_dialog::{DialogStep, MobileDialog};
 pub async fn change_mobile(#[server(default)] mobile: String) -> Result<CodeSent, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    crate::one_time_code::new_number::save_and_send(
+    let sent = crate::one_time_code::new_number::save_and_send(
         &portal,
         &visit.caller,
         &visit.session,
         &visit.patient,
         &mobile,
     )
-    .await
+    .await?;
+    // Without scripts, on to the code step, whichever step the form was on.
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(NUMBER_PAGE);
+    }
+    Ok(sent)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,15 +91,16 @@ pub fn ProfilePage() -> impl IntoView {
     let patient = Resource::new(move || reload.get(), |_| me());
     let notice = RwSignal::new(None::<String>);
     let dialog_open = RwSignal::new(false);
-    let dialog_step = RwSignal::new(DialogStep::EnterNumber);
+    let change = NumberChange::new(Step::EnterNumber, move |_: CodeSent| {
+        reload.update(|n| *n += 1)
+    });
     let help_open = RwSignal::new(false);
 
-    let open_dialog = move |step: DialogStep| {
+    let open_dialog = move |step: Step| {
         notice.set(None);
-        dialog_step.set(step);
+        change.step.set(step);
         dialog_open.set(true);
     };
-    let number_saved = Callback::new(move |_: CodeSent| reload.update(|n| *n += 1));
     let number_verified = Callback::new(move |verified: Verified| {
         dialog_open.set(false);
         notice.set(Some(format!(
@@ -118,20 +127,15 @@ pub fn ProfilePage() -> impl IntoView {
                         <Details
                             patient=p
                             help_open=help_open
-                            on_change=Callback::new(move |_| open_dialog(DialogStep::EnterNumber))
-                            on_verify=Callback::new(move |_| open_dialog(DialogStep::EnterCode))
+                            on_change=Callback::new(move |_| open_dialog(Step::EnterNumber))
+                            on_verify=Callback::new(move |_| open_dialog(Step::EnterCode))
                             on_cancelled=change_cancelled
                         />
                     })
                 })}
             </Transition>
         </section>
-        <MobileDialog
-            open=dialog_open
-            step=dialog_step
-            on_saved=number_saved
-            on_verified=number_verified
-        />
+        <MobileDialog open=dialog_open change on_verified=number_verified/>
     }
 }
 
@@ -180,9 +184,10 @@ fn Details(
                 <div id="mobile-help" class="help" hidden=move || !help_open.get()>
                     <p>
                         "We text a code to this number each time you sign in, to keep your records safe. To change it, click "
+                        // The page of its own without scripts; the dialog with them.
                         <a
                             id="change-mobile-link"
-                            href="#change-mobile"
+                            href=NUMBER_PAGE
                             on:click=move |ev| {
                                 ev.prevent_default();
                                 on_change.run(());
@@ -226,14 +231,17 @@ fn PendingRow(
                     "Until this number is verified, we keep texting your sign-in codes to your verified number."
                 </p>
                 <div class="actions">
-                    <button
+                    <a
                         id="verify-number-button"
-                        type="button"
+                        href=NUMBER_PAGE
                         class="button secondary"
-                        on:click=move |_| on_verify.run(())
+                        on:click=move |ev| {
+                            ev.prevent_default();
+                            on_verify.run(());
+                        }
                     >
                         "Verify this number"
-                    </button>
+                    </a>
                     <ActionForm action=cancel attr:class="inline-form">
                         <SubmitButton label="Cancel this change" class="secondary" pending=cancel.pending()/>
                     </ActionForm>

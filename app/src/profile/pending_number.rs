@@ -58,7 +58,7 @@ pub fn PendingNumber(
             <SendCodeForm send=send label="Send Code" countdown=countdown wait_id="pending-wait"/>
             <CodeEntry scope="pending-" on_verified=verified/>
             <div class="actions">
-                <A href="/profile" attr:class="button link">"Use a different number"</A>
+                <A href="/profile/mobile?new" attr:class="button link">"Use a different number"</A>
                 <ActionForm action=cancel attr:class="inline-form">
                     <SubmitButton label="Cancel this change" class="secondary" pending=cancel.pending()/>
                 </ActionForm>

@@ -2,10 +2,12 @@
 //! button, and the form-level message. Errors are announced to screen readers.
 
 mod modal;
+pub mod plain_forms;
 
 use leptos::prelude::*;
 
 pub use modal::{use_modal, Modal};
+pub use plain_forms::use_hydrated;
 
 use crate::error::PortalError;
 
@@ -20,7 +22,8 @@ pub fn Field(
     #[prop(optional)] autocomplete: &'static str,
     #[prop(optional)] hint: &'static str,
     #[prop(optional)] inputmode: &'static str,
-    /// The initial value, e.g. the number on file.
+    /// The initial value, e.g. the number on file. What the patient typed into a refused plain
+    /// post comes back instead (never into a password field).
     #[prop(optional, into)]
     value: String,
     /// An ID prefix, where the same field appears twice in one page.
@@ -28,6 +31,10 @@ pub fn Field(
     scope: &'static str,
 ) -> impl IntoView {
     let id = format!("{scope}{name}");
+    let value = match kind {
+        "password" => String::new(),
+        _ => plain_forms::typed_value(name).unwrap_or(value),
+    };
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
     let described_by = if hint.is_empty() {

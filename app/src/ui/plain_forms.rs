@@ -1,0 +1,206 @@
+//! Forms before the app has loaded, or with scripts off. Every form then posts as plain HTML. A
+//! refused plain post comes back to its page with the error beside its fields and what was typed
+//! still in them (never a password). Both travel in a short-lived sealed cookie that the page
+//! reads once, rather than in the address, where they would stay in the history.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A refused plain post, for the page it came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The path of the page the form was on.
+    pub page: String,
+    /// The server function's path, so that its action shows the error.
+    pub action: String,
+    /// The error, encoded as server functions encode it.
+    pub error: String,
+    /// What was typed, by field name; passwords are never kept.
+    pub typed: Vec<(String, String)>,
+    /// When it was refused, so that an old cookie is never shown again.
+    pub at: i64,
+}
+
+/// What the patient typed into a refused form, for [`crate::ui::Field`] to put back.
+#[derive(Debug, Clone, Default)]
+pub struct Typed(Arc<Vec<(String, String)>>);
+
+impl Typed {
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
+/// The typed value of field `name`, if this page comes back from a refused plain post.
+pub fn typed_value(name: &str) -> Option<String> {
+    use_context::<Typed>().and_then(|typed| typed.value(name))
+}
+
+/// Gives the page a refused plain post's error (through the server action of the function that
+/// refused it) and its typed values. Read on the server and carried to the browser with the page,
+/// so that both render the same.
+pub fn provide() {
+    let refused = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        return ssr::take();
+        #[cfg(not(feature = "ssr"))]
+        None::<Refused>
+    })
+    .into_inner();
+    if let Some(refused) = refused {
+        provide_context(leptos::server::ServerActionError::new(
+            &refused.action,
+            &refused.error,
+        ));
+        provide_context(Typed(Arc::new(refused.typed)));
+    }
+}
+
+/// True once the app runs in the browser. Controls that only scripts can bring back to life
+/// (a button disabled while a countdown runs) stay usable in the plain page.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use axum::http::{header, request::Parts};
+    use cookie::{time::Duration, Cookie, SameSite};
+
+    use super::Refused;
+    use crate::portal::{Portal, MINUTE};
+
+    /// Long enough to follow the redirect on a slow connection.
+    const KEPT_FOR: i64 = 2 * MINUTE;
+    /// A value longer than any field takes is not kept.
+    const LONGEST_VALUE: usize = 500;
+    /// Browsers keep cookies up to 4 KB; past this the typed values are left out.
+    const LARGEST_COOKIE: usize = 3800;
+    const SEALED_AS: &str = "portal refused form v1";
+
+    fn cookie_name(portal: &Portal) -> &'static str {
+        if portal.settings.secure_cookies() {
+            "__Host-portal_form"
+        } else {
+            "portal_form"
+        }
+    }
+
+    /// Whether a field's value may be kept: never a password, nor a server function's own field.
+    fn keepable(name: &str, value: &str) -> bool {
+        !name.contains("password")
+            && !name.starts_with("__")
+            && !value.is_empty()
+            && value.len() <= LONGEST_VALUE
+    }
+
+    /// Where a plain post's answer sends the browser: the same page of the portal, never
+    /// another site, without the refusal that server functions put in the address (`__path`
+    /// and `__err`). For a refused post, also the cookie that carries the refusal and what was
+    /// typed instead.
+    pub fn back_to(
+        portal: &Portal,
+        location: &str,
+        form: &[u8],
+    ) -> Option<(String, Option<String>)> {
+        let url = portal.settings.public_url.join(location).ok()?;
+        let field = |name: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        };
+        // The rest of the address as it was.
+        let rest: Vec<&str> = url
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| {
+                !pair.is_empty() && !pair.starts_with("__path=") && !pair.starts_with("__err=")
+            })
+            .collect();
+        let mut back = url.path().to_string();
+        if !rest.is_empty() {
+            back.push('?');
+            back.push_str(&rest.join("&"));
+        }
+        let (Some(action), Some(error)) = (field("__path"), field("__err")) else {
+            return Some((back, None));
+        };
+        let mut refused = Refused {
+            page: url.path().to_string(),
+            action,
+            error,
+            typed: url::form_urlencoded::parse(form)
+                .filter(|(name, value)| keepable(name, value))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            at: portal.now(),
+        };
+        let mut sealed = seal(portal, &refused)?;
+        if sealed.len() > LARGEST_COOKIE {
+            refused.typed.clear();
+            sealed = seal(portal, &refused)?;
+        }
+        let cookie = Cookie::build((cookie_name(portal), sealed))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(portal.settings.secure_cookies())
+            .max_age(Duration::milliseconds(KEPT_FOR))
+            .build();
+        Some((back, Some(cookie.to_string())))
+    }
+
+    fn seal(portal: &Portal, refused: &Refused) -> Option<String> {
+        let json = serde_json::to_string(refused).ok()?;
+        Some(portal.secret.seal_as(SEALED_AS, &json))
+    }
+
+    /// The refused post for this page, if the request carries one; the cookie is removed either
+    /// way, so it is shown once.
+    pub fn take() -> Option<Refused> {
+        let portal = leptos::prelude::use_context::<Portal>()?;
+        let parts = leptos::prelude::use_context::<Parts>()?;
+        refused_for(&portal, &parts)
+    }
+
+    pub fn refused_for(portal: &Portal, parts: &Parts) -> Option<Refused> {
+        let name = cookie_name(portal);
+        let header = parts.headers.get(header::COOKIE)?.to_str().ok()?;
+        let sealed = crate::session::cookie_value(name, header)?;
+        if let (Some(response), Ok(removal)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            header::HeaderValue::from_str(&crate::session::removal_cookie(name, &portal.settings)),
+        ) {
+            response.append_header(header::SET_COOKIE, removal);
+        }
+        let json = portal.secret.open_as(SEALED_AS, &sealed)?;
+        let refused: Refused = serde_json::from_str(&json).ok()?;
+        let fresh = (0..=KEPT_FOR).contains(&(portal.now() - refused.at));
+        (fresh && refused.page == parts.uri.path()).then_some(refused)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn passwords_and_the_frameworks_fields_are_never_kept() {
+            assert!(keepable("username", "ana"));
+            assert!(keepable("mobile", "021 555 0123"));
+            assert!(!keepable("password", "correct horse"));
+            assert!(!keepable("confirm_password", "correct horse"));
+            assert!(!keepable("__err", "x"));
+            assert!(!keepable("given_name", ""));
+            assert!(!keepable("given_name", &"x".repeat(LONGEST_VALUE + 1)));
+        }
+    }
+}

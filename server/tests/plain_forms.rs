@@ -1,0 +1,268 @@
+//! Forms posted without scripts (before the app has loaded, or with scripts off): refused ones
+//! come back to their page with the error and what was typed, never a password, and never in
+//! the address; the same-origin rule holds for them too.
+
+mod common;
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+};
+use common::{form, registration, Reply, TestPortal, PASSWORD};
+
+const OWN_ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// A form post as a browser without scripts sends it, from `page`.
+async fn plain_post(
+    portal: &TestPortal,
+    page: &str,
+    path: &str,
+    pairs: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Reply {
+    let mut request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header(header::ORIGIN, OWN_ORIGIN)
+        .header("sec-fetch-site", "same-origin")
+        .header(header::REFERER, format!("{OWN_ORIGIN}{page}"));
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    portal
+        .send(request.body(Body::from(form(pairs))).unwrap())
+        .await
+}
+
+fn location(reply: &Reply) -> &str {
+    reply
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no redirect ({}): {}", reply.status, reply.text()))
+}
+
+/// The `name=value` of the cookie called `name` that the reply sets.
+fn cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+fn set_cookie_header(reply: &Reply, name: &str) -> String {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_refused_registration_comes_back_with_its_errors_and_what_was_typed_but_no_password() {
+    let portal = TestPortal::new().await;
+    let mut typed = registration("margaret", "12");
+    typed.retain(|(name, _)| *name != "email");
+    typed.push(("email", "margaret@example.org"));
+    let reply = plain_post(&portal, "/register", "/api/register", &typed, None).await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    // Back to the page, with nothing of the error in the address.
+    assert_eq!(location(&reply), "/register");
+    let set = set_cookie_header(&reply, "portal_form");
+    assert!(
+        set.contains("HttpOnly") && set.contains("Max-Age=120"),
+        "{set}"
+    );
+    let kept = cookie(&reply, "portal_form").unwrap();
+    // The cookie is sealed: nothing typed can be read from it.
+    assert!(!kept.contains("Margaret") && !kept.contains("margaret"));
+    let stored = portal.portal.store.account_by_username("margaret").await;
+    assert!(stored.unwrap().is_none());
+
+    let page = portal.get("/register", Some(&kept)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains("Please check the highlighted details"),
+        "{html}"
+    );
+    assert!(html.contains("aria-invalid=\"true\""));
+    for value in [
+        "Margaret",
+        "Smith",
+        "1950-07-31",
+        "margaret@example.org",
+        "12",
+    ] {
+        assert!(
+            html.contains(&format!("value=\"{value}\"")),
+            "{value} is kept"
+        );
+    }
+    assert!(!html.contains(PASSWORD), "a password is never kept");
+    // Shown once: the page takes the cookie away.
+    assert!(set_cookie_header(&page, "portal_form").contains("Max-Age=0"));
+
+    // Another page, another visitor, or a cookie not sealed by the portal shows nothing.
+    let login = portal.get("/login", Some(&kept)).await.text();
+    assert!(!login.contains("Margaret") && !login.contains("highlighted details"));
+    let plain = portal.get("/register", None).await.text();
+    assert!(!plain.contains("Margaret") && !plain.contains("highlighted details"));
+    let forged = portal
+        .get("/register", Some("portal_form=00112233445566778899"))
+        .await;
+    assert_eq!(forged.status, StatusCode::OK);
+    assert!(!forged.text().contains("highlighted details"));
+}
+
+#[tokio::test]
+async fn a_refused_form_is_not_shown_once_its_minutes_have_passed() {
+    let portal = TestPortal::new().await;
+    let reply = plain_post(
+        &portal,
+        "/login",
+        "/api/login",
+        &[("username", "nobody"), ("password", "wrong password")],
+        None,
+    )
+    .await;
+    assert_eq!(location(&reply), "/login");
+    let kept = cookie(&reply, "portal_form").unwrap();
+    let html = portal.get("/login", Some(&kept)).await.text();
+    assert!(html.contains("don&#x27;t match") || html.contains("don't match"));
+    assert!(html.contains("value=\"nobody\""));
+
+    portal.clock.advance_seconds(3 * 60);
+    let html = portal.get("/login", Some(&kept)).await.text();
+    assert!(!html.contains("value=\"nobody\""));
+}
+
+#[tokio::test]
+async fn without_scripts_a_patient_logs_in_with_a_code_after_a_wrong_one() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("olive").await;
+
+    let reply = plain_post(
+        &portal,
+        "/login",
+        "/api/login",
+        &[("username", "olive"), ("password", PASSWORD)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert_eq!(location(&reply), "/verify");
+    let session = cookie(&reply, "portal_session").unwrap();
+
+    let wrong = plain_post(
+        &portal,
+        "/verify",
+        "/api/verify_code",
+        &[("code", "000000")],
+        Some(&session),
+    )
+    .await;
+    assert_eq!(location(&wrong), "/verify");
+    let kept = cookie(&wrong, "portal_form").unwrap();
+    let html = portal
+        .get("/verify", Some(&format!("{session}; {kept}")))
+        .await
+        .text();
+    assert!(html.contains("That code isn"), "{html}");
+
+    let code = portal.last_code().await;
+    let right = plain_post(
+        &portal,
+        "/verify",
+        "/api/verify_code",
+        &[("code", &code)],
+        Some(&session),
+    )
+    .await;
+    assert_eq!(right.status, StatusCode::FOUND);
+    assert_eq!(location(&right), "/");
+    assert!(cookie(&right, "portal_session").is_some());
+    assert!(cookie(&right, "portal_form").is_none());
+}
+
+#[tokio::test]
+async fn without_scripts_a_patient_changes_their_number_on_a_page_of_its_own() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("nina").await;
+    let session = browser.cookie.clone().unwrap();
+
+    // "here" leads to the page, where the number step comes first.
+    let profile = portal.get("/profile", Some(&session)).await.text();
+    assert!(profile.contains("href=\"/profile/mobile\""));
+    let page = portal.get("/profile/mobile", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Save &amp; Get Code"));
+
+    let saved = plain_post(
+        &portal,
+        "/profile/mobile",
+        "/api/change_mobile",
+        &[("mobile", "021 555 0188")],
+        Some(&session),
+    )
+    .await;
+    assert_eq!(location(&saved), "/profile/mobile");
+    let page = portal.get("/profile/mobile", Some(&session)).await.text();
+    assert!(page.contains("Verification code"));
+    assert!(page.contains("ending 88"));
+
+    let code = portal.last_code().await;
+    let verified = plain_post(
+        &portal,
+        "/profile/mobile",
+        "/api/verify_code",
+        &[("code", &code)],
+        Some(&session),
+    )
+    .await;
+    assert_eq!(location(&verified), "/profile/mobile?verified");
+    let page = portal
+        .get("/profile/mobile?verified", Some(&session))
+        .await
+        .text();
+    assert!(page.contains("is verified"), "{page}");
+    assert_eq!(
+        portal.account("nina").await.mobile.as_deref(),
+        Some("+64215550188")
+    );
+}
+
+#[tokio::test]
+async fn a_plain_form_post_from_another_site_is_refused() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("pat").await;
+    let session = browser.cookie.clone().unwrap();
+    for (origin, fetch_site) in [
+        ("https://evil.example", "cross-site"),
+        ("null", "cross-site"),
+        ("https://evil.example", "same-origin"),
+    ] {
+        let request = Request::post("/api/change_mobile")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::ORIGIN, origin)
+            .header("sec-fetch-site", fetch_site)
+            .header(header::REFERER, "https://evil.example/")
+            .header(header::COOKIE, &session)
+            .body(Body::from(form(&[("mobile", "021 555 0199")])))
+            .unwrap();
+        let reply = portal.send(request).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{origin}");
+        assert!(reply.headers.get(header::LOCATION).is_none());
+    }
+    assert_eq!(portal.account("pat").await.pending_mobile, None);
+}
