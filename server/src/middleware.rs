@@ -135,6 +135,14 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         && header_has(header::ACCEPT, "text/html")
         && header_has(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     if !plain_post {
+        // An error in the address would be shown as if the portal had said it: a link made to
+        // put words in the portal's mouth. Errors never travel there, so such a link is
+        // answered with the page without it.
+        if request.method() == Method::GET {
+            if let Some(clean) = without_errors(request.uri()) {
+                return axum::response::Redirect::to(&clean).into_response();
+            }
+        }
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -161,6 +169,28 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// The address without the server functions' error parameters, if it has any (however they
+/// are encoded: the router reads them decoded).
+fn without_errors(uri: &http::Uri) -> Option<String> {
+    let query = uri.query()?;
+    let is_error = |pair: &&str| {
+        url::form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .is_some_and(|(key, _)| key == "__err" || key == "__path")
+    };
+    if !query.split('&').any(|pair| is_error(&pair)) {
+        return None;
+    }
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !is_error(pair))
+        .collect();
+    Some(match rest.is_empty() {
+        true => uri.path().to_string(),
+        false => format!("{}?{}", uri.path(), rest.join("&")),
+    })
 }
 
 /// Our pages are a few kilobytes and ready at once: sent whole, they take one write instead of

@@ -68,8 +68,9 @@ fn set_cookie_header(reply: &Reply, name: &str) -> String {
 async fn a_refused_registration_comes_back_with_its_errors_and_what_was_typed_but_no_password() {
     let portal = TestPortal::new().await;
     let mut typed = registration("margaret", "12");
-    typed.retain(|(name, _)| *name != "email");
+    typed.retain(|(name, _)| !matches!(*name, "email" | "family_name"));
     typed.push(("email", "margaret@example.org"));
+    typed.push(("family_name", "Smith\"><b>bold</b>"));
     let reply = plain_post(&portal, "/register", "/api/register", &typed, None).await;
     assert_eq!(reply.status, StatusCode::FOUND);
     // Back to the page, with nothing of the error in the address.
@@ -93,13 +94,10 @@ async fn a_refused_registration_comes_back_with_its_errors_and_what_was_typed_bu
         "{html}"
     );
     assert!(html.contains("aria-invalid=\"true\""));
-    for value in [
-        "Margaret",
-        "Smith",
-        "1950-07-31",
-        "margaret@example.org",
-        "12",
-    ] {
+    // Kept as text: what was typed can never break out of its field.
+    assert!(!html.contains("Smith\"><b>"));
+    assert!(html.contains("value=\"Smith&quot;"), "{html}");
+    for value in ["Margaret", "1950-07-31", "margaret@example.org", "12"] {
         assert!(
             html.contains(&format!("value=\"{value}\"")),
             "{value} is kept"
@@ -119,6 +117,47 @@ async fn a_refused_registration_comes_back_with_its_errors_and_what_was_typed_bu
         .await;
     assert_eq!(forged.status, StatusCode::OK);
     assert!(!forged.text().contains("highlighted details"));
+}
+
+#[tokio::test]
+async fn an_error_put_in_a_link_is_never_shown_as_the_portals() {
+    use base64::{engine::general_purpose::URL_SAFE, Engine};
+    let portal = TestPortal::new().await;
+    let forged = URL_SAFE.encode(
+        serde_json::json!({
+            "error": "unauthorized",
+            "message": "Your account is locked. Call 0900 123 456 to unlock it.",
+        })
+        .to_string(),
+    );
+    let link = format!("/login?timeout&__path=/api/login&__err={forged}");
+    let reply = portal.get(&link, None).await;
+    assert!(reply.status.is_redirection(), "{}", reply.status);
+    assert_eq!(location(&reply), "/login?timeout");
+    let reply = portal
+        .get(
+            &format!("/register?__path=/api/register&__err={forged}"),
+            None,
+        )
+        .await;
+    assert_eq!(location(&reply), "/register");
+    // However the names are written.
+    let reply = portal
+        .get(
+            &format!("/login?%5F%5Fpath=/api/login&%5f_err={forged}"),
+            None,
+        )
+        .await;
+    assert_eq!(location(&reply), "/login");
+    let reply = portal
+        .get(
+            &format!("/login?%5F%5Fpath=/api/login&%5f_err={forged}"),
+            None,
+        )
+        .await;
+    assert_eq!(location(&reply), "/login");
+    let page = portal.get("/login?timeout", None).await.text();
+    assert!(!page.contains("0900 123 456"));
 }
 
 #[tokio::test]
