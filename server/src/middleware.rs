@@ -10,6 +10,7 @@ use app::{
     error::{ErrorKind, PortalError},
     portal::Portal,
     request::ClientIp,
+    ui::plain_forms::ssr as plain_forms,
 };
 use axum::{
     body::Body,
@@ -139,7 +140,9 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         // put words in the portal's mouth. Errors never travel there, so such a link is
         // answered with the page without it.
         if request.method() == Method::GET {
-            if let Some(clean) = without_errors(request.uri()) {
+            let uri = request.uri();
+            if plain_forms::carries_refusal(uri.query()) {
+                let clean = plain_forms::without_refusal(uri.path(), uri.query());
                 return axum::response::Redirect::to(&clean).into_response();
             }
         }
@@ -158,7 +161,7 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .filter(|_| response.status().is_redirection())
-        .and_then(|location| app::ui::plain_forms::ssr::back_to(&portal, location, &form));
+        .and_then(|location| plain_forms::back_to(&portal, location, &form));
     let Some((back, refused)) = answer else {
         return response;
     };
@@ -169,28 +172,6 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// The address without the server functions' error parameters, if it has any (however they
-/// are encoded: the router reads them decoded).
-fn without_errors(uri: &http::Uri) -> Option<String> {
-    let query = uri.query()?;
-    let is_error = |pair: &&str| {
-        url::form_urlencoded::parse(pair.as_bytes())
-            .next()
-            .is_some_and(|(key, _)| key == "__err" || key == "__path")
-    };
-    if !query.split('&').any(|pair| is_error(&pair)) {
-        return None;
-    }
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !is_error(pair))
-        .collect();
-    Some(match rest.is_empty() {
-        true => uri.path().to_string(),
-        false => format!("{}?{}", uri.path(), rest.join("&")),
-    })
 }
 
 /// Our pages are a few kilobytes and ready at once: sent whole, they take one write instead of

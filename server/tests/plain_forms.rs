@@ -45,23 +45,14 @@ fn location(reply: &Reply) -> &str {
 /// The `name=value` of the cookie called `name` that the reply sets.
 fn cookie(reply: &Reply, name: &str) -> Option<String> {
     reply
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_string())
+        .set_cookie(name)
+        .map(|line| line.split(';').next().unwrap().to_string())
 }
 
 fn set_cookie_header(reply: &Reply, name: &str) -> String {
     reply
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
+        .set_cookie(name)
         .unwrap_or_else(|| panic!("no {name} cookie"))
-        .to_string()
 }
 
 #[tokio::test]

@@ -102,6 +102,32 @@ pub mod ssr {
             && value.len() <= LONGEST_VALUE
     }
 
+    /// Whether a query parameter is one of the server functions' refusal (`__path`, `__err`),
+    /// however it is encoded: the router reads them decoded.
+    fn is_refusal(pair: &str) -> bool {
+        url::form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .is_some_and(|(key, _)| key == "__err" || key == "__path")
+    }
+
+    /// Whether an address carries a refusal.
+    pub fn carries_refusal(query: Option<&str>) -> bool {
+        query.unwrap_or_default().split('&').any(is_refusal)
+    }
+
+    /// The address without any refusal, the rest of it as it was.
+    pub fn without_refusal(path: &str, query: Option<&str>) -> String {
+        let rest: Vec<&str> = query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !is_refusal(pair))
+            .collect();
+        match rest.is_empty() {
+            true => path.to_string(),
+            false => format!("{path}?{}", rest.join("&")),
+        }
+    }
+
     /// Where a plain post's answer sends the browser: the same page of the portal, never
     /// another site, without the refusal that server functions put in the address (`__path`
     /// and `__err`). For a refused post, also the cookie that carries the refusal and what was
@@ -117,20 +143,7 @@ pub mod ssr {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.into_owned())
         };
-        // The rest of the address as it was.
-        let rest: Vec<&str> = url
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .filter(|pair| {
-                !pair.is_empty() && !pair.starts_with("__path=") && !pair.starts_with("__err=")
-            })
-            .collect();
-        let mut back = url.path().to_string();
-        if !rest.is_empty() {
-            back.push('?');
-            back.push_str(&rest.join("&"));
-        }
+        let back = without_refusal(url.path(), url.query());
         let (Some(action), Some(error)) = (field("__path"), field("__err")) else {
             return Some((back, None));
         };
@@ -191,6 +204,23 @@ pub mod ssr {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn a_refusal_is_taken_out_of_an_address_however_it_is_written() {
+            assert!(!carries_refusal(None));
+            assert!(!carries_refusal(Some("timeout&verified")));
+            assert!(carries_refusal(Some("__err=x")));
+            assert!(carries_refusal(Some("a=1&%5F%5Fpath=/api/login")));
+            assert_eq!(
+                without_refusal("/login", Some("timeout&__path=/api/login&__err=e")),
+                "/login?timeout"
+            );
+            assert_eq!(without_refusal("/verify", Some("")), "/verify");
+            assert_eq!(
+                without_refusal("/profile/mobile", Some("verified&%5f_err=e")),
+                "/profile/mobile?verified"
+            );
+        }
 
         #[test]
         fn passwords_and_the_frameworks_fields_are_never_kept() {

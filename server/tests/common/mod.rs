@@ -59,6 +59,16 @@ impl Reply {
             .map(str::to_string)
     }
 
+    /// The whole `Set-Cookie` line for cookie `name`, if this reply sets it.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
     pub fn field_error(&self, field: &str) -> String {
         self.json()["fields"][field]
             .as_str()
