@@ -40,8 +40,6 @@ pub async fn logout() -> Result<(), PortalError> {
 pub fn SignedInLayout() -> impl IntoView {
     let profile: ProfileResource = Resource::new_blocking(|| (), |_| me());
     provide_context(profile);
-    // Outlives the pages below, which render again when the profile is reloaded.
-    provide_context(PageNotice(RwSignal::new(None)));
     let idle_seconds = use_practice().idle_timeout_seconds;
     view! {
         <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
@@ -77,72 +75,69 @@ pub fn SignedInLayout() -> impl IntoView {
     }
 }
 
-/// A confirmation for the signed-in pages ("Your new number is verified"), kept by the layout.
-#[derive(Clone, Copy)]
-pub struct PageNotice(pub RwSignal<Option<String>>);
-
-/// Restarts the idle countdown; pages call it when they have talked to the server.
-#[derive(Clone, Copy)]
-pub struct IdleTimer(Callback<()>);
-
-impl IdleTimer {
-    pub fn restart(&self) {
-        self.0.run(());
-    }
-}
-
 /// Warns a minute before the server ends an idle session, offers to keep it, and at the end
 /// takes the patient to the login page, so patient data doesn't stay on an unattended screen.
-#[component]
+#[island]
 fn IdleWatch(idle_seconds: u64) -> impl IntoView {
     let left = RwSignal::new(idle_seconds);
     // A deadline rather than a count of ticks: browsers slow timers in background tabs.
     let deadline = StoredValue::new(0.0_f64);
-    let restart = Callback::new(move |_: ()| {
+    let restart = move || {
         deadline.set_value(js_sys::Date::now() + idle_seconds as f64 * 1000.0);
         left.set(idle_seconds);
-    });
-    provide_context(IdleTimer(restart));
+    };
+    let watch = NodeRef::<leptos::html::Div>::new();
+    // Stops for good: at the end, or once the page has moved on without this watch (logged out).
+    let stopped = StoredValue::new(false);
     Effect::new(move |_| {
-        restart.run(());
+        restart();
         gloo_timers::callback::Interval::new(1_000, move || {
+            if stopped.get_value() {
+                return;
+            }
+            if watch.get_untracked().is_some_and(|el| !el.is_connected()) {
+                stopped.set_value(true);
+                return;
+            }
             let ms = (deadline.get_value() - js_sys::Date::now()).max(0.0);
             left.set((ms / 1000.0).ceil() as u64);
         })
     });
     let keep_alive = ServerAction::<Me>::new();
-    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| match keep_alive.value().get() {
-        Some(Ok(_)) => restart.run(()),
-        Some(Err(e)) if e.error == ErrorKind::MustChoosePassword => restart.run(()),
+        Some(Ok(_)) => restart(),
+        Some(Err(e)) if e.error == ErrorKind::MustChoosePassword => restart(),
         Some(Err(_)) => left.set(0),
         None => {}
     });
     Effect::new(move |_| {
-        if left.get() == 0 {
-            navigate("/login?timeout=1", Default::default());
+        if left.get() == 0 && !stopped.get_value() {
+            stopped.set_value(true);
+            crate::ui::enhance::go_to("/login?timeout=1");
         }
     });
     view! {
-        <Show when=move || { left.get() <= 60 }>
-            <div class="idle-warning" role="alert">
-                <p>
-                    "For your security, you'll be signed out in "
-                    <span aria-hidden="true">{move || left.get()}" seconds"</span>
-                    <span class="visually-hidden">"under a minute"</span>
-                    " because nothing has happened for a while."
-                </p>
-                <button
-                    type="button"
-                    class="button primary"
-                    on:click=move |_| {
-                        keep_alive.dispatch(Me {});
-                    }
-                >
-                    "Stay signed in"
-                </button>
-            </div>
-        </Show>
+        <div class="idle-watch" node_ref=watch>
+            <Show when=move || { left.get() <= 60 }>
+                <div class="idle-warning" role="alert">
+                    <p>
+                        "For your security, you'll be signed out in "
+                        <span aria-hidden="true">{move || left.get()}" seconds"</span>
+                        <span class="visually-hidden">"under a minute"</span>
+                        " because nothing has happened for a while."
+                    </p>
+                    <button
+                        type="button"
+                        class="button primary"
+                        on:click=move |_| {
+                            keep_alive.dispatch(Me {});
+                        }
+                    >
+                        "Stay signed in"
+                    </button>
+                </div>
+            </Show>
+        </div>
     }
 }
 
@@ -166,7 +161,10 @@ fn SignedInNav() -> impl IntoView {
 pub fn HomePage() -> impl IntoView {
     let profile = expect_context::<ProfileResource>();
     let patient = move || profile.get().and_then(Result::ok);
-    let PageNotice(notice) = expect_context::<PageNotice>();
+    let query = leptos_router::hooks::use_query_map();
+    let notice = Signal::derive(move || {
+        patient().and_then(|p| crate::profile::notice_for(&query.read(), &p))
+    });
     view! {
         <Title text="Home"/>
         <section class="card">
@@ -187,13 +185,7 @@ pub fn HomePage() -> impl IntoView {
         </section>
         // A new number saved but never verified: finish it, change it or cancel it.
         {move || patient().and_then(|p| p.pending_mobile_display).map(|pending| view! {
-            <PendingNumber
-                pending
-                on_done=Callback::new(move |message| {
-                    notice.set(Some(message));
-                    profile.refetch();
-                })
-            />
+            <PendingNumber pending/>
         })}
     }
 }

@@ -79,7 +79,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // With cargo-leptos's content-hashed names, the one this build made.
                 <HashedStylesheet options=options.clone() id="portal"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true islands_router=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -118,12 +118,6 @@ fn content_security_policy(options: &LeptosOptions) {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page as interactive, for people's scripts and end-to-end tests alike.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     Practice::provide();
     ui::plain_forms::provide();
 

@@ -14,32 +14,27 @@ pub struct Practice {
 }
 
 impl Practice {
-    /// Read from the server's configuration while the page renders and sent inside the page, so
-    /// the header and footer render at once, with nothing to wait for or fetch again.
+    /// Read from the server's configuration while the page renders, for the header, the footer
+    /// and the islands that name the support contact.
     pub fn provide() {
-        let practice = SharedValue::new(|| {
-            // The route list is rendered once at start-up, outside any request: no portal then.
-            #[cfg(feature = "ssr")]
-            if let Some(portal) = use_context::<crate::portal::Portal>() {
-                let practice = portal.practice();
-                return Practice {
-                    name: practice.practice_name.clone(),
-                    support_phone: practice.support_phone.clone(),
-                    support_email: practice.support_email.clone(),
-                    idle_timeout_seconds: portal.settings.session_idle_seconds as u64,
-                };
-            }
-            // In the browser the value comes from the page, so this runs only if the app were
-            // ever started without a server-rendered page.
-            Practice::default()
-        })
-        .into_inner();
-        provide_context(practice);
+        // The route list is rendered once at start-up, outside any request: no portal then.
+        #[cfg(feature = "ssr")]
+        if let Some(portal) = use_context::<crate::portal::Portal>() {
+            let practice = portal.practice();
+            provide_context(Practice {
+                name: practice.practice_name.clone(),
+                support_phone: practice.support_phone.clone(),
+                support_email: practice.support_email.clone(),
+                idle_timeout_seconds: portal.settings.session_idle_seconds as u64,
+            });
+            return;
+        }
+        provide_context(Practice::default());
     }
 }
 
 pub fn use_practice() -> Practice {
-    expect_context::<Practice>()
+    use_context::<Practice>().unwrap_or_default()
 }
 
 #[component]

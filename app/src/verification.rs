@@ -10,7 +10,7 @@ use crate::{
     error::{ErrorKind, PortalError},
     one_time_code::{follow_sends, run_countdown, CodeEntry, SendCode, SendCodeForm},
     practice::SupportContact,
-    ui::{field_error, Field, StatusMessage},
+    ui::{enhance::PageContext, field_error, Field, StatusMessage},
 };
 
 /// Where the patient stands in the 2FA step, for the page to show.
@@ -43,7 +43,15 @@ pub fn VerifyPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match step.await {
                     Ok(step) if step.support_needed => view! { <SupportNeeded/> }.into_any(),
-                    Ok(step) => view! { <TwoFactorStepView step/> }.into_any(),
+                    Ok(step) => {
+                        // The title stays outside the island: the head belongs to the page.
+                        let title = step_title(step.needs_number);
+                        view! {
+                            <Title text=title/>
+                            <TwoFactorStepView step page=PageContext::here()/>
+                        }
+                            .into_any()
+                    }
                     Err(e) if e.error == ErrorKind::Unauthorized => {
                         view! { <Redirect path="/login"/> }.into_any()
                     }
@@ -74,8 +82,18 @@ fn SupportNeeded() -> impl IntoView {
     }
 }
 
-#[component]
-fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
+fn step_title(needs_number: bool) -> &'static str {
+    if needs_number {
+        "Verify your mobile number"
+    } else {
+        "Check your phone"
+    }
+}
+
+/// The step itself wakes in the browser: the send form, the countdown and the code entry.
+#[island]
+fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
+    page.provide();
     let send = ServerAction::<SendCode>::new();
     let mobile_ending = RwSignal::new(step.mobile_ending.clone());
     let code_sent = RwSignal::new(step.code_sent);
@@ -110,15 +128,10 @@ fn TwoFactorStepView(step: TwoFactorStep) -> impl IntoView {
             format!("Click Send Code and we'll text a code to your mobile ending {ending}.")
         })
     });
-    let title = if needs_number {
-        "Verify your mobile number"
-    } else {
-        "Check your phone"
-    };
+    let title = step_title(needs_number);
     let number_on_file = step.number_on_file;
 
     view! {
-        <Title text=title/>
         <section class="card">
             <h1>{title}</h1>
             <p class="lead">

@@ -13,7 +13,8 @@ use crate::{
         follow_sends, run_countdown, CodeEntry, CodeSent, ResendWait, SendCode, SendCodeForm,
         SendProblem, Verified,
     },
-    patient::{me, Profile},
+    patient::Profile,
+    profile::verified_notice,
     ui::{field_error, use_hydrated, Field, StatusMessage, SubmitButton},
 };
 
@@ -146,16 +147,13 @@ fn NumberStep(save: ServerAction<ChangeMobile>, countdown: RwSignal<u64>) -> imp
 /// `/profile/mobile`: the steps as a page, where "here" leads without scripts.
 #[component]
 pub fn ChangeMobilePage() -> impl IntoView {
-    let patient = Resource::new_blocking(|| (), |_| me());
+    // The signed-in layout has loaded the patient already.
+    let profile = expect_context::<crate::patient::ProfileResource>();
     view! {
         <Title text="Change your mobile number"/>
         <section class="card">
             <h1>"Change your mobile number"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    patient.await.map(|patient| view! { <NumberChangeFor patient/> })
-                })}
-            </Suspense>
+            {move || profile.get().and_then(Result::ok).map(|patient| view! { <NumberChangeFor patient/> })}
             <p class="aside"><a href="/profile">"Back to Personal Information"</a></p>
         </section>
     }
@@ -193,11 +191,4 @@ fn NumberChangeFor(patient: Profile) -> impl IntoView {
             <NumberChangeSteps change on_verified/>
         </Show>
     }
-}
-
-fn verified_notice(number: &str) -> String {
-    format!(
-        "Your new mobile number ending {} is verified. We'll text your sign-in codes to it.",
-        mobile::ending(number)
-    )
 }

@@ -18,7 +18,7 @@ use crate::{
     error::PortalError,
     one_time_code::{CodeSent, Verified},
     patient::{me, MobileStatus, Profile},
-    ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
+    ui::{enhance::PageContext, field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
 use change_number::{NumberChange, Step};
 use mobile_dialog::MobileDialog;
@@ -53,6 +53,10 @@ pub async fn cancel_mobile_change() -> Result<ChangeCancelled, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
     crate::one_time_code::new_number::cancel(&portal, &visit.caller, &visit.patient).await?;
+    // Without scripts, to the page that says so.
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(&format!("/profile?{}", Notice::Cancelled.as_str()));
+    }
     Ok(ChangeCancelled {})
 }
 
@@ -84,16 +88,79 @@ pub async fn update_email(#[server(default)] email: String) -> Result<EmailSaved
     Ok(EmailSaved { email })
 }
 
+/// A confirmation a signed-in page shows after a change, named in its address (`/?verified`),
+/// so that a page reloaded in place after a change, or reached without scripts, says the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Verified,
+    Cancelled,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Verified => "verified",
+            Notice::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The notice the address names, if it is still true of the patient.
+pub fn notice_for(query: &leptos_router::params::ParamsMap, patient: &Profile) -> Option<String> {
+    let named = |notice: Notice| query.get(notice.as_str()).is_some();
+    if named(Notice::Verified) && patient.mobile_verified && patient.pending_mobile.is_none() {
+        return Some(verified_notice(
+            patient.mobile_display.as_deref().unwrap_or_default(),
+        ));
+    }
+    (named(Notice::Cancelled) && patient.pending_mobile.is_none()).then(|| CANCELLED.to_string())
+}
+
+const CANCELLED: &str =
+    "The change is cancelled. Your sign-in codes still go to your verified number.";
+
+pub(crate) fn verified_notice(number: &str) -> String {
+    format!(
+        "Your new mobile number ending {} is verified. We'll text your sign-in codes to it.",
+        crate::mobile::ending(number)
+    )
+}
+
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    // The page's own copy of the patient, reloaded after each change without disturbing the dialog.
-    let reload = RwSignal::new(0u32);
-    let patient = Resource::new(move || reload.get(), |_| me());
-    let notice = RwSignal::new(None::<String>);
+    let profile = expect_context::<crate::patient::ProfileResource>();
+    let query = leptos_router::hooks::use_query_map();
+    view! {
+        <Title text="Personal Information"/>
+        {move || profile.get().and_then(Result::ok).map(|patient| {
+            let notice = notice_for(&query.read(), &patient);
+            view! { <PersonalInformation patient notice page=PageContext::here()/> }
+        })}
+    }
+}
+
+/// The page's content wakes in the browser: the help, the number dialog, the pending number and
+/// the email form change it in place.
+#[island]
+fn PersonalInformation(
+    patient: Profile,
+    notice: Option<String>,
+    page: PageContext,
+) -> impl IntoView {
+    page.provide();
+    // The page's own copy of the patient, fetched again after each change without disturbing
+    // the dialog.
+    let patient = RwSignal::new(patient);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(fresh) = me().await {
+                patient.set(fresh);
+            }
+        })
+    };
+    let notice = RwSignal::new(notice);
     let dialog_open = RwSignal::new(false);
-    let change = NumberChange::new(Step::EnterNumber, move |_: CodeSent| {
-        reload.update(|n| *n += 1)
-    });
+    let change = NumberChange::new(Step::EnterNumber, move |_: CodeSent| reload());
     let help_open = RwSignal::new(false);
 
     let open_dialog = move |step: Step| {
@@ -103,37 +170,27 @@ pub fn ProfilePage() -> impl IntoView {
     };
     let number_verified = Callback::new(move |verified: Verified| {
         dialog_open.set(false);
-        notice.set(Some(format!(
-            "Your new mobile number ending {} is verified. We'll text your sign-in codes to it.",
-            verified.mobile_ending
-        )));
-        reload.update(|n| *n += 1);
+        notice.set(Some(verified_notice(&verified.mobile_ending)));
+        reload();
     });
     let change_cancelled = Callback::new(move |_: ()| {
-        notice.set(Some(
-            "The change is cancelled. Your sign-in codes still go to your verified number.".into(),
-        ));
-        reload.update(|n| *n += 1);
+        notice.set(Some(CANCELLED.into()));
+        reload();
     });
 
     view! {
-        <Title text="Personal Information"/>
         <section class="card">
             <h1>"Personal Information"</h1>
             <StatusMessage message=notice/>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    patient.await.map(|p| view! {
-                        <Details
-                            patient=p
-                            help_open=help_open
-                            on_change=Callback::new(move |_| open_dialog(Step::EnterNumber))
-                            on_verify=Callback::new(move |_| open_dialog(Step::EnterCode))
-                            on_cancelled=change_cancelled
-                        />
-                    })
-                })}
-            </Transition>
+            {move || view! {
+                <Details
+                    patient=patient.get()
+                    help_open=help_open
+                    on_change=Callback::new(move |_| open_dialog(Step::EnterNumber))
+                    on_verify=Callback::new(move |_| open_dialog(Step::EnterCode))
+                    on_cancelled=change_cancelled
+                />
+            }}
         </section>
         <MobileDialog open=dialog_open change on_verified=number_verified/>
     }

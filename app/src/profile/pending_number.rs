@@ -2,20 +2,19 @@
 //! with the old one): send it a code and verify it, change it, or cancel it.
 
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::components::A;
 
-use super::CancelMobileChange;
+use super::{CancelMobileChange, Notice};
 use crate::{
     one_time_code::{follow_sends, run_countdown, CodeEntry, SendCode, SendCodeForm, Verified},
-    ui::{FormMessage, StatusMessage, SubmitButton},
+    ui::{enhance::go_to, FormMessage, StatusMessage, SubmitButton},
 };
 
-#[component]
+/// Wakes in the browser: sends and checks codes in place, then reloads the home page with its
+/// notice once the number is verified or the change cancelled.
+#[island]
 pub fn PendingNumber(
     /// The pending number as the patient would write it.
     pending: String,
-    /// Runs with a message for the page once the number is verified or the change cancelled.
-    on_done: Callback<String>,
 ) -> impl IntoView {
     let send = ServerAction::<SendCode>::new();
     let cancel = ServerAction::<CancelMobileChange>::new();
@@ -29,17 +28,11 @@ pub fn PendingNumber(
     );
     Effect::new(move |_| {
         if let Some(Ok(_)) = cancel.value().get() {
-            on_done.run(
-                "The change is cancelled. Your sign-in codes still go to your verified number."
-                    .into(),
-            );
+            go_to(&format!("/?{}", Notice::Cancelled.as_str()));
         }
     });
-    let verified = Callback::new(move |verified: Verified| {
-        on_done.run(format!(
-            "Your new mobile number ending {} is verified. We'll text your sign-in codes to it.",
-            verified.mobile_ending
-        ))
+    let verified = Callback::new(move |_: Verified| {
+        go_to(&format!("/?{}", Notice::Verified.as_str()))
     });
     let status = Signal::derive(move || {
         sent_to.get().map(|ending| {
@@ -58,7 +51,7 @@ pub fn PendingNumber(
             <SendCodeForm send=send label="Send Code" countdown=countdown wait_id="pending-wait"/>
             <CodeEntry scope="pending-" on_verified=verified/>
             <div class="actions">
-                <A href="/profile/mobile?new" attr:class="button link">"Use a different number"</A>
+                <a href="/profile/mobile?new" class="button link">"Use a different number"</a>
                 <ActionForm action=cancel attr:class="inline-form">
                     <SubmitButton label="Cancel this change" class="secondary" pending=cancel.pending()/>
                 </ActionForm>

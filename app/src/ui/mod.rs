@@ -1,6 +1,7 @@
 //! Form pieces every page shares: labelled fields with their error beside them, the busy submit
 //! button, and the form-level message. Errors are announced to screen readers.
 
+pub mod enhance;
 mod modal;
 pub mod plain_forms;
 

@@ -42,23 +42,24 @@ pub fn typed_value(name: &str) -> Option<String> {
 }
 
 /// Gives the page a refused plain post's error (through the server action of the function that
-/// refused it) and its typed values. Read on the server and carried to the browser with the page,
-/// so that both render the same.
+/// refused it) and its typed values, read on the server. Islands carry them to the browser in
+/// their `PageContext`.
 pub fn provide() {
-    let refused = SharedValue::new(|| {
-        #[cfg(feature = "ssr")]
-        return ssr::take();
-        #[cfg(not(feature = "ssr"))]
-        None::<Refused>
-    })
-    .into_inner();
-    if let Some(refused) = refused {
-        provide_context(leptos::server::ServerActionError::new(
-            &refused.action,
-            &refused.error,
-        ));
-        provide_context(Typed(Arc::new(refused.typed)));
+    #[cfg(feature = "ssr")]
+    if let Some(refused) = ssr::take() {
+        provide_refused(refused);
     }
+}
+
+/// Gives the error to the server action of the function that refused the post, and the typed
+/// values to the fields. The refusal itself is kept too, for islands to carry to the browser.
+pub fn provide_refused(refused: Refused) {
+    provide_context(leptos::server::ServerActionError::new(
+        &refused.action,
+        &refused.error,
+    ));
+    provide_context(Typed(Arc::new(refused.typed.clone())));
+    provide_context(refused);
 }
 
 /// True once the app runs in the browser. Controls that only scripts can bring back to life
