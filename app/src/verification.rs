@@ -91,7 +91,7 @@ fn step_title(needs_number: bool) -> &'static str {
 }
 
 /// The step itself wakes in the browser: the send form, the countdown and the code entry.
-#[island]
+#[island(lazy)]
 fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
     page.provide();
     let send = ServerAction::<SendCode>::new();

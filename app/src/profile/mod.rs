@@ -141,7 +141,7 @@ pub fn ProfilePage() -> impl IntoView {
 
 /// The page's content wakes in the browser: the help, the number dialog, the pending number and
 /// the email form change it in place.
-#[island]
+#[island(lazy)]
 fn PersonalInformation(
     patient: Profile,
     notice: Option<String>,

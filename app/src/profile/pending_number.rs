@@ -11,7 +11,7 @@ use crate::{
 
 /// Wakes in the browser: sends and checks codes in place, then reloads the home page with its
 /// notice once the number is verified or the change cancelled.
-#[island]
+#[island(lazy)]
 pub fn PendingNumber(
     /// The pending number as the patient would write it.
     pending: String,
