@@ -1,6 +1,9 @@
 //! The portal's server: configuration, start-up, the router and its middleware. Wiring only; what
 //! the portal does lives in the `app` crate.
 
+// The app's view types nest deeply where components are not erased (test builds).
+#![recursion_limit = "256"]
+
 pub mod config;
 mod listener;
 mod middleware;

@@ -88,6 +88,9 @@ impl PageCache {
 
 /// Whether the request carries any cookie of the portal's: a session of either kind, or a
 /// refused form to show again.
+/// The header the islands router sends with the pages it fetches.
+const ISLANDS_ROUTER: &str = "islands-router";
+
 fn has_portal_cookie(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::COOKIE)
@@ -171,11 +174,14 @@ where
         if !cacheable {
             return Box::pin(self.inner.call(request));
         }
-        let key = request
-            .uri()
-            .path_and_query()
-            .map_or("", |p| p.as_str())
-            .to_string();
+        // A page fetched by the islands router comes without the hydration scripts, which the
+        // browser has already: the two are kept apart.
+        let by_router = request.headers().contains_key(ISLANDS_ROUTER);
+        let key = format!(
+            "{}{}",
+            if by_router { "router " } else { "" },
+            request.uri().path_and_query().map_or("", |p| p.as_str())
+        );
         if let Some(cached) = self.cache.get(&key) {
             return Box::pin(async move { Ok(serve(&cached)) });
         }

@@ -31,9 +31,8 @@ pub fn PendingNumber(
             go_to(&format!("/?{}", Notice::Cancelled.as_str()));
         }
     });
-    let verified = Callback::new(move |_: Verified| {
-        go_to(&format!("/?{}", Notice::Verified.as_str()))
-    });
+    let verified =
+        Callback::new(move |_: Verified| go_to(&format!("/?{}", Notice::Verified.as_str())));
     let status = Signal::derive(move || {
         sent_to.get().map(|ending| {
             format!("We texted a code to your new number ending {ending}. Enter it below.")

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     error::PortalError,
-    ui::{field_error, Field, FormMessage, SubmitButton},
+    ui::{enhance::PageContext, field_error, Field, FormMessage, SubmitButton},
 };
 
 /// The filters, as the form and the CSV link carry them. Dates are `YYYY-MM-DD` (UTC), both
@@ -95,6 +95,18 @@ pub async fn audit_log(
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
+    view! {
+        <Title text="Audit log"/>
+        <AdminsOnly>
+            <AuditLogSearch page=PageContext::here()/>
+        </AdminsOnly>
+    }
+}
+
+/// The filters and lines wake in the browser: lines and pages come in place.
+#[island(lazy)]
+fn AuditLogSearch(page: PageContext) -> impl IntoView {
+    page.provide();
     let show = ServerAction::<AuditLog>::new();
     // The newest lines at first, without filters.
     Effect::new(move |_| {
@@ -116,28 +128,25 @@ pub fn AuditLogPage() -> impl IntoView {
             .unwrap_or_default()
     });
     view! {
-        <Title text="Audit log"/>
-        <AdminsOnly>
-            <section class="card wide">
-                <h1>"Audit log"</h1>
-                <ActionForm action=show attr:novalidate=true attr:class="form filters">
-                    <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
-                    <Field name="from" label="From" kind="date" error=field_error(error, "from")/>
-                    <Field name="to" label="To" kind="date" error=field_error(error, "to")/>
-                    <div class="field">
-                        <label for="event">"Event"</label>
-                        <select id="event" name="event">
-                            <option value="">"Any event"</option>
-                            {move || events.get().into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <Field name="patient" label="Patient username" error=field_error(error, "patient")/>
-                    <Field name="staff" label="Staff username" error=field_error(error, "staff")/>
-                    <SubmitButton label="Show" pending=show.pending()/>
-                </ActionForm>
-                {move || show.value().get().and_then(Result::ok).map(|page| view! { <Lines page show/> })}
-            </section>
-        </AdminsOnly>
+        <section class="card wide">
+            <h1>"Audit log"</h1>
+            <ActionForm action=show attr:novalidate=true attr:class="form filters">
+                <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+                <Field name="from" label="From" kind="date" error=field_error(error, "from")/>
+                <Field name="to" label="To" kind="date" error=field_error(error, "to")/>
+                <div class="field">
+                    <label for="event">"Event"</label>
+                    <select id="event" name="event">
+                        <option value="">"Any event"</option>
+                        {move || events.get().into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <Field name="patient" label="Patient username" error=field_error(error, "patient")/>
+                <Field name="staff" label="Staff username" error=field_error(error, "staff")/>
+                <SubmitButton label="Show" pending=show.pending()/>
+            </ActionForm>
+            {move || show.value().get().and_then(Result::ok).map(|page| view! { <Lines page show/> })}
+        </section>
     }
 }
 

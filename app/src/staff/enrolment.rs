@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{field_error, Field, FormMessage, NewPasswordFields, SubmitButton},
+    ui::{enhance::PageContext, field_error, Field, FormMessage, NewPasswordFields, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,23 +58,47 @@ pub async fn finish_enrolment(
 #[component]
 pub fn EnrolPage() -> impl IntoView {
     let query = use_query_map();
-    let token = move || query.read().get("token").unwrap_or_default();
-    let start = Resource::new(token, enrolment_start);
-    let finish = ServerAction::<FinishEnrolment>::new();
+    let token = query.read_untracked().get("token").unwrap_or_default();
+    let start = Resource::new_blocking(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        enrolment_start,
+    );
     view! {
         <Title text="Set up your staff account"/>
         <section class="card">
             <h1>"Set up your staff account"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match (start.await, finish.value().get()) {
-                        (_, Some(Ok(enrolled))) => view! { <RecoveryCodes enrolled/> }.into_any(),
-                        (Ok(start), _) => view! { <EnrolForm start token=token() finish/> }.into_any(),
-                        (Err(e), _) => view! { <p role="alert">{e.message}</p> }.into_any(),
-                    }
-                })}
+                {move || {
+                    let token = token.clone();
+                    Suspend::new(async move {
+                        match start.await {
+                            Ok(start) => view! { <Enrolment start token page=PageContext::here()/> }.into_any(),
+                            Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
+                        }
+                    })
+                }}
             </Suspense>
         </section>
+    }
+}
+
+/// The form wakes in the browser, and gives way to the recovery codes once enrolled.
+#[island(lazy)]
+fn Enrolment(start: EnrolmentDetails, token: String, page: PageContext) -> impl IntoView {
+    page.provide();
+    let finish = ServerAction::<FinishEnrolment>::new();
+    let start = StoredValue::new(start);
+    let token = StoredValue::new(token);
+    // A refusal keeps the form (and what was typed); only success replaces it.
+    let enrolled = Memo::new(move |_| finish.value().get().and_then(Result::ok));
+    move || match enrolled.get() {
+        Some(enrolled) => view! { <RecoveryCodes enrolled/> }.into_any(),
+        None => {
+            view! { <EnrolForm start=start.get_value() token=token.get_value() finish/> }.into_any()
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::AdminsOnly;
 use crate::{
     error::PortalError,
-    ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
+    ui::{enhance::PageContext, field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <h1>"Practice settings"</h1>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
-                        current.await.map(|settings| view! { <SettingsForm settings/> })
+                        current.await.map(|settings| view! { <SettingsForm settings page=PageContext::here()/> })
                     })}
                 </Suspense>
             </section>
@@ -78,8 +78,10 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn SettingsForm(settings: PracticeSettingsForm) -> impl IntoView {
+/// The form wakes in the browser, to say in place what was saved.
+#[island(lazy)]
+fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoView {
+    page.provide();
     let save = ServerAction::<SavePracticeSettings>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let saved = Signal::derive(move || {

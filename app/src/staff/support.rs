@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{field_error, Field, FormMessage, StatusMessage, SubmitButton},
+    ui::{enhance::PageContext, field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,11 +163,20 @@ pub async fn act_on_patient(
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
+    view! {
+        <Title text="Search patients"/>
+        <PatientSearch page=PageContext::here()/>
+    }
+}
+
+/// The search wakes in the browser: results and paging come in place.
+#[island(lazy)]
+fn PatientSearch(page: PageContext) -> impl IntoView {
+    page.provide();
     let search = ServerAction::<SearchPatients>::new();
     let error = Signal::derive(move || search.value().get().and_then(Result::err));
     let query = RwSignal::new(String::new());
     view! {
-        <Title text="Search patients"/>
         <section class="card">
             <h1>"Search patients"</h1>
             <ActionForm action=search attr:novalidate=true attr:class="form">
@@ -211,9 +220,9 @@ fn Results(
         <ul class="patient-list">
             {results.patients.into_iter().map(|p| view! {
                 <li>
-                    <A href=format!("/staff/patients/{}", p.reference)>
+                    <a href=format!("/staff/patients/{}", p.reference)>
                         {format!("{} {}", p.given_name, p.family_name)}
-                    </A>
+                    </a>
                     <span class="hint">
                         {format!(" · born {} · {} · mobile {}", p.date_of_birth, p.username, p.mobile.unwrap_or_else(|| "none".into()))}
                     </span>
@@ -238,25 +247,14 @@ fn Results(
 #[component]
 pub fn PatientPage() -> impl IntoView {
     let params = use_params_map();
-    let reference = move || params.read().get("patient").unwrap_or_default();
-    // Kept above the record, which renders again after each action that was done.
-    let act = ServerAction::<ActOnPatient>::new();
-    let done = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = act.value().get() {
-            done.update(|n| *n += 1);
-        }
-    });
-    let record = Resource::new(
-        move || (reference(), done.get()),
-        |(r, _)| patient_record(r),
-    );
+    let reference = params.read_untracked().get("patient").unwrap_or_default();
+    let record = Resource::new(move || reference.clone(), patient_record);
     view! {
         <Title text="Patient"/>
-        <Transition fallback=|| view! { <p class="card">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match record.await {
-                    Ok(record) => view! { <Record record act/> }.into_any(),
+                    Ok(record) => view! { <PatientRecord record page=PageContext::here()/> }.into_any(),
                     Err(e) => view! {
                         <section class="card">
                             <p role="alert">{e.message}</p>
@@ -265,8 +263,28 @@ pub fn PatientPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
+}
+
+/// The record wakes in the browser: an action is chosen, confirmed and shown in place, and the
+/// record is read again after each one.
+#[island(lazy)]
+fn PatientRecord(record: PatientFile, page: PageContext) -> impl IntoView {
+    page.provide();
+    let act = ServerAction::<ActOnPatient>::new();
+    let current = RwSignal::new(record);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = act.value().get() {
+            let reference = current.with_untracked(|r| r.reference.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok(fresh) = patient_record(reference).await {
+                    current.set(fresh);
+                }
+            });
+        }
+    });
+    move || view! { <Record record=current.get() act/> }
 }
 
 #[component]

@@ -40,32 +40,48 @@ pub async fn set_staff_enabled(
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
-    let change = ServerAction::<SetStaffEnabled>::new();
-    let list = Resource::new(move || change.version().get(), |_| staff_list());
-    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    let list = Resource::new(|| (), |_| staff_list());
     view! {
         <Title text="Staff"/>
         <AdminsOnly>
             <section class="card wide">
                 <h1>"Staff"</h1>
                 <p class="lead">"New staff members are added by the portal's operator: " <code>"server staff add NAME --role support"</code>"."</p>
-                <FormMessage error=error/>
-                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
-                        list.await.map(|staff| view! {
-                            <div class="table-scroll" tabindex="0" role="region" aria-label="Staff members">
-                                <table class="team">
-                                    <thead><tr><th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Last sign-in"</th><th>""</th></tr></thead>
-                                    <tbody>
-                                        {staff.into_iter().map(|s| view! { <Member member=s change/> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        })
+                        list.await.map(|staff| view! { <Team staff/> })
                     })}
-                </Transition>
+                </Suspense>
             </section>
         </AdminsOnly>
+    }
+}
+
+/// The list wakes in the browser: a member is disabled or enabled in place.
+#[island(lazy)]
+fn Team(staff: Vec<StaffListEntry>) -> impl IntoView {
+    let change = ServerAction::<SetStaffEnabled>::new();
+    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    let staff = RwSignal::new(staff);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = change.value().get() {
+            leptos::task::spawn_local(async move {
+                if let Ok(fresh) = staff_list().await {
+                    staff.set(fresh);
+                }
+            });
+        }
+    });
+    view! {
+        <FormMessage error=error/>
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Staff members">
+            <table class="team">
+                <thead><tr><th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Last sign-in"</th><th>""</th></tr></thead>
+                <tbody>
+                    {move || staff.get().into_iter().map(|s| view! { <Member member=s change/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
