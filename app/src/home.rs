@@ -3,7 +3,7 @@
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::components::{Outlet, Redirect};
 
 use crate::{
     error::{ErrorKind, PortalError},
@@ -11,7 +11,7 @@ use crate::{
     patient::{me, Me, MobileStatus, ProfileResource},
     practice::use_practice,
     profile::PendingNumber,
-    ui::StatusMessage,
+    ui::{NavLink, StatusMessage},
 };
 
 /// Ends the session on the server. Harmless without one.
@@ -79,6 +79,7 @@ pub fn SignedInLayout() -> impl IntoView {
 /// takes the patient to the login page, so patient data doesn't stay on an unattended screen.
 #[island]
 fn IdleWatch(idle_seconds: u64) -> impl IntoView {
+    crate::ui::enhance::awake("IdleWatch");
     let left = RwSignal::new(idle_seconds);
     // A deadline rather than a count of ticks: browsers slow timers in background tabs.
     let deadline = StoredValue::new(0.0_f64);
@@ -146,8 +147,8 @@ fn SignedInNav() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     view! {
         <nav class="signed-in-nav" aria-label="Your account">
-            <A href="/">"Home"</A>
-            <A href="/profile">"Personal Information"</A>
+            <NavLink href="/" label="Home"/>
+            <NavLink href="/profile" label="Personal Information"/>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>
                     "Log out"

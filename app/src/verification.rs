@@ -93,6 +93,7 @@ fn step_title(needs_number: bool) -> &'static str {
 /// The step itself wakes in the browser: the send form, the countdown and the code entry.
 #[island(lazy)]
 fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("TwoFactorStepView");
     page.provide();
     let send = ServerAction::<SendCode>::new();
     let mobile_ending = RwSignal::new(step.mobile_ending.clone());

@@ -147,6 +147,7 @@ fn PersonalInformation(
     notice: Option<String>,
     page: PageContext,
 ) -> impl IntoView {
+    crate::ui::enhance::awake("PersonalInformation");
     page.provide();
     // The page's own copy of the patient, fetched again after each change without disturbing
     // the dialog.

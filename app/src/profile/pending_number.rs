@@ -16,6 +16,7 @@ pub fn PendingNumber(
     /// The pending number as the patient would write it.
     pending: String,
 ) -> impl IntoView {
+    crate::ui::enhance::awake("PendingNumber");
     let send = ServerAction::<SendCode>::new();
     let cancel = ServerAction::<CancelMobileChange>::new();
     let countdown = RwSignal::new(0u64);

@@ -106,6 +106,7 @@ pub fn AuditLogPage() -> impl IntoView {
 /// The filters and lines wake in the browser: lines and pages come in place.
 #[island(lazy)]
 fn AuditLogSearch(page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("AuditLogSearch");
     page.provide();
     let show = ServerAction::<AuditLog>::new();
     // The newest lines at first, without filters.

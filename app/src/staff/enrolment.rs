@@ -88,6 +88,7 @@ pub fn EnrolPage() -> impl IntoView {
 /// The form wakes in the browser, and gives way to the recovery codes once enrolled.
 #[island(lazy)]
 fn Enrolment(start: EnrolmentDetails, token: String, page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("Enrolment");
     page.provide();
     let finish = ServerAction::<FinishEnrolment>::new();
     let start = StoredValue::new(start);

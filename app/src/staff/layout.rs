@@ -2,13 +2,16 @@
 //! to the staff sign-in for everyone else.
 
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::components::{Outlet, Redirect};
 
 use super::{
     sign_in::{staff_me, StaffLogout},
     SignedInStaff, StaffRole,
 };
-use crate::error::{ErrorKind, PortalError};
+use crate::{
+    error::{ErrorKind, PortalError},
+    ui::NavLink,
+};
 
 pub type StaffResource = Resource<Result<SignedInStaff, PortalError>>;
 
@@ -40,11 +43,11 @@ fn StaffNav(me: SignedInStaff) -> impl IntoView {
     let admin = me.role == StaffRole::Admin;
     view! {
         <nav class="signed-in-nav staff-nav" aria-label="Staff">
-            <A href="/staff" exact=true>"Search patients"</A>
+            <NavLink href="/staff" label="Search patients"/>
             {admin.then(|| view! {
-                <A href="/staff/settings">"Practice settings"</A>
-                <A href="/staff/audit">"Audit log"</A>
-                <A href="/staff/team">"Staff"</A>
+                <NavLink href="/staff/settings" label="Practice settings"/>
+                <NavLink href="/staff/audit" label="Audit log"/>
+                <NavLink href="/staff/team" label="Staff"/>
             })}
             <ActionForm action=logout attr:class="logout">
                 <span class="who">{me.username} " (" {me.role.as_str()} ")"</span>

@@ -81,6 +81,7 @@ pub fn SettingsPage() -> impl IntoView {
 /// The form wakes in the browser, to say in place what was saved.
 #[island(lazy)]
 fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("SettingsForm");
     page.provide();
     let save = ServerAction::<SavePracticeSettings>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));

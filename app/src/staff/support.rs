@@ -172,6 +172,7 @@ pub fn SearchPage() -> impl IntoView {
 /// The search wakes in the browser: results and paging come in place.
 #[island(lazy)]
 fn PatientSearch(page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("PatientSearch");
     page.provide();
     let search = ServerAction::<SearchPatients>::new();
     let error = Signal::derive(move || search.value().get().and_then(Result::err));
@@ -271,6 +272,7 @@ pub fn PatientPage() -> impl IntoView {
 /// record is read again after each one.
 #[island(lazy)]
 fn PatientRecord(record: PatientFile, page: PageContext) -> impl IntoView {
+    crate::ui::enhance::awake("PatientRecord");
     page.provide();
     let act = ServerAction::<ActOnPatient>::new();
     let current = RwSignal::new(record);

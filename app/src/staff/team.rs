@@ -60,6 +60,7 @@ pub fn TeamPage() -> impl IntoView {
 /// The list wakes in the browser: a member is disabled or enabled in place.
 #[island(lazy)]
 fn Team(staff: Vec<StaffListEntry>) -> impl IntoView {
+    crate::ui::enhance::awake("Team");
     let change = ServerAction::<SetStaffEnabled>::new();
     let error = Signal::derive(move || change.value().get().and_then(Result::err));
     let staff = RwSignal::new(staff);

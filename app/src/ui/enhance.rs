@@ -31,19 +31,63 @@ pub fn go_to(path: &str) {
     let _ = path;
 }
 
-/// Called once the islands are awake: a server function's redirect (after a code is verified,
-/// say) moves the page in place, and `data-hydrated` tells people's scripts and end-to-end tests
-/// that the page reacts.
+/// Called once the wasm has started: a server function's redirect (after a code is verified,
+/// say) moves the page in place, and the page is marked ready whenever its islands are.
 #[cfg(feature = "hydrate")]
 pub fn page_ready() {
+    use wasm_bindgen::{closure::Closure, JsCast};
     let _ = leptos::server_fn::redirect::set_redirect_hook(go_to);
-    // The islands wake one after another in the same turn; this runs after them.
-    gloo_timers::callback::Timeout::new(0, || {
-        if let Some(body) = leptos::prelude::document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
+    // A page without islands is ready at once; the islands wake after this, each in turn.
+    gloo_timers::callback::Timeout::new(0, mark_page).forget();
+    // The islands router brings new islands with each page: not ready until they are awake.
+    let watch = Closure::<dyn FnMut()>::new(mark_page);
+    if let (Ok(observer), Some(body)) = (
+        web_sys::MutationObserver::new(watch.as_ref().unchecked_ref()),
+        leptos::prelude::document().body(),
+    ) {
+        let options = web_sys::MutationObserverInit::new();
+        options.set_child_list(true);
+        options.set_subtree(true);
+        let _ = observer.observe_with_options(&body, &options);
+    }
+    watch.forget();
+}
+
+/// Marks the island `name` as awake in the page. Every island calls it.
+pub fn awake(name: &'static str) {
+    #[cfg(feature = "hydrate")]
+    leptos::prelude::Effect::new(move |_| {
+        let document = leptos::prelude::document();
+        let selector = format!("leptos-island[data-component^=\"{name}_\"]");
+        if let Ok(islands) = document.query_selector_all(&selector) {
+            for island in (0..islands.length()).filter_map(|i| islands.item(i)) {
+                if let Ok(island) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(island) {
+                    let _ = island.set_attribute("data-awake", "");
+                }
+            }
         }
-    })
-    .forget();
+        mark_page();
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = name;
+}
+
+/// `data-hydrated` on the body says the page reacts, for people's scripts and end-to-end tests:
+/// true once every island in it is awake.
+#[cfg(feature = "hydrate")]
+fn mark_page() {
+    let document = leptos::prelude::document();
+    let waiting = document
+        .query_selector("leptos-island:not([data-awake])")
+        .ok()
+        .flatten()
+        .is_some();
+    if let Some(body) = document.body() {
+        let ready = if waiting { "false" } else { "true" };
+        if body.get_attribute("data-hydrated").as_deref() != Some(ready) {
+            let _ = body.set_attribute("data-hydrated", ready);
+        }
+    }
 }
 
 /// What an island needs from the page around it. Contexts stay on the server when an island

@@ -148,3 +148,19 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
         </div>
     }
 }
+
+/// A link in a navigation bar, marked as the current page where it is one. The mark is always
+/// written ("page" or "false"): the islands router updates the attributes a page has, and never
+/// takes one away.
+#[component]
+pub fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let current = move || {
+        if location.pathname.get() == href {
+            "page"
+        } else {
+            "false"
+        }
+    };
+    view! { <a href=href aria-current=current>{label}</a> }
+}
