@@ -2,6 +2,9 @@
 //! that only the server may run (database, codes, SMS, passwords, phone rules) sits behind the
 //! `ssr` feature.
 
+// Islands' view types nest deeply where components are not erased (test builds).
+#![recursion_limit = "256"]
+
 pub mod error;
 pub mod existing_patients;
 pub mod home;

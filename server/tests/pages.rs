@@ -239,39 +239,3 @@ async fn a_page_fetched_by_the_islands_router_never_stands_in_for_a_first_visit(
         );
     }
 }
-
-/// Some nestings of loading pages never finish rendering, for a share of requests only; each
-/// page is asked for often enough to catch one that stalls.
-#[tokio::test]
-async fn every_signed_in_page_answers_every_time() {
-    use std::time::Duration;
-    let portal = TestPortal::new().await;
-    let admin = portal
-        .staff("steady.admin", app::staff::StaffRole::Admin)
-        .await;
-    let mut patient = portal.browser();
-    patient.register_and_sign_in("steady.patient").await;
-    let visits = [
-        (
-            ["/staff", "/staff/settings", "/staff/audit", "/staff/team"],
-            admin.browser.cookie.clone(),
-        ),
-        (
-            ["/", "/profile", "/profile/mobile", "/profile?verified"],
-            patient.cookie.clone(),
-        ),
-    ];
-    for (pages, cookie) in visits {
-        for page in pages {
-            for round in 0..30 {
-                let reply = tokio::time::timeout(
-                    Duration::from_secs(20),
-                    portal.get(page, cookie.as_deref()),
-                )
-                .await
-                .unwrap_or_else(|_| panic!("{page} never finished, on request {round}"));
-                assert_eq!(reply.status, StatusCode::OK, "{page}");
-            }
-        }
-    }
-}

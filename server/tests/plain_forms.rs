@@ -192,6 +192,23 @@ async fn without_scripts_a_patient_logs_in_with_a_code_after_a_wrong_one() {
         .text();
     assert!(html.contains("That code isn"), "{html}");
 
+    // What was typed goes to the island that wakes the code step, and stays text there too.
+    let odd = plain_post(
+        &portal,
+        "/verify",
+        "/api/verify_code",
+        &[("code", "1\"><b>x</b>")],
+        Some(&session),
+    )
+    .await;
+    let kept = cookie(&odd, "portal_form").unwrap();
+    let html = portal
+        .get("/verify", Some(&format!("{session}; {kept}")))
+        .await
+        .text();
+    assert!(html.contains("<leptos-island"), "{html}");
+    assert!(!html.contains("\"><b>"), "{html}");
+
     let code = portal.last_code().await;
     let right = plain_post(
         &portal,
