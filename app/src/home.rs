@@ -42,36 +42,36 @@ pub fn SignedInLayout() -> impl IntoView {
     provide_context(profile);
     let idle_seconds = use_practice().idle_timeout_seconds;
     view! {
-        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match profile.await {
-                    // Signed in with the practice's one-time password: nothing else until the
-                    // patient has chosen their own.
-                    Err(e) if e.error == ErrorKind::MustChoosePassword => {
-                        view! {
-                            <IdleWatch idle_seconds/>
-                            <ChoosePasswordPage/>
-                        }
-                            .into_any()
+        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+        // share of responses, when the page inside loads data of its own.
+        {move || Suspend::new(async move {
+            match profile.await {
+                // Signed in with the practice's one-time password: nothing else until the
+                // patient has chosen their own.
+                Err(e) if e.error == ErrorKind::MustChoosePassword => {
+                    view! {
+                        <IdleWatch idle_seconds/>
+                        <ChoosePasswordPage/>
                     }
-                    Ok(_) => {
-                        view! {
-                            <IdleWatch idle_seconds/>
-                            <SignedInNav/>
-                            <Outlet/>
-                        }
-                            .into_any()
-                    }
-                    Err(e) if e.error == ErrorKind::Unauthorized => {
-                        view! { <Redirect path="/login"/> }.into_any()
-                    }
-                    Err(e) => {
-                        crate::ui::answer_with_status(&e);
-                        view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                    }
+                        .into_any()
                 }
-            })}
-        </Suspense>
+                Ok(_) => {
+                    view! {
+                        <IdleWatch idle_seconds/>
+                        <SignedInNav/>
+                        <Outlet/>
+                    }
+                        .into_any()
+                }
+                Err(e) if e.error == ErrorKind::Unauthorized => {
+                    view! { <Redirect path="/login"/> }.into_any()
+                }
+                Err(e) => {
+                    crate::ui::answer_with_status(&e);
+                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
+                }
+            }
+        })}
     }
 }
 

@@ -39,29 +39,29 @@ pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
 pub fn VerifyPage() -> impl IntoView {
     let step = Resource::new_blocking(|| (), |_| code_step());
     view! {
-        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match step.await {
-                    Ok(step) if step.support_needed => view! { <SupportNeeded/> }.into_any(),
-                    Ok(step) => {
-                        // The title stays outside the island: the head belongs to the page.
-                        let title = step_title(step.needs_number);
-                        view! {
-                            <Title text=title/>
-                            <TwoFactorStepView step page=PageContext::here()/>
-                        }
-                            .into_any()
+        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+        // share of responses, when the page inside loads data of its own.
+        {move || Suspend::new(async move {
+            match step.await {
+                Ok(step) if step.support_needed => view! { <SupportNeeded/> }.into_any(),
+                Ok(step) => {
+                    // The title stays outside the island: the head belongs to the page.
+                    let title = step_title(step.needs_number);
+                    view! {
+                        <Title text=title/>
+                        <TwoFactorStepView step page=PageContext::here()/>
                     }
-                    Err(e) if e.error == ErrorKind::Unauthorized => {
-                        view! { <Redirect path="/login"/> }.into_any()
-                    }
-                    Err(e) => {
-                        crate::ui::answer_with_status(&e);
-                        view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                    }
+                        .into_any()
                 }
-            })}
-        </Suspense>
+                Err(e) if e.error == ErrorKind::Unauthorized => {
+                    view! { <Redirect path="/login"/> }.into_any()
+                }
+                Err(e) => {
+                    crate::ui::answer_with_status(&e);
+                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
+                }
+            }
+        })}
     }
 }
 

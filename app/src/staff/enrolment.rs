@@ -70,17 +70,17 @@ pub fn EnrolPage() -> impl IntoView {
         <Title text="Set up your staff account"/>
         <section class="card">
             <h1>"Set up your staff account"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    let token = token.clone();
-                    Suspend::new(async move {
-                        match start.await {
-                            Ok(start) => view! { <Enrolment start token page=PageContext::here()/> }.into_any(),
-                            Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+            // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+            // share of responses, when the page inside loads data of its own.
+            {move || {
+                let token = token.clone();
+                Suspend::new(async move {
+                    match start.await {
+                        Ok(start) => view! { <Enrolment start token page=PageContext::here()/> }.into_any(),
+                        Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
+                    }
+                })
+            }}
         </section>
     }
 }

@@ -20,20 +20,20 @@ pub fn StaffLayout() -> impl IntoView {
     let me: StaffResource = Resource::new_blocking(|| (), |_| staff_me());
     provide_context(me);
     view! {
-        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(me) => view! { <StaffNav me/> <Outlet/> }.into_any(),
-                    Err(e) if e.error == ErrorKind::Unauthorized => {
-                        view! { <Redirect path="/staff/login"/> }.into_any()
-                    }
-                    Err(e) => {
-                        crate::ui::answer_with_status(&e);
-                        view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                    }
+        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+        // share of responses, when the page inside loads data of its own.
+        {move || Suspend::new(async move {
+            match me.await {
+                Ok(me) => view! { <StaffNav me/> <Outlet/> }.into_any(),
+                Err(e) if e.error == ErrorKind::Unauthorized => {
+                    view! { <Redirect path="/staff/login"/> }.into_any()
                 }
-            })}
-        </Suspense>
+                Err(e) => {
+                    crate::ui::answer_with_status(&e);
+                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
+                }
+            }
+        })}
     }
 }
 

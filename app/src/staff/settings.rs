@@ -68,11 +68,11 @@ pub fn SettingsPage() -> impl IntoView {
         <AdminsOnly>
             <section class="card">
                 <h1>"Practice settings"</h1>
-                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        current.await.map(|settings| view! { <SettingsForm settings page=PageContext::here()/> })
-                    })}
-                </Suspense>
+                // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+                // share of responses, when the page inside loads data of its own.
+                {move || Suspend::new(async move {
+                    current.await.map(|settings| view! { <SettingsForm settings page=PageContext::here()/> })
+                })}
             </section>
         </AdminsOnly>
     }

@@ -252,19 +252,19 @@ pub fn PatientPage() -> impl IntoView {
     let record = Resource::new(move || reference.clone(), patient_record);
     view! {
         <Title text="Patient"/>
-        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match record.await {
-                    Ok(record) => view! { <PatientRecord record page=PageContext::here()/> }.into_any(),
-                    Err(e) => view! {
-                        <section class="card">
-                            <p role="alert">{e.message}</p>
-                            <p><A href="/staff">"Search patients"</A></p>
-                        </section>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
+        // share of responses, when the page inside loads data of its own.
+        {move || Suspend::new(async move {
+            match record.await {
+                Ok(record) => view! { <PatientRecord record page=PageContext::here()/> }.into_any(),
+                Err(e) => view! {
+                    <section class="card">
+                        <p role="alert">{e.message}</p>
+                        <p><A href="/staff">"Search patients"</A></p>
+                    </section>
+                }.into_any(),
+            }
+        })}
     }
 }
 

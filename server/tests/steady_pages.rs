@@ -1,0 +1,46 @@
+//! Every signed-in page finishes rendering, every time. Alone in its own test binary: run side
+//! by side with other tests in one process (each on a runtime of its own, sharing the
+//! framework's process-wide reactive state), a render now and then waits forever, which never
+//! happens alone or in a real server.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestPortal;
+
+/// Pages that load data of their own inside a layout that loads the visitor never finished for
+/// a share of requests while they waited in nested `<Suspense>`s (`/profile/mobile` one in five,
+/// `/staff/team` one in two); each page is asked for often enough to catch one that stalls.
+#[tokio::test]
+async fn every_signed_in_page_answers_every_time() {
+    use std::time::Duration;
+    let portal = TestPortal::new().await;
+    let admin = portal
+        .staff("steady.admin", app::staff::StaffRole::Admin)
+        .await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("steady.patient").await;
+    let visits = [
+        (
+            ["/staff", "/staff/settings", "/staff/audit", "/staff/team"],
+            admin.browser.cookie.clone(),
+        ),
+        (
+            ["/", "/profile", "/profile/mobile", "/profile?verified"],
+            patient.cookie.clone(),
+        ),
+    ];
+    for (pages, cookie) in visits {
+        for page in pages {
+            for round in 0..30 {
+                let reply = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    portal.get(page, cookie.as_deref()),
+                )
+                .await
+                .unwrap_or_else(|_| panic!("{page} never finished, on request {round}"));
+                assert_eq!(reply.status, StatusCode::OK, "{page}");
+            }
+        }
+    }
+}
