@@ -27,6 +27,9 @@ use sha2::{Digest, Sha256};
 struct Prepared {
     content_type: HeaderValue,
     etag: HeaderValue,
+    /// When the file was written, to the second: a browser that got it from disk before it was
+    /// ready here asks with this.
+    modified: Option<std::time::SystemTime>,
     identity: bytes::Bytes,
     gzip: bytes::Bytes,
     brotli: bytes::Bytes,
@@ -95,11 +98,16 @@ fn prepare(dir: &Path) -> HashMap<String, Prepared> {
             continue;
         };
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&raw)[..12]));
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| httpdate::parse_http_date(&httpdate::fmt_http_date(t)).ok());
         files.insert(
             name.to_string(),
             Prepared {
                 content_type: HeaderValue::from_static(content_type(&path)),
                 etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+                modified,
                 identity: raw.into(),
                 gzip: gzip.into(),
                 brotli: brotli.into(),
@@ -173,10 +181,16 @@ impl StaticFiles {
                         })
                 })
         };
-        let unchanged = request
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .is_some_and(|tag| tag == file.etag);
+        // The tag decides when there is one (RFC 9110); otherwise the date.
+        let unchanged = match request.headers().get(header::IF_NONE_MATCH) {
+            Some(tag) => tag == file.etag,
+            None => request
+                .headers()
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|since| httpdate::parse_http_date(since.to_str().ok()?).ok())
+                .zip(file.modified)
+                .is_some_and(|(since, modified)| modified <= since),
+        };
         let (body, encoding) = if unchanged {
             (bytes::Bytes::new(), None)
         } else if accepts("br") {
@@ -193,6 +207,11 @@ impl StaticFiles {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, file.content_type.clone());
         headers.insert(header::ETAG, file.etag.clone());
+        if let Some(modified) = file.modified {
+            if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+                headers.insert(header::LAST_MODIFIED, date);
+            }
+        }
         headers.insert(header::CACHE_CONTROL, self.cache_control());
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if let Some(encoding) = encoding {
@@ -271,6 +290,19 @@ mod tests {
             files.answer(&again).unwrap().status(),
             StatusCode::NOT_MODIFIED
         );
+        // A copy first served from disk, before the files were ready here, comes back with its
+        // date instead of a tag: unchanged too, and changed if older than the file.
+        let modified = plain.headers()[header::LAST_MODIFIED].clone();
+        let dated = |since: HeaderValue| {
+            let request = Request::get("/portal.css")
+                .header(header::IF_MODIFIED_SINCE, since)
+                .body(Body::empty())
+                .unwrap();
+            files.answer(&request).unwrap().status()
+        };
+        assert_eq!(dated(modified), StatusCode::NOT_MODIFIED);
+        let long_ago = HeaderValue::from_static("Mon, 01 Jan 2001 00:00:00 GMT");
+        assert_eq!(dated(long_ago), StatusCode::OK);
         let other = Request::get("/notes.txt").body(Body::empty()).unwrap();
         assert!(files.answer(&other).is_none());
         // Names without a hash are checked again on each use.
