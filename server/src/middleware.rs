@@ -49,10 +49,7 @@ pub fn around(
         .settings
         .secure_cookies()
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
-    router
-        .layer(crate::page_cache::PageCacheLayer(
-            crate::page_cache::PageCache::new(portal.clone()),
-        ))
+    let layered = router
         .layer(from_fn_with_state(portal.clone(), plain_form_posts))
         .layer(from_fn(error_status))
         .layer(TimeoutLayer::with_status_code(
@@ -91,7 +88,14 @@ pub fn around(
         .layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
             move |_: &Response| hsts.clone(),
-        ))
+        ));
+    // The anonymous pages are answered before everything else: a kept page already carries
+    // every header the layers above gave it, and needs nothing else from them.
+    let pages = crate::page_cache::PageCache::new(portal.clone());
+    Router::new().fallback_service(tower::Layer::layer(
+        &crate::page_cache::PageCacheLayer(pages),
+        layered,
+    ))
 }
 
 /// Server functions answer every error with 500; the error's kind knows the real status. This

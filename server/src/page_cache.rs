@@ -2,6 +2,9 @@
 //! of them, so each is rendered once and served from memory, with a fresh nonce swapped into
 //! its script tags and its Content-Security-Policy on every response. A page is rendered again
 //! when the practice's settings (its name and contact, in every page) change.
+//!
+//! It stands in front of all the other middleware (`middleware::around`): a page is kept with
+//! every header they gave it, so a kept page is answered without running them again.
 
 use std::{
     collections::HashMap,

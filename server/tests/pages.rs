@@ -191,6 +191,29 @@ async fn anonymous_pages_come_from_memory_with_a_fresh_nonce_each_time() {
         );
         assert!(second.headers.get("set-cookie").is_none());
         assert_eq!(second.headers["cache-control"], "no-store");
+        // The kept copy carries every header the rendered one had: the security headers too.
+        let others = |reply: &common::Reply| {
+            let mut headers: Vec<String> = reply
+                .headers
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "content-length" | "date"))
+                .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+                .collect();
+            headers.sort();
+            headers
+        };
+        assert_eq!(
+            others(&first)
+                .iter()
+                .map(|h| h.replace(&one, "N"))
+                .collect::<Vec<_>>(),
+            others(&second)
+                .iter()
+                .map(|h| h.replace(&two, "N"))
+                .collect::<Vec<_>>(),
+            "{page}"
+        );
+        assert_eq!(second.headers["x-frame-options"], "DENY");
     }
     let timeout = portal.get("/login?timeout=1", None).await.text();
     assert!(timeout.contains("signed out because you had been inactive"));
