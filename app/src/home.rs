@@ -8,7 +8,7 @@ use leptos_router::components::{Outlet, Redirect};
 use crate::{
     error::{ErrorKind, PortalError},
     existing_patients::ChoosePasswordPage,
-    patient::{me, Me, MobileStatus, ProfileResource},
+    patient::{me, Me, MobileStatus, Profile, ProfileResource},
     practice::use_practice,
     profile::PendingNumber,
     ui::{NavLink, StatusMessage},
@@ -55,7 +55,10 @@ pub fn SignedInLayout() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Ok(_) => {
+                Ok(patient) => {
+                    // The pages inside take the patient from here rather than read the
+                    // resource again.
+                    provide_context(patient);
                     view! {
                         <IdleWatch idle_seconds/>
                         <SignedInNav/>
@@ -160,8 +163,8 @@ fn SignedInNav() -> impl IntoView {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let profile = expect_context::<ProfileResource>();
-    let patient = move || profile.get().and_then(Result::ok);
+    let patient = StoredValue::new(use_context::<Profile>());
+    let patient = move || patient.get_value();
     let query = leptos_router::hooks::use_query_map();
     let notice = Signal::derive(move || {
         patient().and_then(|p| crate::profile::notice_for(&query.read(), &p))

@@ -148,12 +148,12 @@ fn NumberStep(save: ServerAction<ChangeMobile>, countdown: RwSignal<u64>) -> imp
 #[component]
 pub fn ChangeMobilePage() -> impl IntoView {
     // The signed-in layout has loaded the patient already.
-    let profile = expect_context::<crate::patient::ProfileResource>();
+    let patient = StoredValue::new(use_context::<crate::patient::Profile>());
     view! {
         <Title text="Change your mobile number"/>
         <section class="card">
             <h1>"Change your mobile number"</h1>
-            {move || profile.get().and_then(Result::ok).map(|patient| view! { <NumberChangeFor patient/> })}
+            {move || patient.get_value().map(|patient| view! { <NumberChangeFor patient/> })}
             <p class="aside"><a href="/profile">"Back to Personal Information"</a></p>
         </section>
     }

@@ -128,11 +128,11 @@ pub(crate) fn verified_notice(number: &str) -> String {
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let profile = expect_context::<crate::patient::ProfileResource>();
+    let patient = StoredValue::new(use_context::<crate::patient::Profile>());
     let query = leptos_router::hooks::use_query_map();
     view! {
         <Title text="Personal Information"/>
-        {move || profile.get().and_then(Result::ok).map(|patient| {
+        {move || patient.get_value().map(|patient| {
             let notice = notice_for(&query.read(), &patient);
             view! { <PersonalInformation patient notice page=PageContext::here()/> }
         })}

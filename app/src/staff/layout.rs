@@ -8,23 +8,21 @@ use super::{
     sign_in::{staff_me, StaffLogout},
     SignedInStaff, StaffRole,
 };
-use crate::{
-    error::{ErrorKind, PortalError},
-    ui::NavLink,
-};
-
-pub type StaffResource = Resource<Result<SignedInStaff, PortalError>>;
+use crate::{error::ErrorKind, ui::NavLink};
 
 #[component]
 pub fn StaffLayout() -> impl IntoView {
-    let me: StaffResource = Resource::new_blocking(|| (), |_| staff_me());
-    provide_context(me);
+    let me = Resource::new_blocking(|| (), |_| staff_me());
     view! {
         // Awaited in place (pages render on the server only): a <Suspense> here stalls a
         // share of responses, when the page inside loads data of its own.
         {move || Suspend::new(async move {
             match me.await {
-                Ok(me) => view! { <StaffNav me/> <Outlet/> }.into_any(),
+                Ok(me) => {
+                    // The pages inside take the staff member from here.
+                    provide_context(me.clone());
+                    view! { <StaffNav me/> <Outlet/> }.into_any()
+                }
                 Err(e) if e.error == ErrorKind::Unauthorized => {
                     view! { <Redirect path="/staff/login"/> }.into_any()
                 }
@@ -62,12 +60,8 @@ fn StaffNav(me: SignedInStaff) -> impl IntoView {
 /// The page is only for admins: what support sees instead of it.
 #[component]
 pub fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
-    let me = expect_context::<StaffResource>();
-    let admin = move || {
-        me.get()
-            .and_then(Result::ok)
-            .is_some_and(|m| m.role == StaffRole::Admin)
-    };
+    let admin = use_context::<SignedInStaff>().is_some_and(|m| m.role == StaffRole::Admin);
+    let admin = move || admin;
     view! {
         <Show
             when=admin

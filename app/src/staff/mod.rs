@@ -14,7 +14,7 @@ pub mod sign_in;
 pub mod support;
 pub mod team;
 
-pub use layout::{StaffLayout, StaffResource};
+pub use layout::StaffLayout;
 pub use role::StaffRole;
 
 use serde::{Deserialize, Serialize};
