@@ -14,17 +14,22 @@ test("moving between the signed-in pages happens in place, without a reload", as
   await nav.getByRole("link", { name: "Personal Information" }).click();
   await expect(page.getByRole("heading", { name: "Personal Information" })).toBeVisible();
   await expect(page).toHaveURL(/\/profile$/);
+  // Announced as a new page: its title, and focus on its heading for a screen reader to read.
+  await expect(page).toHaveTitle(/^Personal Information/);
+  await expect(page.getByRole("heading", { level: 1, name: "Personal Information" })).toBeFocused();
   await expect(nav.getByRole("link", { name: "Personal Information" })).toHaveAttribute("aria-current", "page");
   await expect(nav.getByRole("link", { name: "Home" })).toHaveAttribute("aria-current", "false");
 
   await nav.getByRole("link", { name: "Home" }).click();
   await expect(page.getByRole("heading", { name: /^Welcome/ })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: /^Welcome/ })).toBeFocused();
   await expect(nav.getByRole("link", { name: "Home" })).toHaveAttribute("aria-current", "page");
   await expect(nav.getByRole("link", { name: "Personal Information" })).toHaveAttribute("aria-current", "false");
 
   // Back in the browser's history is in place too.
   await page.goBack();
   await expect(page.getByRole("heading", { name: "Personal Information" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Personal Information" })).toBeFocused();
   expect(await page.evaluate(() => (window as unknown as { portalStayed?: boolean }).portalStayed)).toBe(true);
 });
 

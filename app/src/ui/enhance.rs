@@ -40,7 +40,16 @@ pub fn page_ready() {
     // A page without islands is ready at once; the islands wake after this, each in turn.
     gloo_timers::callback::Timeout::new(0, mark_page).forget();
     // The islands router brings new islands with each page: not ready until they are awake.
-    let watch = Closure::<dyn FnMut()>::new(mark_page);
+    // It changes the title with the page, which is how a new page is told from a changed one.
+    let mut title = leptos::prelude::document().title();
+    let watch = Closure::<dyn FnMut()>::new(move || {
+        mark_page();
+        let now = leptos::prelude::document().title();
+        if now != title {
+            title = now;
+            focus_new_page();
+        }
+    });
     if let (Ok(observer), Some(body)) = (
         web_sys::MutationObserver::new(watch.as_ref().unchecked_ref()),
         leptos::prelude::document().body(),
@@ -51,6 +60,28 @@ pub fn page_ready() {
         let _ = observer.observe_with_options(&body, &options);
     }
     watch.forget();
+}
+
+/// A page that arrived in place is announced as a loaded one would be: focus moves to its
+/// heading, so a screen reader says where the patient now is, the keyboard starts again from the
+/// top, and a phone scrolled down a long page shows the new page's beginning.
+#[cfg(feature = "hydrate")]
+fn focus_new_page() {
+    use wasm_bindgen::JsCast;
+    let document = leptos::prelude::document();
+    let heading = document
+        .query_selector("main h1")
+        .ok()
+        .flatten()
+        .or_else(|| document.get_element_by_id("main"))
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(heading) = heading {
+        // Reachable by script only: it stays out of the Tab order.
+        if !heading.has_attribute("tabindex") {
+            let _ = heading.set_attribute("tabindex", "-1");
+        }
+        let _ = heading.focus();
+    }
 }
 
 /// Marks the island `name` as awake in the page. Every island calls it.
