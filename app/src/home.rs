@@ -3,7 +3,7 @@
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
-use leptos_router::components::{Outlet, Redirect};
+use leptos_router::components::Outlet;
 
 use crate::{
     error::{ErrorKind, PortalError},
@@ -11,7 +11,7 @@ use crate::{
     patient::{me, Me, MobileStatus, Profile, ProfileResource},
     practice::use_practice,
     profile::PendingNumber,
-    ui::{NavLink, StatusMessage},
+    ui::{CouldNotLoad, NavLink, StatusMessage},
 };
 
 /// Ends the session on the server. Harmless without one.
@@ -66,13 +66,7 @@ pub fn SignedInLayout() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Err(e) if e.error == ErrorKind::Unauthorized => {
-                    view! { <Redirect path="/login"/> }.into_any()
-                }
-                Err(e) => {
-                    crate::ui::answer_with_status(&e);
-                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                }
+                Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
             }
         })}
     }

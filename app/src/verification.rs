@@ -3,14 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{ErrorKind, PortalError},
     one_time_code::{follow_sends, run_countdown, CodeEntry, SendCode, SendCodeForm},
     practice::SupportContact,
-    ui::{enhance::PageContext, field_error, Field, StatusMessage},
+    ui::{enhance::PageContext, field_error, CouldNotLoad, Field, StatusMessage},
 };
 
 /// Where the patient stands in the 2FA step, for the page to show.
@@ -53,13 +52,7 @@ pub fn VerifyPage() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Err(e) if e.error == ErrorKind::Unauthorized => {
-                    view! { <Redirect path="/login"/> }.into_any()
-                }
-                Err(e) => {
-                    crate::ui::answer_with_status(&e);
-                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                }
+                Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
             }
         })}
     }

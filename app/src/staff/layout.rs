@@ -2,13 +2,13 @@
 //! to the staff sign-in for everyone else.
 
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::components::{Outlet, Redirect};
+use leptos_router::components::Outlet;
 
 use super::{
     sign_in::{staff_me, StaffLogout},
     SignedInStaff, StaffRole,
 };
-use crate::{error::ErrorKind, ui::NavLink};
+use crate::ui::{CouldNotLoad, NavLink};
 
 #[component]
 pub fn StaffLayout() -> impl IntoView {
@@ -23,13 +23,7 @@ pub fn StaffLayout() -> impl IntoView {
                     provide_context(me.clone());
                     view! { <StaffNav me/> <Outlet/> }.into_any()
                 }
-                Err(e) if e.error == ErrorKind::Unauthorized => {
-                    view! { <Redirect path="/staff/login"/> }.into_any()
-                }
-                Err(e) => {
-                    crate::ui::answer_with_status(&e);
-                    view! { <p class="card" role="alert">{e.message}</p> }.into_any()
-                }
+                Err(error) => view! { <CouldNotLoad error sign_in="/staff/login"/> }.into_any(),
             }
         })}
     }

@@ -125,6 +125,21 @@ pub fn FormMessage(#[prop(into)] error: Signal<Option<PortalError>>) -> impl Int
     }
 }
 
+/// What a page shows when what it needs couldn't be loaded: the way to sign in when the
+/// session has ended, otherwise the error, with its status.
+#[component]
+pub fn CouldNotLoad(
+    error: PortalError,
+    /// Where a visitor without a session signs in.
+    sign_in: &'static str,
+) -> impl IntoView {
+    if error.error == crate::error::ErrorKind::Unauthorized {
+        return view! { <leptos_router::components::Redirect path=sign_in/> }.into_any();
+    }
+    answer_with_status(&error);
+    view! { <p class="card" role="alert">{error.message}</p> }.into_any()
+}
+
 /// Gives a page rendered on the server the status of the error it shows (a 503 while the
 /// database is unreachable, say), so the answer is honest about it.
 pub fn answer_with_status(error: &PortalError) {
