@@ -1,5 +1,6 @@
 //! What every request passes through: the client's address, the same-origin rule for changes,
-//! a time limit, error statuses for server functions, and the security headers.
+//! a time limit, error statuses for server functions, and the security headers. The anonymous
+//! pages kept in memory are answered in front of it all, with the headers it gave them.
 
 use std::{
     net::{IpAddr, SocketAddr},

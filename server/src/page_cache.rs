@@ -189,14 +189,21 @@ where
             return Box::pin(async move { Ok(serve(&cached)) });
         }
         let cache = self.cache.clone();
+        // The settings it is rendered with: read before, so that a change made during the
+        // render is not taken for the one the page shows.
+        let practice = (*cache.portal.practice()).clone();
         let response = self.inner.call(request);
-        Box::pin(async move { Ok(render_and_keep(cache, key, response.await?).await) })
+        Box::pin(async move { Ok(render_and_keep(cache, key, practice, response.await?).await) })
     }
 }
 
 /// Keeps a page just rendered, if it is one to keep, and passes it on.
-async fn render_and_keep(cache: PageCache, key: String, response: Response) -> Response {
-    let practice = (*cache.portal.practice()).clone();
+async fn render_and_keep(
+    cache: PageCache,
+    key: String,
+    practice: PracticeSettings,
+    response: Response,
+) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
