@@ -24,7 +24,7 @@ use futures_util::future::BoxFuture;
 
 /// The pages served from memory to visitors without a session.
 const ANONYMOUS_PAGES: [&str; 2] = ["/login", "/register"];
-/// Query strings make variants (`?timeout=1`); this many at most are kept.
+/// Query strings make variants (`?timeout=1`); this many at most are kept at once.
 const MAX_VARIANTS: usize = 16;
 /// The largest page we would ever keep.
 const MAX_PAGE: usize = 1024 * 1024;
@@ -82,11 +82,20 @@ impl PageCache {
 
     fn keep(&self, key: String, cached: Cached) {
         if let Ok(mut pages) = self.pages.write() {
-            if pages.len() < MAX_VARIANTS || pages.contains_key(&key) {
-                pages.insert(key, Arc::new(cached));
-            }
+            keep_variant(&mut pages, key, Arc::new(cached));
         }
     }
+}
+
+/// Keeps `page` under `key`, making room if all the places are taken: a burst of made-up query
+/// strings must not leave the real variants (`?timeout=1`) rendered each time from then on.
+fn keep_variant<P>(pages: &mut HashMap<String, P>, key: String, page: P) {
+    if pages.len() >= MAX_VARIANTS && !pages.contains_key(&key) {
+        if let Some(other) = pages.keys().next().cloned() {
+            pages.remove(&other);
+        }
+    }
+    pages.insert(key, page);
 }
 
 /// Whether the request carries any cookie of the portal's: a session of either kind, or a
@@ -251,6 +260,21 @@ mod tests {
         assert_eq!(WithNonce::new("none here", "OLD").with("NEW"), "none here");
         assert_ne!(new_nonce(), new_nonce());
         assert_eq!(new_nonce().len(), 22);
+    }
+
+    #[test]
+    fn a_new_variant_is_kept_even_after_many_made_up_ones() {
+        let mut pages = HashMap::new();
+        for n in 0..3 * MAX_VARIANTS {
+            keep_variant(&mut pages, format!("/login?junk={n}"), n);
+        }
+        keep_variant(&mut pages, "/login?timeout=1".into(), 0);
+        assert_eq!(pages.len(), MAX_VARIANTS);
+        assert!(pages.contains_key("/login?timeout=1"));
+        // A page kept again takes its own place.
+        keep_variant(&mut pages, "/login?timeout=1".into(), 1);
+        assert_eq!(pages.len(), MAX_VARIANTS);
+        assert_eq!(pages["/login?timeout=1"], 1);
     }
 
     #[test]
