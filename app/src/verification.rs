@@ -38,8 +38,7 @@ pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
 pub fn VerifyPage() -> impl IntoView {
     let step = Resource::new_blocking(|| (), |_| code_step());
     view! {
-        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-        // share of responses, when the page inside loads data of its own.
+        // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
         {move || Suspend::new(async move {
             match step.await {
                 Ok(step) if step.support_needed => view! { <SupportNeeded/> }.into_any(),

@@ -277,6 +277,75 @@ mod tests {
         assert_eq!(pages["/login?timeout=1"], 1);
     }
 
+    /// A portal on a scratch database, with its practice settings loaded.
+    async fn scratch_portal(dir: &std::path::Path) -> Portal {
+        use app::{portal::Settings, secret::ServerSecret, sms::ConsoleSms, store::Store};
+        let url = app::store::testing::scratch_database(dir).await;
+        let store = Store::open(&url).await.unwrap();
+        let portal = Portal::new(
+            Settings::default(),
+            store.clone(),
+            Arc::new(app::portal::ManualClock::new(1_800_000_000_000)),
+            ServerSecret::random(),
+            Arc::new(ConsoleSms::new(store)),
+        );
+        portal.load_practice().await.unwrap();
+        portal
+    }
+
+    /// The body of the answer to a visitor's `GET /login`.
+    async fn body_of_next<S>(pages: &mut S) -> String
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible>,
+    {
+        use tower::ServiceExt;
+        let request = Request::get("/login").body(Body::empty()).unwrap();
+        let response = pages.ready().await.unwrap().call(request).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_PAGE).await;
+        String::from_utf8(bytes.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_rendered_while_the_settings_change_is_rendered_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let portal = scratch_portal(dir.path()).await;
+        let renders = Arc::new(AtomicUsize::new(0));
+        // A render during which an admin renames the practice; it shows the name it read
+        // when it began, the old one.
+        let inner = {
+            let (portal, renders) = (portal.clone(), renders.clone());
+            tower::service_fn(move |_: Request| {
+                let (portal, renders) = (portal.clone(), renders.clone());
+                async move {
+                    let shown = portal.practice().practice_name.clone();
+                    if renders.fetch_add(1, Ordering::SeqCst) == 0 {
+                        let mut renamed = (*portal.practice()).clone();
+                        renamed.practice_name = "Harbour Health".into();
+                        portal.save_practice(renamed).await.unwrap();
+                    }
+                    let nonce = "abcdefghijklmnopqrstuv";
+                    let mut page = Response::new(Body::from(format!(
+                        "<script nonce=\"{nonce}\"></script>{shown}"
+                    )));
+                    page.headers_mut().insert(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_str(&format!("script-src 'nonce-{nonce}'")).unwrap(),
+                    );
+                    Ok::<_, Infallible>(page)
+                }
+            })
+        };
+        let mut pages = tower::Layer::layer(&PageCacheLayer(PageCache::new(portal)), inner);
+        assert!(!body_of_next(&mut pages).await.contains("Harbour Health"));
+        // The old page isn't kept as if it showed the new name.
+        assert!(body_of_next(&mut pages).await.contains("Harbour Health"));
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+        // That one is kept.
+        assert!(body_of_next(&mut pages).await.contains("Harbour Health"));
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn the_nonce_is_read_from_the_policy() {
         let policy =

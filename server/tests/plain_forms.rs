@@ -34,6 +34,24 @@ async fn plain_post(
         .await
 }
 
+/// Posts a code that is refused, without scripts, and opens the code page it is sent back to.
+async fn refused_code_page(portal: &TestPortal, session: &str, code: &str) -> String {
+    let refused = plain_post(
+        portal,
+        "/verify",
+        "/api/verify_code",
+        &[("code", code)],
+        Some(session),
+    )
+    .await;
+    assert_eq!(location(&refused), "/verify");
+    let kept = cookie(&refused, "portal_form").unwrap();
+    portal
+        .get("/verify", Some(&format!("{session}; {kept}")))
+        .await
+        .text()
+}
+
 fn location(reply: &Reply) -> &str {
     reply
         .headers
@@ -176,36 +194,11 @@ async fn without_scripts_a_patient_logs_in_with_a_code_after_a_wrong_one() {
     assert_eq!(location(&reply), "/verify");
     let session = cookie(&reply, "portal_session").unwrap();
 
-    let wrong = plain_post(
-        &portal,
-        "/verify",
-        "/api/verify_code",
-        &[("code", "000000")],
-        Some(&session),
-    )
-    .await;
-    assert_eq!(location(&wrong), "/verify");
-    let kept = cookie(&wrong, "portal_form").unwrap();
-    let html = portal
-        .get("/verify", Some(&format!("{session}; {kept}")))
-        .await
-        .text();
+    let html = refused_code_page(&portal, &session, "000000").await;
     assert!(html.contains("That code isn"), "{html}");
 
     // What was typed goes to the island that wakes the code step, and stays text there too.
-    let odd = plain_post(
-        &portal,
-        "/verify",
-        "/api/verify_code",
-        &[("code", "1\"><b>x</b>")],
-        Some(&session),
-    )
-    .await;
-    let kept = cookie(&odd, "portal_form").unwrap();
-    let html = portal
-        .get("/verify", Some(&format!("{session}; {kept}")))
-        .await
-        .text();
+    let html = refused_code_page(&portal, &session, "1\"><b>x</b>").await;
     assert!(html.contains("<leptos-island"), "{html}");
     assert!(!html.contains("\"><b>"), "{html}");
 

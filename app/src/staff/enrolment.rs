@@ -70,8 +70,7 @@ pub fn EnrolPage() -> impl IntoView {
         <Title text="Set up your staff account"/>
         <section class="card">
             <h1>"Set up your staff account"</h1>
-            // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-            // share of responses, when the page inside loads data of its own.
+            // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
             {move || {
                 let token = token.clone();
                 Suspend::new(async move {

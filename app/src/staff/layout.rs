@@ -14,8 +14,7 @@ use crate::ui::{CouldNotLoad, NavLink};
 pub fn StaffLayout() -> impl IntoView {
     let me = Resource::new_blocking(|| (), |_| staff_me());
     view! {
-        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-        // share of responses, when the page inside loads data of its own.
+        // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
         {move || Suspend::new(async move {
             match me.await {
                 Ok(me) => {

@@ -68,8 +68,7 @@ pub fn SettingsPage() -> impl IntoView {
         <AdminsOnly>
             <section class="card">
                 <h1>"Practice settings"</h1>
-                // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-                // share of responses, when the page inside loads data of its own.
+                // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
                 {move || Suspend::new(async move {
                     current.await.map(|settings| view! { <SettingsForm settings page=PageContext::here()/> })
                 })}

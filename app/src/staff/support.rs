@@ -252,8 +252,7 @@ pub fn PatientPage() -> impl IntoView {
     let record = Resource::new(move || reference.clone(), patient_record);
     view! {
         <Title text="Patient"/>
-        // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-        // share of responses, when the page inside loads data of its own.
+        // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
         {move || Suspend::new(async move {
             match record.await {
                 Ok(record) => view! { <PatientRecord record page=PageContext::here()/> }.into_any(),

@@ -47,8 +47,7 @@ pub fn TeamPage() -> impl IntoView {
             <section class="card wide">
                 <h1>"Staff"</h1>
                 <p class="lead">"New staff members are added by the portal's operator: " <code>"server staff add NAME --role support"</code>"."</p>
-                // Awaited in place (pages render on the server only): a <Suspense> here stalls a
-                // share of responses, when the page inside loads data of its own.
+                // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
                 {move || Suspend::new(async move {
                     list.await.map(|staff| view! { <Team staff/> })
                 })}
