@@ -136,32 +136,26 @@ impl FromServerFnError for PortalError {
     }
 }
 
-/// Turns an unexpected failure into a generic [`PortalError`], logging the real cause once.
+/// A failure the patient can do nothing about. By default it becomes a generic
+/// [`PortalError`] and the real cause is logged once; a kind of failure that means something
+/// else to the patient (the database being unreachable, say) says so where it is defined.
+#[cfg(feature = "ssr")]
+pub trait Fault: std::fmt::Display {
+    fn to_portal_error(&self, context: &str) -> PortalError {
+        PortalError::logged_internal(context, self)
+    }
+}
+
+/// Turns an unexpected failure into the [`PortalError`] its [`Fault`] gives.
 #[cfg(feature = "ssr")]
 pub trait OrInternal<T> {
     fn or_internal(self, context: &'static str) -> Result<T, PortalError>;
 }
 
 #[cfg(feature = "ssr")]
-impl<T, E: std::fmt::Display + 'static> OrInternal<T> for Result<T, E> {
+impl<T, E: Fault> OrInternal<T> for Result<T, E> {
     fn or_internal(self, context: &'static str) -> Result<T, PortalError> {
-        self.map_err(|err| {
-            // A database that can't be reached is an outage to wait out (503), not a fault.
-            let unreachable = (&err as &dyn std::any::Any)
-                .downcast_ref::<crate::store::StoreError>()
-                .is_some_and(crate::store::StoreError::is_unreachable);
-            if unreachable {
-                tracing::error!(%err, "{context}: the database is unreachable");
-                return PortalError {
-                    retry_after_seconds: Some(5),
-                    ..PortalError::new(
-                        ErrorKind::Unavailable,
-                        "The portal can't reach its records right now. Please try again in a few minutes.",
-                    )
-                };
-            }
-            PortalError::logged_internal(context, err)
-        })
+        self.map_err(|err| err.to_portal_error(context))
     }
 }
 

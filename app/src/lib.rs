@@ -5,26 +5,25 @@
 // Islands' view types nest deeply where components are not erased (test builds).
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod error;
-pub mod existing_patients;
-pub mod home;
-pub mod login;
 pub mod mobile;
 pub mod one_time_code;
 pub mod patient;
 pub mod practice;
-pub mod profile;
-pub mod registration;
 pub mod staff;
 pub mod ui;
-pub mod verification;
 
 #[cfg(feature = "ssr")]
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod caller;
 #[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
 pub mod limits;
+#[cfg(feature = "ssr")]
+pub mod login_gate;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
@@ -50,11 +49,14 @@ use leptos_router::{
 };
 
 use crate::{
-    home::{HomePage, SignedInLayout},
-    login::LoginPage,
+    patient::{
+        home::{HomePage, SignedInLayout},
+        login::LoginPage,
+        profile::{ChangeMobilePage, ProfilePage},
+        registration::RegisterPage,
+        verification::VerifyPage,
+    },
     practice::{Footer, Header, Practice},
-    profile::{ChangeMobilePage, ProfilePage},
-    registration::RegisterPage,
     staff::{
         audit_log::AuditLogPage,
         enrolment::EnrolPage,
@@ -64,7 +66,6 @@ use crate::{
         team::TeamPage,
         StaffLayout,
     },
-    verification::VerifyPage,
 };
 
 /// The HTML document around the app, rendered on the server.

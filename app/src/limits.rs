@@ -3,8 +3,8 @@
 //! the write it guards, so parallel requests can't all slip past it.
 
 use crate::{
+    clock::{whole_seconds, Millis, MINUTE, SECOND},
     error::PortalError,
-    portal::{whole_seconds, Millis, MINUTE, SECOND},
 };
 
 /// What a limit counts. Stored as text in `limit_events.kind`.
@@ -94,7 +94,7 @@ pub fn wait_text(wait: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portal::HOUR;
+    use crate::clock::HOUR;
 
     #[test]
     fn waits_read_as_a_person_would_say_them() {

@@ -5,7 +5,7 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::{
-    portal::Clock,
+    clock::Clock,
     store::{DevEmail, Store},
 };
 

@@ -9,16 +9,17 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::{
+    account::staff::{StaffMember, StaffRole},
+    account::Patient,
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
-    patient::Patient,
     portal::Portal,
     session::{
         self,
+        cookie::{PATIENT_SESSION, STAFF_SESSION},
         staff::{self as staff_session, StaffSession},
         NewSession, Session, Stage,
     },
-    staff::{accounts::StaffMember, StaffRole},
 };
 
 /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
@@ -74,7 +75,7 @@ pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
     let ip = client_ip(parts.as_ref());
     let cookie = parts.as_ref().and_then(|p| {
         let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
-        session::from_cookie_header(&portal.settings, header)
+        PATIENT_SESSION.from_header(&portal.settings, header)
     });
     let session = match cookie {
         Some(value) => session::load(portal, &value)
@@ -89,13 +90,13 @@ pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
 pub fn set_session_cookie(portal: &Portal, new: &NewSession) {
     append_header(
         header::SET_COOKIE,
-        &session::set_cookie(&portal.settings, &new.cookie),
+        &PATIENT_SESSION.set(&portal.settings, &new.cookie),
     );
 }
 
 /// Removes the session cookie from the browser.
 pub fn clear_session_cookie(portal: &Portal) {
-    append_header(header::SET_COOKIE, &session::clear_cookie(&portal.settings));
+    append_header(header::SET_COOKIE, &PATIENT_SESSION.clear(&portal.settings));
 }
 
 pub const SIGN_IN_NEEDED: &str = "Please log in to continue.";
@@ -190,9 +191,16 @@ pub const STAFF_SIGN_IN_NEEDED: &str = "Please sign in as practice staff to cont
 
 /// The staff session the staff cookie names, if it is live.
 pub async fn staff_session(portal: &Portal) -> Result<Option<StaffSession>, PortalError> {
-    let cookie = parts().and_then(|p| {
+    staff_session_of(portal, parts().as_ref()).await
+}
+
+async fn staff_session_of(
+    portal: &Portal,
+    parts: Option<&Parts>,
+) -> Result<Option<StaffSession>, PortalError> {
+    let cookie = parts.and_then(|p| {
         let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
-        staff_session::from_cookie_header(&portal.settings, header)
+        STAFF_SESSION.from_header(&portal.settings, header)
     });
     match cookie {
         Some(value) => staff_session::load(portal, &value)
@@ -205,8 +213,20 @@ pub async fn staff_session(portal: &Portal) -> Result<Option<StaffSession>, Port
 /// The signed-in staff member, if their role allows `needed`: 401 without a staff session (a
 /// patient's session is not one), 403 for a role that doesn't allow it.
 pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, PortalError> {
+    staff_of(portal, parts().as_ref(), needed).await
+}
+
+/// The same check for a plain route, which is handed the request rather than served inside
+/// Leptos's context.
+pub async fn staff_of(
+    portal: &Portal,
+    parts: Option<&Parts>,
+    needed: StaffRole,
+) -> Result<StaffVisit, PortalError> {
     let unauthorized = || PortalError::unauthorized(STAFF_SIGN_IN_NEEDED);
-    let session = staff_session(portal).await?.ok_or_else(unauthorized)?;
+    let session = staff_session_of(portal, parts)
+        .await?
+        .ok_or_else(unauthorized)?;
     let member = portal
         .store
         .staff_member(session.staff_id)
@@ -223,7 +243,7 @@ pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, Por
     }
     no_store();
     let caller = Caller {
-        ip: client_ip(parts().as_ref()),
+        ip: client_ip(parts),
         session: None,
     };
     Ok(StaffVisit {
@@ -236,13 +256,10 @@ pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, Por
 pub fn set_staff_cookie(portal: &Portal, value: &str) {
     append_header(
         header::SET_COOKIE,
-        &staff_session::set_cookie(&portal.settings, value),
+        &STAFF_SESSION.set(&portal.settings, value),
     );
 }
 
 pub fn clear_staff_cookie(portal: &Portal) {
-    append_header(
-        header::SET_COOKIE,
-        &staff_session::clear_cookie(&portal.settings),
-    );
+    append_header(header::SET_COOKIE, &STAFF_SESSION.clear(&portal.settings));
 }

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use app::{
     caller::Caller,
-    login::ssr::{log_in, WRONG_DETAILS},
+    clock::ManualClock,
     one_time_code::{challenge::Purpose, sign_in},
-    portal::{ManualClock, Portal, Settings},
-    registration::ssr::{register_patient, RegistrationForm},
+    patient::{
+        login::ssr::{log_in, WRONG_DETAILS},
+        registration::ssr::{register_patient, RegistrationForm},
+    },
+    portal::{Portal, Settings},
     secret::ServerSecret,
     session::Stage,
     sms::ConsoleSms,
@@ -35,7 +38,7 @@ async fn world(adjust: impl FnOnce(&mut Settings)) -> World {
         store.clone(),
         clock.clone(),
         ServerSecret::random(),
-        Arc::new(ConsoleSms::new(store)),
+        Arc::new(ConsoleSms::new(store, clock.clone())),
     );
     World {
         portal,
@@ -84,7 +87,7 @@ impl World {
             .unwrap();
     }
 
-    async fn patient(&self, username: &str) -> app::patient::Patient {
+    async fn patient(&self, username: &str) -> app::account::Patient {
         self.portal
             .store
             .account_by_username(username)
@@ -111,7 +114,7 @@ async fn registration_creates_the_account_and_a_session_waiting_for_the_code() {
     assert_eq!(patient.mobile.on_file(), Some("+64215550123"));
     assert_eq!(
         patient.first_number,
-        app::patient::FirstNumber::NeverVerified
+        app::account::FirstNumber::NeverVerified
     );
     // Nothing is texted until the patient asks.
     assert!(world.portal.store.dev_sms().await.unwrap().is_empty());

@@ -71,7 +71,7 @@ async fn main() {
     settings.limits.sends_per_ip_hour = 1_000_000;
     settings.limits.sends_per_day = 1_000_000;
     settings.limits.sends_per_number_day = 1_000_000;
-    let sender = move |_| -> Arc<dyn app::sms::SmsSender> {
+    let sender = move |_, _| -> Arc<dyn app::sms::SmsSender> {
         Arc::new(TwilioSms::new(TwilioConfig {
             base_url: provider_url.clone(),
             account_sid: "AC0".into(),

@@ -20,8 +20,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use app::{
+    clock::{Clock, SystemClock},
     mail::{ConsoleMailer, Mailer, SmtpMailer},
-    portal::{Portal, SystemClock},
+    portal::Portal,
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender, StatusCallbacks, TwilioSms, WebhookSms},
     store::Store,
@@ -95,6 +96,7 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
         Some(key) => ServerSecret::from_passphrase(key)?,
         None => ServerSecret::load_or_create(&config.data_dir)?,
     };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut wiring = Wiring {
         twilio_callbacks: None,
         trusted_proxies: config.trusted_proxies.clone(),
@@ -102,7 +104,7 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
         http: config.http,
     };
     let sms: Arc<dyn SmsSender> = match &config.sms_provider {
-        SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone())),
+        SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone(), clock.clone())),
         SmsProvider::Twilio(twilio) => {
             wiring.twilio_callbacks = twilio.status_callback.clone().map(|url| StatusCallbacks {
                 auth_token: twilio.auth_token.clone(),
@@ -118,7 +120,6 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     };
     // The number metadata loads on first use; load it now rather than in a patient's request.
     let _ = app::mobile::Mobile::parse("021 555 0123", phonenumber::country::Id::NZ, &[]);
-    let clock = Arc::new(SystemClock);
     let mailer: Arc<dyn Mailer> = match &config.mail {
         MailProvider::Console => Arc::new(ConsoleMailer::new(store.clone(), clock.clone())),
         MailProvider::Smtp { url, from } => Arc::new(SmtpMailer::new(url, from)?),

@@ -107,7 +107,7 @@ async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let (portal, _) = server::start(&config).await?;
     let csv = std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?;
-    let report = app::existing_patients::ssr::import_patients(&portal, csv).await?;
+    let report = app::patient::existing_patients::ssr::import_patients(&portal, csv).await?;
     for (line, problem) in &report.skipped {
         println!("line {line}: skipped: {problem}");
     }

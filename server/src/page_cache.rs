@@ -282,12 +282,14 @@ mod tests {
         use app::{portal::Settings, secret::ServerSecret, sms::ConsoleSms, store::Store};
         let url = app::store::testing::scratch_database(dir).await;
         let store = Store::open(&url).await.unwrap();
+        let clock: Arc<dyn app::clock::Clock> =
+            Arc::new(app::clock::ManualClock::new(1_800_000_000_000));
         let portal = Portal::new(
             Settings::default(),
             store.clone(),
-            Arc::new(app::portal::ManualClock::new(1_800_000_000_000)),
+            clock.clone(),
             ServerSecret::random(),
-            Arc::new(ConsoleSms::new(store)),
+            Arc::new(ConsoleSms::new(store, clock)),
         );
         portal.load_practice().await.unwrap();
         portal

@@ -198,7 +198,10 @@ async fn a_change_refused_by_a_limit_keeps_the_verified_number() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
     let first = TestPortal::new().await;
-    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(first.portal.store.clone()));
+    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(
+        first.portal.store.clone(),
+        first.portal.clock.clone(),
+    ));
     let portal = first
         .restart(
             sender,

@@ -261,8 +261,8 @@ impl SmsSender for RefusesNumber {
 async fn a_number_the_provider_refuses_stays_pending_and_the_verified_one_signs_in() {
     let portal = TestPortal::with_sender(
         |_| {},
-        |store| {
-            let console = Arc::new(app::sms::ConsoleSms::new(store));
+        |store, clock| {
+            let console = Arc::new(app::sms::ConsoleSms::new(store, clock));
             Arc::new(RefusesNumber(console, NEW))
         },
     )

@@ -441,7 +441,10 @@ async fn the_dev_outbox_exists_only_where_the_configuration_allows_it() {
     let portal = TestPortal::new().await;
     assert_eq!(portal.get("/dev/sms", None).await.status, StatusCode::OK);
     assert_eq!(portal.get("/dev/email", None).await.status, StatusCode::OK);
-    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(portal.portal.store.clone()));
+    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(
+        portal.portal.store.clone(),
+        portal.portal.clock.clone(),
+    ));
     let closed = portal.restart(sender, server::Wiring::default()).await;
     for path in ["/dev/sms", "/dev/email"] {
         assert_eq!(

@@ -26,7 +26,7 @@ fn webhook(standin: &StandIn) -> Arc<dyn SmsSender> {
 }
 
 async fn portal_via(sender: Arc<dyn SmsSender>) -> TestPortal {
-    TestPortal::with_sender(|_| {}, move |_| sender).await
+    TestPortal::with_sender(|_| {}, move |_, _| sender).await
 }
 
 #[tokio::test]
@@ -342,7 +342,7 @@ mod limits {
     async fn limited(adjust: impl FnOnce(&mut app::portal::Settings)) -> (StandIn, TestPortal) {
         let standin = StandIn::start(vec![]).await;
         let sender = twilio(&standin, Duration::from_secs(5));
-        let portal = TestPortal::with_sender(adjust, move |_| sender).await;
+        let portal = TestPortal::with_sender(adjust, move |_, _| sender).await;
         (standin, portal)
     }
 

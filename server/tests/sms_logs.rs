@@ -41,7 +41,7 @@ async fn no_code_appears_in_the_log_with_a_real_provider() {
 
     let standin = StandIn::start(vec![Answer::Status(500, "once")]).await;
     let sender = standin.twilio(Duration::from_secs(5));
-    let portal = TestPortal::with_sender(|_| {}, move |_| sender).await;
+    let portal = TestPortal::with_sender(|_| {}, move |_, _| sender).await;
     let mut browser = portal.browser();
     browser.register("margaret").await;
     browser.post("/api/send_code", &[]).await;

@@ -5,10 +5,11 @@
 use rand::Rng;
 
 use crate::{
+    clock::{whole_seconds, Millis, SECOND},
     error::PortalError,
     limits::Limit,
     mobile::Mobile,
-    portal::{whole_seconds, Millis, Portal, SECOND},
+    portal::Portal,
     session::Session,
     sms::{code_message, Sms},
     store::{ChallengeRow, IssueRefused, StoreError},
@@ -269,7 +270,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        portal::{Clock, ManualClock, Settings},
+        clock::{Clock, ManualClock},
+        portal::Settings,
         secret::ServerSecret,
         session::{self, Stage},
         sms::ConsoleSms,
@@ -294,7 +296,7 @@ mod tests {
             store.clone(),
             clock.clone(),
             ServerSecret::random(),
-            Arc::new(ConsoleSms::new(store.clone())),
+            Arc::new(ConsoleSms::new(store.clone(), clock.clone())),
         );
         let account = store
             .insert_account(NewAccountRow {

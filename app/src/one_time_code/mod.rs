@@ -1,11 +1,14 @@
-//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), sending
-//! (`sending`), what a code does while signing in (`sign_in`) and for a new number
-//! (`new_number`), the `send_code` and `verify_code` server functions that serve both, and the
-//! code entry and send form that the 2FA page and the mobile number dialog share.
+//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), the limits
+//! on texts (`limits`), sending (`sending`), what a code does while signing in (`sign_in`) and
+//! for a new number (`new_number`), the `send_code` and `verify_code` server functions that
+//! serve both, and the code entry and send form that the 2FA page and the mobile number dialog
+//! share.
 
 #[cfg(feature = "ssr")]
 pub mod challenge;
 mod entry;
+#[cfg(feature = "ssr")]
+pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod new_number;
 #[cfg(feature = "ssr")]
@@ -19,6 +22,10 @@ use serde::{Deserialize, Serialize};
 pub use entry::{follow_sends, run_countdown, CodeEntry, ResendWait, SendCodeForm, SendProblem};
 
 use crate::error::PortalError;
+
+/// Where a form posted without scripts lands once a new number is verified: the number's own
+/// page, which says so.
+pub const NUMBER_VERIFIED_PAGE: &str = "/profile/mobile?verified";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeSent {
@@ -62,7 +69,7 @@ pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, Po
         let verified = new_number::verify(&portal, caller, session, patient, &code).await?;
         // Without scripts, the number page says it is done.
         if crate::request::is_plain_form_post() {
-            leptos_axum::redirect(crate::profile::NUMBER_VERIFIED_PAGE);
+            leptos_axum::redirect(NUMBER_VERIFIED_PAGE);
         }
         Ok(verified)
     }

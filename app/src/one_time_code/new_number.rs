@@ -8,14 +8,14 @@ use super::{
     CodeSent, Verified,
 };
 use crate::{
+    account::Patient,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
     mobile::{self, Mobile},
-    patient::Patient,
+    one_time_code::limits::{self, Recipient},
     portal::Portal,
     session::{self, Session},
-    sms::limits::{self, Recipient},
 };
 
 /// "Save & Get Code": keeps the number as pending and texts a code to it. Refused before

@@ -8,18 +8,17 @@ use super::{
     CodeSent,
 };
 use crate::{
+    account::Patient,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
+    clock::HOUR,
     error::{ErrorKind, OrInternal, PortalError},
     mail::Email,
     mobile::{self, Mobile},
-    patient::Patient,
-    portal::{Portal, HOUR},
+    one_time_code::limits::{self, Recipient},
+    portal::Portal,
     session::Session,
-    sms::{
-        limits::{self, Recipient},
-        Delivery,
-    },
+    sms::Delivery,
     store::NewSms,
 };
 

@@ -8,14 +8,14 @@ use super::{
     CodeSent, Verified,
 };
 use crate::{
+    account::{FirstNumber, Patient},
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
     mobile::{self, Mobile},
-    patient::{FirstNumber, Patient},
+    one_time_code::limits::Recipient,
     portal::{FirstNumberAtLogin, Portal},
     session::{self, NewSession, Session, Stage},
-    sms::limits::Recipient,
 };
 
 /// Where a pending session's code goes.

@@ -3,12 +3,12 @@
 //! the database holds only their SHA-256, so a leaked table opens no sessions.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use cookie::{Cookie, SameSite};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    portal::{Millis, Portal, Settings, SECOND},
+    clock::{Millis, SECOND},
+    portal::Portal,
     store::{SessionRow, StoreError},
 };
 
@@ -57,14 +57,7 @@ pub struct Session {
 /// Activity is written back at most this often, so a busy page doesn't write on every request.
 const TOUCH_EVERY: Millis = 15 * SECOND;
 
-pub fn cookie_name(settings: &Settings) -> &'static str {
-    if settings.secure_cookies() {
-        "__Host-portal_session"
-    } else {
-        "portal_session"
-    }
-}
-
+pub mod cookie;
 pub mod staff;
 
 /// What the database keeps of a session ID: its SHA-256.
@@ -180,78 +173,4 @@ pub async fn end_others(
         .store
         .delete_other_sessions(account_id, keep.map(|s| s.id_hash.as_str()))
         .await
-}
-
-/// The `Set-Cookie` value for a session: HttpOnly and SameSite=Lax always; Secure with the
-/// `__Host-` prefix over HTTPS. No expiry: it ends with the browser, and the server ends it sooner.
-pub fn set_cookie(settings: &Settings, value: &str) -> String {
-    session_cookie(cookie_name(settings), settings, value)
-}
-
-/// The `Set-Cookie` value that removes the session cookie from the browser.
-pub fn clear_cookie(settings: &Settings) -> String {
-    removal_cookie(cookie_name(settings), settings)
-}
-
-/// The session cookie's value in a `Cookie` request header.
-pub fn from_cookie_header(settings: &Settings, header: &str) -> Option<String> {
-    cookie_value(cookie_name(settings), header)
-}
-
-pub(crate) fn session_cookie(name: &'static str, settings: &Settings, value: &str) -> String {
-    Cookie::build((name, value.to_string()))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(settings.secure_cookies())
-        .build()
-        .to_string()
-}
-
-pub(crate) fn removal_cookie(name: &'static str, settings: &Settings) -> String {
-    let mut cookie = Cookie::build((name, ""))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(settings.secure_cookies())
-        .build();
-    cookie.make_removal();
-    cookie.to_string()
-}
-
-pub(crate) fn cookie_value(name: &str, header: &str) -> Option<String> {
-    Cookie::split_parse(header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_http_only_and_lax_and_secure_over_https() {
-        let mut settings = Settings::default();
-        let plain = set_cookie(&settings, "abc");
-        assert!(plain.starts_with("portal_session=abc"));
-        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
-        assert!(!plain.contains("Secure"));
-
-        settings.public_url = "https://portal.example.org".parse().unwrap();
-        let secure = set_cookie(&settings, "abc");
-        assert!(secure.starts_with("__Host-portal_session=abc"));
-        assert!(secure.contains("Secure") && secure.contains("Path=/"));
-        assert!(!secure.contains("Domain"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let settings = Settings::default();
-        assert_eq!(
-            from_cookie_header(&settings, "a=1; portal_session=xyz; b=2").as_deref(),
-            Some("xyz")
-        );
-        assert_eq!(from_cookie_header(&settings, "a=1"), None);
-    }
 }

@@ -1,9 +1,10 @@
 //! Staff sessions, apart from patients': their own cookie, a shorter idle timeout, and no
 //! pending stage (staff sign in with password and authenticator code in one step).
 
-use super::{cookie_value, hash_id, new_id, removal_cookie, session_cookie};
+use super::{hash_id, new_id};
 use crate::{
-    portal::{Millis, Portal, Settings, HOUR, SECOND},
+    clock::{Millis, HOUR, SECOND},
+    portal::Portal,
     store::{StaffSessionRow, StoreError},
 };
 
@@ -16,14 +17,6 @@ const TOUCH_EVERY: Millis = 15 * SECOND;
 pub struct StaffSession {
     pub id_hash: String,
     pub staff_id: i64,
-}
-
-pub fn cookie_name(settings: &Settings) -> &'static str {
-    if settings.secure_cookies() {
-        "__Host-portal_staff"
-    } else {
-        "portal_staff"
-    }
 }
 
 /// The staff session a cookie value stands for, if it exists and has not timed out.
@@ -71,16 +64,4 @@ pub async fn begin(
 
 pub async fn end(portal: &Portal, session: &StaffSession) -> Result<(), StoreError> {
     portal.store.delete_staff_session(&session.id_hash).await
-}
-
-pub fn set_cookie(settings: &Settings, value: &str) -> String {
-    session_cookie(cookie_name(settings), settings, value)
-}
-
-pub fn clear_cookie(settings: &Settings) -> String {
-    removal_cookie(cookie_name(settings), settings)
-}
-
-pub fn from_cookie_header(settings: &Settings, header: &str) -> Option<String> {
-    cookie_value(cookie_name(settings), header)
 }

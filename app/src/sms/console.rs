@@ -1,17 +1,23 @@
 //! The development provider: messages go to the log and to the dev outbox (`GET /dev/sms`).
 //! The server refuses to start it when the portal is served over HTTPS.
 
+use std::sync::Arc;
+
 use super::{Accepted, SendFuture, Sms, SmsSender};
-use crate::portal::{Clock, SystemClock};
-use crate::store::{DevSms, Store};
+use crate::{
+    clock::Clock,
+    store::{DevSms, Store},
+};
 
 pub struct ConsoleSms {
     store: Store,
+    /// The portal's clock, so the dev outbox's times agree with the rest of its records.
+    clock: Arc<dyn Clock>,
 }
 
 impl ConsoleSms {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
     }
 }
 
@@ -27,7 +33,7 @@ impl SmsSender for ConsoleSms {
                 .record_dev_sms(&DevSms {
                     to_number: sms.to.clone(),
                     body: sms.body.clone(),
-                    sent_at: SystemClock.now(),
+                    sent_at: self.clock.now(),
                 })
                 .await
                 .map_err(|e| super::SendError::Transient(e.to_string()))?;

@@ -1,7 +1,6 @@
 //! Text messages: the provider trait, the providers, and the durable outbox that feeds them.
 
 mod console;
-pub mod limits;
 mod outbox;
 pub mod twilio;
 pub mod webhook;

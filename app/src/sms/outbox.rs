@@ -8,8 +8,8 @@ use tokio::sync::Notify;
 
 use super::{mask_numbers_in, SendError, Sms, SmsSender};
 use crate::{
+    clock::{Clock, Millis, SECOND},
     mobile::masked,
-    portal::{Clock, Millis, SECOND},
     secret::ServerSecret,
     store::{Engine, OutboxRow, Store, StoreError},
 };

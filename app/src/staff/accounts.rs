@@ -6,12 +6,15 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use super::role::StaffRole;
 use crate::{
-    patient::username_key,
-    portal::{Millis, Portal, HOUR, SECOND},
+    account::{
+        staff::{StaffMember, StaffRole},
+        username_key,
+    },
+    clock::{Millis, HOUR, SECOND},
+    portal::Portal,
     session::hash_id,
-    store::{StaffRow, StoreError},
+    store::StoreError,
 };
 
 /// An enrolment link works for a day.
@@ -21,43 +24,6 @@ pub const RECOVERY_CODES: usize = 10;
 const DIGITS: u8 = 6;
 const STEP_SECONDS: u64 = 30;
 const SKEW: u16 = 1;
-
-/// A staff member as the rules read them. Deliberately not `Debug`: it holds the hash.
-#[derive(Clone)]
-pub struct StaffMember {
-    pub id: i64,
-    pub username: String,
-    pub role: StaffRole,
-    password_hash: Option<String>,
-    totp_secret: Option<String>,
-    pub enrolled: bool,
-    pub disabled: bool,
-    pub last_sign_in_at: Option<Millis>,
-}
-
-impl StaffMember {
-    pub fn from_row(row: StaffRow) -> Option<Self> {
-        Some(Self {
-            id: row.id,
-            role: StaffRole::parse(&row.role)?,
-            username: row.username,
-            enrolled: row.enrolled_at.is_some(),
-            disabled: row.disabled_at.is_some(),
-            password_hash: row.password_hash,
-            totp_secret: row.totp_secret,
-            last_sign_in_at: row.last_sign_in_at,
-        })
-    }
-
-    pub fn password_hash(&self) -> Option<&str> {
-        self.password_hash.as_deref()
-    }
-
-    /// May sign in: enrolled and not disabled.
-    pub fn active(&self) -> bool {
-        self.enrolled && !self.disabled
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
@@ -78,7 +44,7 @@ pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember
 
 /// `server staff add`: a new staff member and their enrolment link.
 pub async fn add(portal: &Portal, username: &str, role: StaffRole) -> Result<String, StaffError> {
-    let username = crate::patient::Username::parse(username)
+    let username = crate::account::Username::parse(username)
         .map_err(|problem| StaffError::Invalid(format!("the username: {problem}")))?;
     let id = portal
         .store
@@ -181,8 +147,7 @@ pub async fn second_factor_matches(
     code: &str,
 ) -> Result<bool, StoreError> {
     let Some(secret) = member
-        .totp_secret
-        .as_deref()
+        .sealed_totp_secret()
         .and_then(|sealed| open_secret(portal, sealed))
     else {
         return Ok(false);

@@ -190,22 +190,19 @@ pub mod ssr {
 
     use axum::{
         extract::{Query, State},
-        http::{header, HeaderMap, StatusCode},
+        http::{header, request::Parts, StatusCode},
         response::{IntoResponse, Response},
-        Extension,
     };
     use time::{macros::format_description, Date};
 
     use super::{AuditLogPage, AuditQuery};
     use crate::{
+        account::username_key,
         audit::{self, Entry, Event, Outcome, ALL_EVENTS},
-        caller::Caller,
+        clock::{DAY, SECOND},
         error::{OrInternal, PortalError},
-        patient::username_key,
-        portal::{Portal, DAY, SECOND},
-        request::ClientIp,
-        session::staff as staff_session,
-        staff::{accounts::StaffMember, support::ssr::audit_item, StaffRole},
+        portal::Portal,
+        staff::{support::ssr::audit_item, StaffRole},
         store::{AuditFilter, AuditLine},
     };
 
@@ -309,70 +306,27 @@ pub mod ssr {
     /// server function, so a link can download it.
     pub async fn export_csv(
         State(portal): State<Portal>,
-        ip: Option<Extension<ClientIp>>,
-        headers: HeaderMap,
+        parts: Parts,
         Query(query): Query<AuditQuery>,
     ) -> Response {
-        let refused = |status: StatusCode, message: &str| {
-            (
-                status,
-                axum::Json(PortalError::new(
-                    crate::error::ErrorKind::Forbidden,
-                    message,
-                )),
-            )
-                .into_response()
+        let visit = match crate::request::staff_of(&portal, Some(&parts), StaffRole::Admin).await {
+            Ok(visit) => visit,
+            Err(err) => return answer(err),
         };
-        let cookie = headers
-            .get(header::COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| staff_session::from_cookie_header(&portal.settings, h));
-        let session = match cookie {
-            Some(value) => staff_session::load(&portal, &value).await.ok().flatten(),
-            None => None,
-        };
-        let member = match session {
-            Some(session) => portal
-                .store
-                .staff_member(session.staff_id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(StaffMember::from_row)
-                .filter(StaffMember::active),
-            None => None,
-        };
-        let Some(member) = member else {
-            return refused(
-                StatusCode::UNAUTHORIZED,
-                crate::request::STAFF_SIGN_IN_NEEDED,
-            );
-        };
-        if !member.role.allows(StaffRole::Admin) {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "Only the practice's administrators can do this.",
-            );
-        }
         let filter = match filter(&query) {
             Ok(filter) => filter,
-            Err(err) => return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(err)).into_response(),
+            Err(err) => return answer(err),
         };
         let lines = match portal.store.audit_log(&filter, EXPORT_LIMIT, 0).await {
             Ok(lines) => lines,
             Err(err) => {
-                return PortalError::logged_internal("exporting the audit log", err)
-                    .into_response_500()
+                return answer(PortalError::logged_internal("exporting the audit log", err))
             }
         };
-        let caller = Caller {
-            ip: ip.map(|Extension(ip)| ip.0),
-            session: None,
-        };
         let entry = Entry::new(Event::AuditExported, Outcome::Ok)
-            .staff(member.id)
+            .staff(visit.member.id)
             .detail(format!("{} line(s)", lines.len()));
-        audit::record(&portal, &caller, entry).await;
+        audit::record(&portal, &visit.caller, entry).await;
         match csv(&lines) {
             Ok(body) => (
                 [
@@ -386,19 +340,14 @@ pub mod ssr {
                 body,
             )
                 .into_response(),
-            Err(err) => {
-                PortalError::logged_internal("writing the audit CSV", err).into_response_500()
-            }
+            Err(err) => answer(PortalError::logged_internal("writing the audit CSV", err)),
         }
     }
 
-    trait Internal {
-        fn into_response_500(self) -> Response;
-    }
-
-    impl Internal for PortalError {
-        fn into_response_500(self) -> Response {
-            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(self)).into_response()
-        }
+    /// A refusal or a fault as JSON, with its status, as server functions answer them.
+    fn answer(err: PortalError) -> Response {
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(err)).into_response()
     }
 }

@@ -157,13 +157,14 @@ mod ssr {
 
     use super::{Enrolled, EnrolmentDetails};
     use crate::{
+        account::staff::StaffMember,
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         error::{ErrorKind, OrInternal, PortalError},
         password::NewPassword,
         portal::Portal,
         session::hash_id,
-        staff::accounts::{self, StaffMember},
+        staff::accounts,
         store::{EnrolmentRow, FinishedEnrolment},
     };
 
@@ -210,9 +211,11 @@ mod ssr {
         let practice = portal.practice().practice_name.clone();
         let totp = accounts::authenticator(secret, &practice, &member.username)
             .ok_or_else(PortalError::internal)?;
-        let url = totp.to_url().or_internal("making the authenticator link")?;
+        let url = totp
+            .to_url()
+            .map_err(|e| PortalError::logged_internal("making the authenticator link", e))?;
         let svg = qrcode::QrCode::new(url.as_bytes())
-            .or_internal("drawing the QR code")?
+            .map_err(|e| PortalError::logged_internal("drawing the QR code", e))?
             .render::<qrcode::render::svg::Color>()
             .min_dimensions(200, 200)
             .quiet_zone(true)

@@ -1,21 +1,20 @@
 //! The practice's side: staff sign in at `/staff/login` with a password and an authenticator
 //! code; support finds patients and helps the stuck ones; admins run the practice settings, the
 //! audit log and the staff list. Every staff server function is checked against the role
-//! matrix in `request::staff`.
+//! matrix in `request::staff`. Staff accounts and roles themselves are in `account::staff`.
 
 #[cfg(feature = "ssr")]
 pub mod accounts;
 pub mod audit_log;
 pub mod enrolment;
 mod layout;
-pub mod role;
 pub mod settings;
 pub mod sign_in;
 pub mod support;
 pub mod team;
 
+pub use crate::account::staff::StaffRole;
 pub use layout::StaffLayout;
-pub use role::StaffRole;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +27,7 @@ pub struct SignedInStaff {
 
 /// A time for staff pages: UTC, to the minute.
 #[cfg(feature = "ssr")]
-pub fn when(millis: crate::portal::Millis) -> String {
+pub fn when(millis: crate::clock::Millis) -> String {
     time::OffsetDateTime::from_unix_timestamp(millis / 1000)
         .ok()
         .and_then(|t| {

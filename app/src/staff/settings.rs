@@ -137,9 +137,9 @@ mod ssr {
 
     use super::{PracticeSettingsForm, SettingsSaved};
     use crate::{
+        account::Email,
         audit::{self, Entry, Event, Outcome},
         error::{OrInternal, PortalError},
-        patient::Email,
         portal::{FirstNumberAtLogin, Portal, PracticeSettings},
         request::StaffVisit,
     };

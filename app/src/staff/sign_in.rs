@@ -95,14 +95,15 @@ pub fn StaffLoginPage() -> impl IntoView {
 pub mod ssr {
     use super::SignedInStaff;
     use crate::{
+        account::staff::StaffMember,
+        account::username_key,
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
-        login::ssr::gate,
-        patient::username_key,
+        login_gate::gate,
         portal::Portal,
         session::staff::{self as staff_session, StaffSession},
-        staff::accounts::{self, StaffMember},
+        staff::accounts,
     };
 
     /// The one answer for every wrong detail: username, password or code.

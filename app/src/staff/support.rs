@@ -430,12 +430,13 @@ pub mod ssr {
         ActionDone, AuditItem, PatientFile, PatientRow, SearchResults, SupportAction, TextLine,
     };
     use crate::{
+        account::{username_key, Patient},
         audit::{self, Entry, Event, Outcome},
+        clock::DAY,
         error::{OrInternal, PortalError},
         mobile,
         one_time_code::sending::{support_contact, text_notice},
-        patient::{username_key, Patient},
-        portal::{Portal, DAY},
+        portal::Portal,
         request::StaffVisit,
         session,
         staff::{reason, when},

@@ -118,14 +118,12 @@ fn Member(member: StaffListEntry, change: ServerAction<SetStaffEnabled>) -> impl
 mod ssr {
     use super::StaffListEntry;
     use crate::{
+        account::staff::StaffMember,
         audit::{self, Entry, Event, Outcome},
         error::{ErrorKind, OrInternal, PortalError},
         portal::Portal,
         request::StaffVisit,
-        staff::{
-            accounts::{self, StaffMember},
-            when,
-        },
+        staff::{accounts, when},
     };
 
     pub async fn list(portal: &Portal) -> Result<Vec<StaffListEntry>, PortalError> {

@@ -1,9 +1,9 @@
 //! Patients' accounts.
 
 use super::{is_unique_violation, Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
-/// An account as stored. `patient::Patient` gives it its meaning.
+/// An account as stored. `account::Patient` gives it its meaning.
 #[derive(Debug, Clone)]
 pub struct AccountRow {
     pub id: i64,

@@ -1,7 +1,7 @@
 //! The audit trail: sign-ins, failures, codes sent and verified, number changes.
 
 use super::{Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {

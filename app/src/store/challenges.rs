@@ -2,7 +2,7 @@
 //! belongs to the session that asked for it.
 
 use super::{limit_key, limits::LimitReached, serialize, Store, StoreError};
-use crate::{limits::Limit, portal::Millis};
+use crate::{clock::Millis, limits::Limit};
 
 /// Why a code was not issued.
 #[derive(Debug, Clone, PartialEq, Eq)]

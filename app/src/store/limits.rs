@@ -5,7 +5,7 @@
 use sqlx::AnyConnection;
 
 use super::{limit_key, serialize, Store, StoreError};
-use crate::{limits::Limit, portal::Millis};
+use crate::{clock::Millis, limits::Limit};
 
 /// A limit that is full: which one (its index in the list checked), and when its oldest
 /// counted event was.

@@ -84,6 +84,24 @@ pub enum StoreError {
     Directory(String, std::io::Error),
 }
 
+impl crate::error::Fault for StoreError {
+    /// A database that can't be reached is an outage to wait out (503), not a fault.
+    fn to_portal_error(&self, context: &str) -> crate::error::PortalError {
+        use crate::error::{ErrorKind, PortalError};
+        if !self.is_unreachable() {
+            return PortalError::logged_internal(context, self);
+        }
+        tracing::error!(err = %self, "{context}: the database is unreachable");
+        PortalError {
+            retry_after_seconds: Some(5),
+            ..PortalError::new(
+                ErrorKind::Unavailable,
+                "The portal can't reach its records right now. Please try again in a few minutes.",
+            )
+        }
+    }
+}
+
 impl StoreError {
     /// The database can't be reached (down, or every connection busy): worth a 503, not a 500.
     pub fn is_unreachable(&self) -> bool {

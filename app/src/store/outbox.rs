@@ -4,7 +4,7 @@ use super::{Engine, Store, StoreError};
 
 /// The channel that tells every instance's outbox worker a message is waiting (PostgreSQL).
 pub const OUTBOX_CHANNEL: &str = "portal_outbox";
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {

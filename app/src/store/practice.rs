@@ -1,7 +1,7 @@
 //! The practice's settings: one row, written by admins, read by every page.
 
 use super::{Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 /// The settings as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Browser sessions, keyed by the hash of their cookie.
 
 use super::{Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {

@@ -1,7 +1,7 @@
 //! Practice staff: their accounts, enrolment links, recovery codes and sessions.
 
 use super::{is_unique_violation, Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StaffRow {

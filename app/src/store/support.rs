@@ -2,7 +2,7 @@
 //! actions that unstick them. Also the admins' audit log.
 
 use super::{Store, StoreError};
-use crate::portal::Millis;
+use crate::clock::Millis;
 
 /// How support looks a patient up.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -73,11 +73,12 @@ pub fn use_hydrated() -> ReadSignal<bool> {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use crate::session::cookie::CookieKind;
     use axum::http::{header, request::Parts};
-    use cookie::{time::Duration, Cookie, SameSite};
 
     use super::Refused;
-    use crate::portal::{Portal, MINUTE};
+    use crate::clock::MINUTE;
+    use crate::portal::Portal;
 
     /// Long enough to follow the redirect on a slow connection.
     const KEPT_FOR: i64 = 2 * MINUTE;
@@ -87,13 +88,9 @@ pub mod ssr {
     const LARGEST_COOKIE: usize = 3800;
     const SEALED_AS: &str = "portal refused form v1";
 
-    fn cookie_name(portal: &Portal) -> &'static str {
-        if portal.settings.secure_cookies() {
-            "__Host-portal_form"
-        } else {
-            "portal_form"
-        }
-    }
+    /// The refused form's cookie.
+    const REFUSED_FORM: CookieKind =
+        CookieKind::new("portal_form", "__Host-portal_form").kept_for(KEPT_FOR);
 
     /// Whether a field's value may be kept: never a password, nor a server function's own field.
     fn keepable(name: &str, value: &str) -> bool {
@@ -163,14 +160,7 @@ pub mod ssr {
             refused.typed.clear();
             sealed = seal(portal, &refused)?;
         }
-        let cookie = Cookie::build((cookie_name(portal), sealed))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(portal.settings.secure_cookies())
-            .max_age(Duration::milliseconds(KEPT_FOR))
-            .build();
-        Some((back, Some(cookie.to_string())))
+        Some((back, Some(REFUSED_FORM.set(&portal.settings, &sealed))))
     }
 
     fn seal(portal: &Portal, refused: &Refused) -> Option<String> {
@@ -187,12 +177,11 @@ pub mod ssr {
     }
 
     pub fn refused_for(portal: &Portal, parts: &Parts) -> Option<Refused> {
-        let name = cookie_name(portal);
         let header = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-        let sealed = crate::session::cookie_value(name, header)?;
+        let sealed = REFUSED_FORM.from_header(&portal.settings, header)?;
         if let (Some(response), Ok(removal)) = (
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-            header::HeaderValue::from_str(&crate::session::removal_cookie(name, &portal.settings)),
+            header::HeaderValue::from_str(&REFUSED_FORM.clear(&portal.settings)),
         ) {
             response.append_header(header::SET_COOKIE, removal);
         }

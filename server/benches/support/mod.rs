@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use app::{
-    portal::{Portal, Settings, SystemClock},
+    clock::{Clock, SystemClock},
+    portal::{Portal, Settings},
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender},
     store::Store,
@@ -32,7 +33,7 @@ impl Deployment {
 /// SQLite with one instance, and, with `PORTAL_BENCH_POSTGRES` set, PostgreSQL with two.
 pub async fn deployments(
     settings: Settings,
-    sender: impl Fn(Store) -> Arc<dyn SmsSender>,
+    sender: impl Fn(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
 ) -> Vec<Deployment> {
     let mut all = Vec::new();
     let dir = tempfile::tempdir().unwrap();
@@ -62,19 +63,20 @@ async fn deployment(
     url: &str,
     instances: usize,
     settings: &Settings,
-    sender: &impl Fn(Store) -> Arc<dyn SmsSender>,
+    sender: &impl Fn(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
     dir: tempfile::TempDir,
 ) -> Deployment {
     let secret = ServerSecret::random();
     let mut portals = Vec::new();
     for _ in 0..instances {
         let store = Store::open(url).await.unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         portals.push(Portal::new(
             settings.clone(),
             store.clone(),
-            Arc::new(SystemClock),
+            clock.clone(),
             secret.clone(),
-            sender(store),
+            sender(store, clock),
         ));
     }
     Deployment {
@@ -85,8 +87,8 @@ async fn deployment(
 }
 
 /// The console provider (its outbox is in the database).
-pub fn console(store: Store) -> Arc<dyn SmsSender> {
-    Arc::new(ConsoleSms::new(store))
+pub fn console(store: Store, clock: Arc<dyn Clock>) -> Arc<dyn SmsSender> {
+    Arc::new(ConsoleSms::new(store, clock))
 }
 
 /// An instance's router, for adding to before serving.

@@ -7,7 +7,8 @@ pub mod standin;
 use std::{net::SocketAddr, sync::Arc};
 
 use app::{
-    portal::{ManualClock, Portal, Settings},
+    clock::{Clock, ManualClock},
+    portal::{Portal, Settings},
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender},
     store::{AccountRow, Store},
@@ -83,13 +84,16 @@ impl TestPortal {
     }
 
     pub async fn with(adjust: impl FnOnce(&mut Settings)) -> Self {
-        Self::with_sender(adjust, |store| Arc::new(ConsoleSms::new(store))).await
+        Self::with_sender(adjust, |store, clock| {
+            Arc::new(ConsoleSms::new(store, clock))
+        })
+        .await
     }
 
     /// A portal whose texts go through `sender` (given the store, for the console provider).
     pub async fn with_sender(
         adjust: impl FnOnce(&mut Settings),
-        sender: impl FnOnce(Store) -> Arc<dyn SmsSender>,
+        sender: impl FnOnce(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
     ) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut settings = Settings::default();
@@ -117,7 +121,7 @@ impl TestPortal {
         settings: Settings,
         clock: Arc<ManualClock>,
         secret: ServerSecret,
-        sender: impl FnOnce(Store) -> Arc<dyn SmsSender>,
+        sender: impl FnOnce(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
         wiring: server::Wiring,
     ) -> Self {
         let store = Store::open(&url).await.unwrap();
@@ -126,7 +130,7 @@ impl TestPortal {
             store.clone(),
             clock.clone(),
             secret.clone(),
-            sender(store),
+            sender(store, clock.clone() as Arc<dyn Clock>),
         );
         let options = LeptosOptions::builder().output_name("portal").build();
         let router = server::router_with(portal.clone(), options, wiring);
@@ -149,7 +153,7 @@ impl TestPortal {
             self.settings.clone(),
             self.clock.clone(),
             self.secret.clone(),
-            |_| sender,
+            |_, _| sender,
             wiring,
         )
         .await
@@ -435,7 +439,7 @@ impl TestPortal {
     }
 
     pub fn clock_now(&self) -> i64 {
-        use app::portal::Clock;
+        use app::clock::Clock;
         self.clock.now()
     }
 }

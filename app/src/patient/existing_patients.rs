@@ -63,12 +63,13 @@ pub mod ssr {
     use argon2::password_hash::PasswordHash;
 
     use crate::{
+        account::{today, DateOfBirth, PersonName, Username},
         audit::{self, Entry, Event, Outcome},
+        clock::DAY,
         error::{OrInternal, PortalError},
         one_time_code::new_number::end_other_sessions,
         password::NewPassword,
-        patient::{today, DateOfBirth, PersonName, Username},
-        portal::{Portal, DAY},
+        portal::Portal,
         request::Visit,
         store::NewAccountRow,
     };

@@ -6,11 +6,13 @@ use leptos_meta::Title;
 use leptos_router::components::Outlet;
 
 use crate::{
+    account::Profile,
     error::{ErrorKind, PortalError},
-    existing_patients::ChoosePasswordPage,
-    patient::{me, Me, MobileStatus, Profile, ProfileResource},
+    patient::{
+        existing_patients::ChoosePasswordPage, me, profile::PendingNumber, Me, MobileStatus,
+        ProfileResource,
+    },
     practice::use_practice,
-    profile::PendingNumber,
     ui::{CouldNotLoad, NavLink, StatusMessage},
 };
 
@@ -161,7 +163,7 @@ pub fn HomePage() -> impl IntoView {
     let patient = move || patient.get_value();
     let query = leptos_router::hooks::use_query_map();
     let notice = Signal::derive(move || {
-        patient().and_then(|p| crate::profile::notice_for(&query.read(), &p))
+        patient().and_then(|p| crate::patient::profile::notice_for(&query.read(), &p))
     });
     view! {
         <Title text="Home"/>

@@ -1,11 +1,11 @@
-//! The patient: what `/api/me` shows them, and on the server the account as the portal's rules
-//! read it, with the validating types every form shares (`Username`, `PersonName`,
-//! `DateOfBirth`, `Email`) and the state of their mobile number (`MobileOnFile`).
+//! Accounts as the portal's rules read them: the patient's profile as `/api/me` shows it, and on
+//! the server the account with the validating types every form shares (`Username`,
+//! `PersonName`, `DateOfBirth`, `Email`) and the state of their mobile number (`MobileOnFile`).
+//! Staff accounts are in `staff`.
 
-use leptos::prelude::*;
+pub mod staff;
+
 use serde::{Deserialize, Serialize};
-
-use crate::error::PortalError;
 
 /// The signed-in patient, as `/api/me` returns them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,26 +27,6 @@ pub struct Profile {
     pub idle_timeout_seconds: u64,
 }
 
-#[server(prefix = "/api", endpoint = "me")]
-pub async fn me() -> Result<Profile, PortalError> {
-    let portal = crate::request::portal()?;
-    let visit = crate::request::signed_in(&portal).await?;
-    Ok(visit.patient.profile(&portal.settings))
-}
-
-/// The signed-in patient's profile, for the pages under the signed-in layout.
-pub type ProfileResource = Resource<Result<Profile, PortalError>>;
-
-/// "Verified" or "Not verified", in words and colour.
-#[component]
-pub fn MobileStatus(verified: bool) -> impl IntoView {
-    if verified {
-        view! { <span class="badge ok">"Verified"</span> }
-    } else {
-        view! { <span class="badge warn">"Not verified"</span> }
-    }
-}
-
 #[cfg(feature = "ssr")]
 pub use self::ssr::*;
 
@@ -56,8 +36,9 @@ mod ssr {
 
     use super::Profile;
     use crate::{
+        clock::{Millis, SECOND},
         mobile,
-        portal::{Millis, Portal, Settings, SECOND},
+        portal::{Portal, Settings},
         store::AccountRow,
     };
 

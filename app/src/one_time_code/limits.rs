@@ -6,9 +6,10 @@
 
 use crate::{
     caller::Caller,
+    clock::{DAY, HOUR},
     error::{OrInternal, PortalError},
     limits::{Limit, LimitKind},
-    portal::{Portal, DAY, HOUR},
+    portal::Portal,
 };
 
 /// Which number a code goes to, for the limits.

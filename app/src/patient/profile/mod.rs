@@ -11,13 +11,14 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
-pub use change_number::{ChangeMobilePage, NUMBER_PAGE, NUMBER_VERIFIED_PAGE};
+pub use change_number::{ChangeMobilePage, NUMBER_PAGE};
 pub use pending_number::PendingNumber;
 
 use crate::{
+    account::Profile,
     error::PortalError,
     one_time_code::{CodeSent, Verified},
-    patient::{me, MobileStatus, Profile},
+    patient::{me, MobileStatus},
     ui::{enhance::PageContext, field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
 use change_number::{NumberChange, Step};
@@ -69,9 +70,9 @@ pub struct EmailSaved {
 #[server(prefix = "/api", endpoint = "update_email")]
 pub async fn update_email(#[server(default)] email: String) -> Result<EmailSaved, PortalError> {
     use crate::{
+        account::Email,
         audit::{self, Entry, Event, Outcome},
         error::OrInternal,
-        patient::Email,
     };
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
@@ -128,7 +129,7 @@ pub(crate) fn verified_notice(number: &str) -> String {
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let patient = StoredValue::new(use_context::<crate::patient::Profile>());
+    let patient = StoredValue::new(use_context::<crate::account::Profile>());
     let query = leptos_router::hooks::use_query_map();
     view! {
         <Title text="Personal Information"/>

@@ -8,20 +8,18 @@ use leptos_router::hooks::use_query_map;
 
 use super::ChangeMobile;
 use crate::{
+    account::Profile,
     mobile,
     one_time_code::{
         follow_sends, run_countdown, CodeEntry, CodeSent, ResendWait, SendCode, SendCodeForm,
         SendProblem, Verified,
     },
-    patient::Profile,
-    profile::verified_notice,
+    patient::profile::verified_notice,
     ui::{field_error, use_hydrated, Field, StatusMessage, SubmitButton},
 };
 
 /// The page of its own.
 pub const NUMBER_PAGE: &str = "/profile/mobile";
-/// Where a form posted without scripts lands once the new number is verified.
-pub const NUMBER_VERIFIED_PAGE: &str = "/profile/mobile?verified";
 /// The number step, even while a new number waits for its code.
 const DIFFERENT_NUMBER: &str = "/profile/mobile?new";
 
@@ -148,7 +146,7 @@ fn NumberStep(save: ServerAction<ChangeMobile>, countdown: RwSignal<u64>) -> imp
 #[component]
 pub fn ChangeMobilePage() -> impl IntoView {
     // The signed-in layout has loaded the patient already.
-    let patient = StoredValue::new(use_context::<crate::patient::Profile>());
+    let patient = StoredValue::new(use_context::<crate::account::Profile>());
     view! {
         <Title text="Change your mobile number"/>
         <section class="card">

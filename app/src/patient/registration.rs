@@ -107,14 +107,15 @@ pub mod ssr {
 
     use super::Registered;
     use crate::{
+        account::{today, DateOfBirth, Email, PersonName, Username},
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
+        clock::HOUR,
         error::{OrInternal, PortalError},
         limits::{Limit, LimitKind},
         mobile::Mobile,
         password::NewPassword,
-        patient::{today, DateOfBirth, Email, PersonName, Username},
-        portal::{Portal, HOUR},
+        portal::Portal,
         session::{self, NewSession, Stage},
         store::NewAccountRow,
     };

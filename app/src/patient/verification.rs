@@ -159,14 +159,15 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
 mod ssr {
     use super::TwoFactorStep;
     use crate::{
+        account::Patient,
+        clock::whole_seconds,
         error::{OrInternal, PortalError},
         mobile,
         one_time_code::{
             challenge::{self, Purpose},
             sign_in::{code_goes_to, CodeGoesTo},
         },
-        patient::Patient,
-        portal::{whole_seconds, Portal},
+        portal::Portal,
         session::Session,
     };
 
