@@ -812,3 +812,117 @@ async fn bad_input_to_staff_functions_gets_a_clear_4xx_and_changes_nothing() {
     let events = portal.portal.store.audit_events(account.id).await.unwrap();
     assert!(events.iter().all(|e| e.event != "all_sessions_ended"));
 }
+
+/// The export as CSV records, header first.
+async fn exported(portal: &TestPortal, admin: &Staff<'_>, query: &str) -> Vec<Vec<String>> {
+    let reply = portal
+        .get(
+            &format!("/staff/audit.csv{query}"),
+            admin.browser.cookie.as_deref(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let text = reply.text();
+    let mut rows = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    // RFC 4180 as the csv crate writes it: quotes around fields with commas, quotes or breaks.
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            ('\n', false) => {
+                fields.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut fields));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    rows
+}
+
+#[tokio::test]
+async fn a_typed_username_that_would_be_a_formula_stays_text_in_the_export() {
+    let portal = TestPortal::new().await;
+    let admin = portal.staff("ada", StaffRole::Admin).await;
+    let typed = [
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "+1+1",
+        "-2+3",
+        "@SUM(1+1)",
+    ];
+    for username in typed {
+        let reply = portal
+            .browser()
+            .post(
+                "/api/login",
+                &[("username", username), ("password", "whatever it is")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let rows = exported(&portal, &admin, "").await;
+    let patients: Vec<&str> = rows.iter().map(|row| row[3].as_str()).collect();
+    for username in typed {
+        assert!(
+            patients.iter().any(|cell| *cell == format!("'{username}")),
+            "{username:?} should start with a quote in {patients:?}"
+        );
+    }
+    assert!(
+        rows.iter()
+            .flatten()
+            .all(|cell| !cell.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+        "no cell may start a formula"
+    );
+}
+
+#[tokio::test]
+async fn the_export_sends_every_matching_line_however_many() {
+    let portal = TestPortal::new().await;
+    let admin = portal.staff("ada", StaffRole::Admin).await;
+    // More lines than the export ever held in memory before.
+    let lines = 100_123;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, detail) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {lines}) \
+         SELECT 1800000000000 + i, NULL, 'bulk', NULL, '203.0.113.9', 'login', 'unknown_user', \
+         'line ' || i FROM n"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rows = exported(&portal, &admin, "?patient=bulk").await;
+    assert_eq!(rows[0][0], "time");
+    let details: std::collections::HashSet<&str> =
+        rows[1..].iter().map(|row| row[6].as_str()).collect();
+    assert_eq!(rows.len() - 1, lines, "every line, once");
+    assert_eq!(details.len(), lines, "no line twice");
+    assert!(details.contains("line 1") && details.contains(format!("line {lines}").as_str()));
+    // Newest first, across batches.
+    assert_eq!(rows[1][6], format!("line {lines}"));
+    assert_eq!(rows[lines][6], "line 1");
+    // The export itself is audited once it has ended, with its size.
+    let log = portal
+        .portal
+        .store
+        .audit_log(&Default::default(), None, 5, 0)
+        .await
+        .unwrap();
+    let export = log
+        .iter()
+        .find(|line| line.event == "audit_exported")
+        .unwrap();
+    assert_eq!(
+        export.detail.as_deref(),
+        Some(format!("{lines} line(s)").as_str())
+    );
+}

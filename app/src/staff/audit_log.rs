@@ -200,15 +200,13 @@ pub mod ssr {
         account::username_key,
         audit::{self, Entry, Event, Outcome, ALL_EVENTS},
         clock::{DAY, SECOND},
-        error::{OrInternal, PortalError},
+        error::{Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
         store::{AuditFilter, AuditLine},
     };
 
     const PAGE_SIZE: i64 = 50;
-    /// The most lines one export holds.
-    const EXPORT_LIMIT: i64 = 100_000;
 
     fn day(text: &str) -> Result<Option<i64>, ()> {
         let text = text.trim();
@@ -269,7 +267,7 @@ pub mod ssr {
         let offset = i64::from(page - 1) * PAGE_SIZE;
         let mut lines = portal
             .store
-            .audit_log(&filter, PAGE_SIZE + 1, offset)
+            .audit_log(&filter, None, PAGE_SIZE + 1, offset)
             .await
             .or_internal("reading the audit log")?;
         let more = lines.len() as i64 > PAGE_SIZE;
@@ -283,27 +281,50 @@ pub mod ssr {
         })
     }
 
-    fn csv(lines: &[AuditLine]) -> Result<Vec<u8>, csv::Error> {
+    /// A cell as a spreadsheet will read it: text that would start a formula (`=`, `+`, `-`,
+    /// `@`, a tab or a carriage return, as OWASP lists them) gets a leading `'`, so a typed
+    /// username like `=HYPERLINK(…)` stays text.
+    pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+        match cell.chars().next() {
+            Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+            _ => cell.into(),
+        }
+    }
+
+    /// `lines` as CSV rows, after the header when `header` is true.
+    fn csv(lines: &[AuditLine], header: bool) -> Result<Vec<u8>, csv::Error> {
         let mut out = csv::Writer::from_writer(Vec::new());
-        out.write_record([
-            "time", "event", "outcome", "patient", "staff", "ip", "detail",
-        ])?;
-        for line in lines {
+        if header {
             out.write_record([
-                crate::staff::when(line.at).as_str(),
+                "time", "event", "outcome", "patient", "staff", "ip", "detail",
+            ])?;
+        }
+        for line in lines {
+            let time = crate::staff::when(line.at);
+            let cells = [
+                time.as_str(),
                 &line.event,
                 &line.outcome,
                 line.patient.as_deref().unwrap_or_default(),
                 line.staff.as_deref().unwrap_or_default(),
                 &line.ip,
                 line.detail.as_deref().unwrap_or_default(),
-            ])?;
+            ];
+            out.write_record(cells.map(spreadsheet_safe).iter().map(|c| c.as_ref()))?;
         }
         out.into_inner().map_err(|e| e.into_error().into())
     }
 
+    /// Lines read from the database at a time: the export's memory stays this size, whatever
+    /// the log's.
+    const EXPORT_BATCH: i64 = 1_000;
+    /// Batches written ahead of a slow download.
+    const EXPORT_AHEAD: usize = 4;
+
     /// `GET /staff/audit.csv`: the filtered log as CSV, for admins. A plain route rather than a
-    /// server function, so a link can download it.
+    /// server function, so a link can download it. Every matching line is sent, newest first,
+    /// read a batch at a time from the last line sent, so the export holds one batch in memory
+    /// however long the log is. The export is audited when it ends, with how many lines went.
     pub async fn export_csv(
         State(portal): State<Portal>,
         parts: Parts,
@@ -317,30 +338,110 @@ pub mod ssr {
             Ok(filter) => filter,
             Err(err) => return answer(err),
         };
-        let lines = match portal.store.audit_log(&filter, EXPORT_LIMIT, 0).await {
+        // The first batch is read before answering, so a database that can't be read is a
+        // status, not a cut-off download.
+        let first = match portal.store.audit_log(&filter, None, EXPORT_BATCH, 0).await {
             Ok(lines) => lines,
-            Err(err) => {
-                return answer(PortalError::logged_internal("exporting the audit log", err))
-            }
+            Err(err) => return answer(err.to_portal_error("exporting the audit log")),
         };
-        let entry = Entry::new(Event::AuditExported, Outcome::Ok)
-            .staff(visit.member.id)
-            .detail(format!("{} line(s)", lines.len()));
-        audit::record(&portal, &visit.caller, entry).await;
-        match csv(&lines) {
-            Ok(body) => (
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"audit-log.csv\"",
-                    ),
-                    (header::CACHE_CONTROL, "no-store"),
-                ],
-                body,
-            )
-                .into_response(),
-            Err(err) => answer(PortalError::logged_internal("writing the audit CSV", err)),
+        let (batches, body) =
+            tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(EXPORT_AHEAD);
+        tokio::spawn(async move {
+            let sent = send_lines(&portal, &filter, first, &batches).await;
+            let outcome = match sent {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Failed,
+            };
+            let lines = match sent {
+                Ok(lines) | Err(lines) => lines,
+            };
+            let detail = match outcome {
+                Outcome::Ok => format!("{lines} line(s)"),
+                _ => format!("stopped after {lines} line(s)"),
+            };
+            let entry = Entry::new(Event::AuditExported, outcome)
+                .staff(visit.member.id)
+                .detail(detail);
+            audit::record(&portal, &visit.caller, entry).await;
+        });
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit-log.csv\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body)),
+        )
+            .into_response()
+    }
+
+    /// Writes the header and every matching line into `batches`, starting with `first`: how
+    /// many lines went, or how many had gone when the download or the database failed.
+    async fn send_lines(
+        portal: &Portal,
+        filter: &AuditFilter,
+        first: Vec<AuditLine>,
+        batches: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    ) -> Result<u64, u64> {
+        let mut sent = 0u64;
+        let mut lines = first;
+        let mut header = true;
+        loop {
+            let chunk = match csv(&lines, header) {
+                Ok(chunk) => Ok(chunk),
+                Err(err) => {
+                    tracing::error!(%err, "writing the audit CSV");
+                    Err(std::io::Error::other("the export could not be written"))
+                }
+            };
+            let failed = chunk.is_err();
+            if batches.send(chunk).await.is_err() || failed {
+                // The download was cancelled, or the body ends with an error so that the
+                // browser shows it failed rather than a file cut short.
+                return Err(sent);
+            }
+            header = false;
+            sent += lines.len() as u64;
+            let Some(last) = lines.last().map(|line| line.id) else {
+                return Ok(sent);
+            };
+            if (lines.len() as i64) < EXPORT_BATCH {
+                return Ok(sent);
+            }
+            lines = match portal
+                .store
+                .audit_log(filter, Some(last), EXPORT_BATCH, 0)
+                .await
+            {
+                Ok(lines) => lines,
+                Err(err) => {
+                    tracing::error!(%err, "reading the audit log for an export");
+                    let _ = batches
+                        .send(Err(std::io::Error::other(
+                            "the audit log could not be read",
+                        )))
+                        .await;
+                    return Err(sent);
+                }
+            };
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::spreadsheet_safe;
+
+        #[test]
+        fn cells_that_a_spreadsheet_would_run_start_with_a_quote() {
+            for formula in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx"] {
+                assert_eq!(spreadsheet_safe(formula), format!("'{formula}"));
+            }
+            for text in ["margaret", "2026-11-29 10:00 UTC", "", "a=b", "203.0.113.7"] {
+                assert_eq!(spreadsheet_safe(text), text);
+            }
         }
     }
 

@@ -204,10 +204,13 @@ impl Store {
         .await?)
     }
 
-    /// The audit log as an admin filters it, newest first.
+    /// The audit log as an admin filters it, newest first: lines older than the line `before`
+    /// (all lines without it), from `offset`. Lines written meanwhile are newer, so reading on
+    /// from the last line read neither skips nor repeats one.
     pub async fn audit_log(
         &self,
         filter: &AuditFilter,
+        before: Option<i64>,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<AuditLine>, StoreError> {
@@ -215,6 +218,10 @@ impl Store {
         let mut numbers: Vec<Millis> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         // Numbers are bound first, then texts, then the page.
+        if let Some(before) = before {
+            numbers.push(before);
+            conditions.push(format!("a.id < ${}", numbers.len()));
+        }
         if let Some(from) = filter.from {
             numbers.push(from);
             conditions.push(format!("a.at >= ${}", numbers.len()));
