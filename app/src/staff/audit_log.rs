@@ -430,6 +430,13 @@ pub mod ssr {
         }
     }
 
+    /// A refusal or a fault as JSON, with its status, as server functions answer them.
+    fn answer(err: PortalError) -> Response {
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(err)).into_response()
+    }
+
     #[cfg(test)]
     mod tests {
         use super::spreadsheet_safe;
@@ -443,12 +450,5 @@ pub mod ssr {
                 assert_eq!(spreadsheet_safe(text), text);
             }
         }
-    }
-
-    /// A refusal or a fault as JSON, with its status, as server functions answer them.
-    fn answer(err: PortalError) -> Response {
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(err)).into_response()
     }
 }
