@@ -24,6 +24,8 @@ pub enum ErrorKind {
     /// Signed in with a one-time password from the practice: nothing else works until the
     /// patient has chosen their own.
     MustChoosePassword,
+    /// The thing changed since the form was filled in: saving would undo someone else's change.
+    Conflict,
     /// A limit or cooldown is in force; `retry_after_seconds` says how long.
     TooManyRequests,
     /// A service the portal depends on (such as the SMS provider) failed.
@@ -39,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Invalid => 422,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden | ErrorKind::MustChoosePassword => 403,
+            ErrorKind::Conflict => 409,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,

@@ -11,7 +11,7 @@ use crate::{
     password::PasswordHasher,
     secret::ServerSecret,
     sms::{SmsOutbox, SmsSender},
-    store::{PracticeRow, Store, StoreError},
+    store::{PracticeRow, PracticeSave, Store, StoreError},
 };
 
 /// What happens when a patient who never had a verified number gives one after their password
@@ -35,6 +35,8 @@ pub struct PracticeSettings {
     pub support_email: String,
     pub first_number_at_login: FirstNumberAtLogin,
     pub resend_cooldown_seconds: i64,
+    /// The stored version these were read at; a save must name it.
+    pub version: i64,
 }
 
 impl Default for PracticeSettings {
@@ -42,18 +44,40 @@ impl Default for PracticeSettings {
         Self {
             two_factor: true,
             practice_name: "Patient Portal".into(),
-            support_phone: "0800 000 000 (set PORTAL_SUPPORT_PHONE)".into(),
-            support_email: "support@example.org (set PORTAL_SUPPORT_EMAIL)".into(),
+            // None until the practice gives one: patients are never shown a made-up contact.
+            support_phone: String::new(),
+            support_email: String::new(),
             first_number_at_login: FirstNumberAtLogin::Allow,
             resend_cooldown_seconds: 30,
+            version: 0,
         }
     }
 }
 
 impl PracticeSettings {
-    /// The practice's contact, for every message that sends a patient to support.
+    /// The practice's contact, for every message that sends a patient to support: the phone
+    /// and the email, either, or nothing when the practice has given neither.
     pub fn support_contact(&self) -> String {
-        format!("{} or {}", self.support_phone, self.support_email)
+        match (self.support_phone.is_empty(), self.support_email.is_empty()) {
+            (false, false) => format!("{} or {}", self.support_phone, self.support_email),
+            (false, true) => self.support_phone.clone(),
+            (true, false) => self.support_email.clone(),
+            (true, true) => String::new(),
+        }
+    }
+
+    /// "contact the practice", with how when the practice has said: for the end of a sentence
+    /// that sends a patient to support.
+    pub fn contact_the_practice(&self) -> String {
+        match (self.support_phone.is_empty(), self.support_email.is_empty()) {
+            (true, true) => "contact the practice".into(),
+            (false, true) => format!("contact the practice on {}", self.support_phone),
+            (true, false) => format!("contact the practice at {}", self.support_email),
+            (false, false) => format!(
+                "contact the practice on {} or at {}",
+                self.support_phone, self.support_email
+            ),
+        }
     }
 
     fn from_row(row: PracticeRow) -> Self {
@@ -67,6 +91,7 @@ impl PracticeSettings {
                 _ => FirstNumberAtLogin::Allow,
             },
             resend_cooldown_seconds: row.resend_cooldown_seconds,
+            version: row.version,
         }
     }
 
@@ -81,6 +106,8 @@ impl PracticeSettings {
                 FirstNumberAtLogin::Support => "support".into(),
             },
             resend_cooldown_seconds: self.resend_cooldown_seconds,
+            version: self.version,
+            two_factor_off_since: None,
         }
     }
 }
@@ -288,12 +315,44 @@ impl Portal {
         Ok(())
     }
 
-    /// Stores new practice settings; they apply at once.
-    pub async fn save_practice(&self, settings: PracticeSettings) -> Result<(), StoreError> {
+    /// Stores new practice settings if the stored ones are still at `settings.version`; they
+    /// apply at once. `Ok` holds the settings replaced; `Err` the ones stored meanwhile, which
+    /// stay in force.
+    pub async fn save_practice(
+        &self,
+        settings: PracticeSettings,
+    ) -> Result<Result<PracticeSettings, PracticeSettings>, StoreError> {
+        // The first values are stored first, if nothing is yet, so there is a row to replace.
         self.store
+            .practice_settings(&self.settings.practice.to_row(), self.now())
+            .await?;
+        let saved = self
+            .store
             .save_practice_settings(&settings.to_row(), self.now())
             .await?;
-        self.set_practice(settings);
-        Ok(())
+        Ok(match saved {
+            PracticeSave::Saved { replaced } => {
+                self.set_practice(PracticeSettings {
+                    version: replaced.version + 1,
+                    ..settings
+                });
+                Ok(PracticeSettings::from_row(replaced))
+            }
+            PracticeSave::ChangedMeanwhile { current } => {
+                let current = PracticeSettings::from_row(current);
+                self.set_practice(current.clone());
+                Err(current)
+            }
+        })
+    }
+
+    /// Whether two-factor authentication is on, as stored now rather than as this instance
+    /// last read it: a password alone signs in only while it is really off.
+    pub async fn two_factor_on_now(&self) -> Result<bool, StoreError> {
+        let row = self
+            .store
+            .practice_settings(&self.settings.practice.to_row(), self.now())
+            .await?;
+        Ok(row.two_factor)
     }
 }

@@ -50,6 +50,39 @@ pub fn Header() -> impl IntoView {
     }
 }
 
+/// How to reach the practice, as far as it has said: a phone, an email, both, or neither (then
+/// patients are told to contact the practice, and never shown a made-up contact).
+#[component]
+fn Contact(
+    phone: String,
+    email: String,
+    /// It starts a sentence.
+    #[prop(optional)]
+    capital: bool,
+) -> impl IntoView {
+    let word = move |word: &'static str| match capital {
+        true => word[..1].to_uppercase() + &word[1..],
+        false => word.to_string(),
+    };
+    let email_word = if phone.is_empty() {
+        word("email ")
+    } else {
+        "email ".into()
+    };
+    let phone = (!phone.is_empty()).then(|| {
+        view! { {word("call ")} <span class="support-phone">{phone}</span> }
+    });
+    let email = (!email.is_empty()).then(|| {
+        view! { {email_word} <span class="support-email">{email}</span> }
+    });
+    match (phone, email) {
+        (Some(phone), Some(email)) => view! { {phone} " or " {email} }.into_any(),
+        (Some(phone), None) => phone.into_any(),
+        (None, Some(email)) => email.into_any(),
+        (None, None) => word("contact the practice").into_any(),
+    }
+}
+
 #[component]
 pub fn Footer() -> impl IntoView {
     let Practice {
@@ -59,10 +92,7 @@ pub fn Footer() -> impl IntoView {
     } = use_practice();
     view! {
         <footer class="site-footer">
-            <p>
-                "Need help? Call " <span class="support-phone">{support_phone}</span>
-                " or email " <span class="support-email">{support_email}</span> "."
-            </p>
+            <p>"Need help? " <Contact phone=support_phone email=support_email capital=true/> "."</p>
         </footer>
     }
 }
@@ -76,6 +106,6 @@ pub fn SupportContact() -> impl IntoView {
         ..
     } = use_practice();
     view! {
-        <span class="support-contact">{support_phone} " · " {support_email}</span>
+        <span class="support-contact"><Contact phone=support_phone email=support_email/></span>
     }
 }

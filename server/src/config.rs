@@ -73,7 +73,20 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     pub http: HttpLimits,
+    /// The practice variables set in the environment. They give the settings' first values
+    /// only: after the first start, the database's apply.
+    pub practice_variables: Vec<&'static str>,
 }
+
+/// The variables that give the practice settings their first values.
+const PRACTICE_VARIABLES: [&str; 6] = [
+    "PORTAL_TWO_FACTOR",
+    "PORTAL_PRACTICE_NAME",
+    "PORTAL_SUPPORT_PHONE",
+    "PORTAL_SUPPORT_EMAIL",
+    "PORTAL_FIRST_NUMBER_AT_LOGIN",
+    "PORTAL_RESEND_COOLDOWN_SECONDS",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -389,6 +402,7 @@ fn practice<F: Fn(&str) -> Option<String>>(
             "a whole number of seconds",
             |v| v.parse::<i64>().ok().filter(|s| (0..=600).contains(s)),
         )?,
+        version: defaults.version,
     })
 }
 
@@ -517,14 +531,110 @@ impl Config {
             dev_outbox,
             trusted_proxies: trusted_proxies(&vars)?,
             http: http_limits(&vars)?,
+            practice_variables: PRACTICE_VARIABLES
+                .into_iter()
+                .filter(|var| vars.text(var).is_some())
+                .collect(),
             settings,
         })
+    }
+
+    /// What the operator should know at start-up about the practice settings `in_force`: each
+    /// practice variable set to something else than the settings say (it is not applied), and,
+    /// on a public origin, a practice with no support contact. One line each.
+    pub fn start_up_notes(&self, in_force: &PracticeSettings) -> Vec<String> {
+        let first = &self.settings.practice;
+        let on_off = |on: bool| if on { "on" } else { "off" }.to_string();
+        let rule = |rule: FirstNumberAtLogin| match rule {
+            FirstNumberAtLogin::Allow => "allow".to_string(),
+            FirstNumberAtLogin::Support => "support".to_string(),
+        };
+        let values = [
+            (on_off(first.two_factor), on_off(in_force.two_factor)),
+            (first.practice_name.clone(), in_force.practice_name.clone()),
+            (first.support_phone.clone(), in_force.support_phone.clone()),
+            (first.support_email.clone(), in_force.support_email.clone()),
+            (
+                rule(first.first_number_at_login),
+                rule(in_force.first_number_at_login),
+            ),
+            (
+                first.resend_cooldown_seconds.to_string(),
+                in_force.resend_cooldown_seconds.to_string(),
+            ),
+        ];
+        let mut notes: Vec<String> = PRACTICE_VARIABLES
+            .into_iter()
+            .zip(values)
+            .filter(|(var, (set, applied))| self.practice_variables.contains(var) && set != applied)
+            .map(|(var, (set, applied))| {
+                format!(
+                    "{var}={set:?} is not applied: the practice settings in the database say \
+                     {applied:?}; change them under Practice settings (/staff/settings)"
+                )
+            })
+            .collect();
+        let no_contact = in_force.support_phone.is_empty() && in_force.support_email.is_empty();
+        if no_contact && !is_loopback(&self.settings.public_url) {
+            notes.push(
+                "no support contact is set, so stuck patients are told only to contact the \
+                 practice; set a phone or email under Practice settings (/staff/settings)"
+                    .to_string(),
+            );
+        }
+        notes
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_up_says_which_practice_variables_the_database_overrides() {
+        let config = config(&[
+            ("PORTAL_SUPPORT_PHONE", "09 555 0123"),
+            ("PORTAL_PRACTICE_NAME", "Harbourside"),
+        ])
+        .unwrap();
+        let in_force = PracticeSettings {
+            practice_name: "Harbourside".into(),
+            ..PracticeSettings::default()
+        };
+        let notes = config.start_up_notes(&in_force);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("PORTAL_SUPPORT_PHONE=\"09 555 0123\" is not applied"));
+        assert!(notes[0].contains("say \"\"") && notes[0].contains("/staff/settings"));
+        // Nothing to say when what was set is what applies.
+        let applied = PracticeSettings {
+            support_phone: "09 555 0123".into(),
+            ..in_force
+        };
+        assert!(config.start_up_notes(&applied).is_empty());
+    }
+
+    #[test]
+    fn start_up_on_a_public_origin_warns_of_a_practice_without_a_contact() {
+        let public = config(&[
+            ("PORTAL_PUBLIC_URL", "https://portal.example.org"),
+            ("PORTAL_SMS_PROVIDER", "webhook"),
+            ("PORTAL_SMS_WEBHOOK_URL", "https://sms.example.org/send"),
+            (
+                "PORTAL_SMS_WEBHOOK_SECRET",
+                "a long shared secret for the webhook",
+            ),
+        ])
+        .unwrap();
+        let none = PracticeSettings::default();
+        assert!(public.start_up_notes(&none)[0].starts_with("no support contact is set"));
+        let email = PracticeSettings {
+            support_email: "help@example.org".into(),
+            ..none.clone()
+        };
+        assert!(public.start_up_notes(&email).is_empty());
+        // A developer's own machine needs no contact.
+        assert!(config(&[]).unwrap().start_up_notes(&none).is_empty());
+    }
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let pairs: Vec<(String, String)> = pairs

@@ -33,10 +33,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Each command says what failed: an import's bad file is not the portal failing to start.
+    let failed = match args.first().map(String::as_str) {
+        None | Some("serve") => "the portal could not start",
+        Some("import-patients") => "the import stopped",
+        Some(_) => "the command failed",
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("the portal could not start: {err}");
+            tracing::error!("{failed}: {err}");
             eprintln!("portal: {err}");
             ExitCode::FAILURE
         }
@@ -60,8 +66,8 @@ async fn staff_add(name: &str, role: &str) -> Result<(), Box<dyn std::error::Err
         .detail(format!("{name} ({}) from the command line", role.as_str()));
     app::audit::record(&portal, &caller, entry).await;
     println!(
-        "{name} is a {} now. Their enrolment link, valid for 24 hours:",
-        role.as_str()
+        "{name} is {} now. Their enrolment link, valid for 24 hours:",
+        role.described()
     );
     println!("{link}");
     Ok(())
@@ -131,6 +137,9 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = Config::from_env()?;
     let (portal, wiring) = server::start(&config).await?;
+    for note in config.start_up_notes(&portal.practice()) {
+        tracing::warn!("{note}");
+    }
     tracing::info!(
         provider = config.sms_provider.name(),
         "text messages go through this provider"

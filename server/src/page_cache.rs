@@ -324,7 +324,7 @@ mod tests {
                     if renders.fetch_add(1, Ordering::SeqCst) == 0 {
                         let mut renamed = (*portal.practice()).clone();
                         renamed.practice_name = "Harbour Health".into();
-                        portal.save_practice(renamed).await.unwrap();
+                        let _replaced = portal.save_practice(renamed).await.unwrap().unwrap();
                     }
                     let nonce = "abcdefghijklmnopqrstuv";
                     let mut page = Response::new(Body::from(format!(

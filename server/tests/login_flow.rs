@@ -508,6 +508,34 @@ async fn the_csv_import_reports_bad_rows_and_keeps_the_good_ones() {
     )
     .await;
     assert!(missing_columns.is_err());
+    let no_password_column = app::patient::existing_patients::ssr::import_patients(
+        &portal.portal,
+        "username,given_name,family_name,date_of_birth,phone
+x.y,X,Y,1950-01-01,
+"
+        .as_bytes(),
+    )
+    .await;
+    assert!(no_password_column.is_err());
+}
+
+#[tokio::test]
+async fn an_import_needs_only_one_of_the_password_columns_and_no_phone() {
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
+    let csv = "username,given_name,family_name,date_of_birth,one_time_password
+               only.otp,Ora,Tee,1950-01-01,temporary-pass-1234
+";
+    let report =
+        app::patient::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
+            .await
+            .unwrap();
+    assert_eq!(
+        (report.imported, report.skipped.len()),
+        (1, 0),
+        "{report:?}"
+    );
+    let reply = login(&portal, "only.otp", "temporary-pass-1234").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
 #[tokio::test]

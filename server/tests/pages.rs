@@ -230,7 +230,12 @@ async fn a_change_to_the_practice_settings_shows_on_the_next_anonymous_page() {
         .contains("Patient Portal"));
     let mut practice = (*portal.portal.practice()).clone();
     practice.practice_name = "Harbour Health".into();
-    portal.portal.save_practice(practice).await.unwrap();
+    let _replaced = portal
+        .portal
+        .save_practice(practice)
+        .await
+        .unwrap()
+        .unwrap();
     let page = portal.get("/login", None).await.text();
     assert!(
         page.contains("Harbour Health"),

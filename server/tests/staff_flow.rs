@@ -926,3 +926,246 @@ async fn the_export_sends_every_matching_line_however_many() {
         Some(format!("{lines} line(s)").as_str())
     );
 }
+
+/// A page's HTML without the comments that hydration puts between the parts of a sentence.
+fn without_markers(page: &str) -> String {
+    let mut text = page.replace("<!>", "");
+    while let Some(start) = text.find("<!--") {
+        let end = text[start..]
+            .find("-->")
+            .map_or(text.len(), |e| start + e + 3);
+        text.replace_range(start..end, "");
+    }
+    text
+}
+
+/// The settings form's fields, as an admin would send them back.
+fn settings_form(settings: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let text = |name: &str| settings[name].as_str().unwrap_or_default().to_string();
+    let mut fields = vec![
+        ("practice_name", text("practice_name")),
+        ("support_phone", text("support_phone")),
+        ("support_email", text("support_email")),
+        ("first_number_at_login", text("first_number_at_login")),
+        (
+            "resend_cooldown_seconds",
+            settings["resend_cooldown_seconds"].to_string(),
+        ),
+        ("version", settings["version"].to_string()),
+    ];
+    if settings["two_factor"] == true {
+        fields.push(("two_factor", "on".into()));
+    }
+    fields
+}
+
+async fn save_settings(admin: &mut Staff<'_>, fields: &[(&'static str, String)]) -> common::Reply {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    admin.browser.post("/api/staff/save_settings", &pairs).await
+}
+
+#[tokio::test]
+async fn a_fresh_install_saves_its_settings_and_shows_patients_no_made_up_contact() {
+    let portal = TestPortal::new().await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let settings = admin.browser.post("/api/staff/settings", &[]).await.json();
+    assert_eq!(
+        (
+            settings["support_phone"].as_str(),
+            settings["support_email"].as_str()
+        ),
+        (Some(""), Some(""))
+    );
+    // Only switching two-factor authentication off, contact fields left empty.
+    let mut form = settings_form(&settings);
+    form.retain(|(name, _)| *name != "two_factor");
+    let saved = save_settings(&mut admin, &form).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    assert!(!portal.portal.practice().two_factor);
+    let page = without_markers(&portal.get("/login", None).await.text());
+    assert!(page.contains("Need help? Contact the practice."), "{page}");
+    assert!(!page.contains("PORTAL_") && !page.contains("example.org"));
+    // A contact given is checked; a phone alone is enough.
+    let mut form = settings_form(&saved.json()["settings"]);
+    form.retain(|(name, _)| !name.starts_with("support_"));
+    form.push(("support_phone", "09 555 0134".into()));
+    form.push(("support_email", "not an email".into()));
+    let refused = save_settings(&mut admin, &form).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!refused.field_error("support_email").is_empty());
+    form.retain(|(name, _)| *name != "support_email");
+    assert_eq!(
+        save_settings(&mut admin, &form).await.status,
+        StatusCode::OK
+    );
+    let page = portal.get("/login", None).await.text();
+    assert!(
+        page.contains("Call <span class=\"support-phone\">09 555 0134</span>"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_contact_stored_by_an_older_portal_saves_unchanged() {
+    let portal = TestPortal::new().await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    sqlx::query("UPDATE practice_settings SET support_email = 'reception at the front desk'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    portal.portal.load_practice().await.unwrap();
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let settings = admin.browser.post("/api/staff/settings", &[]).await.json();
+    let mut form = settings_form(&settings);
+    form.retain(|(name, _)| *name != "two_factor");
+    let saved = save_settings(&mut admin, &form).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    assert!(!portal.portal.practice().two_factor);
+}
+
+#[tokio::test]
+async fn a_stale_settings_form_is_told_and_undoes_nothing_and_the_audit_compares_what_it_replaced()
+{
+    let first = TestPortal::new().await;
+    let mut ada = first.staff("ada", StaffRole::Admin).await;
+    let stale = ada.browser.post("/api/staff/settings", &[]).await.json();
+    // Another instance, whose copy of the settings is its own.
+    let second = first
+        .restart(
+            std::sync::Arc::new(app::sms::ConsoleSms::new(
+                first.portal.store.clone(),
+                first.portal.clock.clone(),
+            )),
+            server::Wiring {
+                dev_outbox: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    let mut bea = second.staff("bea", StaffRole::Admin).await;
+    let mut renamed = settings_form(&bea.browser.post("/api/staff/settings", &[]).await.json());
+    renamed.retain(|(name, _)| *name != "practice_name");
+    renamed.push(("practice_name", "Renamed Practice".into()));
+    assert_eq!(
+        save_settings(&mut bea, &renamed).await.status,
+        StatusCode::OK
+    );
+
+    // Ada's form was filled before that save: it is refused, and the name stays.
+    let mut phone = settings_form(&stale);
+    phone.retain(|(name, _)| *name != "support_phone");
+    phone.push(("support_phone", "09 555 0134".into()));
+    let refused = save_settings(&mut ada, &phone).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+    assert_eq!(
+        refused.json()["message"],
+        app::staff::settings::CHANGED_MEANWHILE
+    );
+    assert_eq!(first.portal.practice().practice_name, "Renamed Practice");
+    assert_eq!(first.portal.practice().support_phone, "");
+
+    // Filled again, it saves, and the audit tells only what this save changed.
+    let current = ada.browser.post("/api/staff/settings", &[]).await.json();
+    assert_eq!(current["practice_name"], "Renamed Practice");
+    let mut phone = settings_form(&current);
+    phone.retain(|(name, _)| *name != "support_phone");
+    phone.push(("support_phone", "09 555 0134".into()));
+    let saved = save_settings(&mut ada, &phone).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    assert_eq!(
+        saved.json()["changed"],
+        serde_json::json!(["support phone:  → 09 555 0134"])
+    );
+    let log = ada
+        .browser
+        .post("/api/staff/audit_log", &[("event", "setting_changed")])
+        .await
+        .json();
+    let details: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "support phone:  → 09 555 0134",
+            "practice name: Patient Portal → Renamed Practice"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn switching_two_factor_back_on_ends_the_sessions_a_password_alone_began() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "arthur").await;
+    let mut with_code = portal.browser();
+    with_code.register_and_sign_in("margaret").await;
+    portal.clock.advance_seconds(60);
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let mut form = settings_form(&admin.browser.post("/api/staff/settings", &[]).await.json());
+    form.retain(|(name, _)| *name != "two_factor");
+    let off = save_settings(&mut admin, &form).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text());
+
+    portal.clock.advance_seconds(60);
+    let mut password_only = portal.browser();
+    let login = password_only.log_in("arthur").await;
+    assert_eq!(login.json()["signed_in"], true, "{}", login.text());
+    assert_eq!(
+        password_only.post("/api/me", &[]).await.status,
+        StatusCode::OK
+    );
+
+    portal.clock.advance_seconds(60);
+    let mut form = settings_form(&off.json()["settings"]);
+    form.push(("two_factor", "on".into()));
+    let on = save_settings(&mut admin, &form).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text());
+    assert_eq!(
+        password_only.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a password alone no longer signs anyone in"
+    );
+    assert_eq!(
+        with_code.post("/api/me", &[]).await.status,
+        StatusCode::OK,
+        "a session that passed the code step stays"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_that_has_not_yet_heard_two_factor_is_back_on_still_asks_for_the_code() {
+    let first = TestPortal::new().await;
+    patient(&first, "arthur").await;
+    let mut admin = first.staff("ada", StaffRole::Admin).await;
+    let mut form = settings_form(&admin.browser.post("/api/staff/settings", &[]).await.json());
+    form.retain(|(name, _)| *name != "two_factor");
+    let off = save_settings(&mut admin, &form).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text());
+    // Another instance, started while it was off.
+    let second = first
+        .restart(
+            std::sync::Arc::new(app::sms::ConsoleSms::new(
+                first.portal.store.clone(),
+                first.portal.clock.clone(),
+            )),
+            server::Wiring::default(),
+        )
+        .await;
+    second.portal.load_practice().await.unwrap();
+    assert!(!second.portal.practice().two_factor);
+    let mut form = settings_form(&off.json()["settings"]);
+    form.push(("two_factor", "on".into()));
+    assert_eq!(
+        save_settings(&mut admin, &form).await.status,
+        StatusCode::OK
+    );
+    // The second instance's copy still says off; the login must not believe it.
+    assert!(!second.portal.practice().two_factor);
+    let login = second.browser().log_in("arthur").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    assert_eq!(login.json()["signed_in"], false, "{}", login.text());
+}

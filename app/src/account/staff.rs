@@ -26,6 +26,14 @@ impl StaffRole {
         }
     }
 
+    /// The role in a sentence: "sam is support staff now", "ada is an admin now".
+    pub fn described(self) -> &'static str {
+        match self {
+            StaffRole::Support => "support staff",
+            StaffRole::Admin => "an admin",
+        }
+    }
+
     /// Whether this role may do what `needed` may.
     pub fn allows(self, needed: StaffRole) -> bool {
         self == StaffRole::Admin || needed == StaffRole::Support
@@ -91,5 +99,14 @@ mod tests {
     fn admins_may_do_everything_support_may_do_support() {
         assert!(Admin.allows(Admin) && Admin.allows(Support));
         assert!(Support.allows(Support) && !Support.allows(Admin));
+    }
+
+    #[test]
+    fn roles_read_as_a_sentence_would_have_them() {
+        assert_eq!(
+            format!("ada is {} now", Admin.described()),
+            "ada is an admin now"
+        );
+        assert_eq!(Support.described(), "support staff");
     }
 }

@@ -150,7 +150,7 @@ pub mod ssr {
     pub enum ImportError {
         #[error("the CSV file could not be read: {0}")]
         Csv(#[from] csv::Error),
-        #[error("the CSV header must include username, given_name, family_name, date_of_birth, phone, password_hash and one_time_password")]
+        #[error("the CSV header must include username, given_name, family_name and date_of_birth, and password_hash or one_time_password (phone is optional)")]
         Header,
         #[error(transparent)]
         Store(#[from] crate::store::StoreError),
@@ -158,15 +158,10 @@ pub mod ssr {
         Hash(#[from] crate::password::HashError),
     }
 
-    const COLUMNS: [&str; 7] = [
-        "username",
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "phone",
-        "password_hash",
-        "one_time_password",
-    ];
+    /// Every import has these columns…
+    const COLUMNS: [&str; 4] = ["username", "given_name", "family_name", "date_of_birth"];
+    /// …and at least one of these (each row gives exactly one); `phone` is optional.
+    const PASSWORD_COLUMNS: [&str; 2] = ["password_hash", "one_time_password"];
 
     /// The number as stored: E.164 when it is a real number anywhere (a landline too, so it can
     /// be shown), otherwise the text as it was. Nothing imported counts as verified.
@@ -259,7 +254,8 @@ pub mod ssr {
             .flexible(true)
             .from_reader(csv_text);
         let header = reader.headers()?.clone();
-        if !COLUMNS.iter().all(|c| header.iter().any(|h| h == *c)) {
+        let has = |column: &&str| header.iter().any(|h| h == *column);
+        if !COLUMNS.iter().all(has) || !PASSWORD_COLUMNS.iter().any(has) {
             return Err(ImportError::Header);
         }
         let mut report = ImportReport::default();

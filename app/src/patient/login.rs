@@ -278,7 +278,13 @@ pub mod ssr {
         patient: &Patient,
     ) -> Result<(LoggedIn, NewSession), PortalError> {
         let previous = caller.session.as_ref();
-        if !portal.practice().two_factor {
+        // Asked of the database too: another instance may have just switched it back on.
+        let password_only = !portal.practice().two_factor
+            && !portal
+                .two_factor_on_now()
+                .await
+                .or_internal("reading the practice settings")?;
+        if password_only {
             let new = session::begin(portal, patient.id, Stage::SignedIn, previous)
                 .await
                 .or_internal("starting a session")?;

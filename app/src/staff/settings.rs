@@ -21,12 +21,20 @@ pub struct PracticeSettingsForm {
     /// `allow` or `support`.
     pub first_number_at_login: String,
     pub resend_cooldown_seconds: i64,
+    /// The stored version the form was filled from.
+    pub version: i64,
 }
+
+/// What an admin is told when another save came first.
+pub const CHANGED_MEANWHILE: &str =
+    "The settings were changed meanwhile. The form now shows the current settings: please make your change again.";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsSaved {
     /// What changed, in words.
     pub changed: Vec<String>,
+    /// The settings as they are now, with their new version, for the next save.
+    pub settings: PracticeSettingsForm,
 }
 
 #[server(prefix = "/api/staff", endpoint = "settings")]
@@ -46,6 +54,7 @@ pub async fn save_practice_settings(
     #[server(default)] support_email: String,
     #[server(default)] first_number_at_login: String,
     #[server(default)] resend_cooldown_seconds: String,
+    #[server(default)] version: String,
 ) -> Result<SettingsSaved, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
@@ -56,6 +65,7 @@ pub async fn save_practice_settings(
         support_email,
         first_number_at_login,
         resend_cooldown_seconds,
+        version,
     };
     ssr::save(&portal, &visit, form).await
 }
@@ -77,13 +87,42 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-/// The form wakes in the browser, to say in place what was saved.
+/// The form wakes in the browser, to say in place what was saved. When another save came first,
+/// it shows the settings as they are now, for the admin to make their change again.
 #[island(lazy)]
 fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoView {
     crate::ui::enhance::awake("SettingsForm");
     page.provide();
     let save = ServerAction::<SavePracticeSettings>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let changed_meanwhile = move || {
+        error
+            .get()
+            .is_some_and(|e| e.error == crate::error::ErrorKind::Conflict)
+    };
+    if changed_meanwhile() {
+        // Back from a plain post that came too late: the current settings, not what was typed.
+        provide_context(crate::ui::plain_forms::Typed::default());
+    }
+    let current = RwSignal::new(settings);
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(saved)) => current.set(saved.settings),
+        Some(Err(_)) if changed_meanwhile() => leptos::task::spawn_local(async move {
+            if let Ok(now) = practice_settings().await {
+                current.set(now);
+            }
+        }),
+        _ => {}
+    });
+    view! { {move || view! { <SettingsFields settings=current.get() save error/> }} }
+}
+
+#[component]
+fn SettingsFields(
+    settings: PracticeSettingsForm,
+    save: ServerAction<SavePracticeSettings>,
+    error: Signal<Option<PortalError>>,
+) -> impl IntoView {
     let saved = Signal::derive(move || {
         save.value().get().and_then(Result::ok).map(|s| {
             if s.changed.is_empty() {
@@ -105,7 +144,8 @@ fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoV
                 </p>
             </div>
             <Field name="practice_name" label="Practice name" value=settings.practice_name error=field_error(error, "practice_name")/>
-            <Field name="support_phone" label="Support phone" kind="tel" value=settings.support_phone error=field_error(error, "support_phone")/>
+            <input type="hidden" name="version" value=settings.version.to_string()/>
+            <Field name="support_phone" label="Support phone" kind="tel" value=settings.support_phone hint="Shown to patients who need help. Leave empty if patients should simply contact the practice." error=field_error(error, "support_phone")/>
             <Field name="support_email" label="Support email" kind="email" value=settings.support_email error=field_error(error, "support_email")/>
             <div class="field">
                 <label for="first_number_at_login">"A first mobile number at login"</label>
@@ -139,7 +179,7 @@ mod ssr {
     use crate::{
         account::Email,
         audit::{self, Entry, Event, Outcome},
-        error::{OrInternal, PortalError},
+        error::{ErrorKind, OrInternal, PortalError},
         portal::{FirstNumberAtLogin, Portal, PracticeSettings},
         request::StaffVisit,
     };
@@ -155,6 +195,7 @@ mod ssr {
                 FirstNumberAtLogin::Support => "support".into(),
             },
             resend_cooldown_seconds: settings.resend_cooldown_seconds,
+            version: settings.version,
         }
     }
 
@@ -166,6 +207,7 @@ mod ssr {
         pub support_email: String,
         pub first_number_at_login: String,
         pub resend_cooldown_seconds: String,
+        pub version: String,
     }
 
     fn text(
@@ -181,20 +223,53 @@ mod ssr {
         value.to_string()
     }
 
-    fn check(typed: Typed) -> Result<PracticeSettings, PortalError> {
+    /// The support contact is optional: empty, or what is stored already (whatever an older
+    /// portal stored there), always saves, so an admin who only switches something else is
+    /// never stopped by it.
+    fn contact(
+        typed: &str,
+        stored: &str,
+        field: &str,
+        problems: &mut BTreeMap<String, String>,
+        check: impl Fn(&str) -> Result<String, String>,
+    ) -> String {
+        let typed = typed.trim();
+        if typed.is_empty() || typed == stored {
+            return typed.to_string();
+        }
+        check(typed).unwrap_or_else(|problem| {
+            problems.insert(field.into(), problem);
+            String::new()
+        })
+    }
+
+    fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, PortalError> {
         let mut problems = BTreeMap::new();
         let practice_name = text(&typed.practice_name, "practice_name", 100, &mut problems);
-        let support_phone = text(&typed.support_phone, "support_phone", 40, &mut problems);
-        let support_email = match Email::parse_optional(Some(&typed.support_email)) {
-            Ok(Some(email)) => email.as_str().to_string(),
-            _ => {
-                problems.insert(
-                    "support_email".into(),
-                    "Please enter an email address like help@example.org.".into(),
-                );
-                String::new()
-            }
-        };
+        let support_phone = contact(
+            &typed.support_phone,
+            &stored.support_phone,
+            "support_phone",
+            &mut problems,
+            |phone| {
+                let fits = phone.chars().count() <= 40 && !phone.chars().any(char::is_control);
+                fits.then(|| phone.to_string())
+                    .ok_or_else(|| "Please enter up to 40 characters, or leave it empty.".into())
+            },
+        );
+        let support_email = contact(
+            &typed.support_email,
+            &stored.support_email,
+            "support_email",
+            &mut problems,
+            |email| match Email::parse_optional(Some(email)) {
+                Ok(Some(email)) => Ok(email.as_str().to_string()),
+                _ => Err(
+                    "Please enter an email address like help@example.org, or leave it empty."
+                        .into(),
+                ),
+            },
+        );
         let first_number_at_login = match typed.first_number_at_login.as_str() {
             "support" => FirstNumberAtLogin::Support,
             "allow" => FirstNumberAtLogin::Allow,
@@ -219,6 +294,16 @@ mod ssr {
                 );
                 0
             });
+        // A form without a version (an old page) is taken as filled from what is stored now.
+        let version = match typed.version.trim() {
+            "" => stored.version,
+            text => text.parse::<i64>().map_err(|_| {
+                PortalError::new(
+                    crate::error::ErrorKind::BadRequest,
+                    "The form could not be read. Please reload the page and try again.",
+                )
+            })?,
+        };
         if !problems.is_empty() {
             return Err(PortalError::fields(problems));
         }
@@ -229,6 +314,7 @@ mod ssr {
             support_email,
             first_number_at_login,
             resend_cooldown_seconds,
+            version,
         })
     }
 
@@ -278,21 +364,39 @@ mod ssr {
         visit: &StaffVisit,
         typed: Typed,
     ) -> Result<SettingsSaved, PortalError> {
-        let new = check(typed)?;
-        let changed = changes(&form(&portal.practice()), &form(&new));
-        if changed.is_empty() {
-            return Ok(SettingsSaved { changed });
+        let stored = portal.practice();
+        let new = check(typed, &stored)?;
+        if new.version != stored.version {
+            // This instance may be a few seconds behind; the store has the last word below.
+            portal
+                .load_practice()
+                .await
+                .or_internal("reading the practice settings")?;
         }
-        portal
-            .save_practice(new)
+        if changes(&form(&portal.practice()), &form(&new)).is_empty()
+            && new.version == portal.practice().version
+        {
+            return Ok(SettingsSaved {
+                changed: vec![],
+                settings: form(&portal.practice()),
+            });
+        }
+        let replaced = portal
+            .save_practice(new.clone())
             .await
-            .or_internal("saving the practice settings")?;
+            .or_internal("saving the practice settings")?
+            .map_err(|_| PortalError::new(ErrorKind::Conflict, super::CHANGED_MEANWHILE))?;
+        // Told against the row the save replaced, not this instance's copy of it.
+        let changed = changes(&form(&replaced), &form(&new));
         for change in &changed {
             let entry = Entry::new(Event::SettingChanged, Outcome::Ok)
                 .staff(visit.member.id)
                 .detail(change.clone());
             audit::record(portal, &visit.caller, entry).await;
         }
-        Ok(SettingsSaved { changed })
+        Ok(SettingsSaved {
+            changed,
+            settings: form(&portal.practice()),
+        })
     }
 }

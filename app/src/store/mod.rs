@@ -27,7 +27,7 @@ pub use audit::AuditRow;
 pub use challenges::{ChallengeRow, IssueRefused};
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
-pub use practice::PracticeRow;
+pub use practice::{PracticeRow, PracticeSave};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
 pub use support::{AuditFilter, AuditLine, PatientSearch, PatientSummaryRow, TextRow};
