@@ -386,3 +386,39 @@ async fn an_error_put_in_the_referer_is_never_shown_as_the_portals() {
         "{html}"
     );
 }
+
+#[test]
+fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
+    use app::{
+        one_time_code::SendCode,
+        patient::{
+            login::Login,
+            profile::{ChangeMobile, UpdateEmail},
+            registration::Register,
+        },
+        staff::{
+            audit_log::AuditLog,
+            settings::SavePracticeSettings,
+            sign_in::StaffLogin,
+            support::{ActOnPatient, SearchPatients},
+        },
+    };
+    use leptos::server_fn::ServerFn;
+    let paths = [
+        <Register as ServerFn>::PATH,
+        <Login as ServerFn>::PATH,
+        <StaffLogin as ServerFn>::PATH,
+        <SendCode as ServerFn>::PATH,
+        <ChangeMobile as ServerFn>::PATH,
+        <UpdateEmail as ServerFn>::PATH,
+        <SavePracticeSettings as ServerFn>::PATH,
+        <AuditLog as ServerFn>::PATH,
+        <SearchPatients as ServerFn>::PATH,
+        <ActOnPatient as ServerFn>::PATH,
+    ];
+    let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS
+        .iter()
+        .map(|(path, _)| *path)
+        .collect();
+    assert_eq!(listed, paths);
+}

@@ -1,6 +1,6 @@
 //! The portal's cookies, one kind each: the patient's session, the staff session, the browser of
-//! an enrolment, and a refused form. Every one is HttpOnly and SameSite=Lax, and Secure with the `__Host-` prefix when the
-//! portal is served over HTTPS.
+//! an enrolment, and a refused form. Every one is HttpOnly and SameSite=Lax, and Secure with the
+//! `__Host-` prefix when the portal is served over HTTPS.
 
 use cookie::{time::Duration, Cookie, SameSite};
 

@@ -92,61 +92,45 @@ pub mod ssr {
     const REFUSED_FORM: CookieKind =
         CookieKind::new("portal_form", "__Host-portal_form").kept_for(KEPT_FOR);
 
-    /// The fields each form may keep, by its server function: what a patient or staff member
-    /// would have to type again, never a secret (a password, a code, a recovery code, an
-    /// enrolment token). A form not listed keeps nothing.
-    const KEPT_FIELDS: &[(&str, &[&str])] = {
-        use crate::{
-            one_time_code::SendCode,
-            patient::{
-                login::Login,
-                profile::{ChangeMobile, UpdateEmail},
-                registration::Register,
-            },
-            staff::{
-                audit_log::AuditLog,
-                settings::SavePracticeSettings,
-                sign_in::StaffLogin,
-                support::{ActOnPatient, SearchPatients},
-            },
-        };
-        use leptos::server_fn::ServerFn;
-        &[
-            (
-                <Register as ServerFn>::PATH,
-                &[
-                    "username",
-                    "given_name",
-                    "family_name",
-                    "date_of_birth",
-                    "mobile",
-                    "email",
-                ],
-            ),
-            (<Login as ServerFn>::PATH, &["username"]),
-            (<StaffLogin as ServerFn>::PATH, &["username"]),
-            (<SendCode as ServerFn>::PATH, &["mobile"]),
-            (<ChangeMobile as ServerFn>::PATH, &["mobile"]),
-            (<UpdateEmail as ServerFn>::PATH, &["email"]),
-            (
-                <SavePracticeSettings as ServerFn>::PATH,
-                &[
-                    "two_factor",
-                    "practice_name",
-                    "support_phone",
-                    "support_email",
-                    "first_number_at_login",
-                    "resend_cooldown_seconds",
-                ],
-            ),
-            (
-                <AuditLog as ServerFn>::PATH,
-                &["from", "to", "event", "patient", "staff"],
-            ),
-            (<SearchPatients as ServerFn>::PATH, &["query"]),
-            (<ActOnPatient as ServerFn>::PATH, &["reason"]),
-        ]
-    };
+    /// The fields each form may keep, by its server function's path: what a patient or staff
+    /// member would have to type again, never a secret (a password, a code, a recovery code, an
+    /// enrolment token). A form not listed keeps nothing. (Paths, not the functions' types: `ui`
+    /// imports no wing; `server/tests/plain_forms.rs` checks each path is a function's.)
+    pub const KEPT_FIELDS: &[(&str, &[&str])] = &[
+        (
+            "/api/register",
+            &[
+                "username",
+                "given_name",
+                "family_name",
+                "date_of_birth",
+                "mobile",
+                "email",
+            ],
+        ),
+        ("/api/login", &["username"]),
+        ("/api/staff/login", &["username"]),
+        ("/api/send_code", &["mobile"]),
+        ("/api/change_mobile", &["mobile"]),
+        ("/api/update_email", &["email"]),
+        (
+            "/api/staff/save_settings",
+            &[
+                "two_factor",
+                "practice_name",
+                "support_phone",
+                "support_email",
+                "first_number_at_login",
+                "resend_cooldown_seconds",
+            ],
+        ),
+        (
+            "/api/staff/audit_log",
+            &["from", "to", "event", "patient", "staff"],
+        ),
+        ("/api/staff/search_patients", &["query"]),
+        ("/api/staff/support_action", &["reason"]),
+    ];
 
     /// Whether a field's value may be kept for the form of server function `action`.
     fn keepable(action: &str, name: &str, value: &str) -> bool {
