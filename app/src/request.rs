@@ -16,7 +16,7 @@ use crate::{
     portal::Portal,
     session::{
         self,
-        cookie::{PATIENT_SESSION, STAFF_SESSION},
+        cookie::{ENROLMENT_BROWSER, PATIENT_SESSION, STAFF_SESSION},
         staff::{self as staff_session, StaffSession},
         NewSession, Session, Stage,
     },
@@ -262,4 +262,19 @@ pub fn set_staff_cookie(portal: &Portal, value: &str) {
 
 pub fn clear_staff_cookie(portal: &Portal) {
     append_header(header::SET_COOKIE, &STAFF_SESSION.clear(&portal.settings));
+}
+
+/// The browser this request comes from, as the enrolment cookie names it, if it has one.
+pub fn enrolment_browser(portal: &Portal) -> Option<String> {
+    let parts = parts()?;
+    let header = parts.headers.get(header::COOKIE)?.to_str().ok()?;
+    ENROLMENT_BROWSER.from_header(&portal.settings, header)
+}
+
+/// Names this browser for the enrolment it has just opened.
+pub fn set_enrolment_browser(portal: &Portal, value: &str) {
+    append_header(
+        header::SET_COOKIE,
+        &ENROLMENT_BROWSER.set(&portal.settings, value),
+    );
 }

@@ -4,7 +4,7 @@
 use std::{io::Write, path::Path, sync::Arc};
 
 use chacha20poly1305::{
-    aead::{Aead, KeyInit},
+    aead::{Aead, KeyInit, Payload},
     XChaCha20Poly1305, XNonce,
 };
 use hmac::{Hmac, Mac};
@@ -128,34 +128,54 @@ impl ServerSecret {
     /// Encrypts text under a key of its own purpose: what is sealed for one use never opens
     /// as another's.
     pub fn seal_as(&self, purpose: &str, text: &str) -> String {
+        self.seal_for(purpose, b"", text)
+    }
+
+    /// The text sealed by [`ServerSecret::seal_as`] for the same purpose, or `None`.
+    pub fn open_as(&self, purpose: &str, sealed_hex: &str) -> Option<String> {
+        self.open_for(purpose, b"", sealed_hex)
+    }
+
+    /// Encrypts text under a key of its own purpose, bound to `owner` (authenticated, not
+    /// stored): it opens only for the same purpose and the same owner, so a sealed value copied
+    /// to another row (another staff member, a text message) never opens there.
+    pub fn seal_for(&self, purpose: &str, owner: &[u8], text: &str) -> String {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: text.as_bytes(),
+            aad: owner,
+        };
         let sealed = self
             .sealing_cipher(purpose)
-            .encrypt(XNonce::from_slice(&nonce), text.as_bytes())
+            .encrypt(XNonce::from_slice(&nonce), payload)
             .expect("encryption of a short text cannot fail");
         let mut out = nonce.to_vec();
         out.extend(sealed);
         hex::encode(out)
     }
 
-    /// The text sealed by [`ServerSecret::seal_as`] for the same purpose, or `None`.
-    pub fn open_as(&self, purpose: &str, sealed_hex: &str) -> Option<String> {
+    /// The text sealed by [`ServerSecret::seal_for`] for the same purpose and owner, or `None`.
+    pub fn open_for(&self, purpose: &str, owner: &[u8], sealed_hex: &str) -> Option<String> {
         let bytes = hex::decode(sealed_hex).ok()?;
         if bytes.len() < 24 {
             return None;
         }
         let (nonce, sealed) = bytes.split_at(24);
+        let payload = Payload {
+            msg: sealed,
+            aad: owner,
+        };
         let plain = self
             .sealing_cipher(purpose)
-            .decrypt(XNonce::from_slice(nonce), sealed)
+            .decrypt(XNonce::from_slice(nonce), payload)
             .ok()?;
         String::from_utf8(plain).ok()
     }
 }
 
-/// The purpose of what is sealed for storage (the outbox, staff secrets); its name predates the
-/// others and must not change, or stored texts would no longer open.
+/// The purpose of texts sealed in the outbox (staff secrets were too, before they had their
+/// own); its name predates the others and must not change, or stored texts would no longer open.
 const STORED: &str = "portal outbox seal v1";
 
 #[cfg(test)]
@@ -184,6 +204,14 @@ mod tests {
         let form = secret.seal_as("a form", "ana");
         assert_eq!(secret.open_as("a form", &form).as_deref(), Some("ana"));
         assert_eq!(secret.open(&form), None);
+        // Bound to an owner, it opens only for that owner.
+        let owned = secret.seal_for("a form", b"7", "ana");
+        assert_eq!(
+            secret.open_for("a form", b"7", &owned).as_deref(),
+            Some("ana")
+        );
+        assert_eq!(secret.open_for("a form", b"8", &owned), None);
+        assert_eq!(secret.open_as("a form", &owned), None);
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     };
     let portal = Portal::with_mailer(config.settings.clone(), store, clock, secret, sms, mailer);
     portal.load_practice().await?;
+    let resealed = app::staff::accounts::reseal_old_secrets(&portal).await?;
+    if resealed > 0 {
+        tracing::info!(resealed, "staff authenticator secrets sealed the new way");
+    }
     Ok((portal, wiring))
 }
 

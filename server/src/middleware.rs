@@ -158,15 +158,31 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
         let error = PortalError::new(ErrorKind::BadRequest, "That form was too large to send.");
         return (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response();
     };
-    let mut response = next
+    let response = next
         .run(Request::from_parts(parts, Body::from(form.clone())))
         .await;
-    let answer = response
-        .headers()
+    // The refusal shown is the one the server function answered this post with (its path in
+    // a header, its error in the body), never one found in the client's `Referer`.
+    let (parts, body) = response.into_parts();
+    let refused_by = parts
+        .headers
+        .get(SERVER_FN_ERROR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match refused_by {
+        Some(_) => axum::body::to_bytes(body, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default(),
+        None => axum::body::Bytes::new(),
+    };
+    let refusal = refused_by.as_deref().map(|path| (path, &body[..]));
+    let answer = parts
+        .headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .filter(|_| response.status().is_redirection())
-        .and_then(|location| plain_forms::back_to(&portal, location, &form));
+        .filter(|_| parts.status.is_redirection())
+        .and_then(|location| plain_forms::back_to(&portal, location, &form, refusal));
+    let mut response = Response::from_parts(parts, Body::from(body.clone()));
     let Some((back, refused)) = answer else {
         return response;
     };

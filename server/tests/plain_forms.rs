@@ -291,3 +291,134 @@ async fn a_plain_form_post_from_another_site_is_refused() {
     }
     assert_eq!(portal.account("pat").await.pending_mobile, None);
 }
+
+/// What the refused-form cookie `kept` holds, opened with the server's key as the page would.
+fn opened(portal: &TestPortal, page: &str, kept: &str) -> app::ui::plain_forms::Refused {
+    let request = Request::get(page)
+        .header(header::COOKIE, kept)
+        .body(())
+        .unwrap();
+    app::ui::plain_forms::ssr::refused_for(&portal.portal, &request.into_parts().0)
+        .expect("a refused form for this page")
+}
+
+#[tokio::test]
+async fn a_refused_staff_login_keeps_the_username_but_never_the_code() {
+    let portal = TestPortal::new().await;
+    let recovery_code = "k7qm2-x9fpt";
+    let reply = plain_post(
+        &portal,
+        "/staff/login",
+        "/api/staff/login",
+        &[
+            ("username", "kim"),
+            ("password", "wrong password"),
+            ("code", recovery_code),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(location(&reply), "/staff/login");
+    let kept = cookie(&reply, "portal_form").unwrap();
+    let refused = opened(&portal, "/staff/login", &kept);
+    assert_eq!(refused.typed, vec![("username".into(), "kim".into())]);
+
+    let html = portal.get("/staff/login", Some(&kept)).await.text();
+    assert!(html.contains("value=\"kim\""), "{html}");
+    assert!(!html.contains(recovery_code), "{html}");
+}
+
+#[tokio::test]
+async fn a_refused_code_step_keeps_nothing_of_the_code() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("rua").await;
+    browser.post("/api/logout", &[]).await;
+    let mut browser = portal.browser();
+    browser.log_in("rua").await;
+    let session = browser.cookie.clone().unwrap();
+
+    let refused = plain_post(
+        &portal,
+        "/verify",
+        "/api/verify_code",
+        &[("code", "987654")],
+        Some(&session),
+    )
+    .await;
+    let kept = cookie(&refused, "portal_form").unwrap();
+    let opened = opened(&portal, "/verify", &kept);
+    assert!(opened.typed.is_empty(), "{:?}", opened.typed);
+    let html = portal
+        .get("/verify", Some(&format!("{session}; {kept}")))
+        .await
+        .text();
+    assert!(html.contains("That code isn"), "{html}");
+    assert!(!html.contains("987654"), "{html}");
+}
+
+#[tokio::test]
+async fn an_error_put_in_the_referer_is_never_shown_as_the_portals() {
+    use base64::{engine::general_purpose::URL_SAFE, Engine};
+    let portal = TestPortal::new().await;
+    let forged = URL_SAFE.encode(
+        serde_json::json!({
+            "error": "unauthorized",
+            "message": "Your account is locked. Call 0900 123 456 to unlock it.",
+        })
+        .to_string(),
+    );
+    let page = format!("/login?__path=/api/login&__err={forged}");
+    let reply = plain_post(
+        &portal,
+        &page,
+        "/api/login",
+        &[("username", "nobody"), ("password", "wrong password")],
+        None,
+    )
+    .await;
+    assert_eq!(location(&reply), "/login");
+    let kept = cookie(&reply, "portal_form").unwrap();
+    let html = portal.get("/login", Some(&kept)).await.text();
+    assert!(!html.contains("0900 123 456"), "{html}");
+    assert!(
+        html.contains("don&#x27;t match") || html.contains("don't match"),
+        "{html}"
+    );
+}
+
+#[test]
+fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
+    use app::{
+        one_time_code::SendCode,
+        patient::{
+            login::Login,
+            profile::{ChangeMobile, UpdateEmail},
+            registration::Register,
+        },
+        staff::{
+            audit_log::AuditLog,
+            settings::SavePracticeSettings,
+            sign_in::StaffLogin,
+            support::{ActOnPatient, SearchPatients},
+        },
+    };
+    use leptos::server_fn::ServerFn;
+    let paths = [
+        <Register as ServerFn>::PATH,
+        <Login as ServerFn>::PATH,
+        <StaffLogin as ServerFn>::PATH,
+        <SendCode as ServerFn>::PATH,
+        <ChangeMobile as ServerFn>::PATH,
+        <UpdateEmail as ServerFn>::PATH,
+        <SavePracticeSettings as ServerFn>::PATH,
+        <AuditLog as ServerFn>::PATH,
+        <SearchPatients as ServerFn>::PATH,
+        <ActOnPatient as ServerFn>::PATH,
+    ];
+    let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS
+        .iter()
+        .map(|(path, _)| *path)
+        .collect();
+    assert_eq!(listed, paths);
+}

@@ -1169,3 +1169,182 @@ async fn an_instance_that_has_not_yet_heard_two_factor_is_back_on_still_asks_for
     assert_eq!(login.status, StatusCode::OK, "{}", login.text());
     assert_eq!(login.json()["signed_in"], false, "{}", login.text());
 }
+
+/// The authenticator key the enrolment page shows, and the cookie naming its browser.
+async fn enrol_page(
+    portal: &TestPortal,
+    token: &str,
+    cookie: Option<&str>,
+) -> (String, Option<String>) {
+    let page = portal
+        .get(&format!("/staff/enrol?token={token}"), cookie)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let html = page.text();
+    let key = html
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no key in {html}"))
+        .to_string();
+    let browser = page
+        .set_cookie("portal_enrol")
+        .map(|line| line.split(';').next().unwrap().to_string());
+    (key, browser)
+}
+
+async fn finish_enrolment(portal: &TestPortal, token: &str, code: &str) -> common::Reply {
+    portal
+        .browser()
+        .post(
+            "/api/staff/finish_enrolment",
+            &[
+                ("token", token),
+                ("password", STAFF_PASSWORD),
+                ("confirm_password", STAFF_PASSWORD),
+                ("code", code),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_enrolment_key_seen_by_a_link_preview_stops_working_once_the_staff_member_opens_the_link(
+) {
+    let portal = TestPortal::new().await;
+    let token = portal.add_staff("kim", StaffRole::Support).await;
+    // A chat app fetches the link to preview it, then the staff member opens it.
+    let (previewed, _) = enrol_page(&portal, &token, None).await;
+    let (shown, browser) = enrol_page(&portal, &token, None).await;
+    assert_ne!(previewed, shown);
+    // Their own browser is shown the same key again (a reload, a refused plain form).
+    let browser = browser.expect("the browser is named");
+    let (again, _) = enrol_page(&portal, &token, Some(&browser)).await;
+    assert_eq!(again, shown);
+
+    let now = portal.clock_now();
+    let preview = finish_enrolment(
+        &portal,
+        &token,
+        &authenticator_code(&portal, &previewed, now),
+    )
+    .await;
+    assert_eq!(
+        preview.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        preview.text()
+    );
+    assert!(!preview.field_error("code").is_empty());
+    let own = finish_enrolment(&portal, &token, &authenticator_code(&portal, &shown, now)).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text());
+}
+
+/// Kim's stored authenticator secret.
+async fn stored_secret(portal: &TestPortal, name: &str) -> (i64, String) {
+    let row = portal
+        .portal
+        .store
+        .staff_by_username(name)
+        .await
+        .unwrap()
+        .unwrap();
+    (row.id, row.totp_secret.unwrap())
+}
+
+#[tokio::test]
+async fn a_staff_authenticator_secret_copied_into_a_text_message_is_never_sent() {
+    let portal = TestPortal::new().await;
+    let staff = portal.staff("kim", StaffRole::Support).await;
+    let (_, sealed) = stored_secret(&portal, "kim").await;
+    let compact: String = staff.secret.split_whitespace().collect();
+    for copied in [sealed.as_str(), sealed.trim_start_matches("v2:")] {
+        let now = portal.clock_now();
+        let id = portal
+            .portal
+            .store
+            .queue_sms(&app::store::NewSms {
+                account_id: None,
+                to: "+64215550123",
+                sealed_body: copied,
+                now,
+                give_up_at: now + 60_000,
+            })
+            .await
+            .unwrap();
+        let delivery = portal.portal.outbox.deliver(id).await.unwrap();
+        assert!(
+            matches!(delivery, app::sms::Delivery::Failed(_)),
+            "{delivery:?}"
+        );
+    }
+    let texts = portal.texts().await;
+    assert!(
+        texts.iter().all(|(_, body)| !body.contains(&compact)),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_staff_authenticator_secret_copied_to_another_staff_member_doesnt_sign_them_in() {
+    let portal = TestPortal::new().await;
+    let kim = portal.staff("kim", StaffRole::Support).await;
+    portal.staff("lee", StaffRole::Admin).await;
+    let (_, kims) = stored_secret(&portal, "kim").await;
+    let (lee_id, lees) = stored_secret(&portal, "lee").await;
+    let copied = portal
+        .portal
+        .store
+        .replace_staff_secret(lee_id, &lees, &kims)
+        .await
+        .unwrap();
+    assert!(copied);
+    portal.clock.advance_seconds(30);
+    let code = authenticator_code(&portal, &kim.secret, portal.clock_now());
+    let refused = staff_login(&portal, "lee", STAFF_PASSWORD, &code).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
+    );
+}
+
+#[tokio::test]
+async fn an_authenticator_secret_sealed_the_old_way_is_sealed_again_at_start_and_still_signs_in() {
+    let portal = TestPortal::new().await;
+    let kim = portal.staff("kim", StaffRole::Support).await;
+    let (id, current) = stored_secret(&portal, "kim").await;
+    // As releases before this one stored it: sealed like an outbox text.
+    let compact: String = kim.secret.split_whitespace().collect();
+    let old = portal.secret.seal(&compact);
+    assert!(portal
+        .portal
+        .store
+        .replace_staff_secret(id, &current, &old)
+        .await
+        .unwrap());
+
+    let resealed = app::staff::accounts::reseal_old_secrets(&portal.portal)
+        .await
+        .unwrap();
+    assert_eq!(resealed, 1);
+    let (_, now_stored) = stored_secret(&portal, "kim").await;
+    assert!(now_stored.starts_with("v2:"), "{now_stored}");
+    assert_eq!(
+        portal.secret.open(now_stored.trim_start_matches("v2:")),
+        None
+    );
+    // Nothing left to do the second time.
+    assert_eq!(
+        app::staff::accounts::reseal_old_secrets(&portal.portal)
+            .await
+            .unwrap(),
+        0
+    );
+
+    portal.clock.advance_seconds(30);
+    let code = authenticator_code(&portal, &kim.secret, portal.clock_now());
+    let signed_in = staff_login(&portal, "kim", STAFF_PASSWORD, &code).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+}

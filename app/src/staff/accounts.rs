@@ -1,6 +1,6 @@
 //! Staff accounts: made from the command line with a one-time enrolment link, a password and an
 //! authenticator app (TOTP, RFC 6238) to sign in, and single-use recovery codes. The secret is
-//! sealed under the server key; recovery codes are kept only as HMACs.
+//! sealed under the server key, bound to its staff member; recovery codes are kept only as HMACs.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{Rng, RngCore};
@@ -64,9 +64,7 @@ pub async fn add(portal: &Portal, username: &str, role: StaffRole) -> Result<Str
 /// A new one-time enrolment link for staff member `id`, valid for a day; earlier ones stop
 /// working. Only the token's hash is stored.
 pub async fn enrolment_link(portal: &Portal, id: i64) -> Result<String, StoreError> {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = URL_SAFE_NO_PAD.encode(raw);
+    let token = new_token();
     portal
         .store
         .insert_enrolment(id, &hash_id(&token), portal.now() + ENROLMENT_LIFETIME)
@@ -148,7 +146,7 @@ pub async fn second_factor_matches(
 ) -> Result<bool, StoreError> {
     let Some(secret) = member
         .sealed_totp_secret()
-        .and_then(|sealed| open_secret(portal, sealed))
+        .and_then(|sealed| open_secret(portal, member.id, sealed))
     else {
         return Ok(false);
     };
@@ -163,19 +161,96 @@ pub async fn second_factor_matches(
         .await
 }
 
-/// Seals an authenticator secret for storage (as base32 text).
-pub fn seal_secret(portal: &Portal, secret: &[u8]) -> String {
-    portal
+/// Staff authenticator secrets are sealed under a purpose of their own, bound to their staff
+/// member: copied into a text message, or to another staff member, they don't open.
+const AUTHENTICATOR: &str = "portal staff authenticator v2";
+/// Marks a secret sealed as above; older ones were sealed like outbox texts, and are sealed
+/// again at start-up ([`reseal_old_secrets`]).
+const SEALED_V2: &str = "v2:";
+/// An enrolment's pending secret, bound to its link.
+const PENDING: &str = "portal staff enrolment secret v1";
+
+/// Seals staff member `staff_id`'s authenticator secret for storage.
+pub fn seal_secret(portal: &Portal, staff_id: i64, secret: &[u8]) -> String {
+    let text = Secret::from(secret.to_vec()).to_base32();
+    let sealed = portal
         .secret
-        .seal(&Secret::from(secret.to_vec()).to_base32())
+        .seal_for(AUTHENTICATOR, &staff_id.to_be_bytes(), &text);
+    format!("{SEALED_V2}{sealed}")
 }
 
-/// Opens a sealed authenticator secret.
-pub fn open_secret(portal: &Portal, sealed: &str) -> Option<Vec<u8>> {
-    let text = portal.secret.open(sealed)?;
+/// Opens staff member `staff_id`'s sealed authenticator secret.
+pub fn open_secret(portal: &Portal, staff_id: i64, sealed: &str) -> Option<Vec<u8>> {
+    let sealed = sealed.strip_prefix(SEALED_V2)?;
+    let text = portal
+        .secret
+        .open_for(AUTHENTICATOR, &staff_id.to_be_bytes(), sealed)?;
+    from_base32(text)
+}
+
+fn from_base32(text: String) -> Option<Vec<u8>> {
     Secret::try_from_base32(text)
         .ok()
         .map(|secret| secret.as_bytes().to_vec())
+}
+
+/// Seals authenticator secrets stored the old way (under the outbox's purpose) the new way.
+/// Run at start-up; returns how many were sealed again.
+pub async fn reseal_old_secrets(portal: &Portal) -> Result<usize, StoreError> {
+    let mut resealed = 0;
+    for (staff_id, old) in portal.store.staff_totp_secrets().await? {
+        if old.starts_with(SEALED_V2) {
+            continue;
+        }
+        let Some(secret) = portal.secret.open(&old).and_then(from_base32) else {
+            tracing::warn!(
+                staff_id,
+                "a staff authenticator secret doesn't open with this key"
+            );
+            continue;
+        };
+        let new = seal_secret(portal, staff_id, &secret);
+        // Another instance starting at the same time may have done it already.
+        if portal
+            .store
+            .replace_staff_secret(staff_id, &old, &new)
+            .await?
+        {
+            resealed += 1;
+        }
+    }
+    Ok(resealed)
+}
+
+/// A random token for a link or a browser: 256 bits, URL-safe.
+pub fn new_token() -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// An enrolment's pending secret as stored: the hash of the browser it was shown to, and the
+/// secret sealed to the link (`token_hash`).
+pub fn seal_pending(
+    portal: &Portal,
+    token_hash: &str,
+    browser_hash: &str,
+    secret: &[u8],
+) -> String {
+    let text = Secret::from(secret.to_vec()).to_base32();
+    let sealed = portal
+        .secret
+        .seal_for(PENDING, token_hash.as_bytes(), &text);
+    format!("{browser_hash}:{sealed}")
+}
+
+/// The browser hash and the secret of a pending secret stored by [`seal_pending`].
+pub fn open_pending(portal: &Portal, token_hash: &str, stored: &str) -> Option<(String, Vec<u8>)> {
+    let (browser_hash, sealed) = stored.split_once(':')?;
+    let text = portal
+        .secret
+        .open_for(PENDING, token_hash.as_bytes(), sealed)?;
+    Some((browser_hash.to_string(), from_base32(text)?))
 }
 
 #[cfg(test)]

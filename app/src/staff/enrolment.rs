@@ -32,7 +32,12 @@ pub async fn enrolment_start(
     #[server(default)] token: String,
 ) -> Result<EnrolmentDetails, PortalError> {
     let portal = crate::request::portal()?;
-    ssr::start(&portal, &token).await
+    let browser = crate::request::enrolment_browser(&portal);
+    let (details, new_browser) = ssr::start(&portal, &token, browser.as_deref()).await?;
+    if let Some(browser) = new_browser {
+        crate::request::set_enrolment_browser(&portal, &browser);
+    }
+    Ok(details)
 }
 
 #[server(prefix = "/api/staff", endpoint = "finish_enrolment")]
@@ -197,17 +202,40 @@ mod ssr {
         Ok((enrolment, member))
     }
 
-    /// The secret for this link (the same on every visit) and its QR code.
-    pub async fn start(portal: &Portal, token: &str) -> Result<EnrolmentDetails, PortalError> {
-        let (_, member) = live_enrolment(portal, token).await?;
-        let sealed = accounts::seal_secret(portal, &accounts::new_secret());
-        let sealed = portal
-            .store
-            .set_enrolment_secret(&hash_id(token), &sealed)
-            .await
-            .or_internal("keeping an enrolment secret")?
-            .ok_or_else(link_refused)?;
-        let secret = accounts::open_secret(portal, &sealed).ok_or_else(link_refused)?;
+    /// The secret for this link and its QR code. The browser that opened the link last
+    /// (`browser`, named by its cookie) sees the same secret again; any other visit (a chat
+    /// app's link preview, then the staff member) gets a fresh one, and the one shown before
+    /// stops working. The second value names a new browser, for its cookie.
+    pub async fn start(
+        portal: &Portal,
+        token: &str,
+        browser: Option<&str>,
+    ) -> Result<(EnrolmentDetails, Option<String>), PortalError> {
+        let (enrolment, member) = live_enrolment(portal, token).await?;
+        let token_hash = hash_id(token);
+        let shown_here = browser.and_then(|browser| {
+            let (shown_to, secret) =
+                accounts::open_pending(portal, &token_hash, enrolment.pending_secret.as_deref()?)?;
+            (shown_to == hash_id(browser)).then_some(secret)
+        });
+        let (secret, new_browser) = match shown_here {
+            Some(secret) => (secret, None),
+            None => {
+                let browser = accounts::new_token();
+                let secret = accounts::new_secret();
+                let pending =
+                    accounts::seal_pending(portal, &token_hash, &hash_id(&browser), &secret);
+                let kept = portal
+                    .store
+                    .replace_enrolment_secret(&token_hash, &pending)
+                    .await
+                    .or_internal("keeping an enrolment secret")?;
+                if !kept {
+                    return Err(link_refused());
+                }
+                (secret, Some(browser))
+            }
+        };
         let practice = portal.practice().practice_name.clone();
         let totp = accounts::authenticator(secret, &practice, &member.username)
             .ok_or_else(PortalError::internal)?;
@@ -226,11 +254,12 @@ mod ssr {
             .chunks(4)
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
-        Ok(EnrolmentDetails {
+        let details = EnrolmentDetails {
             username: member.username,
             secret: grouped.join(" "),
             qr_code: format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg)),
-        })
+        };
+        Ok((details, new_browser))
     }
 
     /// Checks the password and the first code, then makes them count and hands out the
@@ -244,8 +273,11 @@ mod ssr {
         code: &str,
     ) -> Result<Enrolled, PortalError> {
         let (enrolment, member) = live_enrolment(portal, token).await?;
-        let sealed = enrolment.pending_secret.ok_or_else(link_refused)?;
-        let secret = accounts::open_secret(portal, &sealed).ok_or_else(link_refused)?;
+        let token_hash = hash_id(token);
+        let pending = enrolment.pending_secret.ok_or_else(link_refused)?;
+        let (_, secret) =
+            accounts::open_pending(portal, &token_hash, &pending).ok_or_else(link_refused)?;
+        let sealed = accounts::seal_secret(portal, member.id, &secret);
         let practice = portal.practice().practice_name.clone();
         let totp = accounts::authenticator(secret, &practice, &member.username)
             .ok_or_else(PortalError::internal)?;
@@ -283,9 +315,10 @@ mod ssr {
         let done = portal
             .store
             .finish_enrolment(&FinishedEnrolment {
-                token_hash: &hash_id(token),
+                token_hash: &token_hash,
                 staff_id: member.id,
                 password_hash: &password_hash,
+                pending_secret: &pending,
                 sealed_secret: &sealed,
                 first_step: step,
                 recovery_code_macs: &macs,

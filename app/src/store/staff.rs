@@ -37,6 +37,10 @@ pub struct FinishedEnrolment<'a> {
     pub token_hash: &'a str,
     pub staff_id: i64,
     pub password_hash: &'a str,
+    /// The pending secret the first code proved, as stored: the link is used up only if it is
+    /// still the one pending (another browser may have opened the link since).
+    pub pending_secret: &'a str,
+    /// The secret as the staff member's own, sealed to them.
     pub sealed_secret: &'a str,
     /// The step of the code that proved the secret: it can't be used again to sign in.
     pub first_step: i64,
@@ -165,35 +169,62 @@ impl Store {
         .await?)
     }
 
-    /// Keeps the secret first shown for this link, so reloading the page shows the same one.
-    /// Returns the secret that stands (an earlier one wins).
-    pub async fn set_enrolment_secret(
+    /// Gives the link a new pending secret (shown to the browser that just opened it), in place
+    /// of any earlier one. `false` if the link was used meanwhile.
+    pub async fn replace_enrolment_secret(
         &self,
         token_hash: &str,
-        sealed_secret: &str,
-    ) -> Result<Option<String>, StoreError> {
-        sqlx::query(
+        pending_secret: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
             "UPDATE staff_enrolments SET pending_secret = $1 \
-             WHERE token_hash = $2 AND pending_secret IS NULL",
+             WHERE token_hash = $2 AND used_at IS NULL",
         )
-        .bind(sealed_secret)
+        .bind(pending_secret)
         .bind(token_hash)
         .execute(&self.writer)
-        .await?;
-        Ok(self
-            .enrolment(token_hash)
-            .await?
-            .and_then(|e| e.pending_secret))
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Every staff member's sealed authenticator secret, by staff ID.
+    pub async fn staff_totp_secrets(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, totp_secret FROM staff WHERE totp_secret IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Replaces a staff member's sealed authenticator secret, if it is still `old`.
+    pub async fn replace_staff_secret(
+        &self,
+        staff_id: i64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("UPDATE staff SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
+                .bind(new)
+                .bind(staff_id)
+                .bind(old)
+                .execute(&self.writer)
+                .await?
+                .rows_affected()
+                == 1,
+        )
     }
 
     /// Finishes an enrolment in one transaction: the link is used up, the password and
     /// authenticator secret take effect, and the recovery codes replace any earlier ones.
-    /// `false` if the link was used meanwhile.
+    /// `false` if the link was used, or opened by another browser, meanwhile.
     pub async fn finish_enrolment(&self, done: &FinishedEnrolment<'_>) -> Result<bool, StoreError> {
         let FinishedEnrolment {
             token_hash,
             staff_id,
             password_hash,
+            pending_secret,
             sealed_secret,
             first_step,
             recovery_code_macs,
@@ -202,10 +233,12 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let used = sqlx::query(
             "UPDATE staff_enrolments SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             AND pending_secret = $3",
         )
         .bind(now)
         .bind(token_hash)
+        .bind(pending_secret)
         .execute(&mut *tx)
         .await?
         .rows_affected();

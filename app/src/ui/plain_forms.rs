@@ -1,6 +1,6 @@
 //! Forms before the app has loaded, or with scripts off. Every form then posts as plain HTML. A
 //! refused plain post comes back to its page with the error beside its fields and what was typed
-//! still in them (never a password). Both travel in a short-lived sealed cookie that the page
+//! still in them (only the fields each form lists, never a secret). Both travel in a short-lived sealed cookie that the page
 //! reads once, rather than in the address, where they would stay in the history.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub struct Refused {
     pub action: String,
     /// The error, encoded as server functions encode it.
     pub error: String,
-    /// What was typed, by field name; passwords are never kept.
+    /// What was typed, by field name: only the form's listed fields, never a secret.
     pub typed: Vec<(String, String)>,
     /// When it was refused, so that an old cookie is never shown again.
     pub at: i64,
@@ -92,12 +92,53 @@ pub mod ssr {
     const REFUSED_FORM: CookieKind =
         CookieKind::new("portal_form", "__Host-portal_form").kept_for(KEPT_FOR);
 
-    /// Whether a field's value may be kept: never a password, nor a server function's own field.
-    fn keepable(name: &str, value: &str) -> bool {
-        !name.contains("password")
-            && !name.starts_with("__")
-            && !value.is_empty()
-            && value.len() <= LONGEST_VALUE
+    /// The fields each form may keep, by its server function's path: what a patient or staff
+    /// member would have to type again, never a secret (a password, a code, a recovery code, an
+    /// enrolment token). A form not listed keeps nothing. (Paths, not the functions' types: `ui`
+    /// imports no wing; `server/tests/plain_forms.rs` checks each path is a function's.)
+    pub const KEPT_FIELDS: &[(&str, &[&str])] = &[
+        (
+            "/api/register",
+            &[
+                "username",
+                "given_name",
+                "family_name",
+                "date_of_birth",
+                "mobile",
+                "email",
+            ],
+        ),
+        ("/api/login", &["username"]),
+        ("/api/staff/login", &["username"]),
+        ("/api/send_code", &["mobile"]),
+        ("/api/change_mobile", &["mobile"]),
+        ("/api/update_email", &["email"]),
+        (
+            "/api/staff/save_settings",
+            &[
+                "two_factor",
+                "practice_name",
+                "support_phone",
+                "support_email",
+                "first_number_at_login",
+                "resend_cooldown_seconds",
+            ],
+        ),
+        (
+            "/api/staff/audit_log",
+            &["from", "to", "event", "patient", "staff"],
+        ),
+        ("/api/staff/search_patients", &["query"]),
+        ("/api/staff/support_action", &["reason"]),
+    ];
+
+    /// Whether a field's value may be kept for the form of server function `action`.
+    fn keepable(action: &str, name: &str, value: &str) -> bool {
+        let kept = KEPT_FIELDS
+            .iter()
+            .find(|(path, _)| *path == action)
+            .map_or(&[][..], |(_, fields)| fields);
+        kept.contains(&name) && !value.is_empty() && value.len() <= LONGEST_VALUE
     }
 
     /// Whether a query parameter is one of the server functions' refusal (`__path`, `__err`),
@@ -127,30 +168,29 @@ pub mod ssr {
     }
 
     /// Where a plain post's answer sends the browser: the same page of the portal, never
-    /// another site, without the refusal that server functions put in the address (`__path`
-    /// and `__err`). For a refused post, also the cookie that carries the refusal and what was
-    /// typed instead.
+    /// another site, without any refusal in the address (`__path` and `__err`: the server
+    /// function's own, and any the client put in its `Referer`). For a post the server function
+    /// refused (`refusal`: its path and its error as it answered it), also the cookie that
+    /// carries that refusal and what may be kept of what was typed.
     pub fn back_to(
         portal: &Portal,
         location: &str,
         form: &[u8],
+        refusal: Option<(&str, &[u8])>,
     ) -> Option<(String, Option<String>)> {
+        use base64::{engine::general_purpose::URL_SAFE, Engine};
         let url = portal.settings.public_url.join(location).ok()?;
-        let field = |name: &str| {
-            url.query_pairs()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        };
         let back = without_refusal(url.path(), url.query());
-        let (Some(action), Some(error)) = (field("__path"), field("__err")) else {
+        let Some((action, error)) = refusal else {
             return Some((back, None));
         };
         let mut refused = Refused {
             page: url.path().to_string(),
-            action,
-            error,
+            action: action.to_string(),
+            // Encoded as the framework puts it in the address, which is how actions read it.
+            error: URL_SAFE.encode(error),
             typed: url::form_urlencoded::parse(form)
-                .filter(|(name, value)| keepable(name, value))
+                .filter(|(name, value)| keepable(action, name, value))
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
             at: portal.now(),
@@ -213,14 +253,24 @@ pub mod ssr {
         }
 
         #[test]
-        fn passwords_and_the_frameworks_fields_are_never_kept() {
-            assert!(keepable("username", "ana"));
-            assert!(keepable("mobile", "021 555 0123"));
-            assert!(!keepable("password", "correct horse"));
-            assert!(!keepable("confirm_password", "correct horse"));
-            assert!(!keepable("__err", "x"));
-            assert!(!keepable("given_name", ""));
-            assert!(!keepable("given_name", &"x".repeat(LONGEST_VALUE + 1)));
+        fn only_each_forms_own_fields_are_kept_never_a_secret() {
+            let register = "/api/register";
+            assert!(keepable(register, "username", "ana"));
+            assert!(keepable(register, "mobile", "021 555 0123"));
+            assert!(!keepable(register, "password", "correct horse"));
+            assert!(!keepable(register, "confirm_password", "correct horse"));
+            assert!(!keepable(register, "__err", "x"));
+            assert!(!keepable(register, "given_name", ""));
+            assert!(!keepable(
+                register,
+                "given_name",
+                &"x".repeat(LONGEST_VALUE + 1)
+            ));
+            assert!(keepable("/api/staff/login", "username", "kim"));
+            assert!(!keepable("/api/staff/login", "code", "k7qm2-x9fpt"));
+            assert!(!keepable("/api/verify_code", "code", "123456"));
+            assert!(!keepable("/api/staff/finish_enrolment", "token", "abc"));
+            assert!(!keepable("/api/somewhere_new", "username", "ana"));
         }
     }
 }
