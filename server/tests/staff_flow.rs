@@ -1348,3 +1348,30 @@ async fn an_authenticator_secret_sealed_the_old_way_is_sealed_again_at_start_and
     let signed_in = staff_login(&portal, "kim", STAFF_PASSWORD, &code).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
 }
+
+#[tokio::test]
+async fn a_search_is_answered_with_the_page_itself_scripts_or_none() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    patient(&portal, "arthur").await;
+    let admin = portal.staff("ada", StaffRole::Support).await;
+    let cookie = admin.browser.cookie.as_deref();
+    let page = portal.get("/staff?query=arthur", cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = without_markers(&page.text());
+    assert!(html.contains("· arthur ·"), "{html}");
+    assert!(
+        !html.contains("· margaret ·"),
+        "only the patients searched for"
+    );
+    assert!(
+        html.contains(r#"value="arthur""#),
+        "the search stays in its field"
+    );
+    // A search that can't be read is told beside its field, in the page.
+    let short = without_markers(&portal.get("/staff?query=x", cookie).await.text());
+    assert!(short.contains(r#"aria-invalid="true""#), "{short}");
+    // Signed out, the page sends the browser to sign in, as every staff page does.
+    let signed_out = portal.get("/staff?query=margaret", None).await;
+    assert!(signed_out.status.is_redirection() || !signed_out.text().contains("Margaret Smith"));
+}

@@ -5,7 +5,10 @@
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -161,60 +164,84 @@ pub async fn act_on_patient(
     ssr::act(&portal, &visit, &patient, action, &reason).await
 }
 
+/// The search is a plain GET form, answered with the page: the same whether the page's scripts
+/// have woken or not (the islands router puts the answer in place; without it the browser
+/// loads it), and the address names the search, so Back returns to it.
 #[component]
 pub fn SearchPage() -> impl IntoView {
+    let query = use_query_map();
+    let typed = query.read_untracked().get("query").unwrap_or_default();
+    let page = query
+        .read_untracked()
+        .get("page")
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(1);
+    let searched = typed.clone();
+    let results = Resource::new(
+        move || (searched.clone(), page),
+        |(query, page)| async move {
+            match query.trim().is_empty() {
+                true => None,
+                false => Some(search_patients(query, Some(page)).await),
+            }
+        },
+    );
     view! {
         <Title text="Search patients"/>
-        <PatientSearch page=PageContext::here()/>
-    }
-}
-
-/// The search wakes in the browser: results and paging come in place.
-#[island(lazy)]
-fn PatientSearch(page: PageContext) -> impl IntoView {
-    crate::ui::enhance::awake("PatientSearch");
-    page.provide();
-    let search = ServerAction::<SearchPatients>::new();
-    let error = Signal::derive(move || search.value().get().and_then(Result::err));
-    let query = RwSignal::new(String::new());
-    view! {
         <section class="card">
             <h1>"Search patients"</h1>
-            <ActionForm action=search attr:novalidate=true attr:class="form">
-                <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
-                <div class="field" class:invalid=move || field_error(error, "query").get().is_some()>
-                    <label for="query">"Search patients"</label>
-                    <p class="hint" id="query-hint">
-                        "A name, a username, a date of birth (YYYY-MM-DD), or the last 3 or 4 digits of a mobile number."
-                    </p>
-                    <input
-                        id="query"
-                        name="query"
-                        type="search"
-                        aria-describedby="query-hint query-error"
-                        on:input=move |ev| query.set(event_target_value(&ev))
-                    />
-                    <p class="field-error" id="query-error" aria-live="polite">{field_error(error, "query")}</p>
-                </div>
-                <SubmitButton label="Search" pending=search.pending()/>
-            </ActionForm>
-            {move || search.value().get().and_then(Result::ok).map(|results| view! {
-                <Results results query=query.get_untracked() search/>
-            })}
+            // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
+            {move || {
+                let typed = typed.clone();
+                Suspend::new(async move {
+                    let answer = results.await;
+                    let error = answer.clone().and_then(Result::err);
+                    let problem = error.as_ref().and_then(|e| e.field_message("query"));
+                    let message = error.filter(|e| e.fields.is_empty());
+                    view! {
+                        <form method="get" action="/staff" class="form" novalidate>
+                            <FormMessage error=Signal::derive(move || message.clone())/>
+                            <div class="field" class:invalid=problem.is_some()>
+                                <label for="query">"Search patients"</label>
+                                <p class="hint" id="query-hint">
+                                    "A name, a username, a date of birth (YYYY-MM-DD), or the last 3 or 4 digits of a mobile number."
+                                </p>
+                                <input
+                                    id="query"
+                                    name="query"
+                                    type="search"
+                                    value=typed.clone()
+                                    aria-invalid=problem.is_some().to_string()
+                                    aria-describedby="query-hint query-error"
+                                />
+                                <p class="field-error" id="query-error" aria-live="polite">{problem.clone()}</p>
+                            </div>
+                            <SubmitButton label="Search" pending=false/>
+                        </form>
+                        {answer.and_then(Result::ok).map(|results| view! { <Results results query=typed/> })}
+                    }
+                })
+            }}
         </section>
     }
 }
 
+/// One page of patients found, with the way to the page before and after.
 #[component]
-fn Results(
-    results: SearchResults,
-    query: String,
-    search: ServerAction<SearchPatients>,
-) -> impl IntoView {
+fn Results(results: SearchResults, query: String) -> impl IntoView {
     let page = results.page;
     let more = results.more;
     let empty = results.patients.is_empty();
-    let (previous_query, next_query) = (query.clone(), query);
+    // Each page is a search of its own: a small GET form, so the query needs no encoding.
+    let to_page = move |label: &'static str, number: u32| {
+        view! {
+            <form method="get" action="/staff" class="page-link">
+                <input type="hidden" name="query" value=query.clone()/>
+                <input type="hidden" name="page" value=number.to_string()/>
+                <button type="submit" class="button secondary">{label}</button>
+            </form>
+        }
+    };
     view! {
         <h2 class="results-heading">{format!("Page {page}")}</h2>
         {empty.then(|| view! { <p role="status">"No patients match."</p> })}
@@ -231,16 +258,8 @@ fn Results(
             }).collect_view()}
         </ul>
         <div class="actions">
-            {(page > 1).then(|| view! {
-                <button type="button" class="button secondary" on:click=move |_| {
-                    search.dispatch(SearchPatients { query: previous_query.clone(), page: Some(page - 1) });
-                }>"Previous page"</button>
-            })}
-            {more.then(|| view! {
-                <button type="button" class="button secondary" on:click=move |_| {
-                    search.dispatch(SearchPatients { query: next_query.clone(), page: Some(page + 1) });
-                }>"Next page"</button>
-            })}
+            {(page > 1).then(|| to_page("Previous page", page - 1))}
+            {more.then(|| to_page("Next page", page + 1))}
         </div>
     }
 }
