@@ -35,6 +35,8 @@ pub enum Event {
     StaffLoggedOut,
     StaffDisabled,
     StaffEnabled,
+    /// A staff member's login delays were cleared, by an admin or from the command line.
+    StaffUnlocked,
     PatientSearched,
     PatientViewed,
     /// Support's actions on a patient's account, each with the reason typed.
@@ -47,7 +49,7 @@ pub enum Event {
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 29] = [
+pub const ALL_EVENTS: [Event; 30] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -69,6 +71,7 @@ pub const ALL_EVENTS: [Event; 29] = [
     Event::StaffLoggedOut,
     Event::StaffDisabled,
     Event::StaffEnabled,
+    Event::StaffUnlocked,
     Event::PatientSearched,
     Event::PatientViewed,
     Event::PatientUnlocked,
@@ -103,6 +106,7 @@ impl Event {
             Event::StaffLoggedOut => "staff_logged_out",
             Event::StaffDisabled => "staff_disabled",
             Event::StaffEnabled => "staff_enabled",
+            Event::StaffUnlocked => "staff_unlocked",
             Event::PatientSearched => "patient_searched",
             Event::PatientViewed => "patient_viewed",
             Event::PatientUnlocked => "patient_unlocked",

@@ -1,6 +1,7 @@
 //! The gate every password step passes, patients' and staff's alike: each attempt is counted as
-//! a failure before the password is checked, a username's run of failures makes further
-//! attempts wait, and failures from one network are limited.
+//! a failure before the password is checked, a username's run of failures on one network makes
+//! further attempts from there wait (and a long run from anywhere, every attempt), and failures
+//! from one network are limited.
 
 use crate::{
     audit::Outcome,
@@ -16,6 +17,15 @@ use crate::{
 /// apart never add up to a delay.
 const FAILURES_FORGOTTEN_AFTER: Millis = 24 * HOUR;
 
+/// The longest username the rules allow (`account::Username`). Anything longer is nobody's, and
+/// is refused without being kept: typed text must not grow the database or its index keys.
+pub const LONGEST_USERNAME: usize = 64;
+
+/// Whether `typed` could be someone's username, by its length.
+pub fn could_be_a_username(typed: &str) -> bool {
+    typed.trim().chars().count() <= LONGEST_USERNAME
+}
+
 /// How long the next attempt must wait after `failures` consecutive failures.
 pub fn delay_after(limits: &Limits, failures: i64) -> Millis {
     let over = failures - limits.login_failures_before_delay;
@@ -29,14 +39,20 @@ pub fn delay_after(limits: &Limits, failures: i64) -> Millis {
 /// A login attempt that the gate let through, counted as a failure until proven otherwise.
 pub struct Counted {
     pub ip_event: i64,
+    /// This attempt, if a failure, starts the username's delay on the caller's network…
     pub delay_starts: bool,
+    /// …or reaches the ceiling after which the username waits on every network.
+    pub waits_everywhere: bool,
 }
 
 /// The gate every password step passes, patients' and staff's alike: every attempt is
 /// counted as a failure before the password is checked, so guesses sent in parallel are all
 /// counted (a right password takes its count back); a username's run of failures makes each
-/// further attempt wait; failures from one network are limited. Keyed by the typed username,
-/// known or not, so the delay says nothing about who exists. A refusal says why, for the audit.
+/// further attempt from the same network wait, and a run of `login_failures_any_network` from
+/// anywhere makes every attempt wait; failures from one network are limited. Keyed by the
+/// typed username, known or not, so the delay says nothing about who exists; delays are per
+/// network so that a stranger's guesses never hold back the account's owner on theirs. A
+/// refusal says why, for the audit. `key` must be one that `could_be_a_username`.
 pub async fn gate(
     portal: &Portal,
     caller: &Caller,
@@ -45,18 +61,10 @@ pub async fn gate(
     let limits = &portal.settings.limits;
     let now = portal.now();
     let rules = LoginRules {
-        failures_from_ip: Limit::new(
-            LimitKind::FailedLoginIp,
-            caller.network(portal.settings.ipv6_prefix),
-            HOUR,
-            limits.failed_logins_per_ip_hour,
-            now,
-            |wait| {
-                format!("There have been too many failed logins from your network. Please try again in {wait}.")
-            },
-        ),
+        failures_from_ip: failures_from(portal, caller, now),
         failures_forgotten_after: FAILURES_FORGOTTEN_AFTER,
         delay_for: &|failures| delay_after(limits, failures),
+        failures_any_network: limits.login_failures_any_network,
     };
     let gate = portal
         .store
@@ -67,9 +75,11 @@ pub async fn gate(
         LoginGate::Counted {
             ip_event,
             delay_starts,
+            waits_everywhere,
         } => Ok(Counted {
             ip_event,
             delay_starts,
+            waits_everywhere,
         }),
         LoginGate::Delayed { until } => Err((
             Outcome::Delayed,
@@ -81,11 +91,57 @@ pub async fn gate(
                 whole_seconds(until - now).max(1),
             ),
         )),
+        LoginGate::DelayedEverywhere { until } => Err((
+            Outcome::Delayed,
+            PortalError::too_many_requests(
+                format!(
+                    "There have been too many failed attempts to sign in to this account. For your security, please wait {} or ask the practice to unlock it.",
+                    wait_text(until - now)
+                ),
+                whole_seconds(until - now).max(1),
+            ),
+        )),
         LoginGate::AddressBlocked { oldest } => Err((
             Outcome::AddressBlocked,
             rules.failures_from_ip.refusal(Some(oldest), now),
         )),
     })
+}
+
+/// The gate for a typed username that could be nobody's (see `could_be_a_username`): only the
+/// network's failures are checked and counted, and nothing is kept under the typed text.
+pub async fn gate_unnamed(
+    portal: &Portal,
+    caller: &Caller,
+) -> Result<Result<(), (Outcome, PortalError)>, PortalError> {
+    let now = portal.now();
+    let failures = [failures_from(portal, caller, now)];
+    let full = portal
+        .store
+        .count_if_under(&failures, now)
+        .await
+        .or_internal("counting a login attempt")?;
+    Ok(match full {
+        None => Ok(()),
+        Some(full) => Err((
+            Outcome::AddressBlocked,
+            failures[0].refusal(full.oldest, now),
+        )),
+    })
+}
+
+/// Failed logins from the caller's network, per hour.
+fn failures_from(portal: &Portal, caller: &Caller, now: Millis) -> Limit {
+    Limit::new(
+        LimitKind::FailedLoginIp,
+        caller.network(portal.settings.ipv6_prefix),
+        HOUR,
+        portal.settings.limits.failed_logins_per_ip_hour,
+        now,
+        |wait| {
+            format!("There have been too many failed logins from your network. Please try again in {wait}.")
+        },
+    )
 }
 
 #[cfg(test)]

@@ -150,8 +150,11 @@ pub struct Limits {
     pub login_failures_before_delay: i64,
     /// The first wait; it doubles with every further failure…
     pub login_delay_seconds: i64,
-    /// …up to this.
+    /// …up to this. Delays are kept per username and network…
     pub login_delay_max_seconds: i64,
+    /// …and after this many failures in a run from any network, the username waits everywhere
+    /// (NIST SP 800-63B-4 allows at most 100).
+    pub login_failures_any_network: i64,
     pub failed_logins_per_ip_hour: i64,
     /// Text messages (codes and notices) per account per hour…
     pub sends_per_account_hour: i64,
@@ -176,6 +179,7 @@ impl Default for Limits {
             login_failures_before_delay: 5,
             login_delay_seconds: 30,
             login_delay_max_seconds: 15 * 60,
+            login_failures_any_network: 100,
             failed_logins_per_ip_hour: 100,
             sends_per_account_hour: 5,
             sends_per_number_day: 10,

@@ -316,6 +316,13 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
             "PORTAL_LIMIT_LOGIN_DELAY_MAX_SECONDS",
             defaults.login_delay_max_seconds,
         )?,
+        // NIST SP 800-63B-4 allows no more than 100 failures before an account waits.
+        login_failures_any_network: vars.parsed(
+            "PORTAL_LIMIT_LOGIN_FAILURES_ANY_NETWORK",
+            defaults.login_failures_any_network,
+            "a whole number from 1 to 100",
+            |v| v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)),
+        )?,
         failed_logins_per_ip_hour: vars.count(
             "PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR",
             defaults.failed_logins_per_ip_hour,
@@ -800,6 +807,10 @@ mod tests {
         assert_eq!(config.settings.limits.login_delay_seconds, 5);
         assert_eq!(config.settings.limits.login_failures_before_delay, 5);
         assert!(self::config(&[("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "lots")]).is_err());
+        assert_eq!(config.settings.limits.login_failures_any_network, 100);
+        let ceiling = self::config(&[("PORTAL_LIMIT_LOGIN_FAILURES_ANY_NETWORK", "40")]).unwrap();
+        assert_eq!(ceiling.settings.limits.login_failures_any_network, 40);
+        assert!(self::config(&[("PORTAL_LIMIT_LOGIN_FAILURES_ANY_NETWORK", "101")]).is_err());
     }
 
     #[test]

@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
         }
         ["staff", "list"] => staff_list().await,
         ["staff", "disable", name] => staff_disable(name).await,
+        ["staff", "unlock", name] => staff_unlock(name).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -54,7 +55,8 @@ const USAGE: &str = "usage:
   server import-patients FILE.csv             bring a practice's existing patients in (see README)
   server staff add NAME --role support|admin  add a staff member; prints their enrolment link
   server staff list                           the staff, their roles and state
-  server staff disable NAME                   stop a staff member signing in";
+  server staff disable NAME                   stop a staff member signing in
+  server staff unlock NAME                    clear a staff member's login delays";
 
 async fn staff_add(name: &str, role: &str) -> Result<(), Box<dyn std::error::Error>> {
     let role = app::staff::StaffRole::parse(role).ok_or("--role must be support or admin")?;
@@ -106,6 +108,17 @@ async fn staff_disable(name: &str) -> Result<(), Box<dyn std::error::Error>> {
         .detail(format!("{name} from the command line"));
     app::audit::record(&portal, &app::caller::Caller::default(), entry).await;
     println!("{name} is disabled and signed out.");
+    Ok(())
+}
+
+async fn staff_unlock(name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let (portal, _) = server::start(&config).await?;
+    let caller = app::caller::Caller::default();
+    app::staff::accounts::unlock(&portal, &caller, None, name)
+        .await?
+        .ok_or_else(|| format!("there is no staff member called {name}"))?;
+    println!("{name} can sign in again now: their login delays are cleared.");
     Ok(())
 }
 

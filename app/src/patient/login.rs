@@ -76,7 +76,7 @@ pub mod ssr {
         clock::HOUR,
         error::{OrInternal, PortalError},
         limits::{Limit, LimitKind},
-        login_gate::{gate, Counted},
+        login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
         mobile::{self, Mobile},
         one_time_code::limits::Recipient,
         one_time_code::{challenge::Purpose, sending::send_code_to, sending::support_contact},
@@ -105,6 +105,9 @@ pub mod ssr {
         username: &str,
         password: &str,
     ) -> Result<(LoggedIn, NewSession), PortalError> {
+        if !could_be_a_username(username) {
+            return nobodys_username(portal, caller, username, password).await;
+        }
         let key = username_key(username);
         let counted = pass_the_gate(portal, caller, &key, username).await?;
         let patient = patient_named(portal, &key).await?;
@@ -112,19 +115,33 @@ pub mod ssr {
         let patient = match patient {
             Some(patient) if matches => patient,
             other => {
-                refused(
-                    portal,
-                    caller,
-                    other.as_ref(),
-                    username,
-                    counted.delay_starts,
-                )
-                .await;
+                refused(portal, caller, other.as_ref(), username, &counted).await;
                 return Err(PortalError::unauthorized(WRONG_DETAILS));
             }
         };
         password_accepted(portal, caller, &patient, &key, counted.ip_event, password).await?;
         step_in(portal, caller, &patient).await
+    }
+
+    /// A username too long to be anyone's: refused as wrong details, after a password check
+    /// against the dummy hash so that it takes as long, and counted only against the network.
+    async fn nobodys_username(
+        portal: &Portal,
+        caller: &Caller,
+        typed: &str,
+        password: &str,
+    ) -> Result<(LoggedIn, NewSession), PortalError> {
+        if let Err((outcome, refusal)) = gate_unnamed(portal, caller).await? {
+            let entry = Entry::new(Event::Login, outcome).typed_username(typed);
+            audit::record(portal, caller, entry).await;
+            return Err(refusal);
+        }
+        check_password(portal, caller, None, typed, password).await?;
+        let entry = Entry::new(Event::Login, Outcome::UnknownUser)
+            .typed_username(typed)
+            .detail("username longer than any account's");
+        audit::record(portal, caller, entry).await;
+        Err(PortalError::unauthorized(WRONG_DETAILS))
     }
 
     async fn patient_named(portal: &Portal, key: &str) -> Result<Option<Patient>, PortalError> {
@@ -185,7 +202,7 @@ pub mod ssr {
         caller: &Caller,
         patient: Option<&Patient>,
         typed: &str,
-        delay_starts: bool,
+        counted: &Counted,
     ) {
         let outcome = match patient {
             Some(_) => Outcome::WrongPassword,
@@ -193,12 +210,18 @@ pub mod ssr {
         };
         let entry = about(Entry::new(Event::Login, outcome), patient, typed);
         audit::record(portal, caller, entry).await;
-        if let (Some(patient), true) = (patient, delay_starts) {
-            let entry = Entry::new(Event::LoginDelayStarted, Outcome::Limited)
-                .account(patient.id)
-                .detail("repeated wrong passwords: further attempts must wait");
-            audit::record(portal, caller, entry).await;
-        }
+        let Some(patient) = patient else { return };
+        let detail = if counted.waits_everywhere {
+            "wrong passwords from many networks: every attempt must wait"
+        } else if counted.delay_starts {
+            "repeated wrong passwords: further attempts from this network must wait"
+        } else {
+            return;
+        };
+        let entry = Entry::new(Event::LoginDelayStarted, Outcome::Limited)
+            .account(patient.id)
+            .detail(detail);
+        audit::record(portal, caller, entry).await;
     }
 
     /// After a right password: its failure count taken back, the limits on sign-ins, a
@@ -235,9 +258,10 @@ pub mod ssr {
                 },
             ),
         ];
+        let network = caller.network(portal.settings.ipv6_prefix);
         let full = portal
             .store
-            .accept_login(key, ip_event, &sign_ins, now)
+            .accept_login(key, &network, ip_event, &sign_ins, now)
             .await
             .or_internal("counting sign-ins")?;
         if let Some(full) = full {

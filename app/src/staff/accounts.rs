@@ -11,6 +11,8 @@ use crate::{
         staff::{StaffMember, StaffRole},
         username_key,
     },
+    audit::{self, Entry, Event, Outcome},
+    caller::Caller,
     clock::{Millis, HOUR, SECOND},
     portal::Portal,
     session::hash_id,
@@ -40,6 +42,42 @@ pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember
         .staff_by_username(&username_key(username))
         .await?
         .and_then(StaffMember::from_row))
+}
+
+/// What a staff member's login failures and delays are kept under: apart from patients', as
+/// ':' is never in a patient's username.
+pub fn login_key(username: &str) -> String {
+    format!("staff:{}", username_key(username))
+}
+
+/// Clears the login delays of the staff member named `username`, on every network, and audits
+/// it: `by` is the admin who did it, or `None` from the command line (`server staff unlock`).
+/// `None` if there is no such staff member.
+pub async fn unlock(
+    portal: &Portal,
+    caller: &Caller,
+    by: Option<i64>,
+    username: &str,
+) -> Result<Option<StaffMember>, StoreError> {
+    let Some(member) = named(portal, username).await? else {
+        return Ok(None);
+    };
+    portal.store.unlock(&login_key(&member.username)).await?;
+    let from = if by.is_some() {
+        ""
+    } else {
+        " from the command line"
+    };
+    let mut entry = Entry::new(Event::StaffUnlocked, Outcome::Ok).detail(format!(
+        "{} ({}){from}",
+        member.username,
+        member.role.as_str()
+    ));
+    if let Some(admin) = by {
+        entry = entry.staff(admin);
+    }
+    audit::record(portal, caller, entry).await;
+    Ok(Some(member))
 }
 
 /// `server staff add`: a new staff member and their enrolment link.

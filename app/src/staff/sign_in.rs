@@ -96,11 +96,10 @@ pub mod ssr {
     use super::SignedInStaff;
     use crate::{
         account::staff::StaffMember,
-        account::username_key,
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
-        login_gate::gate,
+        login_gate::{could_be_a_username, gate, gate_unnamed},
         portal::Portal,
         session::staff::{self as staff_session, StaffSession},
         staff::accounts,
@@ -119,8 +118,10 @@ pub mod ssr {
         password: &str,
         code: &str,
     ) -> Result<(SignedInStaff, String), PortalError> {
-        // Staff failures are counted apart from patients': ':' is never in a patient's username.
-        let key = format!("staff:{}", username_key(username));
+        if !could_be_a_username(username) {
+            return nobodys_username(portal, caller, username, password, code).await;
+        }
+        let key = accounts::login_key(username);
         let ip_event = pass_the_gate(portal, caller, &key, username).await?;
         let member = accounts::named(portal, username)
             .await
@@ -135,9 +136,10 @@ pub mod ssr {
             audit::record(portal, caller, entry).await;
             return Err(PortalError::unauthorized(WRONG_DETAILS));
         };
+        let network = caller.network(portal.settings.ipv6_prefix);
         portal
             .store
-            .accept_login(&key, ip_event, &[], portal.now())
+            .accept_login(&key, &network, ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
         let cookie = staff_session::begin(portal, member.id, previous)
@@ -154,6 +156,28 @@ pub mod ssr {
             role: member.role,
         };
         Ok((me, cookie))
+    }
+
+    /// A username too long to be anyone's: refused as wrong details, after as long as a check
+    /// would take, and counted only against the network.
+    async fn nobodys_username(
+        portal: &Portal,
+        caller: &Caller,
+        typed: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<(SignedInStaff, String), PortalError> {
+        if let Err((outcome, refusal)) = gate_unnamed(portal, caller).await? {
+            let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
+            audit::record(portal, caller, entry).await;
+            return Err(refusal);
+        }
+        details_match(portal, None, password, code).await?;
+        let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
+            .typed_username(typed)
+            .detail("username longer than any staff member's");
+        audit::record(portal, caller, entry).await;
+        Err(PortalError::unauthorized(WRONG_DETAILS))
     }
 
     /// The same gate as patients' logins.

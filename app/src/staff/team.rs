@@ -1,5 +1,5 @@
-//! The staff list (`/staff/team`, admins): who has which role, when they last signed in, and
-//! disabling or enabling them. New staff are added from the command line (`server staff add`).
+//! The staff list (`/staff/team`, admins): who has which role, when they last signed in,
+//! disabling or enabling them, and clearing their login delays. New staff are added from the command line (`server staff add`).
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -18,6 +18,8 @@ pub struct StaffListEntry {
     pub enrolled: bool,
     pub disabled: bool,
     pub last_sign_in: Option<String>,
+    /// Their sign-in must wait now (failed logins), on some network or everywhere.
+    pub login_delayed: bool,
 }
 
 #[server(prefix = "/api/staff", endpoint = "staff_list")]
@@ -36,6 +38,14 @@ pub async fn set_staff_enabled(
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
     ssr::set_enabled(&portal, &visit, &username, enabled).await
+}
+
+/// Clears a staff member's login delays on every network (`server staff unlock` does the same).
+#[server(prefix = "/api/staff", endpoint = "unlock_staff")]
+pub async fn unlock_staff(#[server(default)] username: String) -> Result<(), PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    ssr::unlock(&portal, &visit, &username).await
 }
 
 #[component]
@@ -61,10 +71,19 @@ pub fn TeamPage() -> impl IntoView {
 fn Team(staff: Vec<StaffListEntry>) -> impl IntoView {
     crate::ui::enhance::awake("Team");
     let change = ServerAction::<SetStaffEnabled>::new();
-    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    let unlock = ServerAction::<UnlockStaff>::new();
+    let error = Signal::derive(move || {
+        change
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| unlock.value().get().and_then(Result::err))
+    });
     let staff = RwSignal::new(staff);
     Effect::new(move |_| {
-        if let Some(Ok(_)) = change.value().get() {
+        let changed = matches!(change.value().get(), Some(Ok(_)));
+        let unlocked = matches!(unlock.value().get(), Some(Ok(_)));
+        if changed || unlocked {
             leptos::task::spawn_local(async move {
                 if let Ok(fresh) = staff_list().await {
                     staff.set(fresh);
@@ -78,7 +97,7 @@ fn Team(staff: Vec<StaffListEntry>) -> impl IntoView {
             <table class="team">
                 <thead><tr><th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Last sign-in"</th><th>""</th></tr></thead>
                 <tbody>
-                    {move || staff.get().into_iter().map(|s| view! { <Member member=s change/> }).collect_view()}
+                    {move || staff.get().into_iter().map(|s| view! { <Member member=s change unlock/> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -86,12 +105,19 @@ fn Team(staff: Vec<StaffListEntry>) -> impl IntoView {
 }
 
 #[component]
-fn Member(member: StaffListEntry, change: ServerAction<SetStaffEnabled>) -> impl IntoView {
-    let state = match (member.enrolled, member.disabled) {
-        (_, true) => "Disabled",
-        (true, false) => "Active",
-        (false, false) => "Not enrolled yet",
+fn Member(
+    member: StaffListEntry,
+    change: ServerAction<SetStaffEnabled>,
+    unlock: ServerAction<UnlockStaff>,
+) -> impl IntoView {
+    let state = match (member.enrolled, member.disabled, member.login_delayed) {
+        (_, true, _) => "Disabled",
+        (true, false, true) => "Active, sign-in delayed",
+        (true, false, false) => "Active",
+        (false, false, _) => "Not enrolled yet",
     };
+    let delayed = member.login_delayed;
+    let name = member.username.clone();
     let (label, enable) = if member.disabled {
         ("Enable", "true")
     } else {
@@ -109,6 +135,12 @@ fn Member(member: StaffListEntry, change: ServerAction<SetStaffEnabled>) -> impl
                     <input type="hidden" name="enabled" value=enable/>
                     <SubmitButton label=label class="secondary" pending=change.pending()/>
                 </ActionForm>
+                {delayed.then(|| view! {
+                    <ActionForm action=unlock attr:class="inline-form">
+                        <input type="hidden" name="username" value=name.clone()/>
+                        <SubmitButton label="Unlock" class="secondary" pending=unlock.pending()/>
+                    </ActionForm>
+                })}
             </td>
         </tr>
     }
@@ -132,17 +164,36 @@ mod ssr {
             .all_staff()
             .await
             .or_internal("listing staff")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(StaffMember::from_row)
-            .map(|m| StaffListEntry {
+        let now = portal.now();
+        let mut list = Vec::with_capacity(rows.len());
+        for m in rows.into_iter().filter_map(StaffMember::from_row) {
+            let delay = portal
+                .store
+                .login_delay(&accounts::login_key(&m.username))
+                .await
+                .or_internal("reading a login delay")?;
+            list.push(StaffListEntry {
                 role: m.role.as_str().to_string(),
                 enrolled: m.enrolled,
                 disabled: m.disabled,
                 last_sign_in: m.last_sign_in_at.map(when),
+                login_delayed: delay.is_some_and(|until| until > now),
                 username: m.username,
-            })
-            .collect())
+            });
+        }
+        Ok(list)
+    }
+
+    pub async fn unlock(
+        portal: &Portal,
+        visit: &StaffVisit,
+        username: &str,
+    ) -> Result<(), PortalError> {
+        accounts::unlock(portal, &visit.caller, Some(visit.member.id), username)
+            .await
+            .or_internal("unlocking a staff member")?
+            .map(drop)
+            .ok_or_else(|| PortalError::field("username", "There is no staff member by that name."))
     }
 
     pub async fn set_enabled(

@@ -20,20 +20,42 @@ pub struct LimitReached {
 pub enum LoginGate {
     /// Go ahead; the attempt is already counted as a failure, and `accept_login` takes
     /// it back if the password is right. `delay_starts`: if it is a failure, it is the one that
-    /// starts the username's delay.
-    Counted { ip_event: i64, delay_starts: bool },
-    /// This username must wait until then.
+    /// starts the username's delay on this network; `waits_everywhere`: the one that reaches
+    /// the ceiling across every network.
+    Counted {
+        ip_event: i64,
+        delay_starts: bool,
+        waits_everywhere: bool,
+    },
+    /// This username must wait on this network until then.
     Delayed { until: Millis },
+    /// This username's failures across every network reached the ceiling: it waits everywhere
+    /// until then (the run is forgotten), or until the practice unlocks it.
+    DelayedEverywhere { until: Millis },
     /// Too many failures from this address; the oldest counted was then.
     AddressBlocked { oldest: Millis },
 }
 
 /// How the login gate counts: failures in a row before a delay, how long after a failure the
-/// count still stands, and the delay for a given count.
+/// count still stands, and the delay for a given count. Delays are kept per username and
+/// network (the subject of `failures_from_ip`), and the run across every network is capped.
 pub struct LoginRules<'a> {
     pub failures_from_ip: Limit,
     pub failures_forgotten_after: Millis,
     pub delay_for: &'a (dyn Fn(i64) -> Millis + Sync),
+    /// Failures in a run, from any network, after which the username waits everywhere.
+    pub failures_any_network: i64,
+}
+
+/// A username's run of failures: its length, the last failure, and until when it waits.
+type Run = (Option<i64>, Option<Millis>, Option<Millis>);
+
+/// The run after one more failure at `now`: a run is forgotten after a quiet spell.
+fn one_more(run: Run, now: Millis, forgotten_after: Millis) -> i64 {
+    match run {
+        (Some(failures), Some(last), _) if now - last < forgotten_after => failures + 1,
+        _ => 1,
+    }
 }
 
 /// For each window: how many events there have been since its start (counting no further than
@@ -152,21 +174,36 @@ impl Store {
 
     /// Decides whether a login attempt may go ahead, and counts it as a failure before the
     /// password is checked, so that parallel guesses are counted as they arrive. Keyed by the
-    /// typed username, known or not.
+    /// typed username (known or not, at most a username's length) and the caller's network.
     pub async fn login_gate(
         &self,
         username_key: &str,
         rules: &LoginRules<'_>,
         now: Millis,
     ) -> Result<LoginGate, StoreError> {
+        let network = rules.failures_from_ip.subject.as_str();
         let mut tx = self.writer.begin().await?;
         let keys = vec![
             format!("login:{username_key}"),
             limit_key(&rules.failures_from_ip),
         ];
         serialize(&mut tx, self.engine, keys).await?;
-        // The username's run of failures and the address's recent failures, in one query.
-        let (failures, last_failed_at, delayed_until, ip_count, ip_oldest): (
+        // The username's run everywhere and on this network, and the address's recent
+        // failures, in one query.
+        #[allow(clippy::type_complexity)]
+        let (
+            everywhere_failures,
+            everywhere_last,
+            everywhere_until,
+            here_failures,
+            here_last,
+            here_until,
+            ip_count,
+            ip_oldest,
+        ): (
+            Option<i64>,
+            Option<Millis>,
+            Option<Millis>,
             Option<i64>,
             Option<Millis>,
             Option<Millis>,
@@ -176,16 +213,25 @@ impl Store {
             "SELECT (SELECT failures FROM login_failures WHERE username_key = $1), \
                     (SELECT last_failed_at FROM login_failures WHERE username_key = $1), \
                     (SELECT delayed_until FROM login_failures WHERE username_key = $1), \
+                    (SELECT failures FROM login_failures_by_network \
+                      WHERE username_key = $1 AND network = $3), \
+                    (SELECT last_failed_at FROM login_failures_by_network \
+                      WHERE username_key = $1 AND network = $3), \
+                    (SELECT delayed_until FROM login_failures_by_network \
+                      WHERE username_key = $1 AND network = $3), \
                     COUNT(*), MIN(at) \
              FROM limit_events WHERE kind = $2 AND subject = $3 AND at > $4",
         )
         .bind(username_key)
         .bind(rules.failures_from_ip.kind.as_str())
-        .bind(rules.failures_from_ip.subject.as_str())
+        .bind(network)
         .bind(rules.failures_from_ip.since)
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(until) = delayed_until.filter(|until| now < *until) {
+        if let Some(until) = everywhere_until.filter(|until| now < *until) {
+            return Ok(LoginGate::DelayedEverywhere { until });
+        }
+        if let Some(until) = here_until.filter(|until| now < *until) {
             return Ok(LoginGate::Delayed { until });
         }
         if ip_count >= rules.failures_from_ip.max {
@@ -193,11 +239,19 @@ impl Store {
                 oldest: ip_oldest.unwrap_or(now),
             });
         }
-        let row = failures.zip(last_failed_at);
-        // A run of failures is forgotten after a quiet spell.
-        let failures = match row {
-            Some((failures, last)) if now - last < rules.failures_forgotten_after => failures + 1,
-            _ => 1,
+        let forgotten_after = rules.failures_forgotten_after;
+        let everywhere = one_more(
+            (everywhere_failures, everywhere_last, everywhere_until),
+            now,
+            forgotten_after,
+        );
+        let here = one_more((here_failures, here_last, here_until), now, forgotten_after);
+        // At the ceiling the username waits everywhere until its run would be forgotten.
+        let waits_everywhere = everywhere >= rules.failures_any_network;
+        let everywhere_until = if waits_everywhere {
+            now + forgotten_after
+        } else {
+            0
         };
         sqlx::query(
             "INSERT INTO login_failures (username_key, failures, last_failed_at, delayed_until) \
@@ -206,17 +260,31 @@ impl Store {
                last_failed_at = excluded.last_failed_at, delayed_until = excluded.delayed_until",
         )
         .bind(username_key)
-        .bind(failures)
+        .bind(everywhere)
         .bind(now)
-        .bind(now + (rules.delay_for)(failures))
+        .bind(everywhere_until)
         .execute(&mut *tx)
         .await?;
-        let delay_starts = (rules.delay_for)(failures) > 0 && (rules.delay_for)(failures - 1) == 0;
+        sqlx::query(
+            "INSERT INTO login_failures_by_network \
+               (username_key, network, failures, last_failed_at, delayed_until) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (username_key, network) DO UPDATE SET failures = excluded.failures, \
+               last_failed_at = excluded.last_failed_at, delayed_until = excluded.delayed_until",
+        )
+        .bind(username_key)
+        .bind(network)
+        .bind(here)
+        .bind(now)
+        .bind(now + (rules.delay_for)(here))
+        .execute(&mut *tx)
+        .await?;
+        let delay_starts = (rules.delay_for)(here) > 0 && (rules.delay_for)(here - 1) == 0;
         let ip_event: i64 = sqlx::query_scalar(
             "INSERT INTO limit_events (kind, subject, at) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(rules.failures_from_ip.kind.as_str())
-        .bind(rules.failures_from_ip.subject.as_str())
+        .bind(network)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -224,15 +292,18 @@ impl Store {
         Ok(LoginGate::Counted {
             ip_event,
             delay_starts,
+            waits_everywhere: waits_everywhere && everywhere == rules.failures_any_network,
         })
     }
 
-    /// The password was right: the attempt was not a failure after all. It is taken back, and
+    /// The password was right: the attempt was not a failure after all. It is taken back (the
+    /// run everywhere and on the caller's network ends; other networks' delays stand), and
     /// counted against `sign_ins` unless one of them is full (then the full one is returned),
     /// in one transaction: the busiest path of a login.
     pub async fn accept_login(
         &self,
         username_key: &str,
+        network: &str,
         ip_event: i64,
         sign_ins: &[Limit],
         now: Millis,
@@ -245,6 +316,13 @@ impl Store {
             .bind(username_key)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "DELETE FROM login_failures_by_network WHERE username_key = $1 AND network = $2",
+        )
+        .bind(username_key)
+        .bind(network)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM limit_events WHERE id = $1")
             .bind(ip_event)
             .execute(&mut *tx)
@@ -263,10 +341,14 @@ impl Store {
             .bind(now - keep_events_for)
             .execute(&self.writer)
             .await?;
-        sqlx::query("DELETE FROM login_failures WHERE delayed_until < $1 AND last_failed_at < $1")
+        for table in ["login_failures", "login_failures_by_network"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE delayed_until < $1 AND last_failed_at < $1"
+            ))
             .bind(now - keep_events_for)
             .execute(&self.writer)
             .await?;
+        }
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
             .execute(&self.writer)

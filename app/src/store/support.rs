@@ -1,7 +1,7 @@
 //! What support sees and does: finding patients, their sign-ins, texts and audit trail, and the
 //! actions that unstick them. Also the admins' audit log.
 
-use super::{Store, StoreError};
+use super::{serialize, Store, StoreError};
 use crate::clock::Millis;
 
 /// How support looks a patient up.
@@ -151,22 +151,31 @@ impl Store {
         .await?)
     }
 
-    /// When a username's login delay ends, if one is set.
+    /// When a username's latest login delay ends, on any network or everywhere, if one is set.
     pub async fn login_delay(&self, username_key: &str) -> Result<Option<Millis>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT delayed_until FROM login_failures WHERE username_key = $1")
-                .bind(username_key)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(delayed_until) FROM \
+             (SELECT delayed_until FROM login_failures WHERE username_key = $1 \
+              UNION ALL \
+              SELECT delayed_until FROM login_failures_by_network WHERE username_key = $1) \
+             AS delays",
         )
+        .bind(username_key)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
-    /// Clears a username's run of failed logins and its delay.
+    /// Clears a username's runs of failed logins and their delays, on every network.
     pub async fn unlock(&self, username_key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
-            .bind(username_key)
-            .execute(&self.writer)
-            .await?;
+        let mut tx = self.writer.begin().await?;
+        serialize(&mut tx, self.engine, vec![format!("login:{username_key}")]).await?;
+        for table in ["login_failures", "login_failures_by_network"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE username_key = $1"))
+                .bind(username_key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
