@@ -113,17 +113,25 @@ pub mod ssr {
         query.unwrap_or_default().split('&').any(is_refusal)
     }
 
-    /// The address without any refusal, the rest of it as it was.
+    /// The address without any refusal, the rest of it as it was, on the portal's own site.
     pub fn without_refusal(path: &str, query: Option<&str>) -> String {
+        let path = own_path(path);
         let rest: Vec<&str> = query
             .unwrap_or_default()
             .split('&')
             .filter(|pair| !pair.is_empty() && !is_refusal(pair))
             .collect();
         match rest.is_empty() {
-            true => path.to_string(),
+            true => path,
             false => format!("{path}?{}", rest.join("&")),
         }
+    }
+
+    /// A path that stays on the portal as a `Location`: browsers read `//host/…` and `/\host/…`
+    /// as another site (a phishing link on our own domain), so leading slashes and backslashes
+    /// collapse to one slash.
+    pub fn own_path(path: &str) -> String {
+        format!("/{}", path.trim_start_matches(['/', '\\']))
     }
 
     /// Where a plain post's answer sends the browser: the same page of the portal, never
@@ -141,12 +149,13 @@ pub mod ssr {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.into_owned())
         };
+        // Only the path is kept: whatever the server function named, the browser stays here.
         let back = without_refusal(url.path(), url.query());
         let (Some(action), Some(error)) = (field("__path"), field("__err")) else {
             return Some((back, None));
         };
         let mut refused = Refused {
-            page: url.path().to_string(),
+            page: own_path(url.path()),
             action,
             error,
             typed: url::form_urlencoded::parse(form)
@@ -206,6 +215,15 @@ pub mod ssr {
                 "/login?timeout"
             );
             assert_eq!(without_refusal("/verify", Some("")), "/verify");
+            // Never a path a browser would read as another site.
+            assert_eq!(
+                without_refusal("//evil.example/login", None),
+                "/evil.example/login"
+            );
+            assert_eq!(
+                without_refusal("/\\/evil.example", Some("a")),
+                "/evil.example?a"
+            );
             assert_eq!(
                 without_refusal("/profile/mobile", Some("verified&%5f_err=e")),
                 "/profile/mobile?verified"
