@@ -346,10 +346,6 @@ async fn a_refused_plain_post_goes_back_to_the_portal_whatever_page_it_names() {
         .await;
         assert!(reply.status.is_redirection(), "{page}: {}", reply.status);
         let location = location(&reply);
-        assert_eq!(
-            resolved_origin(&location),
-            OWN_ORIGIN,
-            "{page} → {location}"
-        );
+        assert_eq!(resolved_origin(location), OWN_ORIGIN, "{page} → {location}");
     }
 }
