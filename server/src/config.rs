@@ -47,6 +47,14 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Connections open at once; further ones wait to be accepted.
     pub max_connections: usize,
+    /// Connections open at once from one client (an IPv6 one by its network); one more is
+    /// closed at once, so that no client can hold every connection.
+    pub max_connections_per_client: usize,
+    /// How IPv6 clients are counted, as the per-IP limits count them.
+    pub ipv6_prefix: u8,
+    /// A connection whose answer makes no progress for this long (a client that stopped
+    /// reading) is closed.
+    pub write_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -55,6 +63,11 @@ impl Default for HttpLimits {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            // A browser opens up to 6 connections to a site; 64 serves a practice of a dozen
+            // busy browsers behind one NAT, while one client holds at most 1/16 of the total.
+            max_connections_per_client: 64,
+            ipv6_prefix: Settings::default().ipv6_prefix,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -459,6 +472,14 @@ fn http_limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<HttpLimi
         )? as u64),
         max_connections: vars.count("PORTAL_MAX_CONNECTIONS", defaults.max_connections as i64)?
             as usize,
+        max_connections_per_client: vars.count(
+            "PORTAL_MAX_CONNECTIONS_PER_IP",
+            defaults.max_connections_per_client as i64,
+        )? as usize,
+        ipv6_prefix: defaults.ipv6_prefix,
+        write_timeout: Duration::from_secs(
+            vars.seconds("PORTAL_WRITE_TIMEOUT_SECONDS", secs(defaults.write_timeout))? as u64,
+        ),
     })
 }
 
@@ -537,7 +558,10 @@ impl Config {
             mail: mail_provider(&vars)?,
             dev_outbox,
             trusted_proxies: trusted_proxies(&vars)?,
-            http: http_limits(&vars)?,
+            http: HttpLimits {
+                ipv6_prefix: settings.ipv6_prefix,
+                ..http_limits(&vars)?
+            },
             practice_variables: PRACTICE_VARIABLES
                 .into_iter()
                 .filter(|var| vars.text(var).is_some())
@@ -778,6 +802,8 @@ mod tests {
             ("PORTAL_PASSWORD_QUEUE", "8"),
             ("PORTAL_HEADER_READ_TIMEOUT_SECONDS", "2"),
             ("PORTAL_MAX_CONNECTIONS", "10"),
+            ("PORTAL_MAX_CONNECTIONS_PER_IP", "3"),
+            ("PORTAL_WRITE_TIMEOUT_SECONDS", "5"),
             ("PORTAL_LIMIT_LOGINS_PER_ACCOUNT_HOUR", "4"),
         ])
         .unwrap();
@@ -792,6 +818,10 @@ mod tests {
         assert_eq!(settings.limits.logins_per_account_hour, 4);
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(2));
         assert_eq!(config.http.max_connections, 10);
+        assert_eq!(config.http.max_connections_per_client, 3);
+        assert_eq!(config.http.write_timeout, Duration::from_secs(5));
+        assert_eq!(config.http.ipv6_prefix, 56);
+        assert!(self::config(&[("PORTAL_MAX_CONNECTIONS_PER_IP", "0")]).is_err());
         assert!(self::config(&[("PORTAL_FIRST_NUMBER_AT_LOGIN", "maybe")]).is_err());
         assert!(self::config(&[("PORTAL_IPV6_PREFIX", "8")]).is_err());
     }

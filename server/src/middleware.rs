@@ -322,15 +322,17 @@ async fn client_ip(
 /// own proxy added), the first address that isn't a trusted proxy. Only trusted proxies'
 /// entries are believed: an entry that doesn't read as an address (or carries a port) ends the
 /// walk at the last trusted hop, so a client can never put a name of its choosing there.
+/// Every address is read in its canonical form: a server bound to `[::]` sees IPv4 peers as
+/// `::ffff:a.b.c.d`, which IPv4 proxy entries, limits and the audit trail must see as IPv4.
 pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    let mut client = peer;
+    let mut client = peer.to_canonical();
     if !is_trusted(&client) {
         return client;
     }
     let hops = forwarded_for.unwrap_or_default().split(',').rev();
     for hop in hops.map(str::trim).filter(|hop| !hop.is_empty()) {
-        match hop.parse::<IpAddr>() {
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if is_trusted(&ip) => client = ip,
             Ok(ip) => return ip,
             Err(_) => return client,
@@ -360,6 +362,25 @@ mod tests {
         assert_eq!(
             client_address(proxy, Some("10.0.0.9"), &trusted),
             "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_read_as_ipv4() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mapped_proxy: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(
+            client_address(mapped_proxy, Some("203.0.113.7"), &trusted),
+            client
+        );
+        assert_eq!(
+            client_address(mapped_proxy, Some("::ffff:203.0.113.7"), &trusted),
+            client
+        );
+        assert_eq!(
+            client_address("::ffff:203.0.113.7".parse().unwrap(), None, &trusted),
+            client
         );
     }
 

@@ -232,6 +232,55 @@ async fn behind_a_trusted_proxy_every_forwarded_header_is_read() {
 }
 
 #[tokio::test]
+async fn ipv4_clients_seen_through_an_ipv6_socket_are_trusted_audited_and_limited_as_ipv4() {
+    let first = TestPortal::with(|s| s.limits.registrations_per_ip_hour = 1).await;
+    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(
+        first.portal.store.clone(),
+        first.portal.clock.clone(),
+    ));
+    let portal = first
+        .restart(
+            sender,
+            server::Wiring {
+                trusted_proxies: vec!["203.0.113.0/24".parse().unwrap()],
+                ..Default::default()
+            },
+        )
+        .await;
+    // A server bound to [::] sees the IPv4 proxy as ::ffff:203.0.113.7.
+    let request = axum::http::Request::post("/api/register")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "192.0.2.44")
+        .body(axum::body::Body::from(common::form(&registration(
+            "margaret",
+            "021 555 0123",
+        ))))
+        .unwrap();
+    let reply = portal
+        .send_from("::ffff:203.0.113.7".parse().unwrap(), request)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let account = portal.account("margaret").await;
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    assert_eq!(events[0].ip, "192.0.2.44", "the proxy was trusted");
+
+    // A client talking to us directly is audited and limited by its IPv4 address.
+    let mut mapped = portal.browser_at("::ffff:198.51.100.20");
+    let reply = mapped
+        .post("/api/register", &registration("ruth", "021 555 0124"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let account = portal.account("ruth").await;
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    assert_eq!(events[0].ip, "198.51.100.20");
+    let mut plain = portal.browser_at("198.51.100.20");
+    let reply = plain
+        .post("/api/register", &registration("hemi", "021 555 0125"))
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "one address");
+}
+
+#[tokio::test]
 async fn one_visitor_cannot_use_up_the_daily_cap_and_lock_patients_out() {
     let portal = TestPortal::with(|s| s.limits.sends_per_day = 3).await;
     let mut patient = portal.browser();

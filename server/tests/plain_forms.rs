@@ -422,3 +422,61 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         .collect();
     assert_eq!(listed, paths);
 }
+
+/// The origin a browser on the portal would go to when sent to `location`.
+fn resolved_origin(location: &str) -> String {
+    url::Url::parse(OWN_ORIGIN)
+        .unwrap()
+        .join(location)
+        .unwrap_or_else(|err| panic!("{location:?} doesn't resolve: {err}"))
+        .origin()
+        .ascii_serialization()
+}
+
+#[tokio::test]
+async fn a_link_never_sends_a_patient_to_another_site() {
+    let portal = TestPortal::new().await;
+    // Each would be a phishing link on the portal's own domain if echoed back as the address.
+    let links = [
+        "//evil.example/login?__err=1",
+        "///evil.example/login?__err=1",
+        "/\\evil.example/login?__err=1",
+        "/\\/evil.example/login?__err=1",
+        "//\\evil.example/login?__err=1",
+        "/%2F/evil.example/login?__err=1",
+        "/%2F%2Fevil.example/login?__err=1",
+        "/%5C%5Cevil.example/login?__err=1",
+        "//evil.example?timeout&__path=/api/login&__err=1",
+    ];
+    for link in links {
+        let reply = portal.get(link, None).await;
+        assert!(reply.status.is_redirection(), "{link}: {}", reply.status);
+        let location = location(&reply);
+        assert_eq!(resolved_origin(location), OWN_ORIGIN, "{link} → {location}");
+    }
+    // The ordinary case still goes back to its page.
+    let reply = portal.get("/login?__err=1", None).await;
+    assert_eq!(location(&reply), "/login");
+}
+
+#[tokio::test]
+async fn a_refused_plain_post_goes_back_to_the_portal_whatever_page_it_names() {
+    let portal = TestPortal::new().await;
+    for page in [
+        "//evil.example/register",
+        "/\\evil.example/register",
+        "///evil.example/register",
+    ] {
+        let reply = plain_post(
+            &portal,
+            page,
+            "/api/register",
+            &registration("", "021 555 0123"),
+            None,
+        )
+        .await;
+        assert!(reply.status.is_redirection(), "{page}: {}", reply.status);
+        let location = location(&reply);
+        assert_eq!(resolved_origin(location), OWN_ORIGIN, "{page} → {location}");
+    }
+}

@@ -154,17 +154,25 @@ pub mod ssr {
         query.unwrap_or_default().split('&').any(is_refusal)
     }
 
-    /// The address without any refusal, the rest of it as it was.
+    /// The address without any refusal, the rest of it as it was, on the portal's own site.
     pub fn without_refusal(path: &str, query: Option<&str>) -> String {
+        let path = own_path(path);
         let rest: Vec<&str> = query
             .unwrap_or_default()
             .split('&')
             .filter(|pair| !pair.is_empty() && !is_refusal(pair))
             .collect();
         match rest.is_empty() {
-            true => path.to_string(),
+            true => path,
             false => format!("{path}?{}", rest.join("&")),
         }
+    }
+
+    /// A path that stays on the portal as a `Location`: browsers read `//host/…` and `/\host/…`
+    /// as another site (a phishing link on our own domain), so leading slashes and backslashes
+    /// collapse to one slash.
+    pub fn own_path(path: &str) -> String {
+        format!("/{}", path.trim_start_matches(['/', '\\']))
     }
 
     /// Where a plain post's answer sends the browser: the same page of the portal, never
@@ -180,12 +188,13 @@ pub mod ssr {
     ) -> Option<(String, Option<String>)> {
         use base64::{engine::general_purpose::URL_SAFE, Engine};
         let url = portal.settings.public_url.join(location).ok()?;
+        // Only the path is kept: whatever the server function named, the browser stays here.
         let back = without_refusal(url.path(), url.query());
         let Some((action, error)) = refusal else {
             return Some((back, None));
         };
         let mut refused = Refused {
-            page: url.path().to_string(),
+            page: own_path(url.path()),
             action: action.to_string(),
             // Encoded as the framework puts it in the address, which is how actions read it.
             error: URL_SAFE.encode(error),
@@ -246,6 +255,15 @@ pub mod ssr {
                 "/login?timeout"
             );
             assert_eq!(without_refusal("/verify", Some("")), "/verify");
+            // Never a path a browser would read as another site.
+            assert_eq!(
+                without_refusal("//evil.example/login", None),
+                "/evil.example/login"
+            );
+            assert_eq!(
+                without_refusal("/\\/evil.example", Some("a")),
+                "/evil.example?a"
+            );
             assert_eq!(
                 without_refusal("/profile/mobile", Some("verified&%5f_err=e")),
                 "/profile/mobile?verified"
