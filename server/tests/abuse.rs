@@ -422,3 +422,35 @@ async fn a_full_hashing_queue_answers_503_with_retry_after() {
         assert!(hog.await.unwrap().is_ok());
     }
 }
+
+#[tokio::test]
+async fn accounts_sharing_a_verified_number_share_its_daily_sign_in_codes() {
+    let portal = TestPortal::with(|s| {
+        s.limits.sign_in_codes_per_number_day = 2;
+        // The three registrations' codes use up the portal-wide pool.
+        s.limits.sends_per_day = 3;
+    })
+    .await;
+    // Three accounts verify the same number.
+    for name in ["ann", "bob", "cat"] {
+        let mut setup = portal.browser();
+        setup.register_and_sign_in(name).await;
+        setup.post("/api/logout", &[]).await;
+    }
+    portal.clock.advance_seconds(60);
+    let sent = |name: &'static str| {
+        let portal = &portal;
+        async move { portal.browser().log_in(name).await.json()["code_sent"] == true }
+    };
+    // The pool is empty, yet sign-in codes to the verified number still go, up to its own cap,
+    // whichever accounts ask.
+    assert!(sent("ann").await);
+    assert!(sent("bob").await);
+    assert!(!sent("cat").await, "two sign-in codes a day for the number");
+    assert!(!sent("ann").await);
+    let texts = portal.texts().await.len();
+    assert_eq!(texts, 5, "three registrations and two sign-ins");
+    // A day later the number has its allowance again.
+    portal.clock.advance_seconds(24 * 3600);
+    assert!(sent("cat").await);
+}

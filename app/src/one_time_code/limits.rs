@@ -15,9 +15,9 @@ use crate::{
 /// Which number a code goes to, for the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recipient {
-    /// The account's own verified number, for signing in. Counted for this account alone, and
-    /// never against the portal-wide daily cap: nobody else can use up what a patient needs to
-    /// sign in.
+    /// The account's own verified number, for signing in. Counted for this account, and for the
+    /// number across every account that shares it (its own daily ceiling), but never against the
+    /// portal-wide daily cap: nobody else can use up what a patient needs to sign in.
     VerifiedSignIn,
     /// A number not yet proven (registration, a first number, a new number): the capped pool.
     Unproven,
@@ -38,16 +38,7 @@ pub fn for_send(
         Recipient::Unproven => number.to_string(),
     };
     let mut all = vec![
-        Limit::new(
-            LimitKind::SmsAccount,
-            account_id.to_string(),
-            HOUR,
-            limits.sends_per_account_hour,
-            now,
-            |wait| {
-                format!("You've asked for a lot of codes. For your security, please wait {wait} before asking again, or contact the practice.")
-            },
-        ),
+        per_account(portal, account_id),
         Limit::new(
             LimitKind::SmsNumber,
             number_subject,
@@ -58,28 +49,61 @@ pub fn for_send(
                 format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
             },
         ),
-        Limit::new(
-            LimitKind::SmsIp,
-            caller.network(portal.settings.ipv6_prefix),
-            HOUR,
-            limits.sends_per_ip_hour,
+        per_network(portal, caller),
+    ];
+    match recipient {
+        // Any number of accounts may share one verified number: its sign-in codes are counted
+        // across them all, or each new account would bring a fresh allowance to farm.
+        Recipient::VerifiedSignIn => all.push(Limit::new(
+            LimitKind::SmsVerifiedNumber,
+            number,
+            DAY,
+            limits.sign_in_codes_per_number_day,
             now,
             |wait| {
-                format!("Too many codes have been asked for from your network. Please try again in {wait}.")
+                format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
             },
-        ),
-    ];
-    if recipient == Recipient::Unproven {
-        all.push(Limit::new(
-            LimitKind::SmsAll,
-            "portal",
-            DAY,
-            limits.sends_per_day,
-            now,
-            |wait| format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice."),
-        ));
+        )),
+        Recipient::Unproven => all.push(portal_wide(portal)),
     }
     all
+}
+
+fn per_account(portal: &Portal, account_id: i64) -> Limit {
+    Limit::new(
+        LimitKind::SmsAccount,
+        account_id.to_string(),
+        HOUR,
+        portal.settings.limits.sends_per_account_hour,
+        portal.now(),
+        |wait| {
+            format!("You've asked for a lot of codes. For your security, please wait {wait} before asking again, or contact the practice.")
+        },
+    )
+}
+
+fn per_network(portal: &Portal, caller: &Caller) -> Limit {
+    Limit::new(
+        LimitKind::SmsIp,
+        caller.network(portal.settings.ipv6_prefix),
+        HOUR,
+        portal.settings.limits.sends_per_ip_hour,
+        portal.now(),
+        |wait| {
+            format!("Too many codes have been asked for from your network. Please try again in {wait}.")
+        },
+    )
+}
+
+fn portal_wide(portal: &Portal) -> Limit {
+    Limit::new(
+        LimitKind::SmsAll,
+        "portal",
+        DAY,
+        portal.settings.limits.sends_per_day,
+        portal.now(),
+        |wait| format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice."),
+    )
 }
 
 /// Refuses with 429 if a limit is already reached, without counting anything: for checks before
