@@ -454,3 +454,59 @@ async fn accounts_sharing_a_verified_number_share_its_daily_sign_in_codes() {
     portal.clock.advance_seconds(24 * 3600);
     assert!(sent("cat").await);
 }
+
+#[tokio::test]
+async fn parallel_number_changes_tell_the_old_number_once_and_count_the_notice() {
+    // One sign-in code, then two changes of a code and a notice each: five texts.
+    let portal = TestPortal::with(|s| {
+        s.limits.sends_per_account_hour = 5;
+        s.limits.sends_per_ip_hour = 1_000;
+    })
+    .await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    let old = "+64215550123";
+    let notices = || async {
+        portal
+            .texts()
+            .await
+            .into_iter()
+            .filter(|(to, body)| to == old && body.contains("new mobile number"))
+            .count()
+    };
+    let body = common::form(&[("mobile", "022 123 4567")]);
+    let cookie = patient.cookie.clone();
+    let burst = || {
+        join_all((0..40).map(|_| portal.post_raw("/api/change_mobile", &body, cookie.as_deref())))
+    };
+    for round in 1..=2 {
+        let replies = burst().await;
+        assert!(
+            replies
+                .iter()
+                .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS),
+            "{:?}",
+            replies.iter().map(|r| r.text()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|r| r.status == StatusCode::OK)
+                .count(),
+            1
+        );
+        assert_eq!(notices().await, round, "one notice for each code issued");
+        portal.clock.advance_seconds(30);
+    }
+    // The notices counted against the account's five texts an hour: no third change now.
+    let refused = burst().await;
+    assert!(refused
+        .iter()
+        .all(|r| r.status == StatusCode::TOO_MANY_REQUESTS));
+    assert!(
+        refused[0].text().contains("a lot of codes"),
+        "{}",
+        refused[0].text()
+    );
+    assert_eq!(notices().await, 2);
+}

@@ -69,6 +69,29 @@ pub fn for_send(
     all
 }
 
+/// The limits on the notice that goes to the verified number `to` with a code for a new number.
+/// It is a text like any other: counted for the account, the network and the portal's daily bill
+/// (the change it comes with spends from that pool anyway), and to `to` with its sign-in codes,
+/// across the accounts that share it. Never against `to`'s allowance as an unproven number,
+/// which anyone can spend by typing it.
+pub fn for_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str) -> Vec<Limit> {
+    vec![
+        per_account(portal, account_id),
+        Limit::new(
+            LimitKind::SmsVerifiedNumber,
+            to,
+            DAY,
+            portal.settings.limits.sign_in_codes_per_number_day,
+            portal.now(),
+            |wait| {
+                format!("Your current number has had as many texts as we can send it today, and it must be told of a new one. Please try again in {wait}, or contact the practice.")
+            },
+        ),
+        per_network(portal, caller),
+        portal_wide(portal),
+    ]
+}
+
 fn per_account(portal: &Portal, account_id: i64) -> Limit {
     Limit::new(
         LimitKind::SmsAccount,
@@ -90,7 +113,9 @@ fn per_network(portal: &Portal, caller: &Caller) -> Limit {
         portal.settings.limits.sends_per_ip_hour,
         portal.now(),
         |wait| {
-            format!("Too many codes have been asked for from your network. Please try again in {wait}.")
+            format!(
+                "Too many codes have been asked for from your network. Please try again in {wait}."
+            )
         },
     )
 }
@@ -102,7 +127,9 @@ fn portal_wide(portal: &Portal) -> Limit {
         DAY,
         portal.settings.limits.sends_per_day,
         portal.now(),
-        |wait| format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice."),
+        |wait| {
+            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
+        },
     )
 }
 
