@@ -510,3 +510,18 @@ async fn parallel_number_changes_tell_the_old_number_once_and_count_the_notice()
     );
     assert_eq!(notices().await, 2);
 }
+
+#[tokio::test]
+async fn a_change_with_room_for_the_code_but_not_its_notice_saves_nothing() {
+    // The sign-in code leaves one text of two: the new code would fit, its notice would not.
+    let portal = TestPortal::with(|s| s.limits.sends_per_account_hour = 2).await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    let refused = patient
+        .post("/api/change_mobile", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let me = patient.post("/api/me", &[]).await.json();
+    assert!(me["pending_mobile"].is_null(), "{me}");
+    assert_eq!(portal.texts().await.len(), 1);
+}

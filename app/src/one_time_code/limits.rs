@@ -92,6 +92,24 @@ pub fn for_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str) -
     ]
 }
 
+/// The notice's limits as they will stand once the code is counted: one place fewer wherever
+/// the code counts too. For `precheck`, so a change that can't take both texts is refused before
+/// its number is saved.
+pub fn after_the_code(code: &[Limit], notice: &[Limit]) -> Vec<Limit> {
+    notice
+        .iter()
+        .map(|limit| {
+            let shared = code
+                .iter()
+                .filter(|c| c.kind == limit.kind && c.subject == limit.subject)
+                .count() as i64;
+            let mut left = limit.clone();
+            left.max -= shared;
+            left
+        })
+        .collect()
+}
+
 fn per_account(portal: &Portal, account_id: i64) -> Limit {
     Limit::new(
         LimitKind::SmsAccount,

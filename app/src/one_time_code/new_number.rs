@@ -66,7 +66,7 @@ pub async fn save_and_send(
     );
     limits::precheck(portal, &limits).await?;
     if let Some(notice) = &notice {
-        limits::precheck(portal, &notice.limits).await?;
+        limits::precheck(portal, &limits::after_the_code(&limits, &notice.limits)).await?;
     }
     portal
         .store
