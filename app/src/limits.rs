@@ -16,6 +16,8 @@ pub enum LimitKind {
     RegistrationIp,
     SmsAccount,
     SmsNumber,
+    /// Texts to one verified number across every account that shares it.
+    SmsVerifiedNumber,
     SmsIp,
     SmsAll,
 }
@@ -29,6 +31,7 @@ impl LimitKind {
             LimitKind::RegistrationIp => "registration_ip",
             LimitKind::SmsAccount => "sms_account",
             LimitKind::SmsNumber => "sms_number",
+            LimitKind::SmsVerifiedNumber => "sms_verified_number",
             LimitKind::SmsIp => "sms_ip",
             LimitKind::SmsAll => "sms_all",
         }

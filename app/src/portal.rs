@@ -164,6 +164,9 @@ pub struct Limits {
     pub sends_per_ip_hour: i64,
     /// …and from the whole portal per day: a ceiling on the practice's SMS bill.
     pub sends_per_day: i64,
+    /// Sign-in codes and notices to one verified number per day, whichever accounts share it:
+    /// they never fall to `sends_per_day`, so this is their ceiling.
+    pub sign_in_codes_per_number_day: i64,
     /// Registration attempts from one client IP per hour, against scripted sign-ups and
     /// probing for usernames.
     pub registrations_per_ip_hour: i64,
@@ -185,6 +188,7 @@ impl Default for Limits {
             sends_per_number_day: 10,
             sends_per_ip_hour: 20,
             sends_per_day: 5_000,
+            sign_in_codes_per_number_day: 20,
             registrations_per_ip_hour: 20,
             logins_per_account_hour: 20,
             logins_per_ip_hour: 300,

@@ -351,6 +351,10 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
         sends_per_ip_hour: vars
             .count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
         sends_per_day: vars.count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
+        sign_in_codes_per_number_day: vars.count(
+            "PORTAL_LIMIT_SIGN_IN_CODES_PER_NUMBER_DAY",
+            defaults.sign_in_codes_per_number_day,
+        )?,
         registrations_per_ip_hour: vars.count(
             "PORTAL_LIMIT_REGISTRATIONS_PER_IP_HOUR",
             defaults.registrations_per_ip_hour,
@@ -831,10 +835,12 @@ mod tests {
         let config = config(&[
             ("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "7"),
             ("PORTAL_LIMIT_LOGIN_DELAY_SECONDS", "5"),
+            ("PORTAL_LIMIT_SIGN_IN_CODES_PER_NUMBER_DAY", "12"),
         ])
         .unwrap();
         assert_eq!(config.settings.limits.failed_logins_per_ip_hour, 7);
         assert_eq!(config.settings.limits.login_delay_seconds, 5);
+        assert_eq!(config.settings.limits.sign_in_codes_per_number_day, 12);
         assert_eq!(config.settings.limits.login_failures_before_delay, 5);
         assert!(self::config(&[("PORTAL_LIMIT_FAILED_LOGINS_PER_IP_HOUR", "lots")]).is_err());
         assert_eq!(config.settings.limits.login_failures_any_network, 100);

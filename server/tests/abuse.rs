@@ -471,3 +471,106 @@ async fn a_full_hashing_queue_answers_503_with_retry_after() {
         assert!(hog.await.unwrap().is_ok());
     }
 }
+
+#[tokio::test]
+async fn accounts_sharing_a_verified_number_share_its_daily_sign_in_codes() {
+    let portal = TestPortal::with(|s| {
+        s.limits.sign_in_codes_per_number_day = 2;
+        // The three registrations' codes use up the portal-wide pool.
+        s.limits.sends_per_day = 3;
+    })
+    .await;
+    // Three accounts verify the same number.
+    for name in ["ann", "bob", "cat"] {
+        let mut setup = portal.browser();
+        setup.register_and_sign_in(name).await;
+        setup.post("/api/logout", &[]).await;
+    }
+    portal.clock.advance_seconds(60);
+    let sent = |name: &'static str| {
+        let portal = &portal;
+        async move { portal.browser().log_in(name).await.json()["code_sent"] == true }
+    };
+    // The pool is empty, yet sign-in codes to the verified number still go, up to its own cap,
+    // whichever accounts ask.
+    assert!(sent("ann").await);
+    assert!(sent("bob").await);
+    assert!(!sent("cat").await, "two sign-in codes a day for the number");
+    assert!(!sent("ann").await);
+    let texts = portal.texts().await.len();
+    assert_eq!(texts, 5, "three registrations and two sign-ins");
+    // A day later the number has its allowance again.
+    portal.clock.advance_seconds(24 * 3600);
+    assert!(sent("cat").await);
+}
+
+#[tokio::test]
+async fn parallel_number_changes_tell_the_old_number_once_and_count_the_notice() {
+    // One sign-in code, then two changes of a code and a notice each: five texts.
+    let portal = TestPortal::with(|s| {
+        s.limits.sends_per_account_hour = 5;
+        s.limits.sends_per_ip_hour = 1_000;
+    })
+    .await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    let old = "+64215550123";
+    let notices = || async {
+        portal
+            .texts()
+            .await
+            .into_iter()
+            .filter(|(to, body)| to == old && body.contains("new mobile number"))
+            .count()
+    };
+    let body = common::form(&[("mobile", "022 123 4567")]);
+    let cookie = patient.cookie.clone();
+    let burst = || {
+        join_all((0..40).map(|_| portal.post_raw("/api/change_mobile", &body, cookie.as_deref())))
+    };
+    for round in 1..=2 {
+        let replies = burst().await;
+        assert!(
+            replies
+                .iter()
+                .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS),
+            "{:?}",
+            replies.iter().map(|r| r.text()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|r| r.status == StatusCode::OK)
+                .count(),
+            1
+        );
+        assert_eq!(notices().await, round, "one notice for each code issued");
+        portal.clock.advance_seconds(30);
+    }
+    // The notices counted against the account's five texts an hour: no third change now.
+    let refused = burst().await;
+    assert!(refused
+        .iter()
+        .all(|r| r.status == StatusCode::TOO_MANY_REQUESTS));
+    assert!(
+        refused[0].text().contains("a lot of codes"),
+        "{}",
+        refused[0].text()
+    );
+    assert_eq!(notices().await, 2);
+}
+
+#[tokio::test]
+async fn a_change_with_room_for_the_code_but_not_its_notice_saves_nothing() {
+    // The sign-in code leaves one text of two: the new code would fit, its notice would not.
+    let portal = TestPortal::with(|s| s.limits.sends_per_account_hour = 2).await;
+    let mut patient = portal.browser();
+    patient.register_and_sign_in("margaret").await;
+    let refused = patient
+        .post("/api/change_mobile", &[("mobile", "022 123 4567")])
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let me = patient.post("/api/me", &[]).await.json();
+    assert!(me["pending_mobile"].is_null(), "{me}");
+    assert_eq!(portal.texts().await.len(), 1);
+}

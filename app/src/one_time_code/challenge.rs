@@ -12,7 +12,7 @@ use crate::{
     portal::Portal,
     session::Session,
     sms::{code_message, Sms},
-    store::{ChallengeRow, IssueRefused, StoreError},
+    store::{ChallengeRow, IssueRefused, NewSms, NoticeWithCode, StoreError},
 };
 
 /// Tries per code. Every try counts; a right one ends the code anyway.
@@ -96,7 +96,22 @@ pub struct Issued {
     pub resend_in_seconds: u64,
     /// Identifies this code's challenge (not the code), to withdraw it if its text can't go.
     pub code_mac: String,
+    /// The notice queued with the code, if one was asked for.
+    pub notice_id: Option<i64>,
 }
+
+/// A text that must go with the code, and only with it: the old number told of a new one.
+pub struct Notice {
+    pub account_id: i64,
+    /// The number told (E.164).
+    pub to: String,
+    pub body: String,
+    /// Counted for the notice in the code's transaction, after the code.
+    pub limits: Vec<Limit>,
+}
+
+/// How long the outbox keeps trying a notice.
+pub const NOTICE_RETRIES_FOR: Millis = crate::clock::DAY;
 
 fn mac_context(account_id: i64, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
     format!("{account_id}:{}:{mobile}:{sent_at}", purpose.as_str())
@@ -144,6 +159,19 @@ pub async fn create(
     mobile: &Mobile,
     limits: &[Limit],
 ) -> Result<Issued, ChallengeError> {
+    create_with_notice(portal, session, purpose, mobile, limits, None).await
+}
+
+/// As `create`, with a `notice` queued and counted in the same transaction, or nothing is. The
+/// caller sends both texts.
+pub async fn create_with_notice(
+    portal: &Portal,
+    session: &Session,
+    purpose: Purpose,
+    mobile: &Mobile,
+    limits: &[Limit],
+    notice: Option<&Notice>,
+) -> Result<Issued, ChallengeError> {
     let settings = &portal.settings;
     let practice = portal.practice();
     let now = portal.now();
@@ -168,6 +196,19 @@ pub async fn create(
         settings.otp_ttl_seconds,
         &settings.public_host(),
     );
+    let sealed_notice = notice.map(|n| portal.secret.seal(&n.body));
+    let notice_to_queue = notice
+        .zip(sealed_notice.as_deref())
+        .map(|(n, sealed)| NoticeWithCode {
+            sms: NewSms {
+                account_id: Some(n.account_id),
+                to: &n.to,
+                sealed_body: sealed,
+                now,
+                give_up_at: now + NOTICE_RETRIES_FOR,
+            },
+            limits: &n.limits,
+        });
     let issued = portal
         .store
         .issue_challenge(
@@ -175,11 +216,12 @@ pub async fn create(
             &portal.secret.seal(&body),
             practice.resend_cooldown_seconds * SECOND,
             limits,
+            notice_to_queue.as_ref(),
             now + portal.outbox.lease(),
         )
         .await?;
-    let sms_id = match issued {
-        Ok(sms_id) => sms_id,
+    let sms = match issued {
+        Ok(sms) => sms,
         Err(IssueRefused::Cooldown { ready_at }) => {
             return Err(ChallengeError::Cooldown(ready_at - now))
         }
@@ -188,10 +230,17 @@ pub async fn create(
                 limits[full.index].refusal(full.oldest, now),
             ))
         }
+        Err(IssueRefused::NoticeLimit(full)) => {
+            let refused = notice.map(|n| n.limits[full.index].refusal(full.oldest, now));
+            return Err(ChallengeError::Limited(refused.unwrap_or_else(|| {
+                PortalError::logged_internal("issuing a code", "a notice's limit without a notice")
+            })));
+        }
     };
     Ok(Issued {
+        notice_id: sms.notice,
         sms: Sms {
-            id: sms_id,
+            id: sms.code,
             to: challenge.mobile,
             body,
         },

@@ -15,9 +15,9 @@ use crate::{
 /// Which number a code goes to, for the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recipient {
-    /// The account's own verified number, for signing in. Counted for this account alone, and
-    /// never against the portal-wide daily cap: nobody else can use up what a patient needs to
-    /// sign in.
+    /// The account's own verified number, for signing in. Counted for this account, and for the
+    /// number across every account that shares it (its own daily ceiling), but never against the
+    /// portal-wide daily cap: nobody else can use up what a patient needs to sign in.
     VerifiedSignIn,
     /// A number not yet proven (registration, a first number, a new number): the capped pool.
     Unproven,
@@ -38,16 +38,7 @@ pub fn for_send(
         Recipient::Unproven => number.to_string(),
     };
     let mut all = vec![
-        Limit::new(
-            LimitKind::SmsAccount,
-            account_id.to_string(),
-            HOUR,
-            limits.sends_per_account_hour,
-            now,
-            |wait| {
-                format!("You've asked for a lot of codes. For your security, please wait {wait} before asking again, or contact the practice.")
-            },
-        ),
+        per_account(portal, account_id),
         Limit::new(
             LimitKind::SmsNumber,
             number_subject,
@@ -58,28 +49,106 @@ pub fn for_send(
                 format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
             },
         ),
-        Limit::new(
-            LimitKind::SmsIp,
-            caller.network(portal.settings.ipv6_prefix),
-            HOUR,
-            limits.sends_per_ip_hour,
+        per_network(portal, caller),
+    ];
+    match recipient {
+        // Any number of accounts may share one verified number: its sign-in codes are counted
+        // across them all, or each new account would bring a fresh allowance to farm.
+        Recipient::VerifiedSignIn => all.push(Limit::new(
+            LimitKind::SmsVerifiedNumber,
+            number,
+            DAY,
+            limits.sign_in_codes_per_number_day,
             now,
             |wait| {
-                format!("Too many codes have been asked for from your network. Please try again in {wait}.")
+                format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
             },
-        ),
-    ];
-    if recipient == Recipient::Unproven {
-        all.push(Limit::new(
-            LimitKind::SmsAll,
-            "portal",
-            DAY,
-            limits.sends_per_day,
-            now,
-            |wait| format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice."),
-        ));
+        )),
+        Recipient::Unproven => all.push(portal_wide(portal)),
     }
     all
+}
+
+/// The limits on the notice that goes to the verified number `to` with a code for a new number.
+/// It is a text like any other: counted for the account, the network and the portal's daily bill
+/// (the change it comes with spends from that pool anyway), and to `to` with its sign-in codes,
+/// across the accounts that share it. Never against `to`'s allowance as an unproven number,
+/// which anyone can spend by typing it.
+pub fn for_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str) -> Vec<Limit> {
+    vec![
+        per_account(portal, account_id),
+        Limit::new(
+            LimitKind::SmsVerifiedNumber,
+            to,
+            DAY,
+            portal.settings.limits.sign_in_codes_per_number_day,
+            portal.now(),
+            |wait| {
+                format!("Your current number has had as many texts as we can send it today, and it must be told of a new one. Please try again in {wait}, or contact the practice.")
+            },
+        ),
+        per_network(portal, caller),
+        portal_wide(portal),
+    ]
+}
+
+/// The notice's limits as they will stand once the code is counted: one place fewer wherever
+/// the code counts too. For `precheck`, so a change that can't take both texts is refused before
+/// its number is saved.
+pub fn after_the_code(code: &[Limit], notice: &[Limit]) -> Vec<Limit> {
+    notice
+        .iter()
+        .map(|limit| {
+            let shared = code
+                .iter()
+                .filter(|c| c.kind == limit.kind && c.subject == limit.subject)
+                .count() as i64;
+            let mut left = limit.clone();
+            left.max -= shared;
+            left
+        })
+        .collect()
+}
+
+fn per_account(portal: &Portal, account_id: i64) -> Limit {
+    Limit::new(
+        LimitKind::SmsAccount,
+        account_id.to_string(),
+        HOUR,
+        portal.settings.limits.sends_per_account_hour,
+        portal.now(),
+        |wait| {
+            format!("You've asked for a lot of codes. For your security, please wait {wait} before asking again, or contact the practice.")
+        },
+    )
+}
+
+fn per_network(portal: &Portal, caller: &Caller) -> Limit {
+    Limit::new(
+        LimitKind::SmsIp,
+        caller.network(portal.settings.ipv6_prefix),
+        HOUR,
+        portal.settings.limits.sends_per_ip_hour,
+        portal.now(),
+        |wait| {
+            format!(
+                "Too many codes have been asked for from your network. Please try again in {wait}."
+            )
+        },
+    )
+}
+
+fn portal_wide(portal: &Portal) -> Limit {
+    Limit::new(
+        LimitKind::SmsAll,
+        "portal",
+        DAY,
+        portal.settings.limits.sends_per_day,
+        portal.now(),
+        |wait| {
+            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
+        },
+    )
 }
 
 /// Refuses with 429 if a limit is already reached, without counting anything: for checks before

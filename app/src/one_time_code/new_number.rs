@@ -3,8 +3,8 @@
 //! once the new one is proven every other session of the account ends.
 
 use super::{
-    challenge::{self, ChallengeError, Purpose},
-    sending::{email_notice, send_code_to, support_contact, text_notice, SEND_FAILED},
+    challenge::{self, ChallengeError, Notice, Purpose},
+    sending::{email_notice, send_code_with_notice, support_contact, text_notice, SEND_FAILED},
     CodeSent, Verified,
 };
 use crate::{
@@ -42,6 +42,21 @@ pub async fn save_and_send(
     if wait > 0 {
         return Err(ChallengeError::Cooldown(wait).into());
     }
+    // The old number is told with the code, in the code's own transaction: once for each code
+    // issued, never for a request the cooldown or a limit refuses.
+    let notice = patient.mobile.verified().map(|old| Notice {
+        account_id: patient.id,
+        to: old.to_string(),
+        body: format!(
+            "Your {} patient portal: a new mobile number ending {} was added to your account. \
+             Your codes still come to this number until the new one is verified. If you didn't \
+             do this, please contact the practice: {}.",
+            portal.practice().practice_name,
+            mobile.ending(),
+            support_contact(portal),
+        ),
+        limits: limits::for_notice(portal, caller, patient.id, old),
+    });
     let limits = limits::for_send(
         portal,
         caller,
@@ -50,6 +65,9 @@ pub async fn save_and_send(
         Recipient::Unproven,
     );
     limits::precheck(portal, &limits).await?;
+    if let Some(notice) = &notice {
+        limits::precheck(portal, &limits::after_the_code(&limits, &notice.limits)).await?;
+    }
     portal
         .store
         .save_pending_mobile(patient.id, mobile.e164())
@@ -66,18 +84,7 @@ pub async fn save_and_send(
                 .map_or("none".into(), mobile::masked)
         ));
     audit::record(portal, caller, entry).await;
-    if let Some(old) = patient.mobile.verified() {
-        let body = format!(
-            "Your {} patient portal: a new mobile number ending {} was added to your account. \
-             Your codes still come to this number until the new one is verified. If you didn't \
-             do this, please contact the practice: {}.",
-            portal.practice().practice_name,
-            mobile.ending(),
-            support_contact(portal),
-        );
-        text_notice(portal, caller, patient.id, old, &body).await;
-    }
-    send_code(portal, caller, session, &mobile).await
+    send_code(portal, caller, session, &mobile, notice.as_ref()).await
 }
 
 async fn send_code(
@@ -85,14 +92,16 @@ async fn send_code(
     caller: &Caller,
     session: &Session,
     mobile: &Mobile,
+    notice: Option<&Notice>,
 ) -> Result<CodeSent, PortalError> {
-    send_code_to(
+    send_code_with_notice(
         portal,
         caller,
         session,
         Purpose::NewNumber,
         mobile,
         Recipient::Unproven,
+        notice,
     )
     .await
     .map_err(|err| match err.error {
@@ -133,7 +142,7 @@ pub async fn resend(
         .ok_or_else(no_pending_number)?;
     let mobile = Mobile::parse(pending, settings.default_region, &settings.allowed_regions)
         .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
-    send_code(portal, caller, session, &mobile).await
+    send_code(portal, caller, session, &mobile, None).await
 }
 
 /// "Verify" for the pending number: it becomes the verified one, the old number and the patient

@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use super::{
-    challenge::{self, Purpose},
+    challenge::{self, Notice, Purpose},
     CodeSent,
 };
 use crate::{
     account::Patient,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
-    clock::HOUR,
     error::{ErrorKind, OrInternal, PortalError},
     mail::Email,
     mobile::{self, Mobile},
@@ -19,7 +18,7 @@ use crate::{
     portal::Portal,
     session::Session,
     sms::Delivery,
-    store::NewSms,
+    store::{NewSms, StoreError},
 };
 
 /// How long "Send Code" waits for the provider before answering anyway.
@@ -38,9 +37,27 @@ pub async fn send_code_to(
     mobile: &Mobile,
     recipient: Recipient,
 ) -> Result<CodeSent, PortalError> {
+    send_code_with_notice(portal, caller, session, purpose, mobile, recipient, None).await
+}
+
+/// As `send_code_to`, with a `notice` that is queued and counted with the code, so it goes
+/// exactly once for each code issued, and never when the code is refused.
+pub async fn send_code_with_notice(
+    portal: &Portal,
+    caller: &Caller,
+    session: &Session,
+    purpose: Purpose,
+    mobile: &Mobile,
+    recipient: Recipient,
+    notice: Option<&Notice>,
+) -> Result<CodeSent, PortalError> {
     let account_id = session.account_id;
     let limits = limits::for_send(portal, caller, account_id, mobile.e164(), recipient);
-    let issued = match challenge::create(portal, session, purpose, mobile, &limits).await {
+    let issued = match challenge::create_with_notice(
+        portal, session, purpose, mobile, &limits, notice,
+    )
+    .await
+    {
         Ok(issued) => issued,
         Err(err) => {
             if matches!(err, challenge::ChallengeError::Limited(_)) {
@@ -54,6 +71,11 @@ pub async fn send_code_to(
     };
     let resend_in_seconds = issued.resend_in_seconds;
     let code_mac = issued.code_mac;
+    // The notice first, as the old number's holder should hear of a change before any code
+    // for it can arrive.
+    if let Some((notice, id)) = notice.zip(issued.notice_id) {
+        deliver_notice(portal, caller, notice.account_id, &notice.to, Ok(id)).await;
+    }
     let delivery = portal
         .outbox
         .send_now(issued.sms, issued.give_up_at, SEND_PATIENCE)
@@ -101,9 +123,20 @@ pub async fn text_notice(portal: &Portal, caller: &Caller, account_id: i64, to: 
             to,
             sealed_body: &portal.secret.seal(body),
             now,
-            give_up_at: now + 24 * HOUR,
+            give_up_at: now + challenge::NOTICE_RETRIES_FOR,
         })
         .await;
+    deliver_notice(portal, caller, account_id, to, queued).await;
+}
+
+/// Makes the first attempt at a queued notice and records how it went.
+async fn deliver_notice(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: i64,
+    to: &str,
+    queued: Result<i64, StoreError>,
+) {
     let outcome = match queued {
         Ok(id) => match portal.outbox.deliver_now(id, Duration::from_secs(2)).await {
             Delivery::Sent | Delivery::NotMine => Outcome::Ok,

@@ -1,17 +1,33 @@
 //! One-time-code challenges, and the writes that must happen together with them. A challenge
 //! belongs to the session that asked for it.
 
-use super::{limit_key, limits::LimitReached, serialize, Store, StoreError};
+use super::{limit_key, limits::LimitReached, outbox::NewSms, serialize, Store, StoreError};
 use crate::{clock::Millis, limits::Limit};
 
 /// Why a code was not issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueRefused {
     /// The previous code is too recent; another may go then.
-    Cooldown {
-        ready_at: Millis,
-    },
+    Cooldown { ready_at: Millis },
+    /// One of the code's limits is full.
     Limit(LimitReached),
+    /// One of the notice's limits is full, once the code is counted.
+    NoticeLimit(LimitReached),
+}
+
+/// A text without a code that goes out with a code and only with it (the old number told of a
+/// new one), counted against its own limits.
+pub struct NoticeWithCode<'a> {
+    pub sms: NewSms<'a>,
+    pub limits: &'a [Limit],
+}
+
+/// The messages queued for an issued code: the code's, claimed to be sent at once, and the
+/// notice's, if any, for the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedSms {
+    pub code: i64,
+    pub notice: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -50,18 +66,22 @@ impl Store {
     /// the new one (already claimed by this sender, to go at once), and counts the send against
     /// the limits, all in one transaction: a code is never live without its message. The
     /// cooldown (`cooldown` after the previous code) and the limits are checked in the same
-    /// transaction, so parallel requests can't all slip through. Returns the message's id.
+    /// transaction, so parallel requests can't all slip through. A `notice` is queued and
+    /// counted in the same transaction, after the code (so a limit both count needs room for
+    /// both): it goes once for each code, never without one.
     pub async fn issue_challenge(
         &self,
         challenge: &ChallengeRow,
         sealed_body: &str,
         cooldown: Millis,
         limits: &[Limit],
+        notice: Option<&NoticeWithCode<'_>>,
         lease_until: Millis,
-    ) -> Result<Result<i64, IssueRefused>, StoreError> {
+    ) -> Result<Result<IssuedSms, IssueRefused>, StoreError> {
         let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
-        let mut keys: Vec<String> = limits.iter().map(limit_key).collect();
+        let notice_limits = notice.map_or(&[][..], |n| n.limits);
+        let mut keys: Vec<String> = limits.iter().chain(notice_limits).map(limit_key).collect();
         keys.push(format!(
             "challenge:{}:{}",
             challenge.session_id_hash, challenge.purpose
@@ -81,6 +101,17 @@ impl Store {
             return Ok(Err(IssueRefused::Limit(full)));
         }
         super::limits::insert_events(&mut tx, limits, now).await?;
+        let notice_id = match notice {
+            Some(notice) => {
+                if let Some(full) = super::limits::first_reached(&mut tx, notice.limits).await? {
+                    // Dropping the transaction takes the code's counts back too.
+                    return Ok(Err(IssueRefused::NoticeLimit(full)));
+                }
+                super::limits::insert_events(&mut tx, notice.limits, now).await?;
+                Some(super::outbox::insert_pending_sms(&mut tx, &notice.sms).await?)
+            }
+            None => None,
+        };
         let sms_id = super::outbox::insert_claimed_sms(
             &mut tx,
             &super::outbox::NewSms {
@@ -113,7 +144,10 @@ impl Store {
         .await?;
         self.notify_outbox(&mut tx).await?;
         tx.commit().await?;
-        Ok(Ok(sms_id))
+        Ok(Ok(IssuedSms {
+            code: sms_id,
+            notice: notice_id,
+        }))
     }
 
     /// Uses up one of the live challenge's tries, atomically, and returns it to be checked. `None`

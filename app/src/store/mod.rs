@@ -24,7 +24,7 @@ use sqlx::{
 
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::AuditRow;
-pub use challenges::{ChallengeRow, IssueRefused};
+pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
 pub use practice::{PracticeRow, PracticeSave};

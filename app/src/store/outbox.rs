@@ -79,6 +79,15 @@ pub(super) async fn insert_claimed_sms(
     insert_sms(tx, sms, Some(lease_until)).await
 }
 
+/// Puts a message in the outbox for the worker (or `deliver_now`), inside the caller's
+/// transaction.
+pub(super) async fn insert_pending_sms(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sms: &NewSms<'_>,
+) -> Result<i64, StoreError> {
+    insert_sms(tx, sms, None).await
+}
+
 impl Store {
     /// Queues a message that carries no code (a notice), returning its id.
     pub async fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64, StoreError> {
