@@ -55,17 +55,6 @@ impl Default for PracticeSettings {
 }
 
 impl PracticeSettings {
-    /// The practice's contact, for every message that sends a patient to support: the phone
-    /// and the email, either, or nothing when the practice has given neither.
-    pub fn support_contact(&self) -> String {
-        match (self.support_phone.is_empty(), self.support_email.is_empty()) {
-            (false, false) => format!("{} or {}", self.support_phone, self.support_email),
-            (false, true) => self.support_phone.clone(),
-            (true, false) => self.support_email.clone(),
-            (true, true) => String::new(),
-        }
-    }
-
     /// "contact the practice", with how when the practice has said: for the end of a sentence
     /// that sends a patient to support.
     pub fn contact_the_practice(&self) -> String {
@@ -362,5 +351,32 @@ impl Portal {
             .practice_settings(&self.settings.practice.to_row(), self.now())
             .await?;
         Ok(row.two_factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PracticeSettings;
+
+    #[test]
+    fn patients_are_told_to_contact_the_practice_with_what_it_has_given() {
+        let none = PracticeSettings::default();
+        assert_eq!(none.contact_the_practice(), "contact the practice");
+        let phone = PracticeSettings {
+            support_phone: "09 555 0134".into(),
+            ..none.clone()
+        };
+        assert_eq!(
+            phone.contact_the_practice(),
+            "contact the practice on 09 555 0134"
+        );
+        let both = PracticeSettings {
+            support_email: "help@example.org".into(),
+            ..phone
+        };
+        assert_eq!(
+            both.contact_the_practice(),
+            "contact the practice on 09 555 0134 or at help@example.org"
+        );
     }
 }

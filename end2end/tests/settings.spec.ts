@@ -16,6 +16,9 @@ import {
   uniqueUsername,
 } from "./support";
 
+// Both journeys save the one row of settings: one after the other, so neither's form goes stale.
+test.describe.configure({ mode: "serial" });
+
 test("an admin switches two-factor authentication off and on again", async ({ page, browser }) => {
   const name = uniqueUsername("admin");
   const admin = await enrolStaff(page, name, addStaff(name, "admin", practiceSettings.env));
@@ -77,4 +80,25 @@ test("an admin switches two-factor authentication off and on again", async ({ pa
   await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", /event=setting_changed/);
   await expectAccessible(page);
   await screenshot(page, "3-audit-log");
+});
+
+// On a slow machine (the CPU throttled six times), a change saved with Enter before the page's
+// scripts have woken is saved all the same, and the page says so.
+test("an admin who saves the settings at once, on a slow machine, is told they are saved", async ({ page }) => {
+  const name = uniqueUsername("hurriedadmin");
+  test.setTimeout(120_000);
+  const admin = await enrolStaff(page, name, addStaff(name, "admin", practiceSettings.env));
+  await staffLogin(page, admin);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
+  await page.goto("/staff/settings");
+  const renamed = `Harbourside ${name.slice(-4)}`;
+  await page.getByLabel("Practice name").fill(renamed);
+  await page.getByLabel("Practice name").press("Enter");
+  await expect(page.getByRole("status").filter({ hasText: "aved" })).toBeVisible();
+  await expect(page.getByLabel("Practice name")).toHaveValue(renamed);
+  // Every page from now on carries the new name.
+  await page.goto("/staff/settings");
+  await expect(page.locator(".practice-name")).toHaveText(renamed);
+  await screenshot(page, "hurried-settings");
 });

@@ -165,7 +165,7 @@ export function addStaff(name: string, role: "support" | "admin", env: Record<st
 }
 
 /** The authenticator's time step now (30 s each). */
-function currentStep(): number {
+export function currentStep(): number {
   return Math.floor(Date.now() / 1000 / 30);
 }
 

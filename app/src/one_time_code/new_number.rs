@@ -4,7 +4,9 @@
 
 use super::{
     challenge::{self, ChallengeError, Notice, Purpose},
-    sending::{email_notice, send_code_with_notice, support_contact, text_notice, SEND_FAILED},
+    sending::{
+        contact_the_practice, email_notice, send_code_with_notice, text_notice, SEND_FAILED,
+    },
     CodeSent, Verified,
 };
 use crate::{
@@ -50,10 +52,10 @@ pub async fn save_and_send(
         body: format!(
             "Your {} patient portal: a new mobile number ending {} was added to your account. \
              Your codes still come to this number until the new one is verified. If you didn't \
-             do this, please contact the practice: {}.",
+             do this, please {}.",
             portal.practice().practice_name,
             mobile.ending(),
-            support_contact(portal),
+            contact_the_practice(portal),
         ),
         limits: limits::for_notice(portal, caller, patient.id, old),
     });
@@ -193,20 +195,20 @@ async fn tell_of_the_change(
     if let Some(old) = old {
         let body = format!(
             "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
-             longer come to this number. If you didn't do this, please contact the practice: {}.",
+             longer come to this number. If you didn't do this, please {}.",
             portal.practice().practice_name,
             mobile::ending(new),
-            support_contact(portal),
+            contact_the_practice(portal),
         );
         text_notice(portal, caller, patient.id, old, &body).await;
     }
     let body = format!(
         "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
-         ending {}.\n\nIf this wasn't you, please contact the practice now, on {}.\n",
+         ending {}.\n\nIf this wasn't you, please {} now.\n",
         patient.given_name,
         portal.practice().practice_name,
         mobile::ending(new),
-        support_contact(portal),
+        contact_the_practice(portal),
     );
     email_notice(
         portal,

@@ -188,7 +188,7 @@ pub async fn email_notice(
     let _ = tokio::time::timeout(Duration::from_secs(2), sending).await;
 }
 
-/// The practice's contact, for every message that sends a patient to support.
-pub fn support_contact(portal: &Portal) -> String {
-    portal.practice().support_contact()
+/// "contact the practice" and how, to end every message that sends a patient to support.
+pub fn contact_the_practice(portal: &Portal) -> String {
+    portal.practice().contact_the_practice()
 }

@@ -4,7 +4,7 @@
 
 use super::{
     challenge::{self, Purpose},
-    sending::{email_notice, send_code_to, support_contact},
+    sending::{contact_the_practice, email_notice, send_code_to},
     CodeSent, Verified,
 };
 use crate::{
@@ -48,8 +48,8 @@ pub fn support_needed(portal: &Portal) -> PortalError {
     PortalError::new(
         ErrorKind::Forbidden,
         format!(
-            "For your security, the practice needs to set up your mobile number with you. Please contact support: {}.",
-            support_contact(portal)
+            "For your security, the practice needs to set up your mobile number with you. Please {}.",
+            contact_the_practice(portal)
         ),
     )
 }
@@ -167,12 +167,11 @@ async fn first_number_set_at_login(
     let body = format!(
         "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
          portal texts your sign-in codes to. It was given after your password at a login.\n\n\
-         If this wasn't you, someone may know your password: please contact the practice now, \
-         on {}.\n",
+         If this wasn't you, someone may know your password: please {} now.\n",
         patient.given_name,
         mobile::ending(number),
         portal.practice().practice_name,
-        support_contact(portal),
+        contact_the_practice(portal),
     );
     email_notice(
         portal,

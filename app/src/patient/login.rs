@@ -79,7 +79,10 @@ pub mod ssr {
         login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
         mobile::{self, Mobile},
         one_time_code::limits::Recipient,
-        one_time_code::{challenge::Purpose, sending::send_code_to, sending::support_contact},
+        one_time_code::{
+            challenge::Purpose,
+            sending::{contact_the_practice, send_code_to},
+        },
         password::PasswordHasher,
         portal::Portal,
         session::{self, NewSession, Stage},
@@ -275,8 +278,8 @@ pub mod ssr {
                 .detail("one-time password past its date");
             audit::record(portal, caller, entry).await;
             return Err(PortalError::unauthorized(format!(
-                "The password the practice gave you has expired. Please contact the practice for a new one: {}.",
-                support_contact(portal)
+                "The password the practice gave you has expired. Please {} for a new one.",
+                contact_the_practice(portal)
             )));
         }
         if PasswordHasher::needs_rehash(patient.password_hash()) {

@@ -67,12 +67,24 @@ pub async fn save_practice_settings(
         resend_cooldown_seconds,
         version,
     };
-    ssr::save(&portal, &visit, form).await
+    let saved = ssr::save(&portal, &visit, form).await?;
+    // Sent before the page's scripts woke (or without them): back to the page, which says so.
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(SAVED_PAGE);
+    }
+    Ok(saved)
 }
+
+/// Where a save posted as a plain form lands: the settings, saying they are saved.
+const SAVED_PAGE: &str = "/staff/settings?saved";
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let current = Resource::new(|| (), |_| practice_settings());
+    let just_saved = leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("saved")
+        .is_some();
     view! {
         <Title text="Practice settings"/>
         <AdminsOnly>
@@ -80,7 +92,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <h1>"Practice settings"</h1>
                 // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
                 {move || Suspend::new(async move {
-                    current.await.map(|settings| view! { <SettingsForm settings page=PageContext::here()/> })
+                    current.await.map(|settings| view! { <SettingsForm settings just_saved page=PageContext::here()/> })
                 })}
             </section>
         </AdminsOnly>
@@ -90,7 +102,12 @@ pub fn SettingsPage() -> impl IntoView {
 /// The form wakes in the browser, to say in place what was saved. When another save came first,
 /// it shows the settings as they are now, for the admin to make their change again.
 #[island(lazy)]
-fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoView {
+fn SettingsForm(
+    settings: PracticeSettingsForm,
+    /// Back from a save posted as a plain form.
+    just_saved: bool,
+    page: PageContext,
+) -> impl IntoView {
     crate::ui::enhance::awake("SettingsForm");
     page.provide();
     let save = ServerAction::<SavePracticeSettings>::new();
@@ -114,7 +131,7 @@ fn SettingsForm(settings: PracticeSettingsForm, page: PageContext) -> impl IntoV
         }),
         _ => {}
     });
-    view! { {move || view! { <SettingsFields settings=current.get() save error/> }} }
+    view! { {move || view! { <SettingsFields settings=current.get() save error just_saved/> }} }
 }
 
 #[component]
@@ -122,15 +139,13 @@ fn SettingsFields(
     settings: PracticeSettingsForm,
     save: ServerAction<SavePracticeSettings>,
     error: Signal<Option<PortalError>>,
+    just_saved: bool,
 ) -> impl IntoView {
-    let saved = Signal::derive(move || {
-        save.value().get().and_then(Result::ok).map(|s| {
-            if s.changed.is_empty() {
-                "Nothing changed.".to_string()
-            } else {
-                format!("Saved: {}.", s.changed.join("; "))
-            }
-        })
+    let saved = Signal::derive(move || match save.value().get() {
+        Some(Ok(s)) if s.changed.is_empty() => Some("Nothing changed.".to_string()),
+        Some(Ok(s)) => Some(format!("Saved: {}.", s.changed.join("; "))),
+        Some(Err(_)) => None,
+        None => just_saved.then(|| "The settings are saved.".to_string()),
     });
     let support = settings.first_number_at_login == "support";
     view! {

@@ -454,7 +454,7 @@ pub mod ssr {
         clock::DAY,
         error::{OrInternal, PortalError},
         mobile,
-        one_time_code::sending::{support_contact, text_notice},
+        one_time_code::sending::{contact_the_practice, text_notice},
         portal::Portal,
         request::StaffVisit,
         session,
@@ -755,9 +755,9 @@ pub mod ssr {
     async fn tell_patient(portal: &Portal, visit: &StaffVisit, patient: &Patient, what: &str) {
         let practice = portal.practice();
         let body = format!(
-            "Your {} patient portal: {what}. If you didn't ask for this, please contact the practice: {}.",
+            "Your {} patient portal: {what}. If you didn't ask for this, please {}.",
             practice.practice_name,
-            support_contact(portal),
+            contact_the_practice(portal),
         );
         if let Some(number) = patient.mobile.verified() {
             text_notice(portal, &visit.caller, patient.id, number, &body).await;
