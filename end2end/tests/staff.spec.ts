@@ -128,6 +128,14 @@ test("a patient locks themselves out; support finds and unlocks them, and they s
   await expect(staffPage.locator(".sign-in-state")).toContainText("No login delay");
   await expect(staffPage.locator("table.audit")).toContainText("patient_unlocked");
   await screenshot(staffPage, "2-unlocked");
+  // On a phone the record fits the screen: its tables scroll inside their frames, the page
+  // itself never sideways.
+  await staffPage.setViewportSize({ width: 360, height: 740 });
+  expect(await staffPage.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  const table = staffPage.locator("table.audit");
+  expect(await table.evaluate((t) => t.scrollWidth <= t.clientWidth)).toBe(true);
+  await expectAccessible(staffPage);
+  await screenshot(staffPage, "3-record-on-a-phone");
   await staffContext.close();
 
   // The patient was told by text.

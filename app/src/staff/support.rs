@@ -349,10 +349,10 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
                     <tbody>
                         {record.texts.into_iter().map(|t| view! {
                             <tr>
-                                <td>{t.at}</td>
-                                <td>{t.to}</td>
-                                <td>{format!("{} ({} attempt{})", t.status, t.attempts, if t.attempts == 1 { "" } else { "s" })}</td>
-                                <td>{t.delivery.or(t.error).unwrap_or_default()}</td>
+                                <td data-label="When">{t.at}</td>
+                                <td data-label="To">{t.to}</td>
+                                <td data-label="Status">{format!("{} ({} attempt{})", t.status, t.attempts, if t.attempts == 1 { "" } else { "s" })}</td>
+                                <td data-label="Provider's report">{t.delivery.or(t.error).unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -376,13 +376,13 @@ pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
                 <tbody>
                     {items.into_iter().map(|a| view! {
                         <tr>
-                            <td>{a.at}</td>
-                            <td>{a.event}</td>
-                            <td>{a.outcome}</td>
-                            <td>{a.patient.unwrap_or_default()}</td>
-                            <td>{a.staff.unwrap_or_default()}</td>
-                            <td>{a.ip}</td>
-                            <td>{a.detail.unwrap_or_default()}</td>
+                            <td data-label="When">{a.at}</td>
+                            <td data-label="Event">{a.event}</td>
+                            <td data-label="Outcome">{a.outcome}</td>
+                            <td data-label="Patient">{a.patient.unwrap_or_default()}</td>
+                            <td data-label="Staff">{a.staff.unwrap_or_default()}</td>
+                            <td data-label="IP">{a.ip}</td>
+                            <td data-label="Detail">{a.detail.unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
