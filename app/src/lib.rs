@@ -84,6 +84,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // With cargo-leptos's content-hashed names, the one this build made.
                 <HashedStylesheet options=options.clone() id="portal"/>
                 <HydrationScripts options islands=true islands_router=true/>
+                <script nonce=leptos::nonce::use_nonce() inner_html=SLEEPING_ISLAND_FORMS></script>
                 <MetaTags/>
             </head>
             <body>
@@ -92,6 +93,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// A form in an island that hasn't woken yet (its wasm still on its way, on a slow phone) is
+/// sent by the browser itself, as without scripts, and its answer loads as a page. The islands
+/// router would post it and put the answer in place around the island but never into it, so a
+/// search's results or a refused code's message would not be shown. Inline, so it holds from
+/// the first paint, before any wasm.
+const SLEEPING_ISLAND_FORMS: &str = "addEventListener(\"submit\",function(e){var i=e.target.closest(\"leptos-island\");if(i){if(!i.hasAttribute(\"data-awake\"))e.stopImmediatePropagation()}},true)";
 
 /// Scripts run only from the portal itself or with this page's nonce (the hydration script).
 #[cfg(feature = "ssr")]

@@ -1,6 +1,7 @@
 // A hurried person on a slow phone: the CPU throttled six times (as Chromium's DevTools do), a
-// field typed and Enter pressed as soon as the page shows, before its scripts have woken. Every
-// form must still give its answer.
+// field typed and Enter pressed as soon as the page shows, before its scripts have woken (the
+// islands' own wasm is held back until then, so they surely haven't). Every form must still
+// give its answer.
 import { expect, type Page } from "@playwright/test";
 import {
   PASSWORD,
@@ -18,10 +19,18 @@ import {
   currentStep,
 } from "./support";
 
-/** A page whose CPU runs six times slower than this machine's. */
-async function slowPhone(page: Page): Promise<void> {
+/** A page whose CPU runs six times slower than this machine's, and whose islands stay asleep
+ * (their wasm held back) until the returned function wakes them. */
+async function slowPhone(page: Page): Promise<() => void> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  await page.route(/\/pkg\/(chunk_|split_).*\.wasm$/, async (route) => {
+    await woken;
+    await route.continue();
+  });
+  return wake;
 }
 
 test("a patient who types their code and presses Enter at once is signed in", async ({ page, browser, request }) => {
@@ -32,7 +41,7 @@ test("a patient who types their code and presses Enter at once is signed in", as
   await registerAndVerify(setup, request, { username, mobile });
   await setup.close();
 
-  await slowPhone(page);
+  const wake = await slowPhone(page);
   await page.goto("/login");
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
@@ -47,6 +56,7 @@ test("a patient who types their code and presses Enter at once is signed in", as
   await page.getByLabel("Verification code").fill(code);
   await page.getByLabel("Verification code").press("Enter");
   await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+  wake();
   await screenshot(page, "hurried-signed-in");
 });
 
@@ -55,7 +65,7 @@ test("a patient who changes their number in a hurry gets the code and verifies i
   const username = uniqueUsername("hurriednew");
   await registerAndVerify(page, request, { username, mobile: uniqueMobile() });
   const newMobile = uniqueMobile();
-  await slowPhone(page);
+  const wake = await slowPhone(page);
   await page.goto("/profile/mobile");
   await page.getByLabel("Mobile number").fill(newMobile.typed);
   await page.getByLabel("Mobile number").press("Enter");
@@ -67,6 +77,7 @@ test("a patient who changes their number in a hurry gets the code and verifies i
   await expect(page.getByRole("status").filter({ hasText: "verified" })).toContainText(
     `Your new mobile number ending ${newMobile.e164.slice(-2)} is verified`,
   );
+  wake();
 });
 
 test("support searches the moment the page shows, and the patient is found", async ({ page, browser, request }) => {
@@ -78,7 +89,7 @@ test("support searches the moment the page shows, and the patient is found", asy
   const staff = await enrolStaff(setup, name, addStaff(name, "support"));
   await setup.close();
 
-  await slowPhone(page);
+  const wake = await slowPhone(page);
   await page.goto("/staff/login");
   await page.getByLabel("Username").fill(staff.name);
   await page.getByLabel("Password").fill(STAFF_PASSWORD);
@@ -92,5 +103,6 @@ test("support searches the moment the page shows, and the patient is found", asy
   await page.getByLabel("Search patients").press("Enter");
   await expect(page.locator(".patient-list li").filter({ hasText: username })).toHaveCount(1);
   await expect(page).toHaveURL(new RegExp(`/staff\\?query=${username}$`));
+  wake();
   await screenshot(page, "hurried-search");
 });

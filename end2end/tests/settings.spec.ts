@@ -91,12 +91,20 @@ test("an admin who saves the settings at once, on a slow machine, is told they a
   await staffLogin(page, admin);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
+  // The form's island stays asleep until the save is answered.
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  await page.route(/\/pkg\/(chunk_|split_).*\.wasm$/, async (route) => {
+    await woken;
+    await route.continue();
+  });
   await page.goto("/staff/settings");
   const renamed = `Harbourside ${name.slice(-4)}`;
   await page.getByLabel("Practice name").fill(renamed);
   await page.getByLabel("Practice name").press("Enter");
   await expect(page.getByRole("status").filter({ hasText: "aved" })).toBeVisible();
   await expect(page.getByLabel("Practice name")).toHaveValue(renamed);
+  wake();
   // Every page from now on carries the new name.
   await page.goto("/staff/settings");
   await expect(page.locator(".practice-name")).toHaveText(renamed);
