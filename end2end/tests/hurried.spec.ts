@@ -2,7 +2,7 @@
 // field typed and Enter pressed as soon as the page shows, before its scripts have woken (the
 // islands' own wasm is held back until then, so they surely haven't). Every form must still
 // give its answer.
-import { expect, type Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   PASSWORD,
   addStaff,
@@ -17,21 +17,8 @@ import {
   STAFF_PASSWORD,
   authenticatorCode,
   currentStep,
+  slowPhone,
 } from "./support";
-
-/** A page whose CPU runs six times slower than this machine's, and whose islands stay asleep
- * (their wasm held back) until the returned function wakes them. */
-async function slowPhone(page: Page): Promise<() => void> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
-  let wake!: () => void;
-  const woken = new Promise<void>((resolve) => (wake = resolve));
-  await page.route(/\/pkg\/(chunk_|split_).*\.wasm$/, async (route) => {
-    await woken;
-    await route.continue();
-  });
-  return wake;
-}
 
 test("a patient who types their code and presses Enter at once is signed in", async ({ page, browser, request }) => {
   test.setTimeout(120_000);

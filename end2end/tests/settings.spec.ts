@@ -10,6 +10,7 @@ import {
   expectAccessible,
   hydrated,
   screenshot,
+  slowPhone,
   staffLogin,
   test,
   uniqueMobile,
@@ -89,15 +90,8 @@ test("an admin who saves the settings at once, on a slow machine, is told they a
   test.setTimeout(120_000);
   const admin = await enrolStaff(page, name, addStaff(name, "admin", practiceSettings.env));
   await staffLogin(page, admin);
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
   // The form's island stays asleep until the save is answered.
-  let wake!: () => void;
-  const woken = new Promise<void>((resolve) => (wake = resolve));
-  await page.route(/\/pkg\/(chunk_|split_).*\.wasm$/, async (route) => {
-    await woken;
-    await route.continue();
-  });
+  const wake = await slowPhone(page);
   await page.goto("/staff/settings");
   const renamed = `Harbourside ${name.slice(-4)}`;
   await page.getByLabel("Practice name").fill(renamed);

@@ -221,3 +221,17 @@ export async function staffLogin(page: Page, staff: StaffMember): Promise<void> 
   await expect(page.getByRole("navigation", { name: "Staff" })).toBeVisible();
   await hydrated(page);
 }
+
+/** A page whose CPU runs six times slower than this machine's, and whose islands stay asleep
+ * (their wasm held back) until the returned function wakes them. */
+export async function slowPhone(page: Page): Promise<() => void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 6 });
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  await page.route(/\/pkg\/(chunk_|split_).*\.wasm$/, async (route) => {
+    await woken;
+    await route.continue();
+  });
+  return wake;
+}
