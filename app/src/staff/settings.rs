@@ -70,13 +70,10 @@ pub async fn save_practice_settings(
     let saved = ssr::save(&portal, &visit, form).await?;
     // Sent before the page's scripts woke (or without them): back to the page, which says so.
     if crate::request::is_plain_form_post() {
-        leptos_axum::redirect(SAVED_PAGE);
+        leptos_axum::redirect("/staff/settings?saved");
     }
     Ok(saved)
 }
-
-/// Where a save posted as a plain form lands: the settings, saying they are saved.
-const SAVED_PAGE: &str = "/staff/settings?saved";
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
