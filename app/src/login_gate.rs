@@ -21,9 +21,12 @@ const FAILURES_FORGOTTEN_AFTER: Millis = 24 * HOUR;
 /// is refused without being kept: typed text must not grow the database or its index keys.
 pub const LONGEST_USERNAME: usize = 64;
 
-/// Whether `typed` could be someone's username, by its length.
+/// Whether `typed` could be someone's username: by the rule every account's was made with
+/// (`account::Username`), its length and its characters. Anything else is nobody's, and keys
+/// nothing: a patient typing `staff:admin` must not reach a staff member's failure count.
 pub fn could_be_a_username(typed: &str) -> bool {
     typed.trim().chars().count() <= LONGEST_USERNAME
+        && crate::account::Username::parse(typed).is_ok()
 }
 
 /// How long the next attempt must wait after `failures` consecutive failures.

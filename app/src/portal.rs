@@ -292,11 +292,16 @@ impl Portal {
         }
     }
 
+    /// Takes `settings` unless this instance already holds a later version: a slow save or a
+    /// reload that overlaps a save must not put older settings back.
     fn set_practice(&self, settings: PracticeSettings) {
         let settings = Arc::new(settings);
-        match self.practice.write() {
-            Ok(mut current) => *current = settings,
-            Err(poisoned) => *poisoned.into_inner() = settings,
+        let mut current = match self.practice.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if settings.version >= current.version {
+            *current = settings;
         }
     }
 
@@ -341,16 +346,6 @@ impl Portal {
                 Err(current)
             }
         })
-    }
-
-    /// Whether two-factor authentication is on, as stored now rather than as this instance
-    /// last read it: a password alone signs in only while it is really off.
-    pub async fn two_factor_on_now(&self) -> Result<bool, StoreError> {
-        let row = self
-            .store
-            .practice_settings(&self.settings.practice.to_row(), self.now())
-            .await?;
-        Ok(row.two_factor)
     }
 }
 

@@ -54,6 +54,20 @@ pub fn is_plain_form_post() -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// Whether the browser says another site started this request (`Sec-Fetch-Site`). State-changing
+/// posts from elsewhere are refused before they arrive; this is for GETs that do something.
+pub fn from_another_site() -> bool {
+    parts()
+        .and_then(|p| {
+            p.headers
+                .get("sec-fetch-site")?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .is_some_and(|site| site == "cross-site")
+}
+
 fn append_header(name: header::HeaderName, value: &str) {
     if let (Some(options), Ok(value)) = (
         use_context::<ResponseOptions>(),

@@ -10,7 +10,7 @@ mod middleware;
 mod page_cache;
 mod static_files;
 
-pub use listener::serve;
+pub use listener::{serve, serve_behind};
 
 /// Rendering a page makes many small allocations, from many threads; mimalloc serves them
 /// markedly faster than the system allocator.

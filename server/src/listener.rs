@@ -24,6 +24,8 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use ipnet::IpNet;
+
 use crate::config::HttpLimits;
 
 /// How long open requests may take to finish once shutdown begins.
@@ -36,8 +38,20 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_behind(listener, router, limits, Vec::new(), shutdown).await
+}
+
+/// As `serve`, behind the reverse proxies `proxies`: each is the peer of every client it
+/// forwards, so it isn't held to one client's share (it must limit its own clients).
+pub async fn serve_behind(
+    listener: TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    proxies: Vec<IpNet>,
+    shutdown: impl Future<Output = ()>,
+) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let clients = Arc::new(Clients::new(&limits));
+    let clients = Arc::new(Clients::new(&limits, proxies));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         // A deadline for the whole head, also between requests on a kept-alive connection.
@@ -121,27 +135,32 @@ struct Clients {
     open: Mutex<HashMap<String, usize>>,
     cap: usize,
     ipv6_prefix: u8,
+    /// Trusted reverse proxies: many clients share each one's address.
+    proxies: Vec<IpNet>,
 }
 
 impl Clients {
-    fn new(limits: &HttpLimits) -> Self {
+    fn new(limits: &HttpLimits, proxies: Vec<IpNet>) -> Self {
         Self {
             open: Mutex::new(HashMap::new()),
             cap: limits.max_connections_per_client.max(1),
             ipv6_prefix: limits.ipv6_prefix,
+            proxies,
         }
     }
 
     /// A seat for one more connection from `ip`, unless it already holds its share.
     fn seat(self: &Arc<Self>, ip: IpAddr) -> Option<Seat> {
         // `::ffff:a.b.c.d` from a socket bound to `[::]` is the IPv4 client a.b.c.d.
-        let client = Caller::new(ip.to_canonical(), None).network(self.ipv6_prefix);
+        let ip = ip.to_canonical();
+        let client = Caller::new(ip, None).network(self.ipv6_prefix);
+        let proxy = self.proxies.iter().any(|net| net.contains(&ip));
         let mut open = self
             .open
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = open.entry(client.clone()).or_default();
-        if *count >= self.cap {
+        if *count >= self.cap && !proxy {
             return None;
         }
         *count += 1;

@@ -162,10 +162,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(server::follow_practice_settings(portal.clone()));
     let addr = leptos.leptos_options.site_addr;
     let http = wiring.http;
+    let proxies = wiring.trusted_proxies.clone();
     let router = server::router_with(portal, leptos.leptos_options, wiring);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("the portal is listening on http://{addr}");
-    server::serve(listener, router, http, shutdown_signal()).await;
+    server::serve_behind(listener, router, http, proxies, shutdown_signal()).await;
     Ok(())
 }
 

@@ -318,3 +318,22 @@ async fn the_command_line_unlocks_a_staff_member_delayed_on_every_network() {
         .unwrap();
     assert!(nobody.is_none());
 }
+
+#[tokio::test]
+async fn a_patient_login_can_never_count_against_a_staff_members_sign_in() {
+    let portal = TestPortal::new().await;
+    let kim = portal.staff("kim", StaffRole::Support).await;
+    // "staff:kim" is how the gate names kim's staff sign-in; typed at the patients' login it is
+    // no username at all, and counts against nobody.
+    for _ in 0..6 {
+        let reply = login_from(&portal, ELSEWHERE, "staff:kim", WRONG).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+    }
+    let from_elsewhere = kim_signs_in_from(&portal, ELSEWHERE, &kim, 0).await;
+    assert_eq!(
+        from_elsewhere.status,
+        StatusCode::OK,
+        "{}",
+        from_elsewhere.text()
+    );
+}

@@ -269,3 +269,42 @@ async fn a_kept_alive_connection_left_idle_is_closed_after_the_header_deadline()
         .unwrap_or(false);
     assert!(closed, "an idle kept-alive connection is closed");
 }
+
+#[tokio::test]
+async fn a_trusted_proxy_is_not_held_to_one_clients_share() {
+    let portal = TestPortal::new().await;
+    let limits = HttpLimits {
+        max_connections: 64,
+        max_connections_per_client: 2,
+        ..HttpLimits::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let proxy: ipnet::IpNet = "127.0.0.3/32".parse().unwrap();
+    tokio::spawn(server::serve_behind(
+        listener,
+        portal.router.clone(),
+        limits,
+        vec![proxy],
+        std::future::pending(),
+    ));
+    // Many patients behind the proxy, each on a connection of its own, all from its address.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(connect_from("127.0.0.3", addr).await);
+    }
+    assert_eq!(health_from("127.0.0.3", addr).await, "HTTP/1.1 200 OK");
+    // Any other client is still held to its share.
+    let mut other = Vec::new();
+    for _ in 0..2 {
+        other.push(connect_from("127.0.0.4", addr).await);
+    }
+    let mut over = connect_from("127.0.0.4", addr).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), closed_by_server(&mut over))
+        .await
+        .unwrap_or(false);
+    assert!(
+        closed,
+        "a third connection from an ordinary client is closed"
+    );
+}

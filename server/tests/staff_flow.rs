@@ -1076,7 +1076,7 @@ async fn a_stale_settings_form_is_told_and_undoes_nothing_and_the_audit_compares
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
     assert_eq!(
         saved.json()["changed"],
-        serde_json::json!(["support phone:  → 09 555 0134"])
+        serde_json::json!(["support phone: (none) → 09 555 0134"])
     );
     let log = ada
         .browser
@@ -1092,7 +1092,7 @@ async fn a_stale_settings_form_is_told_and_undoes_nothing_and_the_audit_compares
     assert_eq!(
         details,
         [
-            "support phone:  → 09 555 0134",
+            "support phone: (none) → 09 555 0134",
             "practice name: Patient Portal → Renamed Practice"
         ]
     );
@@ -1169,6 +1169,20 @@ async fn an_instance_that_has_not_yet_heard_two_factor_is_back_on_still_asks_for
     let login = second.browser().log_in("arthur").await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text());
     assert_eq!(login.json()["signed_in"], false, "{}", login.text());
+    // Nor is a new patient signed in there without a code.
+    let mut newcomer = second.browser();
+    let registered = newcomer.register("beatrice").await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text());
+    assert_eq!(
+        registered.json()["signed_in"],
+        false,
+        "{}",
+        registered.text()
+    );
+    assert_eq!(
+        newcomer.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// The authenticator key the enrolment page shows, and the cookie naming its browser.
@@ -1372,6 +1386,15 @@ async fn a_search_is_answered_with_the_page_itself_scripts_or_none() {
     // A search that can't be read is told beside its field, in the page.
     let short = without_markers(&portal.get("/staff?query=x", cookie).await.text());
     assert!(short.contains(r#"aria-invalid="true""#), "{short}");
+    // A link on another site can't make a search in the staff member's name.
+    let request = axum::http::Request::get("/staff?query=arthur")
+        .header("cookie", cookie.unwrap())
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let forged = without_markers(&portal.send(request).await.text());
+    assert!(!forged.contains("· arthur ·"), "{forged}");
+    assert!(forged.contains("came from a link on another site"));
     // Signed out, the page sends the browser to sign in, as every staff page does.
     let signed_out = portal.get("/staff?query=margaret", None).await;
     assert!(signed_out.status.is_redirection() || !signed_out.text().contains("Margaret Smith"));

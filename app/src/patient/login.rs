@@ -126,7 +126,7 @@ pub mod ssr {
         step_in(portal, caller, &patient).await
     }
 
-    /// A username too long to be anyone's: refused as wrong details, after a password check
+    /// A username no account could have (too long, or with characters the rule refuses): refused as wrong details, after a password check
     /// against the dummy hash so that it takes as long, and counted only against the network.
     async fn nobodys_username(
         portal: &Portal,
@@ -142,7 +142,7 @@ pub mod ssr {
         check_password(portal, caller, None, typed, password).await?;
         let entry = Entry::new(Event::Login, Outcome::UnknownUser)
             .typed_username(typed)
-            .detail("username longer than any account's");
+            .detail("not a username any account could have");
         audit::record(portal, caller, entry).await;
         Err(PortalError::unauthorized(WRONG_DETAILS))
     }
@@ -305,16 +305,15 @@ pub mod ssr {
         patient: &Patient,
     ) -> Result<(LoggedIn, NewSession), PortalError> {
         let previous = caller.session.as_ref();
-        // Asked of the database too: another instance may have just switched it back on.
-        let password_only = !portal.practice().two_factor
-            && !portal
-                .two_factor_on_now()
+        // While this instance believes it off; the store has the last word, as another
+        // instance may have just switched it back on.
+        let password_only = match portal.practice().two_factor {
+            true => None,
+            false => session::begin_without_code(portal, patient.id, previous)
                 .await
-                .or_internal("reading the practice settings")?;
-        if password_only {
-            let new = session::begin(portal, patient.id, Stage::SignedIn, previous)
-                .await
-                .or_internal("starting a session")?;
+                .or_internal("starting a session")?,
+        };
+        if let Some(new) = password_only {
             let entry = Entry::new(Event::SignedIn, Outcome::Ok)
                 .account(patient.id)
                 .detail("password only: two-factor is off");

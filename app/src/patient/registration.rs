@@ -194,15 +194,21 @@ pub mod ssr {
             // Someone took the name between the check and the insert.
             .ok_or_else(|| PortalError::field("username", USERNAME_TAKEN))?;
 
-        let signed_in = !portal.practice().two_factor;
-        let stage = if signed_in {
-            Stage::SignedIn
-        } else {
-            Stage::Registered
+        let previous = caller.session.as_ref();
+        // Signed in at once only while two-factor authentication is really off (see login).
+        let without_code = match portal.practice().two_factor {
+            true => None,
+            false => session::begin_without_code(portal, account_id, previous)
+                .await
+                .or_internal("starting a session")?,
         };
-        let session = session::begin(portal, account_id, stage, caller.session.as_ref())
-            .await
-            .or_internal("starting a session")?;
+        let signed_in = without_code.is_some();
+        let session = match without_code {
+            Some(session) => session,
+            None => session::begin(portal, account_id, Stage::Registered, previous)
+                .await
+                .or_internal("starting a session")?,
+        };
         let entry = Entry::new(Event::Registered, Outcome::Ok).account(account_id);
         audit::record(portal, caller, entry).await;
         let registered = Registered {

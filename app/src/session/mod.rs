@@ -127,35 +127,60 @@ pub async fn begin(
     stage: Stage,
     previous: Option<&Session>,
 ) -> Result<NewSession, StoreError> {
-    let value = new_id();
-    let now = portal.now();
-    let lifetime = if stage.is_pending() {
-        portal.settings.pending_seconds
-    } else {
-        portal.settings.session_absolute_seconds
-    };
-    let row = SessionRow {
-        id_hash: hash_id(&value),
-        account_id,
-        stage: stage.as_str().to_string(),
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + lifetime * SECOND,
-    };
+    let (new, row) = NewSession::prepare(portal, account_id, stage);
     portal
         .store
         .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
         .await?;
-    Ok(NewSession {
-        session: Session {
-            id_hash: row.id_hash,
+    Ok(new)
+}
+
+/// Starts a signed-in session without a code, if two-factor authentication is off as stored,
+/// not as this instance last read it; `None` when it is on. Checked in the step that stores the
+/// session, so an admin switching it on can never miss a session begun in the meantime.
+pub async fn begin_without_code(
+    portal: &Portal,
+    account_id: i64,
+    previous: Option<&Session>,
+) -> Result<Option<NewSession>, StoreError> {
+    let (new, row) = NewSession::prepare(portal, account_id, Stage::SignedIn);
+    let stored = portal
+        .store
+        .replace_session_while_two_factor_off(previous.map(|s| s.id_hash.as_str()), &row)
+        .await?;
+    Ok(stored.then_some(new))
+}
+
+impl NewSession {
+    /// A new session at `stage` and the row that stores it.
+    fn prepare(portal: &Portal, account_id: i64, stage: Stage) -> (Self, SessionRow) {
+        let value = new_id();
+        let now = portal.now();
+        let lifetime = if stage.is_pending() {
+            portal.settings.pending_seconds
+        } else {
+            portal.settings.session_absolute_seconds
+        };
+        let row = SessionRow {
+            id_hash: hash_id(&value),
             account_id,
-            stage,
+            stage: stage.as_str().to_string(),
+            created_at: now,
             last_seen_at: now,
-            expires_at: row.expires_at,
-        },
-        cookie: value,
-    })
+            expires_at: now + lifetime * SECOND,
+        };
+        let new = NewSession {
+            session: Session {
+                id_hash: row.id_hash.clone(),
+                account_id,
+                stage,
+                last_seen_at: now,
+                expires_at: row.expires_at,
+            },
+            cookie: value,
+        };
+        (new, row)
+    }
 }
 
 pub async fn end(portal: &Portal, session: &Session) -> Result<(), StoreError> {

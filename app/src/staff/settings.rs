@@ -367,7 +367,16 @@ mod ssr {
         ]
         .into_iter()
         .filter(|(_, old, new)| old != new)
-        .map(|(what, old, new)| format!("{what}: {old} → {new}"))
+        .map(|(what, old, new)| {
+            let shown = |value: String| {
+                if value.is_empty() {
+                    "(none)".into()
+                } else {
+                    value
+                }
+            };
+            format!("{what}: {} → {}", shown(old), shown(new))
+        })
         .collect()
     }
 

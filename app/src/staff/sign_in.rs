@@ -175,7 +175,7 @@ pub mod ssr {
         details_match(portal, None, password, code).await?;
         let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
             .typed_username(typed)
-            .detail("username longer than any staff member's");
+            .detail("not a username any staff member could have");
         audit::record(portal, caller, entry).await;
         Err(PortalError::unauthorized(WRONG_DETAILS))
     }

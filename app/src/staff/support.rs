@@ -141,6 +141,14 @@ pub async fn search_patients(
 ) -> Result<SearchResults, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    // A search is a GET of the page, and audited: another site must not make one in a staff
+    // member's name by sending their browser a link.
+    if crate::request::from_another_site() {
+        return Err(PortalError::new(
+            crate::error::ErrorKind::Forbidden,
+            "This search came from a link on another site, so it was not made. Please search again here.",
+        ));
+    }
     ssr::search(&portal, &visit, &query, page.unwrap_or(1)).await
 }
 

@@ -56,6 +56,9 @@ impl From<Row> for PracticeRow {
     }
 }
 
+/// Taken by a save of the settings and by a sign-in that relies on two-factor being off.
+pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
+
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
      first_number_at_login, resend_cooldown_seconds, version, two_factor_off_since \
      FROM practice_settings WHERE id = 1";
@@ -124,6 +127,7 @@ impl Store {
             (false, false) => replaced.two_factor_off_since,
         };
         let mut tx = self.writer.begin().await?;
+        super::serialize(&mut tx, self.engine, vec![PRACTICE_SETTINGS_LOCK.into()]).await?;
         let updated = sqlx::query(
             "UPDATE practice_settings SET two_factor = $1, practice_name = $2, \
              support_phone = $3, support_email = $4, first_number_at_login = $5, \

@@ -1,6 +1,6 @@
 //! Browser sessions, keyed by the hash of their cookie.
 
-use super::{Store, StoreError};
+use super::{practice::PRACTICE_SETTINGS_LOCK, Store, StoreError};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,6 +43,48 @@ impl Store {
         insert.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// As `replace_session`, only while the practice's two-factor switch is stored as off:
+    /// `false` (nothing stored) when it is on. The practice settings' lock is taken first, as a
+    /// save of them takes it, so a save switching it on either sees this session (and ends it)
+    /// or is seen here.
+    pub async fn replace_session_while_two_factor_off(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &SessionRow,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        super::serialize(&mut tx, self.engine, vec![PRACTICE_SETTINGS_LOCK.into()]).await?;
+        let two_factor: Option<i64> =
+            sqlx::query_scalar("SELECT two_factor FROM practice_settings WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        // Before the first start has stored the settings, the instance's own switch said off.
+        if two_factor.is_some_and(|on| on != 0) {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(old) = old_id_hash {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&new.id_hash)
+        .bind(new.account_id)
+        .bind(&new.stage)
+        .bind(new.created_at)
+        .bind(new.last_seen_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
