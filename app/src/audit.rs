@@ -46,10 +46,14 @@ pub enum Event {
     OneTimePasswordIssued,
     SettingChanged,
     AuditExported,
+    /// A patient asked not to be asked for a code on a browser.
+    DeviceRemembered,
+    /// Remembered devices were forgotten: the detail says how many and why.
+    DevicesForgotten,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 30] = [
+pub const ALL_EVENTS: [Event; 32] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -80,6 +84,8 @@ pub const ALL_EVENTS: [Event; 30] = [
     Event::OneTimePasswordIssued,
     Event::SettingChanged,
     Event::AuditExported,
+    Event::DeviceRemembered,
+    Event::DevicesForgotten,
 ];
 
 impl Event {
@@ -115,6 +121,8 @@ impl Event {
             Event::OneTimePasswordIssued => "one_time_password_issued",
             Event::SettingChanged => "setting_changed",
             Event::AuditExported => "audit_exported",
+            Event::DeviceRemembered => "device_remembered",
+            Event::DevicesForgotten => "devices_forgotten",
         }
     }
 }
@@ -163,6 +171,24 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Busy => "busy",
             Outcome::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// What proved a sign-in besides the password, as the audit records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Sms,
+    Passkey,
+    RememberedDevice,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Sms => "sms",
+            Factor::Passkey => "passkey",
+            Factor::RememberedDevice => "remembered_device",
         }
     }
 }

@@ -3,13 +3,17 @@
 
 use std::net::IpAddr;
 
-use crate::session::Session;
+use crate::session::{Browser, Session};
 
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
     pub ip: Option<IpAddr>,
     pub session: Option<Session>,
+    /// The browser's `User-Agent`, to name it on the patient's security page.
+    pub user_agent: Option<String>,
+    /// The token in the browser's remembered-device cookie, if it has one.
+    pub device_token: Option<String>,
 }
 
 impl Caller {
@@ -17,6 +21,15 @@ impl Caller {
         Self {
             ip: Some(ip),
             session,
+            ..Self::default()
+        }
+    }
+
+    /// The browser, for a session started in it.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            previous: self.session.as_ref(),
+            user_agent: self.user_agent.as_deref(),
         }
     }
 

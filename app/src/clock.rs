@@ -19,6 +19,19 @@ pub fn whole_seconds(span: Millis) -> u64 {
     ((span.max(0) + SECOND - 1) / SECOND) as u64
 }
 
+/// A moment as a patient reads it: "30 Nov 2026, 14:05 UTC".
+pub fn for_people(at: Millis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at / SECOND)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// The source of "now", injectable so that tests can move time.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Millis;

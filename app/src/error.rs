@@ -24,6 +24,8 @@ pub enum ErrorKind {
     /// Signed in with a one-time password from the practice: nothing else works until the
     /// patient has chosen their own.
     MustChoosePassword,
+    /// What the request names isn't there (any more), or isn't the caller's.
+    NotFound,
     /// The thing changed since the form was filled in: saving would undo someone else's change.
     Conflict,
     /// A limit or cooldown is in force; `retry_after_seconds` says how long.
@@ -41,6 +43,7 @@ impl ErrorKind {
             ErrorKind::Invalid => 422,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden | ErrorKind::MustChoosePassword => 403,
+            ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,

@@ -21,6 +21,8 @@ pub mod caller;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
+pub mod devices;
+#[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod login_gate;
@@ -54,6 +56,7 @@ use crate::{
         login::LoginPage,
         profile::{ChangeMobilePage, ProfilePage},
         registration::RegisterPage,
+        security::SecurityPage,
         verification::VerifyPage,
     },
     practice::{Footer, Header, Practice},
@@ -84,7 +87,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // With cargo-leptos's content-hashed names, the one this build made.
                 <HashedStylesheet options=options.clone() id="portal"/>
                 <HydrationScripts options islands=true islands_router=true/>
-                <script nonce=leptos::nonce::use_nonce() inner_html=SLEEPING_ISLAND_FORMS></script>
+                <script nonce=leptos::nonce::use_nonce() inner_html=FORMS_THE_BROWSER_SENDS></script>
                 <MetaTags/>
             </head>
             <body>
@@ -94,12 +97,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// A form in an island that hasn't woken yet (its wasm still on its way, on a slow phone) is
-/// sent by the browser itself, as without scripts, and its answer loads as a page. The islands
-/// router would post it and put the answer in place around the island but never into it, so a
-/// search's results or a refused code's message would not be shown. Inline, so it holds from
-/// the first paint, before any wasm.
-const SLEEPING_ISLAND_FORMS: &str = "addEventListener(\"submit\",function(e){var i=e.target.closest(\"leptos-island\");if(i){if(!i.hasAttribute(\"data-awake\"))e.stopImmediatePropagation()}},true)";
+/// Forms the browser sends itself, as without scripts, so that their answer loads as a page:
+/// a form in an island that hasn't woken yet (its wasm still on its way, on a slow phone), and a
+/// form marked `data-whole-page`. The islands router would post them and put the answer in place
+/// around an island but never into it, so a search's results or a refused code's message would
+/// not be shown; and it matches old and new nodes one by one, so a list that got shorter (a
+/// session signed out) would keep lines it no longer has. Inline, so it holds from the first
+/// paint, before any wasm.
+const FORMS_THE_BROWSER_SENDS: &str = "addEventListener(\"submit\",function(e){var f=e.target,i=f.closest(\"leptos-island\");if(f.hasAttribute(\"data-whole-page\")||i&&!i.hasAttribute(\"data-awake\"))e.stopImmediatePropagation()},true)";
 
 /// Scripts run only from the portal itself or with this page's nonce (the hydration script).
 #[cfg(feature = "ssr")]
@@ -148,6 +153,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile/mobile") view=ChangeMobilePage ssr=SsrMode::Async/>
+                        <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                     </ParentRoute>
                     // The practice's side.
                     <Route path=path!("/staff/login") view=StaffLoginPage/>

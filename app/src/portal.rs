@@ -35,6 +35,8 @@ pub struct PracticeSettings {
     pub support_email: String,
     pub first_number_at_login: FirstNumberAtLogin,
     pub resend_cooldown_seconds: i64,
+    /// How many days a remembered device skips the code; 0: devices are not remembered.
+    pub remember_device_days: i64,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -49,6 +51,7 @@ impl Default for PracticeSettings {
             support_email: String::new(),
             first_number_at_login: FirstNumberAtLogin::Allow,
             resend_cooldown_seconds: 30,
+            remember_device_days: 30,
             version: 0,
         }
     }
@@ -80,6 +83,7 @@ impl PracticeSettings {
                 _ => FirstNumberAtLogin::Allow,
             },
             resend_cooldown_seconds: row.resend_cooldown_seconds,
+            remember_device_days: row.remember_device_days,
             version: row.version,
         }
     }
@@ -95,6 +99,7 @@ impl PracticeSettings {
                 FirstNumberAtLogin::Support => "support".into(),
             },
             resend_cooldown_seconds: self.resend_cooldown_seconds,
+            remember_device_days: self.remember_device_days,
             version: self.version,
             two_factor_off_since: None,
         }

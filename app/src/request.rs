@@ -16,7 +16,7 @@ use crate::{
     portal::Portal,
     session::{
         self,
-        cookie::{ENROLMENT_BROWSER, PATIENT_SESSION, STAFF_SESSION},
+        cookie::{ENROLMENT_BROWSER, PATIENT_SESSION, REMEMBERED_DEVICE, STAFF_SESSION},
         staff::{self as staff_session, StaffSession},
         NewSession, Session, Stage,
     },
@@ -87,17 +87,24 @@ fn client_ip(parts: Option<&Parts>) -> Option<IpAddr> {
 pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
     let parts = parts();
     let ip = client_ip(parts.as_ref());
-    let cookie = parts.as_ref().and_then(|p| {
-        let header = p.headers.get(header::COOKIE)?.to_str().ok()?;
-        PATIENT_SESSION.from_header(&portal.settings, header)
-    });
-    let session = match cookie {
+    let header = |name: header::HeaderName| {
+        parts
+            .as_ref()
+            .and_then(|p| p.headers.get(name)?.to_str().ok().map(str::to_owned))
+    };
+    let cookies = header(header::COOKIE).unwrap_or_default();
+    let session = match PATIENT_SESSION.from_header(&portal.settings, &cookies) {
         Some(value) => session::load(portal, &value)
             .await
             .or_internal("loading the session")?,
         None => None,
     };
-    Ok(Caller { ip, session })
+    Ok(Caller {
+        ip,
+        session,
+        user_agent: header(header::USER_AGENT),
+        device_token: REMEMBERED_DEVICE.from_header(&portal.settings, &cookies),
+    })
 }
 
 /// Gives the browser the cookie of a session just started.
@@ -105,6 +112,24 @@ pub fn set_session_cookie(portal: &Portal, new: &NewSession) {
     append_header(
         header::SET_COOKIE,
         &PATIENT_SESSION.set(&portal.settings, &new.cookie),
+    );
+}
+
+/// Gives the browser the cookie of a remembered device, kept for `span`.
+pub fn set_device_cookie(portal: &Portal, token: &str, span: crate::clock::Millis) {
+    append_header(
+        header::SET_COOKIE,
+        &REMEMBERED_DEVICE
+            .kept_for(span)
+            .set(&portal.settings, token),
+    );
+}
+
+/// Removes the remembered-device cookie from the browser.
+pub fn clear_device_cookie(portal: &Portal) {
+    append_header(
+        header::SET_COOKIE,
+        &REMEMBERED_DEVICE.clear(&portal.settings),
     );
 }
 
@@ -258,7 +283,7 @@ pub async fn staff_of(
     no_store();
     let caller = Caller {
         ip: client_ip(parts),
-        session: None,
+        ..Caller::default()
     };
     Ok(StaffVisit {
         caller,

@@ -1,61 +1,25 @@
 // The practice's side: a staff member enrols from the printed link (the journey computes the
 // authenticator codes itself), support unlocks a locked-out patient, and support resets the
 // number of a patient who lost their phone. axe runs on every staff page.
-import { expect, type Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   PASSWORD,
+  act,
   addStaff,
   codeFor,
   enrolStaff,
   expectAccessible,
   hydrated,
+  openPatient,
   registerAndVerify,
   screenshot,
   staffLogin,
+  supportMember,
   test,
   textCount,
   uniqueMobile,
   uniqueUsername,
-  type StaffMember,
 } from "./support";
-
-async function supportMember(page: Page, role: "support" | "admin" = "support"): Promise<StaffMember> {
-  const name = uniqueUsername("staff");
-  const staff = await enrolStaff(page, name, addStaff(name, role));
-  await staffLogin(page, staff);
-  return staff;
-}
-
-/** Searches for the patient and opens their page. */
-async function openPatient(page: Page, username: string) {
-  // The search page may be open already: a second, in-place load of it could land after the
-  // search is typed and sent.
-  if (!/\/staff$/.test(page.url())) {
-    await page.getByRole("link", { name: "Search patients" }).click();
-    // The address changes once the page has been put in place.
-    await expect(page).toHaveURL(/\/staff$/);
-  }
-  await hydrated(page);
-  await page.getByLabel("Search patients").fill(username);
-  await page.getByRole("button", { name: "Search" }).click();
-  const result = page.locator(".patient-list li").filter({ hasText: username });
-  await expect(result).toHaveCount(1);
-  await expectAccessible(page);
-  await result.getByRole("link").click();
-  await expect(page).toHaveURL(/\/staff\/patients\//);
-  await hydrated(page);
-}
-
-/** Chooses a support action, types the reason and confirms it. */
-async function act(page: Page, action: string, reason: string) {
-  await page.getByRole("button", { name: action, exact: true }).click();
-  const form = page.locator("form.confirm-action");
-  await expect(form.getByRole("heading", { name: action })).toBeVisible();
-  await form.getByLabel("Reason").fill(reason);
-  await expectAccessible(page);
-  await form.getByRole("button", { name: "Confirm" }).click();
-  await expect(form).toHaveCount(0);
-}
 
 test("a staff member enrols from the printed link and signs in with an authenticator code", async ({ page }) => {
   const name = uniqueUsername("kim");

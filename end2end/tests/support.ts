@@ -235,3 +235,42 @@ export async function slowPhone(page: Page): Promise<() => void> {
   });
   return wake;
 }
+
+/** A staff member enrolled and signed in, in `page`. */
+export async function supportMember(page: Page, role: "support" | "admin" = "support"): Promise<StaffMember> {
+  const name = uniqueUsername("staff");
+  const staff = await enrolStaff(page, name, addStaff(name, role));
+  await staffLogin(page, staff);
+  return staff;
+}
+
+/** Searches for the patient and opens their page. */
+export async function openPatient(page: Page, username: string) {
+  // The search page may be open already: a second, in-place load of it could land after the
+  // search is typed and sent.
+  if (!/\/staff$/.test(page.url())) {
+    await page.getByRole("link", { name: "Search patients" }).click();
+    // The address changes once the page has been put in place.
+    await expect(page).toHaveURL(/\/staff$/);
+  }
+  await hydrated(page);
+  await page.getByLabel("Search patients").fill(username);
+  await page.getByRole("button", { name: "Search" }).click();
+  const result = page.locator(".patient-list li").filter({ hasText: username });
+  await expect(result).toHaveCount(1);
+  await expectAccessible(page);
+  await result.getByRole("link").click();
+  await expect(page).toHaveURL(/\/staff\/patients\//);
+  await hydrated(page);
+}
+
+/** Chooses a support action, types the reason and confirms it. */
+export async function act(page: Page, action: string, reason: string) {
+  await page.getByRole("button", { name: action, exact: true }).click();
+  const form = page.locator("form.confirm-action");
+  await expect(form.getByRole("heading", { name: action })).toBeVisible();
+  await form.getByLabel("Reason").fill(reason);
+  await expectAccessible(page);
+  await form.getByRole("button", { name: "Confirm" }).click();
+  await expect(form).toHaveCount(0);
+}

@@ -115,7 +115,7 @@ async fn waiting_patients(portal: &app::portal::Portal, run: usize) -> Vec<(Stri
             .await
             .unwrap()
             .unwrap();
-        let cookie = session::begin(portal, id, Stage::Registered, None)
+        let cookie = session::begin(portal, session::Browser::default(), id, Stage::Registered)
             .await
             .unwrap()
             .cookie;

@@ -92,13 +92,14 @@ pub struct Config {
 }
 
 /// The variables that give the practice settings their first values.
-const PRACTICE_VARIABLES: [&str; 6] = [
+const PRACTICE_VARIABLES: [&str; 7] = [
     "PORTAL_TWO_FACTOR",
     "PORTAL_PRACTICE_NAME",
     "PORTAL_SUPPORT_PHONE",
     "PORTAL_SUPPORT_EMAIL",
     "PORTAL_FIRST_NUMBER_AT_LOGIN",
     "PORTAL_RESEND_COOLDOWN_SECONDS",
+    "PORTAL_REMEMBER_DEVICE_DAYS",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -426,6 +427,16 @@ fn practice<F: Fn(&str) -> Option<String>>(
             "a whole number of seconds",
             |v| v.parse::<i64>().ok().filter(|s| (0..=600).contains(s)),
         )?,
+        remember_device_days: vars.parsed(
+            "PORTAL_REMEMBER_DEVICE_DAYS",
+            defaults.remember_device_days,
+            "a whole number of days from 0 to 90",
+            |v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|d| (0..=app::devices::MOST_DAYS).contains(d))
+            },
+        )?,
         version: defaults.version,
     })
 }
@@ -596,6 +607,10 @@ impl Config {
             (
                 first.resend_cooldown_seconds.to_string(),
                 in_force.resend_cooldown_seconds.to_string(),
+            ),
+            (
+                first.remember_device_days.to_string(),
+                in_force.remember_device_days.to_string(),
             ),
         ];
         let mut notes: Vec<String> = PRACTICE_VARIABLES

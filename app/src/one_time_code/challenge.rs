@@ -365,10 +365,15 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let session = session::begin(&portal, account, Stage::Registered, None)
-            .await
-            .unwrap()
-            .session;
+        let session = session::begin(
+            &portal,
+            session::Browser::default(),
+            account,
+            Stage::Registered,
+        )
+        .await
+        .unwrap()
+        .session;
         World {
             portal,
             clock,
@@ -544,9 +549,9 @@ mod tests {
         let code = world.send().await.unwrap();
         let other = session::begin(
             &world.portal,
+            session::Browser::default(),
             world.session.account_id,
             Stage::PasswordAccepted,
-            None,
         )
         .await
         .unwrap()

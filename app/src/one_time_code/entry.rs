@@ -48,6 +48,10 @@ pub fn CodeEntry(
     /// ID prefix, so the field's IDs stay unique if two entries ever share a page.
     #[prop(default = "")]
     scope: &'static str,
+    /// While signing in: for how many days the patient may ask not to be asked for a code on
+    /// this device (0: the practice doesn't offer it).
+    #[prop(default = 0)]
+    remember_days: i64,
 ) -> impl IntoView {
     let verify = ServerAction::<VerifyCode>::new();
     let error = Signal::derive(move || verify.value().get().and_then(Result::err));
@@ -73,8 +77,28 @@ pub fn CodeEntry(
                 hint="The 6-digit code from the text message."
                 error=code_error
             />
+            {(remember_days > 0).then(|| view! { <RememberDevice days=remember_days/> })}
             <SubmitButton label="Verify" pending=verify.pending()/>
         </ActionForm>
+    }
+}
+
+/// "Don't ask for a code on this device for 30 days": a checkbox, unticked until the patient
+/// chooses it, as a shared computer must never be remembered by accident.
+#[component]
+fn RememberDevice(days: i64) -> impl IntoView {
+    let label = match days {
+        1 => "Don't ask for a code on this device for 1 day".to_string(),
+        days => format!("Don't ask for a code on this device for {days} days"),
+    };
+    view! {
+        <div class="field checkbox">
+            <input id="remember_device" name="remember_device" type="checkbox" value="on" aria-describedby="remember_device-hint"/>
+            <label for="remember_device">{label}</label>
+            <p class="hint" id="remember_device-hint">
+                "Your password is still needed. Only tick this on your own phone or computer."
+            </p>
+        </div>
     }
 }
 

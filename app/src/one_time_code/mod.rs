@@ -52,10 +52,14 @@ pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<Code
     }
 }
 
-/// Checks a code. While signing in, a match signs the patient in; once signed in, it proves
-/// the pending new number.
+/// Checks a code. While signing in, a match signs the patient in, and `remember_device` (a
+/// checkbox) asks not to be asked for a code on this browser for the practice's number of days;
+/// once signed in, a code proves the pending new number.
 #[server(prefix = "/api", endpoint = "verify_code")]
-pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, PortalError> {
+pub async fn verify_code(
+    #[server(default)] code: String,
+    #[server(default)] remember_device: Option<String>,
+) -> Result<Verified, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::any_session(&portal).await?;
     let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
@@ -63,6 +67,15 @@ pub async fn verify_code(#[server(default)] code: String) -> Result<Verified, Po
         let (verified, signed_in) =
             sign_in::verify(&portal, caller, session, patient, &code).await?;
         crate::request::set_session_cookie(&portal, &signed_in);
+        if remember_device.is_some_and(|ticked| !ticked.is_empty() && ticked != "off") {
+            use crate::error::OrInternal;
+            let remembered = crate::devices::remember(&portal, caller, patient.id)
+                .await
+                .or_internal("remembering a device")?;
+            if let Some(remembered) = remembered {
+                crate::request::set_device_cookie(&portal, &remembered.token, remembered.kept_for);
+            }
+        }
         leptos_axum::redirect("/");
         Ok(verified)
     } else {

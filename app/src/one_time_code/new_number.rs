@@ -13,6 +13,7 @@ use crate::{
     account::Patient,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
+    devices::{self, Forgotten},
     error::{ErrorKind, OrInternal, PortalError},
     mobile::{self, Mobile},
     one_time_code::limits::{self, Recipient},
@@ -178,7 +179,14 @@ pub async fn verify(
             old.map_or("none".into(), mobile::masked)
         ));
     audit::record(portal, caller, entry).await;
-    end_other_sessions(portal, caller, patient.id, Some(session)).await?;
+    end_other_sessions(
+        portal,
+        caller,
+        patient.id,
+        Some(session),
+        Forgotten::NumberChanged,
+    )
+    .await?;
     tell_of_the_change(portal, caller, patient, old, &number).await;
     Ok(Verified {
         mobile_ending: mobile::ending(&number),
@@ -247,13 +255,17 @@ pub async fn cancel(
 }
 
 /// Ends the account's other sessions after a change of its sign-in number or password, and
-/// records how many ended.
+/// records how many ended. Every remembered device is forgotten too, this browser's as well.
 pub async fn end_other_sessions(
     portal: &Portal,
     caller: &Caller,
     account_id: i64,
     keep: Option<&Session>,
+    why: Forgotten,
 ) -> Result<(), PortalError> {
+    devices::forget_all(portal, caller, account_id, why)
+        .await
+        .or_internal("forgetting remembered devices")?;
     let ended = session::end_others(portal, account_id, keep)
         .await
         .or_internal("ending other sessions")?;

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     account::{FirstNumber, Patient},
-    audit::{self, Entry, Event, Outcome},
+    audit::{self, Entry, Event, Factor, Outcome},
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
     mobile::{self, Mobile},
@@ -130,15 +130,13 @@ pub async fn verify(
     if session.stage == Stage::PasswordAccepted && patient.mobile.verified().is_none() {
         first_number_set_at_login(portal, caller, session, patient, &number).await?;
     }
-    let signed_in = session::begin(portal, patient.id, Stage::SignedIn, Some(session))
+    let signed_in = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn)
         .await
         .or_internal("starting a signed-in session")?;
-    audit::record(
-        portal,
-        caller,
-        Entry::new(Event::SignedIn, Outcome::Ok).account(patient.id),
-    )
-    .await;
+    let entry = Entry::new(Event::SignedIn, Outcome::Ok)
+        .account(patient.id)
+        .detail(format!("factor: {}", Factor::Sms.as_str()));
+    audit::record(portal, caller, entry).await;
     let verified = Verified {
         mobile_ending: mobile::ending(&number),
     };
@@ -163,7 +161,14 @@ async fn first_number_set_at_login(
         .account(patient.id)
         .detail(format!("from {from} to {}", mobile::masked(number)));
     audit::record(portal, caller, entry).await;
-    super::new_number::end_other_sessions(portal, caller, patient.id, Some(session)).await?;
+    super::new_number::end_other_sessions(
+        portal,
+        caller,
+        patient.id,
+        Some(session),
+        crate::devices::Forgotten::NumberChanged,
+    )
+    .await?;
     let body = format!(
         "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
          portal texts your sign-in codes to. It was given after your password at a login.\n\n\

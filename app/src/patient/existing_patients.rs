@@ -66,6 +66,7 @@ pub mod ssr {
         account::{today, DateOfBirth, PersonName, Username},
         audit::{self, Entry, Event, Outcome},
         clock::DAY,
+        devices::Forgotten,
         error::{OrInternal, PortalError},
         one_time_code::new_number::end_other_sessions,
         password::NewPassword,
@@ -118,7 +119,14 @@ pub mod ssr {
             .or_internal("storing a chosen password")?;
         let entry = Entry::new(Event::PasswordChosen, Outcome::Ok).account(account.id);
         audit::record(portal, &visit.caller, entry).await;
-        end_other_sessions(portal, &visit.caller, account.id, Some(&visit.session)).await
+        end_other_sessions(
+            portal,
+            &visit.caller,
+            account.id,
+            Some(&visit.session),
+            Forgotten::PasswordChanged,
+        )
+        .await
     }
 
     /// One imported patient per CSV row.

@@ -148,6 +148,7 @@ fn SignedInNav() -> impl IntoView {
         <nav class="signed-in-nav" aria-label="Your account">
             <NavLink href="/" label="Home"/>
             <NavLink href="/profile" label="Personal Information"/>
+            <NavLink href="/security" label="Sign-in and security" whole_page=true/>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>
                     "Log out"

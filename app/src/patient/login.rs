@@ -71,9 +71,11 @@ pub mod ssr {
     use super::LoggedIn;
     use crate::{
         account::{username_key, Patient},
+        audit::Factor,
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         clock::HOUR,
+        devices,
         error::{OrInternal, PortalError},
         limits::{Limit, LimitKind},
         login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
@@ -297,37 +299,45 @@ pub mod ssr {
         Ok(())
     }
 
-    /// The new session after a right password: signed in with two-factor authentication off;
-    /// otherwise waiting for its code, which goes at once to a verified number (flow 2.1).
+    /// The new session after a right password: signed in with two-factor authentication off,
+    /// or on a device the patient asked to be remembered; otherwise waiting for its code, which
+    /// goes at once to a verified number (flow 2.1).
     async fn step_in(
         portal: &Portal,
         caller: &Caller,
         patient: &Patient,
     ) -> Result<(LoggedIn, NewSession), PortalError> {
-        let previous = caller.session.as_ref();
+        let signed_in = LoggedIn {
+            signed_in: true,
+            code_sent: false,
+            mobile_ending: None,
+        };
         // While this instance believes it off; the store has the last word, as another
         // instance may have just switched it back on.
         let password_only = match portal.practice().two_factor {
             true => None,
-            false => session::begin_without_code(portal, patient.id, previous)
+            false => session::begin_without_code(portal, caller.browser(), patient.id)
                 .await
                 .or_internal("starting a session")?,
         };
         if let Some(new) = password_only {
             let entry = Entry::new(Event::SignedIn, Outcome::Ok)
                 .account(patient.id)
-                .detail("password only: two-factor is off");
+                .detail("factor: password only, as two-factor is off");
             audit::record(portal, caller, entry).await;
-            let logged_in = LoggedIn {
-                signed_in: true,
-                code_sent: false,
-                mobile_ending: None,
-            };
-            return Ok((logged_in, new));
+            return Ok((signed_in, new));
         }
-        let new = session::begin(portal, patient.id, Stage::PasswordAccepted, previous)
-            .await
-            .or_internal("starting a session")?;
+        if let Some(new) = on_a_remembered_device(portal, caller, patient).await? {
+            return Ok((signed_in, new));
+        }
+        let new = session::begin(
+            portal,
+            caller.browser(),
+            patient.id,
+            Stage::PasswordAccepted,
+        )
+        .await
+        .or_internal("starting a session")?;
         let entry = Entry::new(Event::Login, Outcome::PasswordAccepted).account(patient.id);
         audit::record(portal, caller, entry).await;
         let settings = &portal.settings;
@@ -366,5 +376,36 @@ pub mod ssr {
             mobile_ending: Some(mobile.ending()),
         };
         Ok((logged_in, new))
+    }
+
+    /// A signed-in session without a code, when this browser is one the patient asked to be
+    /// remembered and it still is. Only for a patient with a verified number: the device was
+    /// remembered after a code to it.
+    async fn on_a_remembered_device(
+        portal: &Portal,
+        caller: &Caller,
+        patient: &Patient,
+    ) -> Result<Option<NewSession>, PortalError> {
+        if patient.mobile.verified().is_none() {
+            return Ok(None);
+        }
+        let Some(device) = devices::recognised(portal, caller, patient.id)
+            .await
+            .or_internal("checking a remembered device")?
+        else {
+            return Ok(None);
+        };
+        let new = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn)
+            .await
+            .or_internal("starting a session")?;
+        let entry = Entry::new(Event::SignedIn, Outcome::Ok)
+            .account(patient.id)
+            .detail(format!(
+                "factor: {} ({})",
+                Factor::RememberedDevice.as_str(),
+                device.description
+            ));
+        audit::record(portal, caller, entry).await;
+        Ok(Some(new))
     }
 }

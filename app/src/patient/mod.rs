@@ -7,6 +7,7 @@ pub mod home;
 pub mod login;
 pub mod profile;
 pub mod registration;
+pub mod security;
 pub mod verification;
 
 use leptos::prelude::*;

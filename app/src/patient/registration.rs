@@ -194,18 +194,17 @@ pub mod ssr {
             // Someone took the name between the check and the insert.
             .ok_or_else(|| PortalError::field("username", USERNAME_TAKEN))?;
 
-        let previous = caller.session.as_ref();
         // Signed in at once only while two-factor authentication is really off (see login).
         let without_code = match portal.practice().two_factor {
             true => None,
-            false => session::begin_without_code(portal, account_id, previous)
+            false => session::begin_without_code(portal, caller.browser(), account_id)
                 .await
                 .or_internal("starting a session")?,
         };
         let signed_in = without_code.is_some();
         let session = match without_code {
             Some(session) => session,
-            None => session::begin(portal, account_id, Stage::Registered, previous)
+            None => session::begin(portal, caller.browser(), account_id, Stage::Registered)
                 .await
                 .or_internal("starting a session")?,
         };

@@ -25,6 +25,8 @@ pub struct TwoFactorStep {
     pub resend_in_seconds: u64,
     /// Only the practice can set this patient's number up: the page shows its contact.
     pub support_needed: bool,
+    /// For how many days a patient may skip the code on this device (0: not offered).
+    pub remember_days: i64,
 }
 
 #[server(prefix = "/api", endpoint = "code_step")]
@@ -149,7 +151,7 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
                 })}
             </SendCodeForm>
             <Show when=move || code_sent.get() || still_trying.get() || !needs_number>
-                <CodeEntry/>
+                <CodeEntry remember_days=step.remember_days/>
             </Show>
         </section>
     }
@@ -204,6 +206,10 @@ mod ssr {
             code_sent: live.is_some(),
             resend_in_seconds: whole_seconds(wait),
             support_needed: goes_to == CodeGoesTo::Support,
+            remember_days: portal
+                .practice()
+                .remember_device_days
+                .clamp(0, crate::devices::MOST_DAYS),
         })
     }
 }

@@ -1,6 +1,6 @@
-//! The portal's cookies, one kind each: the patient's session, the staff session, the browser of
-//! an enrolment, and a refused form. Every one is HttpOnly and SameSite=Lax, and Secure with the
-//! `__Host-` prefix when the portal is served over HTTPS.
+//! The portal's cookies, one kind each: the patient's session, a remembered device, the staff
+//! session, the browser of an enrolment, and a refused form. Every one is HttpOnly and
+//! SameSite=Lax, and Secure with the `__Host-` prefix when the portal is served over HTTPS.
 
 use cookie::{time::Duration, Cookie, SameSite};
 
@@ -18,6 +18,9 @@ pub struct CookieKind {
 pub const PATIENT_SESSION: CookieKind = CookieKind::new("portal_session", "__Host-portal_session");
 /// A staff member's session.
 pub const STAFF_SESSION: CookieKind = CookieKind::new("portal_staff", "__Host-portal_staff");
+/// A browser the patient asked not to be asked for a code on. Kept for the practice's number of
+/// days, given when it is set.
+pub const REMEMBERED_DEVICE: CookieKind = CookieKind::new("portal_device", "__Host-portal_device");
 /// The browser an enrolment link was opened in, which alone is shown the same secret again.
 pub const ENROLMENT_BROWSER: CookieKind =
     CookieKind::new("portal_enrol", "__Host-portal_enrol").kept_for(crate::clock::DAY);

@@ -60,6 +60,33 @@ const TOUCH_EVERY: Millis = 15 * SECOND;
 pub mod cookie;
 pub mod staff;
 
+/// The browser a session starts in: the session it replaces (so the ID changes at every step)
+/// and its `User-Agent`, to name it in the patient's list of where they are signed in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser<'a> {
+    pub previous: Option<&'a Session>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A browser and platform in words, as a patient would name them ("Firefox on Windows 10").
+pub fn describe(user_agent: Option<&str>) -> String {
+    // Only browsers: a script or a crawler is not named by its library.
+    let parsed = user_agent
+        .and_then(|ua| woothee::parser::Parser::new().parse(ua))
+        .filter(|p| {
+            matches!(
+                p.category,
+                "pc" | "smartphone" | "mobilephone" | "appliance"
+            )
+        });
+    let known = |name: &str| !name.is_empty() && name != woothee::woothee::VALUE_UNKNOWN;
+    match parsed {
+        Some(p) if known(p.name) && known(p.os) => format!("{} on {}", p.name, p.os),
+        Some(p) if known(p.name) => p.name.to_string(),
+        _ => "A web browser".to_string(),
+    }
+}
+
 /// What the database keeps of a session ID: its SHA-256.
 pub fn hash_id(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
@@ -120,14 +147,15 @@ impl NewSession {
     }
 }
 
-/// Starts a session at `stage`, replacing `previous` (if any) so the ID changes at every step.
+/// Starts a session at `stage` in `browser`, replacing its previous one (if any).
 pub async fn begin(
     portal: &Portal,
+    browser: Browser<'_>,
     account_id: i64,
     stage: Stage,
-    previous: Option<&Session>,
 ) -> Result<NewSession, StoreError> {
-    let (new, row) = NewSession::prepare(portal, account_id, stage);
+    let previous = browser.previous;
+    let (new, row) = NewSession::prepare(portal, browser, account_id, stage);
     portal
         .store
         .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
@@ -140,10 +168,11 @@ pub async fn begin(
 /// session, so an admin switching it on can never miss a session begun in the meantime.
 pub async fn begin_without_code(
     portal: &Portal,
+    browser: Browser<'_>,
     account_id: i64,
-    previous: Option<&Session>,
 ) -> Result<Option<NewSession>, StoreError> {
-    let (new, row) = NewSession::prepare(portal, account_id, Stage::SignedIn);
+    let previous = browser.previous;
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn);
     let stored = portal
         .store
         .replace_session_while_two_factor_off(previous.map(|s| s.id_hash.as_str()), &row)
@@ -153,7 +182,12 @@ pub async fn begin_without_code(
 
 impl NewSession {
     /// A new session at `stage` and the row that stores it.
-    fn prepare(portal: &Portal, account_id: i64, stage: Stage) -> (Self, SessionRow) {
+    fn prepare(
+        portal: &Portal,
+        browser: Browser<'_>,
+        account_id: i64,
+        stage: Stage,
+    ) -> (Self, SessionRow) {
         let value = new_id();
         let now = portal.now();
         let lifetime = if stage.is_pending() {
@@ -168,6 +202,7 @@ impl NewSession {
             created_at: now,
             last_seen_at: now,
             expires_at: now + lifetime * SECOND,
+            device: Some(describe(browser.user_agent)),
         };
         let new = NewSession {
             session: Session {
@@ -198,4 +233,20 @@ pub async fn end_others(
         .store
         .delete_other_sessions(account_id, keep.map(|s| s.id_hash.as_str()))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_browser_is_named_as_a_patient_would_name_it() {
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        assert_eq!(describe(Some(firefox)), "Firefox on Windows 10");
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+        assert_eq!(describe(Some(android)), "Chrome on Android");
+        assert_eq!(describe(Some("curl/8.5")), "A web browser");
+        assert_eq!(describe(None), "A web browser");
+    }
 }

@@ -1,5 +1,6 @@
 //! Practice settings (`/staff/settings`, admins): the 2FA switch, the practice's name and
-//! support contact, what happens to a first number at login, and the resend cooldown. They live
+//! support contact, what happens to a first number at login, the resend cooldown, and how long a
+//! remembered device skips the code. They live
 //! in the database, apply at once, and every change is audited, old value to new.
 
 use leptos::{form::ActionForm, prelude::*};
@@ -21,6 +22,7 @@ pub struct PracticeSettingsForm {
     /// `allow` or `support`.
     pub first_number_at_login: String,
     pub resend_cooldown_seconds: i64,
+    pub remember_device_days: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -44,20 +46,38 @@ pub async fn practice_settings() -> Result<PracticeSettingsForm, PortalError> {
     Ok(ssr::form(&portal.practice()))
 }
 
+/// The settings form as posted: one field each, by the same names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostedSettings {
+    /// A checkbox: present ("on") when ticked.
+    pub two_factor: Option<String>,
+    pub practice_name: String,
+    pub support_phone: String,
+    pub support_email: String,
+    pub first_number_at_login: String,
+    pub resend_cooldown_seconds: String,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub remember_device_days: Option<String>,
+    pub version: String,
+}
+
 #[server(prefix = "/api/staff", endpoint = "save_settings")]
 pub async fn save_practice_settings(
-    /// A checkbox: present ("on") when ticked.
-    #[server(default)]
-    two_factor: Option<String>,
-    #[server(default)] practice_name: String,
-    #[server(default)] support_phone: String,
-    #[server(default)] support_email: String,
-    #[server(default)] first_number_at_login: String,
-    #[server(default)] resend_cooldown_seconds: String,
-    #[server(default)] version: String,
+    #[server(flatten)] posted: PostedSettings,
 ) -> Result<SettingsSaved, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let PostedSettings {
+        two_factor,
+        practice_name,
+        support_phone,
+        support_email,
+        first_number_at_login,
+        resend_cooldown_seconds,
+        remember_device_days,
+        version,
+    } = posted;
     let form = ssr::Typed {
         two_factor: two_factor.is_some_and(|v| !v.is_empty() && v != "off"),
         practice_name,
@@ -65,6 +85,7 @@ pub async fn save_practice_settings(
         support_email,
         first_number_at_login,
         resend_cooldown_seconds,
+        remember_device_days,
         version,
     };
     let saved = ssr::save(&portal, &visit, form).await?;
@@ -177,6 +198,14 @@ fn SettingsFields(
                 hint="How long a patient waits before another code can be sent."
                 error=field_error(error, "resend_cooldown_seconds")
             />
+            <Field
+                name="remember_device_days"
+                label="Remember devices (days)"
+                inputmode="numeric"
+                value=settings.remember_device_days.to_string()
+                hint="After a code, patients may skip the code on that device for this many days (their password is still needed). 0 turns it off; at most 90."
+                error=field_error(error, "remember_device_days")
+            />
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>
         </ActionForm>
@@ -207,6 +236,7 @@ mod ssr {
                 FirstNumberAtLogin::Support => "support".into(),
             },
             resend_cooldown_seconds: settings.resend_cooldown_seconds,
+            remember_device_days: settings.remember_device_days,
             version: settings.version,
         }
     }
@@ -219,6 +249,7 @@ mod ssr {
         pub support_email: String,
         pub first_number_at_login: String,
         pub resend_cooldown_seconds: String,
+        pub remember_device_days: Option<String>,
         pub version: String,
     }
 
@@ -306,6 +337,20 @@ mod ssr {
                 );
                 0
             });
+        let most_days = crate::devices::MOST_DAYS;
+        let remember_device_days = typed
+            .remember_device_days
+            .map_or(Some(stored.remember_device_days), |days| {
+                days.trim().parse::<i64>().ok()
+            })
+            .filter(|d| (0..=most_days).contains(d))
+            .unwrap_or_else(|| {
+                problems.insert(
+                    "remember_device_days".into(),
+                    format!("Please enter a whole number of days from 0 to {most_days}."),
+                );
+                0
+            });
         // A form without a version (an old page) is taken as filled from what is stored now.
         let version = match typed.version.trim() {
             "" => stored.version,
@@ -326,6 +371,7 @@ mod ssr {
             support_email,
             first_number_at_login,
             resend_cooldown_seconds,
+            remember_device_days,
             version,
         })
     }
@@ -363,6 +409,11 @@ mod ssr {
                 "resend cooldown",
                 old.resend_cooldown_seconds.to_string(),
                 new.resend_cooldown_seconds.to_string(),
+            ),
+            (
+                "remember devices (days)",
+                old.remember_device_days.to_string(),
+                new.remember_device_days.to_string(),
             ),
         ]
         .into_iter()

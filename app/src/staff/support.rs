@@ -73,6 +73,8 @@ pub struct PatientFile {
     pub delayed_until: Option<String>,
     pub must_change_password: bool,
     pub sign_ins: Vec<(String, String)>,
+    /// Devices that skip the code: browser and platform, and when each was last used.
+    pub remembered_devices: Vec<(String, String)>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -120,8 +122,8 @@ impl SupportAction {
     fn explanation(self) -> &'static str {
         match self {
             SupportAction::Unlock => "Clears the login delays, so the patient can try their password again now.",
-            SupportAction::ResetMobile => "Removes the patient's mobile numbers. At their next login they give a new one and verify it with a code. Only do this once you're sure you're talking to the patient.",
-            SupportAction::EndSessions => "Signs the patient out everywhere.",
+            SupportAction::ResetMobile => "Removes the patient's mobile numbers and forgets their remembered devices. At their next login they give a new one and verify it with a code. Only do this once you're sure you're talking to the patient.",
+            SupportAction::EndSessions => "Signs the patient out everywhere, and forgets their remembered devices.",
             SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
         }
     }
@@ -349,6 +351,14 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
             </ul>
         </section>
         <section class="card">
+            <h2>"Remembered devices"</h2>
+            <p class="hint">"Devices where the patient's password alone signs them in, without a code."</p>
+            {record.remembered_devices.is_empty().then(|| view! { <p>"None."</p> })}
+            <ul class="remembered-devices">
+                {record.remembered_devices.into_iter().map(|(device, used)| view! { <li>{format!("{device}, last used {used}")}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section class="card">
             <h2>"Text messages"</h2>
             {record.texts.is_empty().then(|| view! { <p>"None yet."</p> })}
             <div class="table-scroll" tabindex="0" role="region" aria-label="Text messages">
@@ -460,6 +470,7 @@ pub mod ssr {
         account::{username_key, Patient},
         audit::{self, Entry, Event, Outcome},
         clock::DAY,
+        devices::{self, Forgotten},
         error::{OrInternal, PortalError},
         mobile,
         one_time_code::sending::{contact_the_practice, text_notice},
@@ -625,6 +636,10 @@ pub mod ssr {
             .recent_texts(patient.id, 10)
             .await
             .or_internal("reading texts")?;
+        let remembered_devices = store
+            .remembered_devices(patient.id, portal.now())
+            .await
+            .or_internal("reading remembered devices")?;
         let audit_trail = store
             .audit_trail(patient.id, 100)
             .await
@@ -641,6 +656,10 @@ pub mod ssr {
             sign_ins: sign_ins
                 .into_iter()
                 .map(|(at, ip)| (when(at), ip))
+                .collect(),
+            remembered_devices: remembered_devices
+                .into_iter()
+                .map(|d| (d.description, when(d.last_used_at)))
                 .collect(),
             texts: texts
                 .into_iter()
@@ -710,12 +729,14 @@ pub mod ssr {
                     .reset_mobile(patient.id)
                     .await
                     .or_internal("resetting a number")?;
+                forget_devices(portal, visit, patient.id, Forgotten::ByThePractice).await?;
                 (Event::MobileReset, "The mobile number is reset. At the next login the patient gives a new one and verifies it.", None, "")
             }
             SupportAction::EndSessions => {
                 session::end_others(portal, patient.id, None)
                     .await
                     .or_internal("ending sessions")?;
+                forget_devices(portal, visit, patient.id, Forgotten::ByThePractice).await?;
                 (
                     Event::AllSessionsEnded,
                     "The patient is signed out everywhere.",
@@ -742,6 +763,7 @@ pub mod ssr {
                 session::end_others(portal, patient.id, None)
                     .await
                     .or_internal("ending sessions")?;
+                forget_devices(portal, visit, patient.id, Forgotten::PasswordChanged).await?;
                 (Event::OneTimePasswordIssued, "A one-time password is set. The patient chooses their own at the next sign-in.", Some(password), "the practice gave you a new one-time password")
             }
         };
@@ -760,6 +782,18 @@ pub mod ssr {
     }
 
     /// Texts the patient's verified number, and emails them, that support did something.
+    /// Forgets the patient's remembered devices as part of an action of the practice's.
+    async fn forget_devices(
+        portal: &Portal,
+        visit: &StaffVisit,
+        account_id: i64,
+        why: Forgotten,
+    ) -> Result<u64, PortalError> {
+        devices::forget_all(portal, &visit.caller, account_id, why)
+            .await
+            .or_internal("forgetting remembered devices")
+    }
+
     async fn tell_patient(portal: &Portal, visit: &StaffVisit, patient: &Patient, what: &str) {
         let practice = portal.practice();
         let body = format!(

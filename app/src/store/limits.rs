@@ -335,7 +335,8 @@ impl Store {
         Ok(full)
     }
 
-    /// Forgets what no limit looks at any more, and sessions that have ended.
+    /// Forgets what no limit looks at any more, and sessions and remembered devices that have
+    /// ended.
     pub async fn sweep(&self, now: Millis, keep_events_for: Millis) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM limit_events WHERE at < $1")
             .bind(now - keep_events_for)
@@ -349,10 +350,12 @@ impl Store {
             .execute(&self.writer)
             .await?;
         }
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
+        for table in ["sessions", "remembered_devices"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+        }
         Ok(())
     }
 }

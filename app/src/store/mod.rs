@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod challenges;
+mod devices;
 mod limits;
 mod outbox;
 mod practice;
@@ -25,6 +26,7 @@ use sqlx::{
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::AuditRow;
 pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
+pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
 pub use practice::{PracticeRow, PracticeSave};

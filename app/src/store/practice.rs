@@ -14,6 +14,7 @@ pub struct PracticeRow {
     /// `allow` or `support`.
     pub first_number_at_login: String,
     pub resend_cooldown_seconds: i64,
+    pub remember_device_days: i64,
     /// Counts saves: a form carries the version it was filled from.
     pub version: i64,
     /// When two-factor authentication was switched off, while it is off (0: it started off).
@@ -37,6 +38,7 @@ struct Row {
     support_email: String,
     first_number_at_login: String,
     resend_cooldown_seconds: i64,
+    remember_device_days: i64,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -50,6 +52,7 @@ impl From<Row> for PracticeRow {
             support_email: row.support_email,
             first_number_at_login: row.first_number_at_login,
             resend_cooldown_seconds: row.resend_cooldown_seconds,
+            remember_device_days: row.remember_device_days,
             version: row.version,
             two_factor_off_since: row.two_factor_off_since,
         }
@@ -60,8 +63,8 @@ impl From<Row> for PracticeRow {
 pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
-     first_number_at_login, resend_cooldown_seconds, version, two_factor_off_since \
-     FROM practice_settings WHERE id = 1";
+     first_number_at_login, resend_cooldown_seconds, remember_device_days, version, \
+     two_factor_off_since FROM practice_settings WHERE id = 1";
 
 impl Store {
     /// The stored settings; `first` are stored if there are none yet (the first start).
@@ -77,8 +80,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
-             two_factor_off_since) VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8) \
-             ON CONFLICT (id) DO NOTHING",
+             two_factor_off_since, remember_device_days) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
         .bind(&first.practice_name)
@@ -88,6 +91,7 @@ impl Store {
         .bind(first.resend_cooldown_seconds)
         .bind(now)
         .bind(off_since)
+        .bind(first.remember_device_days)
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -132,7 +136,7 @@ impl Store {
             "UPDATE practice_settings SET two_factor = $1, practice_name = $2, \
              support_phone = $3, support_email = $4, first_number_at_login = $5, \
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
-             version = version + 1 WHERE id = 1 AND version = $9",
+             remember_device_days = $10, version = version + 1 WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
         .bind(&settings.practice_name)
@@ -143,6 +147,7 @@ impl Store {
         .bind(now)
         .bind(off_since)
         .bind(settings.version)
+        .bind(settings.remember_device_days)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

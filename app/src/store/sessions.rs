@@ -11,6 +11,8 @@ pub struct SessionRow {
     pub created_at: Millis,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
+    /// Browser and platform, for the patient's list of where they are signed in.
+    pub device: Option<String>,
 }
 
 impl Store {
@@ -23,14 +25,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let insert = sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&new.id_hash)
         .bind(new.account_id)
         .bind(&new.stage)
         .bind(new.created_at)
         .bind(new.last_seen_at)
-        .bind(new.expires_at);
+        .bind(new.expires_at)
+        .bind(&new.device);
         let Some(old) = old_id_hash else {
             insert.execute(&self.writer).await?;
             return Ok(());
@@ -73,7 +76,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&new.id_hash)
         .bind(new.account_id)
@@ -81,6 +84,7 @@ impl Store {
         .bind(new.created_at)
         .bind(new.last_seen_at)
         .bind(new.expires_at)
+        .bind(&new.device)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -89,7 +93,7 @@ impl Store {
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at \
+            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device \
              FROM sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
@@ -120,6 +124,40 @@ impl Store {
                 .execute(&self.writer)
                 .await?
                 .rows_affected(),
+        )
+    }
+
+    /// The account's sessions that have not ended by `now`, most recently active first.
+    pub async fn sessions_of(
+        &self,
+        account_id: i64,
+        now: Millis,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device \
+             FROM sessions WHERE account_id = $1 AND expires_at > $2 \
+             ORDER BY last_seen_at DESC, created_at DESC",
+        )
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends one session of the account. `false` if the account has no such session.
+    pub async fn delete_session_of(
+        &self,
+        account_id: i64,
+        id_hash: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash = $2")
+                .bind(account_id)
+                .bind(id_hash)
+                .execute(&self.writer)
+                .await?
+                .rows_affected()
+                == 1,
         )
     }
 

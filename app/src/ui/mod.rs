@@ -168,7 +168,15 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 /// written ("page" or "false"): the islands router updates the attributes a page has, and never
 /// takes one away.
 #[component]
-pub fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+pub fn NavLink(
+    href: &'static str,
+    label: &'static str,
+    /// Loaded as a whole page, not put in place by the islands router: for a page rendered
+    /// only on the server whose lists vary in length, which the router's node-by-node matching
+    /// can leave half old.
+    #[prop(optional)]
+    whole_page: bool,
+) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let current = move || {
         if location.pathname.get() == href {
@@ -177,5 +185,6 @@ pub fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
             "false"
         }
     };
-    view! { <a href=href aria-current=current>{label}</a> }
+    let rel = whole_page.then_some("external");
+    view! { <a href=href aria-current=current rel=rel>{label}</a> }
 }

@@ -316,6 +316,20 @@ impl Browser<'_> {
             .expect("a live session")
     }
 
+    /// The value of this browser's cookie `name`, if it has one.
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+
+    /// Gives this browser cookie `name` (a copy of another browser's, say).
+    pub fn put_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+        self.cookies.push(format!("{name}={value}"));
+        self.cookie = Some(self.cookies.join("; "));
+    }
+
     pub async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Reply {
         let reply = self
             .portal

@@ -1,0 +1,144 @@
+// "Sign-in and security": a remembered device skips the code until the password changes, and a
+// patient sees where they are signed in and signs the other browsers out. axe runs on each page.
+import { expect, type Page } from "@playwright/test";
+import {
+  PASSWORD,
+  act,
+  codeFor,
+  expectAccessible,
+  hydrated,
+  openPatient,
+  registerAndVerify,
+  screenshot,
+  supportMember,
+  test,
+  textCount,
+  uniqueMobile,
+  uniqueUsername,
+} from "./support";
+
+async function logIn(page: Page, username: string, password = PASSWORD) {
+  if (!/\/login$/.test(page.url())) {
+    await page.goto("/login");
+  }
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+async function logOut(page: Page) {
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}
+
+test("a remembered device skips the code until the password changes", async ({ page, browser, request }) => {
+  const mobile = uniqueMobile();
+  const username = uniqueUsername("rita");
+  await registerAndVerify(page, request, { username, mobile, givenName: "Rita" });
+  await logOut(page);
+
+  // The code step offers to remember this device; the patient ticks it.
+  let seen = await textCount(request, mobile.e164);
+  await logIn(page, username);
+  await expect(page).toHaveURL(/\/verify$/);
+  let code = await codeFor(request, mobile.e164, seen);
+  await hydrated(page);
+  const remember = page.getByLabel(/^Don't ask for a code on this device/);
+  await expect(remember).toHaveAccessibleName("Don't ask for a code on this device for 30 days");
+  await expect(remember).not.toBeChecked();
+  await expectAccessible(page);
+  await page.getByLabel("Verification code").fill(code);
+  await remember.check();
+  await screenshot(page, "1-remember-this-device");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Welcome, Rita" })).toBeVisible();
+  await logOut(page);
+
+  // The next login asks for the password only, and no text goes.
+  seen = await textCount(request, mobile.e164);
+  await logIn(page, username);
+  await expect(page.getByRole("heading", { name: "Welcome, Rita" })).toBeVisible();
+  expect(await textCount(request, mobile.e164)).toBe(seen);
+
+  await page.getByRole("link", { name: "Sign-in and security" }).click();
+  await expect(page).toHaveURL(/\/security$/);
+  await expect(page.getByRole("heading", { name: "Sign-in and security", level: 1 })).toBeVisible();
+  const devices = page.locator("section", { has: page.getByRole("heading", { name: "Remembered devices" }) });
+  await expect(devices.locator("li")).toHaveCount(1);
+  await expect(devices.locator("li")).toContainText("This device");
+  await expect(devices.getByRole("button", { name: "Forget this device" })).toBeVisible();
+  const activity = page.locator("section", { has: page.getByRole("heading", { name: "Recent activity" }) });
+  await expect(activity).toContainText("Signed in without a code on a remembered device");
+  await expect(activity).toContainText("A device was remembered");
+  await expectAccessible(page);
+  await screenshot(page, "2-security-page");
+
+  // The practice gives a new password: the device is forgotten, and the code is asked again.
+  const staffContext = await browser.newContext();
+  const staffPage = await staffContext.newPage();
+  await supportMember(staffPage);
+  await openPatient(staffPage, username);
+  await act(staffPage, "Issue one-time password", "Forgot password; identity checked by phone");
+  const given = (await staffPage.locator(".one-time-password code").textContent())!.trim();
+  await staffContext.close();
+
+  seen = await textCount(request, mobile.e164);
+  await page.goto("/login");
+  await logIn(page, username, given);
+  await expect(page).toHaveURL(/\/verify$/);
+  code = await codeFor(request, mobile.e164, seen);
+  await hydrated(page);
+  await page.getByLabel("Verification code").fill(code);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Choose your password" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Password", { exact: true }).fill("my very own phrase");
+  await page.getByLabel("Confirm password").fill("my very own phrase");
+  await page.getByRole("button", { name: "Save password" }).click();
+  await expect(page.getByRole("heading", { name: "Welcome, Rita" })).toBeVisible();
+  await page.getByRole("link", { name: "Sign-in and security" }).click();
+  await expect(page.getByText("No devices are remembered.")).toBeVisible();
+  await expect(activity).toContainText("The practice gave you a one-time password.");
+  await expect(activity).not.toContainText("staff");
+});
+
+test("Sign out everywhere else ends the other browser's session", async ({ page, browser, request }) => {
+  const mobile = uniqueMobile();
+  const username = uniqueUsername("omar");
+  await registerAndVerify(page, request, { username, mobile, givenName: "Omar" });
+
+  const otherContext = await browser.newContext();
+  const other = await otherContext.newPage();
+  const seen = await textCount(request, mobile.e164);
+  await other.goto("/login");
+  await logIn(other, username);
+  await expect(other).toHaveURL(/\/verify$/);
+  const code = await codeFor(request, mobile.e164, seen);
+  await hydrated(other);
+  await other.getByLabel("Verification code").fill(code);
+  await other.getByRole("button", { name: "Verify" }).click();
+  await expect(other.getByRole("heading", { name: "Welcome, Omar" })).toBeVisible();
+
+  await page.getByRole("link", { name: "Sign-in and security" }).click();
+  await expect(page).toHaveURL(/\/security$/);
+  const sessions = page.locator("section", { has: page.getByRole("heading", { name: "Where you're signed in" }) });
+  await expect(sessions.locator("li")).toHaveCount(2);
+  await expect(sessions.locator("li").filter({ hasText: "This device" })).toHaveCount(1);
+  await expect(sessions.getByRole("button", { name: "Sign out", exact: true })).toHaveCount(1);
+  await expectAccessible(page);
+  await page.setViewportSize({ width: 360, height: 800 });
+  await screenshot(page, "1-where-you-are-signed-in-phone");
+
+  await sessions.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await expect(page.getByRole("status").first()).toContainText("You're signed out everywhere else.");
+  await expect(sessions.locator("li")).toHaveCount(1);
+  await expect(page.getByText("You aren't signed in anywhere else.")).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "2-signed-out-elsewhere");
+
+  // The other browser's next page is the login page.
+  await other.goto("/profile");
+  await expect(other).toHaveURL(/\/login/);
+  await otherContext.close();
+});
