@@ -3,6 +3,7 @@ import {
   carefulPractice,
   main,
   onPostgres,
+  passkeys,
   postgresServer,
   practiceSettings,
   serverBinary,
@@ -27,7 +28,7 @@ const chromium = {
 function server(portal: Portal, prepare = "") {
   return {
     command: `${prepare}rm -rf "${portal.dataDir}" && "${serverBinary}"`,
-    url: `${portal.baseURL}/healthz`,
+    url: portal.healthURL,
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: "ignore" as const,
@@ -55,7 +56,7 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
-      testIgnore: /(careful-practice|settings)\.spec\.ts/,
+      testIgnore: /(careful-practice|settings|passkeys)\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: main.baseURL },
     },
     {
@@ -73,6 +74,11 @@ export default defineConfig({
         ]
       : []),
     {
+      name: "passkeys",
+      testMatch: /passkeys\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: passkeys.baseURL },
+    },
+    {
       name: "careful-practice",
       testMatch: /careful-practice\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: carefulPractice.baseURL },
@@ -82,6 +88,7 @@ export default defineConfig({
     server(main),
     server(carefulPractice),
     server(practiceSettings),
+    server(passkeys),
     // A fresh database for each run on the PostgreSQL server .ci/test started.
     ...(onPostgres
       ? [

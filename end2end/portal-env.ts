@@ -5,13 +5,16 @@ import path from "node:path";
 export const root = path.resolve(__dirname, "..");
 export const serverBinary = path.join(root, "target", "debug", "server");
 
-export type Portal = { baseURL: string; dataDir: string; env: Record<string, string> };
+export type Portal = { baseURL: string; healthURL: string; dataDir: string; env: Record<string, string> };
 
-function portal(port: number, name: string, extra: Record<string, string> = {}): Portal {
-  const baseURL = `http://127.0.0.1:${port}`;
+function portal(port: number, name: string, extra: Record<string, string> = {}, host = "127.0.0.1"): Portal {
+  const baseURL = `http://${host}:${port}`;
   const dataDir = path.join(root, "target", `e2e-${name}`);
   return {
     baseURL,
+    // Checked before the tests start, by address: "localhost" may first resolve to ::1, where
+    // nothing listens.
+    healthURL: `http://127.0.0.1:${port}/healthz`,
     dataDir,
     env: {
       LEPTOS_OUTPUT_NAME: "portal",
@@ -54,6 +57,10 @@ export const carefulPractice = portal(base + 2, "careful-practice", {
 
 /** A portal of its own for the journey that switches two-factor authentication off and on. */
 export const practiceSettings = portal(base + 4, "practice-settings");
+
+/** A portal reached by name: browsers refuse an IP address as a passkey's site, so the passkey
+ * journeys run here, at http://localhost. */
+export const passkeys = portal(base + 8, "passkeys", {}, "localhost");
 
 /** The PostgreSQL server `.ci/test` starts, if any: one journey runs on it too. */
 export const postgresServer = process.env.PORTAL_TEST_POSTGRES || undefined;

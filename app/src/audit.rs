@@ -50,10 +50,14 @@ pub enum Event {
     DeviceRemembered,
     /// Remembered devices were forgotten: the detail says how many and why.
     DevicesForgotten,
+    PasskeyAdded,
+    PasskeyRemoved,
+    /// Support removed every passkey of a patient's.
+    PasskeysRemovedByPractice,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 32] = [
+pub const ALL_EVENTS: [Event; 35] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -86,6 +90,9 @@ pub const ALL_EVENTS: [Event; 32] = [
     Event::AuditExported,
     Event::DeviceRemembered,
     Event::DevicesForgotten,
+    Event::PasskeyAdded,
+    Event::PasskeyRemoved,
+    Event::PasskeysRemovedByPractice,
 ];
 
 impl Event {
@@ -123,6 +130,9 @@ impl Event {
             Event::AuditExported => "audit_exported",
             Event::DeviceRemembered => "device_remembered",
             Event::DevicesForgotten => "devices_forgotten",
+            Event::PasskeyAdded => "passkey_added",
+            Event::PasskeyRemoved => "passkey_removed",
+            Event::PasskeysRemovedByPractice => "passkeys_removed",
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Caller {
     pub user_agent: Option<String>,
     /// The token in the browser's remembered-device cookie, if it has one.
     pub device_token: Option<String>,
+    /// The handle of the passkey ceremony this browser has under way, if any.
+    pub ceremony_token: Option<String>,
 }
 
 impl Caller {

@@ -165,6 +165,20 @@ impl<T, E: Fault> OrInternal<T> for Result<T, E> {
     }
 }
 
+/// As [`OrInternal`], for a library's own error that says what went wrong only in words (a
+/// serializer's, say): logged, and answered as an internal error.
+#[cfg(feature = "ssr")]
+pub trait OrFault<T> {
+    fn or_fault(self, context: &'static str) -> Result<T, PortalError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T, E: std::fmt::Display> OrFault<T> for Result<T, E> {
+    fn or_fault(self, context: &'static str) -> Result<T, PortalError> {
+        self.map_err(|err| PortalError::logged_internal(context, err))
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl PortalError {
     /// A generic internal error for the patient; the real cause goes to the log.

@@ -9,6 +9,7 @@ pub mod account;
 pub mod error;
 pub mod mobile;
 pub mod one_time_code;
+pub mod passkeys;
 pub mod patient;
 pub mod practice;
 pub mod staff;
@@ -63,6 +64,7 @@ use crate::{
     staff::{
         audit_log::AuditLogPage,
         enrolment::EnrolPage,
+        passkeys::StaffPasskeysPage,
         settings::SettingsPage,
         sign_in::StaffLoginPage,
         support::{PatientPage, SearchPage},
@@ -88,6 +90,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="portal"/>
                 <HydrationScripts options islands=true islands_router=true/>
                 <script nonce=leptos::nonce::use_nonce() inner_html=FORMS_THE_BROWSER_SENDS></script>
+                // The browser's half of a passkey ceremony: a few lines, no wasm.
+                <script src="/passkeys.js" defer></script>
                 <MetaTags/>
             </head>
             <body>
@@ -164,6 +168,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
                         <Route path=path!("team") view=TeamPage ssr=SsrMode::Async/>
+                        <Route path=path!("passkeys") view=StaffPasskeysPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </main>

@@ -37,6 +37,8 @@ pub struct PracticeSettings {
     pub resend_cooldown_seconds: i64,
     /// How many days a remembered device skips the code; 0: devices are not remembered.
     pub remember_device_days: i64,
+    /// Whether patients may add passkeys and sign in with them.
+    pub passkeys: bool,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -52,6 +54,7 @@ impl Default for PracticeSettings {
             first_number_at_login: FirstNumberAtLogin::Allow,
             resend_cooldown_seconds: 30,
             remember_device_days: 30,
+            passkeys: true,
             version: 0,
         }
     }
@@ -84,6 +87,7 @@ impl PracticeSettings {
             },
             resend_cooldown_seconds: row.resend_cooldown_seconds,
             remember_device_days: row.remember_device_days,
+            passkeys: row.passkeys,
             version: row.version,
         }
     }
@@ -100,6 +104,7 @@ impl PracticeSettings {
             },
             resend_cooldown_seconds: self.resend_cooldown_seconds,
             remember_device_days: self.remember_device_days,
+            passkeys: self.passkeys,
             version: self.version,
             two_factor_off_since: None,
         }
@@ -215,6 +220,15 @@ impl Settings {
     /// Cookies are `Secure` (with the `__Host-` prefix) exactly when the portal is served over HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The passkeys' site (the WebAuthn relying party ID): the portal's host, if it is a name.
+    /// Browsers refuse an IP address as one, so there passkeys can't be offered.
+    pub fn passkey_site(&self) -> Option<String> {
+        match self.public_url.host()? {
+            url::Host::Domain(name) => Some(name.to_string()),
+            _ => None,
+        }
     }
 
     /// The host that the SMS autofill line binds codes to.

@@ -11,6 +11,8 @@ pub struct Practice {
     pub support_email: String,
     /// A signed-in session ends after this long without a request.
     pub idle_timeout_seconds: u64,
+    /// Patients may sign in with passkeys here.
+    pub passkeys: bool,
 }
 
 impl Practice {
@@ -26,6 +28,7 @@ impl Practice {
                 support_phone: practice.support_phone.clone(),
                 support_email: practice.support_email.clone(),
                 idle_timeout_seconds: portal.settings.session_idle_seconds as u64,
+                passkeys: practice.passkeys && portal.settings.passkey_site().is_some(),
             });
             return;
         }

@@ -16,7 +16,9 @@ use crate::{
     portal::Portal,
     session::{
         self,
-        cookie::{ENROLMENT_BROWSER, PATIENT_SESSION, REMEMBERED_DEVICE, STAFF_SESSION},
+        cookie::{
+            ENROLMENT_BROWSER, PASSKEY_CEREMONY, PATIENT_SESSION, REMEMBERED_DEVICE, STAFF_SESSION,
+        },
         staff::{self as staff_session, StaffSession},
         NewSession, Session, Stage,
     },
@@ -104,6 +106,7 @@ pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
         session,
         user_agent: header(header::USER_AGENT),
         device_token: REMEMBERED_DEVICE.from_header(&portal.settings, &cookies),
+        ceremony_token: PASSKEY_CEREMONY.from_header(&portal.settings, &cookies),
     })
 }
 
@@ -122,6 +125,22 @@ pub fn set_device_cookie(portal: &Portal, token: &str, span: crate::clock::Milli
         &REMEMBERED_DEVICE
             .kept_for(span)
             .set(&portal.settings, token),
+    );
+}
+
+/// Gives the browser the handle of the passkey ceremony it just began.
+pub fn set_ceremony_cookie(portal: &Portal, token: &str) {
+    append_header(
+        header::SET_COOKIE,
+        &PASSKEY_CEREMONY.set(&portal.settings, token),
+    );
+}
+
+/// Removes the passkey ceremony's handle: the ceremony is over, whichever way it went.
+pub fn clear_ceremony_cookie(portal: &Portal) {
+    append_header(
+        header::SET_COOKIE,
+        &PASSKEY_CEREMONY.clear(&portal.settings),
     );
 }
 

@@ -92,7 +92,7 @@ pub struct Config {
 }
 
 /// The variables that give the practice settings their first values.
-const PRACTICE_VARIABLES: [&str; 7] = [
+const PRACTICE_VARIABLES: [&str; 8] = [
     "PORTAL_TWO_FACTOR",
     "PORTAL_PRACTICE_NAME",
     "PORTAL_SUPPORT_PHONE",
@@ -100,6 +100,7 @@ const PRACTICE_VARIABLES: [&str; 7] = [
     "PORTAL_FIRST_NUMBER_AT_LOGIN",
     "PORTAL_RESEND_COOLDOWN_SECONDS",
     "PORTAL_REMEMBER_DEVICE_DAYS",
+    "PORTAL_PASSKEYS",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -437,6 +438,7 @@ fn practice<F: Fn(&str) -> Option<String>>(
                     .filter(|d| (0..=app::devices::MOST_DAYS).contains(d))
             },
         )?,
+        passkeys: vars.switch("PORTAL_PASSKEYS", defaults.passkeys)?,
         version: defaults.version,
     })
 }
@@ -612,6 +614,7 @@ impl Config {
                 first.remember_device_days.to_string(),
                 in_force.remember_device_days.to_string(),
             ),
+            (on_off(first.passkeys), on_off(in_force.passkeys)),
         ];
         let mut notes: Vec<String> = PRACTICE_VARIABLES
             .into_iter()

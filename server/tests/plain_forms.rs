@@ -389,6 +389,7 @@ async fn an_error_put_in_the_referer_is_never_shown_as_the_portals() {
 
 #[test]
 fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
+    use app::passkeys::RenamePasskey;
     use app::{
         one_time_code::SendCode,
         patient::{
@@ -415,6 +416,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         <AuditLog as ServerFn>::PATH,
         <SearchPatients as ServerFn>::PATH,
         <ActOnPatient as ServerFn>::PATH,
+        <RenamePasskey as ServerFn>::PATH,
     ];
     let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS
         .iter()

@@ -205,7 +205,7 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
     let portal = TestPortal::new().await;
     let visitors = visitors(&portal).await;
     // (endpoint, body, the status for: anonymous, pending, patient, support, admin)
-    let matrix: [(&str, &str, [u16; 5]); 10] = [
+    let matrix: [(&str, &str, [u16; 5]); 14] = [
         ("/api/staff/me", "", [401, 401, 401, 200, 200]),
         ("/api/staff/search_patients", "query=smith", [401, 401, 401, 200, 200]),
         // Well-formed but not shown to this session: known to be refused after the role check.
@@ -217,6 +217,12 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
         ("/api/staff/staff_list", "", [401, 401, 401, 403, 200]),
         ("/api/staff/set_staff_enabled", "username=nobody&enabled=true", [401, 401, 401, 403, 422]),
         ("/api/staff/unlock_staff", "username=nobody", [401, 401, 401, 403, 422]),
+        // Their own passkeys: every staff member's (this portal is on an IP address, where
+        // passkeys can't be added: 403).
+        ("/api/staff/passkeys", "", [401, 401, 401, 200, 200]),
+        ("/api/staff/passkey_registration", "", [401, 401, 401, 403, 403]),
+        ("/api/staff/add_passkey", "credential=x", [401, 401, 401, 403, 403]),
+        ("/api/staff/remove_passkey", "passkey=1", [401, 401, 401, 404, 404]),
     ];
     for (endpoint, body, expected) in matrix {
         for ((who, cookie), status) in visitors.iter().zip(expected) {

@@ -25,6 +25,8 @@ pub enum Purpose {
     SignIn,
     /// Proving a new number saved with "Save & Get Code".
     NewNumber,
+    /// A signed-in patient confirming it's them before a change to their passkeys.
+    StepUp,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::NewNumber => "new_number",
+            Purpose::StepUp => "step_up",
         }
     }
 }
@@ -306,6 +309,7 @@ pub async fn verify(
     let consumed = match purpose {
         Purpose::SignIn => store.consume_sign_in_code(&challenge, now).await?,
         Purpose::NewNumber => store.consume_new_number_code(&challenge, now).await?,
+        Purpose::StepUp => store.consume_step_up_code(&challenge, now).await?,
     };
     if !consumed {
         return Err(CodeProblem::NoCode.into());

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
+    passkeys::PasskeyButton,
+    practice::use_practice,
     ui::{Field, FormMessage, StatusMessage, SubmitButton},
 };
 
@@ -52,7 +54,12 @@ pub fn LoginPage() -> impl IntoView {
             <StatusMessage message=notice/>
             <ActionForm action=login attr:novalidate=true attr:class="form">
                 <FormMessage error=error/>
-                <Field name="username" label="Username" autocomplete="username"/>
+                // Where passkeys work, the field's autofill offers them too.
+                <Field
+                    name="username"
+                    label="Username"
+                    autocomplete=if use_practice().passkeys { "username webauthn" } else { "username" }
+                />
                 <Field
                     name="password"
                     label="Password"
@@ -61,6 +68,12 @@ pub fn LoginPage() -> impl IntoView {
                 />
                 <SubmitButton label="Log in" pending=login.pending()/>
             </ActionForm>
+            {use_practice().passkeys.then(|| view! {
+                <div class="or-passkey">
+                    <p class="aside">"Or, if you've added a passkey:"</p>
+                    <PasskeyButton action="sign-in" label="Sign in with a passkey"/>
+                </div>
+            })}
             <p class="aside">"New to the portal? " <A href="/register">"Create an account"</A></p>
         </section>
     }
@@ -395,7 +408,7 @@ pub mod ssr {
         else {
             return Ok(None);
         };
-        let new = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn)
+        let new = session::begin_on_remembered_device(portal, caller.browser(), patient.id)
             .await
             .or_internal("starting a session")?;
         let entry = Entry::new(Event::SignedIn, Outcome::Ok)

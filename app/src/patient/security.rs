@@ -1,5 +1,5 @@
-//! The patient's "Sign-in and security" page (`/security`): the devices that skip the code,
-//! where the patient is signed in, and what happened to the account lately. Every action is a
+//! The patient's "Sign-in and security" page (`/security`): passkeys, the devices that skip the
+//! code, where the patient is signed in, and what happened to the account lately. Every action is a
 //! small plain form answered with the page, so it works the same before the page's scripts wake,
 //! or without them.
 
@@ -10,8 +10,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{CouldNotLoad, StatusMessage},
+    passkeys::{ConfirmItsYou, PasskeyButton},
+    ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
 };
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyLine {
+    pub id: i64,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
+}
+
+/// The passkeys part of the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeysPart {
+    /// Why passkeys can't be used here, if they can't.
+    pub unavailable: Option<String>,
+    pub passkeys: Vec<PasskeyLine>,
+    /// The patient proved who they are in the last 10 minutes: they may add and remove.
+    pub may_change: bool,
+    /// Otherwise, the verified number's ending, for "Confirm it's you".
+    pub confirm_with: Option<String>,
+    /// A code to confirm it's them is waiting.
+    pub confirm_code_sent: bool,
+    /// The name a new passkey gets: the browser and platform.
+    pub default_name: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceLine {
@@ -42,6 +67,7 @@ pub struct ActivityLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountSecurity {
+    pub passkeys: PasskeysPart,
     /// For how many days a device may skip the code (0: the practice doesn't offer it).
     pub remember_days: i64,
     pub devices: Vec<DeviceLine>,
@@ -52,6 +78,11 @@ pub struct AccountSecurity {
 /// What the page says after an action, named in its address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Notice {
+    PasskeyAdded,
+    PasskeyRenamed,
+    PasskeyRemoved,
+    ConfirmCodeSent,
+    Confirmed,
     DeviceForgotten,
     DevicesForgotten,
     SignedOut,
@@ -59,7 +90,12 @@ enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 4] = [
+    const ALL: [Notice; 9] = [
+        Notice::PasskeyAdded,
+        Notice::PasskeyRenamed,
+        Notice::PasskeyRemoved,
+        Notice::ConfirmCodeSent,
+        Notice::Confirmed,
         Notice::DeviceForgotten,
         Notice::DevicesForgotten,
         Notice::SignedOut,
@@ -68,6 +104,11 @@ impl Notice {
 
     fn as_str(self) -> &'static str {
         match self {
+            Notice::PasskeyAdded => "passkey-added",
+            Notice::PasskeyRenamed => "passkey-renamed",
+            Notice::PasskeyRemoved => "passkey-removed",
+            Notice::ConfirmCodeSent => "confirm-code-sent",
+            Notice::Confirmed => "confirmed",
             Notice::DeviceForgotten => "device-forgotten",
             Notice::DevicesForgotten => "devices-forgotten",
             Notice::SignedOut => "signed-out",
@@ -77,6 +118,17 @@ impl Notice {
 
     fn message(self) -> &'static str {
         match self {
+            Notice::PasskeyAdded => {
+                "Your passkey is added. Next time, choose \"Sign in with a passkey\" on the login page."
+            }
+            Notice::PasskeyRenamed => "The passkey is renamed.",
+            Notice::PasskeyRemoved => "The passkey is removed. It can't sign you in any more.",
+            Notice::ConfirmCodeSent => {
+                "We texted you a code. It can take a few seconds to arrive."
+            }
+            Notice::Confirmed => {
+                "Thank you. For the next 10 minutes you can add and remove passkeys."
+            }
             Notice::DeviceForgotten => {
                 "The device is forgotten. Signing in there will ask for a code again."
             }
@@ -180,6 +232,7 @@ pub fn SecurityPage() -> impl IntoView {
 #[component]
 fn Overview(overview: AccountSecurity) -> impl IntoView {
     view! {
+        <Passkeys part=overview.passkeys/>
         <Devices days=overview.remember_days devices=overview.devices/>
         <Sessions sessions=overview.sessions/>
         <Activity lines=overview.activity/>
@@ -203,6 +256,73 @@ fn ButtonForm(
             {field.map(|(name, value)| view! { <input type="hidden" name=name value=value/> })}
             <button type="submit" class=class aria-describedby=described_by>{label}</button>
         </form>
+    }
+}
+
+#[component]
+fn Passkeys(part: PasskeysPart) -> impl IntoView {
+    let error = refused_error(&["/api/rename_passkey", "/api/remove_passkey"]);
+    let name_error = error.as_ref().and_then(|e| e.field_message("name"));
+    let general = error.filter(|e| e.fields.is_empty());
+    let body = match part.unavailable {
+        Some(why) => view! { <p>{why}</p> }.into_any(),
+        None => {
+            let may_change = part.may_change;
+            let lines = part.passkeys.into_iter().map(|p| {
+                let line_id = format!("passkey-{}", p.id);
+                let used = p.last_used.map_or("never used yet".to_string(), |u| format!("last used {u}"));
+                view! {
+                    <li>
+                        <div id=line_id.clone()>
+                            <strong>{p.name.clone()}</strong>
+                            <p class="hint">{format!("Added {} · {used}", p.added)}</p>
+                        </div>
+                        <details class="rename">
+                            <summary class="button secondary">"Rename"</summary>
+                            <form method="post" action="/api/rename_passkey" class="form" data-whole-page="" novalidate>
+                                <input type="hidden" name="passkey" value=p.id.to_string()/>
+                                <div class="field">
+                                    <label for=format!("passkey-name-{}", p.id)>"Passkey name"</label>
+                                    <input id=format!("passkey-name-{}", p.id) name="name" value=p.name maxlength="60"/>
+                                </div>
+                                <button type="submit" class="button primary">"Rename"</button>
+                            </form>
+                        </details>
+                        {may_change.then(|| view! {
+                            <ButtonForm action="/api/remove_passkey" label="Remove" field=("passkey", p.id.to_string()) described_by=line_id/>
+                        })}
+                    </li>
+                }
+            }).collect_view();
+            let add = match (may_change, part.confirm_with) {
+                (true, _) => view! {
+                    <PasskeyButton action="add" label="Add a passkey" class="button primary">
+                        <div class="field" class:invalid=name_error.is_some()>
+                            <label for="passkey-name">"Passkey name"</label>
+                            <p class="hint" id="passkey-name-hint">"So you can tell your passkeys apart, like \"My phone\"."</p>
+                            <input id="passkey-name" name="passkey_name" value=part.default_name maxlength="60" aria-describedby="passkey-name-hint"/>
+                        </div>
+                    </PasskeyButton>
+                }.into_any(),
+                (false, Some(ending)) => view! { <ConfirmItsYou mobile_ending=ending code_sent=part.confirm_code_sent/> }.into_any(),
+                (false, None) => view! {
+                    <p>"To add a passkey, your account needs a verified mobile number. Please contact the practice."</p>
+                }.into_any(),
+            };
+            view! {
+                <FormMessage error=Signal::derive(move || general.clone())/>
+                <ul class="security-list">{lines}</ul>
+                {add}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="passkeys-title">
+            <h2 id="passkeys-title">"Passkeys"</h2>
+            <p>"A passkey signs you in with your phone's or computer's screen lock (your fingerprint, face or PIN), with no password and no code. It only works on this portal, so nobody can trick you into using it elsewhere."</p>
+            {body}
+        </section>
     }
 }
 
@@ -297,7 +417,9 @@ fn Activity(lines: Vec<ActivityLine>) -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use super::{AccountSecurity, ActivityLine, DeviceLine, SessionLine};
+    use super::{
+        AccountSecurity, ActivityLine, DeviceLine, PasskeyLine, PasskeysPart, SessionLine,
+    };
     use crate::{
         audit::{self, Entry, Event, Outcome},
         clock::for_people,
@@ -355,7 +477,30 @@ mod ssr {
             .audit_trail(account, ACTIVITY_READ)
             .await
             .or_internal("reading recent activity")?;
+        let unavailable = crate::passkeys::ssr::unavailable(portal).map(str::to_string);
+        let passkeys = crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(account))
+            .await?
+            .into_iter()
+            .map(|p| PasskeyLine {
+                id: p.id,
+                name: p.name,
+                added: for_people(p.added),
+                last_used: p.last_used.map(for_people),
+            })
+            .collect();
+        let may_change = crate::passkeys::ssr::recently_proved(portal, visit);
+        let confirm_code_sent =
+            !may_change && crate::passkeys::step_up_ssr::code_waiting(portal, visit).await?;
+        let passkeys = PasskeysPart {
+            unavailable,
+            passkeys,
+            may_change,
+            confirm_with: crate::passkeys::ssr::mobile_ending(&visit.patient),
+            confirm_code_sent,
+            default_name: crate::passkeys::ssr::default_name(&visit.caller),
+        };
         Ok(AccountSecurity {
+            passkeys,
             remember_days: portal
                 .practice()
                 .remember_device_days
@@ -412,6 +557,9 @@ mod ssr {
             ("sessions_ended", _) if !by_the_practice => {
                 "Your other sessions were signed out.".into()
             }
+            ("passkey_added", "ok") => format!("A passkey was added: {detail}."),
+            ("passkey_removed", _) => format!("A passkey was removed: {detail}."),
+            ("passkeys_removed", _) => "The practice removed your passkeys.".into(),
             ("device_remembered", _) => format!("A device was remembered: {detail}."),
             ("devices_forgotten", _) => match detail.split_once(": ") {
                 Some((count, why)) => {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::{ErrorKind, PortalError},
     one_time_code::{follow_sends, run_countdown, CodeEntry, SendCode, SendCodeForm},
+    passkeys::PasskeyButton,
     practice::SupportContact,
     ui::{enhance::PageContext, field_error, CouldNotLoad, Field, StatusMessage},
 };
@@ -27,6 +28,8 @@ pub struct TwoFactorStep {
     pub support_needed: bool,
     /// For how many days a patient may skip the code on this device (0: not offered).
     pub remember_days: i64,
+    /// The patient has a passkey, which may take the code's place.
+    pub has_passkey: bool,
 }
 
 #[server(prefix = "/api", endpoint = "code_step")]
@@ -153,6 +156,11 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
             <Show when=move || code_sent.get() || still_trying.get() || !needs_number>
                 <CodeEntry remember_days=step.remember_days/>
             </Show>
+            {step.has_passkey.then(|| view! {
+                <div class="or-passkey">
+                    <PasskeyButton action="sign-in" label="Use a passkey instead"/>
+                </div>
+            })}
         </section>
     }
 }
@@ -210,6 +218,11 @@ mod ssr {
                 .practice()
                 .remember_device_days
                 .clamp(0, crate::devices::MOST_DAYS),
+            has_passkey: session.stage == crate::session::Stage::PasswordAccepted
+                && crate::passkeys::ssr::unavailable(portal).is_none()
+                && !crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(patient.id))
+                    .await?
+                    .is_empty(),
         })
     }
 }

@@ -21,6 +21,9 @@ pub const STAFF_SESSION: CookieKind = CookieKind::new("portal_staff", "__Host-po
 /// A browser the patient asked not to be asked for a code on. Kept for the practice's number of
 /// days, given when it is set.
 pub const REMEMBERED_DEVICE: CookieKind = CookieKind::new("portal_device", "__Host-portal_device");
+/// The handle of a passkey ceremony under way: it lives as long as the ceremony may.
+pub const PASSKEY_CEREMONY: CookieKind =
+    CookieKind::new("portal_passkey", "__Host-portal_passkey").kept_for(5 * crate::clock::MINUTE);
 /// The browser an enrolment link was opened in, which alone is shown the same secret again.
 pub const ENROLMENT_BROWSER: CookieKind =
     CookieKind::new("portal_enrol", "__Host-portal_enrol").kept_for(crate::clock::DAY);

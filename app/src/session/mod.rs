@@ -52,6 +52,8 @@ pub struct Session {
     pub stage: Stage,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
+    /// When the patient last proved who they are in it with a code or a passkey.
+    pub proved_at: Option<Millis>,
 }
 
 /// Activity is written back at most this often, so a busy page doesn't write on every request.
@@ -126,6 +128,7 @@ pub async fn load(portal: &Portal, cookie_value: &str) -> Result<Option<Session>
         stage,
         last_seen_at: now,
         expires_at: row.expires_at,
+        proved_at: row.proved_at,
     }))
 }
 
@@ -147,15 +150,37 @@ impl NewSession {
     }
 }
 
-/// Starts a session at `stage` in `browser`, replacing its previous one (if any).
+/// Starts a session at `stage` in `browser`, replacing its previous one (if any). A signed-in
+/// one starts proved: a code or a passkey began it.
 pub async fn begin(
     portal: &Portal,
     browser: Browser<'_>,
     account_id: i64,
     stage: Stage,
 ) -> Result<NewSession, StoreError> {
+    let proved = stage == Stage::SignedIn;
+    store_new(portal, browser, account_id, stage, proved).await
+}
+
+/// Starts a signed-in session that a remembered device began: the password alone was typed, so
+/// adding or removing a passkey will ask for a code first.
+pub async fn begin_on_remembered_device(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: i64,
+) -> Result<NewSession, StoreError> {
+    store_new(portal, browser, account_id, Stage::SignedIn, false).await
+}
+
+async fn store_new(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: i64,
+    stage: Stage,
+    proved: bool,
+) -> Result<NewSession, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, stage);
+    let (new, row) = NewSession::prepare(portal, browser, account_id, stage, proved);
     portal
         .store
         .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
@@ -172,7 +197,7 @@ pub async fn begin_without_code(
     account_id: i64,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn);
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, false);
     let stored = portal
         .store
         .replace_session_while_two_factor_off(previous.map(|s| s.id_hash.as_str()), &row)
@@ -187,6 +212,7 @@ impl NewSession {
         browser: Browser<'_>,
         account_id: i64,
         stage: Stage,
+        proved: bool,
     ) -> (Self, SessionRow) {
         let value = new_id();
         let now = portal.now();
@@ -203,6 +229,7 @@ impl NewSession {
             last_seen_at: now,
             expires_at: now + lifetime * SECOND,
             device: Some(describe(browser.user_agent)),
+            proved_at: proved.then_some(now),
         };
         let new = NewSession {
             session: Session {
@@ -211,6 +238,7 @@ impl NewSession {
                 stage,
                 last_seen_at: now,
                 expires_at: row.expires_at,
+                proved_at: row.proved_at,
             },
             cookie: value,
         };

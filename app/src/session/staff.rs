@@ -17,6 +17,8 @@ const TOUCH_EVERY: Millis = 15 * SECOND;
 pub struct StaffSession {
     pub id_hash: String,
     pub staff_id: i64,
+    /// When the staff member signed in: with their password and a second factor.
+    pub created_at: Millis,
 }
 
 /// The staff session a cookie value stands for, if it exists and has not timed out.
@@ -37,6 +39,7 @@ pub async fn load(portal: &Portal, cookie: &str) -> Result<Option<StaffSession>,
     Ok(Some(StaffSession {
         id_hash,
         staff_id: row.staff_id,
+        created_at: row.created_at,
     }))
 }
 

@@ -40,6 +40,7 @@ fn StaffNav(me: SignedInStaff) -> impl IntoView {
                 <NavLink href="/staff/audit" label="Audit log"/>
                 <NavLink href="/staff/team" label="Staff"/>
             })}
+            <NavLink href="/staff/passkeys" label="Your passkeys" whole_page=true/>
             <ActionForm action=logout attr:class="logout">
                 <span class="who">{me.username} " (" {me.role.as_str()} ")"</span>
                 <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod enrolment;
 mod layout;
+pub mod passkeys;
 pub mod settings;
 pub mod sign_in;
 pub mod support;

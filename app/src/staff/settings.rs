@@ -23,6 +23,7 @@ pub struct PracticeSettingsForm {
     pub first_number_at_login: String,
     pub resend_cooldown_seconds: i64,
     pub remember_device_days: i64,
+    pub passkeys: bool,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -59,6 +60,11 @@ pub struct PostedSettings {
     pub resend_cooldown_seconds: String,
     /// Missing from a page older than the setting: it stays as it is.
     pub remember_device_days: Option<String>,
+    /// A checkbox: present ("on") when ticked.
+    pub passkeys: Option<String>,
+    /// Sent by every form that shows the "Passkeys" checkbox, so that a page older than it
+    /// leaves passkeys as they are rather than switching them off.
+    pub passkeys_shown: Option<String>,
     pub version: String,
 }
 
@@ -76,10 +82,14 @@ pub async fn save_practice_settings(
         first_number_at_login,
         resend_cooldown_seconds,
         remember_device_days,
+        passkeys,
+        passkeys_shown,
         version,
     } = posted;
+    let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
     let form = ssr::Typed {
-        two_factor: two_factor.is_some_and(|v| !v.is_empty() && v != "off"),
+        two_factor: ticked(&two_factor),
+        passkeys: passkeys_shown.is_some().then(|| ticked(&passkeys)),
         practice_name,
         support_phone,
         support_email,
@@ -198,6 +208,14 @@ fn SettingsFields(
                 hint="How long a patient waits before another code can be sent."
                 error=field_error(error, "resend_cooldown_seconds")
             />
+            <div class="field checkbox">
+                <input id="passkeys" name="passkeys" type="checkbox" checked=settings.passkeys aria-describedby="passkeys-hint"/>
+                <input type="hidden" name="passkeys_shown" value="on"/>
+                <label for="passkeys">"Passkeys"</label>
+                <p class="hint" id="passkeys-hint">
+                    "Patients may add a passkey (their phone's or computer's screen lock) and sign in with it, with no password or code. Off, passkeys can't be added or used; a text message still works."
+                </p>
+            </div>
             <Field
                 name="remember_device_days"
                 label="Remember devices (days)"
@@ -237,6 +255,7 @@ mod ssr {
             },
             resend_cooldown_seconds: settings.resend_cooldown_seconds,
             remember_device_days: settings.remember_device_days,
+            passkeys: settings.passkeys,
             version: settings.version,
         }
     }
@@ -250,6 +269,8 @@ mod ssr {
         pub first_number_at_login: String,
         pub resend_cooldown_seconds: String,
         pub remember_device_days: Option<String>,
+        /// `None`: the form didn't show the checkbox.
+        pub passkeys: Option<bool>,
         pub version: String,
     }
 
@@ -372,6 +393,7 @@ mod ssr {
             first_number_at_login,
             resend_cooldown_seconds,
             remember_device_days,
+            passkeys: typed.passkeys.unwrap_or(stored.passkeys),
             version,
         })
     }
@@ -410,6 +432,7 @@ mod ssr {
                 old.resend_cooldown_seconds.to_string(),
                 new.resend_cooldown_seconds.to_string(),
             ),
+            ("passkeys", on_off(old.passkeys), on_off(new.passkeys)),
             (
                 "remember devices (days)",
                 old.remember_device_days.to_string(),

@@ -8,6 +8,8 @@ use leptos_meta::Title;
 use super::SignedInStaff;
 use crate::{
     error::PortalError,
+    passkeys::PasskeyButton,
+    practice::use_practice,
     ui::{Field, FormMessage, SubmitButton},
 };
 
@@ -86,6 +88,12 @@ pub fn StaffLoginPage() -> impl IntoView {
                     hint="The 6 digits your authenticator app shows now, or one of your recovery codes."
                 />
                 <SubmitButton label="Log in" pending=login.pending()/>
+                {use_practice().passkeys.then(|| view! {
+                    <div class="or-passkey">
+                        <p class="aside">"Added a passkey? Type your username and password, then:"</p>
+                        <PasskeyButton action="staff-sign-in" label="Use a passkey instead of the code"/>
+                    </div>
+                })}
             </ActionForm>
         </section>
     }
@@ -127,35 +135,88 @@ pub mod ssr {
             .await
             .or_internal("looking up a staff member")?;
         let right = details_match(portal, member.as_ref(), password, code).await?;
-        let Some(member) = member.filter(|_| right) else {
-            let mut entry =
-                Entry::new(Event::StaffLogin, Outcome::Refused).typed_username(username);
-            if let Some(member) = accounts::named(portal, username).await.ok().flatten() {
-                entry = entry.staff(member.id);
-            }
-            audit::record(portal, caller, entry).await;
-            return Err(PortalError::unauthorized(WRONG_DETAILS));
-        };
+        let member = right_or_refused(portal, caller, member, right, username).await?;
         let network = caller.network(portal.settings.ipv6_prefix);
         portal
             .store
             .accept_login(&key, &network, ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
+        admit(portal, caller, previous, member, None).await
+    }
+
+    /// The staff member, if the details were right; otherwise the refusal, audited.
+    async fn right_or_refused(
+        portal: &Portal,
+        caller: &Caller,
+        member: Option<StaffMember>,
+        right: bool,
+        username: &str,
+    ) -> Result<StaffMember, PortalError> {
+        if let Some(member) = member.filter(|_| right) {
+            return Ok(member);
+        }
+        let mut entry = Entry::new(Event::StaffLogin, Outcome::Refused).typed_username(username);
+        if let Some(member) = accounts::named(portal, username).await.ok().flatten() {
+            entry = entry.staff(member.id);
+        }
+        audit::record(portal, caller, entry).await;
+        Err(PortalError::unauthorized(WRONG_DETAILS))
+    }
+
+    /// A new staff session for `member`, whose second factor was the authenticator code or
+    /// (`passkey`, named) a passkey.
+    pub async fn admit(
+        portal: &Portal,
+        caller: &Caller,
+        previous: Option<&StaffSession>,
+        member: StaffMember,
+        passkey: Option<&str>,
+    ) -> Result<(SignedInStaff, String), PortalError> {
         let cookie = staff_session::begin(portal, member.id, previous)
             .await
             .or_internal("starting a staff session")?;
-        audit::record(
-            portal,
-            caller,
-            Entry::new(Event::StaffLogin, Outcome::Ok).staff(member.id),
-        )
-        .await;
+        let mut entry = Entry::new(Event::StaffLogin, Outcome::Ok).staff(member.id);
+        if let Some(name) = passkey {
+            entry = entry.detail(format!("factor: passkey ({name})"));
+        }
+        audit::record(portal, caller, entry).await;
         let me = SignedInStaff {
             username: member.username,
             role: member.role,
         };
         Ok((me, cookie))
+    }
+
+    /// The password step of a sign-in with a passkey in place of the authenticator code: the
+    /// same gate, and the same answer for every wrong detail. Returns the staff member.
+    pub async fn password_first(
+        portal: &Portal,
+        caller: &Caller,
+        username: &str,
+        password: &str,
+    ) -> Result<StaffMember, PortalError> {
+        if !could_be_a_username(username) {
+            return Err(nobodys_username(portal, caller, username, password, "")
+                .await
+                .err()
+                .unwrap_or_else(|| PortalError::unauthorized(WRONG_DETAILS)));
+        }
+        let key = accounts::login_key(username);
+        let ip_event = pass_the_gate(portal, caller, &key, username).await?;
+        let member = accounts::named(portal, username)
+            .await
+            .or_internal("looking up a staff member")?;
+        let right = password_matches(portal, member.as_ref(), password).await?;
+        let member = right_or_refused(portal, caller, member, right, username).await?;
+        // A right password is no guess: the failures counted against the name are cleared.
+        let network = caller.network(portal.settings.ipv6_prefix);
+        portal
+            .store
+            .accept_login(&key, &network, ip_event, &[], portal.now())
+            .await
+            .or_internal("clearing login failures")?;
+        Ok(member)
     }
 
     /// A username too long to be anyone's: refused as wrong details, after as long as a check
@@ -197,13 +258,30 @@ pub mod ssr {
         }
     }
 
-    /// The password and then the second factor; an unknown or unenrolled name is checked
-    /// against the dummy hash, so it takes as long.
+    /// The password and then the second factor.
     async fn details_match(
         portal: &Portal,
         member: Option<&StaffMember>,
         password: &str,
         code: &str,
+    ) -> Result<bool, PortalError> {
+        if !password_matches(portal, member, password).await? {
+            return Ok(false);
+        }
+        let Some(member) = member else {
+            return Ok(false);
+        };
+        accounts::second_factor_matches(portal, member, code)
+            .await
+            .or_internal("checking an authenticator code")
+    }
+
+    /// The password of an active, enrolled staff member; an unknown or unenrolled name is
+    /// checked against the dummy hash, so it takes as long.
+    async fn password_matches(
+        portal: &Portal,
+        member: Option<&StaffMember>,
+        password: &str,
     ) -> Result<bool, PortalError> {
         let hash = match member
             .filter(|m| m.active())
@@ -221,11 +299,6 @@ pub mod ssr {
             .verify(password, &hash)
             .await
             .map_err(|e| e.refusal("verifying a staff password"))?;
-        let Some(member) = member.filter(|m| password_right && m.active()) else {
-            return Ok(false);
-        };
-        accounts::second_factor_matches(portal, member, code)
-            .await
-            .or_internal("checking an authenticator code")
+        Ok(member.is_some_and(|m| password_right && m.active()))
     }
 }

@@ -75,6 +75,8 @@ pub struct PatientFile {
     pub sign_ins: Vec<(String, String)>,
     /// Devices that skip the code: browser and platform, and when each was last used.
     pub remembered_devices: Vec<(String, String)>,
+    /// Passkeys: name, and when each was added.
+    pub passkeys: Vec<(String, String)>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -90,14 +92,17 @@ pub enum SupportAction {
     EndSessions,
     /// For a forgotten password: read out by phone, replaced at the next sign-in.
     OneTimePassword,
+    /// A lost or stolen phone or computer that had a passkey.
+    RemovePasskeys,
 }
 
 impl SupportAction {
-    pub const ALL: [SupportAction; 4] = [
+    pub const ALL: [SupportAction; 5] = [
         SupportAction::Unlock,
         SupportAction::ResetMobile,
         SupportAction::EndSessions,
         SupportAction::OneTimePassword,
+        SupportAction::RemovePasskeys,
     ];
 
     /// As a form sends it.
@@ -107,6 +112,7 @@ impl SupportAction {
             SupportAction::ResetMobile => "reset_mobile",
             SupportAction::EndSessions => "end_sessions",
             SupportAction::OneTimePassword => "one_time_password",
+            SupportAction::RemovePasskeys => "remove_passkeys",
         }
     }
 
@@ -116,6 +122,7 @@ impl SupportAction {
             SupportAction::ResetMobile => "Reset mobile number",
             SupportAction::EndSessions => "End all sessions",
             SupportAction::OneTimePassword => "Issue one-time password",
+            SupportAction::RemovePasskeys => "Remove passkeys",
         }
     }
 
@@ -125,6 +132,7 @@ impl SupportAction {
             SupportAction::ResetMobile => "Removes the patient's mobile numbers and forgets their remembered devices. At their next login they give a new one and verify it with a code. Only do this once you're sure you're talking to the patient.",
             SupportAction::EndSessions => "Signs the patient out everywhere, and forgets their remembered devices.",
             SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
+            SupportAction::RemovePasskeys => "Removes every passkey on the patient's account, for a lost or stolen phone or computer. They sign in with their password and a code, and may add a passkey again.",
         }
     }
 }
@@ -348,6 +356,13 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
             {record.sign_ins.is_empty().then(|| view! { <p>"None yet."</p> })}
             <ul>
                 {record.sign_ins.into_iter().map(|(at, ip)| view! { <li>{format!("{at} from {ip}")}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section class="card">
+            <h2>"Passkeys"</h2>
+            {record.passkeys.is_empty().then(|| view! { <p>"None."</p> })}
+            <ul class="passkeys">
+                {record.passkeys.into_iter().map(|(name, added)| view! { <li>{format!("{name}, added {added}")}</li> }).collect_view()}
             </ul>
         </section>
         <section class="card">
@@ -640,6 +655,8 @@ pub mod ssr {
             .remembered_devices(patient.id, portal.now())
             .await
             .or_internal("reading remembered devices")?;
+        let passkeys =
+            crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(patient.id)).await?;
         let audit_trail = store
             .audit_trail(patient.id, 100)
             .await
@@ -660,6 +677,10 @@ pub mod ssr {
             remembered_devices: remembered_devices
                 .into_iter()
                 .map(|d| (d.description, when(d.last_used_at)))
+                .collect(),
+            passkeys: passkeys
+                .into_iter()
+                .map(|p| (p.name, when(p.added)))
                 .collect(),
             texts: texts
                 .into_iter()
@@ -765,6 +786,20 @@ pub mod ssr {
                     .or_internal("ending sessions")?;
                 forget_devices(portal, visit, patient.id, Forgotten::PasswordChanged).await?;
                 (Event::OneTimePasswordIssued, "A one-time password is set. The patient chooses their own at the next sign-in.", Some(password), "the practice gave you a new one-time password")
+            }
+            SupportAction::RemovePasskeys => {
+                let removed =
+                    crate::passkeys::ssr::remove_all_by_the_practice(portal, &patient).await?;
+                let message = match removed {
+                    0 => "The patient had no passkeys.",
+                    _ => "The patient's passkeys are removed.",
+                };
+                (
+                    Event::PasskeysRemovedByPractice,
+                    message,
+                    None,
+                    "the practice removed the passkeys on your account",
+                )
             }
         };
         let entry = Entry::new(event, Outcome::Ok)

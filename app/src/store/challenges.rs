@@ -202,6 +202,44 @@ impl Store {
             .await
     }
 
+    /// A code confirming it's the patient matched, still to their verified number: the session
+    /// is proved as of `at`.
+    pub async fn consume_step_up_code(
+        &self,
+        challenge: &ChallengeRow,
+        at: Millis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let consumed = sqlx::query(
+            "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
+        )
+        .bind(&challenge.session_id_hash)
+        .bind(&challenge.purpose)
+        .bind(&challenge.code_mac)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let still_verified: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE id = $1 AND mobile = $2 \
+             AND mobile_verified_at IS NOT NULL",
+        )
+        .bind(challenge.account_id)
+        .bind(&challenge.mobile)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if consumed != 1 || still_verified.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE sessions SET proved_at = $1 WHERE id_hash = $2")
+            .bind(at)
+            .bind(&challenge.session_id_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn consume_code(
         &self,
         challenge: &ChallengeRow,

@@ -15,6 +15,7 @@ pub struct PracticeRow {
     pub first_number_at_login: String,
     pub resend_cooldown_seconds: i64,
     pub remember_device_days: i64,
+    pub passkeys: bool,
     /// Counts saves: a form carries the version it was filled from.
     pub version: i64,
     /// When two-factor authentication was switched off, while it is off (0: it started off).
@@ -39,6 +40,7 @@ struct Row {
     first_number_at_login: String,
     resend_cooldown_seconds: i64,
     remember_device_days: i64,
+    passkeys: i64,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -53,6 +55,7 @@ impl From<Row> for PracticeRow {
             first_number_at_login: row.first_number_at_login,
             resend_cooldown_seconds: row.resend_cooldown_seconds,
             remember_device_days: row.remember_device_days,
+            passkeys: row.passkeys != 0,
             version: row.version,
             two_factor_off_since: row.two_factor_off_since,
         }
@@ -63,7 +66,7 @@ impl From<Row> for PracticeRow {
 pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
-     first_number_at_login, resend_cooldown_seconds, remember_device_days, version, \
+     first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, version, \
      two_factor_off_since FROM practice_settings WHERE id = 1";
 
 impl Store {
@@ -80,8 +83,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
-             two_factor_off_since, remember_device_days) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (id) DO NOTHING",
+             two_factor_off_since, remember_device_days, passkeys) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
         .bind(&first.practice_name)
@@ -92,6 +95,7 @@ impl Store {
         .bind(now)
         .bind(off_since)
         .bind(first.remember_device_days)
+        .bind(i64::from(first.passkeys))
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -136,7 +140,8 @@ impl Store {
             "UPDATE practice_settings SET two_factor = $1, practice_name = $2, \
              support_phone = $3, support_email = $4, first_number_at_login = $5, \
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
-             remember_device_days = $10, version = version + 1 WHERE id = 1 AND version = $9",
+             remember_device_days = $10, passkeys = $11, version = version + 1 \
+             WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
         .bind(&settings.practice_name)
@@ -148,6 +153,7 @@ impl Store {
         .bind(off_since)
         .bind(settings.version)
         .bind(settings.remember_device_days)
+        .bind(i64::from(settings.passkeys))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

@@ -13,6 +13,8 @@ pub struct SessionRow {
     pub expires_at: Millis,
     /// Browser and platform, for the patient's list of where they are signed in.
     pub device: Option<String>,
+    /// When the patient last proved who they are with a code or a passkey in this session.
+    pub proved_at: Option<Millis>,
 }
 
 impl Store {
@@ -25,7 +27,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let insert = sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             expires_at, device, proved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&new.id_hash)
         .bind(new.account_id)
@@ -33,7 +35,8 @@ impl Store {
         .bind(new.created_at)
         .bind(new.last_seen_at)
         .bind(new.expires_at)
-        .bind(&new.device);
+        .bind(&new.device)
+        .bind(new.proved_at);
         let Some(old) = old_id_hash else {
             insert.execute(&self.writer).await?;
             return Ok(());
@@ -76,7 +79,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             expires_at, device, proved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&new.id_hash)
         .bind(new.account_id)
@@ -85,6 +88,7 @@ impl Store {
         .bind(new.last_seen_at)
         .bind(new.expires_at)
         .bind(&new.device)
+        .bind(new.proved_at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -93,8 +97,8 @@ impl Store {
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device \
-             FROM sessions WHERE id_hash = $1",
+            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device, \
+             proved_at FROM sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
@@ -134,8 +138,8 @@ impl Store {
         now: Millis,
     ) -> Result<Vec<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device \
-             FROM sessions WHERE account_id = $1 AND expires_at > $2 \
+            "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device, \
+             proved_at FROM sessions WHERE account_id = $1 AND expires_at > $2 \
              ORDER BY last_seen_at DESC, created_at DESC",
         )
         .bind(account_id)
@@ -159,6 +163,20 @@ impl Store {
                 .rows_affected()
                 == 1,
         )
+    }
+
+    /// Records that the session's patient proved who they are at `at` (a code or a passkey).
+    pub async fn session_proved(
+        &self,
+        id_hash: &str,
+        at: Option<Millis>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET proved_at = $1 WHERE id_hash = $2")
+            .bind(at)
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {

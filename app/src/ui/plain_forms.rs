@@ -62,6 +62,24 @@ pub fn provide_refused(refused: Refused) {
     provide_context(refused);
 }
 
+/// The error of a refused plain post from one of `actions` (server functions' paths), for a page
+/// rendered only on the server that shows it beside its form.
+pub fn refused_error(actions: &[&str]) -> Option<crate::error::PortalError> {
+    #[cfg(feature = "ssr")]
+    {
+        let refused = use_context::<Refused>()?;
+        if !actions.contains(&refused.action.as_str()) {
+            return None;
+        }
+        serde_json::from_str(&refused.error).ok()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = actions;
+        None
+    }
+}
+
 /// True once the app runs in the browser. Controls that only scripts can bring back to life
 /// (a button disabled while a countdown runs) stay usable in the plain page.
 pub fn use_hydrated() -> ReadSignal<bool> {
@@ -122,6 +140,9 @@ pub mod ssr {
                 "support_email",
                 "first_number_at_login",
                 "resend_cooldown_seconds",
+                "remember_device_days",
+                "passkeys",
+                "passkeys_shown",
             ],
         ),
         (
@@ -130,6 +151,7 @@ pub mod ssr {
         ),
         ("/api/staff/search_patients", &["query"]),
         ("/api/staff/support_action", &["reason"]),
+        ("/api/rename_passkey", &["name"]),
     ];
 
     /// Whether a field's value may be kept for the form of server function `action`.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod passkey;
 pub mod standin;
 
 use std::{net::SocketAddr, sync::Arc};

@@ -1,0 +1,135 @@
+//! A passkey ceremony between its two requests. webauthn-rs's state (the challenge, and which
+//! credentials may answer it) stays on the server: in the database, so any instance can finish
+//! what another began, sealed with the server key and bound to its row, so nobody who can read
+//! or write the table can read, alter or move it. The browser holds only a random handle in a
+//! cookie, and the ceremony is bound to the session it began in. It is taken out (deleted) by
+//! the request that finishes it, so it works once, and it expires after 5 minutes.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::{
+    caller::Caller,
+    clock::{Millis, MINUTE},
+    error::{ErrorKind, OrFault, OrInternal, PortalError},
+    portal::Portal,
+    session,
+    store::CeremonyRow,
+};
+
+pub const LIFETIME: Millis = 5 * MINUTE;
+
+const SEALED_AS: &str = "passkey-ceremony";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Register,
+    /// A staff member adding a passkey of their own.
+    StaffRegister,
+    /// A staff member's passkey, after their password, in place of the authenticator code.
+    StaffSignIn,
+    /// A discoverable passkey at `/login`: the account is whichever the passkey names.
+    SignIn,
+    /// After a password, in place of the code: only that account's passkeys.
+    Instead,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Register => "register",
+            Purpose::StaffRegister => "staff_register",
+            Purpose::StaffSignIn => "staff_sign_in",
+            Purpose::SignIn => "sign_in",
+            Purpose::Instead => "instead",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "register" => Some(Purpose::Register),
+            "staff_register" => Some(Purpose::StaffRegister),
+            "staff_sign_in" => Some(Purpose::StaffSignIn),
+            "sign_in" => Some(Purpose::SignIn),
+            "instead" => Some(Purpose::Instead),
+            _ => None,
+        }
+    }
+}
+
+/// Keeps `state` for the ceremony just started, bound to the session `bound_to` (its hash: a
+/// patient's or a staff member's, or none before signing in); returns the handle for the
+/// browser's cookie.
+pub async fn begin<S: Serialize>(
+    portal: &Portal,
+    bound_to: Option<&str>,
+    purpose: Purpose,
+    account_id: Option<i64>,
+    state: &S,
+) -> Result<String, PortalError> {
+    let token = session::new_id();
+    let id_hash = session::hash_id(&token);
+    let json = serde_json::to_string(state).or_fault("keeping a passkey ceremony")?;
+    let now = portal.now();
+    let row = CeremonyRow {
+        state: portal.secret.seal_for(SEALED_AS, id_hash.as_bytes(), &json),
+        id_hash,
+        purpose: purpose.as_str().to_string(),
+        session_hash: bound_to.map(str::to_string),
+        account_id,
+        expires_at: now + LIFETIME,
+    };
+    portal
+        .store
+        .begin_ceremony(&row, now)
+        .await
+        .or_internal("keeping a passkey ceremony")?;
+    Ok(token)
+}
+
+/// What a finished ceremony had kept.
+pub struct Taken<S> {
+    pub purpose: Purpose,
+    pub account_id: Option<i64>,
+    pub state: S,
+}
+
+pub const START_AGAIN: &str =
+    "That passkey request has ended. Please try again, or use a code sent by text.";
+
+fn start_again() -> PortalError {
+    PortalError::new(ErrorKind::BadRequest, START_AGAIN)
+}
+
+/// Takes the caller's ceremony out, once: refused (400) when there is none, it was used, it
+/// expired, or it began in another session than `bound_to`.
+pub async fn take<S: DeserializeOwned>(
+    portal: &Portal,
+    caller: &Caller,
+    bound_to: Option<&str>,
+) -> Result<Taken<S>, PortalError> {
+    let Some(token) = &caller.ceremony_token else {
+        return Err(start_again());
+    };
+    let id_hash = session::hash_id(token);
+    let row = portal
+        .store
+        .take_ceremony(&id_hash)
+        .await
+        .or_internal("reading a passkey ceremony")?
+        .ok_or_else(start_again)?;
+    let same_session = row.session_hash.as_deref() == bound_to;
+    if row.expires_at <= portal.now() || !same_session {
+        return Err(start_again());
+    }
+    let purpose = Purpose::parse(&row.purpose).ok_or_else(start_again)?;
+    let state = portal
+        .secret
+        .open_for(SEALED_AS, id_hash.as_bytes(), &row.state)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .ok_or_else(start_again)?;
+    Ok(Taken {
+        purpose,
+        account_id: row.account_id,
+        state,
+    })
+}
