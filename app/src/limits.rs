@@ -20,6 +20,8 @@ pub enum LimitKind {
     SmsVerifiedNumber,
     SmsIp,
     SmsAll,
+    /// Passkey ceremonies begun from one network: each one keeps a row for 5 minutes.
+    PasskeyIp,
 }
 
 impl LimitKind {
@@ -34,6 +36,7 @@ impl LimitKind {
             LimitKind::SmsVerifiedNumber => "sms_verified_number",
             LimitKind::SmsIp => "sms_ip",
             LimitKind::SmsAll => "sms_all",
+            LimitKind::PasskeyIp => "passkey_ip",
         }
     }
 }

@@ -815,3 +815,31 @@ async fn staff_without_a_passkey_or_a_recent_sign_in_are_told_what_to_do() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_script_cant_fill_the_table_with_passkey_requests() {
+    let portal = TestPortal::with(|s| {
+        s.public_url = ORIGIN.parse().unwrap();
+        s.limits.logins_per_ip_hour = 5;
+    })
+    .await;
+    let mut browser = portal.browser();
+    for _ in 0..5 {
+        let asked = browser.post("/api/passkey_challenge", &[]).await;
+        assert_eq!(asked.status, StatusCode::OK);
+    }
+    let refused = browser.post("/api/passkey_challenge", &[]).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    // Another network is not held to it.
+    let mut other = portal.browser_at("198.51.100.9");
+    assert_eq!(
+        other.post("/api/passkey_challenge", &[]).await.status,
+        StatusCode::OK
+    );
+}

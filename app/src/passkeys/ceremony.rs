@@ -9,8 +9,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     caller::Caller,
-    clock::{Millis, MINUTE},
+    clock::{Millis, HOUR, MINUTE},
     error::{ErrorKind, OrFault, OrInternal, PortalError},
+    limits::{Limit, LimitKind},
     portal::Portal,
     session,
     store::CeremonyRow,
@@ -61,15 +62,35 @@ impl Purpose {
 /// browser's cookie.
 pub async fn begin<S: Serialize>(
     portal: &Portal,
+    caller: &Caller,
     bound_to: Option<&str>,
     purpose: Purpose,
     account_id: Option<i64>,
     state: &S,
 ) -> Result<String, PortalError> {
+    // Each ceremony keeps a row for its 5 minutes: a script can't fill the table.
+    let now = portal.now();
+    let per_network = Limit::new(
+        LimitKind::PasskeyIp,
+        caller.network(portal.settings.ipv6_prefix),
+        HOUR,
+        portal.settings.limits.logins_per_ip_hour,
+        now,
+        |wait| {
+            format!("There have been too many passkey requests from your network. Please try again in {wait}, or use a code sent by text.")
+        },
+    );
+    if let Some(full) = portal
+        .store
+        .count_if_under(std::slice::from_ref(&per_network), now)
+        .await
+        .or_internal("counting passkey requests")?
+    {
+        return Err(per_network.refusal(full.oldest, now));
+    }
     let token = session::new_id();
     let id_hash = session::hash_id(&token);
     let json = serde_json::to_string(state).or_fault("keeping a passkey ceremony")?;
-    let now = portal.now();
     let row = CeremonyRow {
         state: portal.secret.seal_for(SEALED_AS, id_hash.as_bytes(), &json),
         id_hash,

@@ -157,6 +157,7 @@ pub async fn start_registration(
         registration_options(portal, &webauthn, holder, &patient.username, &display).await?;
     let token = ceremony::begin(
         portal,
+        &visit.caller,
         Some(&visit.session.id_hash),
         Purpose::Register,
         Some(patient.id),
@@ -346,7 +347,7 @@ pub async fn start_sign_in(
         }
     };
     let bound_to = caller.session.as_ref().map(|s| s.id_hash.as_str());
-    let token = ceremony::begin(portal, bound_to, purpose, account, &state).await?;
+    let token = ceremony::begin(portal, caller, bound_to, purpose, account, &state).await?;
     let options = serde_json::to_string(&options).or_fault("sending passkey options")?;
     Ok((options, token))
 }

@@ -238,6 +238,7 @@ pub mod ssr {
         .await?;
         let token = ceremony::begin(
             portal,
+            &visit.caller,
             Some(&visit.session.id_hash),
             Purpose::StaffRegister,
             Some(member.id),
@@ -353,8 +354,15 @@ pub mod ssr {
         let (options, state) = webauthn
             .start_passkey_authentication(&stored)
             .map_err(|e| PortalError::logged_internal("starting a passkey sign-in", e))?;
-        let token =
-            ceremony::begin(portal, None, Purpose::StaffSignIn, Some(member.id), &state).await?;
+        let token = ceremony::begin(
+            portal,
+            caller,
+            None,
+            Purpose::StaffSignIn,
+            Some(member.id),
+            &state,
+        )
+        .await?;
         let options = serde_json::to_string(&options)
             .map_err(|e| PortalError::logged_internal("sending passkey options", e))?;
         Ok((options, token))
