@@ -1405,3 +1405,68 @@ async fn a_search_is_answered_with_the_page_itself_scripts_or_none() {
     let signed_out = portal.get("/staff?query=margaret", None).await;
     assert!(signed_out.status.is_redirection() || !signed_out.text().contains("Margaret Smith"));
 }
+
+#[tokio::test]
+async fn the_audit_log_finds_a_patient_or_staff_member_by_name_and_a_name_nobody_has() {
+    let portal = TestPortal::new().await;
+    patient(&portal, "margaret").await;
+    let mut browser = portal.browser();
+    for (username, password) in [("margaret", "a wrong guess"), ("ghost", "anything at all")] {
+        browser
+            .post(
+                "/api/login",
+                &[("username", username), ("password", password)],
+            )
+            .await;
+    }
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let search = |patient: &'static str, staff: &'static str| {
+        let mut fields = vec![];
+        if !patient.is_empty() {
+            fields.push(("patient", patient));
+        }
+        if !staff.is_empty() {
+            fields.push(("staff", staff));
+        }
+        fields
+    };
+    let items = |reply: common::Reply| reply.json()["items"].as_array().unwrap().clone();
+
+    // A patient's every line, refused logins included, whatever the name's case.
+    let lines = items(
+        admin
+            .browser
+            .post("/api/staff/audit_log", &search("Margaret", ""))
+            .await,
+    );
+    assert!(
+        lines.iter().all(|l| l["patient"] == "margaret"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l["outcome"] == "wrong_password"));
+    assert!(lines.iter().any(|l| l["event"] == "registered"));
+    // A name no account has: the logins that typed it.
+    let lines = items(
+        admin
+            .browser
+            .post("/api/staff/audit_log", &search("ghost", ""))
+            .await,
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["outcome"], "unknown_user");
+    // A staff member's lines, and none for a name no staff member has.
+    let lines = items(
+        admin
+            .browser
+            .post("/api/staff/audit_log", &search("", "ada"))
+            .await,
+    );
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["staff"] == "ada"));
+    let lines = items(
+        admin
+            .browser
+            .post("/api/staff/audit_log", &search("", "nobody"))
+            .await,
+    );
+    assert!(lines.is_empty());
+}

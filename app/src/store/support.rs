@@ -239,19 +239,44 @@ impl Store {
             numbers.push(until);
             conditions.push(format!("a.at < ${}", numbers.len()));
         }
-        let text_filters = [
-            (&filter.event, "a.event = "),
-            (
-                &filter.patient_username_key,
-                "lower(COALESCE(p.username, a.username)) = ",
-            ),
-            (&filter.staff_username_key, "s.username_key = "),
-        ];
-        for (value, column) in text_filters {
-            if let Some(value) = value {
-                texts.push(value.clone());
-                conditions.push(format!("{column}${}", numbers.len() + texts.len()));
+        // A patient or staff member is found by name first, so that their lines are read by id
+        // from an index rather than every line's name compared.
+        let mut typed_username = None;
+        if let Some(key) = &filter.patient_username_key {
+            let account: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM accounts WHERE username_key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            match account {
+                Some(id) => {
+                    numbers.push(id);
+                    conditions.push(format!("a.account_id = ${}", numbers.len()));
+                }
+                // A name no account has: the refused logins that typed it.
+                None => typed_username = Some(key.clone()),
             }
+        }
+        if let Some(key) = &filter.staff_username_key {
+            let member: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM staff WHERE username_key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            // Nobody by that name: no line is theirs.
+            numbers.push(member.unwrap_or(-1));
+            conditions.push(format!("a.staff_id = ${}", numbers.len()));
+        }
+        if let Some(event) = &filter.event {
+            texts.push(event.clone());
+            conditions.push(format!("a.event = ${}", numbers.len() + texts.len()));
+        }
+        if let Some(key) = typed_username {
+            texts.push(key);
+            conditions.push(format!(
+                "a.account_id IS NULL AND lower(a.username) = ${}",
+                numbers.len() + texts.len()
+            ));
         }
         let filters = if conditions.is_empty() {
             String::new()
