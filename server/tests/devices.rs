@@ -647,3 +647,42 @@ async fn the_support_record_shows_remembered_devices() {
     assert_eq!(devices.len(), 1, "{record}");
     assert_eq!(devices[0][0], "A web browser");
 }
+
+#[tokio::test]
+async fn a_device_forgotten_while_its_login_is_on_the_way_begins_no_session() {
+    let portal = TestPortal::new().await;
+    remembered(&portal, "margaret").await;
+    let account = portal.account("margaret").await;
+    let now = portal.clock_now();
+    let device = portal
+        .portal
+        .store
+        .remembered_devices(account.id, now)
+        .await
+        .unwrap()
+        .remove(0);
+    // The login found the device remembered; then the practice ended every session, which
+    // forgets it, before the login stored its session.
+    portal
+        .portal
+        .store
+        .forget_devices(account.id)
+        .await
+        .unwrap();
+    let begun = app::session::begin_on_remembered_device(
+        &portal.portal,
+        app::session::Browser::default(),
+        account.id,
+        device.id,
+    )
+    .await
+    .unwrap();
+    assert!(begun.is_none());
+    let sessions = portal
+        .portal
+        .store
+        .sessions_of(account.id, now)
+        .await
+        .unwrap();
+    assert!(sessions.is_empty(), "{sessions:?}");
+}

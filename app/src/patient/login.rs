@@ -408,9 +408,14 @@ pub mod ssr {
         else {
             return Ok(None);
         };
-        let new = session::begin_on_remembered_device(portal, caller.browser(), patient.id)
-            .await
-            .or_internal("starting a session")?;
+        let Some(new) =
+            session::begin_on_remembered_device(portal, caller.browser(), patient.id, device.id)
+                .await
+                .or_internal("starting a session")?
+        else {
+            // Forgotten while this login was on its way: the code is asked for.
+            return Ok(None);
+        };
         let entry = Entry::new(Event::SignedIn, Outcome::Ok)
             .account(patient.id)
             .detail(format!(

@@ -162,14 +162,23 @@ pub async fn begin(
     store_new(portal, browser, account_id, stage, proved).await
 }
 
-/// Starts a signed-in session that a remembered device began: the password alone was typed, so
-/// adding or removing a passkey will ask for a code first.
+/// Starts a signed-in session that remembered device `device_id` began, if the device is still
+/// remembered when the session is stored: one forgotten meanwhile (the practice ending the
+/// patient's sessions, a new password) begins none. The password alone was typed, so adding or
+/// removing a passkey will ask for a code first.
 pub async fn begin_on_remembered_device(
     portal: &Portal,
     browser: Browser<'_>,
     account_id: i64,
-) -> Result<NewSession, StoreError> {
-    store_new(portal, browser, account_id, Stage::SignedIn, false).await
+    device_id: i64,
+) -> Result<Option<NewSession>, StoreError> {
+    let previous = browser.previous;
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, false);
+    let stored = portal
+        .store
+        .replace_session_while_remembered(previous.map(|s| s.id_hash.as_str()), &row, device_id)
+        .await?;
+    Ok(stored.then_some(new))
 }
 
 async fn store_new(

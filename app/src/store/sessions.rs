@@ -95,6 +95,48 @@ impl Store {
         Ok(true)
     }
 
+    /// As `replace_session`, only while remembered device `device_id` of the account is: the
+    /// check and the insert are one statement, so a device forgotten at the same moment can't
+    /// let a session through. `false` (nothing stored) when it is forgotten or past its days.
+    pub async fn replace_session_while_remembered(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &SessionRow,
+        device_id: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(old) = old_id_hash {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
+             expires_at, device, proved_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM \
+             remembered_devices WHERE id = $9 AND account_id = $2 AND expires_at > $4)",
+        )
+        .bind(&new.id_hash)
+        .bind(new.account_id)
+        .bind(&new.stage)
+        .bind(new.created_at)
+        .bind(new.last_seen_at)
+        .bind(new.expires_at)
+        .bind(&new.device)
+        .bind(new.proved_at)
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
             "SELECT id_hash, account_id, stage, created_at, last_seen_at, expires_at, device, \
