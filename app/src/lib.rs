@@ -22,6 +22,8 @@ pub mod caller;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
+pub mod demo_data;
+#[cfg(feature = "ssr")]
 pub mod devices;
 #[cfg(feature = "ssr")]
 pub mod limits;

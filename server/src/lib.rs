@@ -145,14 +145,15 @@ pub async fn follow_practice_settings(portal: Portal) {
     }
 }
 
-/// Every few minutes, forgets limit counters nobody looks at any more and ended sessions.
+/// Every few minutes, deletes what the portal keeps only for a while: ended sessions and
+/// codes, limit counters nobody looks at any more, old texts (`app::store::RETENTION`).
 pub async fn sweep_forever(portal: Portal) {
-    const DAY: i64 = 24 * 3600 * 1000;
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         every.tick().await;
-        if let Err(err) = portal.store.sweep(portal.now(), DAY).await {
-            tracing::warn!(%err, "sweeping old rows failed");
+        match portal.store.sweep(portal.now()).await {
+            Ok(swept) => tracing::debug!(rows = swept.total(), "swept ended rows"),
+            Err(err) => tracing::warn!(%err, "sweeping old rows failed"),
         }
     }
 }

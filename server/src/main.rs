@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
         ["staff", "add", name, "--role", role] | ["staff", "add", "--role", role, name] => {
             staff_add(name, role).await
         }
+        ["generate-demo-data", options @ ..] => generate_demo_data(options).await,
         ["staff", "list"] => staff_list().await,
         ["staff", "disable", name] => staff_disable(name).await,
         ["staff", "unlock", name] => staff_unlock(name).await,
@@ -53,6 +54,10 @@ async fn main() -> ExitCode {
 const USAGE: &str = "usage:
   server                                      serve the portal
   server import-patients FILE.csv             bring a practice's existing patients in (see README)
+  server generate-demo-data [--patients N] [--audit-lines N]
+                                              made-up patients and audit for demos and benches
+                                              (1,000,000 and 30,000,000 unless told; only into an
+                                              empty database or one it filled)
   server staff add NAME --role support|admin  add a staff member; prints their enrolment link
   server staff list                           the staff, their roles and state
   server staff disable NAME                   stop a staff member signing in
@@ -134,6 +139,36 @@ async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
         "imported {} patient(s), skipped {}",
         report.imported,
         report.skipped.len()
+    );
+    Ok(())
+}
+
+async fn generate_demo_data(options: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+    let mut scale = app::demo_data::Scale::PRACTICE_GROUP;
+    for pair in options.chunks(2) {
+        let number = |text: &str| {
+            text.replace(['_', ','], "")
+                .parse::<u64>()
+                .map_err(|_| format!("{text:?} is not a whole number"))
+        };
+        match pair {
+            ["--patients", n] => scale.patients = number(n)?,
+            ["--audit-lines", n] => scale.audit_lines = number(n)?,
+            _ => return Err(format!("unknown option {:?}\n{USAGE}", pair.join(" ")).into()),
+        }
+    }
+    let config = Config::from_env()?;
+    let (portal, _) = server::start(&config).await?;
+    let started = std::time::Instant::now();
+    let made = app::demo_data::generate(&portal, scale, |done| {
+        println!("{:>6.1} s  {done}", started.elapsed().as_secs_f64());
+    })
+    .await?;
+    println!(
+        "generated {} patients and {} audit lines in {:.0} s",
+        made.patients,
+        made.audit_lines,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -109,7 +109,7 @@ async fn audit_lines(portal: &TestPortal, event: &str) -> Vec<app::store::AuditL
     portal
         .portal
         .store
-        .audit_log(&filter, None, 100, 0)
+        .audit_log(&filter, app::store::LinesFrom::Newest, 100)
         .await
         .unwrap()
 }

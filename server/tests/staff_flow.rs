@@ -791,7 +791,7 @@ async fn bad_input_to_staff_functions_gets_a_clear_4xx_and_changes_nothing() {
             "/api/staff/set_staff_enabled",
             "username=ada&enabled=maybe".to_string(),
         ),
-        ("/api/staff/audit_log", "page=first".to_string()),
+        ("/api/staff/audit_log", "before=first".to_string()),
         (
             "/api/staff/search_patients",
             "query=smith&page=-1".to_string(),
@@ -921,7 +921,7 @@ async fn the_export_sends_every_matching_line_however_many() {
     let log = portal
         .portal
         .store
-        .audit_log(&Default::default(), None, 5, 0)
+        .audit_log(&Default::default(), app::store::LinesFrom::Newest, 5)
         .await
         .unwrap();
     let export = log

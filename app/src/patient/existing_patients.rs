@@ -188,7 +188,27 @@ pub mod ssr {
         )
     }
 
-    async fn import_row(portal: &Portal, row: Row) -> Result<Result<(), String>, ImportError> {
+    /// A row checked and ready to go in.
+    struct Checked {
+        line: u64,
+        username: String,
+        username_key: String,
+        hash: String,
+        given_name: String,
+        family_name: String,
+        date_of_birth: String,
+        mobile: Option<String>,
+        one_time_until: Option<crate::clock::Millis>,
+    }
+
+    /// Rows written in one transaction.
+    const BATCH: usize = 1_000;
+
+    async fn check_row(
+        portal: &Portal,
+        line: u64,
+        row: Row,
+    ) -> Result<Result<Checked, String>, ImportError> {
         let username = match Username::parse(&row.username) {
             Ok(u) => u,
             Err(e) => return Ok(Err(format!("username: {e}"))),
@@ -228,31 +248,59 @@ pub mod ssr {
                     ))
                 }
             };
-        let mobile = phone_on_file(&row.phone, portal);
-        let inserted = portal
-            .store
-            .insert_account(NewAccountRow {
-                username: username.as_str(),
-                username_key: &username.key(),
-                password_hash: &hash,
-                given_name: given_name.as_str(),
-                family_name: family_name.as_str(),
-                date_of_birth: &date_of_birth.to_string(),
+        Ok(Ok(Checked {
+            line,
+            username: username.as_str().to_string(),
+            username_key: username.key(),
+            hash,
+            given_name: given_name.as_str().to_string(),
+            family_name: family_name.as_str().to_string(),
+            date_of_birth: date_of_birth.to_string(),
+            mobile: phone_on_file(&row.phone, portal),
+            one_time_until,
+        }))
+    }
+
+    /// Writes a batch of checked rows; a username already taken is reported, not imported.
+    async fn write(
+        portal: &Portal,
+        batch: &mut Vec<Checked>,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let now = portal.now();
+        let rows: Vec<NewAccountRow> = batch
+            .iter()
+            .map(|c| NewAccountRow {
+                username: &c.username,
+                username_key: &c.username_key,
+                password_hash: &c.hash,
+                given_name: &c.given_name,
+                family_name: &c.family_name,
+                date_of_birth: &c.date_of_birth,
                 email: None,
-                mobile: mobile.as_deref(),
+                mobile: c.mobile.as_deref(),
                 mobile_verified_at: None,
-                must_change_password: one_time_until.is_some(),
-                password_expires_at: one_time_until,
-                created_at: portal.now(),
+                must_change_password: c.one_time_until.is_some(),
+                password_expires_at: c.one_time_until,
+                created_at: now,
             })
-            .await?;
-        Ok(match inserted {
-            Some(_) => Ok(()),
-            None => Err("username: already taken".into()),
-        })
+            .collect();
+        let ids = portal.store.insert_accounts(&rows).await?;
+        for (checked, id) in batch.iter().zip(ids) {
+            match id {
+                Some(_) => report.imported += 1,
+                None => report
+                    .skipped
+                    .push((checked.line, "username: already taken".into())),
+            }
+        }
+        batch.clear();
+        Ok(())
     }
 
     /// Imports every acceptable row and reports the rest; one bad row never stops the others.
+    /// Rows are read one at a time and written a batch at a time, so memory stays the same
+    /// however long the file.
     pub async fn import_patients(
         portal: &Portal,
         csv_text: impl std::io::Read,
@@ -267,6 +315,7 @@ pub mod ssr {
             return Err(ImportError::Header);
         }
         let mut report = ImportReport::default();
+        let mut batch = Vec::with_capacity(BATCH);
         for record in reader.records() {
             let record = record?;
             let line = record.position().map_or(0, |p| p.line());
@@ -288,11 +337,17 @@ pub mod ssr {
                     continue;
                 }
             };
-            match import_row(portal, row).await? {
-                Ok(()) => report.imported += 1,
+            match check_row(portal, line, row).await? {
+                Ok(checked) => batch.push(checked),
                 Err(problem) => report.skipped.push((line, problem)),
             }
+            if batch.len() == BATCH {
+                write(portal, &mut batch, &mut report).await?;
+            }
         }
+        write(portal, &mut batch, &mut report).await?;
+        // Lines in the file's order, whichever step found the problem.
+        report.skipped.sort_by_key(|(line, _)| *line);
         Ok(report)
     }
 }

@@ -33,6 +33,18 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// The query string for the CSV export of these filters.
     pub fn csv_link(&self) -> String {
+        format!("/staff/audit.csv?{}", self.query_string())
+    }
+
+    /// The address of a page of lines with these filters, keyed by a line: `before` it (older
+    /// lines) or `after` it (newer).
+    pub fn page_link(&self, key: (&str, i64)) -> String {
+        let filters = self.query_string();
+        let and = if filters.is_empty() { "" } else { "&" };
+        format!("/staff/audit?{filters}{and}{}={}", key.0, key.1)
+    }
+
+    fn query_string(&self) -> String {
         let pairs = [
             ("from", &self.from),
             ("to", &self.to),
@@ -45,7 +57,7 @@ impl AuditQuery {
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(k, v)| format!("{k}={}", encode(v.trim())))
             .collect();
-        format!("/staff/audit.csv?{}", query.join("&"))
+        query.join("&")
     }
 }
 
@@ -65,8 +77,10 @@ fn encode(value: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLogPage {
     pub items: Vec<AuditItem>,
-    pub page: u32,
-    pub more: bool,
+    /// The key of the page of newer lines, if there are any.
+    pub newer: Option<i64>,
+    /// The key of the page of older lines, if there are any.
+    pub older: Option<i64>,
     /// Every event name, for the filter.
     pub events: Vec<String>,
     pub query: AuditQuery,
@@ -79,7 +93,8 @@ pub async fn audit_log(
     #[server(default)] event: String,
     #[server(default)] patient: String,
     #[server(default)] staff: String,
-    #[server(default)] page: Option<u32>,
+    #[server(default)] before: Option<i64>,
+    #[server(default)] after: Option<i64>,
 ) -> Result<AuditLogPage, PortalError> {
     let portal = crate::request::portal()?;
     crate::request::staff(&portal, super::StaffRole::Admin).await?;
@@ -90,36 +105,64 @@ pub async fn audit_log(
         patient,
         staff,
     };
-    ssr::page(&portal, query, page.unwrap_or(1)).await
+    ssr::page(&portal, query, before, after).await
+}
+
+/// What the page's address asks for: the filters, and the page's key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStart {
+    pub query: AuditQuery,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
 }
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
+    let address = leptos_router::hooks::use_query_map();
+    let start = address.with_untracked(|address| {
+        let text = |name: &str| address.get(name).unwrap_or_default();
+        let key = |name: &str| address.get(name).and_then(|v| v.parse::<i64>().ok());
+        AuditStart {
+            query: AuditQuery {
+                from: text("from"),
+                to: text("to"),
+                event: text("event"),
+                patient: text("patient"),
+                staff: text("staff"),
+            },
+            before: key("before"),
+            after: key("after"),
+        }
+    });
     view! {
         <Title text="Audit log"/>
         <AdminsOnly>
-            <AuditLogSearch page=PageContext::here()/>
+            <AuditLogSearch page=PageContext::here() start=start.clone()/>
         </AdminsOnly>
     }
 }
 
-/// The filters and lines wake in the browser: lines and pages come in place.
+/// The filters and lines wake in the browser: lines come in place.
 #[island(lazy)]
-fn AuditLogSearch(page: PageContext) -> impl IntoView {
+fn AuditLogSearch(page: PageContext, start: AuditStart) -> impl IntoView {
     crate::ui::enhance::awake("AuditLogSearch");
     page.provide();
     let show = ServerAction::<AuditLog>::new();
-    // The newest lines at first, without filters.
+    // The lines the address names: the newest, without filters, at first.
+    let asked = start.clone();
     Effect::new(move |_| {
+        let q = asked.query.clone();
         show.dispatch(AuditLog {
-            from: String::new(),
-            to: String::new(),
-            event: String::new(),
-            patient: String::new(),
-            staff: String::new(),
-            page: None,
+            from: q.from,
+            to: q.to,
+            event: q.event,
+            patient: q.patient,
+            staff: q.staff,
+            before: asked.before,
+            after: asked.after,
         });
     });
+    let chosen_event = start.query.event.clone();
     let error = Signal::derive(move || show.value().get().and_then(Result::err));
     let events = Signal::derive(move || {
         show.value()
@@ -133,54 +176,47 @@ fn AuditLogSearch(page: PageContext) -> impl IntoView {
             <h1>"Audit log"</h1>
             <ActionForm action=show attr:novalidate=true attr:class="form filters">
                 <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
-                <Field name="from" label="From" kind="date" error=field_error(error, "from")/>
-                <Field name="to" label="To" kind="date" error=field_error(error, "to")/>
+                <Field name="from" label="From" kind="date" value=start.query.from.clone() error=field_error(error, "from")/>
+                <Field name="to" label="To" kind="date" value=start.query.to.clone() error=field_error(error, "to")/>
                 <div class="field">
                     <label for="event">"Event"</label>
                     <select id="event" name="event">
                         <option value="">"Any event"</option>
-                        {move || events.get().into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                        {move || events.get().into_iter().map(|e| {
+                            let selected = e == chosen_event;
+                            view! { <option value=e.clone() selected=selected>{e.clone()}</option> }
+                        }).collect_view()}
                     </select>
                 </div>
-                <Field name="patient" label="Patient username" error=field_error(error, "patient")/>
-                <Field name="staff" label="Staff username" error=field_error(error, "staff")/>
+                <Field name="patient" label="Patient username" value=start.query.patient.clone() error=field_error(error, "patient")/>
+                <Field name="staff" label="Staff username" value=start.query.staff.clone() error=field_error(error, "staff")/>
                 <SubmitButton label="Show" pending=show.pending()/>
             </ActionForm>
-            {move || show.value().get().and_then(Result::ok).map(|page| view! { <Lines page show/> })}
+            {move || show.value().get().and_then(Result::ok).map(|page| view! { <Lines page/> })}
         </section>
     }
 }
 
+/// A page of lines, with links to the newer and older pages. Each link carries its page's key
+/// and the filters, so it can be kept, opened in a new tab, or followed without scripts.
 #[component]
-fn Lines(page: AuditLogPage, show: ServerAction<AuditLog>) -> impl IntoView {
-    let number = page.page;
-    let query = page.query.clone();
-    let go = move |to: u32| {
-        let q = query.clone();
-        show.dispatch(AuditLog {
-            from: q.from,
-            to: q.to,
-            event: q.event,
-            patient: q.patient,
-            staff: q.staff,
-            page: Some(to),
-        });
-    };
-    let (back, next) = (go.clone(), go);
+fn Lines(page: AuditLogPage) -> impl IntoView {
+    let newer = page.newer.map(|key| page.query.page_link(("after", key)));
+    let older = page.older.map(|key| page.query.page_link(("before", key)));
     view! {
         <p>
             <a class="button secondary" href=page.query.csv_link() download="audit-log.csv">"Export CSV"</a>
         </p>
         {page.items.is_empty().then(|| view! { <p role="status">"No events match."</p> })}
         <AuditTable items=page.items/>
-        <div class="actions">
-            {(number > 1).then(|| view! {
-                <button type="button" class="button secondary" on:click=move |_| back(number - 1)>"Previous page"</button>
+        <nav class="actions" aria-label="Pages of the audit log">
+            {newer.map(|href| view! {
+                <a class="button secondary" rel="external" href=href>"Newer lines"</a>
             })}
-            {page.more.then(|| view! {
-                <button type="button" class="button secondary" on:click=move |_| next(number + 1)>"Next page"</button>
+            {older.map(|href| view! {
+                <a class="button secondary" rel="external" href=href>"Older lines"</a>
             })}
-        </div>
+        </nav>
     }
 }
 
@@ -203,7 +239,7 @@ pub mod ssr {
         error::{Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine},
+        store::{AuditFilter, AuditLine, LinesFrom},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -257,25 +293,65 @@ pub mod ssr {
         })
     }
 
+    /// A page of lines: the newest, those `before` a line, or those `after` one.
     pub async fn page(
         portal: &Portal,
         query: AuditQuery,
-        page: u32,
+        before: Option<i64>,
+        after: Option<i64>,
     ) -> Result<AuditLogPage, PortalError> {
         let filter = filter(&query)?;
-        let page = page.max(1);
-        let offset = i64::from(page - 1) * PAGE_SIZE;
-        let mut lines = portal
-            .store
-            .audit_log(&filter, None, PAGE_SIZE + 1, offset)
-            .await
-            .or_internal("reading the audit log")?;
-        let more = lines.len() as i64 > PAGE_SIZE;
-        lines.truncate(PAGE_SIZE as usize);
+        let from = match (before, after) {
+            (Some(line), _) => LinesFrom::Before(line),
+            (None, Some(line)) => LinesFrom::After(line),
+            (None, None) => LinesFrom::Newest,
+        };
+        let filter = &filter;
+        let read = |from, limit| async move {
+            portal
+                .store
+                .audit_log(filter, from, limit)
+                .await
+                .or_internal("reading the audit log")
+        };
+        let mut lines = read(from, PAGE_SIZE + 1).await?;
+        // One line more than a page says whether the page has a neighbour that way.
+        let mut more_newer = false;
+        let mut more_older = false;
+        if lines.len() as i64 > PAGE_SIZE {
+            match from {
+                LinesFrom::After(_) => {
+                    lines.remove(0);
+                    more_newer = true;
+                }
+                _ => {
+                    lines.truncate(PAGE_SIZE as usize);
+                    more_older = true;
+                }
+            }
+        }
+        // The other way, look for a line past this page's edge (or the key, on an empty page).
+        let (newest, oldest) = match (lines.first(), lines.last()) {
+            (Some(first), Some(last)) => (first.id, last.id),
+            _ => match from {
+                LinesFrom::Newest => (i64::MAX, i64::MAX),
+                LinesFrom::Before(line) => (line - 1, line),
+                LinesFrom::After(line) => (line, line + 1),
+            },
+        };
+        match from {
+            LinesFrom::Newest => {}
+            LinesFrom::Before(_) => {
+                more_newer = !read(LinesFrom::After(newest), 1).await?.is_empty();
+            }
+            LinesFrom::After(_) => {
+                more_older = !read(LinesFrom::Before(oldest), 1).await?.is_empty();
+            }
+        }
         Ok(AuditLogPage {
+            newer: more_newer.then_some(newest),
+            older: more_older.then_some(oldest),
             items: lines.into_iter().map(audit_item).collect(),
-            page,
-            more,
             events: ALL_EVENTS.iter().map(|e| e.as_str().to_string()).collect(),
             query,
         })
@@ -340,7 +416,11 @@ pub mod ssr {
         };
         // The first batch is read before answering, so a database that can't be read is a
         // status, not a cut-off download.
-        let first = match portal.store.audit_log(&filter, None, EXPORT_BATCH, 0).await {
+        let first = match portal
+            .store
+            .audit_log(&filter, LinesFrom::Newest, EXPORT_BATCH)
+            .await
+        {
             Ok(lines) => lines,
             Err(err) => return answer(err.to_portal_error("exporting the audit log")),
         };
@@ -413,7 +493,7 @@ pub mod ssr {
             }
             lines = match portal
                 .store
-                .audit_log(filter, Some(last), EXPORT_BATCH, 0)
+                .audit_log(filter, LinesFrom::Before(last), EXPORT_BATCH)
                 .await
             {
                 Ok(lines) => lines,

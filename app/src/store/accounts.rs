@@ -114,6 +114,44 @@ impl Store {
         }
     }
 
+    /// Inserts patients in one transaction, as an import does: a row whose username is taken
+    /// is left out (`None`) and the rest go in, without a commit (and SQLite's wait for the disk)
+    /// for every row.
+    pub async fn insert_accounts(
+        &self,
+        rows: &[NewAccountRow<'_>],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for new in rows {
+            let id = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO accounts (username, username_key, password_hash, given_name, \
+                 family_name, date_of_birth, email, mobile, mobile_verified_at, \
+                 must_change_password, password_expires_at, first_number_at_login, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (username_key) DO NOTHING RETURNING id",
+            )
+            .bind(new.username)
+            .bind(new.username_key)
+            .bind(new.password_hash)
+            .bind(new.given_name)
+            .bind(new.family_name)
+            .bind(new.date_of_birth)
+            .bind(new.email)
+            .bind(new.mobile)
+            .bind(new.mobile_verified_at)
+            .bind(i64::from(new.must_change_password))
+            .bind(new.password_expires_at)
+            .bind(i64::from(new.mobile_verified_at.is_none()))
+            .bind(new.created_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     pub async fn username_taken(&self, username_key: &str) -> Result<bool, StoreError> {
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username_key = $1")

@@ -334,28 +334,4 @@ impl Store {
         tx.commit().await?;
         Ok(full)
     }
-
-    /// Forgets what no limit looks at any more, and sessions and remembered devices that have
-    /// ended.
-    pub async fn sweep(&self, now: Millis, keep_events_for: Millis) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM limit_events WHERE at < $1")
-            .bind(now - keep_events_for)
-            .execute(&self.writer)
-            .await?;
-        for table in ["login_failures", "login_failures_by_network"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE delayed_until < $1 AND last_failed_at < $1"
-            ))
-            .bind(now - keep_events_for)
-            .execute(&self.writer)
-            .await?;
-        }
-        for table in ["sessions", "remembered_devices"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-        }
-        Ok(())
-    }
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod challenges;
+mod demo;
 mod devices;
 mod limits;
 mod outbox;
@@ -14,6 +15,7 @@ mod practice;
 mod sessions;
 mod staff;
 mod support;
+mod sweeps;
 
 pub mod testing;
 
@@ -27,6 +29,7 @@ use sqlx::{
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::AuditRow;
 pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
+pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
@@ -34,7 +37,8 @@ pub use passkeys::{CeremonyRow, Holder, PasskeyRow};
 pub use practice::{PracticeRow, PracticeSave};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
-pub use support::{AuditFilter, AuditLine, PatientSearch, PatientSummaryRow, TextRow};
+pub use support::{AuditFilter, AuditLine, LinesFrom, PatientSearch, PatientSummaryRow, TextRow};
+pub use sweeps::{Retention, Swept, RETENTION};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -1,7 +1,7 @@
 //! What support sees and does: finding patients, their sign-ins, texts and audit trail, and the
 //! actions that unstick them. Also the admins' audit log.
 
-use super::{serialize, Store, StoreError};
+use super::{serialize, Engine, Store, StoreError};
 use crate::clock::Millis;
 
 /// How support looks a patient up.
@@ -49,6 +49,20 @@ pub struct AuditLine {
     pub staff: Option<String>,
 }
 
+/// Where a page of the audit log starts. Pages are keyed by a line's id, not counted from the
+/// newest line, so a page far back costs what the first does, and lines written between two
+/// pages neither push a line onto the next page twice nor hide one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LinesFrom {
+    /// The newest lines.
+    #[default]
+    Newest,
+    /// The lines just older than this line, newest first.
+    Before(i64),
+    /// The lines just newer than this line (a page back), still given newest first.
+    After(i64),
+}
+
 /// Which audit lines an admin wants. Every filter is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -60,12 +74,8 @@ pub struct AuditFilter {
     pub staff_username_key: Option<String>,
 }
 
-/// `LIKE` pattern text with its wildcards taken literally.
-fn like_escaped(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+/// How far one instance's clock may be behind another's (see `audit_ids_between`).
+const AUDIT_CLOCK_SLACK: Millis = crate::clock::HOUR;
 
 const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail, \
      COALESCE(p.username, a.username) AS patient, s.username AS staff \
@@ -75,6 +85,10 @@ const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail,
 
 impl Store {
     /// Up to `limit` patients matching, from `offset`, by family name, given name and id.
+    ///
+    /// Each way of looking up reads an index (see migration 0013): a name or username word is a
+    /// range of keys from the word to the word followed by the last character there is, a date
+    /// of birth is equal, and a mobile's ending is found by its last 3 digits.
     pub async fn search_patients(
         &self,
         search: &PatientSearch,
@@ -86,23 +100,47 @@ impl Store {
         let order = " ORDER BY lower(family_name), lower(given_name), id";
         let (condition, binds): (String, Vec<String>) = match search {
             PatientSearch::DateOfBirth(date) => ("date_of_birth = $1".into(), vec![date.clone()]),
-            PatientSearch::MobileEnding(digits) => (
-                "(mobile LIKE $1 OR pending_mobile LIKE $1)".into(),
-                vec![format!("%{digits}")],
-            ),
+            PatientSearch::MobileEnding(digits) => {
+                let last_three = digits[digits.len().saturating_sub(3)..].to_string();
+                let [mobile, pending] = match self.engine {
+                    Engine::Sqlite => ["substr(mobile, -3)", "substr(pending_mobile, -3)"],
+                    Engine::Postgres => ["right(mobile, 3)", "right(pending_mobile, 3)"],
+                };
+                // Two lookups, one for each index: the pending number is seldom set.
+                (
+                    format!(
+                        "id IN (SELECT id FROM accounts WHERE {mobile} = $1 AND mobile LIKE $2 \
+                         UNION SELECT id FROM accounts WHERE pending_mobile IS NOT NULL \
+                         AND {pending} = $1 AND pending_mobile LIKE $2)"
+                    ),
+                    vec![last_three, format!("%{digits}")],
+                )
+            }
             PatientSearch::Words(words) => {
-                let parts: Vec<String> = (1..=words.len())
+                let keys = match self.engine {
+                    Engine::Sqlite => ["lower(given_name)", "lower(family_name)", "username_key"],
+                    Engine::Postgres => [
+                        "lower(given_name) COLLATE \"C\"",
+                        "lower(family_name) COLLATE \"C\"",
+                        "username_key COLLATE \"C\"",
+                    ],
+                };
+                let parts: Vec<String> = (0..words.len())
                     .map(|n| {
-                        format!(
-                            "(lower(given_name) LIKE ${n} ESCAPE '\\' \
-                             OR lower(family_name) LIKE ${n} ESCAPE '\\' \
-                             OR username_key LIKE ${n} ESCAPE '\\')"
-                        )
+                        let (from, to) = (2 * n + 1, 2 * n + 2);
+                        let ranges: Vec<String> = keys
+                            .iter()
+                            .map(|key| format!("({key} >= ${from} AND {key} < ${to})"))
+                            .collect();
+                        format!("({})", ranges.join(" OR "))
                     })
                     .collect();
                 let binds = words
                     .iter()
-                    .map(|w| format!("{}%", like_escaped(&w.to_lowercase())))
+                    .flat_map(|w| {
+                        let word = w.to_lowercase();
+                        [word.clone(), format!("{word}{}", char::MAX)]
+                    })
                     .collect();
                 (parts.join(" AND "), binds)
             }
@@ -213,31 +251,78 @@ impl Store {
         .await?)
     }
 
-    /// The audit log as an admin filters it, newest first: lines older than the line `before`
-    /// (all lines without it), from `offset`. Lines written meanwhile are newer, so reading on
-    /// from the last line read neither skips nor repeats one.
+    /// Ids that every line written from `from` until `until` lies between. Lines are numbered
+    /// in the order they are written, and each carries its instance's clock, so times and ids
+    /// run together but for clocks that differ a little: a line is never more than
+    /// `AUDIT_CLOCK_SLACK` behind one written before it. So every line timed from `from` comes
+    /// after the last line timed before `from` less the slack, and every line timed before
+    /// `until` comes before the first timed at `until` plus the slack. Each is one step in the
+    /// time index.
+    async fn audit_ids_between(
+        &self,
+        from: Option<Millis>,
+        until: Option<Millis>,
+    ) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        let mut after = None;
+        if let Some(from) = from {
+            after = sqlx::query_scalar(
+                "SELECT id FROM audit_events WHERE at < $1 ORDER BY at DESC LIMIT 1",
+            )
+            .bind(from - AUDIT_CLOCK_SLACK)
+            .fetch_optional(&self.pool)
+            .await?;
+        }
+        let mut before = None;
+        if let Some(until) = until {
+            before = sqlx::query_scalar(
+                "SELECT id FROM audit_events WHERE at >= $1 ORDER BY at LIMIT 1",
+            )
+            .bind(until + AUDIT_CLOCK_SLACK)
+            .fetch_optional(&self.pool)
+            .await?;
+        }
+        Ok((after, before))
+    }
+
+    /// Up to `limit` lines of the audit log as an admin filters it, newest first, from `from`.
+    /// Lines written meanwhile are newer than any read, so reading on from the last line read
+    /// neither skips nor repeats one.
     pub async fn audit_log(
         &self,
         filter: &AuditFilter,
-        before: Option<i64>,
+        from: LinesFrom,
         limit: i64,
-        offset: i64,
     ) -> Result<Vec<AuditLine>, StoreError> {
         let mut conditions = Vec::new();
         let mut numbers: Vec<Millis> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         // Numbers are bound first, then texts, then the page.
-        if let Some(before) = before {
-            numbers.push(before);
-            conditions.push(format!("a.id < ${}", numbers.len()));
-        }
-        if let Some(from) = filter.from {
-            numbers.push(from);
-            conditions.push(format!("a.at >= ${}", numbers.len()));
-        }
-        if let Some(until) = filter.until {
-            numbers.push(until);
-            conditions.push(format!("a.at < ${}", numbers.len()));
+        let newest_first = match from {
+            LinesFrom::Newest => true,
+            LinesFrom::Before(line) => {
+                numbers.push(line);
+                conditions.push(format!("a.id < ${}", numbers.len()));
+                true
+            }
+            LinesFrom::After(line) => {
+                numbers.push(line);
+                conditions.push(format!("a.id > ${}", numbers.len()));
+                false
+            }
+        };
+        // Dates become a range of ids as well, so a range far back is read from the newest line
+        // in it rather than from the newest line of all (see `audit_ids_between`).
+        let (after_id, before_id) = self.audit_ids_between(filter.from, filter.until).await?;
+        for (bound, condition) in [
+            (filter.from, "a.at >="),
+            (filter.until, "a.at <"),
+            (after_id, "a.id >"),
+            (before_id, "a.id <"),
+        ] {
+            if let Some(bound) = bound {
+                numbers.push(bound);
+                conditions.push(format!("{condition} ${}", numbers.len()));
+            }
         }
         // A patient or staff member is found by name first, so that their lines are read by id
         // from an index rather than every line's name compared.
@@ -284,10 +369,10 @@ impl Store {
             format!(" WHERE {}", conditions.join(" AND "))
         };
         let page = numbers.len() + texts.len();
+        let order = if newest_first { "DESC" } else { "ASC" };
         let sql = format!(
-            "{AUDIT_LINE}{filters} ORDER BY a.id DESC LIMIT ${} OFFSET ${}",
-            page + 1,
-            page + 2
+            "{AUDIT_LINE}{filters} ORDER BY a.id {order} LIMIT ${}",
+            page + 1
         );
         let mut query = sqlx::query_as::<_, AuditLine>(&sql);
         for number in numbers {
@@ -296,6 +381,10 @@ impl Store {
         for text in texts {
             query = query.bind(text);
         }
-        Ok(query.bind(limit).bind(offset).fetch_all(&self.pool).await?)
+        let mut lines = query.bind(limit).fetch_all(&self.pool).await?;
+        if !newest_first {
+            lines.reverse();
+        }
+        Ok(lines)
     }
 }
