@@ -81,6 +81,11 @@ test("an admin switches two-factor authentication off and on again", async ({ pa
   await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", /event=setting_changed/);
   await expectAccessible(page);
   await screenshot(page, "3-audit-log");
+
+  // The address names the filters (and a page's key), so a page of lines can be kept or shared.
+  await page.goto("/staff/audit?event=setting_changed");
+  await expect(page.getByLabel("Event", { exact: true })).toHaveValue("setting_changed");
+  await expect(table).toContainText("two-factor authentication: on → off");
 });
 
 // On a slow machine (the CPU throttled six times), a change saved with Enter before the page's

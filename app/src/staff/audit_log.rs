@@ -393,7 +393,7 @@ pub mod ssr {
 
     /// Lines read from the database at a time: the export's memory stays this size, whatever
     /// the log's.
-    const EXPORT_BATCH: i64 = 1_000;
+    const EXPORT_BATCH: i64 = 5_000;
     /// Batches written ahead of a slow download.
     const EXPORT_AHEAD: usize = 4;
 
@@ -470,6 +470,18 @@ pub mod ssr {
         let mut lines = first;
         let mut header = true;
         loop {
+            // The next batch is read while this one is written out: the database and the CSV
+            // writer each keep a core busy. A batch shorter than full was the last.
+            let next = match (lines.last(), lines.len() as i64 == EXPORT_BATCH) {
+                (Some(last), true) => {
+                    let (portal, filter, from) =
+                        (portal.clone(), filter.clone(), LinesFrom::Before(last.id));
+                    Some(tokio::spawn(async move {
+                        portal.store.audit_log(&filter, from, EXPORT_BATCH).await
+                    }))
+                }
+                _ => None,
+            };
             let chunk = match csv(&lines, header) {
                 Ok(chunk) => Ok(chunk),
                 Err(err) => {
@@ -485,17 +497,14 @@ pub mod ssr {
             }
             header = false;
             sent += lines.len() as u64;
-            let Some(last) = lines.last().map(|line| line.id) else {
+            let Some(next) = next else {
                 return Ok(sent);
             };
-            if (lines.len() as i64) < EXPORT_BATCH {
-                return Ok(sent);
-            }
-            lines = match portal
-                .store
-                .audit_log(filter, LinesFrom::Before(last), EXPORT_BATCH)
-                .await
-            {
+            let read = match next.await {
+                Ok(read) => read.map_err(|err| err.to_string()),
+                Err(stopped) => Err(stopped.to_string()),
+            };
+            lines = match read {
                 Ok(lines) => lines,
                 Err(err) => {
                     tracing::error!(%err, "reading the audit log for an export");
