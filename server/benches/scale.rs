@@ -4,7 +4,9 @@
 //!
 //!     cargo bench -p server --bench scale
 //!
-//! `PORTAL_BENCH_SCALE=patients,audit_lines` changes the size (default `1000000,30000000`), and
+//! `PORTAL_BENCH_SCALE=patients,audit_lines` changes the size (default `1000000,30000000`),
+//! `PORTAL_BENCH_PARTS` picks parts (`search,audit,patient,sign-in,export,import`),
+//! `PORTAL_BENCH_ENGINES` engines (`sqlite,postgres`), and
 //! with `PORTAL_BENCH_POSTGRES` set everything runs on PostgreSQL too, in the same run. The data
 //! comes from `server generate-demo-data`'s code, once per engine and size, and is kept
 //! (SQLite in `target/scale-bench/`, PostgreSQL as a database named after the size), since
@@ -287,6 +289,8 @@ async fn generated(engine: &str, scale: Scale) -> Store {
     let state = store.demo_state().await.unwrap();
     if state.generated_patients as u64 >= scale.patients {
         println!("  the data from an earlier run: {url}");
+        // What an earlier run wrote is checkpointed before anything is measured.
+        store.settle().await.unwrap();
         return store;
     }
     assert!(
@@ -309,6 +313,12 @@ async fn generated(engine: &str, scale: Scale) -> Store {
     store
 }
 
+/// Whether `PORTAL_BENCH_PARTS` (for example `search,export`) asks for this part; all without it.
+fn wanted(part: &str) -> bool {
+    std::env::var("PORTAL_BENCH_PARTS")
+        .map_or(true, |parts| parts.split(',').any(|p| p.trim() == part))
+}
+
 #[tokio::main]
 async fn main() {
     let scale = match std::env::var("PORTAL_BENCH_SCALE") {
@@ -328,6 +338,10 @@ async fn main() {
     if std::env::var("PORTAL_BENCH_POSTGRES").is_ok() {
         engines.push("postgres");
     }
+    // `PORTAL_BENCH_ENGINES=postgres` measures one engine only.
+    if let Ok(only) = std::env::var("PORTAL_BENCH_ENGINES") {
+        engines.retain(|e| only.split(',').any(|o| o.trim() == *e));
+    }
     for engine in engines {
         println!(
             "\n{engine}: {} patients, {} audit lines",
@@ -338,12 +352,24 @@ async fn main() {
         let base = serve(&portal).await;
         let admin = admin(&portal, &base).await;
         let who = Who::find(&portal).await;
-        search(&admin, &who).await;
-        audit_pages(&admin, &who).await;
-        patient_page(&admin, &who).await;
-        sign_in_against_empty(engine, &portal, &base).await;
-        export(&admin).await;
-        import(engine, scale.patients).await;
+        if wanted("search") {
+            search(&admin, &who).await;
+        }
+        if wanted("audit") {
+            audit_pages(&admin, &who).await;
+        }
+        if wanted("patient") {
+            patient_page(&admin, &who).await;
+        }
+        if wanted("sign-in") {
+            sign_in_against_empty(engine, &portal, &base).await;
+        }
+        if wanted("export") {
+            export(&admin).await;
+        }
+        if wanted("import") {
+            import(engine, scale.patients).await;
+        }
     }
 }
 
@@ -534,7 +560,9 @@ async fn patient_page(admin: &Client, who: &Who) {
 /// A patient's password step, code step and signed-in page, here and on an empty database of
 /// the same engine, in turns.
 async fn sign_in_against_empty(engine: &str, full: &Portal, full_base: &str) {
-    println!(" a patient's sign-in, against the same on an empty database (medians, {SIGN_INS} each)");
+    println!(
+        " a patient's sign-in, against the same on an empty database (medians, {SIGN_INS} each)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let empty_url = match engine {
         "sqlite" => format!("sqlite://{}/empty.db", dir.path().display()),

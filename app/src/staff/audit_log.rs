@@ -393,7 +393,7 @@ pub mod ssr {
 
     /// Lines read from the database at a time: the export's memory stays this size, whatever
     /// the log's.
-    const EXPORT_BATCH: i64 = 5_000;
+    const EXPORT_BATCH: i64 = 2_000;
     /// Batches written ahead of a slow download.
     const EXPORT_AHEAD: usize = 4;
 

@@ -250,6 +250,17 @@ impl Store {
     /// searches and the audit log were built for.
     pub async fn analyze(&self) -> Result<(), StoreError> {
         sqlx::query("ANALYZE").execute(&self.writer).await?;
+        self.settle().await
+    }
+
+    /// SQLite: moves what the write-ahead log holds into the database file and empties it, so
+    /// that the first writes after a bulk load don't pay for copying gigabytes back.
+    pub async fn settle(&self) -> Result<(), StoreError> {
+        if self.engine == Engine::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.writer)
+                .await?;
+        }
         Ok(())
     }
 }
