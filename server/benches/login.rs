@@ -17,6 +17,8 @@ use std::{
 
 mod support;
 
+use support::rss_kib;
+
 use app::{
     portal::{Portal, Settings},
     store::NewAccountRow,
@@ -24,18 +26,6 @@ use app::{
 
 const PASSWORD: &str = "correct horse battery staple";
 const RUN: Duration = Duration::from_secs(10);
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 async fn patients(portal: &Portal, count: usize) {
     let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();

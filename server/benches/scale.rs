@@ -26,6 +26,8 @@ use std::{
 
 mod support;
 
+use support::rss_kib;
+
 use app::{
     clock::{Clock, SystemClock, DAY},
     demo_data::{self, Scale},
@@ -41,18 +43,6 @@ const STAFF_PASSWORD: &str = "a staff password for the bench";
 const RUNS: usize = 40;
 /// Sign-ins measured on each database: the steps take a millisecond or two, so many.
 const SIGN_INS: usize = 100;
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// The peak resident memory while `work` runs, above what it was before, in MiB.
 async fn peak_growth<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {

@@ -1,6 +1,6 @@
 //! Patients' accounts.
 
-use super::{is_unique_violation, Store, StoreError};
+use super::{Store, StoreError};
 use crate::clock::Millis;
 
 /// An account as stored. `account::Patient` gives it its meaning.
@@ -86,32 +86,8 @@ const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_n
 impl Store {
     /// The new account's id, or `None` when the username is taken (whatever its case).
     pub async fn insert_account(&self, new: NewAccountRow<'_>) -> Result<Option<i64>, StoreError> {
-        let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO accounts (username, username_key, password_hash, given_name, \
-             family_name, date_of_birth, email, mobile, mobile_verified_at, must_change_password, \
-             password_expires_at, first_number_at_login, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(new.username)
-        .bind(new.username_key)
-        .bind(new.password_hash)
-        .bind(new.given_name)
-        .bind(new.family_name)
-        .bind(new.date_of_birth)
-        .bind(new.email)
-        .bind(new.mobile)
-        .bind(new.mobile_verified_at)
-        .bind(i64::from(new.must_change_password))
-        .bind(new.password_expires_at)
-        .bind(i64::from(new.mobile_verified_at.is_none()))
-        .bind(new.created_at)
-        .fetch_one(&self.writer)
-        .await;
-        match inserted {
-            Ok(id) => Ok(Some(id)),
-            Err(err) if is_unique_violation(&err) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
+        let ids = self.insert_accounts(&[new]).await?;
+        Ok(ids.into_iter().next().flatten())
     }
 
     /// Inserts patients in one transaction, as an import does: a row whose username is taken

@@ -86,6 +86,19 @@ async fn deployment(
     }
 }
 
+/// This process's resident memory, in KiB.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The console provider (its outbox is in the database).
 pub fn console(store: Store, clock: Arc<dyn Clock>) -> Arc<dyn SmsSender> {
     Arc::new(ConsoleSms::new(store, clock))
