@@ -46,6 +46,10 @@ pub struct ChallengeRow {
 const CHALLENGE_COLUMNS: &str = "session_id_hash, purpose, account_id, mobile, code_mac, \
      sent_at, expires_at, failed_attempts, sms_id";
 
+/// An account whose verified number is already `$1`, with nothing pending for it.
+const UNCHANGED: &str = "(mobile_verified_at IS NOT NULL AND mobile = $1 \
+     AND first_number_at_login = 0 AND pending_mobile IS DISTINCT FROM $1)";
+
 impl Store {
     pub async fn challenge(
         &self,
@@ -259,13 +263,15 @@ impl Store {
         if consumed != 1 {
             return Ok(false);
         }
-        let verified = sqlx::query(&format!(
+        // A number that is already the verified one is left as it is: rewriting a row costs
+        // a write to each of the accounts' indexes, and a sign-in is the common case.
+        let changed = sqlx::query(&format!(
             "UPDATE accounts SET \
                mobile_verified_at = CASE WHEN mobile_verified_at IS NOT NULL AND mobile = $1 \
                                          THEN mobile_verified_at ELSE $2 END, \
                mobile = $1, first_number_at_login = 0, \
                pending_mobile = CASE WHEN pending_mobile = $1 THEN NULL ELSE pending_mobile END \
-             WHERE id = $3 AND ({allowed_when})"
+             WHERE id = $3 AND ({allowed_when}) AND NOT ({UNCHANGED})"
         ))
         .bind(&challenge.mobile)
         .bind(verified_at)
@@ -273,8 +279,17 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if verified != 1 {
-            return Ok(false);
+        if changed != 1 {
+            let unchanged: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT id FROM accounts WHERE id = $2 AND ({allowed_when}) AND {UNCHANGED}"
+            ))
+            .bind(&challenge.mobile)
+            .bind(challenge.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if unchanged.is_none() {
+                return Ok(false);
+            }
         }
         tx.commit().await?;
         Ok(true)

@@ -84,22 +84,38 @@ const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail,
      LEFT JOIN staff s ON s.id = a.staff_id";
 
 impl Store {
-    /// Up to `limit` patients matching, from `offset`, by family name, given name and id.
+    /// Up to `limit` patients matching, from `offset`, by family name, given name and id, with
+    /// names compared byte by byte (lower-cased) on both engines.
     ///
-    /// Each way of looking up reads an index (see migration 0013): a name or username word is a
-    /// range of keys from the word to the word followed by the last character there is, a date
-    /// of birth is equal, and a mobile's ending is found by its last 3 digits.
+    /// Each way of looking up reads an index (see migrations 0013 and 0014): a name or username
+    /// word is a range of keys from the word to the word followed by the last character there
+    /// is, a date of birth is equal, and a mobile's ending is found by its last 3 digits.
     pub async fn search_patients(
         &self,
         search: &PatientSearch,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<PatientSummaryRow>, StoreError> {
-        let columns = "SELECT id, username, given_name, family_name, date_of_birth, mobile \
-                       FROM accounts WHERE ";
-        let order = " ORDER BY lower(family_name), lower(given_name), id";
-        let (condition, binds): (String, Vec<String>) = match search {
-            PatientSearch::DateOfBirth(date) => ("date_of_birth = $1".into(), vec![date.clone()]),
+        let [family, given, username] = match self.engine {
+            Engine::Sqlite => ["lower(family_name)", "lower(given_name)", "username_key"],
+            Engine::Postgres => [
+                "lower(family_name) COLLATE \"C\"",
+                "lower(given_name) COLLATE \"C\"",
+                "username_key COLLATE \"C\"",
+            ],
+        };
+        let keys = format!("{family} AS family_key, {given} AS given_key");
+        let columns = format!(
+            "SELECT id, username, given_name, family_name, date_of_birth, mobile, {keys} \
+             FROM accounts"
+        );
+        let order = "ORDER BY family_key, given_key, id";
+        let page = |binds: usize| format!("LIMIT ${} OFFSET ${}", binds + 1, binds + 2);
+        let (sql, binds): (String, Vec<String>) = match search {
+            PatientSearch::DateOfBirth(date) => (
+                format!("{columns} WHERE date_of_birth = $1 {order} {}", page(1)),
+                vec![date.clone()],
+            ),
             PatientSearch::MobileEnding(digits) => {
                 let last_three = digits[digits.len().saturating_sub(3)..].to_string();
                 let [mobile, pending] = match self.engine {
@@ -109,53 +125,112 @@ impl Store {
                 // Two lookups, one for each index: the pending number is seldom set.
                 (
                     format!(
-                        "id IN (SELECT id FROM accounts WHERE {mobile} = $1 AND mobile LIKE $2 \
-                         UNION SELECT id FROM accounts WHERE pending_mobile IS NOT NULL \
-                         AND {pending} = $1 AND pending_mobile LIKE $2)"
+                        "{columns} WHERE id IN (SELECT id FROM accounts WHERE {mobile} = $1 \
+                         AND mobile LIKE $2 UNION SELECT id FROM accounts \
+                         WHERE pending_mobile IS NOT NULL AND {pending} = $1 \
+                         AND pending_mobile LIKE $2) {order} {}",
+                        page(2)
                     ),
                     vec![last_three, format!("%{digits}")],
                 )
             }
             PatientSearch::Words(words) => {
-                let keys = match self.engine {
-                    Engine::Sqlite => ["lower(given_name)", "lower(family_name)", "username_key"],
-                    Engine::Postgres => [
-                        "lower(given_name) COLLATE \"C\"",
-                        "lower(family_name) COLLATE \"C\"",
-                        "username_key COLLATE \"C\"",
-                    ],
+                let words = match (self.engine, words.len()) {
+                    (Engine::Sqlite, 2..) => self.fewest_patients_first(words).await?,
+                    _ => words.clone(),
                 };
-                let parts: Vec<String> = (0..words.len())
-                    .map(|n| {
-                        let (from, to) = (2 * n + 1, 2 * n + 2);
-                        let ranges: Vec<String> = keys
-                            .iter()
-                            .map(|key| format!("({key} >= ${from} AND {key} < ${to})"))
-                            .collect();
-                        format!("({})", ranges.join(" OR "))
-                    })
-                    .collect();
-                let binds = words
+                let range = |key: &str, n: usize| {
+                    format!("({key} >= ${} AND {key} < ${})", 2 * n + 1, 2 * n + 2)
+                };
+                let range_any = |n: usize| {
+                    let ranges = [family, given, username].map(|key| range(key, n));
+                    format!("({})", ranges.join(" OR "))
+                };
+                let binds: Vec<String> = words
                     .iter()
                     .flat_map(|w| {
                         let word = w.to_lowercase();
                         [word.clone(), format!("{word}{}", char::MAX)]
                     })
                     .collect();
-                (parts.join(" AND "), binds)
+                // Every word after the first, each on any of the three keys.
+                let also = (1..words.len())
+                    .map(|n| format!(" AND {}", range_any(n)))
+                    .collect::<String>();
+                let sql = if words.len() == 1 || self.engine == Engine::Sqlite {
+                    // One word may start the names of a seventh of the patients (`mar`). The
+                    // first word's three keys are asked apart, for no more patients than the
+                    // page needs, each from an index that holds the page's order too: the
+                    // family names' index is in that order, and a word common among given
+                    // names or usernames is sorted from its index alone (or, on PostgreSQL,
+                    // found by walking the family names' index). Only the page's patients
+                    // are then read. On SQLite the first word is the rarest, and the others
+                    // are checked as each of its patients is read.
+                    let enough = limit + offset;
+                    let found = [family, given, username]
+                        .map(|key| {
+                            format!(
+                                "SELECT * FROM (SELECT id, {keys} FROM accounts WHERE {}{also} \
+                                 {order} LIMIT {enough}) AS k",
+                                range(key, 0)
+                            )
+                        })
+                        .join(" UNION ");
+                    format!(
+                        "SELECT a.id, a.username, a.given_name, a.family_name, \
+                         a.date_of_birth, a.mobile \
+                         FROM ({found} {order} {}) AS page JOIN accounts a ON a.id = page.id \
+                         ORDER BY page.family_key, page.given_key, page.id",
+                        page(binds.len())
+                    )
+                } else {
+                    // PostgreSQL gathers the patients of several words from all their indexes
+                    // at once (a `BitmapAnd`) and sorts them. Gathering them first (a
+                    // materialized query) keeps it from walking the names in page order
+                    // instead, which is slow when the words are common but seldom together
+                    // (`mar smi`: the Smiths are far down the list).
+                    format!(
+                        "WITH found AS MATERIALIZED ({columns} WHERE {}{also}) \
+                         SELECT * FROM found {order} {}",
+                        range_any(0),
+                        page(binds.len())
+                    )
+                };
+                (sql, binds)
             }
         };
-        let n = binds.len();
-        let sql = format!(
-            "{columns}{condition}{order} LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
         let mut query = sqlx::query_as::<_, PatientSummaryRow>(&sql);
         for bind in binds {
             query = query.bind(bind);
         }
         Ok(query.bind(limit).bind(offset).fetch_all(&self.pool).await?)
+    }
+
+    /// `words` ordered by how many patients each starts a name or username of, fewest first
+    /// (counted from the indexes, up to 20,000 a key). SQLite's search of several words reads
+    /// the first word's patients and checks the others, and `smi mar` reads 13,000 patients
+    /// where `mar smi` would read 200,000.
+    async fn fewest_patients_first(&self, words: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut counted = Vec::with_capacity(words.len());
+        for word in words {
+            let word = word.to_lowercase();
+            let count = ["lower(family_name)", "lower(given_name)", "username_key"]
+                .map(|key| {
+                    format!(
+                        "(SELECT COUNT(*) FROM (SELECT 1 FROM accounts \
+                         WHERE {key} >= $1 AND {key} < $2 LIMIT 20000) AS k)"
+                    )
+                })
+                .join(" + ");
+            let patients: i64 = sqlx::query_scalar(&format!("SELECT {count}"))
+                .bind(&word)
+                .bind(format!("{word}{}", char::MAX))
+                .fetch_one(&self.pool)
+                .await?;
+            counted.push((patients, word));
+        }
+        counted.sort();
+        Ok(counted.into_iter().map(|(_, word)| word).collect())
     }
 
     /// The patient's last sign-ins: (when, from where).
