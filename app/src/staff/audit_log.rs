@@ -239,7 +239,7 @@ pub mod ssr {
         error::{Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine, LinesFrom},
+        store::{AuditFilter, AuditLine, Engine, LinesFrom},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -335,13 +335,15 @@ pub mod ssr {
             (Some(first), Some(last)) => (first.id, last.id),
             _ => match from {
                 LinesFrom::Newest => (i64::MAX, i64::MAX),
-                LinesFrom::Before(line) => (line - 1, line),
+                LinesFrom::Before(line) | LinesFrom::Between { below: line, .. } => {
+                    (line - 1, line)
+                }
                 LinesFrom::After(line) => (line, line + 1),
             },
         };
         match from {
             LinesFrom::Newest => {}
-            LinesFrom::Before(_) => {
+            LinesFrom::Before(_) | LinesFrom::Between { .. } => {
                 more_newer = !read(LinesFrom::After(newest), 1).await?.is_empty();
             }
             LinesFrom::After(_) => {
@@ -395,7 +397,7 @@ pub mod ssr {
     /// the log's.
     const EXPORT_BATCH: i64 = 2_000;
     /// Batches written ahead of a slow download.
-    const EXPORT_AHEAD: usize = 4;
+    const EXPORT_AHEAD: usize = 2;
 
     /// `GET /staff/audit.csv`: the filtered log as CSV, for admins. A plain route rather than a
     /// server function, so a link can download it. Every matching line is sent, newest first,
@@ -458,8 +460,24 @@ pub mod ssr {
             .into_response()
     }
 
+    /// Stretches of ids read at once, when every line of a stretch is wanted. PostgreSQL reads
+    /// in its own processes, so two at once keep it busy; SQLite reads in the portal's, where
+    /// a second at once took the export's memory from +26 MiB to +53 MiB.
+    fn export_reads(engine: Engine) -> usize {
+        match engine {
+            Engine::Postgres => 2,
+            Engine::Sqlite => 1,
+        }
+    }
+
     /// Writes the header and every matching line into `batches`, starting with `first`: how
     /// many lines went, or how many had gone when the download or the database failed.
+    ///
+    /// Each next batch is read while one is written out. When every line in a stretch of ids
+    /// is wanted (no patient, staff member or event chosen, only dates or nothing), the next
+    /// stretches of 2,000 ids are known in advance and (on PostgreSQL) two are read at once,
+    /// so the database is never waiting for the export to ask; otherwise each batch starts
+    /// where the last one ended.
     async fn send_lines(
         portal: &Portal,
         filter: &AuditFilter,
@@ -469,54 +487,86 @@ pub mod ssr {
         let mut sent = 0u64;
         let mut lines = first;
         let mut header = true;
-        loop {
-            // The next batch is read while this one is written out: the database and the CSV
-            // writer each keep a core busy. A batch shorter than full was the last.
-            let next = match (lines.last(), lines.len() as i64 == EXPORT_BATCH) {
-                (Some(last), true) => {
-                    let (portal, filter, from) =
-                        (portal.clone(), filter.clone(), LinesFrom::Before(last.id));
-                    Some(tokio::spawn(async move {
-                        portal.store.audit_log(&filter, from, EXPORT_BATCH).await
-                    }))
+        let mut reading = std::collections::VecDeque::new();
+        let read = |from: LinesFrom| {
+            let (portal, filter) = (portal.clone(), filter.clone());
+            tokio::spawn(async move { portal.store.audit_log(&filter, from, EXPORT_BATCH).await })
+        };
+        // The next stretch's end (exclusive), and the first line there can be.
+        let mut stretches = None;
+        let every_line_wanted = filter.patient_username_key.is_none()
+            && filter.staff_username_key.is_none()
+            && filter.event.is_none();
+        if let (true, Some(last)) = (every_line_wanted, lines.last()) {
+            if lines.len() as i64 == EXPORT_BATCH {
+                match portal.store.first_audit_line(filter).await {
+                    Ok(first_line) => stretches = Some((last.id, first_line.unwrap_or(last.id))),
+                    Err(err) => return failed_to_read(batches, err.to_string(), sent).await,
                 }
-                _ => None,
-            };
-            let chunk = match csv(&lines, header) {
-                Ok(chunk) => Ok(chunk),
-                Err(err) => {
-                    tracing::error!(%err, "writing the audit CSV");
-                    Err(std::io::Error::other("the export could not be written"))
-                }
-            };
-            let failed = chunk.is_err();
-            if batches.send(chunk).await.is_err() || failed {
-                // The download was cancelled, or the body ends with an error so that the
-                // browser shows it failed rather than a file cut short.
-                return Err(sent);
             }
-            header = false;
-            sent += lines.len() as u64;
-            let Some(next) = next else {
-                return Ok(sent);
-            };
-            let read = match next.await {
-                Ok(read) => read.map_err(|err| err.to_string()),
-                Err(stopped) => Err(stopped.to_string()),
-            };
-            lines = match read {
-                Ok(lines) => lines,
-                Err(err) => {
-                    tracing::error!(%err, "reading the audit log for an export");
-                    let _ = batches
-                        .send(Err(std::io::Error::other(
-                            "the audit log could not be read",
-                        )))
-                        .await;
+        }
+        loop {
+            match &mut stretches {
+                Some((below, first_line)) => {
+                    while reading.len() < export_reads(portal.store.engine())
+                        && *below > *first_line
+                    {
+                        let from = (*below - EXPORT_BATCH).max(*first_line);
+                        reading.push_back(read(LinesFrom::Between {
+                            from,
+                            below: *below,
+                        }));
+                        *below = from;
+                    }
+                }
+                // A batch shorter than full was the last.
+                None => {
+                    if let (Some(last), true) = (lines.last(), lines.len() as i64 == EXPORT_BATCH) {
+                        reading.push_back(read(LinesFrom::Before(last.id)));
+                    }
+                }
+            }
+            if header || !lines.is_empty() {
+                let chunk = match csv(&lines, header) {
+                    Ok(chunk) => Ok(chunk),
+                    Err(err) => {
+                        tracing::error!(%err, "writing the audit CSV");
+                        Err(std::io::Error::other("the export could not be written"))
+                    }
+                };
+                let failed = chunk.is_err();
+                if batches.send(chunk).await.is_err() || failed {
+                    // The download was cancelled, or the body ends with an error so that the
+                    // browser shows it failed rather than a file cut short.
                     return Err(sent);
                 }
+                header = false;
+                sent += lines.len() as u64;
+            }
+            let Some(next) = reading.pop_front() else {
+                return Ok(sent);
+            };
+            lines = match next.await {
+                Ok(Ok(lines)) => lines,
+                Ok(Err(err)) => return failed_to_read(batches, err.to_string(), sent).await,
+                Err(stopped) => return failed_to_read(batches, stopped.to_string(), sent).await,
             };
         }
+    }
+
+    /// Ends the download with an error, so that the browser shows it failed.
+    async fn failed_to_read(
+        batches: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+        err: String,
+        sent: u64,
+    ) -> Result<u64, u64> {
+        tracing::error!(%err, "reading the audit log for an export");
+        let _ = batches
+            .send(Err(std::io::Error::other(
+                "the audit log could not be read",
+            )))
+            .await;
+        Err(sent)
     }
 
     /// A refusal or a fault as JSON, with its status, as server functions answer them.

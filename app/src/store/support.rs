@@ -61,6 +61,9 @@ pub enum LinesFrom {
     Before(i64),
     /// The lines just newer than this line (a page back), still given newest first.
     After(i64),
+    /// The lines from line `from` up to (not including) line `below`, newest first: a stretch
+    /// of ids, which an export reads several of at once.
+    Between { from: i64, below: i64 },
 }
 
 /// Which audit lines an admin wants. Every filter is optional.
@@ -359,6 +362,17 @@ impl Store {
         Ok((after, before))
     }
 
+    /// The first line that the filter's dates allow, if any: where an export's stretches end.
+    pub async fn first_audit_line(&self, filter: &AuditFilter) -> Result<Option<i64>, StoreError> {
+        let (after_id, _) = self.audit_ids_between(filter.from, filter.until).await?;
+        Ok(
+            sqlx::query_scalar("SELECT MIN(id) FROM audit_events WHERE id > $1")
+                .bind(after_id.unwrap_or(i64::MIN))
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Up to `limit` lines of the audit log as an admin filters it, newest first, from `from`.
     /// Lines written meanwhile are newer than any read, so reading on from the last line read
     /// neither skips nor repeats one.
@@ -383,6 +397,13 @@ impl Store {
                 numbers.push(line);
                 conditions.push(format!("a.id > ${}", numbers.len()));
                 false
+            }
+            LinesFrom::Between { from, below } => {
+                numbers.push(from);
+                conditions.push(format!("a.id >= ${}", numbers.len()));
+                numbers.push(below);
+                conditions.push(format!("a.id < ${}", numbers.len()));
+                true
             }
         };
         // Dates become a range of ids as well, so a range far back is read from the newest line
@@ -449,7 +470,11 @@ impl Store {
             "{AUDIT_LINE}{filters} ORDER BY a.id {order} LIMIT ${}",
             page + 1
         );
-        let mut query = sqlx::query_as::<_, AuditLine>(&sql);
+        // Planned afresh with its values each time on PostgreSQL: a prepared plan for any
+        // range of lines expects a big one, and PostgreSQL then starts two worker processes
+        // for each page (or each batch of an export) and ends them again.
+        let mut query =
+            sqlx::query_as::<_, AuditLine>(&sql).persistent(self.engine == Engine::Sqlite);
         for number in numbers {
             query = query.bind(number);
         }
