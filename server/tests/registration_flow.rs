@@ -22,7 +22,10 @@ async fn registering_starts_a_pending_session_that_cannot_read_patient_data() {
         "plain http gets no Secure flag: {cookie}"
     );
     let value = cookie.split(';').next().unwrap().split('=').nth(1).unwrap();
-    assert_eq!(value.len(), 43, "256 random bits, base64url");
+    // When the session began (12 hex digits), then 256 random bits in base64url.
+    let (began, random) = value.split_once('.').unwrap();
+    assert_eq!(began.len(), 12, "{value}");
+    assert_eq!(random.len(), 43, "{value}");
 
     let me = browser.post("/api/me", &[]).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);

@@ -193,7 +193,9 @@ impl Store {
             "SELECT {start} + i * {step}, \
              CASE WHEN {roll} BETWEEN 300 AND 319 OR {roll} BETWEEN 980 AND 994 THEN NULL \
                   ELSE {patient} END, \
-             CASE WHEN {roll} BETWEEN 300 AND 319 THEN 'guest' || ({u3} % 100) END, \
+             CASE WHEN {roll} BETWEEN 300 AND 319 THEN 'guest' || ({u3} % 100) \
+                  WHEN {roll} BETWEEN 980 AND 994 THEN NULL \
+                  ELSE (SELECT username FROM accounts WHERE id = {patient}) END, \
              CASE WHEN {roll} BETWEEN 960 AND 994 THEN {member} END, \
              CASE {u3} % 3 WHEN 0 THEN '203.0.113.' WHEN 1 THEN '198.51.100.' \
                   ELSE '192.0.2.' END || ({u3} % 254 + 1), \

@@ -81,9 +81,8 @@ pub struct AuditFilter {
 const AUDIT_CLOCK_SLACK: Millis = crate::clock::HOUR;
 
 const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail, \
-     COALESCE(p.username, a.username) AS patient, s.username AS staff \
+     a.username AS patient, s.username AS staff \
      FROM audit_events a \
-     LEFT JOIN accounts p ON p.id = a.account_id \
      LEFT JOIN staff s ON s.id = a.staff_id";
 
 impl Store {
