@@ -28,7 +28,7 @@ const chromium = {
 function server(portal: Portal, prepare = "") {
   return {
     command: `${prepare}rm -rf "${portal.dataDir}" && "${serverBinary}"`,
-    url: portal.healthURL,
+    url: portal.readyURL,
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: "ignore" as const,

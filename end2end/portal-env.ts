@@ -5,7 +5,7 @@ import path from "node:path";
 export const root = path.resolve(__dirname, "..");
 export const serverBinary = path.join(root, "target", "debug", "server");
 
-export type Portal = { baseURL: string; healthURL: string; dataDir: string; env: Record<string, string> };
+export type Portal = { baseURL: string; readyURL: string; dataDir: string; env: Record<string, string> };
 
 function portal(port: number, name: string, extra: Record<string, string> = {}, host = "127.0.0.1"): Portal {
   const baseURL = `http://${host}:${port}`;
@@ -14,7 +14,7 @@ function portal(port: number, name: string, extra: Record<string, string> = {}, 
     baseURL,
     // Checked before the tests start, by address: "localhost" may first resolve to ::1, where
     // nothing listens.
-    healthURL: `http://127.0.0.1:${port}/healthz`,
+    readyURL: `http://127.0.0.1:${port}/readyz`,
     dataDir,
     env: {
       LEPTOS_OUTPUT_NAME: "portal",

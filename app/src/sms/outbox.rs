@@ -1,7 +1,13 @@
 //! The durable outbox. A message is written in the same transaction as its code, tried at once,
 //! and retried with backoff until its code expires; a restart picks up whatever was left.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use rand::Rng;
 use tokio::sync::Notify;
@@ -37,6 +43,17 @@ pub struct SmsOutbox {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     lease: Millis,
+    /// Whether `run` is running, in this instance: readiness asks.
+    working: Arc<AtomicBool>,
+}
+
+/// Marks the worker stopped however `run` ends, a panic included.
+struct Working(Arc<AtomicBool>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl SmsOutbox {
@@ -67,7 +84,13 @@ impl SmsOutbox {
             clock,
             wake: Arc::new(Notify::new()),
             lease: Self::LEASE,
+            working: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether this instance's worker is delivering (see `run`).
+    pub fn is_working(&self) -> bool {
+        self.working.load(Ordering::SeqCst)
     }
 
     pub fn provider(&self) -> &'static str {
@@ -241,6 +264,8 @@ impl SmsOutbox {
     /// The background worker: delivers whatever is due, then sleeps until the next message is
     /// due or it is woken.
     pub async fn run(self) {
+        self.working.store(true, Ordering::SeqCst);
+        let _working = Working(self.working.clone());
         if self.store.engine() == Engine::Postgres {
             tokio::spawn(Self::follow_notifications(
                 self.store.clone(),

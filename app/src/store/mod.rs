@@ -9,6 +9,7 @@ mod challenges;
 mod demo;
 mod devices;
 mod limits;
+mod operations;
 mod outbox;
 mod passkeys;
 mod practice;
@@ -32,6 +33,7 @@ pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
+pub use operations::BackupError;
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow};
 pub use practice::{PracticeRow, PracticeSave};
@@ -234,12 +236,6 @@ impl Store {
             engine: Engine::Sqlite,
             url: url.to_string(),
         })
-    }
-
-    /// Answers once the database does: the health check.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 }
 

@@ -1,0 +1,156 @@
+//! What the people who run the portal rely on: liveness and readiness, and backups taken while
+//! it serves.
+
+mod common;
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
+
+use app::store::{BackupError, Store};
+use axum::http::StatusCode;
+use common::TestPortal;
+
+/// Waits (a few seconds at most) until the text worker says whether it runs.
+async fn worker_is(portal: &TestPortal, working: bool) {
+    for _ in 0..500 {
+        if portal.portal.outbox.is_working() == working {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the text worker never became working={working}");
+}
+
+#[tokio::test]
+async fn liveness_asks_nothing_of_the_database_and_readiness_asks_everything() {
+    let portal = TestPortal::new().await;
+    // No text worker running in this instance: alive, but not ready.
+    assert_eq!(portal.get("/healthz", None).await.status, StatusCode::OK);
+    let reply = portal.get("/readyz", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["text_worker"], "stopped");
+    assert_eq!(reply.json()["database"], "ok");
+
+    let worker = tokio::spawn(portal.portal.outbox.clone().run());
+    worker_is(&portal, true).await;
+    let reply = portal.get("/readyz", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"ready": true, "database": "ok", "migrations": "ok", "text_worker": "ok"})
+    );
+
+    // A migration this build knows but the database hasn't had: not ready.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET version = -version WHERE version = $1")
+        .bind(newest)
+        .execute(&db)
+        .await
+        .unwrap();
+    let reply = portal.get("/readyz", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["migrations"], "waiting");
+    sqlx::query("UPDATE _sqlx_migrations SET version = -version WHERE version = $1")
+        .bind(-newest)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(portal.get("/readyz", None).await.status, StatusCode::OK);
+
+    // The worker stopped (here, cancelled; a panic ends it the same way).
+    worker.abort();
+    let _ = worker.await;
+    worker_is(&portal, false).await;
+    let reply = portal.get("/readyz", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["text_worker"], "stopped");
+
+    // The database gone: still alive, not ready.
+    portal.portal.store.close().await;
+    assert_eq!(portal.get("/healthz", None).await.status, StatusCode::OK);
+    let reply = portal.get("/readyz", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["database"], "unreachable");
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_sixteen_patients_register_holds_everyone_answered_before_it() {
+    let portal = TestPortal::with(|s| s.limits.registrations_per_ip_hour = 10_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("backup.db");
+    if app::store::testing::engine_under_test() != "sqlite" {
+        // PostgreSQL is backed up by its own tools; the portal says so rather than half-try.
+        let refused = portal.portal.store.back_up_to(&copy).await;
+        assert!(
+            matches!(refused, Err(BackupError::NotSqlite)),
+            "{refused:?}"
+        );
+        assert!(!copy.exists());
+        return;
+    }
+    let answered = Mutex::new(Vec::<String>::new());
+    let stop = AtomicBool::new(false);
+    let client = |c: usize| {
+        let (portal, answered, stop) = (&portal, &answered, &stop);
+        async move {
+            let mut browser = portal.browser_at(&format!("203.0.113.{}", c + 1));
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let name = format!("client{c}patient{n}");
+                n += 1;
+                let reply = browser.register(&name).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+                answered.lock().unwrap().push(name);
+            }
+        }
+    };
+    let backup = async {
+        // Once registrations are under way, the names answered so far must all be in the copy.
+        while answered.lock().unwrap().len() < 32 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let before = answered.lock().unwrap().clone();
+        portal.portal.store.back_up_to(&copy).await.unwrap();
+        // And the clients go on a while after it.
+        let after = answered.lock().unwrap().len();
+        while answered.lock().unwrap().len() < after + 16 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.store(true, Ordering::SeqCst);
+        before
+    };
+    let (before, _) = tokio::join!(backup, futures::future::join_all((0..16).map(client)));
+
+    // A second backup to the same file is refused, and the first is left as it was.
+    let taken = std::fs::read(&copy).unwrap();
+    let again = portal.portal.store.back_up_to(&copy).await;
+    assert!(matches!(again, Err(BackupError::Exists(_))), "{again:?}");
+    assert_eq!(std::fs::read(&copy).unwrap(), taken);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the copy is its owner's alone: {mode:o}");
+
+    // Restored: the portal opens the copy as it would its database.
+    let restored = Store::open(&format!("sqlite://{}", copy.display()))
+        .await
+        .unwrap();
+    assert_eq!(restored.integrity_check().await.unwrap(), "ok");
+    for name in &before {
+        assert!(
+            restored.account_by_username(name).await.unwrap().is_some(),
+            "{name} registered before the backup began but isn't in it"
+        );
+    }
+    restored.close().await;
+}
