@@ -260,6 +260,7 @@ pub async fn record(portal: &Portal, caller: &Caller, entry: Entry) {
         event: entry.event.as_str().to_string(),
         outcome: entry.outcome.as_str().to_string(),
         detail: entry.detail,
+        request_id: caller.request_id.clone(),
     };
     if let Err(err) = portal.store.record_audit(&row).await {
         tracing::error!(%err, event = entry.event.as_str(), "could not write the audit trail");

@@ -16,6 +16,8 @@ pub struct Caller {
     pub device_token: Option<String>,
     /// The handle of the passkey ceremony this browser has under way, if any.
     pub ceremony_token: Option<String>,
+    /// The request's ID (`X-Request-Id`), which its log lines carry too.
+    pub request_id: Option<String>,
 }
 
 impl Caller {

@@ -62,6 +62,10 @@ pub struct PortalError {
     pub fields: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// The request's ID, given with a fault of ours (5xx) so that a patient can quote it to
+    /// the practice and whoever runs the portal can find it in the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 pub const CHECK_FIELDS: &str = "Please check the highlighted details.";
@@ -73,6 +77,7 @@ impl PortalError {
             message: message.into(),
             fields: BTreeMap::new(),
             retry_after_seconds: None,
+            reference: None,
         }
     }
 

@@ -79,6 +79,22 @@ fn append_header(name: header::HeaderName, value: &str) {
     }
 }
 
+/// The ID the server gave this request (`X-Request-Id`): on its log lines, its audit lines,
+/// and shown with an error of ours as the reference to quote.
+pub fn request_id() -> Option<String> {
+    request_id_in(parts().as_ref())
+}
+
+fn request_id_in(parts: Option<&Parts>) -> Option<String> {
+    parts.and_then(|p| {
+        p.headers
+            .get("x-request-id")?
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    })
+}
+
 fn client_ip(parts: Option<&Parts>) -> Option<IpAddr> {
     parts
         .and_then(|p| p.extensions.get::<ClientIp>().copied())
@@ -107,6 +123,7 @@ pub async fn caller(portal: &Portal) -> Result<Caller, PortalError> {
         user_agent: header(header::USER_AGENT),
         device_token: REMEMBERED_DEVICE.from_header(&portal.settings, &cookies),
         ceremony_token: PASSKEY_CEREMONY.from_header(&portal.settings, &cookies),
+        request_id: request_id_in(parts.as_ref()),
     })
 }
 
@@ -302,6 +319,7 @@ pub async fn staff_of(
     no_store();
     let caller = Caller {
         ip: client_ip(parts),
+        request_id: request_id_in(parts),
         ..Caller::default()
     };
     Ok(StaffVisit {

@@ -9,11 +9,23 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     dotenvy::dotenv().ok();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Text for people at a terminal; JSON, one object a line, for a log collector.
+    match std::env::var("PORTAL_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+        Ok(other) => {
+            eprintln!("portal: PORTAL_LOG_FORMAT must be json or text, not {other:?}");
+            return ExitCode::from(2);
+        }
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args
         .iter()

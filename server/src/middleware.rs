@@ -25,6 +25,7 @@ use ipnet::IpNet;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 use tower_http::{
     compression::{predicate::SizeAbove, CompressionLayer, CompressionLevel, Predicate},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
 };
@@ -50,6 +51,7 @@ pub fn around(
         .settings
         .secure_cookies()
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    let proxies = Arc::new(trusted_proxies);
     let layered = router
         .layer(from_fn_with_state(portal.clone(), plain_form_posts))
         .layer(from_fn(error_status))
@@ -61,7 +63,7 @@ pub fn around(
         .layer(compress_static_files())
         .layer(from_fn(whole_pages))
         .layer(from_fn_with_state(portal.clone(), same_origin_only))
-        .layer(from_fn_with_state(Arc::new(trusted_proxies), client_ip))
+        .layer(from_fn_with_state(proxies.clone(), client_ip))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(csp),
@@ -93,15 +95,96 @@ pub fn around(
     // The anonymous pages are answered before everything else: a kept page already carries
     // every header the layers above gave it, and needs nothing else from them.
     let pages = crate::page_cache::PageCache::new(portal.clone());
-    Router::new().fallback_service(tower::Layer::layer(
-        &crate::page_cache::PageCacheLayer(pages),
-        layered,
-    ))
+    // Each request's ID is given outside the kept pages, so that a kept page never carries the
+    // ID of the request that first rendered it.
+    Router::new()
+        .fallback_service(tower::Layer::layer(
+            &crate::page_cache::PageCacheLayer(pages),
+            layered,
+        ))
+        .layer(from_fn(in_its_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(ReadableIds))
+        .layer(from_fn_with_state(
+            proxies,
+            request_ids_from_trusted_proxies,
+        ))
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Request IDs that a patient can read to the practice over the phone: twelve letters and
+/// digits from Crockford's alphabet (no I, L, O or U), in fours. 60 random bits.
+#[derive(Clone, Copy)]
+struct ReadableIds;
+
+impl MakeRequestId for ReadableIds {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut bits: u64 = rand::random();
+        let mut id = String::with_capacity(14);
+        for i in 0..12 {
+            if i > 0 && i % 4 == 0 {
+                id.push('-');
+            }
+            id.push(ALPHABET[(bits & 31) as usize] as char);
+            bits >>= 5;
+        }
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// An `X-Request-Id` is kept only from a trusted proxy (which ties its own logs to ours), and
+/// only if it is short and plain; anyone else's is replaced, so a client can't put words of its
+/// choosing in our logs and audit trail, or make two requests look like one.
+async fn request_ids_from_trusted_proxies(
+    State(trusted): State<Arc<Vec<IpNet>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let from_proxy = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| {
+            let peer = peer.ip().to_canonical();
+            trusted.iter().any(|net| net.contains(&peer))
+        });
+    let plain = |value: &HeaderValue| {
+        (1..=64).contains(&value.len())
+            && value
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    let keep = from_proxy && request.headers().get(REQUEST_ID).is_some_and(plain);
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+/// Every log line written while answering a request carries its ID.
+async fn in_its_span(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let span = tracing::info_span!("request", id = %id);
+    next.run(request).instrument(span).await
 }
 
 /// Server functions answer every error with 500; the error's kind knows the real status. This
 /// also covers requests whose fields could not be decoded, which never reach our code.
+/// A fault of ours (5xx) also carries the request's ID, as the reference the patient is shown.
 async fn error_status(request: Request, next: Next) -> Response {
+    let reference = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
@@ -109,14 +192,21 @@ async fn error_status(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+    let mut bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    if let Ok(error) = serde_json::from_slice::<PortalError>(&bytes) {
+    if let Ok(mut error) = serde_json::from_slice::<PortalError>(&bytes) {
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let Some(seconds) = error.retry_after_seconds {
             parts.headers.insert(header::RETRY_AFTER, seconds.into());
+        }
+        if parts.status.is_server_error() && error.reference.is_none() {
+            error.reference = reference;
+            if let Ok(json) = serde_json::to_vec(&error) {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                bytes = json.into();
+            }
         }
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -154,3 +154,134 @@ async fn a_backup_taken_while_sixteen_patients_register_holds_everyone_answered_
     }
     restored.close().await;
 }
+
+/// Twelve of Crockford's letters and digits in fours, as the portal makes them.
+fn is_readable_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 3
+        && groups.iter().all(|g| {
+            g.len() == 4
+                && g.bytes().all(|b| {
+                    b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"ILOU".contains(&b))
+                })
+        })
+}
+
+fn request_id(reply: &common::Reply) -> String {
+    reply.headers["x-request-id"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_answer_carries_its_own_request_id_and_a_kept_page_never_another_s() {
+    let portal = TestPortal::new().await;
+    let mut seen = std::collections::HashSet::new();
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/login",
+        "/no-such-page",
+        "/register",
+    ] {
+        let reply = portal.get(path, None).await;
+        let id = request_id(&reply);
+        assert!(is_readable_id(&id), "{path}: {id}");
+        assert!(seen.insert(id.clone()), "{path} repeated {id}");
+        assert!(
+            !reply.text().contains(&id),
+            "{path} shows its ID without a fault"
+        );
+    }
+    let mut browser = portal.browser();
+    let registered = browser.register("margaret").await;
+    let id = request_id(&registered);
+    assert!(is_readable_id(&id) && seen.insert(id.clone()));
+
+    // The audit line the registration wrote names the request.
+    let account = portal.account("margaret").await;
+    let lines = portal.portal.store.audit_events(account.id).await.unwrap();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.request_id.as_deref() == Some(id.as_str())),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_id_is_kept_only_from_a_trusted_proxy() {
+    let first = TestPortal::new().await;
+    let sender = std::sync::Arc::new(app::sms::ConsoleSms::new(
+        first.portal.store.clone(),
+        first.portal.clock.clone(),
+    ));
+    let portal = first
+        .restart(
+            sender,
+            server::Wiring {
+                trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+                dev_outbox: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    let asked = |id: &str| {
+        axum::http::Request::get("/login")
+            .header("x-request-id", id)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let proxy: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+    let client: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    // The proxy's own ID ties its logs to ours.
+    let reply = portal.send_from(proxy, asked("lb-7f3a9c-0001")).await;
+    assert_eq!(request_id(&reply), "lb-7f3a9c-0001");
+    // Anyone else's, or one that isn't short and plain, is replaced.
+    for (from, id) in [
+        (client, "lb-7f3a9c-0001"),
+        (proxy, "two words"),
+        (proxy, &"x".repeat(65)),
+        (proxy, "<script>"),
+    ] {
+        let reply = portal.send_from(from, asked(id)).await;
+        assert!(is_readable_id(&request_id(&reply)), "{from} {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_fault_of_ours_gives_the_patient_its_reference() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    portal.portal.store.close().await;
+
+    // A server function's answer: the reference is the request's ID.
+    let reply = browser
+        .post("/api/login", &[("username", "margaret"), ("password", "x")])
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["reference"], request_id(&reply).as_str());
+    // A page: shown beside the message.
+    let page = portal.get("/profile", browser.cookie.as_deref()).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    let id = request_id(&page);
+    assert!(
+        page.text()
+            .contains(&format!("give them this reference: <strong>{id}</strong>")),
+        "{}",
+        page.text()
+    );
+    // A refusal that isn't a fault has no reference.
+    let portal = TestPortal::new().await;
+    let refused = portal
+        .browser()
+        .post("/api/login", &[("username", "nobody"), ("password", "x")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused.json().get("reference").is_none(),
+        "{}",
+        refused.text()
+    );
+}

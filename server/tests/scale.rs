@@ -208,6 +208,7 @@ async fn note(portal: &TestPortal, detail: &str) {
             event: "setting_changed".into(),
             outcome: "ok".into(),
             detail: Some(detail.into()),
+            request_id: None,
         })
         .await
         .unwrap();
@@ -386,6 +387,7 @@ async fn a_date_range_finds_lines_written_a_little_out_of_time_order() {
                 event: "setting_changed".into(),
                 outcome: "ok".into(),
                 detail: Some(name.into()),
+                request_id: None,
             })
             .await
             .unwrap();

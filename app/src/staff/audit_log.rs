@@ -239,7 +239,7 @@ pub mod ssr {
         error::{Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine, Engine, LinesFrom},
+        store::{AuditFilter, AuditLine, Engine, LinesFrom, Store},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -377,10 +377,15 @@ pub mod ssr {
                 "time", "event", "outcome", "patient", "staff", "ip", "detail",
             ])?;
         }
+        // Lines come in time order, a dozen or so to the minute shown: each minute is written
+        // out once.
+        let mut minute = (i64::MIN, String::new());
         for line in lines {
-            let time = crate::staff::when(line.at);
+            if line.at.div_euclid(60_000) != minute.0 {
+                minute = (line.at.div_euclid(60_000), crate::staff::when(line.at));
+            }
             let cells = [
-                time.as_str(),
+                minute.1.as_str(),
                 &line.event,
                 &line.outcome,
                 line.patient.as_deref().unwrap_or_default(),
@@ -418,18 +423,27 @@ pub mod ssr {
         };
         // The first batch is read before answering, so a database that can't be read is a
         // status, not a cut-off download.
-        let first = match portal
-            .store
+        // Read through connections of the export's own (see `Store::for_one_long_read`).
+        let connections = export_reads(portal.store.engine()) as u32;
+        let store = match portal.store.for_one_long_read(connections).await {
+            Ok(store) => store,
+            Err(err) => return answer(err.to_portal_error("exporting the audit log")),
+        };
+        let first = match store
             .audit_log(&filter, LinesFrom::Newest, EXPORT_BATCH)
             .await
         {
             Ok(lines) => lines,
-            Err(err) => return answer(err.to_portal_error("exporting the audit log")),
+            Err(err) => {
+                store.end_long_read().await;
+                return answer(err.to_portal_error("exporting the audit log"));
+            }
         };
         let (batches, body) =
             tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(EXPORT_AHEAD);
         tokio::spawn(async move {
-            let sent = send_lines(&portal, &filter, first, &batches).await;
+            let sent = send_lines(&store, &filter, first, &batches).await;
+            store.end_long_read().await;
             let outcome = match sent {
                 Ok(_) => Outcome::Ok,
                 Err(_) => Outcome::Failed,
@@ -479,7 +493,7 @@ pub mod ssr {
     /// so the database is never waiting for the export to ask; otherwise each batch starts
     /// where the last one ended.
     async fn send_lines(
-        portal: &Portal,
+        store: &Store,
         filter: &AuditFilter,
         first: Vec<AuditLine>,
         batches: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
@@ -489,8 +503,8 @@ pub mod ssr {
         let mut header = true;
         let mut reading = std::collections::VecDeque::new();
         let read = |from: LinesFrom| {
-            let (portal, filter) = (portal.clone(), filter.clone());
-            tokio::spawn(async move { portal.store.audit_log(&filter, from, EXPORT_BATCH).await })
+            let (store, filter) = (store.clone(), filter.clone());
+            tokio::spawn(async move { store.audit_log(&filter, from, EXPORT_BATCH).await })
         };
         // The next stretch's end (exclusive), and the first line there can be.
         let mut stretches = None;
@@ -499,7 +513,7 @@ pub mod ssr {
             && filter.event.is_none();
         if let (true, Some(last)) = (every_line_wanted, lines.last()) {
             if lines.len() as i64 == EXPORT_BATCH {
-                match portal.store.first_audit_line(filter).await {
+                match store.first_audit_line(filter).await {
                     Ok(first_line) => stretches = Some((last.id, first_line.unwrap_or(last.id))),
                     Err(err) => return failed_to_read(batches, err.to_string(), sent).await,
                 }
@@ -508,9 +522,7 @@ pub mod ssr {
         loop {
             match &mut stretches {
                 Some((below, first_line)) => {
-                    while reading.len() < export_reads(portal.store.engine())
-                        && *below > *first_line
-                    {
+                    while reading.len() < export_reads(store.engine()) && *below > *first_line {
                         let from = (*below - EXPORT_BATCH).max(*first_line);
                         reading.push_back(read(LinesFrom::Between {
                             from,

@@ -15,6 +15,8 @@ pub struct AuditRow {
     pub event: String,
     pub outcome: String,
     pub detail: Option<String>,
+    /// The ID of the request that wrote it, as its log lines carry it.
+    pub request_id: Option<String>,
 }
 
 impl Store {
@@ -23,8 +25,8 @@ impl Store {
     pub async fn record_audit(&self, event: &AuditRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, \
-             detail) VALUES ($1, $2, COALESCE((SELECT username FROM accounts WHERE id = $2), $3), \
-             $4, $5, $6, $7, $8)",
+             detail, request_id) VALUES ($1, $2, \
+             COALESCE((SELECT username FROM accounts WHERE id = $2), $3), $4, $5, $6, $7, $8, $9)",
         )
         .bind(event.at)
         .bind(event.account_id)
@@ -34,6 +36,7 @@ impl Store {
         .bind(&event.event)
         .bind(&event.outcome)
         .bind(&event.detail)
+        .bind(&event.request_id)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -41,7 +44,7 @@ impl Store {
 
     pub async fn audit_events(&self, account_id: i64) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail \
+            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail, request_id \
              FROM audit_events WHERE account_id = $1 ORDER BY id",
         )
         .bind(account_id)
@@ -55,7 +58,7 @@ impl Store {
         username: &str,
     ) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail \
+            "SELECT at, account_id, username, staff_id, ip, event, outcome, detail, request_id \
              FROM audit_events WHERE username = $1 AND account_id IS NULL ORDER BY id",
         )
         .bind(username)

@@ -157,6 +157,28 @@ impl Store {
         }
     }
 
+    /// The same database, read through `connections` connections of its own: for one long
+    /// read (an export). On SQLite each connection keeps its own cache of pages (up to 2 MB),
+    /// which a long read fills; read through the pool, a long read would fill every one of its
+    /// connections' caches. Its own are closed, and their caches freed, by
+    /// [`Store::end_long_read`]. PostgreSQL keeps its caches in the server: the same pool.
+    pub async fn for_one_long_read(&self, connections: u32) -> Result<Store, StoreError> {
+        match self.engine {
+            Engine::Postgres => Ok(self.clone()),
+            Engine::Sqlite => Ok(Store {
+                pool: sqlite_pool(&self.url, connections).await?,
+                ..self.clone()
+            }),
+        }
+    }
+
+    /// Closes what [`Store::for_one_long_read`] opened.
+    pub async fn end_long_read(self) {
+        if self.engine == Engine::Sqlite {
+            self.pool.close().await;
+        }
+    }
+
     /// Closes every connection: the portal is stopping (or, in tests, its database is gone).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -203,32 +225,9 @@ impl Store {
         } else {
             format!("{url}?mode=rwc")
         };
-        let options = AnyConnectOptions::from_str(&url)?
-            .log_statements(tracing::log::LevelFilter::Trace)
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(250));
-        let pool_with = |connections: u32| {
-            AnyPoolOptions::new()
-                .max_connections(connections)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // WAL lets readers and the writer work together; the busy timeout
-                        // covers other processes (such as `import-patients`) writing too.
-                        // Checkpoints run apart (see `checkpoint_forever`), not in whichever
-                        // request's commit happens to fill the log.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                             PRAGMA wal_autocheckpoint = 0;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
-                .connect_with(options.clone())
-        };
-        let writer = pool_with(1).await?;
+        let writer = sqlite_pool(&url, 1).await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
-        let pool = pool_with(8).await?;
+        let pool = sqlite_pool(&url, 8).await?;
         tokio::spawn(checkpoint_forever(pool.clone()));
         Ok(Self {
             pool,
@@ -237,6 +236,31 @@ impl Store {
             url: url.to_string(),
         })
     }
+}
+
+/// Connections to a SQLite database, set up as every one of the portal's is.
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(250));
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers and the writer work together; the busy timeout covers other
+                // processes (such as `import-patients`) writing too. Checkpoints run apart (see
+                // `checkpoint_forever`), not in whichever request's commit fills the log.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
 }
 
 /// How often SQLite's write-ahead log is copied into the database.

@@ -120,7 +120,16 @@ pub fn SubmitButton(
 pub fn FormMessage(#[prop(into)] error: Signal<Option<PortalError>>) -> impl IntoView {
     view! {
         <div class="form-message" role="alert">
-            {move || error.get().map(|e| view! { <p>{e.message}</p> })}
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p>{e.message}</p>
+                            <Reference reference=e.reference/>
+                        }
+                    })
+            }}
         </div>
     }
 }
@@ -137,7 +146,35 @@ pub fn CouldNotLoad(
         return view! { <leptos_router::components::Redirect path=sign_in/> }.into_any();
     }
     answer_with_status(&error);
-    view! { <p class="card" role="alert">{error.message}</p> }.into_any()
+    // A fault of ours, met while rendering on the server: this request's ID is its reference.
+    #[cfg(feature = "ssr")]
+    let reference = error.reference.clone().or_else(|| {
+        (error.status() >= 500)
+            .then(crate::request::request_id)
+            .flatten()
+    });
+    #[cfg(not(feature = "ssr"))]
+    let reference = error.reference.clone();
+    view! {
+        <div class="card" role="alert">
+            <p>{error.message}</p>
+            <Reference reference/>
+        </div>
+    }
+    .into_any()
+}
+
+/// A fault's reference, for the patient to quote when they call the practice.
+#[component]
+fn Reference(reference: Option<String>) -> impl IntoView {
+    reference.map(|reference| {
+        view! {
+            <p class="reference">
+                "If you call the practice about this, give them this reference: "
+                <strong>{reference}</strong>
+            </p>
+        }
+    })
 }
 
 /// Gives a page rendered on the server the status of the error it shows (a 503 while the
