@@ -131,6 +131,8 @@ pub struct Settings {
     pub staff_idle_seconds: i64,
     /// How long a one-time password from the practice (an import, or support) works.
     pub one_time_password_days: i64,
+    /// How long audit lines are kept: six years, as HIPAA asks of a practice's records.
+    pub audit_retention_days: i64,
     /// Per-IP limits count an IPv6 client by this prefix: one home or office network gets a
     /// whole /64 and could otherwise rotate addresses within it.
     pub ipv6_prefix: u8,
@@ -208,6 +210,7 @@ impl Default for Settings {
             session_absolute_seconds: 12 * 3600,
             staff_idle_seconds: 600,
             one_time_password_days: 14,
+            audit_retention_days: 2190,
             ipv6_prefix: 64,
             password_queue: 64,
             sms_lease_seconds: 60,

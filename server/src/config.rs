@@ -462,6 +462,8 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
             "PORTAL_ONE_TIME_PASSWORD_DAYS",
             defaults.one_time_password_days,
         )?,
+        audit_retention_days: vars
+            .count("PORTAL_AUDIT_RETENTION_DAYS", defaults.audit_retention_days)?,
         ipv6_prefix: vars.parsed(
             "PORTAL_IPV6_PREFIX",
             defaults.ipv6_prefix,

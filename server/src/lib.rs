@@ -155,6 +155,17 @@ pub async fn sweep_forever(portal: Portal) {
             Ok(swept) => tracing::debug!(rows = swept.total(), "swept ended rows"),
             Err(err) => tracing::warn!(%err, "sweeping old rows failed"),
         }
+        let kept_from = portal.now() - portal.settings.audit_retention_days * app::clock::DAY;
+        match portal.store.sweep_audit(kept_from).await {
+            Ok(0) => {}
+            Ok(lines) => tracing::info!(lines, "swept audit lines older than their retention"),
+            Err(err) => tracing::warn!(%err, "sweeping old audit lines failed"),
+        }
+        // The audit chain's newest line, kept by the log: a chain rewritten in the database
+        // from some line on (hashes and all) no longer ends where the log says it did.
+        if let Ok(Some((line, Some(hash)))) = portal.store.audit_chain_head().await {
+            tracing::info!(line, hash = %hash, "the audit chain's newest line");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use app::store::{BackupError, Store};
+use app::store::{BackupError, ChainProblem, Store};
 use axum::http::StatusCode;
 use common::TestPortal;
 
@@ -284,4 +284,146 @@ async fn a_fault_of_ours_gives_the_patient_its_reference() {
         "{}",
         refused.text()
     );
+}
+
+/// A line as a test writes it straight into the audit.
+fn noted(n: i64) -> app::store::AuditRow {
+    app::store::AuditRow {
+        at: 1_800_000_000_000 + n,
+        ip: "192.0.2.1".into(),
+        event: "setting_changed".into(),
+        outcome: "ok".into(),
+        detail: Some(format!("note {n}")),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_audit_chain_stays_whole_with_two_instances_writing_at_once() {
+    let first = TestPortal::new().await;
+    // A second instance on the same database (on SQLite, a second writer, as an import is).
+    let second = Store::open(&first.database_url).await.unwrap();
+    let write = |store: Store, from: i64| async move {
+        for n in from..from + 40 {
+            store.record_audit(&noted(n)).await.unwrap();
+        }
+    };
+    tokio::join!(
+        write(first.portal.store.clone(), 0),
+        write(second.clone(), 1000),
+        write(first.portal.store.clone(), 2000),
+        write(second.clone(), 3000),
+    );
+    let check = first.portal.store.verify_audit_chain().await.unwrap();
+    assert_eq!(check.problem, None);
+    assert_eq!((check.chained, check.before_chain), (160, 0));
+    second.close().await;
+}
+
+#[tokio::test]
+async fn the_audit_chain_names_a_line_edited_deleted_or_put_in() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    for n in 0..5 {
+        portal.portal.store.record_audit(&noted(n)).await.unwrap();
+    }
+    let store = &portal.portal.store;
+    let whole = store.verify_audit_chain().await.unwrap();
+    assert_eq!(whole.problem, None);
+    let (newest, _) = whole.newest.clone().unwrap();
+    assert!(whole.chained >= 8, "{whole:?}");
+    let ids: Vec<i64> = (newest - whole.chained + 1..=newest).collect();
+    let middle = ids[ids.len() / 2];
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    let run = |sql: String| {
+        let db = db.clone();
+        async move { sqlx::query(&sql).execute(&db).await.unwrap() }
+    };
+    let problem = || async { store.verify_audit_chain().await.unwrap().problem };
+
+    // Edited, then put back as it was.
+    let outcome: String = sqlx::query_scalar(&format!(
+        "SELECT outcome FROM audit_events WHERE id = {middle}"
+    ))
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    run(format!(
+        "UPDATE audit_events SET outcome = 'edited' WHERE id = {middle}"
+    ))
+    .await;
+    assert_eq!(problem().await, Some(ChainProblem::Changed(middle)));
+    run(format!(
+        "UPDATE audit_events SET outcome = '{outcome}' WHERE id = {middle}"
+    ))
+    .await;
+    assert_eq!(problem().await, None);
+
+    // Deleted, then put back as it was.
+    run(format!(
+        "CREATE TABLE kept AS SELECT * FROM audit_events WHERE id = {middle}"
+    ))
+    .await;
+    run(format!("DELETE FROM audit_events WHERE id = {middle}")).await;
+    assert_eq!(
+        problem().await,
+        Some(ChainProblem::Removed {
+            line: Some(middle),
+            before: middle + 1
+        })
+    );
+    run("INSERT INTO audit_events SELECT * FROM kept".into()).await;
+    assert_eq!(problem().await, None);
+
+    // Put in: a line written straight into the table, as if by the portal, at the end.
+    run(format!(
+        "INSERT INTO audit_events (id, at, ip, event, outcome, detail, chain_previous, chain_hash) \
+         VALUES ({}, 1800000009999, '192.0.2.9', 'patient_viewed', 'ok', 'nothing to see', {newest}, '{}')",
+        newest + 1,
+        "a".repeat(64)
+    ))
+    .await;
+    assert_eq!(problem().await, Some(ChainProblem::Changed(newest + 1)));
+    run(format!(
+        "UPDATE audit_events SET chain_previous = NULL, chain_hash = NULL WHERE id = {}",
+        newest + 1
+    ))
+    .await;
+    assert_eq!(problem().await, Some(ChainProblem::Unchained(newest + 1)));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn old_audit_lines_are_swept_and_the_chain_still_checks_from_the_first_kept() {
+    use app::clock::DAY;
+    let portal = TestPortal::new().await;
+    let store = &portal.portal.store;
+    let now = portal.clock_now();
+    let at = |at, n| app::store::AuditRow { at, ..noted(n) };
+    for n in 0..10 {
+        store
+            .record_audit(&at(now - 7 * 365 * DAY + n, n))
+            .await
+            .unwrap();
+    }
+    for n in 0..5 {
+        store.record_audit(&at(now + n, 100 + n)).await.unwrap();
+    }
+    let six_years = portal.portal.settings.audit_retention_days * DAY;
+    assert_eq!(six_years, 2190 * DAY);
+    assert_eq!(store.sweep_audit(now - six_years).await.unwrap(), 10);
+    assert_eq!(store.sweep_audit(now - six_years).await.unwrap(), 0);
+    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!(check.problem, None);
+    assert_eq!((check.chained, check.before_chain), (5, 0));
+
+    // However old every line is, the newest stays, and the chain goes on from it.
+    assert_eq!(store.sweep_audit(now + DAY).await.unwrap(), 4);
+    store.record_audit(&noted(200)).await.unwrap();
+    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!(check.problem, None);
+    assert_eq!(check.chained, 2);
 }

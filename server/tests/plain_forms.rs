@@ -241,7 +241,7 @@ async fn without_scripts_a_patient_changes_their_number_on_a_page_of_its_own() {
     .await;
     assert_eq!(location(&saved), "/profile/mobile");
     let page = portal.get("/profile/mobile", Some(&session)).await.text();
-    assert!(page.contains("Verification code"));
+    assert!(page.contains("Verification code"), "{page}");
     assert!(page.contains("ending 88"));
 
     let code = portal.last_code().await;

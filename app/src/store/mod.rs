@@ -28,7 +28,7 @@ use sqlx::{
 };
 
 pub use accounts::{AccountRow, NewAccountRow};
-pub use audit::AuditRow;
+pub use audit::{AuditRow, ChainCheck, ChainProblem};
 pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;

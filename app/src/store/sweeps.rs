@@ -1,5 +1,6 @@
 //! Sweeps: what the portal keeps only for a while, and how long. Every table but the audit log
-//! and the patients' and staff's own records stays this size however long the portal runs.
+//! and the patients' and staff's own records stays this size however long the portal runs; the
+//! audit log is kept for years, and swept with its chain (`Store::sweep_audit`).
 
 use super::{Engine, Store, StoreError};
 use crate::clock::{Millis, DAY};

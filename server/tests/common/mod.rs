@@ -96,6 +96,14 @@ impl TestPortal {
         adjust: impl FnOnce(&mut Settings),
         sender: impl FnOnce(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
     ) -> Self {
+        // Warnings (a slow statement, a failed write) are printed with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut settings = Settings::default();
         adjust(&mut settings);
