@@ -34,8 +34,12 @@ test("a text that can't be sent is explained, with the practice's contact", asyn
 
   await page.getByRole("button", { name: "Send Code" }).click();
   const alert = page.getByRole("alert").filter({ hasText: "couldn't send" });
-  await expect(alert).toHaveText(
+  await expect(alert.locator("p").first()).toHaveText(
     "We couldn't send the text right now — try again in a moment, or contact support",
+  );
+  // A fault of the portal's side: the patient is given its reference to quote.
+  await expect(alert.locator(".reference")).toHaveText(
+    /^If you call the practice about this, give them this reference: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/,
   );
   await expect(page.locator(".support-line")).toContainText("0800 427 287");
   await expect(page.locator(".support-line")).toContainText("help@harbourhealth.example");

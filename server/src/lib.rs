@@ -182,7 +182,13 @@ pub fn router(portal: Portal, leptos_options: LeptosOptions) -> Router {
 }
 
 pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring) -> Router {
-    let routes = generate_route_list(app::App);
+    // Listing the routes renders the app with every resource held back, and Leptos holds
+    // them back with one flag for the whole process: a page rendered meanwhile (another
+    // router's, in tests) would wait for ever. So the list is made once, before any router
+    // can answer, and shared.
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         portal: portal.clone(),

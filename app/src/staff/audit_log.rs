@@ -239,7 +239,7 @@ pub mod ssr {
         error::{Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine, Engine, LinesFrom, Store},
+        store::{AuditFilter, AuditLine, LinesFrom, Store},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -424,7 +424,7 @@ pub mod ssr {
         // The first batch is read before answering, so a database that can't be read is a
         // status, not a cut-off download.
         // Read through connections of the export's own (see `Store::for_one_long_read`).
-        let connections = export_reads(portal.store.engine()) as u32;
+        let connections = EXPORT_READS as u32;
         let store = match portal.store.for_one_long_read(connections).await {
             Ok(store) => store,
             Err(err) => return answer(err.to_portal_error("exporting the audit log")),
@@ -474,22 +474,18 @@ pub mod ssr {
             .into_response()
     }
 
-    /// Stretches of ids read at once, when every line of a stretch is wanted. PostgreSQL reads
-    /// in its own processes, so two at once keep it busy; SQLite reads in the portal's, where
-    /// a second at once took the export's memory from +26 MiB to +53 MiB.
-    fn export_reads(engine: Engine) -> usize {
-        match engine {
-            Engine::Postgres => 2,
-            Engine::Sqlite => 1,
-        }
-    }
+    /// Stretches of ids read at once, when every line of a stretch is wanted: two keep the
+    /// database busy while the portal writes CSV. On SQLite each is read through a connection
+    /// of the export's own (see `Store::for_one_long_read`), so two at once cost two page
+    /// caches, not the pool's eight.
+    const EXPORT_READS: usize = 2;
 
     /// Writes the header and every matching line into `batches`, starting with `first`: how
     /// many lines went, or how many had gone when the download or the database failed.
     ///
     /// Each next batch is read while one is written out. When every line in a stretch of ids
     /// is wanted (no patient, staff member or event chosen, only dates or nothing), the next
-    /// stretches of 2,000 ids are known in advance and (on PostgreSQL) two are read at once,
+    /// stretches of 2,000 ids are known in advance and two are read at once,
     /// so the database is never waiting for the export to ask; otherwise each batch starts
     /// where the last one ended.
     async fn send_lines(
@@ -522,7 +518,7 @@ pub mod ssr {
         loop {
             match &mut stretches {
                 Some((below, first_line)) => {
-                    while reading.len() < export_reads(store.engine()) && *below > *first_line {
+                    while reading.len() < EXPORT_READS && *below > *first_line {
                         let from = (*below - EXPORT_BATCH).max(*first_line);
                         reading.push_back(read(LinesFrom::Between {
                             from,
