@@ -8,6 +8,9 @@ use crate::clock::Millis;
 /// Old lines deleted at a time: a sweep never holds the writer for long.
 const AUDIT_SWEEP_BATCH: i64 = 5_000;
 
+/// What writing a line answers: its id and username, and the line before it and that line's hash.
+type ChainedInsert = (i64, Option<String>, Option<i64>, Option<String>);
+
 /// Lines read at a time while the chain is checked.
 const CHAIN_BATCH: i64 = 10_000;
 
@@ -36,18 +39,24 @@ impl Store {
     /// patient carries their username as it is now (migration 0015), so that it reads whole
     /// without the patients' table.
     ///
-    /// The line is written first and then given its place in the chain, in one transaction:
-    /// on SQLite the insert takes the one writer's lock (from another process too, such as an
-    /// import), and on PostgreSQL a lock on the chain makes instances take turns, so the line
-    /// read as the one before is the one before.
+    /// The line is written and then given its hash, in one transaction: on SQLite the insert
+    /// takes the one writer's lock before it reads the newest line (from another process too,
+    /// such as an import), and on PostgreSQL a lock on the chain makes instances take turns, so
+    /// the line read as the one before is the one before.
     pub async fn record_audit(&self, event: &AuditRow) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         serialize(&mut tx, self.engine, vec!["audit-chain".to_string()]).await?;
-        let (id, username): (i64, Option<String>) = sqlx::query_as(
+        // The line goes in naming the newest line as the one before it and holding that
+        // line's hash for a moment, from which its own is worked out.
+        let (id, username, previous, previous_hash): ChainedInsert = sqlx::query_as(
             "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, \
-             detail, request_id) VALUES ($1, $2, \
-             COALESCE((SELECT username FROM accounts WHERE id = $2), $3), $4, $5, $6, $7, $8, $9) \
-             RETURNING id, username",
+             detail, request_id, chain_previous, chain_hash) \
+             SELECT $1, $2, COALESCE((SELECT username FROM accounts WHERE id = $2), $3), \
+             $4, $5, $6, $7, $8, $9, newest.id, newest.chain_hash \
+             FROM (SELECT 1 AS one) AS this_line LEFT JOIN \
+             (SELECT id, chain_hash FROM audit_events ORDER BY id DESC LIMIT 1) AS newest \
+             ON 1 = 1 \
+             RETURNING id, username, chain_previous, chain_hash",
         )
         .bind(event.at)
         .bind(event.account_id)
@@ -60,18 +69,11 @@ impl Store {
         .bind(&event.request_id)
         .fetch_one(&mut *tx)
         .await?;
-        let before: Option<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT id, chain_hash FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (previous, previous_hash) = match before {
-            Some((line, Some(hash))) => (Some(line), hash),
+        let previous_hash = match previous_hash {
+            Some(hash) => hash,
             // The line before is outside the chain (or there is none): the chain begins here,
             // unless it already began, which only a line tampered with can make so.
-            other => {
-                let previous = other.map(|(line, _)| line);
+            None => {
                 sqlx::query(
                     "INSERT INTO audit_chain_anchor (id, first_line, previous_line, \
                      previous_hash, set_at) VALUES (1, $1, $2, NULL, $3) \
@@ -82,7 +84,7 @@ impl Store {
                 .bind(event.at)
                 .execute(&mut *tx)
                 .await?;
-                (previous, String::new())
+                String::new()
             }
         };
         let line = ChainedLine {
@@ -93,8 +95,7 @@ impl Store {
                 ..event.clone()
             },
         };
-        sqlx::query("UPDATE audit_events SET chain_previous = $1, chain_hash = $2 WHERE id = $3")
-            .bind(previous)
+        sqlx::query("UPDATE audit_events SET chain_hash = $1 WHERE id = $2")
             .bind(line.hash(&previous_hash))
             .bind(id)
             .execute(&mut *tx)
