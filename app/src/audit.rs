@@ -251,18 +251,31 @@ impl Entry {
 
 /// Records an event. A failure to record is logged, and does not undo what the patient did.
 pub async fn record(portal: &Portal, caller: &Caller, entry: Entry) {
-    let row = AuditRow {
-        at: portal.now(),
-        account_id: entry.account_id,
-        username: entry.username,
-        staff_id: entry.staff_id,
-        ip: caller.ip_text(),
-        event: entry.event.as_str().to_string(),
-        outcome: entry.outcome.as_str().to_string(),
-        detail: entry.detail,
-        request_id: caller.request_id.clone(),
-    };
-    if let Err(err) = portal.store.record_audit(&row).await {
-        tracing::error!(%err, event = entry.event.as_str(), "could not write the audit trail");
+    record_all(portal, caller, vec![entry]).await;
+}
+
+/// Records events that happened together, in their order, in one turn at the audit chain.
+pub async fn record_all(portal: &Portal, caller: &Caller, entries: Vec<Entry>) {
+    let now = portal.now();
+    let events: Vec<&'static str> = entries.iter().map(|e| e.event.as_str()).collect();
+    let rows: Vec<AuditRow> = entries
+        .into_iter()
+        .map(|entry| AuditRow {
+            at: now,
+            account_id: entry.account_id,
+            username: entry.username,
+            staff_id: entry.staff_id,
+            ip: caller.ip_text(),
+            event: entry.event.as_str().to_string(),
+            outcome: entry.outcome.as_str().to_string(),
+            detail: entry.detail,
+            request_id: caller.request_id.clone(),
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    if let Err(err) = portal.store.record_audits(&rows).await {
+        tracing::error!(%err, events = ?events, "could not write the audit trail");
     }
 }

@@ -121,22 +121,22 @@ pub async fn verify(
             return Err(err.into());
         }
     };
-    audit::record(
-        portal,
-        caller,
-        Entry::new(Event::CodeVerified, Outcome::Ok).account(patient.id),
-    )
-    .await;
+    let mut lines = vec![Entry::new(Event::CodeVerified, Outcome::Ok).account(patient.id)];
     if session.stage == Stage::PasswordAccepted && patient.mobile.verified().is_none() {
+        audit::record_all(portal, caller, std::mem::take(&mut lines)).await;
         first_number_set_at_login(portal, caller, session, patient, &number).await?;
     }
-    let signed_in = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn)
-        .await
-        .or_internal("starting a signed-in session")?;
-    let entry = Entry::new(Event::SignedIn, Outcome::Ok)
-        .account(patient.id)
-        .detail(format!("factor: {}", Factor::Sms.as_str()));
-    audit::record(portal, caller, entry).await;
+    let begun = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn).await;
+    if begun.is_ok() {
+        lines.push(
+            Entry::new(Event::SignedIn, Outcome::Ok)
+                .account(patient.id)
+                .detail(format!("factor: {}", Factor::Sms.as_str())),
+        );
+    }
+    // The code's line and the sign-in's go in together: one turn at the audit chain.
+    audit::record_all(portal, caller, lines).await;
+    let signed_in = begun.or_internal("starting a signed-in session")?;
     let verified = Verified {
         mobile_ending: mobile::ending(&number),
     };

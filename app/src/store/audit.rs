@@ -44,12 +44,27 @@ impl Store {
     /// such as an import), and on PostgreSQL a lock on the chain makes instances take turns, so
     /// the line read as the one before is the one before.
     pub async fn record_audit(&self, event: &AuditRow) -> Result<(), StoreError> {
+        self.record_audits(std::slice::from_ref(event)).await
+    }
+
+    /// Writes lines one after another in one transaction: one turn at the chain for all.
+    pub async fn record_audits(&self, events: &[AuditRow]) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         serialize(&mut tx, self.engine, vec!["audit-chain".to_string()]).await?;
-        // The line goes in naming the newest line as the one before it and holding that
-        // line's hash for a moment, from which its own is worked out.
-        let (id, username, previous, previous_hash): ChainedInsert = sqlx::query_as(
-            "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, \
+        for event in events {
+            chain_line(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Writes one line at the end of the chain, inside a transaction that holds its turn.
+async fn chain_line(tx: &mut sqlx::AnyConnection, event: &AuditRow) -> Result<(), StoreError> {
+    // The line goes in naming the newest line as the one before it and holding that
+    // line's hash for a moment, from which its own is worked out.
+    let (id, username, previous, previous_hash): ChainedInsert = sqlx::query_as(
+        "INSERT INTO audit_events (at, account_id, username, staff_id, ip, event, outcome, \
              detail, request_id, chain_previous, chain_hash) \
              SELECT $1, $2, COALESCE((SELECT username FROM accounts WHERE id = $2), $3), \
              $4, $5, $6, $7, $8, $9, newest.id, newest.chain_hash \
@@ -57,53 +72,53 @@ impl Store {
              (SELECT id, chain_hash FROM audit_events ORDER BY id DESC LIMIT 1) AS newest \
              ON 1 = 1 \
              RETURNING id, username, chain_previous, chain_hash",
-        )
-        .bind(event.at)
-        .bind(event.account_id)
-        .bind(&event.username)
-        .bind(event.staff_id)
-        .bind(&event.ip)
-        .bind(&event.event)
-        .bind(&event.outcome)
-        .bind(&event.detail)
-        .bind(&event.request_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let previous_hash = match previous_hash {
-            Some(hash) => hash,
-            // The line before is outside the chain (or there is none): the chain begins here,
-            // unless it already began, which only a line tampered with can make so.
-            None => {
-                sqlx::query(
-                    "INSERT INTO audit_chain_anchor (id, first_line, previous_line, \
+    )
+    .bind(event.at)
+    .bind(event.account_id)
+    .bind(&event.username)
+    .bind(event.staff_id)
+    .bind(&event.ip)
+    .bind(&event.event)
+    .bind(&event.outcome)
+    .bind(&event.detail)
+    .bind(&event.request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let previous_hash = match previous_hash {
+        Some(hash) => hash,
+        // The line before is outside the chain (or there is none): the chain begins here,
+        // unless it already began, which only a line tampered with can make so.
+        None => {
+            sqlx::query(
+                "INSERT INTO audit_chain_anchor (id, first_line, previous_line, \
                      previous_hash, set_at) VALUES (1, $1, $2, NULL, $3) \
                      ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(previous)
-                .bind(event.at)
-                .execute(&mut *tx)
-                .await?;
-                String::new()
-            }
-        };
-        let line = ChainedLine {
-            id,
-            previous,
-            row: AuditRow {
-                username,
-                ..event.clone()
-            },
-        };
-        sqlx::query("UPDATE audit_events SET chain_hash = $1 WHERE id = $2")
-            .bind(line.hash(&previous_hash))
+            )
             .bind(id)
+            .bind(previous)
+            .bind(event.at)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+            String::new()
+        }
+    };
+    let line = ChainedLine {
+        id,
+        previous,
+        row: AuditRow {
+            username,
+            ..event.clone()
+        },
+    };
+    sqlx::query("UPDATE audit_events SET chain_hash = $1 WHERE id = $2")
+        .bind(line.hash(&previous_hash))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
+impl Store {
     /// Deletes up to a batch of the oldest lines written before `kept_from`, and moves the
     /// chain's anchor to the first line kept, with the hash of the last one deleted, so that
     /// the chain still checks from there. The newest line is always kept: the next line
