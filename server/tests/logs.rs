@@ -12,7 +12,10 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use common::{standin::StandIn, TestPortal, PASSWORD};
+use common::{
+    standin::{Answer, StandIn},
+    TestPortal, PASSWORD,
+};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -39,18 +42,26 @@ async fn a_whole_journey_logs_request_ids_and_never_a_secret() {
         .with_writer(move || writer.clone())
         .init();
 
-    let standin = StandIn::start(vec![]).await;
+    // The gateway turns the first text away for now, so that it waits in the outbox, sealed.
+    let standin = StandIn::start(vec![Answer::Status(503, "busy")]).await;
     let sender = standin.webhook();
     let portal = TestPortal::with_sender(|_| {}, move |_, _| sender).await;
     let mut secrets = vec![PASSWORD.to_string(), "Not-The-Password-42".to_string()];
     let mut browser = portal.browser();
     let registered = browser.register("margaret").await;
     assert_eq!(registered.status, StatusCode::OK, "{}", registered.text());
-    assert_eq!(
-        browser.post("/api/send_code", &[]).await.status,
-        StatusCode::OK
-    );
+    browser.post("/api/send_code", &[]).await;
     let code = standin.received().last().unwrap().code();
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    let sealed: Vec<String> =
+        sqlx::query_scalar("SELECT sealed_body FROM sms_outbox WHERE sealed_body IS NOT NULL")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    db.close().await;
+    assert_eq!(sealed.len(), 1, "the text waits, sealed");
+    secrets.extend(sealed);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     browser.post("/api/verify_code", &[("code", wrong)]).await;
     let verified = browser
