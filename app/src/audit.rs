@@ -1,7 +1,7 @@
 //! The audit trail: who did what, when, from where, and how it went. Never secrets: numbers are
 //! masked to their last digits and codes and passwords never appear.
 
-use crate::{caller::Caller, portal::Portal, store::AuditRow};
+use crate::{caller::Caller, metrics, portal::Portal, store::AuditRow};
 
 /// What happened. Stored as text in `audit_events.event`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +191,8 @@ pub enum Factor {
     Sms,
     Passkey,
     RememberedDevice,
+    /// A staff member's authenticator app code.
+    Authenticator,
 }
 
 impl Factor {
@@ -199,6 +201,7 @@ impl Factor {
             Factor::Sms => "sms",
             Factor::Passkey => "passkey",
             Factor::RememberedDevice => "remembered_device",
+            Factor::Authenticator => "authenticator",
         }
     }
 }
@@ -214,6 +217,8 @@ pub struct Entry {
     /// The staff member who acted.
     pub staff_id: Option<i64>,
     pub detail: Option<String>,
+    /// For a sign-in: what was checked besides the password. Counted, not stored.
+    pub factor: Option<Factor>,
 }
 
 impl Entry {
@@ -225,7 +230,14 @@ impl Entry {
             username: None,
             staff_id: None,
             detail: None,
+            factor: None,
         }
+    }
+
+    /// A sign-in by `factor`, which the detail names.
+    pub fn by(mut self, factor: Factor) -> Self {
+        self.factor = Some(factor);
+        self
     }
 
     pub fn staff(mut self, staff_id: i64) -> Self {
@@ -258,6 +270,7 @@ pub async fn record(portal: &Portal, caller: &Caller, entry: Entry) {
 pub async fn record_all(portal: &Portal, caller: &Caller, entries: Vec<Entry>) {
     let now = portal.now();
     let events: Vec<&'static str> = entries.iter().map(|e| e.event.as_str()).collect();
+    entries.iter().for_each(count);
     let rows: Vec<AuditRow> = entries
         .into_iter()
         .map(|entry| AuditRow {
@@ -277,5 +290,20 @@ pub async fn record_all(portal: &Portal, caller: &Caller, entries: Vec<Entry>) {
     }
     if let Err(err) = portal.store.record_audits(&rows).await {
         tracing::error!(%err, events = ?events, "could not write the audit trail");
+    }
+}
+
+/// What the people who run the portal count of an audited event (`crate::metrics`).
+fn count(entry: &Entry) {
+    let outcome = entry.outcome.as_str();
+    let factor = entry.factor.map(Factor::as_str);
+    match entry.event {
+        Event::Login => metrics::sign_in("patient", outcome, "password"),
+        // A sign-in with no second factor is a password-only one (two-factor off).
+        Event::SignedIn => metrics::sign_in("patient", outcome, factor.unwrap_or("password")),
+        // Staff give their password and authenticator code together, or use a passkey.
+        Event::StaffLogin => metrics::sign_in("staff", outcome, factor.unwrap_or("authenticator")),
+        Event::LoginDelayStarted => metrics::login_delay_started(),
+        _ => {}
     }
 }

@@ -81,6 +81,7 @@ impl Limit {
     /// The 429 for someone who has reached this limit.
     pub fn refusal(&self, oldest: Option<Millis>, now: Millis) -> PortalError {
         let wait = self.wait(oldest, now);
+        crate::metrics::limit_refused(self.kind.as_str());
         PortalError::too_many_requests((self.message)(&wait_text(wait)), whole_seconds(wait))
     }
 }

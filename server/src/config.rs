@@ -55,6 +55,8 @@ pub struct HttpLimits {
     /// A connection whose answer makes no progress for this long (a client that stopped
     /// reading) is closed.
     pub write_timeout: Duration,
+    /// At shutdown, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for HttpLimits {
@@ -68,6 +70,7 @@ impl Default for HttpLimits {
             max_connections_per_client: 64,
             ipv6_prefix: Settings::default().ipv6_prefix,
             write_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -86,6 +89,9 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     pub http: HttpLimits,
+    /// Where Prometheus scrapes `/metrics`: a listener of its own, never the public port.
+    /// Off unless set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The practice variables set in the environment. They give the settings' first values
     /// only: after the first start, the database's apply.
     pub practice_variables: Vec<&'static str>,
@@ -499,6 +505,10 @@ fn http_limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<HttpLimi
         write_timeout: Duration::from_secs(
             vars.seconds("PORTAL_WRITE_TIMEOUT_SECONDS", secs(defaults.write_timeout))? as u64,
         ),
+        shutdown_grace: Duration::from_secs(vars.seconds(
+            "PORTAL_SHUTDOWN_GRACE_SECONDS",
+            secs(defaults.shutdown_grace),
+        )? as u64),
     })
 }
 
@@ -577,6 +587,12 @@ impl Config {
             mail: mail_provider(&vars)?,
             dev_outbox,
             trusted_proxies: trusted_proxies(&vars)?,
+            metrics_addr: vars.parsed(
+                "PORTAL_METRICS_ADDR",
+                None,
+                "an address and port such as 127.0.0.1:9300",
+                |v| v.parse().ok().map(Some),
+            )?,
             http: HttpLimits {
                 ipv6_prefix: settings.ipv6_prefix,
                 ..http_limits(&vars)?

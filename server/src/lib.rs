@@ -6,7 +6,8 @@
 
 pub mod config;
 mod listener;
-mod middleware;
+pub mod metrics;
+pub(crate) mod middleware;
 mod page_cache;
 mod static_files;
 
@@ -131,6 +132,41 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
         tracing::info!(resealed, "staff authenticator secrets sealed the new way");
     }
     Ok((portal, wiring))
+}
+
+/// Serves `router` until `stop` completes (SIGTERM), then stops in order: no new connections;
+/// requests in flight get the grace period (`PORTAL_SHUTDOWN_GRACE_SECONDS`), as do texts being
+/// sent, and a text whose provider still hasn't answered goes back to the outbox for another
+/// instance; then the database's connections close.
+pub async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    portal: &Portal,
+    limits: HttpLimits,
+    proxies: Vec<IpNet>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        stop.await;
+        tracing::info!(
+            grace_seconds = limits.shutdown_grace.as_secs(),
+            "stopping: finishing the requests and texts under way"
+        );
+        let _ = stopping.send(());
+    };
+    let outbox = portal.outbox.clone();
+    let texts = async move {
+        if stopped.await.is_ok() {
+            outbox.stop(limits.shutdown_grace).await;
+        }
+    };
+    tokio::join!(
+        serve_behind(listener, router, limits, proxies, signal),
+        texts
+    );
+    portal.store.close().await;
+    tracing::info!("stopped");
 }
 
 /// Reads the practice settings every few seconds, so a change an admin made through another
@@ -323,11 +359,7 @@ async fn twilio_status(
     let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
         return StatusCode::BAD_REQUEST;
     };
-    match portal
-        .store
-        .record_delivery_status(sid, status, portal.now())
-        .await
-    {
+    match portal.outbox.record_delivery_report(sid, status).await {
         Ok(_) => StatusCode::NO_CONTENT,
         Err(err) => {
             tracing::error!(%err, "recording an SMS delivery status");

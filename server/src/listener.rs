@@ -28,9 +28,6 @@ use ipnet::IpNet;
 
 use crate::config::HttpLimits;
 
-/// How long open requests may take to finish once shutdown begins.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -96,7 +93,7 @@ pub async fn serve_behind(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

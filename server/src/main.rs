@@ -263,13 +263,18 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));
     tokio::spawn(server::follow_practice_settings(portal.clone()));
+    if let Some(addr) = config.metrics_addr {
+        // Bound before the portal listens, so a wrong address stops it at start-up.
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tokio::spawn(server::metrics::serve(listener, portal.clone()));
+    }
     let addr = leptos.leptos_options.site_addr;
     let http = wiring.http;
     let proxies = wiring.trusted_proxies.clone();
-    let router = server::router_with(portal, leptos.leptos_options, wiring);
+    let router = server::router_with(portal.clone(), leptos.leptos_options, wiring);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("the portal is listening on http://{addr}");
-    server::serve_behind(listener, router, http, proxies, shutdown_signal()).await;
+    server::serve_until_stopped(listener, router, &portal, http, proxies, shutdown_signal()).await;
     Ok(())
 }
 

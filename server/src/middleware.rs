@@ -53,6 +53,7 @@ pub fn around(
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     let proxies = Arc::new(trusted_proxies);
     let layered = router
+        .route_layer(from_fn(name_the_route))
         .layer(from_fn_with_state(portal.clone(), plain_form_posts))
         .layer(from_fn(error_status))
         .layer(TimeoutLayer::with_status_code(
@@ -102,6 +103,7 @@ pub fn around(
             &crate::page_cache::PageCacheLayer(pages),
             layered,
         ))
+        .layer(from_fn(count_requests))
         .layer(from_fn(in_its_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(ReadableIds))
@@ -161,6 +163,42 @@ async fn request_ids_from_trusted_proxies(
         request.headers_mut().remove(REQUEST_ID);
     }
     next.run(request).await
+}
+
+/// The route template a request matched (`/staff/patients/{id}`, never the ID itself), passed
+/// out with the answer for the metrics' `route` label.
+#[derive(Clone)]
+pub struct RouteName(pub Arc<str>);
+
+async fn name_the_route(request: Request, next: Next) -> Response {
+    let name = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|matched| RouteName(matched.as_str().into()));
+    let mut response = next.run(request).await;
+    if let Some(name) = name {
+        response.extensions_mut().insert(name);
+    }
+    response
+}
+
+/// Each answer counted by route and status, and timed to its headers (`portal_http_…`).
+async fn count_requests(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let static_file = request.uri().path().starts_with("/pkg/");
+    let response = next.run(request).await;
+    let route = match response.extensions().get::<RouteName>() {
+        _ if static_file => "/pkg/{file}".into(),
+        Some(RouteName(name)) => name.to_string(),
+        // Nothing matched: a 404, however many made-up paths are asked for.
+        None => "unmatched".into(),
+    };
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("portal_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Every log line written while answering a request carries its ID.

@@ -13,6 +13,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use crate::middleware::RouteName;
 use app::portal::{Portal, PracticeSettings};
 use axum::{
     body::Body,
@@ -195,8 +196,15 @@ where
             request.uri().path_and_query().map_or("", |p| p.as_str())
         );
         if let Some(cached) = self.cache.get(&key) {
-            return Box::pin(async move { Ok(serve(&cached)) });
+            metrics::counter!("portal_page_cache_total", "result" => "hit").increment(1);
+            let route = RouteName(request.uri().path().into());
+            return Box::pin(async move {
+                let mut response = serve(&cached);
+                response.extensions_mut().insert(route);
+                Ok(response)
+            });
         }
+        metrics::counter!("portal_page_cache_total", "result" => "miss").increment(1);
         let cache = self.cache.clone();
         // The settings it is rendered with: read before, so that a change made during the
         // render is not taken for the one the page shows.

@@ -175,6 +175,24 @@ pub async fn create_with_notice(
     limits: &[Limit],
     notice: Option<&Notice>,
 ) -> Result<Issued, ChallengeError> {
+    let issued = issue(portal, session, purpose, mobile, limits, notice).await;
+    let event = match &issued {
+        Ok(_) => "sent",
+        Err(ChallengeError::Store(_)) => return issued,
+        Err(_) => "refused",
+    };
+    crate::metrics::code(purpose.as_str(), event);
+    issued
+}
+
+async fn issue(
+    portal: &Portal,
+    session: &Session,
+    purpose: Purpose,
+    mobile: &Mobile,
+    limits: &[Limit],
+    notice: Option<&Notice>,
+) -> Result<Issued, ChallengeError> {
     let settings = &portal.settings;
     let practice = portal.practice();
     let now = portal.now();
@@ -266,6 +284,23 @@ fn normalise(typed: &str) -> Option<String> {
 /// its number becomes the account's verified mobile (for a sign-in code: only the verified
 /// number, or a first one; for a new number: only the pending one). Returns the number (E.164).
 pub async fn verify(
+    portal: &Portal,
+    session: &Session,
+    purpose: Purpose,
+    typed: &str,
+) -> Result<String, ChallengeError> {
+    let verified = check(portal, session, purpose, typed).await;
+    let event = match &verified {
+        Ok(_) => "verified",
+        Err(ChallengeError::Code(CodeProblem::Expired)) => "expired",
+        Err(ChallengeError::Store(_)) => return verified,
+        Err(_) => "refused",
+    };
+    crate::metrics::code(purpose.as_str(), event);
+    verified
+}
+
+async fn check(
     portal: &Portal,
     session: &Session,
     purpose: Purpose,

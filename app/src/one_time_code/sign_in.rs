@@ -131,6 +131,7 @@ pub async fn verify(
         lines.push(
             Entry::new(Event::SignedIn, Outcome::Ok)
                 .account(patient.id)
+                .by(Factor::Sms)
                 .detail(format!("factor: {}", Factor::Sms.as_str())),
         );
     }

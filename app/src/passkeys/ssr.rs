@@ -421,6 +421,7 @@ pub async fn finish_sign_in(
         .or_internal("starting a session")?;
     let entry = Entry::new(Event::SignedIn, Outcome::Ok)
         .account(account)
+        .by(Factor::Passkey)
         .detail(format!("factor: {} ({name})", Factor::Passkey.as_str()));
     audit::record(portal, caller, entry).await;
     Ok(new)
@@ -467,6 +468,7 @@ pub async fn check_assertion(
 
 async fn refused(portal: &Portal, caller: &Caller, account: Option<i64>, why: &str) {
     let mut entry = Entry::new(Event::SignedIn, Outcome::Refused)
+        .by(Factor::Passkey)
         .detail(format!("factor: {}; {why}", Factor::Passkey.as_str()));
     if let Some(account) = account {
         entry = entry.account(account);

@@ -253,13 +253,22 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = std::time::Instant::now();
+        // Counted in before it can be taken, so the depth never dips below what waits.
+        crate::metrics::password_queued();
         self.jobs
             .try_send(Box::new(move |memory| {
+                crate::metrics::password_started(queued.elapsed());
                 let _ = reply.send(work(memory));
             }))
-            .map_err(|err| match err {
-                mpsc::TrySendError::Full(_) => HashError::Busy,
-                mpsc::TrySendError::Disconnected(_) => failed("the hashing threads have stopped"),
+            .map_err(|err| {
+                crate::metrics::password_not_queued();
+                match err {
+                    mpsc::TrySendError::Full(_) => HashError::Busy,
+                    mpsc::TrySendError::Disconnected(_) => {
+                        failed("the hashing threads have stopped")
+                    }
+                }
             })?;
         answer.await.map_err(failed)
     }

@@ -418,6 +418,7 @@ pub mod ssr {
         };
         let entry = Entry::new(Event::SignedIn, Outcome::Ok)
             .account(patient.id)
+            .by(Factor::RememberedDevice)
             .detail(format!(
                 "factor: {} ({})",
                 Factor::RememberedDevice.as_str(),

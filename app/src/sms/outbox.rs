@@ -3,18 +3,19 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     time::Duration,
 };
 
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::{mask_numbers_in, SendError, Sms, SmsSender};
 use crate::{
     clock::{Clock, Millis, SECOND},
+    metrics,
     mobile::masked,
     secret::ServerSecret,
     store::{Engine, OutboxRow, Store, StoreError},
@@ -45,6 +46,36 @@ pub struct SmsOutbox {
     lease: Millis,
     /// Whether `run` is running, in this instance: readiness asks.
     working: Arc<AtomicBool>,
+    /// Where this instance's sending is, as it stops (`stop`).
+    phase: Arc<watch::Sender<Phase>>,
+    /// Attempts under way in this instance.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// How far a stop has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Sending,
+    /// No new message is taken; attempts under way may finish.
+    Draining,
+    /// Attempts still waiting for the provider give their message back.
+    Stopped,
+}
+
+/// One attempt under way, counted while it lasts.
+struct Attempting(Arc<AtomicUsize>);
+
+impl Attempting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Attempting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Marks the worker stopped however `run` ends, a panic included.
@@ -85,6 +116,8 @@ impl SmsOutbox {
             wake: Arc::new(Notify::new()),
             lease: Self::LEASE,
             working: Arc::new(AtomicBool::new(false)),
+            phase: Arc::new(watch::Sender::new(Phase::Sending)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -115,6 +148,7 @@ impl SmsOutbox {
             self.store
                 .mark_sms_failed(id, reason, &masked(&row.to_number))
                 .await?;
+            metrics::text(self.provider(), "failed");
             return Ok(Delivery::Failed(reason.into()));
         };
         let sms = Sms {
@@ -122,7 +156,8 @@ impl SmsOutbox {
             to: row.to_number,
             body,
         };
-        self.attempt(sms, row.attempts, row.give_up_at).await
+        self.attempt(sms, row.attempts, row.created_at, row.give_up_at)
+            .await
     }
 
     /// One attempt at a message this sender holds, and the outcome recorded.
@@ -130,6 +165,7 @@ impl SmsOutbox {
         &self,
         sms: Sms,
         attempt: i64,
+        queued_at: Millis,
         give_up_at: Millis,
     ) -> Result<Delivery, StoreError> {
         let id = sms.id;
@@ -138,11 +174,24 @@ impl SmsOutbox {
         if now >= give_up_at {
             let reason = "the code expired before the message could be sent";
             self.store.mark_sms_failed(id, reason, &to).await?;
+            metrics::text(self.provider(), "failed");
             return Ok(Delivery::Failed(reason.into()));
         }
+        let _attempting = Attempting::new(&self.in_flight);
         let started = std::time::Instant::now();
+        let mut phase = self.phase.subscribe();
+        let result = tokio::select! {
+            result = self.sender.send(&sms) => result,
+            _ = async {
+                if phase.wait_for(|phase| *phase == Phase::Stopped).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                return self.give_back(id, attempt, now, started).await;
+            }
+        };
         // Providers quote the number back in their errors.
-        let result = self.sender.send(&sms).await.map_err(|err| match err {
+        let result = result.map_err(|err| match err {
             SendError::Transient(reason) => SendError::Transient(mask_numbers_in(&reason)),
             SendError::Permanent(reason) => SendError::Permanent(mask_numbers_in(&reason)),
         });
@@ -157,6 +206,12 @@ impl SmsOutbox {
                     provider = self.provider(),
                     took_ms,
                     "text message sent"
+                );
+                let queued_for = (self.clock.now() - queued_at).max(0) as u64;
+                metrics::text_delivery(
+                    self.provider(),
+                    "accepted",
+                    Duration::from_millis(queued_for),
                 );
                 (Delivery::Sent, "sent", accepted.provider_ref)
             }
@@ -178,10 +233,85 @@ impl SmsOutbox {
                 }
             }
         };
+        metrics::text(self.provider(), outcome);
         self.store
             .record_sms_attempt(id, attempt, now, took_ms, outcome, detail.as_deref())
             .await?;
         Ok(delivery)
+    }
+
+    /// The portal is stopping and the provider has not answered within the grace period: the
+    /// message goes back to the outbox, due now, so another instance sends it at once rather
+    /// than when the lease runs out.
+    async fn give_back(
+        &self,
+        id: i64,
+        attempt: i64,
+        at: Millis,
+        started: std::time::Instant,
+    ) -> Result<Delivery, StoreError> {
+        let reason = "the portal stopped before the provider answered";
+        self.store.release_sms(id, self.clock.now()).await?;
+        let took_ms = started.elapsed().as_millis() as i64;
+        self.store
+            .record_sms_attempt(id, attempt, at, took_ms, "retry", Some(reason))
+            .await?;
+        metrics::text(self.provider(), "released");
+        tracing::warn!(
+            sms_id = id,
+            "{reason}: the text is left for another instance"
+        );
+        Ok(Delivery::WillRetry(reason.into()))
+    }
+
+    /// Stops this instance's sending: no new message is taken, attempts under way get `grace`
+    /// to finish, and any still waiting for the provider then give their message back.
+    pub async fn stop(&self, grace: Duration) {
+        self.phase.send_replace(Phase::Draining);
+        self.wake.notify_one();
+        let under_way = || self.in_flight.load(Ordering::SeqCst) > 0;
+        let deadline = tokio::time::Instant::now() + grace;
+        while under_way() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.phase.send_replace(Phase::Stopped);
+        // Giving back is a write or two each.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while under_way() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.phase.borrow() != Phase::Sending
+    }
+
+    /// Records a provider's delivery report for the message it knows as `provider_ref`.
+    /// `false` if no message has that reference.
+    pub async fn record_delivery_report(
+        &self,
+        provider_ref: &str,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let Some(queued_at) = self
+            .store
+            .record_delivery_status(provider_ref, status, now)
+            .await?
+        else {
+            return Ok(false);
+        };
+        // Only the final word is counted; "queued", "sent" and the like are on the way there.
+        match status {
+            "delivered" | "read" => {
+                metrics::text(self.provider(), "delivered");
+                let took = Duration::from_millis((now - queued_at).max(0) as u64);
+                metrics::text_delivery(self.provider(), "delivered", took);
+            }
+            "undelivered" | "failed" => metrics::text(self.provider(), "undelivered"),
+            _ => {}
+        }
+        Ok(true)
     }
 
     /// Sends a message this sender has just queued and holds (see `Store::issue_challenge`),
@@ -189,8 +319,9 @@ impl SmsOutbox {
     pub async fn send_now(&self, sms: Sms, give_up_at: Millis, patience: Duration) -> Delivery {
         let outbox = self.clone();
         let id = sms.id;
+        let queued_at = self.clock.now();
         self.wait_for(id, patience, async move {
-            outbox.attempt(sms, 1, give_up_at).await
+            outbox.attempt(sms, 1, queued_at, give_up_at).await
         })
         .await
     }
@@ -226,7 +357,7 @@ impl SmsOutbox {
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let mut attempted = 0;
         // Bounded, so a flood of due messages can't keep the worker from sleeping on its timer.
-        while attempted < 64 {
+        while attempted < 64 && !self.is_stopping() {
             let now = self.clock.now();
             let Some(row) = self.store.claim_next_due(now, now + self.lease).await? else {
                 break;
@@ -272,7 +403,7 @@ impl SmsOutbox {
                 self.wake.clone(),
             ));
         }
-        loop {
+        while !self.is_stopping() {
             if let Err(err) = self.deliver_due().await {
                 tracing::error!(%err, "could not read the SMS outbox");
             }

@@ -177,7 +177,7 @@ fn Passkeys(overview: OwnPasskeys) -> impl IntoView {
 pub mod ssr {
     use super::OwnPasskeys;
     use crate::{
-        audit::{self, Entry, Event, Outcome},
+        audit::{self, Entry, Event, Factor, Outcome},
         caller::Caller,
         error::{ErrorKind, OrInternal, PortalError},
         passkeys::{
@@ -403,6 +403,7 @@ pub mod ssr {
             Err(why) => {
                 let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
                     .staff(staff_id)
+                    .by(Factor::Passkey)
                     .detail(format!("factor: passkey; {why}"));
                 audit::record(portal, caller, entry).await;
                 return Err(refused());

@@ -104,7 +104,7 @@ pub mod ssr {
     use super::SignedInStaff;
     use crate::{
         account::staff::StaffMember,
-        audit::{self, Entry, Event, Outcome},
+        audit::{self, Entry, Event, Factor, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
         login_gate::{could_be_a_username, gate, gate_unnamed},
@@ -177,9 +177,12 @@ pub mod ssr {
             .await
             .or_internal("starting a staff session")?;
         let mut entry = Entry::new(Event::StaffLogin, Outcome::Ok).staff(member.id);
-        if let Some(name) = passkey {
-            entry = entry.detail(format!("factor: passkey ({name})"));
-        }
+        entry = match passkey {
+            Some(name) => entry
+                .by(Factor::Passkey)
+                .detail(format!("factor: passkey ({name})")),
+            None => entry.by(Factor::Authenticator),
+        };
         audit::record(portal, caller, entry).await;
         let me = SignedInStaff {
             username: member.username,

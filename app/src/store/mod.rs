@@ -33,7 +33,7 @@ pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
-pub use operations::BackupError;
+pub use operations::{BackupError, Connections};
 pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow};
 pub use practice::{PracticeRow, PracticeSave};

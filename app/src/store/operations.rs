@@ -1,4 +1,5 @@
-//! What the people who run the portal ask of its database: is it ready, and a safe copy of it.
+//! What the people who run the portal ask of its database: is it ready, how busy, and a safe
+//! copy of it.
 
 use std::path::Path;
 
@@ -22,7 +23,39 @@ pub enum BackupError {
     Store(#[from] StoreError),
 }
 
+/// The database connections this instance holds, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    pub in_use: u32,
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
+}
+
 impl Store {
+    /// The connections open now, readers and the writer together (on PostgreSQL, one pool).
+    pub fn connections(&self) -> Connections {
+        let mut pools = vec![&self.pool];
+        if self.engine == Engine::Sqlite {
+            pools.push(&self.writer);
+        }
+        pools.into_iter().fold(
+            Connections {
+                in_use: 0,
+                idle: 0,
+                max: 0,
+            },
+            |sum, pool| {
+                let idle = pool.num_idle() as u32;
+                Connections {
+                    in_use: sum.in_use + pool.size().saturating_sub(idle),
+                    idle: sum.idle + idle,
+                    max: sum.max + pool.options().get_max_connections(),
+                }
+            },
+        )
+    }
+
     /// Whether every migration this build knows has been applied (by this instance or another).
     pub async fn migrations_done(&self) -> Result<bool, StoreError> {
         let migrator = match self.engine {

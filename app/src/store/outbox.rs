@@ -14,6 +14,8 @@ pub struct OutboxRow {
     pub status: String,
     pub attempts: i64,
     pub give_up_at: Millis,
+    /// When it was queued.
+    pub created_at: Millis,
 }
 
 /// An email as the console mailer keeps it.
@@ -138,7 +140,7 @@ impl Store {
                  ORDER BY id LIMIT 1{skip_locked}) \
                AND next_attempt_at <= $1 \
                AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
-             RETURNING id, to_number, sealed_body, status, attempts, give_up_at"
+             RETURNING id, to_number, sealed_body, status, attempts, give_up_at, created_at"
         ))
         .bind(now)
         .bind(lease_until)
@@ -158,13 +160,26 @@ impl Store {
             "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, lease_until = $3 \
              WHERE id = $1 AND next_attempt_at <= $2 \
                AND (status = 'pending' OR (status = 'sending' AND lease_until < $2)) \
-             RETURNING id, to_number, sealed_body, status, attempts, give_up_at",
+             RETURNING id, to_number, sealed_body, status, attempts, give_up_at, created_at",
         )
         .bind(id)
         .bind(now)
         .bind(lease_until)
         .fetch_optional(&self.writer)
         .await?)
+    }
+
+    /// Gives back a message whose attempt was cut short (the portal stopping), due at `now`.
+    pub async fn release_sms(&self, id: i64, now: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sms_outbox SET status = 'pending', lease_until = NULL, next_attempt_at = $2 \
+             WHERE id = $1 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     /// When the next message falls due, so the worker can sleep until then.
@@ -291,25 +306,34 @@ impl Store {
         .await?)
     }
 
-    /// Records what the provider reports about a message it accepted. `false` if no message
-    /// has that provider id.
+    /// Records what the provider reports about a message it accepted, and says when that
+    /// message was queued. `None` if no message has that provider id.
     pub async fn record_delivery_status(
         &self,
         provider_ref: &str,
         status: &str,
         at: Millis,
-    ) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
+    ) -> Result<Option<Millis>, StoreError> {
+        Ok(sqlx::query_scalar(
             "UPDATE sms_outbox SET delivery_status = $2, delivery_updated_at = $3 \
-             WHERE provider_ref = $1",
+             WHERE provider_ref = $1 RETURNING created_at",
         )
         .bind(provider_ref)
         .bind(status)
         .bind(at)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(updated > 0)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    /// How many texts wait to be sent (queued, or being tried), and when the oldest of them
+    /// was queued.
+    pub async fn outbox_backlog(&self) -> Result<(i64, Option<Millis>), StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM sms_outbox \
+             WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn delivery_status(&self, sms_id: i64) -> Result<Option<String>, StoreError> {

@@ -1,0 +1,62 @@
+//! What the portal counts for the people who run it, as Prometheus metrics (`docs/operations.md`
+//! lists them). Each call is a no-op until the server installs a recorder, which it does only
+//! when `PORTAL_METRICS_ADDR` is set. Labels take a handful of fixed values each, never a
+//! patient, a number or a path with an ID in it.
+//!
+//! A leaf: it names nothing else in the crate, so any module may count through it.
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+
+/// A step of a sign-in: `who` is "patient" or "staff"; `factor` what the step checked
+/// ("password", "sms", "passkey", "remembered_device", "authenticator"); `outcome` the audit's.
+pub fn sign_in(who: &'static str, outcome: &'static str, factor: &'static str) {
+    counter!("portal_sign_ins_total", "who" => who, "outcome" => outcome, "factor" => factor)
+        .increment(1);
+}
+
+/// A one-time code for `purpose` was "sent", "verified", found "expired", or "refused" (a
+/// wrong code, too many tries, or a send the limits turned away).
+pub fn code(purpose: &'static str, event: &'static str) {
+    counter!("portal_codes_total", "purpose" => purpose, "event" => event).increment(1);
+}
+
+/// A limit turned a request away.
+pub fn limit_refused(limit: &'static str) {
+    counter!("portal_limit_refusals_total", "limit" => limit).increment(1);
+}
+
+/// An account's login delay began (a lockout).
+pub fn login_delay_started() {
+    counter!("portal_login_delays_total").increment(1);
+}
+
+/// What became of a text: "sent" (the provider accepted it), "retry", "failed", or what the
+/// provider's delivery report said ("delivered", "undelivered"…).
+pub fn text(provider: &'static str, status: &'static str) {
+    counter!("portal_sms_total", "provider" => provider, "status" => status).increment(1);
+}
+
+/// From a text being queued to its `stage`: "accepted" by the provider, or "delivered" to the
+/// phone where the provider reports it.
+pub fn text_delivery(provider: &'static str, stage: &'static str, took: Duration) {
+    histogram!("portal_sms_delivery_seconds", "provider" => provider, "stage" => stage)
+        .record(took.as_secs_f64());
+}
+
+/// A password check or hash joined the queue for the hashing threads.
+pub fn password_queued() {
+    gauge!("portal_password_queue_depth").increment(1.0);
+}
+
+/// A job counted by `password_queued` was turned away: the queue was full.
+pub fn password_not_queued() {
+    gauge!("portal_password_queue_depth").decrement(1.0);
+}
+
+/// A hashing thread took a job that waited `waited` in the queue.
+pub fn password_started(waited: Duration) {
+    gauge!("portal_password_queue_depth").decrement(1.0);
+    histogram!("portal_password_wait_seconds").record(waited.as_secs_f64());
+}

@@ -1,0 +1,82 @@
+//! Prometheus metrics on a listener of their own (`PORTAL_METRICS_ADDR`), never on the public
+//! port: what the portal counts as it goes (`app::metrics`, and the requests counted here), and
+//! what is read at each scrape (the outbox, the database connections).
+
+use std::{sync::OnceLock, time::Duration};
+
+use app::portal::Portal;
+use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
+use metrics::gauge;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Bucket bounds for every `_seconds` histogram: from a page from memory (1 ms) to a text that
+/// waited out a slow provider (a minute).
+const SECONDS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
+];
+
+/// The process's recorder, installed on first use. Metrics are process-wide, as a scrape is.
+pub fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
+            .and_then(PrometheusBuilder::install_recorder)
+            .expect("the metrics recorder, installed once");
+        gauge!(
+            "portal_build_info",
+            "version" => env!("CARGO_PKG_VERSION"),
+            "commit" => env!("PORTAL_COMMIT"),
+        )
+        .set(1.0);
+        handle
+    })
+}
+
+/// `/metrics`, for the metrics listener only.
+pub fn router(portal: Portal) -> Router {
+    let handle = recorder();
+    // Histograms are kept in blocks that upkeep folds together; without it they only grow.
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(portal)
+}
+
+/// Serves `/metrics` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, portal: Portal) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("metrics for Prometheus at http://{addr}/metrics");
+    }
+    if let Err(err) = axum::serve(listener, router(portal)).await {
+        tracing::warn!(%err, "the metrics listener stopped");
+    }
+}
+
+async fn scrape(State(portal): State<Portal>) -> impl IntoResponse {
+    match portal.store.outbox_backlog().await {
+        Ok((depth, oldest)) => {
+            gauge!("portal_outbox_depth").set(depth as f64);
+            let waited = oldest.map_or(0, |queued| (portal.now() - queued).max(0));
+            gauge!("portal_outbox_oldest_seconds").set(waited as f64 / 1000.0);
+        }
+        Err(err) => tracing::warn!(%err, "metrics: reading the outbox failed"),
+    }
+    let pool = portal.store.connections();
+    gauge!("portal_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
+    gauge!("portal_db_pool_connections", "state" => "idle").set(pool.idle as f64);
+    gauge!("portal_db_pool_connections", "state" => "max").set(pool.max as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        recorder().render(),
+    )
+}
