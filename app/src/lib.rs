@@ -68,6 +68,7 @@ use crate::{
     staff::{
         audit_log::AuditLogPage,
         enrolment::EnrolPage,
+        overview::OverviewPage,
         passkeys::StaffPasskeysPage,
         settings::SettingsPage,
         sign_in::StaffLoginPage,
@@ -171,6 +172,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("patients/:patient") view=PatientPage ssr=SsrMode::Async/>
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
+                        <Route path=path!("overview") view=OverviewPage ssr=SsrMode::Async/>
                         <Route path=path!("team") view=TeamPage ssr=SsrMode::Async/>
                         <Route path=path!("passkeys") view=StaffPasskeysPage ssr=SsrMode::Async/>
                     </ParentRoute>

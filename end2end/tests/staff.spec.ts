@@ -152,3 +152,27 @@ test("a patient lost their phone; support resets the number and the patient veri
   await expect(mobileRow).toContainText("Verified");
   await screenshot(page, "3-new-number-verified");
 });
+
+test("an admin sees the last 30 days at a glance: charts drawn on the server, with their numbers", async ({ page, request }) => {
+  // Something to count today: a patient who registered and signed in with a code.
+  await registerAndVerify(page, request, { username: uniqueUsername("overview"), mobile: uniqueMobile() });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await supportMember(page, "admin");
+  await page.getByRole("link", { name: "Overview", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Overview", exact: true })).toBeVisible();
+  // Four charts, each an image with a summary, and the same numbers in a table.
+  const charts = page.getByRole("img");
+  await expect(charts).toHaveCount(4);
+  await expect(charts.first()).toHaveAccessibleName(/Patients' sign-ins per day.*text message code/i);
+  await expect(page.getByRole("table", { name: /Patients' sign-ins per day, by what proved them, by day/ })).toHaveCount(1);
+  await expect(page.locator("svg rect").first()).toBeVisible();
+  await expect(page.getByText("Codes sent that were verified")).toBeVisible();
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "1-overview");
+  // On a phone the charts shrink to the screen; the page never scrolls sideways.
+  await page.setViewportSize({ width: 360, height: 740 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  await expectAccessible(page);
+  await screenshot(page, "2-overview-on-a-phone");
+});

@@ -36,6 +36,7 @@ fn StaffNav(me: SignedInStaff) -> impl IntoView {
         <nav class="signed-in-nav staff-nav" aria-label="Staff">
             <NavLink href="/staff" label="Search patients"/>
             {admin.then(|| view! {
+                <NavLink href="/staff/overview" label="Overview"/>
                 <NavLink href="/staff/settings" label="Practice settings"/>
                 <NavLink href="/staff/audit" label="Audit log"/>
                 <NavLink href="/staff/team" label="Staff"/>

@@ -1,6 +1,6 @@
 //! The practice's side: staff sign in at `/staff/login` with a password and an authenticator
 //! code; support finds patients and helps the stuck ones; admins run the practice settings, the
-//! audit log and the staff list. Every staff server function is checked against the role
+//! audit log, the staff list and the overview of the last 30 days. Every staff server function is checked against the role
 //! matrix in `request::staff`. Staff accounts and roles themselves are in `account::staff`.
 
 #[cfg(feature = "ssr")]
@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod enrolment;
 mod layout;
+pub mod overview;
 pub mod passkeys;
 pub mod settings;
 pub mod sign_in;

@@ -1,0 +1,572 @@
+//! The practice's overview (`/staff/overview`, admins): the last 30 days at a glance. Sign-ins
+//! by factor, texts by what became of them, the delivery rate and time, codes sent against
+//! codes verified (SMS pumping lowers the share verified), and lockouts and support's actions.
+//!
+//! The charts are SVG drawn on the server, with no script; each has a table beside it, read by
+//! screen readers, with the same numbers.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use super::layout::AdminsOnly;
+use crate::{error::PortalError, ui::CouldNotLoad};
+
+/// How many days the overview covers, today included.
+pub const DAYS: usize = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Day {
+    /// `2026-11-30`.
+    pub date: String,
+    /// `30 Nov`, under the chart.
+    pub short: String,
+}
+
+/// Counts per day for one thing, drawn in one colour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<i64>,
+}
+
+impl Series {
+    fn total(&self) -> i64 {
+        self.values.iter().sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chart {
+    pub title: String,
+    /// Stacked bars (parts of one whole) or bars side by side (things to compare).
+    pub stacked: bool,
+    pub series: Vec<Series>,
+}
+
+/// The figures above the charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Texts whose fate is known: accepted by the provider, or failed.
+    pub texts_settled: i64,
+    pub texts_accepted: i64,
+    /// Queued to accepted by the provider, the median.
+    pub median_to_provider_ms: Option<i64>,
+    /// Queued to delivered to the phone, the median, where the provider reports delivery.
+    pub median_to_phone_ms: Option<i64>,
+    pub codes_sent: i64,
+    pub codes_verified: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub days: Vec<Day>,
+    pub figures: Figures,
+    pub charts: Vec<Chart>,
+}
+
+#[server(prefix = "/api/staff", endpoint = "overview")]
+pub async fn practice_overview() -> Result<Overview, PortalError> {
+    let portal = crate::request::portal()?;
+    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    ssr::overview(&portal).await
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| practice_overview());
+    view! {
+        <Title text="Overview"/>
+        <AdminsOnly>
+            <section class="card wide overview">
+                <h1>"Overview"</h1>
+                <p class="hint">"The last 30 days. Days run midnight to midnight, UTC."</p>
+                // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(overview) => view! { <OverviewBody overview/> }.into_any(),
+                        Err(error) => view! { <CouldNotLoad error sign_in="/staff/login"/> }.into_any(),
+                    }
+                })}
+            </section>
+        </AdminsOnly>
+    }
+}
+
+#[component]
+fn OverviewBody(overview: Overview) -> impl IntoView {
+    let Overview {
+        days,
+        figures,
+        charts,
+    } = overview;
+    view! {
+        <KeyFigures figures/>
+        <div class="charts">
+            {charts
+                .into_iter()
+                .enumerate()
+                .map(|(n, chart)| view! { <BarChart chart days=days.clone() id=format!("chart-{n}")/> })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// "98 % (490 of 500)", or a dash when there is nothing to count.
+fn share(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        return "none yet".into();
+    }
+    format!("{} % ({part} of {whole})", part * 100 / whole)
+}
+
+/// "1.4 seconds", "2 minutes".
+fn duration(ms: Option<i64>) -> String {
+    match ms {
+        None => "not known".into(),
+        Some(ms) if ms < 100 => "under 0.1 seconds".into(),
+        Some(ms) if ms < 60_000 => format!("{:.1} seconds", ms as f64 / 1000.0),
+        Some(ms) => format!("{} minutes", (ms + 30_000) / 60_000),
+    }
+}
+
+#[component]
+fn KeyFigures(figures: Figures) -> impl IntoView {
+    let reports = figures.median_to_phone_ms.map(|ms| {
+        view! {
+            <div>
+                <dt>"Median time to the phone"</dt>
+                <dd>{duration(Some(ms))}</dd>
+            </div>
+        }
+    });
+    view! {
+        <dl class="key-figures">
+            <div>
+                <dt>"Texts the provider accepted"</dt>
+                <dd>{share(figures.texts_accepted, figures.texts_settled)}</dd>
+            </div>
+            <div>
+                <dt>"Median time to the provider"</dt>
+                <dd>{duration(figures.median_to_provider_ms)}</dd>
+            </div>
+            {reports}
+            <div>
+                <dt>"Codes sent that were verified"</dt>
+                <dd>{share(figures.codes_verified, figures.codes_sent)}</dd>
+            </div>
+        </dl>
+        <p class="hint">
+            "A fall in the share of codes verified, with more codes sent, can mean someone is "
+            "sending codes to numbers they pay for (SMS pumping)."
+        </p>
+    }
+}
+
+/// The bars' drawing area, in the SVG's own units. The SVG stretches to the width of the
+/// page; its labels are HTML around it, so that they keep a readable size on any screen.
+const WIDTH: f64 = 600.0;
+const HEIGHT: f64 = 200.0;
+/// Room above the top gridline for its stroke.
+const TOP: f64 = 4.0;
+
+/// A round top for the scale: 1, 2 or 5 times a power of ten, at least `max`.
+fn scale_top(max: i64) -> i64 {
+    let mut step = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if m * step >= max.max(1) {
+                return m * step;
+            }
+        }
+        step *= 10;
+    }
+}
+
+/// How far down the drawing `value` sits, on a scale up to `top`.
+fn y_of(value: i64, top: i64) -> f64 {
+    HEIGHT - value as f64 / top as f64 * (HEIGHT - TOP)
+}
+
+/// One bar: where it is and which series it shows, for the drawing.
+#[derive(Debug, Clone, PartialEq)]
+struct Bar {
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+    series: usize,
+}
+
+/// Lays out the bars of `chart` over `days` day slots, against a scale up to `top`.
+fn bars(chart: &Chart, days: usize, top: i64) -> Vec<Bar> {
+    let slot = WIDTH / days.max(1) as f64;
+    let count = chart.series.len().max(1) as f64;
+    let mut drawn = Vec::new();
+    for day in 0..days {
+        let x0 = day as f64 * slot + slot * 0.15;
+        let width = slot * 0.7;
+        let mut below = 0;
+        for (n, series) in chart.series.iter().enumerate() {
+            let value = series.values.get(day).copied().unwrap_or(0);
+            if value == 0 {
+                continue;
+            }
+            let (x, width, from, to) = if chart.stacked {
+                below += value;
+                (x0, width, below - value, below)
+            } else {
+                (x0 + width / count * n as f64, width / count, 0, value)
+            };
+            drawn.push(Bar {
+                x,
+                y: y_of(to, top),
+                width,
+                height: y_of(from, top) - y_of(to, top),
+                series: n,
+            });
+        }
+    }
+    drawn
+}
+
+#[component]
+fn BarChart(chart: Chart, days: Vec<Day>, id: String) -> impl IntoView {
+    let per_day = |day: usize| -> Vec<i64> {
+        chart
+            .series
+            .iter()
+            .map(|s| s.values.get(day).copied().unwrap_or(0))
+            .collect()
+    };
+    let highest = (0..days.len())
+        .map(|day| {
+            let values = per_day(day);
+            if chart.stacked {
+                values.iter().sum()
+            } else {
+                values.into_iter().max().unwrap_or(0)
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let top = scale_top(highest);
+    let drawn = bars(&chart, days.len(), top);
+    let summary = chart
+        .series
+        .iter()
+        .map(|s| format!("{} {}", s.total(), s.name.to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let label = format!(
+        "{}: in 30 days, {summary}. The table with the chart has each day.",
+        chart.title
+    );
+    // Labels are laid out by CSS grids, not by inline styles: the page's policy allows none.
+    // The newest day is labelled, and every seventh day before it; other columns stay empty.
+    let count = days.len();
+    let x_labels = days
+        .iter()
+        .enumerate()
+        .map(|(n, day)| {
+            let back = count - 1 - n;
+            let text = back.is_multiple_of(7).then(|| day.short.clone());
+            // A phone's narrow chart shows every other label only.
+            let class = (back % 14 == 7).then_some("every-other");
+            view! { <span class=class>{text}</span> }
+        })
+        .collect_view();
+    let middle = (top > 1).then(|| (top / 2).to_string());
+    let y_labels = view! { <span>{top}</span><span>{middle}</span><span>"0"</span> };
+    let gridlines = [0, top / 2, top];
+    let heading = format!("{id}-title");
+    let rows = days
+        .iter()
+        .enumerate()
+        .map(|(day, date)| {
+            let cells = per_day(day)
+                .into_iter()
+                .map(|n| view! { <td>{n}</td> })
+                .collect_view();
+            view! { <tr><th scope="row">{date.date.clone()}</th>{cells}</tr> }
+        })
+        .collect_view();
+    view! {
+        <section class="chart" aria-labelledby=heading.clone()>
+            <h2 id=heading.clone()>{chart.title.clone()}</h2>
+            <ul class="legend">
+                {chart.series.iter().enumerate().map(|(n, s)| view! {
+                    <li><span class=format!("swatch s{n}") aria-hidden="true"></span>{format!("{} ({} in all)", s.name, s.total())}</li>
+                }).collect_view()}
+            </ul>
+            <div class="plot">
+                <div class="y-axis" aria-hidden="true">{y_labels}</div>
+                <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=label>
+                    {gridlines.map(|value| {
+                        let y = y_of(value, top);
+                        view! { <line class="grid" x1="0" x2=WIDTH y1=y y2=y></line> }
+                    }).collect_view()}
+                    {drawn.into_iter().map(|bar| view! {
+                        <rect class=format!("s{}", bar.series) x=format!("{:.1}", bar.x) y=format!("{:.1}", bar.y)
+                            width=format!("{:.1}", bar.width) height=format!("{:.1}", bar.height)></rect>
+                    }).collect_view()}
+                </svg>
+            </div>
+            <div class="x-axis" aria-hidden="true">{x_labels}</div>
+            // A table in a box of its own: a table can't be made narrower than its content.
+            <div class="visually-hidden">
+                <table>
+                    <caption>{format!("{}, by day", chart.title)}</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Day"</th>
+                            {chart.series.iter().map(|s| view! { <th scope="col">{s.name.clone()}</th> }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::{
+        clock::{Millis, DAY},
+        portal::Portal,
+        store::TextOnDay,
+    };
+
+    /// What support did to patients' accounts.
+    const SUPPORT_ACTIONS: [&str; 5] = [
+        "patient_unlocked",
+        "mobile_reset",
+        "all_sessions_ended",
+        "one_time_password_issued",
+        "passkeys_removed",
+    ];
+
+    pub async fn overview(portal: &Portal) -> Result<Overview, PortalError> {
+        let today = portal.now().div_euclid(DAY);
+        let first = today - (DAYS as i64 - 1);
+        let since = first * DAY;
+        let mut wanted = vec![
+            "signed_in",
+            "code_sent",
+            "code_verified",
+            "login_delay_started",
+        ];
+        wanted.extend(SUPPORT_ACTIONS);
+        let events = portal
+            .store
+            .events_by_day(since, &wanted)
+            .await
+            .map_err(|e| PortalError::logged_internal("counting the overview's events", e))?;
+        let texts = portal
+            .store
+            .texts_since(since)
+            .await
+            .map_err(|e| PortalError::logged_internal("reading the overview's texts", e))?;
+        Ok(build(first, &events, &texts))
+    }
+
+    /// The overview of the `DAYS` days from day `first` (days since 1970, UTC).
+    pub fn build(
+        first: i64,
+        events: &[crate::store::EventsOnDay],
+        texts: &[TextOnDay],
+    ) -> Overview {
+        let slot = |day: i64| {
+            let n = day - first;
+            (0..DAYS as i64).contains(&n).then_some(n as usize)
+        };
+        let mut counted: HashMap<(&str, &str, &str), Vec<i64>> = HashMap::new();
+        for row in events {
+            if let Some(n) = slot(row.day) {
+                counted
+                    .entry((
+                        row.event.as_str(),
+                        row.outcome.as_str(),
+                        row.factor.as_str(),
+                    ))
+                    .or_insert_with(|| vec![0; DAYS])[n] += row.count;
+            }
+        }
+        let count = |event: &str, outcome: &str, factor: &str| -> Vec<i64> {
+            counted
+                .get(&(event, outcome, factor))
+                .cloned()
+                .unwrap_or_else(|| vec![0; DAYS])
+        };
+        let add = |a: Vec<i64>, b: Vec<i64>| -> Vec<i64> {
+            a.iter().zip(&b).map(|(x, y)| x + y).collect()
+        };
+        let series = |name: &str, values: Vec<i64>| Series {
+            name: name.into(),
+            values,
+        };
+
+        let sign_ins = Chart {
+            title: "Patients' sign-ins per day, by what proved them".into(),
+            stacked: true,
+            series: vec![
+                series("Text message code", count("signed_in", "ok", "sms")),
+                series("Passkey", count("signed_in", "ok", "passkey")),
+                series(
+                    "Remembered device",
+                    count("signed_in", "ok", "remembered_device"),
+                ),
+                series("Password only", count("signed_in", "ok", "password")),
+            ],
+        };
+
+        // A code the outbox is still trying counts as sent: it is on its way.
+        let codes_sent = add(
+            count("code_sent", "ok", ""),
+            count("code_sent", "retrying", ""),
+        );
+        let codes_verified = count("code_verified", "ok", "");
+        let codes = Chart {
+            title: "Codes sent and codes verified per day".into(),
+            stacked: false,
+            series: vec![
+                series("Codes sent", codes_sent.clone()),
+                series("Codes verified", codes_verified.clone()),
+            ],
+        };
+
+        let support = SUPPORT_ACTIONS
+            .iter()
+            .map(|event| count(event, "ok", ""))
+            .fold(vec![0; DAYS], add);
+        let lockouts = Chart {
+            title: "Lockouts and support's actions per day".into(),
+            stacked: false,
+            series: vec![
+                series("Lockouts", count("login_delay_started", "limited", "")),
+                series("Support actions", support),
+            ],
+        };
+
+        let mut by_status = [vec![0; DAYS], vec![0; DAYS], vec![0; DAYS], vec![0; DAYS]];
+        let mut to_provider = Vec::new();
+        let mut to_phone = Vec::new();
+        for text in texts {
+            let Some(n) = slot(text.created_at.div_euclid(DAY)) else {
+                continue;
+            };
+            let reported = text.delivery_status.as_deref();
+            let fate = match (text.status.as_str(), reported) {
+                (_, Some("undelivered" | "failed")) | ("failed", _) => 2,
+                ("sent", Some("delivered" | "read")) => 1,
+                ("sent", _) => 0,
+                _ => 3,
+            };
+            by_status[fate][n] += 1;
+            if let Some(sent) = text.sent_at {
+                to_provider.push(sent - text.created_at);
+            }
+            if let (1, Some(at)) = (fate, text.delivery_updated_at) {
+                to_phone.push(at - text.created_at);
+            }
+        }
+        let [accepted, delivered, failed, waiting] = by_status;
+        let total = |values: &[i64]| values.iter().sum::<i64>();
+        let figures = Figures {
+            texts_settled: total(&accepted) + total(&delivered) + total(&failed),
+            texts_accepted: total(&accepted) + total(&delivered),
+            median_to_provider_ms: median(to_provider),
+            median_to_phone_ms: median(to_phone),
+            codes_sent: total(&codes_sent),
+            codes_verified: total(&codes_verified),
+        };
+        let texts = Chart {
+            title: "Text messages per day, by what became of them".into(),
+            stacked: true,
+            series: vec![
+                series("Accepted by the provider", accepted),
+                series("Delivered to the phone", delivered),
+                series("Failed", failed),
+                series("Still being sent", waiting),
+            ],
+        };
+
+        let days = (0..DAYS as i64).map(|n| day(first + n)).collect();
+        Overview {
+            days,
+            figures,
+            charts: vec![sign_ins, texts, codes, lockouts],
+        }
+    }
+
+    fn median(mut values: Vec<Millis>) -> Option<Millis> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_unstable();
+        Some(values[values.len() / 2])
+    }
+
+    fn day(days_since_1970: i64) -> Day {
+        let date = time::OffsetDateTime::from_unix_timestamp(days_since_1970 * 86_400)
+            .map(|t| t.date())
+            .unwrap_or(time::Date::MIN);
+        let iso = date
+            .format(time::macros::format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default();
+        let short = date
+            .format(time::macros::format_description!(
+                "[day padding:none] [month repr:short]"
+            ))
+            .unwrap_or_default();
+        Day { date: iso, short }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scale_ends_on_a_round_number() {
+        assert_eq!(scale_top(0), 1);
+        assert_eq!(scale_top(1), 1);
+        assert_eq!(scale_top(3), 5);
+        assert_eq!(scale_top(17), 20);
+        assert_eq!(scale_top(480), 500);
+        assert_eq!(scale_top(501), 1000);
+    }
+
+    #[test]
+    fn stacked_bars_sit_on_each_other_and_side_by_side_bars_share_the_slot() {
+        let chart = |stacked| Chart {
+            title: "t".into(),
+            stacked,
+            series: vec![
+                Series {
+                    name: "a".into(),
+                    values: vec![2],
+                },
+                Series {
+                    name: "b".into(),
+                    values: vec![2],
+                },
+            ],
+        };
+        let stacked = bars(&chart(true), 1, 4);
+        assert_eq!(stacked.len(), 2);
+        assert!((stacked[0].y - (stacked[1].y + stacked[1].height)).abs() < 1e-9);
+        assert!((stacked[1].y - TOP).abs() < 1e-9, "4 of 4 reaches the top");
+        assert!(
+            (stacked[0].y + stacked[0].height - HEIGHT).abs() < 1e-9,
+            "from the baseline"
+        );
+        let side = bars(&chart(false), 1, 4);
+        assert!((side[0].y - side[1].y).abs() < 1e-9);
+        assert!((side[1].x - (side[0].x + side[0].width)).abs() < 1e-9);
+    }
+}
