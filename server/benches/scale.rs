@@ -6,7 +6,8 @@
 //!
 //! `PORTAL_BENCH_SCALE=patients,audit_lines` changes the size (default `1000000,30000000`),
 //! `PORTAL_BENCH_PARTS` picks parts (`search,audit,patient,sign-in,export,import`),
-//! `PORTAL_BENCH_ENGINES` engines (`sqlite,postgres`), and
+//! `PORTAL_BENCH_ENGINES` engines (`sqlite,postgres`), `PORTAL_BENCH_SIGN_INS` how many sign-ins
+//! each database is timed for (100), and
 //! with `PORTAL_BENCH_POSTGRES` set everything runs on PostgreSQL too, in the same run. The data
 //! comes from `server generate-demo-data`'s code, once per engine and size, and is kept
 //! (SQLite in `target/scale-bench/`, PostgreSQL as a database named after the size), since
@@ -41,8 +42,14 @@ use serde_json::Value;
 const PASSWORD: &str = "correct horse battery staple";
 const STAFF_PASSWORD: &str = "a staff password for the bench";
 const RUNS: usize = 40;
-/// Sign-ins measured on each database: the steps take a millisecond or two, so many.
-const SIGN_INS: usize = 100;
+/// Sign-ins measured on each database: the steps take a millisecond or two, so many
+/// (`PORTAL_BENCH_SIGN_INS` for more, where a machine's moods swing the medians).
+fn sign_ins() -> usize {
+    std::env::var("PORTAL_BENCH_SIGN_INS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100)
+}
 
 /// The peak resident memory while `work` runs, above what it was before, in MiB.
 async fn peak_growth<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
@@ -550,8 +557,9 @@ async fn patient_page(admin: &Client, who: &Who) {
 /// A patient's password step, code step and signed-in page, here and on an empty database of
 /// the same engine, in turns.
 async fn sign_in_against_empty(engine: &str, full: &Portal, full_base: &str) {
+    let sign_ins = sign_ins();
     println!(
-        " a patient's sign-in, against the same on an empty database (medians, {SIGN_INS} each)"
+        " a patient's sign-in, against the same on an empty database (medians, {sign_ins} each)"
     );
     let dir = tempfile::tempdir().unwrap();
     let empty_url = match engine {
@@ -574,7 +582,7 @@ async fn sign_in_against_empty(engine: &str, full: &Portal, full_base: &str) {
     for portal in [full, &empty] {
         held_in_memory(portal.store.url()).await;
         let hash = portal.passwords.hash_given(PASSWORD).await.unwrap();
-        for n in 0..SIGN_INS {
+        for n in 0..sign_ins {
             let name = format!("bench{run_name}p{n}");
             portal
                 .store
@@ -596,7 +604,7 @@ async fn sign_in_against_empty(engine: &str, full: &Portal, full_base: &str) {
                 .unwrap();
         }
     }
-    for n in 0..SIGN_INS {
+    for n in 0..sign_ins {
         // In turns, each going first every other time, so that the machine's moods (and
         // whatever the previous sign-in left running) fall on both alike.
         let mut sides = [(0, full, full_base), (1, &empty, empty_base.as_str())];
