@@ -380,4 +380,104 @@ mod tests {
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("portal.db")), 0o600);
     }
+
+    /// Migration 18 rebuilds SQLite's sessions and codes around their keys: a patient signed in,
+    /// or waiting with a code, when the portal is upgraded carries on.
+    #[tokio::test]
+    async fn sessions_and_codes_outlast_their_tables_being_rebuilt() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/portal.db", dir.path().display());
+        let pool = sqlite_pool(&format!("{url}?mode=rwc"), 1).await.unwrap();
+        let before_18 = sqlx::migrate::Migrator {
+            migrations: SQLITE_MIGRATIONS
+                .iter()
+                .filter(|m| m.version < 18)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before_18.run(&pool).await.unwrap();
+        let old = Store {
+            pool: pool.clone(),
+            writer: pool.clone(),
+            engine: Engine::Sqlite,
+            url: url.clone(),
+        };
+        let patient = old
+            .insert_account(NewAccountRow {
+                username: "margaret",
+                username_key: "margaret",
+                password_hash: "not a real hash",
+                given_name: "Margaret",
+                family_name: "Ngata",
+                date_of_birth: "1948-03-02",
+                email: None,
+                mobile: Some("+64211234567"),
+                mobile_verified_at: Some(1),
+                must_change_password: false,
+                password_expires_at: None,
+                created_at: 1,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        for (id_hash, stage) in [("signed-in", "signed_in"), ("waiting", "password_accepted")] {
+            let session = SessionRow {
+                id_hash: id_hash.into(),
+                account_id: patient,
+                stage: stage.into(),
+                created_at: 1,
+                last_seen_at: 2,
+                expires_at: 3,
+                device: Some("Firefox on Linux".into()),
+                proved_at: Some(1),
+            };
+            old.replace_session(None, &session).await.unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO challenges (session_id_hash, purpose, account_id, mobile, code_mac, \
+             sent_at, expires_at, failed_attempts) \
+             VALUES ('waiting', 'sign_in', $1, '+64211234567', 'mac', 10, 20, 1)",
+        )
+        .bind(patient)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let signed_in = store.session("signed-in").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                signed_in.account_id,
+                signed_in.stage.as_str(),
+                signed_in.last_seen_at
+            ),
+            (patient, "signed_in", 2)
+        );
+        assert_eq!(signed_in.device.as_deref(), Some("Firefox on Linux"));
+        let code = store
+            .challenge("waiting", "sign_in")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((code.code_mac.as_str(), code.failed_attempts), ("mac", 1));
+        // Stored in their keys' order, and still ended with their session.
+        for table in ["sessions", "challenges"] {
+            let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+                .bind(table)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+        }
+        store.delete_session("waiting").await.unwrap();
+        assert!(store
+            .challenge("waiting", "sign_in")
+            .await
+            .unwrap()
+            .is_none());
+    }
 }

@@ -74,13 +74,21 @@ impl Store {
         ];
         let mut swept = Swept::default();
         for (table, condition, time) in ended {
-            // Rows are picked by where they are stored, which every table has and each engine
-            // finds directly.
+            // Rows are picked by where they are stored, which each engine finds directly: on
+            // SQLite the row number, or the key of a table stored in its key's order.
             let sql = match self.engine {
-                Engine::Sqlite => format!(
-                    "DELETE FROM {table} WHERE rowid IN \
-                     (SELECT rowid FROM {table} WHERE {condition} LIMIT {BATCH})"
-                ),
+                Engine::Sqlite => {
+                    let key = match table {
+                        "sessions" => "id_hash",
+                        "challenges" => "(session_id_hash, purpose)",
+                        _ => "rowid",
+                    };
+                    let picked = key.trim_matches(['(', ')']);
+                    format!(
+                        "DELETE FROM {table} WHERE {key} IN \
+                         (SELECT {picked} FROM {table} WHERE {condition} LIMIT {BATCH})"
+                    )
+                }
                 Engine::Postgres => format!(
                     "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
                      SELECT ctid FROM {table} WHERE {condition} LIMIT {BATCH}))"
