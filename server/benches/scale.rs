@@ -7,7 +7,7 @@
 //! `PORTAL_BENCH_SCALE=patients,audit_lines` changes the size (default `1000000,30000000`),
 //! `PORTAL_BENCH_PARTS` picks parts (`search,audit,patient,sign-in,export,import`),
 //! `PORTAL_BENCH_ENGINES` engines (`sqlite,postgres`), `PORTAL_BENCH_SIGN_INS` how many sign-ins
-//! each database is timed for (100), and
+//! each database is timed for (300), and
 //! with `PORTAL_BENCH_POSTGRES` set everything runs on PostgreSQL too, in the same run. The data
 //! comes from `server generate-demo-data`'s code, once per engine and size, and is kept
 //! (SQLite in `target/scale-bench/`, PostgreSQL as a database named after the size), since
@@ -49,7 +49,7 @@ fn sign_ins() -> usize {
     std::env::var("PORTAL_BENCH_SIGN_INS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(100)
+        .unwrap_or(300)
 }
 
 /// The peak resident memory while `work` runs, above what it was before, in MiB.
