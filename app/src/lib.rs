@@ -122,6 +122,9 @@ fn content_security_policy(options: &LeptosOptions) {
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) else {
+        // Seen once in a test run and not explained: the page then kept the middleware's strict
+        // policy and never woke. Said in the log, so the next time shows when it happens.
+        tracing::warn!("a page was rendered without its nonce: its scripts will not run");
         return;
     };
     // `cargo leptos watch` reloads the page over a websocket.
