@@ -7,7 +7,7 @@
 //! `PORTAL_BENCH_SCALE=patients,audit_lines` changes the size (default `1000000,30000000`),
 //! `PORTAL_BENCH_PARTS` picks parts (`search,audit,patient,sign-in,export,import`),
 //! `PORTAL_BENCH_ENGINES` engines (`sqlite,postgres`), `PORTAL_BENCH_SIGN_INS` how many sign-ins
-//! each database is timed for (300), and
+//! each database is timed for (1,000), and
 //! with `PORTAL_BENCH_POSTGRES` set everything runs on PostgreSQL too, in the same run. The data
 //! comes from `server generate-demo-data`'s code, once per engine and size, and is kept
 //! (SQLite in `target/scale-bench/`, PostgreSQL as a database named after the size), since
@@ -43,13 +43,13 @@ use serde_json::Value;
 const PASSWORD: &str = "correct horse battery staple";
 const STAFF_PASSWORD: &str = "a staff password for the bench";
 const RUNS: usize = 40;
-/// Sign-ins measured on each database: the steps take a millisecond or two, so many
-/// (`PORTAL_BENCH_SIGN_INS` for more, where a machine's moods swing the medians).
+/// Sign-ins measured on each database: the steps take a millisecond or two, and the machine's
+/// moods swing a median of 300 by ±4 points of the ratio from run to run (of 1,000, by ±2).
 fn sign_ins() -> usize {
     std::env::var("PORTAL_BENCH_SIGN_INS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(1000)
 }
 
 /// The peak resident memory while `work` runs, above what it was before, in MiB.
