@@ -36,10 +36,11 @@
     });
   }
 
-  function finish(credential, api) {
+  // `then`: where to go after a passkey confirmed it's the patient, in place of the answer's.
+  function finish(credential, api, then) {
     return post((api || "/api") + "/passkey_sign_in", { credential: JSON.stringify(credential.toJSON()) })
       .then(function (done) {
-        location.assign(done.next || "/");
+        location.assign(then || done.next || "/");
       });
   }
 
@@ -64,8 +65,9 @@
     });
   }
 
-  // Signing in: a patient's passkey, or a staff member's after their password (`fields`).
-  function signIn(api, fields) {
+  // Signing in: a patient's passkey, or a staff member's after their password (`fields`); or a
+  // signed-in patient confirming it's them, then going on to `then`.
+  function signIn(api, fields, then) {
     // A button press asks at once; the autofill's waiting request gives way to it.
     if (waiting) {
       waiting.abort();
@@ -75,7 +77,7 @@
       var options = P.parseRequestOptionsFromJSON(JSON.parse(o.options).publicKey);
       return navigator.credentials.get({ publicKey: options });
     }).then(function (credential) {
-      return finish(credential, api);
+      return finish(credential, api, then);
     });
   }
 
@@ -85,6 +87,9 @@
         return add(box, "/api", "/security?passkey-added");
       case "staff-add":
         return add(box, "/api/staff", "/staff/passkeys?added");
+      case "confirm":
+        var onward = box.closest("[data-then]");
+        return signIn("/api", undefined, onward && onward.getAttribute("data-then"));
       case "staff-sign-in":
         var form = button.closest("form");
         return signIn("/api/staff", {

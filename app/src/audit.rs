@@ -1,7 +1,12 @@
 //! The audit trail: who did what, when, from where, and how it went. Never secrets: numbers are
 //! masked to their last digits and codes and passwords never appear.
 
-use crate::{caller::Caller, metrics, portal::Portal, store::AuditRow};
+use crate::{
+    caller::Caller,
+    metrics,
+    portal::{HeadsTo, Portal},
+    store::{AuditRow, ChainHead},
+};
 
 /// What happened. Stored as text in `audit_events.event`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,9 +293,69 @@ pub async fn record_all(portal: &Portal, caller: &Caller, entries: Vec<Entry>) {
     if rows.is_empty() {
         return;
     }
-    if let Err(err) = portal.store.record_audits(&rows).await {
-        tracing::error!(%err, events = ?events, "could not write the audit trail");
+    let written = rows.len() as i64;
+    match portal
+        .store
+        .record_audits(&portal.secret.audit_key(), &rows)
+        .await
+    {
+        // Every thousandth line, the head is noted outside the database.
+        Ok(head) if (head.line - written) / HEAD_EVERY != head.line / HEAD_EVERY => {
+            note_head(portal, &head).await;
+        }
+        Ok(_) => {}
+        Err(err) => tracing::error!(%err, events = ?events, "could not write the audit trail"),
     }
+}
+
+/// Lines between two heads noted outside the database (besides one every few minutes).
+pub const HEAD_EVERY: i64 = 1_000;
+
+/// Notes the chain's head in the log and, where the practice keeps them elsewhere too
+/// (`PORTAL_AUDIT_HEADS_TO`), there: `server audit verify --expect LINE:HASH` then shows that
+/// nothing after it was cut or rewritten, even by someone holding the database and the key.
+pub async fn note_head(portal: &Portal, head: &ChainHead) {
+    tracing::info!(line = head.line, hash = %head.hash, "the audit chain's newest line");
+    let Some(to) = portal.settings.audit_heads_to.clone() else {
+        return;
+    };
+    let noted = format!("{}:{}", head.line, head.hash);
+    let at = portal.now();
+    // Off the request's path: a slow disk or endpoint never holds a patient up.
+    tokio::spawn(async move {
+        let kept = match &to {
+            HeadsTo::File(path) => append(path, &format!("{at} {noted}\n"))
+                .await
+                .map_err(|e| e.to_string()),
+            HeadsTo::Endpoint(url) => post(url, at, &noted).await.map_err(|e| e.to_string()),
+        };
+        if let Err(err) = kept {
+            tracing::warn!(%err, "could not note the audit chain's head at {to:?}");
+        }
+    });
+}
+
+async fn append(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await?;
+    file.write_all(line.as_bytes()).await?;
+    file.sync_data().await
+}
+
+async fn post(url: &url::Url, at: i64, noted: &str) -> Result<(), reqwest::Error> {
+    let body = serde_json::json!({ "at": at, "head": noted });
+    reqwest::Client::new()
+        .post(url.clone())
+        .timeout(std::time::Duration::from_secs(10))
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()
+        .map(|_| ())
 }
 
 /// What the people who run the portal count of an audited event (`crate::metrics`).

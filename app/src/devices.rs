@@ -66,27 +66,49 @@ pub async fn remember(
     Ok(Some(Remembered { token, kept_for }))
 }
 
+/// A remembered device the caller's cookie named, and the token that replaces the one it held.
+pub struct Recognised {
+    pub device: DeviceRow,
+    /// The browser must be given this in place of its old token, kept for `kept_for`.
+    pub renewed: Remembered,
+}
+
 /// The account's device the caller's cookie names, if it is still remembered: then the code is
-/// skipped, and the device's last use is now. A token of another account, a forgotten one, or
-/// one older than the practice's number of days (as it is now) counts for nothing.
+/// skipped, the device's last use is now, and its token is replaced, so a copy of the cookie
+/// taken earlier stops working once the device is used. A token of another account, a
+/// forgotten one, or one older than the practice's number of days (as it is now) counts for
+/// nothing, and so does one another request has just used.
 pub async fn recognised(
     portal: &Portal,
     caller: &Caller,
     account_id: i64,
-) -> Result<Option<DeviceRow>, StoreError> {
+) -> Result<Option<Recognised>, StoreError> {
     let (Some(kept_for), Some(token)) = (kept_for(portal), &caller.device_token) else {
         return Ok(None);
     };
     let now = portal.now();
+    let old = session::hash_id(token);
     let device = portal
         .store
-        .remembered_device(account_id, &session::hash_id(token), now)
+        .remembered_device(account_id, &old, now)
         .await?
         .filter(|device| device.created_at + kept_for > now);
-    if let Some(device) = &device {
-        portal.store.device_used(device.id, now).await?;
+    let Some(device) = device else {
+        return Ok(None);
+    };
+    let new_token = session::new_id();
+    if !portal
+        .store
+        .device_used(device.id, &old, &session::hash_id(&new_token), now)
+        .await?
+    {
+        return Ok(None);
     }
-    Ok(device)
+    let renewed = Remembered {
+        token: new_token,
+        kept_for: device.created_at + kept_for - now,
+    };
+    Ok(Some(Recognised { device, renewed }))
 }
 
 /// Why every device of an account is forgotten, for the audit.
@@ -120,13 +142,24 @@ pub async fn forget_all(
     why: Forgotten,
 ) -> Result<u64, StoreError> {
     let forgotten = portal.store.forget_devices(account_id).await?;
+    record_forgotten(portal, caller, account_id, forgotten, why).await;
+    Ok(forgotten)
+}
+
+/// Audits that `forgotten` devices of the account were forgotten, if any were.
+pub async fn record_forgotten(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: i64,
+    forgotten: u64,
+    why: Forgotten,
+) {
     if forgotten > 0 {
         let entry = Entry::new(Event::DevicesForgotten, Outcome::Ok)
             .account(account_id)
             .detail(format!("{forgotten} forgotten: {}", why.as_str()));
         audit::record(portal, caller, entry).await;
     }
-    Ok(forgotten)
 }
 
 /// Forgets one device of the account: the caller's own (`None`), or the one with this ID.

@@ -34,9 +34,13 @@ pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 #[cfg(feature = "ssr")]
+pub mod notify;
+#[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
 pub mod portal;
+#[cfg(feature = "ssr")]
+pub mod proof;
 #[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
@@ -57,6 +61,7 @@ use leptos_router::{
 
 use crate::{
     patient::{
+        confirm::ConfirmPage,
         home::{HomePage, SignedInLayout},
         login::LoginPage,
         profile::{ChangeMobilePage, ProfilePage},
@@ -166,6 +171,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile/mobile") view=ChangeMobilePage ssr=SsrMode::Async/>
                         <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                        <Route path=path!("/confirm") view=ConfirmPage ssr=SsrMode::Async/>
                     </ParentRoute>
                     // The practice's side.
                     <Route path=path!("/staff/login") view=StaffLoginPage/>

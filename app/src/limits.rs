@@ -20,6 +20,8 @@ pub enum LimitKind {
     SmsVerifiedNumber,
     SmsIp,
     SmsAll,
+    /// Security notices to one number: their own cap, which codes can't use up.
+    SmsNotice,
     /// Passkey ceremonies begun from one network: each one keeps a row for 5 minutes.
     PasskeyIp,
 }
@@ -36,6 +38,7 @@ impl LimitKind {
             LimitKind::SmsVerifiedNumber => "sms_verified_number",
             LimitKind::SmsIp => "sms_ip",
             LimitKind::SmsAll => "sms_all",
+            LimitKind::SmsNotice => "sms_notice",
             LimitKind::PasskeyIp => "passkey_ip",
         }
     }

@@ -24,6 +24,10 @@ pub enum FirstNumberAtLogin {
     Support,
 }
 
+/// The longest a practice may let a proof (a code or a passkey) stand for changes to a
+/// patient's number, email or passkeys.
+pub const MOST_RECENT_PROOF_MINUTES: i64 = 60;
+
 /// What admins change from the practice settings page, applied at once. The environment gives
 /// the first values; after that they live in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,9 @@ pub struct PracticeSettings {
     pub remember_device_days: i64,
     /// Whether patients may add passkeys and sign in with them.
     pub passkeys: bool,
+    /// How recently a patient must have proved it's them (a code or a passkey) to change their
+    /// number, email or passkeys.
+    pub recent_proof_minutes: i64,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -55,6 +62,7 @@ impl Default for PracticeSettings {
             resend_cooldown_seconds: 30,
             remember_device_days: 30,
             passkeys: true,
+            recent_proof_minutes: 10,
             version: 0,
         }
     }
@@ -88,6 +96,7 @@ impl PracticeSettings {
             resend_cooldown_seconds: row.resend_cooldown_seconds,
             remember_device_days: row.remember_device_days,
             passkeys: row.passkeys,
+            recent_proof_minutes: row.recent_proof_minutes,
             version: row.version,
         }
     }
@@ -105,6 +114,7 @@ impl PracticeSettings {
             resend_cooldown_seconds: self.resend_cooldown_seconds,
             remember_device_days: self.remember_device_days,
             passkeys: self.passkeys,
+            recent_proof_minutes: self.recent_proof_minutes,
             version: self.version,
             two_factor_off_since: None,
         }
@@ -133,6 +143,8 @@ pub struct Settings {
     pub one_time_password_days: i64,
     /// How long audit lines are kept: six years, as HIPAA asks of a practice's records.
     pub audit_retention_days: i64,
+    /// Where the audit chain's head is noted besides the log (`PORTAL_AUDIT_HEADS_TO`).
+    pub audit_heads_to: Option<HeadsTo>,
     /// Per-IP limits count an IPv6 client by this prefix: one home or office network gets a
     /// whole /64 and could otherwise rotate addresses within it.
     pub ipv6_prefix: u8,
@@ -142,6 +154,14 @@ pub struct Settings {
     /// if this one died) may take it over.
     pub sms_lease_seconds: i64,
     pub limits: Limits,
+}
+
+/// Somewhere off the database's machine to note the audit chain's head: a file (on another disk
+/// or a mount elsewhere), or an HTTPS endpoint that receives each head as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadsTo {
+    File(std::path::PathBuf),
+    Endpoint(url::Url),
 }
 
 /// Limits against guessing and abuse. Each is configurable (`PORTAL_LIMIT_*`).
@@ -168,6 +188,10 @@ pub struct Limits {
     /// Sign-in codes and notices to one verified number per day, whichever accounts share it:
     /// they never fall to `sends_per_day`, so this is their ceiling.
     pub sign_in_codes_per_number_day: i64,
+    /// Security notices (a new number, a passkey added…) texted to one number per day: their
+    /// own cap, which codes can't use up. Past it, one last text says more changes were made,
+    /// and email carries the rest.
+    pub notices_per_number_day: i64,
     /// Registration attempts from one client IP per hour, against scripted sign-ups and
     /// probing for usernames.
     pub registrations_per_ip_hour: i64,
@@ -190,6 +214,7 @@ impl Default for Limits {
             sends_per_ip_hour: 20,
             sends_per_day: 5_000,
             sign_in_codes_per_number_day: 20,
+            notices_per_number_day: 10,
             registrations_per_ip_hour: 20,
             logins_per_account_hour: 20,
             logins_per_ip_hour: 300,
@@ -211,6 +236,7 @@ impl Default for Settings {
             staff_idle_seconds: 600,
             one_time_password_days: 14,
             audit_retention_days: 2190,
+            audit_heads_to: None,
             ipv6_prefix: 64,
             password_queue: 64,
             sms_lease_seconds: 60,

@@ -59,14 +59,15 @@ pub fn is_plain_form_post() -> bool {
 /// Whether the browser says another site started this request (`Sec-Fetch-Site`). State-changing
 /// posts from elsewhere are refused before they arrive; this is for GETs that do something.
 pub fn from_another_site() -> bool {
-    parts()
-        .and_then(|p| {
-            p.headers
-                .get("sec-fetch-site")?
-                .to_str()
-                .ok()
-                .map(str::to_owned)
-        })
+    parts().is_some_and(|p| from_another_site_in(&p))
+}
+
+/// As [`from_another_site`], for a plain route's request.
+pub fn from_another_site_in(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|site| site.to_str().ok())
         .is_some_and(|site| site == "cross-site")
 }
 

@@ -43,6 +43,17 @@ impl ServerSecret {
         Ok(Self(Arc::new(Sha256::digest(passphrase.as_bytes()).into())))
     }
 
+    /// The key kept in `<data dir>/secret.key`, which must be there: for commands that check
+    /// what the running portal wrote, never for one that could start a new key.
+    pub fn load(data_dir: &Path) -> Result<Self, SecretError> {
+        let path = data_dir.join("secret.key");
+        let text = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_passphrase(text.trim())
+    }
+
     /// The key kept in `<data dir>/secret.key`, generated on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, SecretError> {
         let path = data_dir.join("secret.key");
@@ -84,6 +95,16 @@ impl ServerSecret {
         mac.update(purpose);
         let derived = mac.finalize().into_bytes();
         <HmacSha256 as Mac>::new_from_slice(&derived).expect("HMAC takes any key length")
+    }
+
+    /// The key the audit chain's lines and anchor are sealed with.
+    pub fn audit_key(&self) -> crate::store::AuditKey {
+        crate::store::AuditKey::new(
+            self.derive(b"portal audit chain v2")
+                .finalize()
+                .into_bytes()
+                .into(),
+        )
     }
 
     /// The MAC of a one-time code bound to its context, as stored in the database.

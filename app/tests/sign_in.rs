@@ -8,7 +8,7 @@ use app::{
     clock::ManualClock,
     one_time_code::{challenge::Purpose, sign_in},
     patient::{
-        login::ssr::{log_in, WRONG_DETAILS},
+        login::ssr::{log_in, PasswordStep, WRONG_DETAILS},
         registration::ssr::{register_patient, RegistrationForm},
     },
     portal::{Portal, Settings},
@@ -159,7 +159,11 @@ async fn a_right_password_sends_the_code_to_the_verified_number_at_once() {
     let world = world(|_| {}).await;
     world.registered_and_verified("margaret").await;
     world.clock.advance_seconds(60);
-    let (logged_in, new) = log_in(&world.portal, &caller(), "Margaret", PASSWORD)
+    let PasswordStep {
+        logged_in,
+        session: new,
+        ..
+    } = log_in(&world.portal, &caller(), "Margaret", PASSWORD)
         .await
         .unwrap();
     assert!(!logged_in.signed_in);
@@ -197,7 +201,11 @@ async fn a_patient_without_a_verified_number_gets_no_code_until_they_give_one() 
     register_patient(&world.portal, &caller(), form("margaret", "021 555 0123"))
         .await
         .unwrap();
-    let (logged_in, new) = log_in(&world.portal, &caller(), "margaret", PASSWORD)
+    let PasswordStep {
+        logged_in,
+        session: new,
+        ..
+    } = log_in(&world.portal, &caller(), "margaret", PASSWORD)
         .await
         .unwrap();
     assert!(!logged_in.code_sent);
@@ -214,14 +222,16 @@ async fn a_patient_without_a_verified_number_gets_no_code_until_they_give_one() 
 async fn the_login_replaces_the_callers_previous_session() {
     let world = world(|_| {}).await;
     world.registered_and_verified("margaret").await;
-    let (_, first) = log_in(&world.portal, &caller(), "margaret", PASSWORD)
+    let first = log_in(&world.portal, &caller(), "margaret", PASSWORD)
         .await
-        .unwrap();
+        .unwrap()
+        .session;
     let again = Caller::new("203.0.113.7".parse().unwrap(), Some(first.session.clone()));
     world.clock.advance_seconds(60);
-    let (_, second) = log_in(&world.portal, &again, "margaret", PASSWORD)
+    let second = log_in(&world.portal, &again, "margaret", PASSWORD)
         .await
-        .unwrap();
+        .unwrap()
+        .session;
     assert_ne!(first.cookie, second.cookie);
     let gone = app::session::load(&world.portal, &first.cookie)
         .await

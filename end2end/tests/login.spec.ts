@@ -138,6 +138,7 @@ test("an imported patient with a landline on file verifies a mobile at login", a
   await expect(page.getByRole("heading", { name: "Choose your password" })).toBeVisible();
   await hydrated(page);
   await expectAccessible(page);
+  await page.getByLabel("One-time password from the practice").fill(oneTimePassword);
   await page.getByLabel("Password", { exact: true }).fill("my very own phrase");
   await page.getByLabel("Confirm password").fill("my very own phrase");
   await page.getByRole("button", { name: "Save password" }).click();

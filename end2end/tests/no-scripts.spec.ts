@@ -169,6 +169,7 @@ test("a patient without a verified number gives one at login, gets a code and ve
   await page.getByRole("button", { name: "Verify" }).click();
 
   await expect(page.getByRole("heading", { name: "Choose your password" })).toBeVisible();
+  await page.getByLabel("One-time password from the practice").fill(oneTimePassword);
   await page.getByLabel("Password", { exact: true }).fill("my very own phrase");
   await page.getByLabel("Confirm password").fill("my very own phrase");
   await page.getByRole("button", { name: "Save password" }).click();

@@ -93,6 +93,7 @@ test("a remembered device skips the code until the password changes", async ({ p
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByRole("heading", { name: "Choose your password" })).toBeVisible();
   await hydrated(page);
+  await page.getByLabel("One-time password from the practice").fill(given);
   await page.getByLabel("Password", { exact: true }).fill("my very own phrase");
   await page.getByLabel("Confirm password").fill("my very own phrase");
   await page.getByRole("button", { name: "Save password" }).click();

@@ -98,7 +98,7 @@ pub struct Config {
 }
 
 /// The variables that give the practice settings their first values.
-const PRACTICE_VARIABLES: [&str; 8] = [
+const PRACTICE_VARIABLES: [&str; 9] = [
     "PORTAL_TWO_FACTOR",
     "PORTAL_PRACTICE_NAME",
     "PORTAL_SUPPORT_PHONE",
@@ -107,6 +107,7 @@ const PRACTICE_VARIABLES: [&str; 8] = [
     "PORTAL_RESEND_COOLDOWN_SECONDS",
     "PORTAL_REMEMBER_DEVICE_DAYS",
     "PORTAL_PASSKEYS",
+    "PORTAL_RECENT_PROOF_MINUTES",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +364,10 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
             "PORTAL_LIMIT_SIGN_IN_CODES_PER_NUMBER_DAY",
             defaults.sign_in_codes_per_number_day,
         )?,
+        notices_per_number_day: vars.count(
+            "PORTAL_LIMIT_NOTICES_PER_NUMBER_DAY",
+            defaults.notices_per_number_day,
+        )?,
         registrations_per_ip_hour: vars.count(
             "PORTAL_LIMIT_REGISTRATIONS_PER_IP_HOUR",
             defaults.registrations_per_ip_hour,
@@ -445,8 +450,42 @@ fn practice<F: Fn(&str) -> Option<String>>(
             },
         )?,
         passkeys: vars.switch("PORTAL_PASSKEYS", defaults.passkeys)?,
+        recent_proof_minutes: vars.parsed(
+            "PORTAL_RECENT_PROOF_MINUTES",
+            defaults.recent_proof_minutes,
+            "a whole number of minutes from 1 to 60",
+            |v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|m| (1..=app::portal::MOST_RECENT_PROOF_MINUTES).contains(m))
+            },
+        )?,
         version: defaults.version,
     })
+}
+
+/// `PORTAL_AUDIT_HEADS_TO`: an HTTPS endpoint (plain HTTP only on this machine, for trying it),
+/// or else a file's path.
+fn heads_to(value: &str) -> Option<Option<app::portal::HeadsTo>> {
+    use app::portal::HeadsTo;
+    let value = value.trim();
+    if value.is_empty() {
+        return Some(None);
+    }
+    match url::Url::parse(value) {
+        Ok(url) if url.scheme() == "https" => Some(Some(HeadsTo::Endpoint(url))),
+        Ok(url) if url.scheme() == "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name == "localhost",
+                None => false,
+            };
+            loopback.then_some(Some(HeadsTo::Endpoint(url)))
+        }
+        Ok(url) if url.scheme() != "file" && url.scheme().len() > 1 => None,
+        _ => Some(Some(HeadsTo::File(std::path::PathBuf::from(value)))),
+    }
 }
 
 fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
@@ -470,6 +509,12 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
         )?,
         audit_retention_days: vars
             .count("PORTAL_AUDIT_RETENTION_DAYS", defaults.audit_retention_days)?,
+        audit_heads_to: vars.parsed(
+            "PORTAL_AUDIT_HEADS_TO",
+            None,
+            "a file's path, or an https:// address",
+            heads_to,
+        )?,
         ipv6_prefix: vars.parsed(
             "PORTAL_IPV6_PREFIX",
             defaults.ipv6_prefix,
@@ -633,6 +678,10 @@ impl Config {
                 in_force.remember_device_days.to_string(),
             ),
             (on_off(first.passkeys), on_off(in_force.passkeys)),
+            (
+                first.recent_proof_minutes.to_string(),
+                in_force.recent_proof_minutes.to_string(),
+            ),
         ];
         let mut notes: Vec<String> = PRACTICE_VARIABLES
             .into_iter()

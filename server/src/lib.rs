@@ -26,7 +26,7 @@ use app::{
     portal::Portal,
     secret::ServerSecret,
     sms::{ConsoleSms, SmsSender, StatusCallbacks, TwilioSms, WebhookSms},
-    store::Store,
+    store::{ChainHead, ChainRules, Store},
 };
 use axum::{
     body::Body,
@@ -131,7 +131,80 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     if resealed > 0 {
         tracing::info!(resealed, "staff authenticator secrets sealed the new way");
     }
+    let keyed = portal
+        .store
+        .key_audit_chain(&portal.secret.audit_key(), portal.now())
+        .await?;
+    if let Some(head) = keyed {
+        tracing::info!(
+            line = head.line,
+            "the audit chain is sealed with the server's key from this line on"
+        );
+        app::audit::note_head(&portal, &head).await;
+    }
     Ok((portal, wiring))
+}
+
+/// A head as `--expect` gives it: `LINE:HASH`.
+pub fn parse_head(noted: &str) -> Result<ChainHead, String> {
+    noted
+        .split_once(':')
+        .and_then(|(line, hash)| {
+            let line = line.trim().parse().ok()?;
+            let hash = hash.trim();
+            (!hash.is_empty()).then(|| ChainHead {
+                line,
+                hash: hash.to_string(),
+            })
+        })
+        .ok_or_else(|| format!("{noted:?} is not a head: expected LINE:HASH, as the log notes it"))
+}
+
+/// `server audit verify`: walks the audit chain with the server's key, the retention and any
+/// heads noted elsewhere, and says how it stands; `Err` names where it breaks.
+pub async fn verify_audit_chain(
+    config: &Config,
+    expect: Vec<ChainHead>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let secret = match &config.secret_key {
+        Some(key) => ServerSecret::from_passphrase(key)?,
+        None => ServerSecret::load(&config.data_dir)?,
+    };
+    let store = open_store(config, 1, std::time::Duration::ZERO).await?;
+    let now = SystemClock.now();
+    let rules = ChainRules {
+        key: secret.audit_key(),
+        kept_from: now - config.settings.audit_retention_days * app::clock::DAY,
+        expect,
+    };
+    let check = store.verify_audit_chain(&rules).await;
+    store.close().await;
+    let check = check?;
+    let mut said = Vec::new();
+    if check.before_chain > 0 {
+        said.push(format!(
+            "{} line(s) from before the chain began are not in it",
+            check.before_chain
+        ));
+    }
+    if let Some(problem) = check.problem {
+        return Err(format!(
+            "{}{} line(s) checked whole before the break; {problem}",
+            said.iter().map(|s| format!("{s}; ")).collect::<String>(),
+            check.chained
+        )
+        .into());
+    }
+    said.push(match check.newest {
+        Some((line, hash)) => format!(
+            "the audit chain is whole: {} line(s), the newest line {line} with hash {hash} \
+             (compare it with the last \"audit chain's newest line\" noted elsewhere, or give \
+             it as --expect {line}:{hash})",
+            check.chained
+        ),
+        None => "no line is in the audit chain yet".to_string(),
+    });
+    Ok(said.join("\n"))
 }
 
 /// Serves `router` until `stop` completes (SIGTERM), then stops in order: no new connections;
@@ -192,15 +265,19 @@ pub async fn sweep_forever(portal: Portal) {
             Err(err) => tracing::warn!(%err, "sweeping old rows failed"),
         }
         let kept_from = portal.now() - portal.settings.audit_retention_days * app::clock::DAY;
-        match portal.store.sweep_audit(kept_from).await {
+        match portal
+            .store
+            .sweep_audit(&portal.secret.audit_key(), kept_from)
+            .await
+        {
             Ok(0) => {}
             Ok(lines) => tracing::info!(lines, "swept audit lines older than their retention"),
             Err(err) => tracing::warn!(%err, "sweeping old audit lines failed"),
         }
-        // The audit chain's newest line, kept by the log: a chain rewritten in the database
-        // from some line on (hashes and all) no longer ends where the log says it did.
-        if let Ok(Some((line, Some(hash)))) = portal.store.audit_chain_head().await {
-            tracing::info!(line, hash = %hash, "the audit chain's newest line");
+        // The audit chain's newest line, noted outside the database every few minutes: a
+        // chain cut or rewritten after it no longer reaches it (`audit verify --expect`).
+        if let Ok(Some(head)) = portal.store.audit_chain_head().await {
+            app::audit::note_head(&portal, &head).await;
         }
     }
 }

@@ -391,7 +391,11 @@ async fn choosing_a_new_password_forgets_every_device() {
     let chosen = browser
         .post(
             "/api/choose_password",
-            &[("password", PASSWORD), ("confirm_password", PASSWORD)],
+            &[
+                ("one_time_password", &given),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.text());
@@ -685,4 +689,214 @@ async fn a_device_forgotten_while_its_login_is_on_the_way_begins_no_session() {
         .await
         .unwrap();
     assert!(sessions.is_empty(), "{sessions:?}");
+}
+
+/// Signs in on a remembered device: the password alone.
+async fn signed_in_by_device<'a>(portal: &'a TestPortal, username: &str) -> Browser<'a> {
+    let mut browser = remembered(portal, username).await;
+    let login = browser.log_in(username).await;
+    assert_eq!(login.json()["signed_in"], true, "{}", login.text());
+    browser
+}
+
+#[tokio::test]
+async fn a_remembered_device_must_confirm_its_you_before_moving_the_number_or_the_email() {
+    let portal = TestPortal::new().await;
+    let mut browser = signed_in_by_device(&portal, "margaret").await;
+    let texts_before = portal.texts().await.len();
+
+    // "Save & Get Code" to a number of the caller's own: refused, nothing saved or texted.
+    let refused = browser
+        .post("/api/change_mobile", &[("mobile", "021 555 0999")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(portal.account("margaret").await.pending_mobile.is_none());
+    assert_eq!(portal.texts().await.len(), texts_before);
+    let refused = browser
+        .post("/api/update_email", &[("email", "someone@example.org")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        portal.account("margaret").await.email.as_deref(),
+        Some("margaret@example.org")
+    );
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["recently_proved"],
+        false
+    );
+
+    // "Confirm it's you" texts the verified number; its code proves the session.
+    let ways = browser.post("/api/confirm_ways", &[]).await.json();
+    assert_eq!(ways["mobile_ending"], "23");
+    assert_eq!(ways["password"], false);
+    let page = browser
+        .portal
+        .get("/confirm?for=number", browser.cookie.as_deref())
+        .await;
+    assert!(
+        page.text().contains("Confirm it&#x27;s you") || page.text().contains("Confirm it's you")
+    );
+    assert_eq!(
+        browser.post("/api/confirm_send_code", &[]).await.status,
+        StatusCode::OK
+    );
+    let (to, _) = portal.texts().await.pop().unwrap();
+    assert_eq!(to, "+64215550123", "the code goes to the verified number");
+    // The password is no proof while there is a factor to prove it with.
+    let refused = browser
+        .post("/api/confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let code = portal.last_code().await;
+    let confirmed = browser.post("/api/confirm_code", &[("code", &code)]).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["recently_proved"],
+        true
+    );
+    let saved = browser
+        .post("/api/change_mobile", &[("mobile", "021 555 0999")])
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+}
+
+#[tokio::test]
+async fn a_proof_lasts_the_practices_minutes() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    // A code a moment ago: the change goes straight ahead, as it always has.
+    portal.clock.advance_seconds(9 * 60);
+    let email = |e: &'static str| [("email", e)];
+    assert_eq!(
+        browser
+            .post("/api/update_email", &email("m1@example.org"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    portal.clock.advance_seconds(2 * 60);
+    assert_eq!(
+        browser
+            .post("/api/update_email", &email("m2@example.org"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let mut practice = (*portal.portal.practice()).clone();
+    practice.recent_proof_minutes = 30;
+    portal
+        .portal
+        .save_practice(practice)
+        .await
+        .unwrap()
+        .expect("saved");
+    assert_eq!(
+        browser
+            .post("/api/update_email", &email("m2@example.org"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_recent_proof_within_bounds() {
+    let portal = TestPortal::new().await;
+    let mut admin = portal.staff("ada", StaffRole::Admin).await;
+    let settings = admin.browser.post("/api/staff/settings", &[]).await.json();
+    assert_eq!(settings["recent_proof_minutes"], 10);
+    let save = |minutes: &'static str| {
+        vec![
+            ("two_factor", "on"),
+            ("practice_name", "Patient Portal"),
+            ("first_number_at_login", "allow"),
+            ("resend_cooldown_seconds", "30"),
+            ("recent_proof_minutes", minutes),
+        ]
+    };
+    for refused in ["0", "61", "", "an hour"] {
+        let reply = admin
+            .browser
+            .post("/api/staff/save_settings", &save(refused))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(
+            reply.field_error("recent_proof_minutes"),
+            "Please enter a whole number of minutes from 1 to 60."
+        );
+    }
+    let saved = admin
+        .browser
+        .post("/api/staff/save_settings", &save("60"))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    assert_eq!(portal.portal.practice().recent_proof_minutes, 60);
+    let log = admin
+        .browser
+        .post("/api/staff/audit_log", &[("event", "setting_changed")])
+        .await
+        .json();
+    assert_eq!(
+        log["items"][0]["detail"], "recent proof (minutes): 10 → 60",
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn with_no_factor_yet_the_password_again_proves_it_for_the_first_one() {
+    let portal = TestPortal::with(|s| s.practice.two_factor = false).await;
+    let mut browser = portal.browser();
+    let registered = browser.register("margaret").await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text());
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    // A password alone began this session: it has proved nothing.
+    let refused = browser
+        .post("/api/change_mobile", &[("mobile", "021 555 0999")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let ways = browser.post("/api/confirm_ways", &[]).await.json();
+    assert_eq!(ways["password"], true);
+    assert!(ways["mobile_ending"].is_null());
+    assert_eq!(
+        browser.post("/api/confirm_send_code", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let wrong = browser
+        .post(
+            "/api/confirm_password",
+            &[("password", "not my password at all")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.json()["fields"]["password"].is_string());
+    let right = browser
+        .post("/api/confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.text());
+    let saved = browser
+        .post("/api/change_mobile", &[("mobile", "021 555 0999")])
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    // Audited as the password standing in for a factor.
+    let lines = details_of(&portal, "margaret", "login").await;
+    assert!(
+        lines.iter().any(|l| l.contains("password typed again")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_devices_token_is_replaced_each_time_it_is_used() {
+    let portal = TestPortal::new().await;
+    let mut browser = remembered(&portal, "margaret").await;
+    let first = browser.cookie_value(DEVICE).unwrap();
+    // A copy of the cookie, taken before the device was used again.
+    let mut copy = portal.browser_at("198.51.100.9");
+    copy.put_cookie(DEVICE, &first);
+    assert!(password_alone_signs_in(&mut browser, "margaret").await);
+    let second = browser.cookie_value(DEVICE).unwrap();
+    assert_ne!(first, second);
+    assert!(!password_alone_signs_in(&mut copy, "margaret").await);
+    assert!(password_alone_signs_in(&mut browser, "margaret").await);
 }

@@ -368,6 +368,7 @@ async fn choose_password(browser: &mut common::Browser<'_>) {
         .post(
             "/api/choose_password",
             &[
+                ("one_time_password", PASSWORD),
                 ("password", "a brand new phrase"),
                 ("confirm_password", "a brand new phrase"),
             ],
@@ -414,7 +415,11 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
     let weak = browser
         .post(
             "/api/choose_password",
-            &[("password", "short"), ("confirm_password", "short")],
+            &[
+                ("one_time_password", PASSWORD),
+                ("password", "short"),
+                ("confirm_password", "short"),
+            ],
         )
         .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);

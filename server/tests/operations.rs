@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use app::store::{BackupError, ChainProblem, Store};
+use app::store::{BackupError, ChainCheck, ChainHead, ChainProblem, ChainRules, Store};
 use axum::http::StatusCode;
 use common::TestPortal;
 
@@ -298,14 +298,55 @@ fn noted(n: i64) -> app::store::AuditRow {
     }
 }
 
+/// What `server audit verify` holds the chain to, with `expect` noted elsewhere.
+fn rules(portal: &TestPortal, expect: &[ChainHead]) -> ChainRules {
+    ChainRules {
+        key: portal.secret.audit_key(),
+        kept_from: portal.clock_now() - portal.settings.audit_retention_days * app::clock::DAY,
+        expect: expect.to_vec(),
+    }
+}
+
+async fn verify(portal: &TestPortal, expect: &[ChainHead]) -> ChainCheck {
+    portal
+        .portal
+        .store
+        .verify_audit_chain(&rules(portal, expect))
+        .await
+        .unwrap()
+}
+
+async fn write(portal: &TestPortal, n: i64) -> ChainHead {
+    portal
+        .portal
+        .store
+        .record_audit(&portal.secret.audit_key(), &noted(n))
+        .await
+        .unwrap()
+}
+
+/// A connection of one's own to the test's database, as someone holding it would have.
+async fn raw(portal: &TestPortal) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&portal.database_url).await.unwrap()
+}
+
+async fn run(db: &sqlx::AnyPool, sql: &str) {
+    sqlx::query(sql).execute(db).await.unwrap();
+}
+
 #[tokio::test]
 async fn the_audit_chain_stays_whole_with_two_instances_writing_at_once() {
     let first = TestPortal::new().await;
     // A second instance on the same database (on SQLite, a second writer, as an import is).
     let second = Store::open(&first.database_url).await.unwrap();
-    let write = |store: Store, from: i64| async move {
-        for n in from..from + 40 {
-            store.record_audit(&noted(n)).await.unwrap();
+    let key = first.secret.audit_key();
+    let write = |store: Store, from: i64| {
+        let key = key.clone();
+        async move {
+            for n in from..from + 40 {
+                store.record_audit(&key, &noted(n)).await.unwrap();
+            }
         }
     };
     tokio::join!(
@@ -314,7 +355,7 @@ async fn the_audit_chain_stays_whole_with_two_instances_writing_at_once() {
         write(first.portal.store.clone(), 2000),
         write(second.clone(), 3000),
     );
-    let check = first.portal.store.verify_audit_chain().await.unwrap();
+    let check = verify(&first, &[]).await;
     assert_eq!(check.problem, None);
     assert_eq!((check.chained, check.before_chain), (160, 0));
     second.close().await;
@@ -326,23 +367,17 @@ async fn the_audit_chain_names_a_line_edited_deleted_or_put_in() {
     let mut browser = portal.browser();
     browser.register_and_sign_in("margaret").await;
     for n in 0..5 {
-        portal.portal.store.record_audit(&noted(n)).await.unwrap();
+        write(&portal, n).await;
     }
-    let store = &portal.portal.store;
-    let whole = store.verify_audit_chain().await.unwrap();
+    let whole = verify(&portal, &[]).await;
     assert_eq!(whole.problem, None);
     let (newest, _) = whole.newest.clone().unwrap();
     assert!(whole.chained >= 8, "{whole:?}");
     let ids: Vec<i64> = (newest - whole.chained + 1..=newest).collect();
     let middle = ids[ids.len() / 2];
 
-    sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
-    let run = |sql: String| {
-        let db = db.clone();
-        async move { sqlx::query(&sql).execute(&db).await.unwrap() }
-    };
-    let problem = || async { store.verify_audit_chain().await.unwrap().problem };
+    let db = raw(&portal).await;
+    let problem = || async { verify(&portal, &[]).await.problem };
 
     // Edited, then put back as it was.
     let outcome: String = sqlx::query_scalar(&format!(
@@ -351,23 +386,30 @@ async fn the_audit_chain_names_a_line_edited_deleted_or_put_in() {
     .fetch_one(&db)
     .await
     .unwrap();
-    run(format!(
-        "UPDATE audit_events SET outcome = 'edited' WHERE id = {middle}"
-    ))
+    run(
+        &db,
+        &format!("UPDATE audit_events SET outcome = 'edited' WHERE id = {middle}"),
+    )
     .await;
     assert_eq!(problem().await, Some(ChainProblem::Changed(middle)));
-    run(format!(
-        "UPDATE audit_events SET outcome = '{outcome}' WHERE id = {middle}"
-    ))
+    run(
+        &db,
+        &format!("UPDATE audit_events SET outcome = '{outcome}' WHERE id = {middle}"),
+    )
     .await;
     assert_eq!(problem().await, None);
 
     // Deleted, then put back as it was.
-    run(format!(
-        "CREATE TABLE kept AS SELECT * FROM audit_events WHERE id = {middle}"
-    ))
+    run(
+        &db,
+        &format!("CREATE TABLE kept AS SELECT * FROM audit_events WHERE id = {middle}"),
+    )
     .await;
-    run(format!("DELETE FROM audit_events WHERE id = {middle}")).await;
+    run(
+        &db,
+        &format!("DELETE FROM audit_events WHERE id = {middle}"),
+    )
+    .await;
     assert_eq!(
         problem().await,
         Some(ChainProblem::Removed {
@@ -375,25 +417,284 @@ async fn the_audit_chain_names_a_line_edited_deleted_or_put_in() {
             before: middle + 1
         })
     );
-    run("INSERT INTO audit_events SELECT * FROM kept".into()).await;
+    run(&db, "INSERT INTO audit_events SELECT * FROM kept").await;
     assert_eq!(problem().await, None);
 
     // Put in: a line written straight into the table, as if by the portal, at the end.
-    run(format!(
-        "INSERT INTO audit_events (id, at, ip, event, outcome, detail, chain_previous, chain_hash) \
-         VALUES ({}, 1800000009999, '192.0.2.9', 'patient_viewed', 'ok', 'nothing to see', {newest}, '{}')",
-        newest + 1,
-        "a".repeat(64)
-    ))
+    run(
+        &db,
+        &format!(
+            "INSERT INTO audit_events (id, at, ip, event, outcome, detail, chain_previous, chain_hash) \
+             VALUES ({}, 1800000009999, '192.0.2.9', 'patient_viewed', 'ok', 'nothing to see', {newest}, 'm2:{}')",
+            newest + 1,
+            "a".repeat(64)
+        ),
+    )
     .await;
     assert_eq!(problem().await, Some(ChainProblem::Changed(newest + 1)));
-    run(format!(
-        "UPDATE audit_events SET chain_previous = NULL, chain_hash = NULL WHERE id = {}",
-        newest + 1
-    ))
+    run(
+        &db,
+        &format!(
+            "UPDATE audit_events SET chain_previous = NULL, chain_hash = NULL WHERE id = {}",
+            newest + 1
+        ),
+    )
     .await;
     assert_eq!(problem().await, Some(ChainProblem::Unchained(newest + 1)));
     db.close().await;
+}
+
+#[tokio::test]
+async fn a_line_edited_and_every_later_hash_worked_out_again_without_the_key_is_refused() {
+    let portal = TestPortal::new().await;
+    for n in 0..10 {
+        write(&portal, n).await;
+    }
+    let whole = verify(&portal, &[]).await;
+    assert_eq!(whole.problem, None);
+    let (newest, _) = whole.newest.unwrap();
+    let edited = newest - 4;
+    let db = raw(&portal).await;
+    run(
+        &db,
+        &format!("UPDATE audit_events SET detail = 'nothing happened' WHERE id = {edited}"),
+    )
+    .await;
+    // Every later hash worked out again by SHA-256 alone, as the chain once was.
+    portal
+        .portal
+        .store
+        .rehash_audit_lines_without_the_key(edited)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::Unsealed(edited))
+    );
+    // And with a made-up key's MAC in place of the hash, the line doesn't check either.
+    run(
+        &db,
+        &format!(
+            "UPDATE audit_events SET chain_hash = 'm2:{}' WHERE id = {edited}",
+            "b".repeat(64)
+        ),
+    )
+    .await;
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::Changed(edited))
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_chain_without_its_anchor_or_with_the_anchor_moved_is_refused() {
+    let portal = TestPortal::new().await;
+    for n in 0..5 {
+        write(&portal, n).await;
+    }
+    assert_eq!(verify(&portal, &[]).await.problem, None);
+    let db = raw(&portal).await;
+    run(
+        &db,
+        "CREATE TABLE kept_anchor AS SELECT * FROM audit_chain_anchor",
+    )
+    .await;
+    run(&db, "DELETE FROM audit_chain_anchor").await;
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::NoAnchor)
+    );
+    run(
+        &db,
+        "INSERT INTO audit_chain_anchor SELECT * FROM kept_anchor",
+    )
+    .await;
+    assert_eq!(verify(&portal, &[]).await.problem, None);
+    // The first lines deleted, and the anchor moved on to the first kept as a sweep would.
+    let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_events")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let hash: String = sqlx::query_scalar(&format!(
+        "SELECT chain_hash FROM audit_events WHERE id = {}",
+        first + 1
+    ))
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    run(
+        &db,
+        &format!("DELETE FROM audit_events WHERE id <= {}", first + 1),
+    )
+    .await;
+    run(
+        &db,
+        &format!(
+            "UPDATE audit_chain_anchor SET first_line = {}, previous_line = {}, \
+             previous_hash = '{hash}'",
+            first + 2,
+            first + 1
+        ),
+    )
+    .await;
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::AnchorMoved)
+    );
+    // Its seal taken off too: lines sealed with the key need an anchor sealed with it.
+    run(&db, "UPDATE audit_chain_anchor SET anchor_mac = NULL").await;
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::AnchorMoved)
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_chain_cut_after_a_head_noted_elsewhere_is_refused() {
+    let portal = TestPortal::new().await;
+    for n in 0..5 {
+        write(&portal, n).await;
+    }
+    let noted = write(&portal, 5).await;
+    assert_eq!(
+        portal.portal.store.audit_chain_head().await.unwrap(),
+        Some(noted.clone())
+    );
+    for n in 6..10 {
+        write(&portal, n).await;
+    }
+    assert_eq!(
+        verify(&portal, std::slice::from_ref(&noted)).await.problem,
+        None
+    );
+    // Cut back to before the noted head: without it the chain looks whole, with it it isn't.
+    let db = raw(&portal).await;
+    run(
+        &db,
+        &format!("DELETE FROM audit_events WHERE id >= {}", noted.line - 1),
+    )
+    .await;
+    assert_eq!(verify(&portal, &[]).await.problem, None);
+    assert_eq!(
+        verify(&portal, std::slice::from_ref(&noted)).await.problem,
+        Some(ChainProblem::CutAfter(noted.line))
+    );
+    // A head with another hash than noted.
+    let other = ChainHead {
+        line: noted.line - 2,
+        hash: "m2:0".into(),
+    };
+    assert_eq!(
+        verify(&portal, &[other]).await.problem,
+        Some(ChainProblem::NotAsNoted(noted.line - 2))
+    );
+    db.close().await;
+    // As the command takes it.
+    assert_eq!(
+        server::parse_head(&format!("{}:{}", noted.line, noted.hash)).unwrap(),
+        noted
+    );
+    assert!(server::parse_head("twelve").is_err());
+}
+
+#[tokio::test]
+async fn a_chain_from_before_the_key_goes_on_from_a_sealed_line_naming_its_head() {
+    let portal = TestPortal::new().await;
+    for n in 0..5 {
+        write(&portal, n).await;
+    }
+    // As the chain was before the key: bare hashes, and an anchor without a seal.
+    let store = &portal.portal.store;
+    let first: i64 = {
+        let db = raw(&portal).await;
+        let first = sqlx::query_scalar("SELECT MIN(id) FROM audit_events")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        run(&db, "UPDATE audit_chain_anchor SET anchor_mac = NULL").await;
+        db.close().await;
+        first
+    };
+    store
+        .rehash_audit_lines_without_the_key(first)
+        .await
+        .unwrap();
+    assert_eq!(verify(&portal, &[]).await.problem, None);
+    let old_head = store.audit_chain_head().await.unwrap().unwrap();
+
+    let key = portal.secret.audit_key();
+    let keyed = store
+        .key_audit_chain(&key, portal.clock_now())
+        .await
+        .unwrap()
+        .expect("a line begins the keyed part");
+    assert!(keyed.hash.starts_with("m2:"));
+    // Only once.
+    assert_eq!(
+        store
+            .key_audit_chain(&key, portal.clock_now())
+            .await
+            .unwrap(),
+        None
+    );
+    write(&portal, 6).await;
+    let check = verify(&portal, std::slice::from_ref(&old_head)).await;
+    assert_eq!(check.problem, None);
+    assert_eq!(check.chained, 7);
+    let filter = app::store::AuditFilter {
+        event: Some(app::store::KEYED_FROM_HERE.into()),
+        ..Default::default()
+    };
+    let lines = store
+        .audit_log(&filter, app::store::LinesFrom::Newest, 10)
+        .await
+        .unwrap();
+    assert!(
+        lines[0].detail.as_deref().unwrap().contains(&format!(
+            "end at line {} with hash {}",
+            old_head.line, old_head.hash
+        )),
+        "{:?}",
+        lines[0].detail
+    );
+}
+
+#[tokio::test]
+async fn the_head_is_noted_elsewhere_every_thousand_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let heads = dir.path().join("audit-heads.txt");
+    let file = heads.clone();
+    let portal = TestPortal::with(move |s| {
+        s.audit_heads_to = Some(app::portal::HeadsTo::File(file));
+    })
+    .await;
+    let caller = app::caller::Caller::default();
+    for _ in 0..1_000 {
+        let entry =
+            app::audit::Entry::new(app::audit::Event::PatientSearched, app::audit::Outcome::Ok);
+        app::audit::record(&portal.portal, &caller, entry).await;
+    }
+    // Written off the request's path: wait for it.
+    let mut noted = String::new();
+    for _ in 0..500 {
+        noted = std::fs::read_to_string(&heads).unwrap_or_default();
+        if !noted.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let head = noted
+        .lines()
+        .last()
+        .expect("a head was noted")
+        .split(' ')
+        .nth(1)
+        .unwrap();
+    let head = server::parse_head(head).unwrap();
+    assert_eq!(head.line, 1_000);
+    assert_eq!(verify(&portal, &[head]).await.problem, None);
 }
 
 #[tokio::test]
@@ -401,29 +702,43 @@ async fn old_audit_lines_are_swept_and_the_chain_still_checks_from_the_first_kep
     use app::clock::DAY;
     let portal = TestPortal::new().await;
     let store = &portal.portal.store;
+    let key = portal.secret.audit_key();
     let now = portal.clock_now();
     let at = |at, n| app::store::AuditRow { at, ..noted(n) };
     for n in 0..10 {
         store
-            .record_audit(&at(now - 7 * 365 * DAY + n, n))
+            .record_audit(&key, &at(now - 7 * 365 * DAY + n, n))
             .await
             .unwrap();
     }
     for n in 0..5 {
-        store.record_audit(&at(now + n, 100 + n)).await.unwrap();
+        store
+            .record_audit(&key, &at(now + n, 100 + n))
+            .await
+            .unwrap();
     }
     let six_years = portal.portal.settings.audit_retention_days * DAY;
     assert_eq!(six_years, 2190 * DAY);
-    assert_eq!(store.sweep_audit(now - six_years).await.unwrap(), 10);
-    assert_eq!(store.sweep_audit(now - six_years).await.unwrap(), 0);
-    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!(store.sweep_audit(&key, now - six_years).await.unwrap(), 10);
+    assert_eq!(store.sweep_audit(&key, now - six_years).await.unwrap(), 0);
+    let check = verify(&portal, &[]).await;
     assert_eq!(check.problem, None);
     assert_eq!((check.chained, check.before_chain), (5, 0));
 
+    // A sweep with the key but past the retention (lines still to be kept): refused.
+    assert_eq!(store.sweep_audit(&key, now + 2).await.unwrap(), 2);
+    assert_eq!(
+        verify(&portal, &[]).await.problem,
+        Some(ChainProblem::AnchorTooLate)
+    );
     // However old every line is, the newest stays, and the chain goes on from it.
-    assert_eq!(store.sweep_audit(now + DAY).await.unwrap(), 4);
-    store.record_audit(&noted(200)).await.unwrap();
-    let check = store.verify_audit_chain().await.unwrap();
+    let later = ChainRules {
+        kept_from: now + DAY,
+        ..rules(&portal, &[])
+    };
+    assert_eq!(store.sweep_audit(&key, now + DAY).await.unwrap(), 2);
+    store.record_audit(&key, &noted(200)).await.unwrap();
+    let check = store.verify_audit_chain(&later).await.unwrap();
     assert_eq!(check.problem, None);
     assert_eq!(check.chained, 2);
 }

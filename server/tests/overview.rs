@@ -150,3 +150,105 @@ async fn the_overview_counts_the_last_thirty_days() {
     assert_eq!(total(&overview, "Codes sent", "Codes sent"), 0);
     assert_eq!(overview["figures"]["texts_settled"], 0);
 }
+
+/// `GET /staff/audit.csv` as an admin's browser sends it, its answer left unread (so a long
+/// export stays running), with `Sec-Fetch-Site` as given.
+async fn start_export(
+    portal: &TestPortal,
+    admin: &common::Staff<'_>,
+    site: &str,
+) -> axum::http::Response<axum::body::Body> {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::get("/staff/audit.csv")
+        .header("cookie", admin.browser.cookie.clone().unwrap())
+        .header("sec-fetch-site", site)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            common::CLIENT.parse().unwrap(),
+            50000,
+        )));
+    portal.router.clone().oneshot(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn exports_are_one_per_admin_and_two_at_once_and_never_from_another_site() {
+    let portal = TestPortal::new().await;
+    let key = portal.secret.audit_key();
+    // More lines than an export can send before it waits for its download.
+    let lines: Vec<app::store::AuditRow> = (0..10_000)
+        .map(|n| app::store::AuditRow {
+            at: portal.clock_now() - n,
+            ip: "192.0.2.1".into(),
+            event: "patient_viewed".into(),
+            outcome: "ok".into(),
+            ..Default::default()
+        })
+        .collect();
+    for batch in lines.chunks(2_000) {
+        portal
+            .portal
+            .store
+            .record_audits(&key, batch)
+            .await
+            .unwrap();
+    }
+    let ada = portal.staff("ada", StaffRole::Admin).await;
+    let bea = portal.staff("bea", StaffRole::Admin).await;
+    let cal = portal.staff("cal", StaffRole::Admin).await;
+
+    // A link on another site starts nothing.
+    let refused = start_export(&portal, &ada, "cross-site").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    drop(refused);
+
+    let first = start_export(&portal, &ada, "same-origin").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = start_export(&portal, &ada, "same-origin").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.headers().contains_key("retry-after"));
+    drop(again);
+    let second = start_export(&portal, &bea, "none").await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = start_export(&portal, &cal, "same-origin").await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    drop(third);
+
+    // A finished download gives its place back.
+    let body = axum::body::to_bytes(first.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(body.len() > 10_000);
+    let mut started = None;
+    for _ in 0..200 {
+        let reply = start_export(&portal, &cal, "same-origin").await;
+        if reply.status() == StatusCode::OK {
+            started = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(started.is_some(), "a place came free");
+    drop(second);
+}
+
+#[tokio::test]
+async fn the_overview_reads_texts_as_counts_and_takes_their_median() {
+    let portal = TestPortal::new().await;
+    for name in ["margaret", "mere", "arthur"] {
+        portal.browser().register_and_sign_in(name).await;
+    }
+    let counts = portal
+        .portal
+        .store
+        .text_counts(portal.clock_now() - 30 * app::clock::DAY)
+        .await
+        .unwrap();
+    // A row for each day and fate, however many texts.
+    assert_eq!(counts.by_day.len(), 1, "{counts:?}");
+    assert_eq!(counts.by_day[0].count, 3);
+    assert_eq!(counts.by_day[0].fate, "accepted");
+    assert!(counts.to_provider.iter().map(|t| t.count).sum::<i64>() == 3);
+}

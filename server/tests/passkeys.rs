@@ -53,6 +53,15 @@ async fn sign_in_with(browser: &mut Browser<'_>, passkey: &mut SoftPasskey) -> R
         .await
 }
 
+/// The password, then the code texted to the verified number.
+async fn log_in_with_code(portal: &TestPortal, browser: &mut Browser<'_>, username: &str) {
+    let login = browser.log_in(username).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let code = portal.last_code().await;
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+}
+
 async fn is_signed_in(browser: &mut Browser<'_>) -> bool {
     browser.post("/api/me", &[]).await.status == StatusCode::OK
 }
@@ -78,14 +87,12 @@ async fn a_passkey_is_added_and_then_signs_in_alone() {
     let texts_before = portal.texts().await.len();
     let mut passkey = add_passkey(&mut browser, "My phone").await;
 
-    // Told by text and audited.
+    // Told by text, which names no passkey (its name is whatever was typed), and audited.
     let texts = portal.texts().await;
     assert_eq!(texts.len(), texts_before + 1);
-    assert!(texts
-        .last()
-        .unwrap()
-        .1
-        .contains("passkey (\"My phone\") was added"));
+    let told = &texts.last().unwrap().1;
+    assert!(told.contains("a passkey was added"), "{told}");
+    assert!(!told.contains("My phone"), "{told}");
     assert_eq!(
         details(&portal, "margaret", "passkey_added").await,
         [("ok".to_string(), "My phone".to_string())]
@@ -365,7 +372,11 @@ async fn adding_and_removing_need_a_code_or_passkey_in_the_last_10_minutes() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let page = browser.post("/api/security", &[]).await.json();
     assert_eq!(page["passkeys"]["may_change"], false);
-    assert!(page["passkeys"]["confirm_with"].is_string());
+    let ways = browser.post("/api/confirm_ways", &[]).await.json();
+    assert_eq!(ways["proved"], false);
+    assert_eq!(ways["mobile_ending"], "23");
+    assert_eq!(ways["passkey"], true);
+    assert_eq!(ways["password"], false);
 
     // A wrong code proves nothing; the right one does.
     let sent = browser.post("/api/confirm_send_code", &[]).await;
@@ -443,11 +454,9 @@ async fn a_removed_passkey_no_longer_signs_in_and_the_patient_is_told() {
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.text());
     let texts = portal.texts().await;
-    assert!(texts
-        .last()
-        .unwrap()
-        .1
-        .contains("passkey (\"Lost phone\") was removed"));
+    let told = &texts.last().unwrap().1;
+    assert!(told.contains("a passkey was removed"), "{told}");
+    assert!(!told.contains("Lost phone"), "{told}");
     assert_eq!(
         details(&portal, "margaret", "passkey_removed").await,
         [("ok".to_string(), "Lost phone".to_string())]
@@ -523,10 +532,15 @@ async fn support_removes_a_patients_passkeys() {
         sign_in_with(&mut thief, &mut passkey).await.status,
         StatusCode::UNAUTHORIZED
     );
+    let removed = details(&portal, "margaret", "passkeys_removed").await;
+    assert_eq!(removed.len(), 1);
     assert_eq!(
-        details(&portal, "margaret", "passkeys_removed").await,
-        [("ok".to_string(), "reason: phone stolen".to_string())]
+        removed[0].1,
+        "reason: phone stolen; 1 passkey(s) removed, 0 remembered device(s) forgotten, 1 session(s) ended"
     );
+    // Every session ended with them, the one the patient was using too.
+    assert!(!is_signed_in(&mut browser).await);
+    log_in_with_code(&portal, &mut browser, "margaret").await;
     // The patient's page names the practice, never the staff member.
     let page = browser.post("/api/security", &[]).await.json();
     let activity = page["activity"].to_string();
@@ -689,6 +703,101 @@ async fn the_share_of_sign_ins_that_need_no_text() {
     assert_eq!(texted[2], 0);
 }
 
+const WRONG_STAFF_DETAILS: &str =
+    "Those details don't match. Please check your username, password and authenticator code.";
+
+/// What the staff passkey challenge answers, with the parts that differ every time (the
+/// challenge, the ceremony's handle) taken out.
+async fn staff_challenge(portal: &TestPortal, username: &str, password: &str) -> (u16, Value) {
+    let mut browser = portal.browser_at("198.51.100.30");
+    let reply = browser
+        .post(
+            "/api/staff/passkey_challenge",
+            &[("username", username), ("password", password)],
+        )
+        .await;
+    let mut options: Value =
+        serde_json::from_str(reply.json()["options"].as_str().unwrap_or("null")).unwrap();
+    if let Some(public_key) = options.get_mut("publicKey") {
+        public_key["challenge"] = Value::Null;
+    }
+    assert!(browser.cookie_value("portal_passkey").is_some());
+    (reply.status.as_u16(), options)
+}
+
+#[tokio::test]
+async fn every_answer_of_the_staff_passkey_challenge_looks_the_same() {
+    let portal = portal().await;
+    portal.staff("kim", StaffRole::Support).await;
+    let mut ada = portal.staff("ada", StaffRole::Admin).await;
+    let mut adas = add_staff_passkey(&mut ada.browser, "Ada's").await;
+
+    // Nobody's name, a wrong password, a right one without a passkey, and a right one with
+    // one: the same status and the same options, which name no credential.
+    let answers = [
+        staff_challenge(&portal, "nobody", common::STAFF_PASSWORD).await,
+        staff_challenge(&portal, "kim", "not kim's password").await,
+        staff_challenge(&portal, "kim", common::STAFF_PASSWORD).await,
+        staff_challenge(&portal, "ada", common::STAFF_PASSWORD).await,
+    ];
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    assert_eq!(answers[0].0, 200);
+    assert!(answers[0].1["publicKey"]
+        .get("allowCredentials")
+        .is_none_or(|c| c.as_array().is_some_and(Vec::is_empty)));
+    // The right passwords are audited as accepted; the wrong one (and nobody's name) as
+    // refused.
+    let filter = app::store::AuditFilter {
+        event: Some("staff_login".to_string()),
+        ..Default::default()
+    };
+    let lines = portal
+        .portal
+        .store
+        .audit_log(&filter, app::store::LinesFrom::Newest, 100)
+        .await
+        .unwrap();
+    let outcomes: Vec<(String, String)> = lines
+        .iter()
+        .rev()
+        .skip(2)
+        .map(|l| {
+            (
+                l.patient.clone().or(l.staff.clone()).unwrap_or_default(),
+                l.outcome.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("nobody".to_string(), "refused".to_string()),
+            ("kim".to_string(), "refused".to_string()),
+            ("kim".to_string(), "password_accepted".to_string()),
+            ("ada".to_string(), "password_accepted".to_string()),
+        ]
+    );
+
+    // They fail only when the passkey comes back, alike.
+    for (username, password) in [
+        ("nobody", common::STAFF_PASSWORD),
+        ("kim", "not kim's password"),
+        ("kim", common::STAFF_PASSWORD),
+        ("ada", "not ada's password"),
+    ] {
+        let mut browser = portal.browser_at("198.51.100.31");
+        let refused = staff_sign_in_with(&mut browser, username, password, &mut adas).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{username}");
+        assert_eq!(refused.json()["message"], WRONG_STAFF_DETAILS);
+    }
+    let mut browser = portal.browser_at("198.51.100.31");
+    let signed_in =
+        staff_sign_in_with(&mut browser, "ada", common::STAFF_PASSWORD, &mut adas).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+}
+
 /// A staff member's own passkey, added on "Your passkeys".
 async fn add_staff_passkey(browser: &mut Browser<'_>, name: &str) -> SoftPasskey {
     let options = options(browser, "/api/staff/passkey_registration").await;
@@ -742,11 +851,12 @@ async fn staff_sign_in_with_their_password_and_a_passkey_in_place_of_the_code() 
         StatusCode::OK
     );
 
-    // A wrong password gets no options at all, and the same answer as any wrong detail.
+    // A wrong password gets options like any other, and the same answer as any wrong detail
+    // once the passkey comes back: the passkey can't stand in for the password.
     let mut other = portal.browser_at("198.51.100.10");
     let refused = staff_sign_in_with(&mut other, "kim", "not it", &mut passkey).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert!(other.cookie_value("portal_passkey").is_none());
+    assert_eq!(refused.json()["message"], WRONG_STAFF_DETAILS);
     assert_eq!(
         other.post("/api/staff/me", &[]).await.status,
         StatusCode::UNAUTHORIZED
@@ -785,19 +895,9 @@ async fn a_patients_or_another_staff_members_passkey_cant_sign_staff_in() {
 }
 
 #[tokio::test]
-async fn staff_without_a_passkey_or_a_recent_sign_in_are_told_what_to_do() {
+async fn staff_without_a_recent_sign_in_are_told_what_to_do() {
     let portal = portal().await;
     let mut kim = portal.staff("kim", StaffRole::Support).await;
-    let mut browser = portal.browser_at("198.51.100.9");
-    let none = browser
-        .post(
-            "/api/staff/passkey_challenge",
-            &[("username", "kim"), ("password", common::STAFF_PASSWORD)],
-        )
-        .await;
-    assert_eq!(none.status, StatusCode::BAD_REQUEST);
-    assert!(none.text().contains("authenticator code"));
-
     portal.clock.advance_seconds(9 * 60);
     kim.browser.post("/api/staff/me", &[]).await;
     portal.clock.advance_seconds(2 * 60);
@@ -817,18 +917,49 @@ async fn staff_without_a_passkey_or_a_recent_sign_in_are_told_what_to_do() {
 }
 
 #[tokio::test]
-async fn a_script_cant_fill_the_table_with_passkey_requests() {
+async fn the_login_pages_passkey_request_writes_nothing_and_only_sign_ins_count() {
     let portal = TestPortal::with(|s| {
         s.public_url = ORIGIN.parse().unwrap();
-        s.limits.logins_per_ip_hour = 5;
+        s.limits.logins_per_ip_hour = 3;
     })
     .await;
-    let mut browser = portal.browser();
-    for _ in 0..5 {
-        let asked = browser.post("/api/passkey_challenge", &[]).await;
-        assert_eq!(asked.status, StatusCode::OK);
+    let mut margaret = patient(&portal, "margaret").await;
+    let mut passkey = add_passkey(&mut margaret, "Phone").await;
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
+    let rows = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let (ceremonies, events) = (rows("passkey_ceremonies").await, rows("limit_events").await);
+    // Every view of `/login` asks for one (the username field's autofill): from a clinic's
+    // shared address, many more than the network's sign-ins.
+    let mut clinic = portal.browser_at("198.51.100.9");
+    for _ in 0..20 {
+        let asked = clinic.post("/api/passkey_challenge", &[]).await;
+        assert_eq!(asked.status, StatusCode::OK, "{}", asked.text());
     }
-    let refused = browser.post("/api/passkey_challenge", &[]).await;
+    assert_eq!(
+        rows("passkey_ceremonies").await,
+        ceremonies,
+        "no row written"
+    );
+    assert_eq!(rows("limit_events").await, events, "nothing counted");
+    // Finished sign-ins count, three from the network an hour.
+    for _ in 0..3 {
+        let mut browser = portal.browser_at("198.51.100.9");
+        assert_eq!(
+            sign_in_with(&mut browser, &mut passkey).await.status,
+            StatusCode::OK
+        );
+    }
+    let mut browser = portal.browser_at("198.51.100.9");
+    let refused = sign_in_with(&mut browser, &mut passkey).await;
     assert_eq!(
         refused.status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -837,9 +968,395 @@ async fn a_script_cant_fill_the_table_with_passkey_requests() {
     );
     assert!(refused.headers.contains_key("retry-after"));
     // Another network is not held to it.
-    let mut other = portal.browser_at("198.51.100.9");
+    let mut other = portal.browser_at("198.51.100.20");
     assert_eq!(
-        other.post("/api/passkey_challenge", &[]).await.status,
+        sign_in_with(&mut other, &mut passkey).await.status,
         StatusCode::OK
+    );
+    db.close().await;
+}
+
+/// Support's action on `username`, as the patient's page posts it (`extra` fields besides).
+async fn support_acts(
+    support: &mut common::Staff<'_>,
+    username: &str,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let found = support
+        .browser
+        .post("/api/staff/search_patients", &[("query", username)])
+        .await
+        .json();
+    let reference = found["patients"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut fields = vec![
+        ("patient", reference.as_str()),
+        ("action", action),
+        ("reason", "the patient called"),
+    ];
+    fields.extend_from_slice(extra);
+    let done = support
+        .browser
+        .post("/api/staff/support_action", &fields)
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{action}: {}", done.text());
+    done.json()
+}
+
+#[tokio::test]
+async fn every_recovery_support_can_do_takes_a_planted_passkey_away() {
+    for (action, extra) in [
+        ("reset_mobile", &[][..]),
+        (
+            "end_sessions",
+            &[("passkeys_choice", "asked"), ("also_remove_passkeys", "on")][..],
+        ),
+        // A script that never saw the box removes them: the safe side.
+        ("end_sessions", &[][..]),
+        (
+            "one_time_password",
+            &[("passkeys_choice", "asked"), ("also_remove_passkeys", "on")][..],
+        ),
+        ("remove_passkeys", &[][..]),
+    ] {
+        let portal = portal().await;
+        let mut browser = patient(&portal, "margaret").await;
+        // Planted: a passkey on a phone a thief now has, and a session it began.
+        let mut planted = add_passkey(&mut browser, "Phone").await;
+        let mut thief = portal.browser_at("198.51.100.9");
+        assert_eq!(
+            sign_in_with(&mut thief, &mut planted).await.status,
+            StatusCode::OK
+        );
+        let texts_before = portal.texts().await.len();
+
+        let mut support = portal.staff("sam", StaffRole::Support).await;
+        support_acts(&mut support, "margaret", action, extra).await;
+
+        assert!(
+            !is_signed_in(&mut thief).await,
+            "{action}: the thief's session ended"
+        );
+        assert!(
+            !is_signed_in(&mut browser).await,
+            "{action}: every session ended"
+        );
+        let mut again = portal.browser_at("198.51.100.10");
+        let refused = sign_in_with(&mut again, &mut planted).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "{action}: the passkey is gone"
+        );
+        assert!(!is_signed_in(&mut again).await, "{action}");
+        // Told by text (to the number as it was) and by email.
+        assert!(
+            portal.texts().await.len() > texts_before,
+            "{action}: texted"
+        );
+        let emails = portal.portal.store.dev_email().await.unwrap();
+        assert!(
+            emails.iter().any(|e| e.body.contains("the practice")),
+            "{action}: emailed"
+        );
+        let account = portal.account("margaret").await;
+        assert!(
+            portal
+                .portal
+                .store
+                .passkeys(app::store::Holder::Patient(account.id))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{action}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn support_may_keep_the_passkeys_when_it_signs_a_patient_out() {
+    let portal = portal().await;
+    let mut browser = patient(&portal, "margaret").await;
+    let mut passkey = add_passkey(&mut browser, "Phone").await;
+    let mut support = portal.staff("sam", StaffRole::Support).await;
+    // "Also remove passkeys" unticked.
+    support_acts(
+        &mut support,
+        "margaret",
+        "end_sessions",
+        &[("passkeys_choice", "asked")],
+    )
+    .await;
+    assert!(!is_signed_in(&mut browser).await);
+    let mut again = portal.browser_at("198.51.100.10");
+    assert_eq!(
+        sign_in_with(&mut again, &mut passkey).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_support_page_offers_also_remove_passkeys_ticked() {
+    let portal = portal().await;
+    patient(&portal, "margaret").await;
+    let mut support = portal.staff("sam", StaffRole::Support).await;
+    let found = support
+        .browser
+        .post("/api/staff/search_patients", &[("query", "margaret")])
+        .await
+        .json();
+    let reference = found["patients"][0]["reference"].as_str().unwrap();
+    let page = support
+        .browser
+        .portal
+        .get(
+            &format!("/staff/patients/{reference}"),
+            support.browser.cookie.as_deref(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The island's props carry the actions; the form itself is drawn when one is chosen.
+    let offered = app::staff::support::SupportAction::ALL
+        .into_iter()
+        .filter(|a| a.offers_passkey_removal())
+        .map(|a| a.label())
+        .collect::<Vec<_>>();
+    assert_eq!(offered, ["End all sessions", "Issue one-time password"]);
+}
+
+#[tokio::test]
+async fn a_password_of_ones_own_needs_the_one_time_password_even_after_a_passkey() {
+    let portal = portal().await;
+    let mut browser = patient(&portal, "margaret").await;
+    let mut passkey = add_passkey(&mut browser, "Phone").await;
+    let mut support = portal.staff("sam", StaffRole::Support).await;
+    // The practice keeps the passkey (the box unticked) and gives a one-time password.
+    let done = support_acts(
+        &mut support,
+        "margaret",
+        "one_time_password",
+        &[("passkeys_choice", "asked")],
+    )
+    .await;
+    let one_time = done["one_time_password"].as_str().unwrap().to_string();
+
+    // The passkey signs in, and the portal asks for a password of their own...
+    let mut holder = portal.browser_at("198.51.100.9");
+    assert_eq!(
+        sign_in_with(&mut holder, &mut passkey).await.status,
+        StatusCode::OK
+    );
+    let mine = "a phrase that is all mine";
+    let choose = |one_time: &str| {
+        vec![
+            ("one_time_password", one_time.to_string()),
+            ("password", mine.to_string()),
+            ("confirm_password", mine.to_string()),
+        ]
+    };
+    // ...which needs the one the practice gave: without it, or with a wrong one, nothing changes.
+    for wrong in ["", "aaaa-bbbb-cccc"] {
+        let fields = choose(wrong);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = holder.post("/api/choose_password", &pairs).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text()
+        );
+        assert!(refused.json()["fields"]["one_time_password"].is_string());
+    }
+    // Wrong tries meet the login's delays.
+    for _ in 0..5 {
+        let fields = choose("wxyz-wxyz-wxyz");
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        holder.post("/api/choose_password", &pairs).await;
+    }
+    let fields = choose(&one_time);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let waits = holder.post("/api/choose_password", &pairs).await;
+    assert_eq!(
+        waits.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        waits.text()
+    );
+    portal.clock.advance_seconds(31);
+    let texts_before = portal.texts().await.len();
+    let chosen = holder.post("/api/choose_password", &pairs).await;
+    assert!(
+        chosen.status.is_success() || chosen.status.is_redirection(),
+        "{}",
+        chosen.text()
+    );
+    assert!(is_signed_in(&mut holder).await);
+    // Told, never the password itself.
+    let texts = portal.texts().await;
+    assert_eq!(texts.len(), texts_before + 1);
+    assert!(texts
+        .last()
+        .unwrap()
+        .1
+        .contains("a new password was chosen"));
+    assert!(!texts.last().unwrap().1.contains(mine));
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    let told = emails.last().unwrap();
+    assert_eq!(told.subject, "Your password was changed");
+    assert!(!told.body.contains(mine));
+}
+
+#[tokio::test]
+async fn a_passkey_removed_between_its_look_up_and_the_session_begins_none() {
+    let portal = portal().await;
+    let mut browser = patient(&portal, "margaret").await;
+    add_passkey(&mut browser, "Phone").await;
+    let account = portal.account("margaret").await;
+    let holder = app::store::Holder::Patient(account.id);
+    let store = &portal.portal.store;
+    // The sign-in found its passkey and checked the answer...
+    let found = store.passkeys(holder).await.unwrap().remove(0);
+    // ...and the practice removed it before the session was stored.
+    store
+        .take_access(
+            account.id,
+            app::store::AccessToTake {
+                passkeys: true,
+                devices: true,
+            },
+        )
+        .await
+        .unwrap();
+    let begun = app::session::begin_with_passkey(
+        &portal.portal,
+        app::session::Browser::default(),
+        account.id,
+        found.id,
+        &found.passkey,
+    )
+    .await
+    .unwrap();
+    assert!(begun.is_none(), "no session for a removed passkey");
+    let now = portal.clock_now();
+    assert!(store.sessions_of(account.id, now).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_passkey_name_holds_no_format_or_bidi_characters_and_a_patient_has_ten_at_most() {
+    let portal = portal().await;
+    let mut browser = patient(&portal, "margaret").await;
+    for name in [
+        "Phone\u{202E}enohp",
+        "My\u{200B}phone",
+        "Phone\u{2028}Call 0800",
+        "Phone\u{2029}Call 0800",
+        "Tab\there",
+    ] {
+        let options = options(&mut browser, "/api/passkey_registration").await;
+        let (_, credential) = SoftPasskey::register(&options, ORIGIN);
+        let refused = browser
+            .post(
+                "/api/add_passkey",
+                &[("name", name), ("credential", &credential)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        assert!(refused.json()["fields"]["name"].is_string());
+    }
+    for n in 0..10 {
+        add_passkey(&mut browser, &format!("Key {n}")).await;
+    }
+    let refused = browser.post("/api/passkey_registration", &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+}
+
+#[tokio::test]
+async fn a_burst_of_notices_keeps_to_its_own_cap_and_never_to_the_codes_limits() {
+    // The portal's daily budget is nearly spent: notices count towards it, but are never
+    // refused by it.
+    let portal = TestPortal::with(|s| {
+        s.public_url = ORIGIN.parse().unwrap();
+        s.limits.sends_per_day = 3;
+    })
+    .await;
+    let mut browser = patient(&portal, "margaret").await;
+    let mut support = portal.staff("sam", StaffRole::Support).await;
+    let verified = "+64215550123";
+    let to_verified = |texts: &[(String, String)]| {
+        texts
+            .iter()
+            .filter(|(to, _)| to == verified)
+            .map(|(_, body)| body.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = to_verified(&portal.texts().await).len();
+    // Twelve notices of three kinds: passkeys added and removed, and the practice's unlock.
+    for round in 0..5 {
+        add_passkey(&mut browser, &format!("Key {round}")).await;
+        let page = browser.post("/api/security", &[]).await.json();
+        let id = page["passkeys"]["passkeys"][0]["id"].to_string();
+        let removed = browser
+            .post("/api/remove_passkey", &[("passkey", &id)])
+            .await;
+        assert_eq!(removed.status, StatusCode::OK, "{}", removed.text());
+    }
+    support_acts(&mut support, "margaret", "unlock", &[]).await;
+    support_acts(&mut support, "margaret", "unlock", &[]).await;
+
+    let notices = to_verified(&portal.texts().await)[before..].to_vec();
+    assert_eq!(
+        notices.len(),
+        11,
+        "ten notices and the day's last: {notices:#?}"
+    );
+    assert!(notices[..10].iter().all(|n| !n.contains("more changes")));
+    assert!(
+        notices[10].contains("more changes were made"),
+        "{}",
+        notices[10]
+    );
+    // Email carries every one of them.
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    assert_eq!(
+        emails
+            .iter()
+            .filter(|e| e.subject.starts_with("A passkey was"))
+            .count(),
+        10
+    );
+    assert_eq!(
+        emails
+            .iter()
+            .filter(|e| e.body.contains("cleared the waits"))
+            .count(),
+        2
+    );
+    // Each fits one text message.
+    for notice in &notices {
+        assert!(
+            notice.chars().count() <= 160,
+            "{} characters: {notice}",
+            notice.chars().count()
+        );
+    }
+
+    // The notices used none of the codes' limits: a sign-in code still goes to the number...
+    browser.post("/api/logout", &[]).await;
+    let login = browser.log_in("margaret").await;
+    assert_eq!(login.json()["code_sent"], true, "{}", login.text());
+    // ...while they filled the day's budget, which a code to a new number does pass.
+    let code = portal.last_code().await;
+    browser.post("/api/verify_code", &[("code", &code)]).await;
+    let refused = browser
+        .post("/api/change_mobile", &[("mobile", "021 555 0999")])
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
     );
 }

@@ -199,17 +199,20 @@ async fn note(portal: &TestPortal, detail: &str) {
     portal
         .portal
         .store
-        .record_audit(&AuditRow {
-            at: portal.clock_now(),
-            account_id: None,
-            username: None,
-            staff_id: None,
-            ip: "192.0.2.1".into(),
-            event: "setting_changed".into(),
-            outcome: "ok".into(),
-            detail: Some(detail.into()),
-            request_id: None,
-        })
+        .record_audit(
+            &portal.secret.audit_key(),
+            &AuditRow {
+                at: portal.clock_now(),
+                account_id: None,
+                username: None,
+                staff_id: None,
+                ip: "192.0.2.1".into(),
+                event: "setting_changed".into(),
+                outcome: "ok".into(),
+                detail: Some(detail.into()),
+                request_id: None,
+            },
+        )
         .await
         .unwrap();
 }
@@ -378,17 +381,20 @@ async fn a_date_range_finds_lines_written_a_little_out_of_time_order() {
         portal
             .portal
             .store
-            .record_audit(&AuditRow {
-                at,
-                account_id: None,
-                username: None,
-                staff_id: None,
-                ip: "192.0.2.1".into(),
-                event: "setting_changed".into(),
-                outcome: "ok".into(),
-                detail: Some(name.into()),
-                request_id: None,
-            })
+            .record_audit(
+                &portal.secret.audit_key(),
+                &AuditRow {
+                    at,
+                    account_id: None,
+                    username: None,
+                    staff_id: None,
+                    ip: "192.0.2.1".into(),
+                    event: "setting_changed".into(),
+                    outcome: "ok".into(),
+                    detail: Some(name.into()),
+                    request_id: None,
+                },
+            )
             .await
             .unwrap();
     }

@@ -25,6 +25,8 @@ pub struct Profile {
     pub pending_mobile_display: Option<String>,
     /// A signed-in session ends after this long without a request.
     pub idle_timeout_seconds: u64,
+    /// This session proved it's the patient recently enough to change their number or email.
+    pub recently_proved: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -153,6 +155,7 @@ mod ssr {
                 pending_mobile: self.pending_mobile.clone(),
                 pending_mobile_display: self.pending_mobile.as_deref().map(display),
                 idle_timeout_seconds: settings.session_idle_seconds as u64,
+                recently_proved: false,
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::{
     portal::Portal,
     session::Session,
     sms::{code_message, Sms},
-    store::{ChallengeRow, IssueRefused, NewSms, NoticeWithCode, StoreError},
+    store::{CappedNotice, ChallengeRow, IssueRefused, NewSms, NoticeQueued, StoreError},
 };
 
 /// Tries per code. Every try counts; a right one ends the code anyway.
@@ -99,22 +99,19 @@ pub struct Issued {
     pub resend_in_seconds: u64,
     /// Identifies this code's challenge (not the code), to withdraw it if its text can't go.
     pub code_mac: String,
-    /// The notice queued with the code, if one was asked for.
-    pub notice_id: Option<i64>,
+    /// The notice queued with the code (or the day's last, or none past its cap), if one was
+    /// asked for.
+    pub notice: Option<NoticeQueued>,
 }
 
-/// A text that must go with the code, and only with it: the old number told of a new one.
+/// A text that must go with the code, and only with it: the old number told of a new one. It
+/// passes the notices' cap (`crate::notify`), never the code's limits.
 pub struct Notice {
     pub account_id: i64,
     /// The number told (E.164).
     pub to: String,
     pub body: String,
-    /// Counted for the notice in the code's transaction, after the code.
-    pub limits: Vec<Limit>,
 }
-
-/// How long the outbox keeps trying a notice.
-pub const NOTICE_RETRIES_FOR: Millis = crate::clock::DAY;
 
 fn mac_context(account_id: i64, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
     format!("{account_id}:{}:{mobile}:{sent_at}", purpose.as_str())
@@ -218,17 +215,27 @@ async fn issue(
         &settings.public_host(),
     );
     let sealed_notice = notice.map(|n| portal.secret.seal(&n.body));
+    let sealed_last = portal.secret.seal(&crate::notify::last_text(portal));
+    let notice_limits = notice.map(|n| {
+        (
+            crate::notify::cap(portal, &n.to),
+            crate::notify::budget(portal),
+        )
+    });
     let notice_to_queue = notice
         .zip(sealed_notice.as_deref())
-        .map(|(n, sealed)| NoticeWithCode {
+        .zip(notice_limits.as_ref())
+        .map(|((n, sealed), (cap, budget))| CappedNotice {
             sms: NewSms {
                 account_id: Some(n.account_id),
                 to: &n.to,
                 sealed_body: sealed,
                 now,
-                give_up_at: now + NOTICE_RETRIES_FOR,
+                give_up_at: now + crate::notify::RETRIES_FOR,
             },
-            limits: &n.limits,
+            last_sealed_body: &sealed_last,
+            cap,
+            budget,
         });
     let issued = portal
         .store
@@ -251,15 +258,9 @@ async fn issue(
                 limits[full.index].refusal(full.oldest, now),
             ))
         }
-        Err(IssueRefused::NoticeLimit(full)) => {
-            let refused = notice.map(|n| n.limits[full.index].refusal(full.oldest, now));
-            return Err(ChallengeError::Limited(refused.unwrap_or_else(|| {
-                PortalError::logged_internal("issuing a code", "a notice's limit without a notice")
-            })));
-        }
     };
     Ok(Issued {
-        notice_id: sms.notice,
+        notice: sms.notice,
         sms: Sms {
             id: sms.code,
             to: challenge.mobile,

@@ -69,47 +69,6 @@ pub fn for_send(
     all
 }
 
-/// The limits on the notice that goes to the verified number `to` with a code for a new number.
-/// It is a text like any other: counted for the account, the network and the portal's daily bill
-/// (the change it comes with spends from that pool anyway), and to `to` with its sign-in codes,
-/// across the accounts that share it. Never against `to`'s allowance as an unproven number,
-/// which anyone can spend by typing it.
-pub fn for_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str) -> Vec<Limit> {
-    vec![
-        per_account(portal, account_id),
-        Limit::new(
-            LimitKind::SmsVerifiedNumber,
-            to,
-            DAY,
-            portal.settings.limits.sign_in_codes_per_number_day,
-            portal.now(),
-            |wait| {
-                format!("Your current number has had as many texts as we can send it today, and it must be told of a new one. Please try again in {wait}, or contact the practice.")
-            },
-        ),
-        per_network(portal, caller),
-        portal_wide(portal),
-    ]
-}
-
-/// The notice's limits as they will stand once the code is counted: one place fewer wherever
-/// the code counts too. For `precheck`, so a change that can't take both texts is refused before
-/// its number is saved.
-pub fn after_the_code(code: &[Limit], notice: &[Limit]) -> Vec<Limit> {
-    notice
-        .iter()
-        .map(|limit| {
-            let shared = code
-                .iter()
-                .filter(|c| c.kind == limit.kind && c.subject == limit.subject)
-                .count() as i64;
-            let mut left = limit.clone();
-            left.max -= shared;
-            left
-        })
-        .collect()
-}
-
 fn per_account(portal: &Portal, account_id: i64) -> Limit {
     Limit::new(
         LimitKind::SmsAccount,
@@ -138,17 +97,9 @@ fn per_network(portal: &Portal, caller: &Caller) -> Limit {
     )
 }
 
+/// The portal's daily budget: texts to numbers not yet verified, and notices.
 fn portal_wide(portal: &Portal) -> Limit {
-    Limit::new(
-        LimitKind::SmsAll,
-        "portal",
-        DAY,
-        portal.settings.limits.sends_per_day,
-        portal.now(),
-        |wait| {
-            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
-        },
-    )
+    crate::notify::budget(portal)
 }
 
 /// Refuses with 429 if a limit is already reached, without counting anything: for checks before

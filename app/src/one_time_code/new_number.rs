@@ -4,9 +4,7 @@
 
 use super::{
     challenge::{self, ChallengeError, Notice, Purpose},
-    sending::{
-        contact_the_practice, email_notice, send_code_with_notice, text_notice, SEND_FAILED,
-    },
+    sending::{contact_the_practice, send_code_with_notice, SEND_FAILED},
     CodeSent, Verified,
 };
 use crate::{
@@ -58,7 +56,6 @@ pub async fn save_and_send(
             mobile.ending(),
             contact_the_practice(portal),
         ),
-        limits: limits::for_notice(portal, caller, patient.id, old),
     });
     let limits = limits::for_send(
         portal,
@@ -68,9 +65,6 @@ pub async fn save_and_send(
         Recipient::Unproven,
     );
     limits::precheck(portal, &limits).await?;
-    if let Some(notice) = &notice {
-        limits::precheck(portal, &limits::after_the_code(&limits, &notice.limits)).await?;
-    }
     portal
         .store
         .save_pending_mobile(patient.id, mobile.e164())
@@ -208,7 +202,7 @@ async fn tell_of_the_change(
             mobile::ending(new),
             contact_the_practice(portal),
         );
-        text_notice(portal, caller, patient.id, old, &body).await;
+        crate::notify::text(portal, caller, patient.id, old, &body).await;
     }
     let body = format!(
         "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
@@ -218,7 +212,7 @@ async fn tell_of_the_change(
         mobile::ending(new),
         contact_the_practice(portal),
     );
-    email_notice(
+    crate::notify::email(
         portal,
         caller,
         patient,

@@ -8,18 +8,17 @@ use super::{
     CodeSent,
 };
 use crate::{
-    account::Patient,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
-    mail::Email,
     mobile::{self, Mobile},
     one_time_code::limits::{self, Recipient},
     portal::Portal,
     session::Session,
     sms::Delivery,
-    store::{NewSms, StoreError},
 };
+
+pub use crate::notify::contact_the_practice;
 
 /// How long "Send Code" waits for the provider before answering anyway.
 const SEND_PATIENCE: Duration = Duration::from_secs(4);
@@ -73,8 +72,8 @@ pub async fn send_code_with_notice(
     let code_mac = issued.code_mac;
     // The notice first, as the old number's holder should hear of a change before any code
     // for it can arrive.
-    if let Some((notice, id)) = notice.zip(issued.notice_id) {
-        deliver_notice(portal, caller, notice.account_id, &notice.to, Ok(id)).await;
+    if let Some((notice, queued)) = notice.zip(issued.notice) {
+        crate::notify::deliver(portal, caller, notice.account_id, &notice.to, queued).await;
     }
     let delivery = portal
         .outbox
@@ -110,85 +109,4 @@ pub async fn send_code_with_notice(
             Err(PortalError::new(ErrorKind::Unavailable, SEND_FAILED))
         }
     }
-}
-
-/// Texts a notice (no code) to `to` and records how the first attempt went. A notice that
-/// can't go now is retried by the outbox worker for a day.
-pub async fn text_notice(portal: &Portal, caller: &Caller, account_id: i64, to: &str, body: &str) {
-    let now = portal.now();
-    let queued = portal
-        .store
-        .queue_sms(&NewSms {
-            account_id: Some(account_id),
-            to,
-            sealed_body: &portal.secret.seal(body),
-            now,
-            give_up_at: now + challenge::NOTICE_RETRIES_FOR,
-        })
-        .await;
-    deliver_notice(portal, caller, account_id, to, queued).await;
-}
-
-/// Makes the first attempt at a queued notice and records how it went.
-async fn deliver_notice(
-    portal: &Portal,
-    caller: &Caller,
-    account_id: i64,
-    to: &str,
-    queued: Result<i64, StoreError>,
-) {
-    let outcome = match queued {
-        Ok(id) => match portal.outbox.deliver_now(id, Duration::from_secs(2)).await {
-            Delivery::Sent | Delivery::NotMine => Outcome::Ok,
-            Delivery::WillRetry(_) => Outcome::Retrying,
-            Delivery::Failed(_) => Outcome::Failed,
-        },
-        Err(err) => {
-            tracing::error!(%err, "queueing a text notice");
-            Outcome::Failed
-        }
-    };
-    let entry = Entry::new(Event::MobileChangeNotice, outcome)
-        .account(account_id)
-        .detail(format!("to {}", mobile::masked(to)));
-    audit::record(portal, caller, entry).await;
-}
-
-/// Emails the patient, if they gave an address. A slow mail server holds the request up for two
-/// seconds at most; the attempt carries on behind it, and is audited.
-pub async fn email_notice(
-    portal: &Portal,
-    caller: &Caller,
-    patient: &Patient,
-    subject: &str,
-    body: String,
-) {
-    let Some(to) = patient.email.clone() else {
-        return;
-    };
-    let (portal, caller, account_id) = (portal.clone(), caller.clone(), patient.id);
-    let email = Email {
-        to,
-        subject: subject.to_string(),
-        body,
-    };
-    let sending = tokio::spawn(async move {
-        let outcome = match portal.mailer.send(&email).await {
-            Ok(()) => Outcome::Ok,
-            Err(err) => {
-                tracing::warn!(%err, "an email notice could not be sent");
-                Outcome::Failed
-            }
-        };
-        let entry = Entry::new(Event::MobileChangeEmail, outcome)
-            .account(account_id)
-            .detail(email.subject);
-        audit::record(&portal, &caller, entry).await;
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(2), sending).await;
-}
-
-/// "contact the practice" and how, to end every message that sends a patient to support.
-pub fn contact_the_practice(portal: &Portal) -> String {
-    portal.practice().contact_the_practice()
 }

@@ -4,7 +4,7 @@
 
 use super::{
     challenge::{self, Purpose},
-    sending::{contact_the_practice, email_notice, send_code_to},
+    sending::{contact_the_practice, send_code_to},
     CodeSent, Verified,
 };
 use crate::{
@@ -179,7 +179,7 @@ async fn first_number_set_at_login(
         portal.practice().practice_name,
         contact_the_practice(portal),
     );
-    email_notice(
+    crate::notify::email(
         portal,
         caller,
         patient,

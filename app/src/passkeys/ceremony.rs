@@ -4,6 +4,12 @@
 //! or write the table can read, alter or move it. The browser holds only a random handle in a
 //! cookie, and the ceremony is bound to the session it began in. It is taken out (deleted) by
 //! the request that finishes it, so it works once, and it expires after 5 minutes.
+//!
+//! A sign-in at `/login` (the button, or the username field's autofill on every view of the
+//! page) keeps nothing: its state, its expiry and the session it is bound to are sealed into the
+//! browser's handle itself, so a page view writes no row and spends nothing of the network's.
+//! Finishing it records its handle as spent until it expires (so no answer is used twice), and
+//! counts one sign-in against the network.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -21,6 +27,18 @@ pub const LIFETIME: Millis = 5 * MINUTE;
 
 const SEALED_AS: &str = "passkey-ceremony";
 
+/// How a handle that carries its own state begins: what tells it from a stored ceremony's.
+const CARRIED: &str = "s.";
+const CARRIED_AS: &str = "passkey-sign-in";
+
+/// What a sign-in's handle carries, sealed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Carried {
+    state: String,
+    session_hash: Option<String>,
+    expires_at: Millis,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Register,
@@ -32,6 +50,8 @@ pub enum Purpose {
     SignIn,
     /// After a password, in place of the code: only that account's passkeys.
     Instead,
+    /// Signed in, to confirm it's them before a change: only that account's passkeys.
+    Confirm,
 }
 
 impl Purpose {
@@ -42,6 +62,7 @@ impl Purpose {
             Purpose::StaffSignIn => "staff_sign_in",
             Purpose::SignIn => "sign_in",
             Purpose::Instead => "instead",
+            Purpose::Confirm => "confirm",
         }
     }
 
@@ -52,6 +73,7 @@ impl Purpose {
             "staff_sign_in" => Some(Purpose::StaffSignIn),
             "sign_in" => Some(Purpose::SignIn),
             "instead" => Some(Purpose::Instead),
+            "confirm" => Some(Purpose::Confirm),
             _ => None,
         }
     }
@@ -70,24 +92,7 @@ pub async fn begin<S: Serialize>(
 ) -> Result<String, PortalError> {
     // Each ceremony keeps a row for its 5 minutes: a script can't fill the table.
     let now = portal.now();
-    let per_network = Limit::new(
-        LimitKind::PasskeyIp,
-        caller.network(portal.settings.ipv6_prefix),
-        HOUR,
-        portal.settings.limits.logins_per_ip_hour,
-        now,
-        |wait| {
-            format!("There have been too many passkey requests from your network. Please try again in {wait}, or use a code sent by text.")
-        },
-    );
-    if let Some(full) = portal
-        .store
-        .count_if_under(std::slice::from_ref(&per_network), now)
-        .await
-        .or_internal("counting passkey requests")?
-    {
-        return Err(per_network.refusal(full.oldest, now));
-    }
+    counted_for_the_network(portal, caller).await?;
     let token = session::new_id();
     let id_hash = session::hash_id(&token);
     let json = serde_json::to_string(state).or_fault("keeping a passkey ceremony")?;
@@ -105,6 +110,80 @@ pub async fn begin<S: Serialize>(
         .await
         .or_internal("keeping a passkey ceremony")?;
     Ok(token)
+}
+
+/// Counts a passkey ceremony against the caller's network, or refuses (429) when it has had its
+/// hour's worth.
+async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(), PortalError> {
+    let now = portal.now();
+    let per_network = Limit::new(
+        LimitKind::PasskeyIp,
+        caller.network(portal.settings.ipv6_prefix),
+        HOUR,
+        portal.settings.limits.logins_per_ip_hour,
+        now,
+        |wait| {
+            format!("There have been too many passkey requests from your network. Please try again in {wait}, or use a code sent by text.")
+        },
+    );
+    match portal
+        .store
+        .count_if_under(std::slice::from_ref(&per_network), now)
+        .await
+        .or_internal("counting passkey requests")?
+    {
+        Some(full) => Err(per_network.refusal(full.oldest, now)),
+        None => Ok(()),
+    }
+}
+
+/// Begins a sign-in ceremony that keeps nothing on the server: its state, expiry and session
+/// are sealed into the handle returned for the browser's cookie.
+pub fn begin_carried<S: Serialize>(
+    portal: &Portal,
+    bound_to: Option<&str>,
+    state: &S,
+) -> Result<String, PortalError> {
+    let carried = Carried {
+        state: serde_json::to_string(state).or_fault("starting a passkey sign-in")?,
+        session_hash: bound_to.map(str::to_string),
+        expires_at: portal.now() + LIFETIME,
+    };
+    let json = serde_json::to_string(&carried).or_fault("starting a passkey sign-in")?;
+    Ok(format!(
+        "{CARRIED}{}",
+        portal.secret.seal_as(CARRIED_AS, &json)
+    ))
+}
+
+/// Takes a carried ceremony's state out, once: refused when it doesn't open, has expired, began
+/// in another session, or was spent already; counted against the network when it is used.
+async fn take_carried<S: DeserializeOwned>(
+    portal: &Portal,
+    caller: &Caller,
+    bound_to: Option<&str>,
+    token: &str,
+) -> Result<S, PortalError> {
+    let carried: Carried = token
+        .strip_prefix(CARRIED)
+        .and_then(|sealed| portal.secret.open_as(CARRIED_AS, sealed))
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .ok_or_else(start_again)?;
+    let now = portal.now();
+    if carried.expires_at <= now || carried.session_hash.as_deref() != bound_to {
+        return Err(start_again());
+    }
+    let state = serde_json::from_str(&carried.state).map_err(|_| start_again())?;
+    counted_for_the_network(portal, caller).await?;
+    let spent = portal
+        .store
+        .spend_ceremony(&session::hash_id(token), carried.expires_at, now)
+        .await
+        .or_internal("spending a passkey sign-in")?;
+    if !spent {
+        return Err(start_again());
+    }
+    Ok(state)
 }
 
 /// What a finished ceremony had kept.
@@ -131,6 +210,14 @@ pub async fn take<S: DeserializeOwned>(
     let Some(token) = &caller.ceremony_token else {
         return Err(start_again());
     };
+    if token.starts_with(CARRIED) {
+        let state = take_carried(portal, caller, bound_to, token).await?;
+        return Ok(Taken {
+            purpose: Purpose::SignIn,
+            account_id: None,
+            state,
+        });
+    }
     let id_hash = session::hash_id(token);
     let row = portal
         .store

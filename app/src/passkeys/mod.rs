@@ -12,14 +12,9 @@
 pub mod ceremony;
 #[cfg(feature = "ssr")]
 pub mod ssr;
-mod step_up;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-#[cfg(feature = "ssr")]
-pub use step_up::ssr as step_up_ssr;
-pub use step_up::{ConfirmCode, ConfirmItsYou, SendConfirmCode};
 
 use crate::error::PortalError;
 
@@ -43,7 +38,7 @@ pub struct SignedInWithPasskey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasskeyChanged {}
 
-/// Starts adding a passkey: the signed-in patient, within 10 minutes of proving who they are.
+/// Starts adding a passkey: the signed-in patient, soon after proving it's them.
 #[server(prefix = "/api", endpoint = "passkey_registration")]
 pub async fn passkey_registration() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
@@ -66,7 +61,8 @@ pub async fn add_passkey(
 }
 
 /// Starts a sign-in with a passkey: after a password, with one of that account's passkeys (in
-/// place of the code); otherwise with any discoverable passkey.
+/// place of the code); signed in, with one of theirs to confirm it's them; otherwise with any
+/// discoverable passkey.
 #[server(prefix = "/api", endpoint = "passkey_challenge")]
 pub async fn passkey_challenge() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
@@ -76,7 +72,8 @@ pub async fn passkey_challenge() -> Result<CeremonyOptions, PortalError> {
     Ok(CeremonyOptions { options })
 }
 
-/// Finishes a sign-in with a passkey: a match signs the patient in, in a new session.
+/// Finishes a sign-in with a passkey: a match signs the patient in, in a new session, or (signed
+/// in already) proves it's them.
 #[server(prefix = "/api", endpoint = "passkey_sign_in")]
 pub async fn passkey_sign_in(
     #[server(default)] credential: String,
@@ -84,11 +81,17 @@ pub async fn passkey_sign_in(
     let portal = crate::request::portal()?;
     let caller = crate::request::caller(&portal).await?;
     crate::request::clear_ceremony_cookie(&portal);
-    let new = ssr::finish_sign_in(&portal, &caller, &credential).await?;
-    crate::request::set_session_cookie(&portal, &new);
-    Ok(SignedInWithPasskey {
-        next: "/".to_string(),
-    })
+    match ssr::finish_sign_in(&portal, &caller, &credential).await? {
+        ssr::Finished::SignedIn(new) => {
+            crate::request::set_session_cookie(&portal, &new);
+            Ok(SignedInWithPasskey {
+                next: "/".to_string(),
+            })
+        }
+        ssr::Finished::Confirmed => Ok(SignedInWithPasskey {
+            next: "/security?confirmed".to_string(),
+        }),
+    }
 }
 
 /// "Rename" on one of the patient's passkeys.
@@ -104,7 +107,7 @@ pub async fn rename_passkey(
     Ok(PasskeyChanged {})
 }
 
-/// "Remove" on one of the patient's passkeys: within 10 minutes of proving who they are.
+/// "Remove" on one of the patient's passkeys: soon after proving it's them.
 #[server(prefix = "/api", endpoint = "remove_passkey")]
 pub async fn remove_passkey(
     #[server(default)] passkey: String,
@@ -118,7 +121,7 @@ pub async fn remove_passkey(
 
 /// A form posted as a plain page goes back to the security page, which says what happened.
 #[cfg(feature = "ssr")]
-fn back_to_security(notice: &str) {
+pub fn back_to_security(notice: &str) {
     if crate::request::is_plain_form_post() {
         leptos_axum::redirect(&format!("/security?{notice}"));
     }

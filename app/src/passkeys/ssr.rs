@@ -15,25 +15,39 @@ use super::{
     PasskeyAdded,
 };
 use crate::{
-    account::Patient,
     audit::{self, Entry, Event, Factor, Outcome},
     caller::Caller,
     clock::{Millis, MINUTE},
     error::{ErrorKind, OrFault, OrInternal, PortalError},
-    mobile,
-    one_time_code::sending::{contact_the_practice, email_notice, text_notice},
+    notify::{self, Change},
     portal::Portal,
     request::Visit,
     session::{self, NewSession, Stage},
-    store::{Holder, PasskeyRow},
+    store::{Holder, PasskeyRow, PasskeyStored},
 };
 
-/// How recently a patient must have proved who they are (a code or a passkey) to add or remove
-/// a passkey.
+/// How recently a staff member must have signed in to add or remove a passkey of their own.
 pub const PROOF_LASTS: Millis = 10 * MINUTE;
 
 /// The longest name a passkey may have.
 const NAME_MOST: usize = 60;
+
+/// The most passkeys a patient may have: each one added is texted to them, and each is one
+/// more way in to look after.
+pub const MOST_PASSKEYS: usize = 10;
+
+/// Whether a name may hold this character: no control, format (bidi overrides, zero-width
+/// joiners) or line and paragraph separators, which could make a name read other than it is.
+fn fit_for_a_name(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
 
 pub const PASSKEYS_OFF: &str =
     "The practice doesn't use passkeys. Please sign in with your password and a code.";
@@ -74,22 +88,8 @@ pub fn rp(portal: &Portal) -> Result<Webauthn, PortalError> {
     relying_party(portal).ok_or_else(PortalError::internal)
 }
 
-/// Whether the session's patient proved who they are recently enough to add or remove one.
-pub fn recently_proved(portal: &Portal, visit: &Visit) -> bool {
-    visit
-        .session
-        .proved_at
-        .is_some_and(|at| portal.now() - at <= PROOF_LASTS)
-}
-
-pub const CONFIRM_FIRST: &str =
-    "For your security, please confirm it's you with a code first. It's been more than 10 minutes since you signed in.";
-
 fn confirm_first(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
-    match recently_proved(portal, visit) {
-        true => Ok(()),
-        false => Err(PortalError::new(ErrorKind::Forbidden, CONFIRM_FIRST)),
-    }
+    crate::proof::required(portal, visit)
 }
 
 pub fn credential_key(id: &[u8]) -> String {
@@ -153,6 +153,14 @@ pub async fn start_registration(
     let patient = &visit.patient;
     let display = format!("{} {}", patient.given_name, patient.family_name);
     let holder = Holder::Patient(patient.id);
+    let held = portal
+        .store
+        .passkeys(holder)
+        .await
+        .or_internal("listing passkeys")?;
+    if held.len() >= MOST_PASSKEYS {
+        return Err(too_many_passkeys());
+    }
     let (options, state) =
         registration_options(portal, &webauthn, holder, &patient.username, &display).await?;
     let token = ceremony::begin(
@@ -172,10 +180,16 @@ pub fn name_of(typed: &str, caller: &Caller) -> Result<String, PortalError> {
     if name.is_empty() {
         return Ok(default_name(caller));
     }
-    if name.chars().count() > NAME_MOST || name.chars().any(char::is_control) {
+    if name.chars().count() > NAME_MOST {
         return Err(PortalError::field(
             "name",
             format!("Please give the passkey a name of up to {NAME_MOST} characters."),
+        ));
+    }
+    if !name.chars().all(fit_for_a_name) {
+        return Err(PortalError::field(
+            "name",
+            "Please use letters, numbers, spaces and punctuation only in the passkey's name.",
         ));
     }
     Ok(name.to_string())
@@ -188,9 +202,22 @@ pub fn unreadable_answer() -> PortalError {
     )
 }
 
+/// What became of a new passkey's answer.
+pub enum NewPasskey {
+    Stored,
+    /// The answer doesn't check out: why, for the audit.
+    Refused(String),
+}
+
+pub fn too_many_passkeys() -> PortalError {
+    PortalError::new(
+        ErrorKind::Conflict,
+        format!("You have {MOST_PASSKEYS} passkeys, as many as an account may have. Please remove one you no longer use first."),
+    )
+}
+
 /// Checks a registration's answer against the ceremony's state and stores the passkey for
-/// `holder`. `Err(Ok(why))` when the answer doesn't check out (for the audit), `Err(Err(_))`
-/// for any other refusal.
+/// `holder`, who may have at most `MOST_PASSKEYS`.
 pub async fn store_new_passkey(
     portal: &Portal,
     webauthn: &Webauthn,
@@ -198,34 +225,34 @@ pub async fn store_new_passkey(
     state: &PasskeyRegistration,
     credential: &str,
     name: &str,
-) -> Result<(), Result<String, PortalError>> {
+) -> Result<NewPasskey, PortalError> {
     let answer: RegisterPublicKeyCredential =
-        serde_json::from_str(credential).map_err(|_| Err(unreadable_answer()))?;
-    let passkey = webauthn
-        .finish_passkey_registration(&answer, state)
-        .map_err(|err| Ok(err.to_string()))?;
-    let json = serde_json::to_string(&passkey)
-        .or_fault("storing a passkey")
-        .map_err(Err)?;
-    let added = portal
+        serde_json::from_str(credential).map_err(|_| unreadable_answer())?;
+    let passkey = match webauthn.finish_passkey_registration(&answer, state) {
+        Ok(passkey) => passkey,
+        Err(err) => return Ok(NewPasskey::Refused(err.to_string())),
+    };
+    let json = serde_json::to_string(&passkey).or_fault("storing a passkey")?;
+    let stored = portal
         .store
         .add_passkey(
             holder,
             &credential_key(passkey.cred_id()),
             name,
             &json,
+            MOST_PASSKEYS as i64,
             portal.now(),
         )
         .await
-        .or_internal("storing a passkey")
-        .map_err(Err)?;
-    if !added {
-        return Err(Err(PortalError::new(
+        .or_internal("storing a passkey")?;
+    match stored {
+        PasskeyStored::Added => Ok(NewPasskey::Stored),
+        PasskeyStored::AddedAlready => Err(PortalError::new(
             ErrorKind::Conflict,
             "That passkey is added already.",
-        )));
+        )),
+        PasskeyStored::TooMany => Err(too_many_passkeys()),
     }
-    Ok(())
 }
 
 pub const NOT_ADDED: &str =
@@ -251,51 +278,21 @@ pub async fn finish_registration(
     // Checked again: the ceremony may have begun just before the 10 minutes ran out.
     confirm_first(portal, visit)?;
     let holder = Holder::Patient(visit.patient.id);
-    match store_new_passkey(portal, &webauthn, holder, &taken.state, credential, &name).await {
-        Ok(()) => {}
-        Err(Ok(why)) => {
-            let entry = Entry::new(Event::PasskeyAdded, Outcome::Refused)
-                .account(visit.patient.id)
-                .detail(why);
-            audit::record(portal, &visit.caller, entry).await;
-            return Err(PortalError::new(ErrorKind::BadRequest, NOT_ADDED));
-        }
-        Err(Err(refusal)) => return Err(refusal),
+    let stored =
+        store_new_passkey(portal, &webauthn, holder, &taken.state, credential, &name).await?;
+    if let NewPasskey::Refused(why) = stored {
+        let entry = Entry::new(Event::PasskeyAdded, Outcome::Refused)
+            .account(visit.patient.id)
+            .detail(why);
+        audit::record(portal, &visit.caller, entry).await;
+        return Err(PortalError::new(ErrorKind::BadRequest, NOT_ADDED));
     }
     let entry = Entry::new(Event::PasskeyAdded, Outcome::Ok)
         .account(visit.patient.id)
         .detail(name.clone());
     audit::record(portal, &visit.caller, entry).await;
-    tell(
-        portal,
-        &visit.caller,
-        &visit.patient,
-        "A passkey was added",
-        &format!("a passkey (\"{name}\") was added to your account"),
-    )
-    .await;
+    notify::security_notice(portal, &visit.caller, &visit.patient, Change::PasskeyAdded).await;
     Ok(PasskeyAdded { name })
-}
-
-/// Tells the patient of a change to their passkeys, by text to the verified number and by
-/// email: someone who got in by other means can't add or remove one unnoticed.
-async fn tell(portal: &Portal, caller: &Caller, patient: &Patient, subject: &str, what: &str) {
-    let practice = portal.practice();
-    if let Some(number) = patient.mobile.verified() {
-        let body = format!(
-            "{}: {what}. If this wasn't you, please {}.",
-            practice.practice_name,
-            contact_the_practice(portal)
-        );
-        text_notice(portal, caller, patient.id, number, &body).await;
-    }
-    let body = format!(
-        "Hello {},\n\nOn your {} patient portal, {what}.\n\nIf this wasn't you, please {} now.\n",
-        patient.given_name,
-        practice.practice_name,
-        contact_the_practice(portal),
-    );
-    email_notice(portal, caller, patient, subject, body).await;
 }
 
 /// What a sign-in ceremony keeps.
@@ -310,12 +307,14 @@ pub async fn start_sign_in(
     caller: &Caller,
 ) -> Result<(String, String), PortalError> {
     let webauthn = rp(portal)?;
-    let after_password = caller
-        .session
-        .as_ref()
-        .filter(|s| s.stage == Stage::PasswordAccepted);
-    let (options, state, purpose, account) = match after_password {
-        Some(session) => {
+    // After a password, in place of the code; signed in, to confirm it's them.
+    let for_account = caller.session.as_ref().and_then(|s| match s.stage {
+        Stage::PasswordAccepted => Some((s, Purpose::Instead)),
+        Stage::SignedIn => Some((s, Purpose::Confirm)),
+        Stage::Registered => None,
+    });
+    let (options, state, purpose, account) = match for_account {
+        Some((session, purpose)) => {
             let passkeys = portal
                 .store
                 .passkeys(Holder::Patient(session.account_id))
@@ -334,7 +333,7 @@ pub async fn start_sign_in(
                 .start_passkey_authentication(&passkeys)
                 .or_fault("starting a passkey sign-in")?;
             let state = SignInState::ForAccount(state);
-            (options, state, Purpose::Instead, Some(session.account_id))
+            (options, state, purpose, Some(session.account_id))
         }
         None => {
             let (mut options, state) = webauthn
@@ -347,7 +346,11 @@ pub async fn start_sign_in(
         }
     };
     let bound_to = caller.session.as_ref().map(|s| s.id_hash.as_str());
-    let token = ceremony::begin(portal, caller, bound_to, purpose, account, &state).await?;
+    // A sign-in from `/login` keeps nothing: every view of the page asks for one.
+    let token = match purpose {
+        Purpose::SignIn => ceremony::begin_carried(portal, bound_to, &state)?,
+        _ => ceremony::begin(portal, caller, bound_to, purpose, account, &state).await?,
+    };
     let options = serde_json::to_string(&options).or_fault("sending passkey options")?;
     Ok((options, token))
 }
@@ -359,11 +362,19 @@ fn not_signed_in() -> PortalError {
     PortalError::unauthorized(NOT_SIGNED_IN)
 }
 
+/// What a finished ceremony came to.
+pub enum Finished {
+    /// A new signed-in session.
+    SignedIn(NewSession),
+    /// The signed-in session confirmed it's them.
+    Confirmed,
+}
+
 pub async fn finish_sign_in(
     portal: &Portal,
     caller: &Caller,
     credential: &str,
-) -> Result<NewSession, PortalError> {
+) -> Result<Finished, PortalError> {
     let webauthn = rp(portal)?;
     let bound_to = caller.session.as_ref().map(|s| s.id_hash.as_str());
     let taken = ceremony::take::<SignInState>(portal, caller, bound_to).await?;
@@ -372,7 +383,9 @@ pub async fn finish_sign_in(
     // Whose sign-in: the account the ceremony was for (after a password), or the one the
     // answer's user handle names. The passkey answering must be that account's.
     let account = match (&taken.state, taken.purpose, taken.account_id) {
-        (SignInState::ForAccount(_), Purpose::Instead, Some(account)) => Some(account),
+        (SignInState::ForAccount(_), Purpose::Instead | Purpose::Confirm, Some(account)) => {
+            Some(account)
+        }
         (SignInState::Discoverable(_), Purpose::SignIn, _) => {
             let named = webauthn
                 .identify_discoverable_authentication(&answer)
@@ -396,43 +409,124 @@ pub async fn finish_sign_in(
     let holder = Holder::Patient(account);
     let checked = match &taken.state {
         SignInState::ForAccount(state) => {
-            check_assertion(portal, &webauthn, holder, &answer, |passkey| {
-                let _ = passkey;
+            check_assertion(portal, holder, &answer, |_| {
                 webauthn.finish_passkey_authentication(&answer, state)
             })
             .await?
         }
         SignInState::Discoverable(state) => {
-            check_assertion(portal, &webauthn, holder, &answer, |passkey| {
+            check_assertion(portal, holder, &answer, |passkey| {
                 webauthn.finish_discoverable_authentication_v2(&answer, state.clone(), passkey)
             })
             .await?
         }
     };
-    let name = match checked {
-        Ok(name) => name,
-        Err(why) => {
+    let checked = match checked {
+        Assertion::Checked(checked) => checked,
+        Assertion::Refused(why) => {
             refused(portal, caller, Some(account), &why).await;
             return Err(not_signed_in());
         }
     };
-    let new = session::begin(portal, caller.browser(), account, Stage::SignedIn)
-        .await
-        .or_internal("starting a session")?;
+    if taken.purpose == Purpose::Confirm {
+        return confirmed(portal, caller, account, &checked).await;
+    }
+    let new = session::begin_with_passkey(
+        portal,
+        caller.browser(),
+        account,
+        checked.id,
+        &checked.passkey,
+    )
+    .await
+    .or_internal("starting a session")?;
+    let Some(new) = new else {
+        refused(
+            portal,
+            caller,
+            Some(account),
+            "a passkey removed as it signed in",
+        )
+        .await;
+        return Err(not_signed_in());
+    };
     let entry = Entry::new(Event::SignedIn, Outcome::Ok)
         .account(account)
         .by(Factor::Passkey)
-        .detail(format!("factor: {} ({name})", Factor::Passkey.as_str()));
+        .detail(format!(
+            "factor: {} ({})",
+            Factor::Passkey.as_str(),
+            checked.name
+        ));
     audit::record(portal, caller, entry).await;
-    Ok(new)
+    Ok(Finished::SignedIn(new))
 }
 
-/// Checks an assertion with `finish` against `holder`'s passkey that made it, and keeps what
-/// webauthn-rs updates (counter, backup state) and when it was used. `Ok(Ok(name))` for the
-/// passkey's name; `Ok(Err(why))` when it doesn't check out: not the holder's, or refused.
+/// A signed-in session's passkey confirmed it's them: the session is proved as of now, if the
+/// passkey is still theirs.
+async fn confirmed(
+    portal: &Portal,
+    caller: &Caller,
+    account: i64,
+    checked: &Checked,
+) -> Result<Finished, PortalError> {
+    let Some(session) = caller.session.as_ref().filter(|s| s.account_id == account) else {
+        return Err(not_signed_in());
+    };
+    let holder = Holder::Patient(account);
+    let now = portal.now();
+    let still_theirs = portal
+        .store
+        .passkey_used(holder, checked.id, &checked.passkey, now)
+        .await
+        .or_internal("storing a passkey")?;
+    if !still_theirs {
+        refused(
+            portal,
+            caller,
+            Some(account),
+            "a passkey removed as it was used",
+        )
+        .await;
+        return Err(not_signed_in());
+    }
+    portal
+        .store
+        .session_proved(&session.id_hash, Some(now))
+        .await
+        .or_internal("recording a proof")?;
+    let entry = Entry::new(Event::SignedIn, Outcome::Ok)
+        .account(account)
+        .by(Factor::Passkey)
+        .detail(format!(
+            "confirming it's them; factor: {} ({})",
+            Factor::Passkey.as_str(),
+            checked.name
+        ));
+    audit::record(portal, caller, entry).await;
+    Ok(Finished::Confirmed)
+}
+
+/// An answer that checked out against one of the holder's passkeys.
+pub struct Checked {
+    pub id: i64,
+    pub name: String,
+    /// The passkey's record as webauthn-rs updated it (counter, backup state), to store with
+    /// its use.
+    pub passkey: String,
+}
+
+/// What checking an answer found.
+pub enum Assertion {
+    Checked(Checked),
+    /// Not the holder's passkey, or refused by webauthn-rs: why, for the audit.
+    Refused(String),
+}
+
+/// Checks an assertion with `finish` against `holder`'s passkey that made it. Nothing is stored:
+/// the caller keeps the updated record with its use.
 pub async fn check_assertion(
     portal: &Portal,
-    webauthn: &Webauthn,
     holder: Holder,
     answer: &PublicKeyCredential,
     finish: impl FnOnce(
@@ -441,29 +535,28 @@ pub async fn check_assertion(
         webauthn_rs::prelude::AuthenticationResult,
         webauthn_rs::prelude::WebauthnError,
     >,
-) -> Result<Result<String, String>, PortalError> {
-    let _ = webauthn;
+) -> Result<Assertion, PortalError> {
     let row = portal
         .store
         .passkey_by_credential(holder, &credential_key(answer.get_credential_id()))
         .await
         .or_internal("finding a passkey")?;
     let Some(row) = row else {
-        return Ok(Err("a passkey this account doesn't have".to_string()));
+        return Ok(Assertion::Refused(
+            "a passkey this account doesn't have".to_string(),
+        ));
     };
     let mut passkey = stored(&row)?;
     let result = match finish(&passkey) {
         Ok(result) => result,
-        Err(err) => return Ok(Err(err.to_string())),
+        Err(err) => return Ok(Assertion::Refused(err.to_string())),
     };
     passkey.update_credential(&result);
-    let json = serde_json::to_string(&passkey).or_fault("storing a passkey")?;
-    portal
-        .store
-        .passkey_used(holder, row.id, &json, portal.now())
-        .await
-        .or_internal("storing a passkey")?;
-    Ok(Ok(row.name))
+    Ok(Assertion::Checked(Checked {
+        id: row.id,
+        name: row.name,
+        passkey: serde_json::to_string(&passkey).or_fault("storing a passkey")?,
+    }))
 }
 
 async fn refused(portal: &Portal, caller: &Caller, account: Option<i64>, why: &str) {
@@ -533,27 +626,14 @@ pub async fn remove(portal: &Portal, visit: &Visit, passkey: &str) -> Result<(),
         .account(visit.patient.id)
         .detail(row.name.clone());
     audit::record(portal, &visit.caller, entry).await;
-    tell(
+    notify::security_notice(
         portal,
         &visit.caller,
         &visit.patient,
-        "A passkey was removed",
-        &format!("a passkey (\"{}\") was removed from your account", row.name),
+        Change::PasskeyRemoved,
     )
     .await;
     Ok(())
-}
-
-/// Support's "Remove passkeys": every passkey of the account goes. Returns how many.
-pub async fn remove_all_by_the_practice(
-    portal: &Portal,
-    patient: &Patient,
-) -> Result<u64, PortalError> {
-    portal
-        .store
-        .remove_passkeys(Holder::Patient(patient.id), None)
-        .await
-        .or_internal("removing passkeys")
 }
 
 /// A passkey as the patient's page lists it.
@@ -578,9 +658,4 @@ pub async fn list(portal: &Portal, holder: Holder) -> Result<Vec<Listed>, Portal
             last_used: row.last_used_at,
         })
         .collect())
-}
-
-/// The verified number's last digits, for "we'll text a code to your mobile ending 23".
-pub fn mobile_ending(patient: &Patient) -> Option<String> {
-    patient.mobile.verified().map(mobile::ending)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    ui::{FormMessage, NewPasswordFields, SubmitButton},
+    ui::{field_error, Field, FormMessage, NewPasswordFields, SubmitButton},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,12 +19,20 @@ pub struct PasswordChosen {}
 /// Replaces a one-time password with the patient's own.
 #[server(prefix = "/api", endpoint = "choose_password")]
 pub async fn choose_password(
+    #[server(default)] one_time_password: String,
     #[server(default)] password: String,
     #[server(default)] confirm_password: Option<String>,
 ) -> Result<PasswordChosen, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in_with_any_password(&portal).await?;
-    ssr::choose_password(&portal, &visit, &password, confirm_password.as_deref()).await?;
+    ssr::choose_password(
+        &portal,
+        &visit,
+        &one_time_password,
+        &password,
+        confirm_password.as_deref(),
+    )
+    .await?;
     leptos_axum::redirect("/");
     Ok(PasswordChosen {})
 }
@@ -49,6 +57,13 @@ pub fn ChoosePasswordPage() -> impl IntoView {
             </p>
             <ActionForm action=choose attr:novalidate=true attr:class="form">
                 <FormMessage error=error/>
+                <Field
+                    name="one_time_password"
+                    label="One-time password from the practice"
+                    kind="password"
+                    autocomplete="current-password"
+                    error=field_error(error, "one_time_password")
+                />
                 <NewPasswordFields error=error/>
                 <SubmitButton label="Save password" pending=choose.pending()/>
             </ActionForm>
@@ -68,6 +83,7 @@ pub mod ssr {
         clock::DAY,
         devices::Forgotten,
         error::{OrInternal, PortalError},
+        notify,
         one_time_code::new_number::end_other_sessions,
         password::NewPassword,
         portal::Portal,
@@ -75,11 +91,16 @@ pub mod ssr {
         store::NewAccountRow,
     };
 
+    pub const WRONG_ONE_TIME_PASSWORD: &str =
+        "That isn't the one-time password the practice gave you. Please check it and try again.";
+
     /// Replaces the practice's one-time password with the patient's own, and ends every other
-    /// session of the account.
+    /// session of the account. The one-time password is asked for again, with the login's
+    /// delays for wrong tries: a session a passkey began never typed it.
     pub async fn choose_password(
         portal: &Portal,
         visit: &Visit,
+        one_time_password: &str,
         password: &str,
         confirm: Option<&str>,
     ) -> Result<(), PortalError> {
@@ -90,6 +111,21 @@ pub mod ssr {
                 "Your password is already your own.",
             ));
         }
+        if one_time_password.is_empty() {
+            return Err(PortalError::field(
+                "one_time_password",
+                "Please type the one-time password the practice gave you.",
+            ));
+        }
+        crate::patient::login::ssr::password_again(
+            portal,
+            &visit.caller,
+            account,
+            one_time_password,
+            "one_time_password",
+            WRONG_ONE_TIME_PASSWORD,
+        )
+        .await?;
         let mut problems = BTreeMap::new();
         let new_password = match NewPassword::parse(password, &account.username) {
             Ok(new_password) => Some(new_password),
@@ -126,7 +162,15 @@ pub mod ssr {
             Some(&visit.session),
             Forgotten::PasswordChanged,
         )
-        .await
+        .await?;
+        notify::security_notice(
+            portal,
+            &visit.caller,
+            account,
+            notify::Change::PasswordChosen,
+        )
+        .await;
+        Ok(())
     }
 
     /// One imported patient per CSV row.

@@ -30,10 +30,13 @@ pub async fn login(
 ) -> Result<LoggedIn, PortalError> {
     let portal = crate::request::portal()?;
     let caller = crate::request::caller(&portal).await?;
-    let (logged_in, session) = ssr::log_in(&portal, &caller, &username, &password).await?;
-    crate::request::set_session_cookie(&portal, &session);
-    leptos_axum::redirect(session.next_page());
-    Ok(logged_in)
+    let step = ssr::log_in(&portal, &caller, &username, &password).await?;
+    crate::request::set_session_cookie(&portal, &step.session);
+    if let Some(device) = &step.device {
+        crate::request::set_device_cookie(&portal, &device.token, device.kept_for);
+    }
+    leptos_axum::redirect(step.session.next_page());
+    Ok(step.logged_in)
 }
 
 #[component]
@@ -115,6 +118,14 @@ pub mod ssr {
         }
     }
 
+    /// What a right password led to: the new session, and the remembered device's new token
+    /// when a device skipped the code (each use replaces it).
+    pub struct PasswordStep {
+        pub logged_in: LoggedIn,
+        pub session: NewSession,
+        pub device: Option<devices::Remembered>,
+    }
+
     /// The password step. A right password starts a session waiting for its code (sent at once
     /// to a verified mobile), or, with two-factor authentication off, a signed-in one.
     pub async fn log_in(
@@ -122,7 +133,7 @@ pub mod ssr {
         caller: &Caller,
         username: &str,
         password: &str,
-    ) -> Result<(LoggedIn, NewSession), PortalError> {
+    ) -> Result<PasswordStep, PortalError> {
         if !could_be_a_username(username) {
             return nobodys_username(portal, caller, username, password).await;
         }
@@ -141,6 +152,33 @@ pub mod ssr {
         step_in(portal, caller, &patient).await
     }
 
+    /// A signed-in patient's password typed again, to prove it's them before a change: it
+    /// passes the login's gate, so wrong tries meet the login's growing delays, and a wrong one
+    /// is audited as a login's would be. `field` and `wrong` say where and what to answer.
+    pub async fn password_again(
+        portal: &Portal,
+        caller: &Caller,
+        patient: &Patient,
+        typed: &str,
+        field: &str,
+        wrong: &str,
+    ) -> Result<(), PortalError> {
+        let key = username_key(&patient.username);
+        let counted = pass_the_gate(portal, caller, &key, &patient.username).await?;
+        if !check_password(portal, caller, Some(patient), &patient.username, typed).await? {
+            refused(portal, caller, Some(patient), &patient.username, &counted).await;
+            // 422 rather than 401: the session stands; only this field is wrong.
+            return Err(PortalError::field(field, wrong));
+        }
+        let network = caller.network(portal.settings.ipv6_prefix);
+        portal
+            .store
+            .accept_login(&key, &network, counted.ip_event, &[], portal.now())
+            .await
+            .or_internal("clearing login failures")?;
+        Ok(())
+    }
+
     /// A username no account could have (too long, or with characters the rule refuses): refused as wrong details, after a password check
     /// against the dummy hash so that it takes as long, and counted only against the network.
     async fn nobodys_username(
@@ -148,7 +186,7 @@ pub mod ssr {
         caller: &Caller,
         typed: &str,
         password: &str,
-    ) -> Result<(LoggedIn, NewSession), PortalError> {
+    ) -> Result<PasswordStep, PortalError> {
         if let Err((outcome, refusal)) = gate_unnamed(portal, caller).await? {
             let entry = Entry::new(Event::Login, outcome).typed_username(typed);
             audit::record(portal, caller, entry).await;
@@ -319,11 +357,16 @@ pub mod ssr {
         portal: &Portal,
         caller: &Caller,
         patient: &Patient,
-    ) -> Result<(LoggedIn, NewSession), PortalError> {
+    ) -> Result<PasswordStep, PortalError> {
         let signed_in = LoggedIn {
             signed_in: true,
             code_sent: false,
             mobile_ending: None,
+        };
+        let step = |logged_in, session, device| PasswordStep {
+            logged_in,
+            session,
+            device,
         };
         // While this instance believes it off; the store has the last word, as another
         // instance may have just switched it back on.
@@ -338,10 +381,10 @@ pub mod ssr {
                 .account(patient.id)
                 .detail("factor: password only, as two-factor is off");
             audit::record(portal, caller, entry).await;
-            return Ok((signed_in, new));
+            return Ok(step(signed_in, new, None));
         }
-        if let Some(new) = on_a_remembered_device(portal, caller, patient).await? {
-            return Ok((signed_in, new));
+        if let Some((new, renewed)) = on_a_remembered_device(portal, caller, patient).await? {
+            return Ok(step(signed_in, new, Some(renewed)));
         }
         let new = session::begin(
             portal,
@@ -363,7 +406,7 @@ pub mod ssr {
                 code_sent: false,
                 mobile_ending: patient.mobile.on_file().map(mobile::ending),
             };
-            return Ok((logged_in, new));
+            return Ok(step(logged_in, new, None));
         };
         // If the text can't go, the 2FA page offers "Send Code" and says what went wrong.
         let sent = send_code_to(
@@ -388,23 +431,24 @@ pub mod ssr {
             code_sent,
             mobile_ending: Some(mobile.ending()),
         };
-        Ok((logged_in, new))
+        Ok(step(logged_in, new, None))
     }
 
     /// A signed-in session without a code, when this browser is one the patient asked to be
     /// remembered and it still is. Only for a patient with a verified number: the device was
-    /// remembered after a code to it.
+    /// remembered after a code to it. Returns the device's new token with the session.
     async fn on_a_remembered_device(
         portal: &Portal,
         caller: &Caller,
         patient: &Patient,
-    ) -> Result<Option<NewSession>, PortalError> {
+    ) -> Result<Option<(NewSession, devices::Remembered)>, PortalError> {
         if patient.mobile.verified().is_none() {
             return Ok(None);
         }
-        let Some(device) = devices::recognised(portal, caller, patient.id)
-            .await
-            .or_internal("checking a remembered device")?
+        let Some(devices::Recognised { device, renewed }) =
+            devices::recognised(portal, caller, patient.id)
+                .await
+                .or_internal("checking a remembered device")?
         else {
             return Ok(None);
         };
@@ -425,6 +469,6 @@ pub mod ssr {
                 device.description
             ));
         audit::record(portal, caller, entry).await;
-        Ok(Some(new))
+        Ok(Some((new, renewed)))
     }
 }

@@ -2,6 +2,7 @@
 //! password step, the 2FA page, the signed-in home and Personal Information, and choosing a
 //! password after the practice's one-time one.
 
+pub mod confirm;
 pub mod existing_patients;
 pub mod home;
 pub mod login;
@@ -18,7 +19,10 @@ use crate::{account::Profile, error::PortalError};
 pub async fn me() -> Result<Profile, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    Ok(visit.patient.profile(&portal.settings))
+    Ok(Profile {
+        recently_proved: crate::proof::recently_proved(&portal, &visit),
+        ..visit.patient.profile(&portal.settings)
+    })
 }
 
 /// The signed-in patient's profile, for the pages under the signed-in layout.

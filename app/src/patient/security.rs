@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    passkeys::{ConfirmItsYou, PasskeyButton},
+    passkeys::PasskeyButton,
+    patient::confirm::{ConfirmFirst, ProofFor},
     ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
 };
 
@@ -28,12 +29,8 @@ pub struct PasskeysPart {
     /// Why passkeys can't be used here, if they can't.
     pub unavailable: Option<String>,
     pub passkeys: Vec<PasskeyLine>,
-    /// The patient proved who they are in the last 10 minutes: they may add and remove.
+    /// The patient proved it's them recently (the practice's minutes): they may add and remove.
     pub may_change: bool,
-    /// Otherwise, the verified number's ending, for "Confirm it's you".
-    pub confirm_with: Option<String>,
-    /// A code to confirm it's them is waiting.
-    pub confirm_code_sent: bool,
     /// The name a new passkey gets: the browser and platform.
     pub default_name: String,
 }
@@ -81,7 +78,6 @@ enum Notice {
     PasskeyAdded,
     PasskeyRenamed,
     PasskeyRemoved,
-    ConfirmCodeSent,
     Confirmed,
     DeviceForgotten,
     DevicesForgotten,
@@ -90,11 +86,10 @@ enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 9] = [
+    const ALL: [Notice; 8] = [
         Notice::PasskeyAdded,
         Notice::PasskeyRenamed,
         Notice::PasskeyRemoved,
-        Notice::ConfirmCodeSent,
         Notice::Confirmed,
         Notice::DeviceForgotten,
         Notice::DevicesForgotten,
@@ -107,7 +102,6 @@ impl Notice {
             Notice::PasskeyAdded => "passkey-added",
             Notice::PasskeyRenamed => "passkey-renamed",
             Notice::PasskeyRemoved => "passkey-removed",
-            Notice::ConfirmCodeSent => "confirm-code-sent",
             Notice::Confirmed => "confirmed",
             Notice::DeviceForgotten => "device-forgotten",
             Notice::DevicesForgotten => "devices-forgotten",
@@ -123,11 +117,8 @@ impl Notice {
             }
             Notice::PasskeyRenamed => "The passkey is renamed.",
             Notice::PasskeyRemoved => "The passkey is removed. It can't sign you in any more.",
-            Notice::ConfirmCodeSent => {
-                "We texted you a code. It can take a few seconds to arrive."
-            }
             Notice::Confirmed => {
-                "Thank you. For the next 10 minutes you can add and remove passkeys."
+                "Thank you for confirming it's you. You can add and remove passkeys now."
             }
             Notice::DeviceForgotten => {
                 "The device is forgotten. Signing in there will ask for a code again."
@@ -294,8 +285,8 @@ fn Passkeys(part: PasskeysPart) -> impl IntoView {
                     </li>
                 }
             }).collect_view();
-            let add = match (may_change, part.confirm_with) {
-                (true, _) => view! {
+            let add = match may_change {
+                true => view! {
                     <PasskeyButton action="add" label="Add a passkey" class="button primary">
                         <div class="field" class:invalid=name_error.is_some()>
                             <label for="passkey-name">"Passkey name"</label>
@@ -304,10 +295,7 @@ fn Passkeys(part: PasskeysPart) -> impl IntoView {
                         </div>
                     </PasskeyButton>
                 }.into_any(),
-                (false, Some(ending)) => view! { <ConfirmItsYou mobile_ending=ending code_sent=part.confirm_code_sent/> }.into_any(),
-                (false, None) => view! {
-                    <p>"To add a passkey, your account needs a verified mobile number. Please contact the practice."</p>
-                }.into_any(),
+                false => view! { <ConfirmFirst purpose=ProofFor::Security/> }.into_any(),
             };
             view! {
                 <FormMessage error=Signal::derive(move || general.clone())/>
@@ -488,15 +476,10 @@ mod ssr {
                 last_used: p.last_used.map(for_people),
             })
             .collect();
-        let may_change = crate::passkeys::ssr::recently_proved(portal, visit);
-        let confirm_code_sent =
-            !may_change && crate::passkeys::step_up_ssr::code_waiting(portal, visit).await?;
         let passkeys = PasskeysPart {
             unavailable,
             passkeys,
-            may_change,
-            confirm_with: crate::passkeys::ssr::mobile_ending(&visit.patient),
-            confirm_code_sent,
+            may_change: crate::proof::recently_proved(portal, visit),
             default_name: crate::passkeys::ssr::default_name(&visit.caller),
         };
         Ok(AccountSecurity {

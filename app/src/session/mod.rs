@@ -199,6 +199,30 @@ pub async fn begin_on_remembered_device(
     Ok(stored.then_some(new))
 }
 
+/// Starts a signed-in session that passkey `passkey_id` began, if the passkey is still the
+/// account's when the session is stored: one removed meanwhile (by the practice, or by the
+/// patient elsewhere) begins none. `passkey` is its record as the sign-in updated it.
+pub async fn begin_with_passkey(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: i64,
+    passkey_id: i64,
+    passkey: &str,
+) -> Result<Option<NewSession>, StoreError> {
+    let previous = browser.previous;
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, true);
+    let stored = portal
+        .store
+        .begin_session_with_passkey(
+            previous.map(|s| s.id_hash.as_str()),
+            &row,
+            passkey_id,
+            passkey,
+        )
+        .await?;
+    Ok(stored.then_some(new))
+}
+
 async fn store_new(
     portal: &Portal,
     browser: Browser<'_>,

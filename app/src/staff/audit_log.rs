@@ -236,10 +236,10 @@ pub mod ssr {
         account::username_key,
         audit::{self, Entry, Event, Outcome, ALL_EVENTS},
         clock::{DAY, SECOND},
-        error::{Fault, OrInternal, PortalError},
+        error::{ErrorKind, Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine, LinesFrom, Store},
+        store::{AuditFilter, AuditLine, ExportRefused, LinesFrom, Store},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -417,8 +417,20 @@ pub mod ssr {
             Ok(visit) => visit,
             Err(err) => return answer(err),
         };
+        // A GET that reads the whole log: another site must not start one in an admin's name
+        // by sending their browser a link, as a search can't be.
+        if crate::request::from_another_site_in(&parts) {
+            return answer(PortalError::new(
+                ErrorKind::Forbidden,
+                "This export came from a link on another site, so it was not started. Please use Export CSV on the audit log page.",
+            ));
+        }
         let filter = match filter(&query) {
             Ok(filter) => filter,
+            Err(err) => return answer(err),
+        };
+        let place = match ExportPlace::take(&portal, visit.member.id).await {
+            Ok(place) => place,
             Err(err) => return answer(err),
         };
         // The first batch is read before answering, so a database that can't be read is a
@@ -427,7 +439,10 @@ pub mod ssr {
         let connections = EXPORT_READS as u32;
         let store = match portal.store.for_one_long_read(connections).await {
             Ok(store) => store,
-            Err(err) => return answer(err.to_portal_error("exporting the audit log")),
+            Err(err) => {
+                place.give_back().await;
+                return answer(err.to_portal_error("exporting the audit log"));
+            }
         };
         let first = match store
             .audit_log(&filter, LinesFrom::Newest, EXPORT_BATCH)
@@ -436,13 +451,16 @@ pub mod ssr {
             Ok(lines) => lines,
             Err(err) => {
                 store.end_long_read().await;
+                place.give_back().await;
                 return answer(err.to_portal_error("exporting the audit log"));
             }
         };
         let (batches, body) =
             tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(EXPORT_AHEAD);
         tokio::spawn(async move {
-            let sent = send_lines(&store, &filter, first, &batches).await;
+            let sent = place
+                .kept_while(send_lines(&store, &filter, first, &batches))
+                .await;
             store.end_long_read().await;
             let outcome = match sent {
                 Ok(_) => Outcome::Ok,
@@ -472,6 +490,69 @@ pub mod ssr {
             axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body)),
         )
             .into_response()
+    }
+
+    /// Exports at once across the portal: each reads the whole log through connections of its
+    /// own, so a few are all the database should carry beside the patients' requests.
+    pub const EXPORTS_AT_ONCE: i64 = 2;
+    /// How long an export's place is held without being renewed: an instance that stops
+    /// mid-export gives its place back after this.
+    const EXPORT_LEASE: i64 = 60 * SECOND;
+
+    /// An export's place among those running, held (and renewed) while it runs.
+    struct ExportPlace {
+        portal: Portal,
+        token: String,
+    }
+
+    impl ExportPlace {
+        async fn take(portal: &Portal, staff_id: i64) -> Result<Self, PortalError> {
+            let token = crate::session::new_id();
+            let now = portal.now();
+            let taken = portal
+                .store
+                .begin_export(&token, staff_id, EXPORTS_AT_ONCE, now, now + EXPORT_LEASE)
+                .await
+                .or_internal("starting an export")?;
+            let message = match taken {
+                Ok(()) => {
+                    return Ok(Self {
+                        portal: portal.clone(),
+                        token,
+                    })
+                }
+                Err(ExportRefused::TheirsRunning) => "Your last export is still running. Please wait for it to finish, then try again.",
+                Err(ExportRefused::PortalBusy) => "Other exports are running. Please wait a minute for them to finish, then try again.",
+            };
+            Err(PortalError::too_many_requests(message, 60))
+        }
+
+        /// Runs `export`, renewing the place meanwhile, and gives the place back at its end.
+        async fn kept_while<T>(self, export: impl std::future::Future<Output = T>) -> T {
+            let renew = async {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(20));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let until = self.portal.now() + EXPORT_LEASE;
+                    if let Err(err) = self.portal.store.renew_export(&self.token, until).await {
+                        tracing::warn!(%err, "keeping an export's place");
+                    }
+                }
+            };
+            let done = tokio::select! {
+                done = export => done,
+                never = renew => never,
+            };
+            self.give_back().await;
+            done
+        }
+
+        async fn give_back(&self) {
+            if let Err(err) = self.portal.store.end_export(&self.token).await {
+                tracing::warn!(%err, "giving an export's place back");
+            }
+        }
     }
 
     /// Stretches of ids read at once, when every line of a stretch is wanted: two keep the
@@ -581,7 +662,14 @@ pub mod ssr {
     fn answer(err: PortalError) -> Response {
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(err)).into_response()
+        let wait = err.retry_after_seconds;
+        let mut response = (status, axum::Json(err)).into_response();
+        if let Some(seconds) = wait {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 
     #[cfg(test)]

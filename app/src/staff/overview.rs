@@ -338,7 +338,7 @@ pub mod ssr {
     use crate::{
         clock::{Millis, DAY},
         portal::Portal,
-        store::TextOnDay,
+        store::{TextCounts, Took},
     };
 
     /// What support did to patients' accounts.
@@ -368,18 +368,14 @@ pub mod ssr {
             .map_err(|e| PortalError::logged_internal("counting the overview's events", e))?;
         let texts = portal
             .store
-            .texts_since(since)
+            .text_counts(since)
             .await
-            .map_err(|e| PortalError::logged_internal("reading the overview's texts", e))?;
+            .map_err(|e| PortalError::logged_internal("counting the overview's texts", e))?;
         Ok(build(first, &events, &texts))
     }
 
     /// The overview of the `DAYS` days from day `first` (days since 1970, UTC).
-    pub fn build(
-        first: i64,
-        events: &[crate::store::EventsOnDay],
-        texts: &[TextOnDay],
-    ) -> Overview {
+    pub fn build(first: i64, events: &[crate::store::EventsOnDay], texts: &TextCounts) -> Overview {
         let slot = |day: i64| {
             let n = day - first;
             (0..DAYS as i64).contains(&n).then_some(n as usize)
@@ -453,34 +449,25 @@ pub mod ssr {
         };
 
         let mut by_status = [vec![0; DAYS], vec![0; DAYS], vec![0; DAYS], vec![0; DAYS]];
-        let mut to_provider = Vec::new();
-        let mut to_phone = Vec::new();
-        for text in texts {
-            let Some(n) = slot(text.created_at.div_euclid(DAY)) else {
+        for day in &texts.by_day {
+            let Some(n) = slot(day.day) else {
                 continue;
             };
-            let reported = text.delivery_status.as_deref();
-            let fate = match (text.status.as_str(), reported) {
-                (_, Some("undelivered" | "failed")) | ("failed", _) => 2,
-                ("sent", Some("delivered" | "read")) => 1,
-                ("sent", _) => 0,
+            let fate = match day.fate.as_str() {
+                "accepted" => 0,
+                "delivered" => 1,
+                "failed" => 2,
                 _ => 3,
             };
-            by_status[fate][n] += 1;
-            if let Some(sent) = text.sent_at {
-                to_provider.push(sent - text.created_at);
-            }
-            if let (1, Some(at)) = (fate, text.delivery_updated_at) {
-                to_phone.push(at - text.created_at);
-            }
+            by_status[fate][n] += day.count;
         }
         let [accepted, delivered, failed, waiting] = by_status;
         let total = |values: &[i64]| values.iter().sum::<i64>();
         let figures = Figures {
             texts_settled: total(&accepted) + total(&delivered) + total(&failed),
             texts_accepted: total(&accepted) + total(&delivered),
-            median_to_provider_ms: median(to_provider),
-            median_to_phone_ms: median(to_phone),
+            median_to_provider_ms: median(&texts.to_provider),
+            median_to_phone_ms: median(&texts.to_phone),
             codes_sent: total(&codes_sent),
             codes_verified: total(&codes_verified),
         };
@@ -503,12 +490,22 @@ pub mod ssr {
         }
     }
 
-    fn median(mut values: Vec<Millis>) -> Option<Millis> {
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_unstable();
-        Some(values[values.len() / 2])
+    /// The middle of how long texts took, to the span it falls in: the span's middle.
+    fn median(took: &[Took]) -> Option<Millis> {
+        let mut spans = took.to_vec();
+        spans.sort_by_key(|t| t.from_ms);
+        let total: i64 = spans.iter().map(|t| t.count).sum();
+        let mut seen = 0;
+        let middle = spans.iter().find(|t| {
+            seen += t.count;
+            seen * 2 > total
+        })?;
+        let width = match middle.from_ms {
+            ms if ms < 10_000 => 100,
+            ms if ms < 60_000 => 1_000,
+            _ => 60_000,
+        };
+        Some(middle.from_ms + width / 2)
     }
 
     fn day(days_since_1970: i64) -> Day {

@@ -191,7 +191,9 @@ pub mod ssr {
         staff::{sign_in, when},
         store::Holder,
     };
-    use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential};
+    use webauthn_rs::prelude::{
+        DiscoverableAuthentication, PasskeyRegistration, PublicKeyCredential,
+    };
 
     fn recently_signed_in(portal: &Portal, visit: &StaffVisit) -> bool {
         portal.now() - visit.session.created_at <= PROOF_LASTS
@@ -271,25 +273,15 @@ pub mod ssr {
             return Err(sign_in_again());
         }
         let holder = Holder::Staff(visit.member.id);
-        match passkeys::store_new_passkey(
-            portal,
-            &webauthn,
-            holder,
-            &taken.state,
-            credential,
-            &name,
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(Ok(why)) => {
-                let entry = Entry::new(Event::PasskeyAdded, Outcome::Refused)
-                    .staff(visit.member.id)
-                    .detail(why);
-                audit::record(portal, &visit.caller, entry).await;
-                return Err(PortalError::new(ErrorKind::BadRequest, passkeys::NOT_ADDED));
-            }
-            Err(Err(refusal)) => return Err(refusal),
+        let stored =
+            passkeys::store_new_passkey(portal, &webauthn, holder, &taken.state, credential, &name)
+                .await?;
+        if let passkeys::NewPasskey::Refused(why) = stored {
+            let entry = Entry::new(Event::PasskeyAdded, Outcome::Refused)
+                .staff(visit.member.id)
+                .detail(why);
+            audit::record(portal, &visit.caller, entry).await;
+            return Err(PortalError::new(ErrorKind::BadRequest, passkeys::NOT_ADDED));
         }
         let entry = Entry::new(Event::PasskeyAdded, Outcome::Ok)
             .staff(visit.member.id)
@@ -328,6 +320,12 @@ pub mod ssr {
         )
     }
 
+    /// The options for a staff sign-in with a passkey, after the password. Every answer looks
+    /// the same, whether the name is nobody's, the password wrong, or the staff member has no
+    /// passkey: the options ask for any passkey of the portal's (a discoverable one, as every
+    /// passkey here is made), so they name no credential and depend on nothing typed. Only a
+    /// right password binds the ceremony to the staff member; anything else fails when the
+    /// passkey comes back, with the one answer for every wrong detail.
     pub async fn start_sign_in(
         portal: &Portal,
         caller: &Caller,
@@ -336,30 +334,34 @@ pub mod ssr {
     ) -> Result<(String, String), PortalError> {
         let webauthn = passkeys::rp(portal)?;
         let member = sign_in::ssr::password_first(portal, caller, username, password).await?;
-        let stored = portal
-            .store
-            .passkeys(Holder::Staff(member.id))
-            .await
-            .or_internal("listing passkeys")?
-            .iter()
-            .map(|row| serde_json::from_str(&row.passkey))
-            .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
-            .map_err(|e| PortalError::logged_internal("reading a stored passkey", e))?;
-        if stored.is_empty() {
-            return Err(PortalError::new(
-                ErrorKind::BadRequest,
-                "You haven't added a passkey yet. Please use your authenticator code.",
-            ));
+        if let Some(member) = &member {
+            let has_passkeys = !portal
+                .store
+                .passkeys(Holder::Staff(member.id))
+                .await
+                .or_internal("listing passkeys")?
+                .is_empty();
+            let detail = match has_passkeys {
+                true => "password right: a passkey sign-in begins",
+                false => "password right, but no passkey added: the sign-in will be refused",
+            };
+            let entry = Entry::new(Event::StaffLogin, Outcome::PasswordAccepted)
+                .staff(member.id)
+                .by(Factor::Passkey)
+                .detail(detail);
+            audit::record(portal, caller, entry).await;
         }
-        let (options, state) = webauthn
-            .start_passkey_authentication(&stored)
+        let (mut options, state) = webauthn
+            .start_discoverable_authentication()
             .map_err(|e| PortalError::logged_internal("starting a passkey sign-in", e))?;
+        // A button press: the browser asks at once.
+        options.mediation = None;
         let token = ceremony::begin(
             portal,
             caller,
             None,
             Purpose::StaffSignIn,
-            Some(member.id),
+            member.map(|m| m.id),
             &state,
         )
         .await?;
@@ -375,16 +377,20 @@ pub mod ssr {
         credential: &str,
     ) -> Result<String, PortalError> {
         let webauthn = passkeys::rp(portal)?;
-        let taken = ceremony::take::<PasskeyAuthentication>(portal, caller, None).await?;
-        let (Purpose::StaffSignIn, Some(staff_id)) = (taken.purpose, taken.account_id) else {
+        let taken = ceremony::take::<DiscoverableAuthentication>(portal, caller, None).await?;
+        if taken.purpose != Purpose::StaffSignIn {
             return Err(PortalError::new(
                 ErrorKind::BadRequest,
                 ceremony::START_AGAIN,
             ));
-        };
+        }
         let answer: PublicKeyCredential =
             serde_json::from_str(credential).map_err(|_| passkeys::unreadable_answer())?;
         let refused = || PortalError::unauthorized(sign_in::ssr::WRONG_DETAILS);
+        // No staff member: the password was wrong (already audited).
+        let Some(staff_id) = taken.account_id else {
+            return Err(refused());
+        };
         let member = portal
             .store
             .staff_member(staff_id)
@@ -393,22 +399,32 @@ pub mod ssr {
             .and_then(crate::account::staff::StaffMember::from_row)
             .filter(crate::account::staff::StaffMember::active)
             .ok_or_else(refused)?;
-        let checked =
-            passkeys::check_assertion(portal, &webauthn, Holder::Staff(staff_id), &answer, |_| {
-                webauthn.finish_passkey_authentication(&answer, &taken.state)
-            })
-            .await?;
-        let name = match checked {
-            Ok(name) => name,
-            Err(why) => {
-                let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
-                    .staff(staff_id)
-                    .by(Factor::Passkey)
-                    .detail(format!("factor: passkey; {why}"));
-                audit::record(portal, caller, entry).await;
-                return Err(refused());
-            }
+        let holder = Holder::Staff(staff_id);
+        let checked = passkeys::check_assertion(portal, holder, &answer, |passkey| {
+            webauthn.finish_discoverable_authentication_v2(&answer, taken.state.clone(), passkey)
+        })
+        .await?;
+        let refuse = |why: String| async move {
+            let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
+                .staff(staff_id)
+                .by(Factor::Passkey)
+                .detail(format!("factor: passkey; {why}"));
+            audit::record(portal, caller, entry).await;
+            refused()
         };
+        let checked = match checked {
+            passkeys::Assertion::Checked(checked) => checked,
+            passkeys::Assertion::Refused(why) => return Err(refuse(why).await),
+        };
+        let still_there = portal
+            .store
+            .passkey_used(holder, checked.id, &checked.passkey, portal.now())
+            .await
+            .or_internal("storing a passkey")?;
+        if !still_there {
+            return Err(refuse("a passkey removed as it signed in".to_string()).await);
+        }
+        let name = checked.name;
         let (_, cookie) =
             sign_in::ssr::admit(portal, caller, previous, member, Some(&name)).await?;
         Ok(cookie)

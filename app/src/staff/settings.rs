@@ -24,6 +24,7 @@ pub struct PracticeSettingsForm {
     pub resend_cooldown_seconds: i64,
     pub remember_device_days: i64,
     pub passkeys: bool,
+    pub recent_proof_minutes: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -65,6 +66,8 @@ pub struct PostedSettings {
     /// Sent by every form that shows the "Passkeys" checkbox, so that a page older than it
     /// leaves passkeys as they are rather than switching them off.
     pub passkeys_shown: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub recent_proof_minutes: Option<String>,
     pub version: String,
 }
 
@@ -84,6 +87,7 @@ pub async fn save_practice_settings(
         remember_device_days,
         passkeys,
         passkeys_shown,
+        recent_proof_minutes,
         version,
     } = posted;
     let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
@@ -96,6 +100,7 @@ pub async fn save_practice_settings(
         first_number_at_login,
         resend_cooldown_seconds,
         remember_device_days,
+        recent_proof_minutes,
         version,
     };
     let saved = ssr::save(&portal, &visit, form).await?;
@@ -224,6 +229,14 @@ fn SettingsFields(
                 hint="After a code, patients may skip the code on that device for this many days (their password is still needed). 0 turns it off; at most 90."
                 error=field_error(error, "remember_device_days")
             />
+            <Field
+                name="recent_proof_minutes"
+                label="Recent proof (minutes)"
+                inputmode="numeric"
+                value=settings.recent_proof_minutes.to_string()
+                hint="To change their mobile number, email or passkeys, patients confirm it's them with a code or a passkey if their last one was longer ago than this. From 1 to 60."
+                error=field_error(error, "recent_proof_minutes")
+            />
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>
         </ActionForm>
@@ -256,6 +269,7 @@ mod ssr {
             resend_cooldown_seconds: settings.resend_cooldown_seconds,
             remember_device_days: settings.remember_device_days,
             passkeys: settings.passkeys,
+            recent_proof_minutes: settings.recent_proof_minutes,
             version: settings.version,
         }
     }
@@ -271,6 +285,7 @@ mod ssr {
         pub remember_device_days: Option<String>,
         /// `None`: the form didn't show the checkbox.
         pub passkeys: Option<bool>,
+        pub recent_proof_minutes: Option<String>,
         pub version: String,
     }
 
@@ -372,6 +387,20 @@ mod ssr {
                 );
                 0
             });
+        let most_minutes = crate::portal::MOST_RECENT_PROOF_MINUTES;
+        let recent_proof_minutes = typed
+            .recent_proof_minutes
+            .map_or(Some(stored.recent_proof_minutes), |minutes| {
+                minutes.trim().parse::<i64>().ok()
+            })
+            .filter(|m| (1..=most_minutes).contains(m))
+            .unwrap_or_else(|| {
+                problems.insert(
+                    "recent_proof_minutes".into(),
+                    format!("Please enter a whole number of minutes from 1 to {most_minutes}."),
+                );
+                0
+            });
         // A form without a version (an old page) is taken as filled from what is stored now.
         let version = match typed.version.trim() {
             "" => stored.version,
@@ -394,6 +423,7 @@ mod ssr {
             resend_cooldown_seconds,
             remember_device_days,
             passkeys: typed.passkeys.unwrap_or(stored.passkeys),
+            recent_proof_minutes,
             version,
         })
     }
@@ -437,6 +467,11 @@ mod ssr {
                 "remember devices (days)",
                 old.remember_device_days.to_string(),
                 new.remember_device_days.to_string(),
+            ),
+            (
+                "recent proof (minutes)",
+                old.recent_proof_minutes.to_string(),
+                new.recent_proof_minutes.to_string(),
             ),
         ]
         .into_iter()

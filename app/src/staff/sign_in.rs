@@ -192,18 +192,21 @@ pub mod ssr {
     }
 
     /// The password step of a sign-in with a passkey in place of the authenticator code: the
-    /// same gate, and the same answer for every wrong detail. Returns the staff member.
+    /// same gate. Returns the staff member if the password was right; a wrong one (or a name
+    /// nobody has) is audited here and answered `None`, so the caller can answer every case
+    /// alike and refuse only when the passkey comes back.
     pub async fn password_first(
         portal: &Portal,
         caller: &Caller,
         username: &str,
         password: &str,
-    ) -> Result<StaffMember, PortalError> {
+    ) -> Result<Option<StaffMember>, PortalError> {
         if !could_be_a_username(username) {
-            return Err(nobodys_username(portal, caller, username, password, "")
-                .await
-                .err()
-                .unwrap_or_else(|| PortalError::unauthorized(WRONG_DETAILS)));
+            return match nobodys_username(portal, caller, username, password, "").await {
+                Err(err) if err.error == crate::error::ErrorKind::Unauthorized => Ok(None),
+                Err(err) => Err(err),
+                Ok(_) => Ok(None),
+            };
         }
         let key = accounts::login_key(username);
         let ip_event = pass_the_gate(portal, caller, &key, username).await?;
@@ -211,7 +214,9 @@ pub mod ssr {
             .await
             .or_internal("looking up a staff member")?;
         let right = password_matches(portal, member.as_ref(), password).await?;
-        let member = right_or_refused(portal, caller, member, right, username).await?;
+        let Ok(member) = right_or_refused(portal, caller, member, right, username).await else {
+            return Ok(None);
+        };
         // A right password is no guess: the failures counted against the name are cleared.
         let network = caller.network(portal.settings.ipv6_prefix);
         portal
@@ -219,7 +224,7 @@ pub mod ssr {
             .accept_login(&key, &network, ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
-        Ok(member)
+        Ok(Some(member))
     }
 
     /// A username too long to be anyone's: refused as wrong details, after as long as a check

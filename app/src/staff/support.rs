@@ -129,11 +129,19 @@ impl SupportAction {
     fn explanation(self) -> &'static str {
         match self {
             SupportAction::Unlock => "Clears the login delays, so the patient can try their password again now.",
-            SupportAction::ResetMobile => "Removes the patient's mobile numbers and forgets their remembered devices. At their next login they give a new one and verify it with a code. Only do this once you're sure you're talking to the patient.",
+            SupportAction::ResetMobile => "Removes the patient's mobile numbers and passkeys, forgets their remembered devices and signs them out everywhere. At their next login they give a new number and verify it with a code. Only do this once you're sure you're talking to the patient.",
             SupportAction::EndSessions => "Signs the patient out everywhere, and forgets their remembered devices.",
             SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
-            SupportAction::RemovePasskeys => "Removes every passkey on the patient's account, for a lost or stolen phone or computer. They sign in with their password and a code, and may add a passkey again.",
+            SupportAction::RemovePasskeys => "Removes every passkey on the patient's account, for a lost or stolen phone or computer, and signs them out everywhere. They sign in with their password and a code, and may add a passkey again.",
         }
+    }
+
+    /// Whether the form offers "Also remove passkeys" (ticked).
+    pub fn offers_passkey_removal(self) -> bool {
+        matches!(
+            self,
+            SupportAction::EndSessions | SupportAction::OneTimePassword
+        )
     }
 }
 
@@ -176,10 +184,17 @@ pub async fn act_on_patient(
     #[server(default)] patient: String,
     action: SupportAction,
     #[server(default)] reason: String,
+    /// "Also remove passkeys", for the actions that offer it: the form sends `asked` with it,
+    /// so an unticked box is told apart from a request that never offered one, which removes
+    /// them (the safe side).
+    #[server(default)]
+    also_remove_passkeys: Option<String>,
+    #[server(default)] passkeys_choice: Option<String>,
 ) -> Result<ActionDone, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
-    ssr::act(&portal, &visit, &patient, action, &reason).await
+    let remove_passkeys = also_remove_passkeys.is_some() || passkeys_choice.is_none();
+    ssr::act(&portal, &visit, &patient, action, &reason, remove_passkeys).await
 }
 
 /// The search is a plain GET form, answered with the page: the same whether the page's scripts
@@ -465,6 +480,13 @@ fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView 
                         <input type="hidden" name="patient" value=reference/>
                         <input type="hidden" name="action" value=action.as_str()/>
                         <Field name="reason" label="Reason" hint="Why, in a few words: it goes into the audit log." error=field_error(error, "reason")/>
+                        {action.offers_passkey_removal().then(|| view! {
+                            <input type="hidden" name="passkeys_choice" value="asked"/>
+                            <div class="field checkbox">
+                                <input type="checkbox" id="also-remove-passkeys" name="also_remove_passkeys" value="on" checked=true/>
+                                <label for="also-remove-passkeys">"Also remove passkeys"</label>
+                            </div>
+                        })}
                         <div class="actions">
                             <SubmitButton label="Confirm" pending=act.pending()/>
                             <button type="button" class="button link" on:click=move |_| chosen.set(None)>"Cancel"</button>
@@ -488,12 +510,11 @@ pub mod ssr {
         devices::{self, Forgotten},
         error::{OrInternal, PortalError},
         mobile,
-        one_time_code::sending::{contact_the_practice, text_notice},
+        notify::{self, contact_the_practice},
         portal::Portal,
         request::StaffVisit,
-        session,
         staff::{reason, when},
-        store::{AuditLine, PatientSearch},
+        store::{AccessToTake, AuditLine, PatientSearch},
     };
 
     const PAGE_SIZE: i64 = 20;
@@ -726,11 +747,15 @@ pub mod ssr {
         reference: &str,
         action: SupportAction,
         typed_reason: &str,
+        also_remove_passkeys: bool,
     ) -> Result<ActionDone, PortalError> {
         let patient = patient(portal, visit, reference).await?;
         let reason = reason(typed_reason)?;
         let store = &portal.store;
-        let (event, message, password, notice) = match action {
+        // What could still sign the patient in without their password and number goes with
+        // each action that gives the account a new start, or the passkey on a stolen phone (or
+        // a thief's remembered browser) would outlive it.
+        let (event, message, password, take, notice) = match action {
             SupportAction::Unlock => {
                 store
                     .unlock(&username_key(&patient.username))
@@ -740,30 +765,40 @@ pub mod ssr {
                     Event::PatientUnlocked,
                     "The login delays are cleared.",
                     None,
+                    None,
                     "the practice cleared the waits on your logins",
                 )
             }
             SupportAction::ResetMobile => {
                 // Told before the reset, while there is a number to tell.
-                tell_patient(portal, visit, &patient, "the practice reset your sign-in mobile number; you'll be asked for a new one at your next login").await;
+                tell_patient(portal, visit, &patient, "the practice reset your sign-in mobile number and removed your passkeys; you'll be asked for a new number at your next login").await;
                 store
                     .reset_mobile(patient.id)
                     .await
                     .or_internal("resetting a number")?;
-                forget_devices(portal, visit, patient.id, Forgotten::ByThePractice).await?;
-                (Event::MobileReset, "The mobile number is reset. At the next login the patient gives a new one and verifies it.", None, "")
+                let take = AccessToTake {
+                    passkeys: true,
+                    devices: true,
+                };
+                (Event::MobileReset, "The mobile number is reset, the passkeys are removed and the patient is signed out everywhere. At the next login the patient gives a new number and verifies it.", None, Some((take, Forgotten::ByThePractice)), "")
             }
             SupportAction::EndSessions => {
-                session::end_others(portal, patient.id, None)
-                    .await
-                    .or_internal("ending sessions")?;
-                forget_devices(portal, visit, patient.id, Forgotten::ByThePractice).await?;
-                (
-                    Event::AllSessionsEnded,
-                    "The patient is signed out everywhere.",
-                    None,
-                    "the practice signed you out everywhere",
-                )
+                let take = AccessToTake {
+                    passkeys: also_remove_passkeys,
+                    devices: true,
+                };
+                let (message, notice) = match also_remove_passkeys {
+                    true => (
+                        "The patient is signed out everywhere, and their passkeys are removed.",
+                        "the practice signed you out everywhere and removed your passkeys",
+                    ),
+                    false => (
+                        "The patient is signed out everywhere.",
+                        "the practice signed you out everywhere",
+                    ),
+                };
+                let take = Some((take, Forgotten::ByThePractice));
+                (Event::AllSessionsEnded, message, None, take, notice)
             }
             SupportAction::OneTimePassword => {
                 let password = new_one_time_password();
@@ -781,31 +816,49 @@ pub mod ssr {
                     .unlock(&username_key(&patient.username))
                     .await
                     .or_internal("unlocking")?;
-                session::end_others(portal, patient.id, None)
-                    .await
-                    .or_internal("ending sessions")?;
-                forget_devices(portal, visit, patient.id, Forgotten::PasswordChanged).await?;
-                (Event::OneTimePasswordIssued, "A one-time password is set. The patient chooses their own at the next sign-in.", Some(password), "the practice gave you a new one-time password")
+                let take = AccessToTake {
+                    passkeys: also_remove_passkeys,
+                    devices: true,
+                };
+                let notice = match also_remove_passkeys {
+                    true => {
+                        "the practice gave you a new one-time password and removed your passkeys"
+                    }
+                    false => "the practice gave you a new one-time password",
+                };
+                let take = Some((take, Forgotten::PasswordChanged));
+                (Event::OneTimePasswordIssued, "A one-time password is set. The patient chooses their own at the next sign-in.", Some(password), take, notice)
             }
             SupportAction::RemovePasskeys => {
-                let removed =
-                    crate::passkeys::ssr::remove_all_by_the_practice(portal, &patient).await?;
-                let message = match removed {
-                    0 => "The patient had no passkeys.",
-                    _ => "The patient's passkeys are removed.",
+                let take = AccessToTake {
+                    passkeys: true,
+                    devices: false,
                 };
                 (
                     Event::PasskeysRemovedByPractice,
-                    message,
+                    "The patient's passkeys are removed, and they are signed out everywhere.",
                     None,
-                    "the practice removed the passkeys on your account",
+                    Some((take, Forgotten::ByThePractice)),
+                    "the practice removed the passkeys on your account and signed you out everywhere",
                 )
             }
         };
+        let mut detail = format!("reason: {reason}");
+        if let Some((take, why)) = take {
+            let taken = store
+                .take_access(patient.id, take)
+                .await
+                .or_internal("signing a patient out everywhere")?;
+            detail.push_str(&format!(
+                "; {} passkey(s) removed, {} remembered device(s) forgotten, {} session(s) ended",
+                taken.passkeys, taken.devices, taken.sessions
+            ));
+            devices::record_forgotten(portal, &visit.caller, patient.id, taken.devices, why).await;
+        }
         let entry = Entry::new(event, Outcome::Ok)
             .account(patient.id)
             .staff(visit.member.id)
-            .detail(format!("reason: {reason}"));
+            .detail(detail);
         audit::record(portal, &visit.caller, entry).await;
         if !notice.is_empty() {
             tell_patient(portal, visit, &patient, notice).await;
@@ -817,18 +870,6 @@ pub mod ssr {
     }
 
     /// Texts the patient's verified number, and emails them, that support did something.
-    /// Forgets the patient's remembered devices as part of an action of the practice's.
-    async fn forget_devices(
-        portal: &Portal,
-        visit: &StaffVisit,
-        account_id: i64,
-        why: Forgotten,
-    ) -> Result<u64, PortalError> {
-        devices::forget_all(portal, &visit.caller, account_id, why)
-            .await
-            .or_internal("forgetting remembered devices")
-    }
-
     async fn tell_patient(portal: &Portal, visit: &StaffVisit, patient: &Patient, what: &str) {
         let practice = portal.practice();
         let body = format!(
@@ -837,10 +878,10 @@ pub mod ssr {
             contact_the_practice(portal),
         );
         if let Some(number) = patient.mobile.verified() {
-            text_notice(portal, &visit.caller, patient.id, number, &body).await;
+            notify::text(portal, &visit.caller, patient.id, number, &body).await;
         }
         let email = format!("Hello {},\n\n{body}\n", patient.given_name);
-        crate::one_time_code::sending::email_notice(
+        notify::email(
             portal,
             &visit.caller,
             patient,

@@ -1,7 +1,12 @@
 //! One-time-code challenges, and the writes that must happen together with them. A challenge
 //! belongs to the session that asked for it.
 
-use super::{limit_key, limits::LimitReached, outbox::NewSms, serialize, Store, StoreError};
+use super::{
+    limit_key,
+    limits::LimitReached,
+    outbox::{CappedNotice, NoticeQueued},
+    serialize, Store, StoreError,
+};
 use crate::{clock::Millis, limits::Limit};
 
 /// Why a code was not issued.
@@ -11,15 +16,6 @@ pub enum IssueRefused {
     Cooldown { ready_at: Millis },
     /// One of the code's limits is full.
     Limit(LimitReached),
-    /// One of the notice's limits is full, once the code is counted.
-    NoticeLimit(LimitReached),
-}
-
-/// A text without a code that goes out with a code and only with it (the old number told of a
-/// new one), counted against its own limits.
-pub struct NoticeWithCode<'a> {
-    pub sms: NewSms<'a>,
-    pub limits: &'a [Limit],
 }
 
 /// The messages queued for an issued code: the code's, claimed to be sent at once, and the
@@ -27,7 +23,7 @@ pub struct NoticeWithCode<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IssuedSms {
     pub code: i64,
-    pub notice: Option<i64>,
+    pub notice: Option<NoticeQueued>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,22 +66,24 @@ impl Store {
     /// the new one (already claimed by this sender, to go at once), and counts the send against
     /// the limits, all in one transaction: a code is never live without its message. The
     /// cooldown (`cooldown` after the previous code) and the limits are checked in the same
-    /// transaction, so parallel requests can't all slip through. A `notice` is queued and
-    /// counted in the same transaction, after the code (so a limit both count needs room for
-    /// both): it goes once for each code, never without one.
+    /// transaction, so parallel requests can't all slip through. A `notice` is queued in the
+    /// same transaction under its own cap: it goes once for each code, never without one, and
+    /// never holds the code back.
     pub async fn issue_challenge(
         &self,
         challenge: &ChallengeRow,
         sealed_body: &str,
         cooldown: Millis,
         limits: &[Limit],
-        notice: Option<&NoticeWithCode<'_>>,
+        notice: Option<&CappedNotice<'_>>,
         lease_until: Millis,
     ) -> Result<Result<IssuedSms, IssueRefused>, StoreError> {
         let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
-        let notice_limits = notice.map_or(&[][..], |n| n.limits);
-        let mut keys: Vec<String> = limits.iter().chain(notice_limits).map(limit_key).collect();
+        let mut keys: Vec<String> = limits.iter().map(limit_key).collect();
+        if let Some(notice) = notice {
+            keys.extend([limit_key(notice.cap), limit_key(notice.budget)]);
+        }
         keys.push(format!(
             "challenge:{}:{}",
             challenge.session_id_hash, challenge.purpose
@@ -106,14 +104,7 @@ impl Store {
         }
         super::limits::insert_events(&mut tx, limits, now).await?;
         let notice_id = match notice {
-            Some(notice) => {
-                if let Some(full) = super::limits::first_reached(&mut tx, notice.limits).await? {
-                    // Dropping the transaction takes the code's counts back too.
-                    return Ok(Err(IssueRefused::NoticeLimit(full)));
-                }
-                super::limits::insert_events(&mut tx, notice.limits, now).await?;
-                Some(super::outbox::insert_pending_sms(&mut tx, &notice.sms).await?)
-            }
+            Some(notice) => Some(super::outbox::insert_capped_notice(&mut tx, notice).await?),
             None => None,
         };
         let sms_id = super::outbox::insert_claimed_sms(

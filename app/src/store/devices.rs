@@ -60,13 +60,28 @@ impl Store {
         .await?)
     }
 
-    pub async fn device_used(&self, id: i64, now: Millis) -> Result<(), StoreError> {
-        sqlx::query("UPDATE remembered_devices SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+    /// A remembered device used: its token is replaced by `new_token_hash`, if it is still
+    /// `old_token_hash`. `false` when another request used the same token first, so of two
+    /// browsers holding one token (the patient's and a copy), only one goes on.
+    pub async fn device_used(
+        &self,
+        id: i64,
+        old_token_hash: &str,
+        new_token_hash: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE remembered_devices SET last_used_at = $1, token_hash = $2 \
+             WHERE id = $3 AND token_hash = $4",
+        )
+        .bind(now)
+        .bind(new_token_hash)
+        .bind(id)
+        .bind(old_token_hash)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// The account's remembered devices, most recently used first.

@@ -115,6 +115,12 @@ pub(super) async fn first_reached(
     Ok(reached(windows, counts))
 }
 
+/// How many events a window holds (up to its limit), inside the caller's transaction.
+pub(super) async fn count_in(conn: &mut AnyConnection, window: &Limit) -> Result<i64, StoreError> {
+    let counts = count_windows(conn, std::slice::from_ref(window)).await?;
+    Ok(counts.first().map_or(0, |(count, _)| *count))
+}
+
 /// Counts one event in each window, inside the caller's transaction.
 pub(super) async fn insert_events(
     conn: &mut AnyConnection,

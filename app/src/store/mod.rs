@@ -29,19 +29,25 @@ use sqlx::{
 };
 
 pub use accounts::{AccountRow, NewAccountRow};
-pub use audit::{AuditRow, ChainCheck, ChainProblem};
-pub use challenges::{ChallengeRow, IssueRefused, IssuedSms, NoticeWithCode};
+pub use audit::{
+    AuditKey, AuditRow, ChainCheck, ChainHead, ChainProblem, ChainRules, ExportRefused,
+    KEYED_FROM_HERE,
+};
+pub use challenges::{ChallengeRow, IssueRefused, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use operations::{BackupError, Connections};
-pub use outbox::{DevEmail, DevSms, NewSms, OutboxRow};
-pub use overview::{EventsOnDay, TextOnDay};
-pub use passkeys::{CeremonyRow, Holder, PasskeyRow};
+pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow};
+pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
+pub use passkeys::{CeremonyRow, Holder, PasskeyRow, PasskeyStored};
 pub use practice::{PracticeRow, PracticeSave};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
-pub use support::{AuditFilter, AuditLine, LinesFrom, PatientSearch, PatientSummaryRow, TextRow};
+pub use support::{
+    AccessTaken, AccessToTake, AuditFilter, AuditLine, LinesFrom, PatientSearch, PatientSummaryRow,
+    TextRow,
+};
 pub use sweeps::{Retention, Swept, RETENTION};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

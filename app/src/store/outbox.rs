@@ -83,13 +83,6 @@ pub(super) async fn insert_claimed_sms(
 
 /// Puts a message in the outbox for the worker (or `deliver_now`), inside the caller's
 /// transaction.
-pub(super) async fn insert_pending_sms(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    sms: &NewSms<'_>,
-) -> Result<i64, StoreError> {
-    insert_sms(tx, sms, None).await
-}
-
 impl Store {
     /// Queues a message that carries no code (a notice), returning its id.
     pub async fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64, StoreError> {
@@ -396,5 +389,88 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// A security notice for the outbox, under its own cap per number (see DESIGN's table of
+/// texts): `last_body` is what goes instead once the cap is reached, `cap` counts the number's
+/// notices and `budget` is the portal's daily count, which a notice joins but is never refused by.
+pub struct CappedNotice<'a> {
+    pub sms: NewSms<'a>,
+    pub last_sealed_body: &'a str,
+    pub cap: &'a crate::limits::Limit,
+    pub budget: &'a crate::limits::Limit,
+}
+
+/// What became of a capped notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeQueued {
+    /// Queued as written.
+    Queued(i64),
+    /// The cap was reached with it: the last text, saying more changes were made, is queued.
+    Last(i64),
+    /// Past the cap: no text (email carries it).
+    OverCap,
+}
+
+/// Queues a capped notice inside the caller's transaction, which must hold the turns of
+/// `limit_key(cap)` and `limit_key(budget)`.
+pub(super) async fn insert_capped_notice(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    notice: &CappedNotice<'_>,
+) -> Result<NoticeQueued, StoreError> {
+    // Counted one past the cap, so the last text is told apart from those after it.
+    let mut window = notice.cap.clone();
+    window.max += 1;
+    let sent = super::limits::count_in(tx, &window).await?;
+    let body = match sent {
+        n if n < notice.cap.max => notice.sms.sealed_body,
+        n if n == notice.cap.max => notice.last_sealed_body,
+        _ => return Ok(NoticeQueued::OverCap),
+    };
+    super::limits::insert_events(
+        tx,
+        &[notice.cap.clone(), notice.budget.clone()],
+        notice.sms.now,
+    )
+    .await?;
+    let id = insert_sms(
+        tx,
+        &NewSms {
+            sealed_body: body,
+            ..notice.sms
+        },
+        None,
+    )
+    .await?;
+    Ok(match sent < notice.cap.max {
+        true => NoticeQueued::Queued(id),
+        false => NoticeQueued::Last(id),
+    })
+}
+
+impl Store {
+    /// Queues a security notice under its cap (`insert_capped_notice`), in a transaction of
+    /// its own.
+    pub async fn queue_notice(
+        &self,
+        notice: &CappedNotice<'_>,
+    ) -> Result<NoticeQueued, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        super::serialize(
+            &mut tx,
+            self.engine,
+            vec![
+                super::limit_key(notice.cap),
+                super::limit_key(notice.budget),
+            ],
+        )
+        .await?;
+        let queued = insert_capped_notice(&mut tx, notice).await?;
+        if queued != NoticeQueued::OverCap {
+            self.notify_outbox(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(queued)
     }
 }

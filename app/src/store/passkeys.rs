@@ -42,6 +42,16 @@ pub struct PasskeyRow {
     pub last_used_at: Option<Millis>,
 }
 
+/// What storing a new passkey came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyStored {
+    Added,
+    /// Its credential is stored already (on any account).
+    AddedAlready,
+    /// The holder has as many as they may.
+    TooMany,
+}
+
 /// A ceremony under way, as stored: its state sealed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CeremonyRow {
@@ -88,16 +98,35 @@ impl Store {
         )
     }
 
-    /// Stores a new passkey. `false` if its credential is stored already (on any account).
+    /// Stores a new passkey, if the holder has fewer than `most`: counted and stored in one
+    /// transaction that holds the holder's turn, so passkeys added at once can't pass the count
+    /// together.
     pub async fn add_passkey(
         &self,
         holder: Holder,
         credential_id: &str,
         name: &str,
         passkey: &str,
+        most: i64,
         now: Millis,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<PasskeyStored, StoreError> {
         let (table, column, _) = holder.tables();
+        let mut tx = self.writer.begin().await?;
+        super::serialize(
+            &mut tx,
+            self.engine,
+            vec![format!("{table}:{}", holder.id())],
+        )
+        .await?;
+        let held: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE {column} = $1"
+        ))
+        .bind(holder.id())
+        .fetch_one(&mut *tx)
+        .await?;
+        if held >= most {
+            return Ok(PasskeyStored::TooMany);
+        }
         let inserted = sqlx::query(&format!(
             "INSERT INTO {table} ({column}, credential_id, name, passkey, created_at) \
              VALUES ($1, $2, $3, $4, $5)"
@@ -107,11 +136,14 @@ impl Store {
         .bind(name)
         .bind(passkey)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => Ok(true),
-            Err(err) if is_unique_violation(&err) => Ok(false),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(PasskeyStored::Added)
+            }
+            Err(err) if is_unique_violation(&err) => Ok(PasskeyStored::AddedAlready),
             Err(err) => Err(err.into()),
         }
     }
@@ -146,24 +178,26 @@ impl Store {
     }
 
     /// After a sign-in with it: the credential as webauthn-rs updated it (counter, backup
-    /// state), and when it was used.
+    /// state), and when it was used. `false` if the holder no longer has it.
     pub async fn passkey_used(
         &self,
         holder: Holder,
         id: i64,
         passkey: &str,
         now: Millis,
-    ) -> Result<(), StoreError> {
-        let (table, _, _) = holder.tables();
-        sqlx::query(&format!(
-            "UPDATE {table} SET passkey = $1, last_used_at = $2 WHERE id = $3"
+    ) -> Result<bool, StoreError> {
+        let (table, column, _) = holder.tables();
+        Ok(sqlx::query(&format!(
+            "UPDATE {table} SET passkey = $1, last_used_at = $2 WHERE id = $3 AND {column} = $4"
         ))
         .bind(passkey)
         .bind(now)
         .bind(id)
+        .bind(holder.id())
         .execute(&self.writer)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// Renames one of the holder's passkeys. `false` if they have no such passkey.
@@ -231,6 +265,33 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records a carried ceremony (one whose state its handle holds) as spent until it expires:
+    /// `false` if it was spent already. Spent ones go as new ceremonies begin.
+    pub async fn spend_ceremony(
+        &self,
+        id_hash: &str,
+        expires_at: Millis,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let spent = sqlx::query(
+            "INSERT INTO passkey_ceremonies (id_hash, purpose, session_hash, account_id, state, \
+             expires_at) VALUES ($1, 'spent', NULL, NULL, '', $2) ON CONFLICT (id_hash) DO NOTHING",
+        )
+        .bind(id_hash)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(spent)
     }
 
     /// Takes a ceremony out: whoever takes it first has it, and nobody can use it again.

@@ -16,6 +16,7 @@ pub struct PracticeRow {
     pub resend_cooldown_seconds: i64,
     pub remember_device_days: i64,
     pub passkeys: bool,
+    pub recent_proof_minutes: i64,
     /// Counts saves: a form carries the version it was filled from.
     pub version: i64,
     /// When two-factor authentication was switched off, while it is off (0: it started off).
@@ -41,6 +42,7 @@ struct Row {
     resend_cooldown_seconds: i64,
     remember_device_days: i64,
     passkeys: i64,
+    recent_proof_minutes: i64,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -56,6 +58,7 @@ impl From<Row> for PracticeRow {
             resend_cooldown_seconds: row.resend_cooldown_seconds,
             remember_device_days: row.remember_device_days,
             passkeys: row.passkeys != 0,
+            recent_proof_minutes: row.recent_proof_minutes,
             version: row.version,
             two_factor_off_since: row.two_factor_off_since,
         }
@@ -66,8 +69,8 @@ impl From<Row> for PracticeRow {
 pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
-     first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, version, \
-     two_factor_off_since FROM practice_settings WHERE id = 1";
+     first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, \
+     recent_proof_minutes, version, two_factor_off_since FROM practice_settings WHERE id = 1";
 
 impl Store {
     /// The stored settings; `first` are stored if there are none yet (the first start).
@@ -83,8 +86,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
-             two_factor_off_since, remember_device_days, passkeys) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+             two_factor_off_since, remember_device_days, passkeys, recent_proof_minutes) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11) \
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
         .bind(&first.practice_name)
@@ -96,6 +100,7 @@ impl Store {
         .bind(off_since)
         .bind(first.remember_device_days)
         .bind(i64::from(first.passkeys))
+        .bind(first.recent_proof_minutes)
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -140,7 +145,8 @@ impl Store {
             "UPDATE practice_settings SET two_factor = $1, practice_name = $2, \
              support_phone = $3, support_email = $4, first_number_at_login = $5, \
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
-             remember_device_days = $10, passkeys = $11, version = version + 1 \
+             remember_device_days = $10, passkeys = $11, recent_proof_minutes = $12, \
+             version = version + 1 \
              WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
@@ -154,6 +160,7 @@ impl Store {
         .bind(settings.version)
         .bind(settings.remember_device_days)
         .bind(i64::from(settings.passkeys))
+        .bind(settings.recent_proof_minutes)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

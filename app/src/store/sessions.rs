@@ -17,18 +17,47 @@ pub struct SessionRow {
     pub proved_at: Option<Millis>,
 }
 
-impl Store {
-    /// Stores a new session and, in the same transaction, drops the one it replaces: each step up
-    /// gets a fresh ID and the old cookie stops working.
-    pub async fn replace_session(
-        &self,
-        old_id_hash: Option<&str>,
-        new: &SessionRow,
-    ) -> Result<(), StoreError> {
-        let insert = sqlx::query(
-            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at, device, proved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+/// What must still be so when a session is stored, checked by the statement that stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StillSo {
+    Anything,
+    /// The account's remembered device with this ID is still remembered.
+    Remembered(i64),
+    /// The account's passkey with this ID is still there (its row was just updated).
+    Passkey(i64),
+}
+
+/// Stores `new` in the caller's transaction, dropping the session it replaces, if `still`
+/// holds: `false` (nothing stored, and the transaction left to be rolled back) when it doesn't.
+async fn store_session(
+    tx: &mut sqlx::AnyConnection,
+    old_id_hash: Option<&str>,
+    new: &SessionRow,
+    still: StillSo,
+) -> Result<bool, StoreError> {
+    if let Some(old) = old_id_hash {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let (condition, id) = match still {
+        StillSo::Anything => ("", None),
+        StillSo::Remembered(device) => (
+            " WHERE EXISTS (SELECT 1 FROM remembered_devices WHERE id = $9 AND account_id = $2 \
+             AND expires_at > $4)",
+            Some(device),
+        ),
+        StillSo::Passkey(passkey) => (
+            " WHERE EXISTS (SELECT 1 FROM passkeys WHERE id = $9 AND account_id = $2)",
+            Some(passkey),
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
+         expires_at, device, proved_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8{condition}"
+    );
+    let mut insert = sqlx::query(&sql)
         .bind(&new.id_hash)
         .bind(new.account_id)
         .bind(&new.stage)
@@ -37,16 +66,23 @@ impl Store {
         .bind(new.expires_at)
         .bind(&new.device)
         .bind(new.proved_at);
-        let Some(old) = old_id_hash else {
-            insert.execute(&self.writer).await?;
-            return Ok(());
-        };
+    if let Some(id) = id {
+        insert = insert.bind(id);
+    }
+    let inserted = insert.execute(&mut *tx).await?.rows_affected();
+    Ok(inserted == 1)
+}
+
+impl Store {
+    /// Stores a new session and, in the same transaction, drops the one it replaces: each step up
+    /// gets a fresh ID and the old cookie stops working.
+    pub async fn replace_session(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &SessionRow,
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
-        insert.execute(&mut *tx).await?;
+        store_session(&mut tx, old_id_hash, new, StillSo::Anything).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -71,26 +107,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        if let Some(old) = old_id_hash {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at, device, proved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&new.id_hash)
-        .bind(new.account_id)
-        .bind(&new.stage)
-        .bind(new.created_at)
-        .bind(new.last_seen_at)
-        .bind(new.expires_at)
-        .bind(&new.device)
-        .bind(new.proved_at)
-        .execute(&mut *tx)
-        .await?;
+        store_session(&mut tx, old_id_hash, new, StillSo::Anything).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -105,31 +122,40 @@ impl Store {
         device_id: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
-        if let Some(old) = old_id_hash {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+        if !store_session(&mut tx, old_id_hash, new, StillSo::Remembered(device_id)).await? {
+            tx.rollback().await?;
+            return Ok(false);
         }
-        let inserted = sqlx::query(
-            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, \
-             expires_at, device, proved_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM \
-             remembered_devices WHERE id = $9 AND account_id = $2 AND expires_at > $4)",
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A passkey sign-in's session: the passkey's row takes what webauthn-rs updated (counter,
+    /// backup state) and when it was used, and the session is stored in the statement that finds
+    /// the passkey still there, in one transaction. Updating the row first holds it, so a removal
+    /// at the same moment either waits and then ends this session with the others, or went first
+    /// and leaves nothing to update: `false`, and no session.
+    pub async fn begin_session_with_passkey(
+        &self,
+        old_id_hash: Option<&str>,
+        new: &SessionRow,
+        passkey_id: i64,
+        passkey: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let used = sqlx::query(
+            "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3 AND account_id = $4",
         )
-        .bind(&new.id_hash)
-        .bind(new.account_id)
-        .bind(&new.stage)
+        .bind(passkey)
         .bind(new.created_at)
-        .bind(new.last_seen_at)
-        .bind(new.expires_at)
-        .bind(&new.device)
-        .bind(new.proved_at)
-        .bind(device_id)
+        .bind(passkey_id)
+        .bind(new.account_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if inserted != 1 {
+        if used != 1
+            || !store_session(&mut tx, old_id_hash, new, StillSo::Passkey(passkey_id)).await?
+        {
             tx.rollback().await?;
             return Ok(false);
         }

@@ -487,3 +487,55 @@ impl Store {
         Ok(lines)
     }
 }
+
+/// What an action of the practice's (or a recovery) takes from an account. Sessions always end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccessToTake {
+    pub passkeys: bool,
+    pub devices: bool,
+}
+
+/// How much was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccessTaken {
+    pub passkeys: u64,
+    pub devices: u64,
+    pub sessions: u64,
+}
+
+impl Store {
+    /// Takes away what could still sign the account in without its password and number: its
+    /// passkeys and remembered devices (as asked), then every session, in one transaction. The
+    /// sessions go last, so a session a passkey or device began while this ran ends with the
+    /// rest: a passkey sign-in takes its passkey's row first (`begin_session_with_passkey`),
+    /// so it either finishes before these deletes reach the row, or finds the row gone.
+    pub async fn take_access(
+        &self,
+        account_id: i64,
+        what: AccessToTake,
+    ) -> Result<AccessTaken, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut taken = AccessTaken::default();
+        if what.devices {
+            taken.devices = sqlx::query("DELETE FROM remembered_devices WHERE account_id = $1")
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if what.passkeys {
+            taken.passkeys = sqlx::query("DELETE FROM passkeys WHERE account_id = $1")
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        taken.sessions = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(taken)
+    }
+}

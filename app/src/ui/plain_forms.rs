@@ -143,6 +143,7 @@ pub mod ssr {
                 "remember_device_days",
                 "passkeys",
                 "passkeys_shown",
+                "recent_proof_minutes",
             ],
         ),
         (

@@ -14,7 +14,10 @@ use crate::{
         follow_sends, run_countdown, CodeEntry, CodeSent, ResendWait, SendCode, SendCodeForm,
         SendProblem, Verified,
     },
-    patient::profile::verified_notice,
+    patient::{
+        confirm::{ConfirmFirst, ProofFor},
+        profile::verified_notice,
+    },
     ui::{field_error, use_hydrated, Field, StatusMessage, SubmitButton},
 };
 
@@ -76,7 +79,13 @@ impl NumberChange {
 
 /// The steps themselves, in the page or in the dialog.
 #[component]
-pub fn NumberChangeSteps(change: NumberChange, on_verified: Callback<Verified>) -> impl IntoView {
+pub fn NumberChangeSteps(
+    change: NumberChange,
+    on_verified: Callback<Verified>,
+    /// The session proved it's the patient recently: a new number may be saved.
+    #[prop(into)]
+    proved: Signal<bool>,
+) -> impl IntoView {
     let sent_to = Signal::derive(move || {
         Some(match change.ending.get() {
             Some(ending) => format!(
@@ -88,7 +97,7 @@ pub fn NumberChangeSteps(change: NumberChange, on_verified: Callback<Verified>) 
     view! {
         <Show
             when=move || change.step.get() == Step::EnterCode
-            fallback=move || view! { <NumberStep save=change.save countdown=change.countdown/> }
+            fallback=move || view! { <NumberStep save=change.save countdown=change.countdown proved/> }
         >
             <StatusMessage message=sent_to/>
             <CodeEntry scope="new-" on_verified=on_verified/>
@@ -115,10 +124,22 @@ pub fn NumberChangeSteps(change: NumberChange, on_verified: Callback<Verified>) 
 
 /// Step one: the new number and "Save & Get Code".
 #[component]
-fn NumberStep(save: ServerAction<ChangeMobile>, countdown: RwSignal<u64>) -> impl IntoView {
+fn NumberStep(
+    save: ServerAction<ChangeMobile>,
+    countdown: RwSignal<u64>,
+    proved: Signal<bool>,
+) -> impl IntoView {
     let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
     let hydrated = use_hydrated();
+    // Not proved recently, or the proof ran out while the form was open.
+    let confirm_first = move || {
+        !proved.get()
+            || save_error
+                .get()
+                .is_some_and(|e| e.error == crate::error::ErrorKind::Forbidden)
+    };
     view! {
+        <Show when=move || !confirm_first() fallback=|| view! { <ConfirmFirst purpose=ProofFor::Number/> }>
         <p>
             "We'll save the new number and text a code to it, to check it's yours. Until you enter the code, your sign-in codes still go to your verified number."
         </p>
@@ -139,6 +160,7 @@ fn NumberStep(save: ServerAction<ChangeMobile>, countdown: RwSignal<u64>) -> imp
             />
             <ResendWait id="change-wait" seconds=countdown/>
         </ActionForm>
+        </Show>
     }
 }
 
@@ -159,6 +181,7 @@ pub fn ChangeMobilePage() -> impl IntoView {
 
 #[component]
 fn NumberChangeFor(patient: Profile) -> impl IntoView {
+    let proved = patient.recently_proved;
     let query = use_query_map();
     let wants_new = query.read_untracked().get("new").is_some();
     // Without scripts the code's form lands here once the number is verified.
@@ -186,7 +209,7 @@ fn NumberChangeFor(patient: Profile) -> impl IntoView {
     view! {
         <StatusMessage message=done/>
         <Show when=move || done.get().is_none()>
-            <NumberChangeSteps change on_verified/>
+            <NumberChangeSteps change on_verified proved/>
         </Show>
     }
 }

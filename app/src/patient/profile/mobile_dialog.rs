@@ -11,6 +11,7 @@ pub fn MobileDialog(
     open: RwSignal<bool>,
     change: NumberChange,
     on_verified: Callback<Verified>,
+    #[prop(into)] proved: Signal<bool>,
 ) -> impl IntoView {
     let modal = use_modal(open, move || change.clear());
     view! {
@@ -32,7 +33,7 @@ pub fn MobileDialog(
                     "×"
                 </button>
             </div>
-            <NumberChangeSteps change on_verified/>
+            <NumberChangeSteps change on_verified proved/>
         </dialog>
     }
 }

@@ -18,7 +18,10 @@ use crate::{
     account::Profile,
     error::PortalError,
     one_time_code::{CodeSent, Verified},
-    patient::{me, MobileStatus},
+    patient::{
+        confirm::{ConfirmFirst, ProofFor},
+        me, MobileStatus,
+    },
     ui::{enhance::PageContext, field_error, Field, FormMessage, StatusMessage, SubmitButton},
 };
 use change_number::{NumberChange, Step};
@@ -30,6 +33,8 @@ use mobile_dialog::MobileDialog;
 pub async fn change_mobile(#[server(default)] mobile: String) -> Result<CodeSent, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
+    // A password and a remembered device (or a stolen cookie) must not move the second factor.
+    crate::proof::required(&portal, &visit)?;
     let sent = crate::one_time_code::new_number::save_and_send(
         &portal,
         &visit.caller,
@@ -76,6 +81,8 @@ pub async fn update_email(#[server(default)] email: String) -> Result<EmailSaved
     };
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
+    // Notices go to it: whoever changes it could hide every later one.
+    crate::proof::required(&portal, &visit)?;
     let email = Email::parse_optional(Some(&email))
         .map_err(|message| PortalError::field("email", message))?;
     let email = email.as_ref().map(|e| e.as_str().to_string());
@@ -194,7 +201,12 @@ fn PersonalInformation(
                 />
             }}
         </section>
-        <MobileDialog open=dialog_open change on_verified=number_verified/>
+        <MobileDialog
+            open=dialog_open
+            change
+            on_verified=number_verified
+            proved=Signal::derive(move || patient.with(|p| p.recently_proved))
+        />
     }
 }
 
@@ -263,7 +275,16 @@ fn Details(
                 <PendingRow pending on_verify on_cancelled/>
             })}
         </dl>
-        <EmailForm email=patient.email.unwrap_or_default()/>
+        {match patient.recently_proved {
+            true => view! { <EmailForm email=patient.email.unwrap_or_default()/> }.into_any(),
+            false => view! {
+                <div class="email-on-file">
+                    <p><strong>"Email"</strong></p>
+                    <p>{patient.email.unwrap_or_else(|| "None on file".into())}</p>
+                    <ConfirmFirst purpose=ProofFor::Email/>
+                </div>
+            }.into_any(),
+        }}
     }
 }
 

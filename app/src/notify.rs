@@ -1,0 +1,225 @@
+//! Security notices: the patient is told of every change to how their account signs in, by a
+//! text to their verified number and by email, so that someone who got in by other means can't
+//! change it unnoticed. Texts follow DESIGN's table of texts: notices have their own cap per
+//! number per day, which codes can't use up, and are never refused for the codes' limits; past
+//! the cap one last text says more changes were made, and email carries the rest. They count
+//! towards the portal's daily budget without ever being refused by it. A text names nothing the
+//! patient (or whoever has their session) typed: no passkey's name.
+
+use std::time::Duration;
+
+use crate::{
+    account::Patient,
+    audit::{self, Entry, Event, Outcome},
+    caller::Caller,
+    clock::{Millis, DAY},
+    limits::{Limit, LimitKind},
+    mail::Email,
+    mobile,
+    portal::Portal,
+    sms::Delivery,
+    store::{CappedNotice, NewSms, NoticeQueued},
+};
+
+/// How long the outbox keeps trying a notice.
+pub const RETRIES_FOR: Millis = DAY;
+
+/// A number's notices per day: its own cap.
+pub fn cap(portal: &Portal, to: &str) -> Limit {
+    Limit::new(
+        LimitKind::SmsNotice,
+        to,
+        DAY,
+        portal.settings.limits.notices_per_number_day,
+        portal.now(),
+        |_| String::new(),
+    )
+}
+
+/// The portal's daily count of texts that cost it (`PORTAL_LIMIT_SENDS_PER_DAY`): a notice
+/// joins it, and is never refused by it.
+pub fn budget(portal: &Portal) -> Limit {
+    Limit::new(
+        LimitKind::SmsAll,
+        "portal",
+        DAY,
+        portal.settings.limits.sends_per_day,
+        portal.now(),
+        |wait| {
+            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
+        },
+    )
+}
+
+/// The text that goes in place of a notice once its number's cap is reached.
+pub fn last_text(portal: &Portal) -> String {
+    format!(
+        "{}: more changes were made to your patient portal account today. We'll email you about them. If this wasn't you, please {}.",
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    )
+}
+
+/// A change the patient is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    PasskeyAdded,
+    PasskeyRemoved,
+    /// A password of their own replaced the practice's one-time password.
+    PasswordChosen,
+}
+
+impl Change {
+    /// What happened, as a text says it and an email's first line (no user-chosen text).
+    fn what(self) -> &'static str {
+        match self {
+            Change::PasskeyAdded => "a passkey was added to your account",
+            Change::PasskeyRemoved => "a passkey was removed from your account",
+            Change::PasswordChosen => "a new password was chosen for your account",
+        }
+    }
+
+    fn subject(self) -> &'static str {
+        match self {
+            Change::PasskeyAdded => "A passkey was added",
+            Change::PasskeyRemoved => "A passkey was removed",
+            Change::PasswordChosen => "Your password was changed",
+        }
+    }
+}
+
+/// Tells the patient of `change` by text to their verified number (under the notices' cap) and
+/// by email.
+pub async fn security_notice(portal: &Portal, caller: &Caller, patient: &Patient, change: Change) {
+    let practice = portal.practice();
+    let what = change.what();
+    if let Some(number) = patient.mobile.verified() {
+        let body = format!(
+            "{}: {what}. If this wasn't you, please {}.",
+            practice.practice_name,
+            contact_the_practice(portal)
+        );
+        text(portal, caller, patient.id, number, &body).await;
+    }
+    let body = format!(
+        "Hello {},\n\nOn your {} patient portal, {what}.\n\nIf this wasn't you, please {} now.\n",
+        patient.given_name,
+        practice.practice_name,
+        contact_the_practice(portal),
+    );
+    email(portal, caller, patient, change.subject(), body).await;
+}
+
+/// Texts a notice (no code) to `to`, under the notices' cap, and records how the first attempt
+/// went. A notice that can't go now is retried by the outbox worker for a day.
+pub async fn text(portal: &Portal, caller: &Caller, account_id: i64, to: &str, body: &str) {
+    let now = portal.now();
+    let (cap, budget) = (cap(portal, to), budget(portal));
+    let sealed = portal.secret.seal(body);
+    let sealed_last = portal.secret.seal(&last_text(portal));
+    let queued = portal
+        .store
+        .queue_notice(&CappedNotice {
+            sms: NewSms {
+                account_id: Some(account_id),
+                to,
+                sealed_body: &sealed,
+                now,
+                give_up_at: now + RETRIES_FOR,
+            },
+            last_sealed_body: &sealed_last,
+            cap: &cap,
+            budget: &budget,
+        })
+        .await;
+    match queued {
+        Ok(queued) => deliver(portal, caller, account_id, to, queued).await,
+        Err(err) => {
+            tracing::error!(%err, "queueing a text notice");
+            let entry = Entry::new(Event::MobileChangeNotice, Outcome::Failed)
+                .account(account_id)
+                .detail(format!("to {}", mobile::masked(to)));
+            audit::record(portal, caller, entry).await;
+        }
+    }
+}
+
+/// Makes the first attempt at a queued notice and records how it went.
+pub async fn deliver(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: i64,
+    to: &str,
+    queued: NoticeQueued,
+) {
+    let (id, last) = match queued {
+        NoticeQueued::Queued(id) => (id, false),
+        NoticeQueued::Last(id) => (id, true),
+        NoticeQueued::OverCap => {
+            crate::metrics::limit_refused(LimitKind::SmsNotice.as_str());
+            let entry = Entry::new(Event::MobileChangeNotice, Outcome::Limited)
+                .account(account_id)
+                .detail(format!(
+                    "to {}: past the number's notices for the day; told by email only",
+                    mobile::masked(to)
+                ));
+            audit::record(portal, caller, entry).await;
+            return;
+        }
+    };
+    let outcome = match portal.outbox.deliver_now(id, Duration::from_secs(2)).await {
+        Delivery::Sent | Delivery::NotMine => Outcome::Ok,
+        Delivery::WillRetry(_) => Outcome::Retrying,
+        Delivery::Failed(_) => Outcome::Failed,
+    };
+    let detail = match last {
+        false => format!("to {}", mobile::masked(to)),
+        true => format!(
+            "to {}: the day's last notice to this number, saying more changes were made",
+            mobile::masked(to)
+        ),
+    };
+    let entry = Entry::new(Event::MobileChangeNotice, outcome)
+        .account(account_id)
+        .detail(detail);
+    audit::record(portal, caller, entry).await;
+}
+
+/// Emails the patient, if they gave an address. A slow mail server holds the request up for two
+/// seconds at most; the attempt carries on behind it, and is audited.
+pub async fn email(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    subject: &str,
+    body: String,
+) {
+    let Some(to) = patient.email.clone() else {
+        return;
+    };
+    let (portal, caller, account_id) = (portal.clone(), caller.clone(), patient.id);
+    let email = Email {
+        to,
+        subject: subject.to_string(),
+        body,
+    };
+    let sending = tokio::spawn(async move {
+        let outcome = match portal.mailer.send(&email).await {
+            Ok(()) => Outcome::Ok,
+            Err(err) => {
+                tracing::warn!(%err, "an email notice could not be sent");
+                Outcome::Failed
+            }
+        };
+        let entry = Entry::new(Event::MobileChangeEmail, outcome)
+            .account(account_id)
+            .detail(email.subject);
+        audit::record(&portal, &caller, entry).await;
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), sending).await;
+}
+
+/// "contact the practice" and how, to end every message that sends a patient to support.
+pub fn contact_the_practice(portal: &Portal) -> String {
+    portal.practice().contact_the_practice()
+}

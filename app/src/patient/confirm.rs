@@ -1,0 +1,384 @@
+//! "Confirm it's you" (`/confirm`): recent proof before a change to how the account signs in or
+//! hears from the practice (the mobile number, the email address, passkeys). A session proves it
+//! with a code to the verified number or a passkey, within the practice's "Recent proof
+//! (minutes)". A session begun by a remembered device, or by a password while two-factor
+//! authentication is off, has proved nothing yet. An account with neither a verified number nor
+//! a passkey has nothing else to prove it with, so its password typed again stands for its first
+//! factor; the change that follows is audited and told like any other. Plain forms, answered
+//! with a page, so it works the same with scripts off.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::PortalError,
+    passkeys::PasskeyButton,
+    ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
+};
+
+/// What a proof is for, and where the patient goes once it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofFor {
+    /// A new mobile number.
+    Number,
+    Email,
+    /// Passkeys, on "Sign-in and security".
+    Security,
+}
+
+impl ProofFor {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "number" => ProofFor::Number,
+            "email" => ProofFor::Email,
+            _ => ProofFor::Security,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProofFor::Number => "number",
+            ProofFor::Email => "email",
+            ProofFor::Security => "security",
+        }
+    }
+
+    /// The page the patient goes on to.
+    pub fn then(self) -> &'static str {
+        match self {
+            ProofFor::Number => "/profile/mobile?new",
+            ProofFor::Email => "/profile?confirmed",
+            ProofFor::Security => "/security?confirmed",
+        }
+    }
+
+    /// This page, for this purpose.
+    pub fn page(self) -> String {
+        format!("/confirm?for={}", self.as_str())
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            ProofFor::Number => "change your mobile number",
+            ProofFor::Email => "change your email address",
+            ProofFor::Security => "add or remove a passkey",
+        }
+    }
+}
+
+/// What this account can prove it's them with, now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofWays {
+    /// Proved recently enough already.
+    pub proved: bool,
+    /// The verified number's last digits, for a code.
+    pub mobile_ending: Option<String>,
+    /// A code to confirm it's them is waiting.
+    pub code_sent: bool,
+    /// A passkey of theirs can be used here.
+    pub passkey: bool,
+    /// Neither a verified number nor a passkey: the password stands in.
+    pub password: bool,
+    pub minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmed {}
+
+#[server(prefix = "/api", endpoint = "confirm_ways")]
+pub async fn confirm_ways() -> Result<ProofWays, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    ssr::ways(&portal, &visit).await
+}
+
+/// Texts a code to the verified number, to confirm it's the patient.
+#[server(prefix = "/api", endpoint = "confirm_send_code")]
+pub async fn send_confirm_code(#[server(default)] then: String) -> Result<Confirmed, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    ssr::send(&portal, &visit).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(&format!("{}&sent", ProofFor::parse(&then).page()));
+    }
+    Ok(Confirmed {})
+}
+
+/// Checks the code: a match proves the session for the practice's minutes.
+#[server(prefix = "/api", endpoint = "confirm_code")]
+pub async fn confirm_code(
+    #[server(default)] code: String,
+    #[server(default)] then: String,
+) -> Result<Confirmed, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    ssr::verify(&portal, &visit, &code).await?;
+    onward(&then);
+    Ok(Confirmed {})
+}
+
+/// The password again, for an account with no verified number and no passkey.
+#[server(prefix = "/api", endpoint = "confirm_password")]
+pub async fn confirm_password(
+    #[server(default)] password: String,
+    #[server(default)] then: String,
+) -> Result<Confirmed, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    ssr::password(&portal, &visit, &password).await?;
+    onward(&then);
+    Ok(Confirmed {})
+}
+
+#[cfg(feature = "ssr")]
+fn onward(then: &str) {
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(ProofFor::parse(then).then());
+    }
+}
+
+#[component]
+pub fn ConfirmPage() -> impl IntoView {
+    let ways = Resource::new(|| (), |_| confirm_ways());
+    let query = use_query_map();
+    let purpose = ProofFor::parse(&query.read_untracked().get("for").unwrap_or_default());
+    let sent = query.read_untracked().get("sent").is_some();
+    view! {
+        <Title text="Confirm it's you"/>
+        <section class="card">
+            <h1>"Confirm it's you"</h1>
+            // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
+            {move || Suspend::new(async move {
+                match ways.await {
+                    Ok(ways) => view! { <Ways ways purpose sent/> }.into_any(),
+                    Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
+                }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Ways(ways: ProofWays, purpose: ProofFor, sent: bool) -> impl IntoView {
+    let error = refused_error(&[
+        "/api/confirm_send_code",
+        "/api/confirm_code",
+        "/api/confirm_password",
+    ]);
+    let code_error = error.as_ref().and_then(|e| e.field_message("code"));
+    let password_error = error.as_ref().and_then(|e| e.field_message("password"));
+    let general = error.filter(|e| e.fields.is_empty());
+    let sent_notice = (sent && general.is_none())
+        .then(|| "We texted you a code. It can take a few seconds to arrive.".to_string());
+    if ways.proved {
+        return view! {
+            <p>{format!("You've confirmed it's you. For the next {} minutes you can {}.", ways.minutes, purpose.what())}</p>
+            <p><a class="button primary" href=purpose.then()>"Continue"</a></p>
+        }
+        .into_any();
+    }
+    let then = purpose.as_str();
+    let code = ways.mobile_ending.map(|ending| {
+        let code_sent = ways.code_sent;
+        view! {
+            <p>{format!("To {}, first confirm it's you with a code we text to your mobile ending {ending}.", purpose.what())}</p>
+            <form method="post" action="/api/confirm_send_code" class="button-form" data-whole-page="">
+                <input type="hidden" name="then" value=then/>
+                <button type="submit" class=if code_sent { "button secondary" } else { "button primary" }>"Send Code"</button>
+            </form>
+            {code_sent.then(|| view! {
+                <form method="post" action="/api/confirm_code" class="form" data-whole-page="" novalidate>
+                    <input type="hidden" name="then" value=then/>
+                    <div class="field" class:invalid=code_error.is_some()>
+                        <label for="confirm-code">"Verification code"</label>
+                        <p class="hint" id="confirm-code-hint">"The 6-digit code from the text message."</p>
+                        <input
+                            id="confirm-code"
+                            name="code"
+                            autocomplete="one-time-code"
+                            inputmode="numeric"
+                            aria-invalid=code_error.is_some().to_string()
+                            aria-describedby="confirm-code-hint confirm-code-error"
+                        />
+                        <p class="field-error" id="confirm-code-error">{code_error.clone()}</p>
+                    </div>
+                    <button type="submit" class="button primary">"Verify"</button>
+                </form>
+            })}
+        }
+    });
+    let passkey = ways.passkey.then(|| {
+        view! {
+            <div class="or-passkey" data-then=purpose.then()>
+                <PasskeyButton action="confirm" label="Use a passkey instead"/>
+            </div>
+        }
+    });
+    let password = ways.password.then(|| {
+        view! {
+            <p>{format!("To {}, first type your password again.", purpose.what())}</p>
+            <form method="post" action="/api/confirm_password" class="form" data-whole-page="" novalidate>
+                <input type="hidden" name="then" value=then/>
+                <div class="field" class:invalid=password_error.is_some()>
+                    <label for="confirm-password">"Password"</label>
+                    <input
+                        id="confirm-password"
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        aria-invalid=password_error.is_some().to_string()
+                        aria-describedby="confirm-password-error"
+                    />
+                    <p class="field-error" id="confirm-password-error">{password_error.clone()}</p>
+                </div>
+                <button type="submit" class="button primary">"Confirm"</button>
+            </form>
+        }
+    });
+    view! {
+        <FormMessage error=Signal::derive(move || general.clone())/>
+        <StatusMessage message=Signal::derive(move || sent_notice.clone())/>
+        {code}
+        {passkey}
+        {password}
+        <p class="aside"><a href="/">"Not now"</a></p>
+    }
+    .into_any()
+}
+
+/// Where a change that needs recent proof sends a patient who hasn't given it.
+#[component]
+pub fn ConfirmFirst(purpose: ProofFor) -> impl IntoView {
+    view! {
+        <div class="confirm-first">
+            <p>{format!("For your security, please confirm it's you before you {}.", purpose.what())}</p>
+            <a class="button primary" href=purpose.page()>"Confirm it's you"</a>
+        </div>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::ProofWays;
+    use crate::{
+        audit::{self, Entry, Event, Outcome},
+        error::{ErrorKind, OrInternal, PortalError},
+        mobile::Mobile,
+        one_time_code::{
+            challenge::{self, Purpose},
+            limits::Recipient,
+            sending::send_code_to,
+        },
+        portal::Portal,
+        request::Visit,
+        store::Holder,
+    };
+
+    pub use crate::proof::{recently_proved, required};
+
+    fn verified_number(portal: &Portal, visit: &Visit) -> Option<Mobile> {
+        let settings = &portal.settings;
+        visit
+            .patient
+            .mobile
+            .verified()
+            .and_then(|m| Mobile::parse(m, settings.default_region, &settings.allowed_regions).ok())
+    }
+
+    async fn has_passkeys(portal: &Portal, visit: &Visit) -> Result<bool, PortalError> {
+        Ok(!portal
+            .store
+            .passkeys(Holder::Patient(visit.patient.id))
+            .await
+            .or_internal("listing passkeys")?
+            .is_empty())
+    }
+
+    pub async fn ways(portal: &Portal, visit: &Visit) -> Result<ProofWays, PortalError> {
+        let passkeys = has_passkeys(portal, visit).await?;
+        let number = verified_number(portal, visit);
+        let code_sent = challenge::live(portal, &visit.session, Purpose::StepUp)
+            .await
+            .or_internal("reading the code step")?
+            .is_some();
+        Ok(ProofWays {
+            proved: recently_proved(portal, visit),
+            mobile_ending: number.as_ref().map(Mobile::ending),
+            code_sent,
+            passkey: passkeys && crate::passkeys::ssr::unavailable(portal).is_none(),
+            password: number.is_none() && !passkeys,
+            minutes: portal.practice().recent_proof_minutes,
+        })
+    }
+
+    pub async fn send(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
+        let mobile = verified_number(portal, visit).ok_or_else(|| {
+            PortalError::new(
+                ErrorKind::Forbidden,
+                "Your account has no verified mobile number to text a code to.",
+            )
+        })?;
+        send_code_to(
+            portal,
+            &visit.caller,
+            &visit.session,
+            Purpose::StepUp,
+            &mobile,
+            Recipient::VerifiedSignIn,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A right code proves the session (`challenge::verify` records when).
+    pub async fn verify(portal: &Portal, visit: &Visit, code: &str) -> Result<(), PortalError> {
+        let outcome = challenge::verify(portal, &visit.session, Purpose::StepUp, code).await;
+        let entry = Entry::new(
+            Event::CodeVerified,
+            if outcome.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Refused
+            },
+        )
+        .account(visit.patient.id)
+        .detail("confirming it's them");
+        audit::record(portal, &visit.caller, entry).await;
+        outcome.map(|_| ()).map_err(PortalError::from)
+    }
+
+    /// The password again, only for an account with no verified number and no passkey: with
+    /// either, only the factor itself proves it's them. It passes the login's gate.
+    pub async fn password(portal: &Portal, visit: &Visit, typed: &str) -> Result<(), PortalError> {
+        if verified_number(portal, visit).is_some() || has_passkeys(portal, visit).await? {
+            return Err(PortalError::new(
+                ErrorKind::Forbidden,
+                "Please confirm it's you with a code or a passkey.",
+            ));
+        }
+        crate::patient::login::ssr::password_again(
+            portal,
+            &visit.caller,
+            &visit.patient,
+            typed,
+            "password",
+            "That isn't your password. Please check it and try again.",
+        )
+        .await?;
+        portal
+            .store
+            .session_proved(&visit.session.id_hash, Some(portal.now()))
+            .await
+            .or_internal("recording a proof")?;
+        let entry = Entry::new(Event::Login, Outcome::PasswordAccepted)
+            .account(visit.patient.id)
+            .detail(
+                "password typed again to confirm it's them: the account has no other factor yet",
+            );
+        audit::record(portal, &visit.caller, entry).await;
+        Ok(())
+    }
+}
