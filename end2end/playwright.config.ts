@@ -43,9 +43,8 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   workers: 2,
-  // On CI a journey that fails once is run again and reported as flaky, not lost with the run:
-  // two workers and three portals share two cores there, and a page now and then hydrates late.
-  retries: process.env.CI ? 1 : 0,
+  // A journey that fails has a cause to find: none is run again.
+  retries: 0,
   forbidOnly: true,
   reporter: [["list"], ["html", { open: "never" }]],
   outputDir: "test-results",

@@ -7,7 +7,10 @@
 //! knows), and their mobiles are in Ofcom's range for drama (+44 7700 900000–900999), which is
 //! never given to a real phone: a demo that sends texts reaches nobody.
 
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{
+    rngs::{OsRng, StdRng},
+    Rng, SeedableRng,
+};
 
 use crate::{
     clock::{Millis, DAY, HOUR, MINUTE},
@@ -45,10 +48,10 @@ pub struct Generated {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(
-        "this database holds {0} patient(s) that the generator did not make, so it is somebody's \
-         practice: generate demo data into an empty database (a new PORTAL_DATABASE_URL) instead"
+        "this database holds {0}, so it is somebody's practice: generate demo data into an \
+         empty database (a new PORTAL_DATABASE_URL) instead"
     )]
-    RealPatients(i64),
+    SomebodysPractice(String),
     #[error(
         "other rows were written while the generator ran, so its patients' or staff ids are not \
          in a row: run it while nothing else writes to the database"
@@ -58,6 +61,8 @@ pub enum DemoError {
     Store(#[from] StoreError),
     #[error("hashing the generated patients' password: {0}")]
     Hash(String),
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
 }
 
 /// The years of audit a practice keeps (HIPAA asks for six).
@@ -144,20 +149,19 @@ pub async fn generate(
 ) -> Result<Generated, DemoError> {
     let store = &portal.store;
     let state = store.demo_state().await?;
-    if !state.may_fill() {
-        return Err(DemoError::RealPatients(
-            state.patients - state.generated_patients,
-        ));
+    if let Some(what) = state.somebodys() {
+        return Err(DemoError::SomebodysPractice(what));
     }
     let now = portal.now();
-    let mut rng = StdRng::seed_from_u64(now as u64);
+    // Seeded from the OS's generator: nothing about the data follows from when it was made.
+    let mut rng = StdRng::from_rng(OsRng).map_err(|e| DemoError::Random(e.to_string()))?;
     let mut made = Generated::default();
 
     let staff = staff(portal, now, &mut made).await?;
     progress(&format!("{} staff members", made.staff));
 
     // One hash for everyone: a random password nobody knows, so nobody signs in as them.
-    let secret: [u8; 16] = rng.gen();
+    let secret: [u8; 16] = OsRng.gen();
     let password_hash = portal
         .passwords
         .hash_given(&hex::encode(secret))

@@ -27,6 +27,20 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
+    pub const ALL: [LimitKind; 11] = [
+        LimitKind::FailedLoginIp,
+        LimitKind::LoginAccount,
+        LimitKind::LoginIp,
+        LimitKind::RegistrationIp,
+        LimitKind::SmsAccount,
+        LimitKind::SmsNumber,
+        LimitKind::SmsVerifiedNumber,
+        LimitKind::SmsIp,
+        LimitKind::SmsAll,
+        LimitKind::SmsNotice,
+        LimitKind::PasskeyIp,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LimitKind::FailedLoginIp => "failed_login_ip",

@@ -12,8 +12,7 @@ use metrics::{counter, gauge, histogram};
 /// A step of a sign-in: `who` is "patient" or "staff"; `factor` what the step checked
 /// ("password", "sms", "passkey", "remembered_device", "authenticator"); `outcome` the audit's.
 pub fn sign_in(who: &'static str, outcome: &'static str, factor: &'static str) {
-    counter!("portal_sign_ins_total", "who" => who, "outcome" => outcome, "factor" => factor)
-        .increment(1);
+    sign_in_count(who, outcome, factor, 1);
 }
 
 /// A one-time code for `purpose` was "sent", "verified", found "expired", or "refused" (a
@@ -43,6 +42,54 @@ pub fn text(provider: &'static str, status: &'static str) {
 pub fn text_delivery(provider: &'static str, stage: &'static str, took: Duration) {
     histogram!("portal_sms_delivery_seconds", "provider" => provider, "stage" => stage)
         .record(took.as_secs_f64());
+}
+
+/// Registers every family with zero for each label known in advance (texts for each of
+/// `providers`, refusals for each of `limits`), so that the first scrape shows every family and
+/// an alert on a rate has something to start from.
+pub fn start_at_zero(providers: &[&'static str], limits: &[&'static str]) {
+    for outcome in ["ok", "refused"] {
+        for factor in ["password", "sms", "passkey", "remembered_device"] {
+            sign_in_count("patient", outcome, factor, 0);
+        }
+        for factor in ["authenticator", "passkey"] {
+            sign_in_count("staff", outcome, factor, 0);
+        }
+    }
+    for purpose in ["sign_in", "new_number", "step_up"] {
+        for event in ["sent", "verified", "expired", "refused"] {
+            counter!("portal_codes_total", "purpose" => purpose, "event" => event).increment(0);
+        }
+    }
+    for limit in limits {
+        counter!("portal_limit_refusals_total", "limit" => *limit).increment(0);
+    }
+    counter!("portal_login_delays_total").increment(0);
+    for provider in providers {
+        for status in [
+            "sent",
+            "retry",
+            "failed",
+            "released",
+            "delivered",
+            "undelivered",
+        ] {
+            counter!("portal_sms_total", "provider" => *provider, "status" => status).increment(0);
+        }
+        for stage in ["accepted", "delivered"] {
+            let _ = histogram!("portal_sms_delivery_seconds", "provider" => *provider, "stage" => stage);
+        }
+    }
+    gauge!("portal_password_queue_depth").increment(0.0);
+    let _ = histogram!("portal_password_wait_seconds");
+    for route in ["/healthz", "/readyz"] {
+        counter!("portal_http_requests_total", "route" => route, "status" => "200").increment(0);
+    }
+}
+
+fn sign_in_count(who: &'static str, outcome: &'static str, factor: &'static str, by: u64) {
+    counter!("portal_sign_ins_total", "who" => who, "outcome" => outcome, "factor" => factor)
+        .increment(by);
 }
 
 /// A password check or hash joined the queue for the hashing threads.

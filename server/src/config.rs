@@ -92,6 +92,8 @@ pub struct Config {
     /// Where Prometheus scrapes `/metrics`: a listener of its own, never the public port.
     /// Off unless set.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// A bearer token Prometheus must give to scrape (`PORTAL_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
     /// The practice variables set in the environment. They give the settings' first values
     /// only: after the first start, the database's apply.
     pub practice_variables: Vec<&'static str>,
@@ -638,6 +640,15 @@ impl Config {
                 "an address and port such as 127.0.0.1:9300",
                 |v| v.parse().ok().map(Some),
             )?,
+            metrics_token: vars.parsed(
+                "PORTAL_METRICS_TOKEN",
+                None,
+                "at least 32 characters, with no spaces",
+                |v| {
+                    (v.chars().count() >= 32 && !v.chars().any(char::is_whitespace))
+                        .then(|| Some(v.to_string()))
+                },
+            )?,
             http: HttpLimits {
                 ipv6_prefix: settings.ipv6_prefix,
                 ..http_limits(&vars)?
@@ -694,6 +705,20 @@ impl Config {
                 )
             })
             .collect();
+        if let Some(addr) = self
+            .metrics_addr
+            .filter(|addr| !private_or_loopback(addr.ip()))
+        {
+            notes.push(format!(
+                "PORTAL_METRICS_ADDR={addr} is not a loopback or private address: the metrics \
+                 say how the practice's portal is used to whoever can reach them{}; bind it to \
+                 127.0.0.1 or a private network",
+                match self.metrics_token {
+                    Some(_) => " and has the token",
+                    None => ", with no PORTAL_METRICS_TOKEN",
+                }
+            ));
+        }
         let no_contact = in_force.support_phone.is_empty() && in_force.support_email.is_empty();
         if no_contact && !is_loopback(&self.settings.public_url) {
             notes.push(
@@ -706,9 +731,48 @@ impl Config {
     }
 }
 
+/// Loopback, or a private network's: not reachable from the internet.
+fn private_or_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_up_warns_of_metrics_on_a_public_address() {
+        let in_force = app::portal::PracticeSettings {
+            support_phone: "09 555 0123".into(),
+            ..Default::default()
+        };
+        for (addr, warned) in [
+            ("127.0.0.1:9300", false),
+            ("10.1.2.3:9300", false),
+            ("[fd00::1]:9300", false),
+            ("0.0.0.0:9300", true),
+            ("203.0.113.5:9300", true),
+            ("[2001:db8::1]:9300", true),
+        ] {
+            let config = config(&[("PORTAL_METRICS_ADDR", addr)]).unwrap();
+            let notes = config.start_up_notes(&in_force);
+            assert_eq!(
+                notes.iter().any(|n| n.contains("PORTAL_METRICS_ADDR")),
+                warned,
+                "{addr}: {notes:?}"
+            );
+        }
+        assert!(config(&[("PORTAL_METRICS_TOKEN", "short")]).is_err());
+        let config = config(&[("PORTAL_METRICS_TOKEN", &"t".repeat(32))]).unwrap();
+        assert_eq!(config.metrics_token, Some("t".repeat(32)));
+    }
 
     #[test]
     fn start_up_says_which_practice_variables_the_database_overrides() {

@@ -131,6 +131,10 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
     if resealed > 0 {
         tracing::info!(resealed, "staff authenticator secrets sealed the new way");
     }
+    // The planner's statistics where tables have none, or have changed much since.
+    if let Err(err) = portal.store.optimize().await {
+        tracing::warn!(%err, "counting the tables for the planner");
+    }
     let keyed = portal
         .store
         .key_audit_chain(&portal.secret.audit_key(), portal.now())
@@ -256,14 +260,22 @@ pub async fn follow_practice_settings(portal: Portal) {
 
 /// Every few minutes, deletes what the portal keeps only for a while: ended sessions and
 /// codes, limit counters nobody looks at any more, old texts (`app::store::RETENTION`).
+/// A sweep of at least `SWEPT_ENOUGH_TO_COUNT_AGAIN` rows has the tables counted again.
 pub async fn sweep_forever(portal: Portal) {
+    const SWEPT_ENOUGH_TO_COUNT_AGAIN: u64 = 10_000;
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         every.tick().await;
-        match portal.store.sweep(portal.now()).await {
-            Ok(swept) => tracing::debug!(rows = swept.total(), "swept ended rows"),
-            Err(err) => tracing::warn!(%err, "sweeping old rows failed"),
-        }
+        let mut swept_rows = match portal.store.sweep(portal.now()).await {
+            Ok(swept) => {
+                tracing::debug!(rows = swept.total(), "swept ended rows");
+                swept.total()
+            }
+            Err(err) => {
+                tracing::warn!(%err, "sweeping old rows failed");
+                0
+            }
+        };
         let kept_from = portal.now() - portal.settings.audit_retention_days * app::clock::DAY;
         match portal
             .store
@@ -271,8 +283,17 @@ pub async fn sweep_forever(portal: Portal) {
             .await
         {
             Ok(0) => {}
-            Ok(lines) => tracing::info!(lines, "swept audit lines older than their retention"),
+            Ok(lines) => {
+                tracing::info!(lines, "swept audit lines older than their retention");
+                swept_rows += lines;
+            }
             Err(err) => tracing::warn!(%err, "sweeping old audit lines failed"),
+        }
+        // A large sweep changes what the planner should expect of the tables.
+        if swept_rows >= SWEPT_ENOUGH_TO_COUNT_AGAIN {
+            if let Err(err) = portal.store.optimize().await {
+                tracing::warn!(%err, "counting the tables for the planner after a sweep");
+            }
         }
         // The audit chain's newest line, noted outside the database every few minutes: a
         // chain cut or rewritten after it no longer reaches it (`audit verify --expect`).

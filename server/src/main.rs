@@ -258,7 +258,13 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(addr) = config.metrics_addr {
         // Bound before the portal listens, so a wrong address stops it at start-up.
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        tokio::spawn(server::metrics::serve(listener, portal.clone()));
+        tokio::spawn(server::metrics::serve(
+            listener,
+            portal.clone(),
+            config.metrics_token.clone(),
+            wiring.http,
+            std::future::pending(),
+        ));
     }
     let addr = leptos.leptos_options.site_addr;
     let http = wiring.http;

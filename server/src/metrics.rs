@@ -33,9 +33,12 @@ pub fn recorder() -> &'static PrometheusHandle {
     })
 }
 
-/// `/metrics`, for the metrics listener only.
-pub fn router(portal: Portal) -> Router {
+/// `/metrics`, for the metrics listener only; with a `token`, only for a scraper that gives it
+/// (`Authorization: Bearer …`).
+pub fn router(portal: Portal, token: Option<String>) -> Router {
     let handle = recorder();
+    let limits = app::limits::LimitKind::ALL.map(|kind| kind.as_str());
+    app::metrics::start_at_zero(&[portal.outbox.provider()], &limits);
     // Histograms are kept in blocks that upkeep folds together; without it they only grow.
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -44,19 +47,64 @@ pub fn router(portal: Portal) -> Router {
             handle.run_upkeep();
         }
     });
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(scrape))
-        .with_state(portal)
+        .with_state(portal);
+    match token {
+        Some(token) => router.layer(axum::middleware::from_fn(move |request, next| {
+            let token = token.clone();
+            async move { with_token(&token, request, next).await }
+        })),
+        None => router,
+    }
 }
 
-/// Serves `/metrics` on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, portal: Portal) {
+/// Answers only a request that names the token, compared in constant time.
+async fn with_token(
+    token: &str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let same = given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is needed\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Serves `/metrics` on `listener` until `stop` completes, held to the public listener's
+/// timeouts and connection caps: a scraper is a client like any other.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    portal: Portal,
+    token: Option<String>,
+    limits: crate::config::HttpLimits,
+    stop: impl std::future::Future<Output = ()>,
+) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!("metrics for Prometheus at http://{addr}/metrics");
     }
-    if let Err(err) = axum::serve(listener, router(portal)).await {
-        tracing::warn!(%err, "the metrics listener stopped");
-    }
+    let router = router(portal, token).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        limits.request_timeout,
+    ));
+    crate::listener::serve(listener, router, limits, stop).await;
 }
 
 async fn scrape(State(portal): State<Portal>) -> impl IntoResponse {

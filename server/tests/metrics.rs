@@ -52,12 +52,99 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
     })
     .await;
     server::metrics::recorder();
-    let metrics = server::metrics::router(portal.portal.clone());
+    let metrics = server::metrics::router(portal.portal.clone(), None);
     // Never on the public port.
     assert_eq!(
         portal.get("/metrics", None).await.status,
         StatusCode::NOT_FOUND
     );
+    // Every family is there from the first scrape, at zero for the labels known in advance.
+    let first = scrape(&metrics).await;
+    for family in [
+        "portal_http_requests_total",
+        "portal_sign_ins_total",
+        "portal_codes_total",
+        "portal_sms_total",
+        "portal_outbox_depth",
+        "portal_password_queue_depth",
+        "portal_limit_refusals_total",
+        "portal_login_delays_total",
+        "portal_build_info",
+    ] {
+        assert!(
+            first.samples.iter().any(|s| s.metric == family),
+            "{family} in the first scrape"
+        );
+    }
+    assert_eq!(
+        value(
+            &first,
+            "portal_limit_refusals_total",
+            &[("limit", "sms_notice")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &first,
+            "portal_sms_total",
+            &[("provider", "console"), ("status", "failed")]
+        ),
+        0.0
+    );
+    assert_eq!(value(&first, "portal_login_delays_total", &[]), 0.0);
+
+    // With a token, only a scraper that gives it is answered.
+    let token = "a token of thirty-two characters!".to_string();
+    let guarded = server::metrics::router(portal.portal.clone(), Some(token.clone()));
+    let ask = |authorization: Option<String>| {
+        let guarded = guarded.clone();
+        async move {
+            let mut request = Request::get("/metrics");
+            if let Some(authorization) = authorization {
+                request = request.header("authorization", authorization);
+            }
+            guarded
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(ask(None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ask(Some("Bearer not it".into())).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(ask(Some(format!("Bearer {token}"))).await, StatusCode::OK);
+
+    // Its listener keeps the public one's deadlines: a scraper that never sends its headers
+    // is closed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = server::config::HttpLimits {
+        header_read_timeout: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    tokio::spawn(server::metrics::serve(
+        listener,
+        portal.portal.clone(),
+        None,
+        limits,
+        std::future::pending(),
+    ));
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut read = [0u8; 256];
+        // Whatever it says first (a 408), the server ends the connection.
+        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut silent, &mut read).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the silent connection was closed");
 
     // A patient registers and verifies their number, then signs in again with a code.
     let mut margaret = portal.browser();
@@ -94,8 +181,22 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
     for n in 0..4 {
         signups.register(&format!("patient.{n}")).await;
     }
-    // A staff member signs in with their authenticator app.
+    // A staff member signs in with their authenticator app; five wrong tries of another's
+    // start a staff member's login delay, which counts as a patient's does.
     portal.staff("rosa", StaffRole::Support).await;
+    let mut staff_guesser = portal.browser_at("198.51.100.10");
+    for _ in 0..5 {
+        staff_guesser
+            .post(
+                "/api/staff/login",
+                &[
+                    ("username", "rosa"),
+                    ("password", "not it at all"),
+                    ("code", "000000"),
+                ],
+            )
+            .await;
+    }
     // An anonymous page, twice: rendered, then from memory. And a made-up path.
     portal.get("/login", None).await;
     portal.get("/login", None).await;
@@ -234,7 +335,8 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
         &[("limit", "registration_ip")],
         1.0,
     );
-    at_least("portal_login_delays_total", &[], 1.0);
+    // The patient's lockout and the staff member's.
+    at_least("portal_login_delays_total", &[], 2.0);
 
     // The database's connections, and the page cache.
     at_least("portal_db_pool_connections", &[("state", "max")], 1.0);

@@ -99,6 +99,13 @@ async fn a_passkey_is_added_and_then_signs_in_alone() {
     );
     let page = browser.post("/api/security", &[]).await.json();
     assert_eq!(page["passkeys"]["passkeys"][0]["name"], "My phone");
+    // Its rename field is labelled with its own name, not the add form's "Passkey name".
+    let html = browser
+        .portal
+        .get("/security", browser.cookie.as_deref())
+        .await
+        .text();
+    assert!(html.contains(">New name for My phone</label>"), "{html}");
 
     // A new browser: no password, no code.
     let mut elsewhere = portal.browser_at("198.51.100.9");

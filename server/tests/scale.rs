@@ -90,10 +90,47 @@ async fn generated_data_fills_every_table_and_a_database_with_a_real_patient_is_
     portal.browser().register_and_sign_in("realpatient").await;
     let refused = demo_data::generate(&portal.portal, SMALL, |_| {}).await;
     assert!(
-        matches!(refused, Err(DemoError::RealPatients(1))),
+        matches!(&refused, Err(DemoError::SomebodysPractice(what)) if what == "1 patient(s) that the generator did not make"),
         "{refused:?}"
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM accounts").await, 411);
+}
+
+#[tokio::test]
+async fn a_practice_on_its_first_day_is_never_filled_with_demo_data() {
+    // No patients yet, but a staff member, an audit line, or settings someone saved.
+    for day_one in ["staff", "audit", "settings"] {
+        let portal = TestPortal::new().await;
+        match day_one {
+            "staff" => {
+                portal.add_staff("ada", app::staff::StaffRole::Admin).await;
+            }
+            "audit" => {
+                let entry = app::audit::Entry::new(
+                    app::audit::Event::SettingChanged,
+                    app::audit::Outcome::Ok,
+                );
+                app::audit::record(&portal.portal, &app::caller::Caller::default(), entry).await;
+            }
+            _ => {
+                let mut practice = (*portal.portal.practice()).clone();
+                practice.practice_name = "Harbourside Medical Centre".into();
+                portal
+                    .portal
+                    .save_practice(practice)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        let refused = demo_data::generate(&portal.portal, SMALL, |_| {}).await;
+        assert!(
+            matches!(refused, Err(DemoError::SomebodysPractice(_))),
+            "{day_one}: {refused:?}"
+        );
+        let patients = portal.portal.store.demo_state().await.unwrap().patients;
+        assert_eq!(patients, 0, "{day_one}");
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

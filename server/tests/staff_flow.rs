@@ -658,6 +658,9 @@ async fn the_audit_log_filters_and_exports_the_same_lines_as_csv() {
     let items = log.json()["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["patient"], "margaret");
+    // The request that wrote it, to find its log lines.
+    let request_id = items[0]["request_id"].as_str().unwrap().to_string();
+    assert!(!request_id.is_empty());
     let bad = admin
         .browser
         .post(
@@ -680,9 +683,17 @@ async fn the_audit_log_filters_and_exports_the_same_lines_as_csv() {
         .starts_with("text/csv"));
     let text = csv.text();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "time,event,outcome,patient,staff,ip,detail");
+    assert_eq!(
+        lines[0],
+        "time,event,outcome,patient,staff,ip,detail,request_id"
+    );
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[1].contains("signed_in") && lines[1].contains("margaret"));
+    assert!(
+        lines[1].ends_with(&format!(",{request_id}")),
+        "{}",
+        lines[1]
+    );
     // Dates bound it: nothing before today.
     let future = portal
         .get(

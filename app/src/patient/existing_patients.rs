@@ -392,6 +392,10 @@ pub mod ssr {
         write(portal, &mut batch, &mut report).await?;
         // Lines in the file's order, whichever step found the problem.
         report.skipped.sort_by_key(|(line, _)| *line);
+        // The planner's statistics, for a table that may be a thousand times what it was.
+        if let Err(err) = portal.store.optimize().await {
+            tracing::warn!(%err, "counting the tables for the planner after the import");
+        }
         Ok(report)
     }
 }

@@ -273,7 +273,7 @@ fn Passkeys(part: PasskeysPart) -> impl IntoView {
                             <form method="post" action="/api/rename_passkey" class="form" data-whole-page="" novalidate>
                                 <input type="hidden" name="passkey" value=p.id.to_string()/>
                                 <div class="field">
-                                    <label for=format!("passkey-name-{}", p.id)>"Passkey name"</label>
+                                    <label for=format!("passkey-name-{}", p.id)>{format!("New name for {}", p.name)}</label>
                                     <input id=format!("passkey-name-{}", p.id) name="name" value=p.name maxlength="60"/>
                                 </div>
                                 <button type="submit" class="button primary">"Rename"</button>

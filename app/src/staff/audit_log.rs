@@ -374,7 +374,14 @@ pub mod ssr {
         let mut out = csv::Writer::from_writer(Vec::new());
         if header {
             out.write_record([
-                "time", "event", "outcome", "patient", "staff", "ip", "detail",
+                "time",
+                "event",
+                "outcome",
+                "patient",
+                "staff",
+                "ip",
+                "detail",
+                "request_id",
             ])?;
         }
         // Lines come in time order, a dozen or so to the minute shown: each minute is written
@@ -392,6 +399,7 @@ pub mod ssr {
                 line.staff.as_deref().unwrap_or_default(),
                 &line.ip,
                 line.detail.as_deref().unwrap_or_default(),
+                line.request_id.as_deref().unwrap_or_default(),
             ];
             out.write_record(cells.map(spreadsheet_safe).iter().map(|c| c.as_ref()))?;
         }

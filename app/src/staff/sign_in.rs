@@ -107,7 +107,7 @@ pub mod ssr {
         audit::{self, Entry, Event, Factor, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
-        login_gate::{could_be_a_username, gate, gate_unnamed},
+        login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
         portal::Portal,
         session::staff::{self as staff_session, StaffSession},
         staff::accounts,
@@ -130,37 +130,55 @@ pub mod ssr {
             return nobodys_username(portal, caller, username, password, code).await;
         }
         let key = accounts::login_key(username);
-        let ip_event = pass_the_gate(portal, caller, &key, username).await?;
+        let counted = pass_the_gate(portal, caller, &key, username).await?;
         let member = accounts::named(portal, username)
             .await
             .or_internal("looking up a staff member")?;
         let right = details_match(portal, member.as_ref(), password, code).await?;
-        let member = right_or_refused(portal, caller, member, right, username).await?;
+        let member = right_or_refused(portal, caller, member, right, username, &counted).await?;
         let network = caller.network(portal.settings.ipv6_prefix);
         portal
             .store
-            .accept_login(&key, &network, ip_event, &[], portal.now())
+            .accept_login(&key, &network, counted.ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
         admit(portal, caller, previous, member, None).await
     }
 
-    /// The staff member, if the details were right; otherwise the refusal, audited.
+    /// The staff member, if the details were right; otherwise the refusal, audited, with the
+    /// login delay it starts (a lockout, counted as a patient's is).
     async fn right_or_refused(
         portal: &Portal,
         caller: &Caller,
         member: Option<StaffMember>,
         right: bool,
         username: &str,
+        counted: &Counted,
     ) -> Result<StaffMember, PortalError> {
         if let Some(member) = member.filter(|_| right) {
             return Ok(member);
         }
+        let named = accounts::named(portal, username).await.ok().flatten();
         let mut entry = Entry::new(Event::StaffLogin, Outcome::Refused).typed_username(username);
-        if let Some(member) = accounts::named(portal, username).await.ok().flatten() {
+        if let Some(member) = &named {
             entry = entry.staff(member.id);
         }
-        audit::record(portal, caller, entry).await;
+        let mut entries = vec![entry];
+        let delay = if counted.waits_everywhere {
+            Some("wrong details from many networks: every attempt must wait")
+        } else if counted.delay_starts {
+            Some("repeated wrong details: further attempts from this network must wait")
+        } else {
+            None
+        };
+        if let (Some(member), Some(detail)) = (&named, delay) {
+            entries.push(
+                Entry::new(Event::LoginDelayStarted, Outcome::Limited)
+                    .staff(member.id)
+                    .detail(detail),
+            );
+        }
+        audit::record_all(portal, caller, entries).await;
         Err(PortalError::unauthorized(WRONG_DETAILS))
     }
 
@@ -209,19 +227,20 @@ pub mod ssr {
             };
         }
         let key = accounts::login_key(username);
-        let ip_event = pass_the_gate(portal, caller, &key, username).await?;
+        let counted = pass_the_gate(portal, caller, &key, username).await?;
         let member = accounts::named(portal, username)
             .await
             .or_internal("looking up a staff member")?;
         let right = password_matches(portal, member.as_ref(), password).await?;
-        let Ok(member) = right_or_refused(portal, caller, member, right, username).await else {
+        let Ok(member) = right_or_refused(portal, caller, member, right, username, &counted).await
+        else {
             return Ok(None);
         };
         // A right password is no guess: the failures counted against the name are cleared.
         let network = caller.network(portal.settings.ipv6_prefix);
         portal
             .store
-            .accept_login(&key, &network, ip_event, &[], portal.now())
+            .accept_login(&key, &network, counted.ip_event, &[], portal.now())
             .await
             .or_internal("clearing login failures")?;
         Ok(Some(member))
@@ -255,9 +274,9 @@ pub mod ssr {
         caller: &Caller,
         key: &str,
         typed: &str,
-    ) -> Result<i64, PortalError> {
+    ) -> Result<Counted, PortalError> {
         match gate(portal, caller, key).await? {
-            Ok(counted) => Ok(counted.ip_event),
+            Ok(counted) => Ok(counted),
             Err((outcome, refusal)) => {
                 let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
                 audit::record(portal, caller, entry).await;

@@ -56,6 +56,8 @@ pub struct AuditItem {
     pub detail: Option<String>,
     pub patient: Option<String>,
     pub staff: Option<String>,
+    /// The request that wrote it, as its log lines carry it.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,7 +422,7 @@ pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
     view! {
         <div class="table-scroll" tabindex="0" role="region" aria-label="Audit trail">
             <table class="audit">
-                <thead><tr><th>"When"</th><th>"Event"</th><th>"Outcome"</th><th>"Patient"</th><th>"Staff"</th><th>"IP"</th><th>"Detail"</th></tr></thead>
+                <thead><tr><th>"When"</th><th>"Event"</th><th>"Outcome"</th><th>"Patient"</th><th>"Staff"</th><th>"IP"</th><th>"Detail"</th><th>"Request"</th></tr></thead>
                 <tbody>
                     {items.into_iter().map(|a| view! {
                         <tr>
@@ -431,6 +433,7 @@ pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
                             <td data-label="Staff">{a.staff.unwrap_or_default()}</td>
                             <td data-label="IP">{a.ip}</td>
                             <td data-label="Detail">{a.detail.unwrap_or_default()}</td>
+                            <td data-label="Request">{a.request_id.unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -644,6 +647,7 @@ pub mod ssr {
             detail: line.detail,
             patient: line.patient,
             staff: line.staff,
+            request_id: line.request_id,
         }
     }
 

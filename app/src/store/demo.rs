@@ -35,13 +35,36 @@ pub struct DemoState {
     pub patients: i64,
     /// Patients the generator made, by its own record.
     pub generated_patients: i64,
+    /// Whether the generator has filled this database before.
+    pub filled_before: bool,
+    pub staff: i64,
+    pub audit_lines: i64,
+    /// The practice settings' version: above the first, someone saved them.
+    pub settings_version: i64,
 }
 
 impl DemoState {
-    /// Only an empty database, or one every patient of which the generator made, is filled:
-    /// a database with one real patient in it is somebody's practice.
-    pub fn may_fill(&self) -> bool {
-        self.patients == self.generated_patients
+    /// What makes this database somebody's practice, if anything: a patient the generator
+    /// didn't make; or, where it never ran, a staff member, an audit line, or settings someone
+    /// saved (a practice on its first day has no patients yet).
+    pub fn somebodys(&self) -> Option<String> {
+        if self.patients != self.generated_patients {
+            return Some(format!(
+                "{} patient(s) that the generator did not make",
+                self.patients - self.generated_patients
+            ));
+        }
+        if self.filled_before {
+            return None;
+        }
+        match (self.staff, self.audit_lines, self.settings_version) {
+            (staff, _, _) if staff > 0 => Some(format!("{staff} staff member(s)")),
+            (_, lines, _) if lines > 0 => Some(format!("{lines} audit line(s)")),
+            (_, _, version) if version > 0 => {
+                Some("practice settings that someone saved".to_string())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -53,13 +76,33 @@ impl Store {
         let patients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(&self.pool)
             .await?;
-        let generated: Option<i64> =
-            sqlx::query_scalar("SELECT CAST(SUM(patients) AS BIGINT) FROM demo_data")
+        let (runs, generated): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(SUM(patients) AS BIGINT) FROM demo_data",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
                 .fetch_one(&self.pool)
+                .await
+        };
+        // Counted no further than one: one is enough to be somebody's.
+        let staff =
+            count("SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM staff LIMIT 1) AS one")
                 .await?;
+        let audit_lines = count(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM audit_events LIMIT 1) AS one",
+        )
+        .await?;
+        let settings_version =
+            count("SELECT COALESCE(MAX(version), 0) FROM practice_settings").await?;
         Ok(DemoState {
             patients,
             generated_patients: generated.unwrap_or(0),
+            filled_before: runs > 0,
+            staff,
+            audit_lines,
+            settings_version,
         })
     }
 

@@ -258,10 +258,15 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
                 // WAL lets readers and the writer work together; the busy timeout covers other
                 // processes (such as `import-patients`) writing too. Checkpoints run apart (see
                 // `checkpoint_forever`), not in whichever request's commit fills the log.
+                // A log emptied by a checkpoint is cut back to `WAL_KEPT` rather than kept at
+                // the largest it ever grew to.
                 conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 0;",
+                    format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_KEPT};"
+                    )
+                    .as_str(),
                 )
                 .await?;
                 Ok(())
@@ -274,26 +279,49 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
 /// How often SQLite's write-ahead log is copied into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+/// The most of its write-ahead log SQLite keeps on disk once it is emptied, in bytes.
+const WAL_KEPT: i64 = 64 * 1024 * 1024;
+
+/// Past this many pages (at 4 KiB, 64 MiB), the log is emptied and cut back however busy the
+/// writer is, rather than left to grow.
+const WAL_MOST_PAGES: i64 = 16_384;
+
 /// Copies SQLite's write-ahead log into the database every second, from a reader connection,
 /// until the store closes. SQLite would otherwise do it in the commit that fills the log to
 /// 1,000 pages: at a million patients each of those writes lands on its own page of a big
 /// index, and that commit's request waited for all of them (a sign-in's new session took
 /// 180 µs rather than 70). A passive checkpoint waits for nobody and nobody waits for it.
+///
+/// But while a writer keeps writing (an import, a busy day) and readers keep reading, a passive
+/// checkpoint never gets the log back to its start, and the log grows without end (an import
+/// of a million patients left 20 GB beside a 386 MB database). So a log past `WAL_MOST_PAGES`
+/// is emptied with a truncating checkpoint: the writer waits for that one, a moment each
+/// 64 MiB written, and the file is cut back to nothing.
 async fn checkpoint_forever(pool: AnyPool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         if pool.is_closed() {
             return;
         }
-        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
+        if let Err(err) = checkpoint(&pool, WAL_MOST_PAGES).await {
             if !pool.is_closed() {
                 tracing::warn!(%err, "checkpointing the database's write-ahead log");
             }
         }
     }
+}
+
+/// One checkpoint: passive, or truncating when the log is past `most_pages`.
+async fn checkpoint(pool: &AnyPool, most_pages: i64) -> Result<(), sqlx::Error> {
+    let (_busy, pages, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await?;
+    if pages > most_pages {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Creates the database's folder (0700) and file (0600) if they don't exist yet, so that only
@@ -374,6 +402,109 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    /// A writer that never stops (an import) beside a reader that always has a page open: a
+    /// passive checkpoint can't get the log back to its start, so past its size the log is
+    /// emptied and cut back.
+    #[tokio::test]
+    async fn the_write_ahead_log_is_cut_back_past_its_size_however_busy_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("portal.db");
+        let store = Store::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let wal = dir.path().join("portal.db-wal");
+        let kept: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept, WAL_KEPT);
+        let key = crate::store::AuditKey::new([1; 32]);
+        let line = AuditRow {
+            ip: "192.0.2.1".into(),
+            event: "patient_viewed".into(),
+            outcome: "ok".into(),
+            detail: Some("x".repeat(500)),
+            ..Default::default()
+        };
+        // A reader holding its snapshot all along.
+        let mut reader = store.pool.begin().await.unwrap();
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(&mut *reader)
+            .await
+            .unwrap();
+        for _ in 0..20 {
+            store
+                .record_audits(&key, &vec![line.clone(); 100])
+                .await
+                .unwrap();
+        }
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(grown > 100 * 4096, "{grown} bytes");
+        // Under its size, only a passive checkpoint: the log stays.
+        checkpoint(&store.pool, i64::MAX).await.unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), grown);
+        // Past it, once the reader is done, the log is emptied and cut back to nothing.
+        reader.rollback().await.unwrap();
+        checkpoint(&store.pool, 100).await.unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    }
+
+    /// A database that was never counted (as after a large import into an old portal) gets its
+    /// statistics, and the audit log's pair of filters reads the patient's lines, not every
+    /// line of the event.
+    #[tokio::test]
+    async fn the_planner_gets_statistics_and_reads_a_patients_lines_by_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/portal.db", dir.path().display()))
+            .await
+            .unwrap();
+        let stats = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+        };
+        assert_eq!(stats().await, 0);
+        let key = crate::store::AuditKey::new([1; 32]);
+        let lines: Vec<AuditRow> = (0..3_000)
+            .map(|n| AuditRow {
+                account_id: Some(n % 1_000),
+                ip: "192.0.2.1".into(),
+                event: "login".into(),
+                outcome: "wrong_password".into(),
+                ..Default::default()
+            })
+            .collect();
+        store.record_audits(&key, &lines).await.unwrap();
+        store.optimize().await.unwrap();
+        assert_eq!(stats().await, 1);
+        let filter = AuditFilter {
+            patient_username_key: None,
+            event: Some("login".into()),
+            ..Default::default()
+        };
+        let by_event = store.audit_log_plan(&filter, 50).await.unwrap();
+        assert!(by_event.contains("audit_events_by_event"), "{by_event}");
+        // A patient's lines are found by their index (the patient named here by id, as the
+        // page does once it has found them by name).
+        sqlx::query(
+            "INSERT INTO accounts (username, username_key, password_hash, given_name, \
+             family_name, date_of_birth, created_at) \
+             VALUES ('quiet', 'quiet', 'x', 'Q', 'Q', '1950-01-01', 0)",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let both = AuditFilter {
+            patient_username_key: Some("quiet".into()),
+            ..filter
+        };
+        let plan = store.audit_log_plan(&both, 50).await.unwrap();
+        assert!(plan.contains("audit_events_by_account_id"), "{plan}");
+    }
 
     #[tokio::test]
     async fn the_data_folder_and_database_are_private_to_the_portal() {

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use sqlx::Executor;
+
 use super::{Engine, Store, StoreError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
 /// Why a backup was not taken.
@@ -33,6 +35,35 @@ pub struct Connections {
 }
 
 impl Store {
+    /// Statistics for the planner where tables have none, or have grown or shrunk much since
+    /// they were counted: at start-up and after large writes (an import, a sweep). Without
+    /// them SQLite guesses that every index narrows as well as any other, and read four million
+    /// login lines to find one patient's none. On SQLite each index is sampled (a thousand
+    /// rows, so a table of thirty million takes as long as a small one); PostgreSQL's
+    /// autovacuum counts as it goes, and is asked to count now after a large write.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        match self.engine {
+            Engine::Sqlite => {
+                let counted: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                let first = if counted == 0 { "ANALYZE;" } else { "" };
+                conn.execute(
+                    format!("PRAGMA analysis_limit = 1000; {first} PRAGMA optimize = 0x10002;")
+                        .as_str(),
+                )
+                .await?;
+            }
+            Engine::Postgres => {
+                conn.execute("ANALYZE").await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The connections open now, readers and the writer together (on PostgreSQL, one pool).
     pub fn connections(&self) -> Connections {
         let mut pools = vec![&self.pool];

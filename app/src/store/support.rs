@@ -47,6 +47,8 @@ pub struct AuditLine {
     /// The patient's username, or the username as typed where no account has it.
     pub patient: Option<String>,
     pub staff: Option<String>,
+    /// The request that wrote it (`X-Request-Id`), to find its log lines.
+    pub request_id: Option<String>,
 }
 
 /// Where a page of the audit log starts. Pages are keyed by a line's id, not counted from the
@@ -81,7 +83,7 @@ pub struct AuditFilter {
 const AUDIT_CLOCK_SLACK: Millis = crate::clock::HOUR;
 
 const AUDIT_LINE: &str = "SELECT a.id, a.at, a.event, a.outcome, a.ip, a.detail, \
-     a.username AS patient, s.username AS staff \
+     a.username AS patient, s.username AS staff, a.request_id \
      FROM audit_events a \
      LEFT JOIN staff s ON s.id = a.staff_id";
 
@@ -381,6 +383,65 @@ impl Store {
         from: LinesFrom,
         limit: i64,
     ) -> Result<Vec<AuditLine>, StoreError> {
+        let (sql, numbers, texts, newest_first) = self.audit_log_query(filter, from).await?;
+        // Planned afresh with its values each time on PostgreSQL: a prepared plan for any
+        // range of lines expects a big one, and PostgreSQL then starts two worker processes
+        // for each page (or each batch of an export) and ends them again.
+        let mut query =
+            sqlx::query_as::<_, AuditLine>(&sql).persistent(self.engine == Engine::Sqlite);
+        for number in numbers {
+            query = query.bind(number);
+        }
+        for text in texts {
+            query = query.bind(text);
+        }
+        let mut lines = query.bind(limit).fetch_all(&self.pool).await?;
+        if !newest_first {
+            lines.reverse();
+        }
+        Ok(lines)
+    }
+
+    /// How the database means to read a page of the audit log with `filter`: its plan, one
+    /// step a line (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL), for the tests and
+    /// the scale bench that check each filter reads by its most selective index.
+    pub async fn audit_log_plan(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> Result<String, StoreError> {
+        let (sql, numbers, texts, _) = self.audit_log_query(filter, LinesFrom::Newest).await?;
+        let explain = match self.engine {
+            Engine::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            Engine::Postgres => format!("EXPLAIN {sql}"),
+        };
+        let mut query = sqlx::query(&explain);
+        for number in numbers {
+            query = query.bind(number);
+        }
+        for text in texts {
+            query = query.bind(text);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        use sqlx::Row;
+        let column = match self.engine {
+            Engine::Sqlite => 3,
+            Engine::Postgres => 0,
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.try_get::<String, _>(column).ok())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// The page's statement and what it binds: numbers, then texts (then the limit); and
+    /// whether it reads newest first.
+    async fn audit_log_query(
+        &self,
+        filter: &AuditFilter,
+        from: LinesFrom,
+    ) -> Result<(String, Vec<Millis>, Vec<String>, bool), StoreError> {
         let mut conditions = Vec::new();
         let mut numbers: Vec<Millis> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
@@ -469,22 +530,7 @@ impl Store {
             "{AUDIT_LINE}{filters} ORDER BY a.id {order} LIMIT ${}",
             page + 1
         );
-        // Planned afresh with its values each time on PostgreSQL: a prepared plan for any
-        // range of lines expects a big one, and PostgreSQL then starts two worker processes
-        // for each page (or each batch of an export) and ends them again.
-        let mut query =
-            sqlx::query_as::<_, AuditLine>(&sql).persistent(self.engine == Engine::Sqlite);
-        for number in numbers {
-            query = query.bind(number);
-        }
-        for text in texts {
-            query = query.bind(text);
-        }
-        let mut lines = query.bind(limit).fetch_all(&self.pool).await?;
-        if !newest_first {
-            lines.reverse();
-        }
-        Ok(lines)
+        Ok((sql, numbers, texts, newest_first))
     }
 }
 
