@@ -143,3 +143,61 @@ test("Sign out everywhere else ends the other browser's session", async ({ page,
   await expect(other).toHaveURL(/\/login/);
   await otherContext.close();
 });
+
+test("a remembered device confirms it's you with a code before a new number", async ({ page, request }) => {
+  const mobile = uniqueMobile();
+  const newMobile = uniqueMobile();
+  const username = uniqueUsername("noa");
+  await registerAndVerify(page, request, { username, mobile, givenName: "Noa" });
+  await logOut(page);
+  // A device remembered, then a sign-in on it with the password alone.
+  let seen = await textCount(request, mobile.e164);
+  await logIn(page, username);
+  await expect(page).toHaveURL(/\/verify$/);
+  const code = await codeFor(request, mobile.e164, seen);
+  await hydrated(page);
+  await page.getByLabel("Verification code").fill(code);
+  await page.getByLabel(/^Don't ask for a code on this device/).check();
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Welcome, Noa" })).toBeVisible();
+  await logOut(page);
+  await logIn(page, username);
+  await expect(page.getByRole("heading", { name: "Welcome, Noa" })).toBeVisible();
+
+  // "?" → "here": the dialog asks to confirm it's you first, and saves nothing.
+  await page.getByRole("link", { name: "Personal Information" }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await hydrated(page);
+  await page.getByRole("button", { name: "About your mobile number" }).click();
+  await page.getByRole("link", { name: "here" }).click();
+  const dialog = page.getByRole("dialog", { name: "Change your mobile number" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole("button", { name: "Save & Get Code" })).toHaveCount(0);
+  await expectAccessible(page);
+  await screenshot(page, "1-confirm-first");
+  await dialog.getByRole("link", { name: "Confirm it's you" }).click();
+
+  await expect(page).toHaveURL(/\/confirm\?for=number/);
+  await expect(page.getByRole("heading", { name: "Confirm it's you", level: 1 })).toBeVisible();
+  await expect(page.getByText(`mobile ending ${mobile.e164.slice(-2)}`)).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "2-confirm-its-you");
+  seen = await textCount(request, mobile.e164);
+  await page.getByRole("button", { name: "Send Code" }).click();
+  await expect(page.getByLabel("Verification code")).toBeVisible();
+  // The code goes to the verified number, not to any the session could name.
+  await page.getByLabel("Verification code").fill(await codeFor(request, mobile.e164, seen));
+  await screenshot(page, "3-code-to-confirm");
+  await page.getByRole("button", { name: "Verify" }).click();
+
+  // On to the new number, as the patient meant to.
+  await expect(page).toHaveURL(/\/profile\/mobile/);
+  await hydrated(page);
+  await page.getByLabel("Mobile number").fill(newMobile.typed);
+  await page.getByRole("button", { name: "Save & Get Code" }).click();
+  await page.getByLabel("Verification code").fill(await codeFor(request, newMobile.e164));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("status").first()).toContainText(`ending ${newMobile.e164.slice(-2)} is verified`);
+  await expectAccessible(page);
+  await screenshot(page, "4-new-number-verified");
+});

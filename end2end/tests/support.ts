@@ -270,6 +270,11 @@ export async function act(page: Page, action: string, reason: string) {
   const form = page.locator("form.confirm-action");
   await expect(form.getByRole("heading", { name: action })).toBeVisible();
   await form.getByLabel("Reason").fill(reason);
+  // The actions that give an account a new start offer to take its passkeys too, ticked.
+  if (action === "End all sessions" || action === "Issue one-time password") {
+    await expect(form.getByLabel("Also remove passkeys")).toBeChecked();
+    await screenshot(page, `action-${action.toLowerCase().replace(/ /g, "-")}`);
+  }
   await expectAccessible(page);
   await form.getByRole("button", { name: "Confirm" }).click();
   await expect(form).toHaveCount(0);

@@ -23,7 +23,11 @@ pub enum Recipient {
     Unproven,
 }
 
-/// The limits on texting `number` for `account_id` on behalf of `caller`.
+/// The limits on texting `number` for `account_id` on behalf of `caller`, as DESIGN's table of
+/// texts gives them for each kind: a sign-in code to a verified number passes the account's
+/// hour and the number's own daily ceiling (never the network's, which a clinic's or a
+/// carrier's shared address would use up, nor the daily budget); a code to a number not yet
+/// verified passes the account's, the number's and the network's, and the daily budget.
 pub fn for_send(
     portal: &Portal,
     caller: &Caller,
@@ -33,40 +37,37 @@ pub fn for_send(
 ) -> Vec<Limit> {
     let limits = &portal.settings.limits;
     let now = portal.now();
-    let number_subject = match recipient {
-        Recipient::VerifiedSignIn => format!("{number} verified by {account_id}"),
-        Recipient::Unproven => number.to_string(),
+    let full = |wait: &str| {
+        format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
     };
-    let mut all = vec![
-        per_account(portal, account_id),
-        Limit::new(
-            LimitKind::SmsNumber,
-            number_subject,
-            DAY,
-            limits.sends_per_number_day,
-            now,
-            |wait| {
-                format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
-            },
-        ),
-        per_network(portal, caller),
-    ];
     match recipient {
         // Any number of accounts may share one verified number: its sign-in codes are counted
         // across them all, or each new account would bring a fresh allowance to farm.
-        Recipient::VerifiedSignIn => all.push(Limit::new(
-            LimitKind::SmsVerifiedNumber,
-            number,
-            DAY,
-            limits.sign_in_codes_per_number_day,
-            now,
-            |wait| {
-                format!("This number has had as many codes as we can send it today. Please try again in {wait}, or contact the practice.")
-            },
-        )),
-        Recipient::Unproven => all.push(portal_wide(portal)),
+        Recipient::VerifiedSignIn => vec![
+            per_account(portal, account_id),
+            Limit::new(
+                LimitKind::SmsVerifiedNumber,
+                number,
+                DAY,
+                limits.sign_in_codes_per_number_day,
+                now,
+                full,
+            ),
+        ],
+        Recipient::Unproven => vec![
+            per_account(portal, account_id),
+            Limit::new(
+                LimitKind::SmsNumber,
+                number,
+                DAY,
+                limits.sends_per_number_day,
+                now,
+                full,
+            ),
+            per_network(portal, caller),
+            portal_wide(portal),
+        ],
     }
-    all
 }
 
 fn per_account(portal: &Portal, account_id: i64) -> Limit {

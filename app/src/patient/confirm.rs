@@ -184,6 +184,7 @@ fn Ways(ways: ProofWays, purpose: ProofFor, sent: bool) -> impl IntoView {
     let code = ways.mobile_ending.map(|ending| {
         let code_sent = ways.code_sent;
         view! {
+            <div class="confirm-its-you">
             <p>{format!("To {}, first confirm it's you with a code we text to your mobile ending {ending}.", purpose.what())}</p>
             <form method="post" action="/api/confirm_send_code" class="button-form" data-whole-page="">
                 <input type="hidden" name="then" value=then/>
@@ -208,6 +209,7 @@ fn Ways(ways: ProofWays, purpose: ProofFor, sent: bool) -> impl IntoView {
                     <button type="submit" class="button primary">"Verify"</button>
                 </form>
             })}
+            </div>
         }
     });
     let passkey = ways.passkey.then(|| {
