@@ -9,6 +9,7 @@ import {
   STAFF_PASSWORD,
   act,
   addStaff,
+  codeFor,
   enrolStaff,
   expectAccessible,
   hydrated,
@@ -180,6 +181,22 @@ test("support removes a patient's passkeys", async ({ page, browser, request }) 
   await screenshot(staffPage, "1-passkeys-removed");
   await staffContext.close();
 
+  // Every session ended with them: the passkey's too, and the patient's own here.
+  await page.goto("/security");
+  await expect(page).toHaveURL(/\/login/);
+  await hydrated(page);
+  // The autofill would offer the removed passkey: held back, as a patient would ignore it.
+  await page.route("**/api/passkey_challenge", (route) => route.abort());
+  const seen = await textCount(request, mobile.e164);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await hydrated(page);
+  await page.getByLabel("Verification code").fill(await codeFor(request, mobile.e164, seen));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Welcome, Sol" })).toBeVisible();
+  await page.unroute("**/api/passkey_challenge");
   await page.getByRole("link", { name: "Sign-in and security" }).click();
   await expect(page.getByText("The practice removed your passkeys.")).toBeVisible();
   const passkeysCard = page.locator("section", { has: page.getByRole("heading", { name: "Passkeys" }) });
