@@ -120,6 +120,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// paint, before any wasm.
 const FORMS_THE_BROWSER_SENDS: &str = "addEventListener(\"submit\",function(e){var f=e.target,i=f.closest(\"leptos-island\");if(f.hasAttribute(\"data-whole-page\")||i&&!i.hasAttribute(\"data-awake\"))e.stopImmediatePropagation()},true)";
 
+/// Where `cargo leptos watch` reloads the page from (a websocket), in a development build.
+#[cfg(feature = "ssr")]
+pub fn reload_source(options: &LeptosOptions) -> String {
+    match options.env {
+        leptos::config::Env::DEV => {
+            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
+        }
+        leptos::config::Env::PROD => String::new(),
+    }
+}
+
+/// A page's Content-Security-Policy: scripts only from the portal itself or with `nonce`.
+#[cfg(feature = "ssr")]
+pub fn page_policy(nonce: &str, reload: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
 /// Scripts run only from the portal itself or with this page's nonce (the hydration script).
 #[cfg(feature = "ssr")]
 fn content_security_policy(options: &LeptosOptions) {
@@ -132,18 +153,7 @@ fn content_security_policy(options: &LeptosOptions) {
         tracing::warn!("a page was rendered without its nonce: its scripts will not run");
         return;
     };
-    // `cargo leptos watch` reloads the page over a websocket.
-    let reload = match options.env {
-        leptos::config::Env::DEV => {
-            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
-        }
-        leptos::config::Env::PROD => String::new(),
-    };
-    let policy = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    );
+    let policy = page_policy(&nonce.to_string(), &reload_source(options));
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }

@@ -475,13 +475,6 @@ impl Shaped {
 /// 20,000 lines: its plan (which index it reads), and its time.
 async fn audit_pairs(portal: &Portal, admin: &Client, shaped: &Shaped) {
     println!(" audit filters alone and in pairs, patients shaped unlike the generator's");
-    let day = |days_ago: i64| {
-        let at = SystemClock.now() - days_ago * DAY;
-        time::OffsetDateTime::from_unix_timestamp(at / 1000)
-            .unwrap()
-            .date()
-            .to_string()
-    };
     let (from, to) = (day(30), day(0));
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("event login", vec![("event", "login".into())]),
@@ -667,15 +660,17 @@ async fn search(admin: &Client, who: &Who) {
     }
 }
 
+/// The date `days_ago`, as the audit log's form takes it.
+fn day(days_ago: i64) -> String {
+    let at = SystemClock.now() - days_ago * DAY;
+    time::OffsetDateTime::from_unix_timestamp(at / 1000)
+        .unwrap()
+        .date()
+        .to_string()
+}
+
 async fn audit_pages(admin: &Client, who: &Who) {
     println!(" audit log (POST /api/staff/audit_log, 50 lines a page)");
-    let day = |days_ago: i64| {
-        let at = SystemClock.now() - days_ago * DAY;
-        time::OffsetDateTime::from_unix_timestamp(at / 1000)
-            .unwrap()
-            .date()
-            .to_string()
-    };
     let (from, to) = (day(3 * 365), day(3 * 365 - 90));
     let filters: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no filter", vec![]),

@@ -381,7 +381,8 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
             app::shell,
         ))
         .with_state(state);
-    middleware::around(router, &portal, wiring.trusted_proxies, wiring.http)
+    let reload = app::reload_source(&leptos_options);
+    middleware::around(router, &portal, wiring.trusted_proxies, wiring.http, reload)
 }
 
 /// Liveness: the process answers. It asks nothing of the database, so that a database outage

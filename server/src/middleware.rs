@@ -42,6 +42,7 @@ pub fn around(
     portal: &Portal,
     trusted_proxies: Vec<IpNet>,
     http: HttpLimits,
+    reload: String,
 ) -> Router {
     // Pages set their own policy with the hydration script's nonce; this covers everything else.
     let csp = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
@@ -62,7 +63,7 @@ pub fn around(
         ))
         .layer(from_fn(no_store_for_pages_and_data))
         .layer(compress_static_files())
-        .layer(from_fn(whole_pages))
+        .layer(from_fn_with_state(Arc::new(reload), whole_pages))
         .layer(from_fn_with_state(portal.clone(), same_origin_only))
         .layer(from_fn_with_state(proxies.clone(), client_ip))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -325,7 +326,8 @@ async fn plain_form_posts(State(portal): State<Portal>, request: Request, next: 
 
 /// Our pages are a few kilobytes and ready at once: sent whole, they take one write instead of
 /// one per streamed fragment (hundreds of system calls, and most of a page's cost).
-async fn whole_pages(request: Request, next: Next) -> Response {
+async fn whole_pages(State(reload): State<Arc<String>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
     let response = next.run(request).await;
     let is_page = response
         .headers()
@@ -335,14 +337,50 @@ async fn whole_pages(request: Request, next: Next) -> Response {
     if !is_page {
         return response;
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     match axum::body::to_bytes(body, MAX_PAGE).await {
-        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Ok(bytes) => {
+            policy_for_its_nonce(&mut parts.headers, &bytes, &reload, &path);
+            Response::from_parts(parts, Body::from(bytes))
+        }
         Err(err) => {
             tracing::error!(%err, "rendering a page failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// A page whose scripts carry a nonce gets the policy that names it, if its render left none:
+/// without it, the strict policy for everything else would block the page's own hydration and
+/// it would never wake. Said in the log, as the render should have set it.
+fn policy_for_its_nonce(headers: &mut http::HeaderMap, page: &[u8], reload: &str, path: &str) {
+    if headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        return;
+    }
+    let Some(nonce) = nonce_in(page) else {
+        return;
+    };
+    tracing::warn!(
+        path,
+        "a page came without its policy: set from its scripts' nonce"
+    );
+    if let Ok(policy) = HeaderValue::from_str(&app::page_policy(nonce, reload)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+}
+
+/// The nonce a page's first script with one carries.
+fn nonce_in(page: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(page).ok()?;
+    let start = text.find(" nonce=\"")? + " nonce=\"".len();
+    let end = text[start..].find('"')? + start;
+    let nonce = &text[start..end];
+    // Leptos's nonces are URL-safe base64; anything else is not one.
+    (!nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(nonce)
 }
 
 fn is_page_or_data(headers: &http::HeaderMap) -> bool {
@@ -472,6 +510,32 @@ pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_without_its_policy_gets_the_one_its_nonce_names() {
+        let page = br#"<html><head><script nonce="AbC-123_x">go()</script></head></html>"#;
+        let mut headers = http::HeaderMap::new();
+        policy_for_its_nonce(&mut headers, page, "", "/staff/enrol");
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("'nonce-AbC-123_x'"), "{policy}");
+        assert!(policy.contains("object-src 'none'"));
+        // One the page set stays; a page with no nonce, or a made-up one, gets none from here.
+        let mut set = http::HeaderMap::new();
+        set.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("the page's"),
+        );
+        policy_for_its_nonce(&mut set, page, "", "/");
+        assert_eq!(set[header::CONTENT_SECURITY_POLICY], "the page's");
+        for page in [
+            &b"<p>no scripts</p>"[..],
+            br#"<script nonce="x' 'unsafe-inline">"#,
+        ] {
+            let mut headers = http::HeaderMap::new();
+            policy_for_its_nonce(&mut headers, page, "", "/");
+            assert!(!headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        }
+    }
 
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {

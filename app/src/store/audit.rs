@@ -813,6 +813,21 @@ mod tests {
         (0..lines.len()).find_map(|i| walk.step(&lines[i], lines.get(i + 1)))
     }
 
+    /// Every line from `from` on hashed again by SHA-256 alone, as someone without the key could.
+    fn rehash_bare(lines: &mut [StoredChainLine], from: usize) {
+        let mut previous_hash = lines[from - 1].chain_hash.clone().unwrap();
+        for stored in &mut lines[from..] {
+            let hash = ChainedLine {
+                id: stored.id,
+                previous: stored.chain_previous,
+                row: stored.row.clone(),
+            }
+            .hash(&previous_hash);
+            stored.chain_hash = Some(hash.clone());
+            previous_hash = hash;
+        }
+    }
+
     #[test]
     fn keyed_lines_follow_bare_ones_and_a_bare_hash_never_follows_a_keyed_line() {
         assert_eq!(walk(&chained_from(&[1, 2, 3, 4], 2)), None);
@@ -821,31 +836,11 @@ mod tests {
         // alone, as anyone holding the database could.
         let mut rewritten = chained_from(&[1, 2, 3, 4], 2);
         rewritten[2].row.detail = Some("edited".into());
-        let mut previous_hash = rewritten[1].chain_hash.clone().unwrap();
-        for stored in &mut rewritten[2..] {
-            let hash = ChainedLine {
-                id: stored.id,
-                previous: stored.chain_previous,
-                row: stored.row.clone(),
-            }
-            .hash(&previous_hash);
-            stored.chain_hash = Some(hash.clone());
-            previous_hash = hash;
-        }
+        rehash_bare(&mut rewritten, 2);
         assert_eq!(walk(&rewritten), None, "bare lines alone can't tell");
         let mut rewritten = chained_from(&[1, 2, 3, 4, 5], 2);
         rewritten[3].row.detail = Some("edited".into());
-        let mut previous_hash = rewritten[2].chain_hash.clone().unwrap();
-        for stored in &mut rewritten[3..] {
-            let hash = ChainedLine {
-                id: stored.id,
-                previous: stored.chain_previous,
-                row: stored.row.clone(),
-            }
-            .hash(&previous_hash);
-            stored.chain_hash = Some(hash.clone());
-            previous_hash = hash;
-        }
+        rehash_bare(&mut rewritten, 3);
         assert_eq!(walk(&rewritten), Some(ChainProblem::Unsealed(4)));
         // Or with a key of its own: the MAC doesn't match.
         let mut forged = chained(&[1, 2, 3]);
