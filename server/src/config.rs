@@ -748,6 +748,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn audit_heads_go_to_a_file_or_an_https_endpoint() {
+        use app::portal::HeadsTo;
+        let heads = |value: &str| {
+            config(&[("PORTAL_AUDIT_HEADS_TO", value)]).map(|c| c.settings.audit_heads_to)
+        };
+        assert_eq!(
+            heads("/mnt/elsewhere/audit-heads.txt").unwrap(),
+            Some(HeadsTo::File("/mnt/elsewhere/audit-heads.txt".into()))
+        );
+        assert!(matches!(
+            heads("https://logs.example.org/heads").unwrap(),
+            Some(HeadsTo::Endpoint(_))
+        ));
+        assert!(matches!(
+            heads("http://127.0.0.1:9400/heads").unwrap(),
+            Some(HeadsTo::Endpoint(_))
+        ));
+        // A head sent in the clear across a network could be changed on its way.
+        assert!(heads("http://logs.example.org/heads").is_err());
+        assert!(heads("ftp://logs.example.org/heads").is_err());
+        assert_eq!(config(&[]).unwrap().settings.audit_heads_to, None);
+    }
+
+    #[test]
     fn start_up_warns_of_metrics_on_a_public_address() {
         let in_force = app::portal::PracticeSettings {
             support_phone: "09 555 0123".into(),

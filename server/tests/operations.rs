@@ -698,6 +698,37 @@ async fn the_head_is_noted_elsewhere_every_thousand_lines() {
 }
 
 #[tokio::test]
+async fn the_head_can_be_noted_at_an_endpoint_elsewhere() {
+    // An endpoint on another machine, as a log collector's would be (here on loopback).
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let collector = axum::Router::new().route(
+        "/heads",
+        axum::routing::post(move |axum::Json(head): axum::Json<serde_json::Value>| {
+            let sent = sent.clone();
+            async move {
+                let _ = sent.send(head);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/heads", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+    let portal = TestPortal::with(move |s| {
+        s.audit_heads_to = Some(app::portal::HeadsTo::Endpoint(url.parse().unwrap()));
+    })
+    .await;
+    let head = write(&portal, 1).await;
+    app::audit::note_head(&portal.portal, &head).await;
+    let noted = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("the endpoint was told")
+        .unwrap();
+    assert_eq!(noted["head"], format!("{}:{}", head.line, head.hash));
+    assert!(noted["at"].is_i64());
+}
+
+#[tokio::test]
 async fn old_audit_lines_are_swept_and_the_chain_still_checks_from_the_first_kept() {
     use app::clock::DAY;
     let portal = TestPortal::new().await;
