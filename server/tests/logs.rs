@@ -13,6 +13,7 @@ use std::{
 
 use axum::http::StatusCode;
 use common::{
+    log_holds,
     standin::{Answer, StandIn},
     TestPortal, PASSWORD,
 };
@@ -124,7 +125,7 @@ async fn a_whole_journey_logs_request_ids_and_never_a_secret() {
     }
     never.extend(["+64215550123", "215550123", "021 555 0123", "021+555+0123"].map(String::from));
     for secret in never.iter().filter(|s| !s.is_empty()) {
-        if let Some(line) = text.lines().find(|line| line.contains(secret.as_str())) {
+        if let Some(line) = text.lines().find(|line| log_holds(line, secret)) {
             panic!("the log holds {secret:?}: {line}");
         }
     }

@@ -244,10 +244,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(Millis, String)>, StoreError> {
         Ok(sqlx::query_as(
-            // Read by the patient's index, where their lines carry their event (`+` keeps either
-            // engine off the event's index: millions of sign-ins, to find a patient with none).
-            "SELECT at, ip FROM audit_events WHERE account_id = $1 AND +event = 'signed_in' \
-             ORDER BY id DESC LIMIT $2",
+            // Read by the patient's index, where their lines carry their event (an expression
+            // keeps either engine off the event's index: millions of sign-ins, to find a patient
+            // with none).
+            "SELECT at, ip FROM audit_events WHERE account_id = $1 \
+             AND (event || '') = 'signed_in' ORDER BY id DESC LIMIT $2",
         )
         .bind(account_id)
         .bind(limit)

@@ -468,3 +468,18 @@ impl TestPortal {
 }
 
 pub const STAFF_PASSWORD: &str = "staff password for tests";
+
+/// Whether the log text `line` holds `secret`. A code is digits alone, so it counts only where no digit or
+/// decimal point touches it: the log's timings ("elapsed_secs":0.000108833) hold any six
+/// digits by chance.
+pub fn log_holds(line: &str, secret: &str) -> bool {
+    if !secret.bytes().all(|b| b.is_ascii_digit()) {
+        return line.contains(secret);
+    }
+    line.match_indices(secret).any(|(at, _)| {
+        let before = line[..at].bytes().next_back();
+        let after = line[at + secret.len()..].bytes().next();
+        let touches = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit() || b == b'.');
+        !touches(before) && !touches(after)
+    })
+}
