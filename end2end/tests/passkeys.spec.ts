@@ -13,6 +13,7 @@ import {
   enrolStaff,
   expectAccessible,
   hydrated,
+  logOut,
   openPatient,
   registerAndVerify,
   screenshot,
@@ -58,11 +59,6 @@ async function addPasskey(page: Page, name: string) {
   await expect(page.getByRole("status").first()).toContainText("Your passkey is added.");
 }
 
-async function logOut(page: Page) {
-  await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page).toHaveURL(/\/login$/);
-  await hydrated(page);
-}
 
 test("a patient adds a passkey after a code, then signs in with the passkey alone", async ({ page, request }) => {
   const authenticator = await virtualAuthenticator(page);

@@ -7,6 +7,8 @@ import {
   codeFor,
   expectAccessible,
   hydrated,
+  logIn,
+  logOut,
   openPatient,
   registerAndVerify,
   screenshot,
@@ -16,21 +18,6 @@ import {
   uniqueMobile,
   uniqueUsername,
 } from "./support";
-
-async function logIn(page: Page, username: string, password = PASSWORD) {
-  if (!/\/login$/.test(page.url())) {
-    await page.goto("/login");
-  }
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-}
-
-async function logOut(page: Page) {
-  await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page).toHaveURL(/\/login$/);
-}
 
 test("a remembered device skips the code until the password changes", async ({ page, browser, request }) => {
   const mobile = uniqueMobile();

@@ -1,5 +1,5 @@
-// What every journey needs: fresh patients, codes from the dev SMS outbox, accessibility checks
-// and screenshots.
+// What every journey needs: fresh patients, logging in and out, codes from the dev SMS outbox,
+// accessibility checks and screenshots.
 import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
@@ -51,6 +51,24 @@ export async function hydrated(page: Page): Promise<void> {
 }
 
 type Sms = { to: string; body: string; sent_at: string };
+
+/** Fills the login page's password step and presses "Log in". */
+export async function logIn(page: Page, username: string, password = PASSWORD): Promise<void> {
+  if (!/\/login$/.test(page.url())) {
+    await page.goto("/login");
+  }
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** Presses "Log out" and waits for the login page to wake. */
+export async function logOut(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await hydrated(page);
+}
 
 async function texts(request: APIRequestContext): Promise<Sms[]> {
   const response = await request.get("/dev/sms");

@@ -719,6 +719,7 @@ impl std::fmt::Display for ChainProblem {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Store {
     /// What someone holding the database alone can do: rewrite every line from `from` on with
     /// a bare SHA-256, as the lines before the key were. For tests that show it is refused.

@@ -19,6 +19,8 @@ mod staff;
 mod support;
 mod sweeps;
 
+// Throwaway databases and an insider's edits, for tests and benches; never in the release server.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::{path::Path, str::FromStr, time::Duration};

@@ -113,7 +113,7 @@ pub mod ssr {
     /// The fields each form may keep, by its server function's path: what a patient or staff
     /// member would have to type again, never a secret (a password, a code, a recovery code, an
     /// enrolment token). A form not listed keeps nothing. (Paths, not the functions' types: `ui`
-    /// imports no wing; `server/tests/plain_forms.rs` checks each path is a function's.)
+    /// imports no wing; `server/tests/portal/plain_forms.rs` checks each path is a function's.)
     pub const KEPT_FIELDS: &[(&str, &[&str])] = &[
         (
             "/api/register",

@@ -465,6 +465,39 @@ impl TestPortal {
         use app::clock::Clock;
         self.clock.now()
     }
+
+    /// A patient registered with a verified number, signed in, in a browser of their own.
+    pub async fn signed_in_patient(&self, username: &str) -> Browser<'_> {
+        let mut browser = self.browser();
+        browser.register_and_sign_in(username).await;
+        browser
+    }
+
+    /// A patient with a verified number who has signed in once and logged out.
+    pub async fn verified_patient(&self, username: &str) {
+        let mut browser = self.signed_in_patient(username).await;
+        browser.post("/api/logout", &[]).await;
+    }
+}
+
+impl Staff<'_> {
+    /// The reference support gets for the patient named `username`, by searching for it.
+    pub async fn find(&mut self, username: &str) -> String {
+        let found = self
+            .browser
+            .post("/api/staff/search_patients", &[("query", username)])
+            .await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+        found.json()["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["username"] == username)
+            .unwrap_or_else(|| panic!("{username} in {}", found.text()))["reference"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 pub const STAFF_PASSWORD: &str = "staff password for tests";

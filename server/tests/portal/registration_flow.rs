@@ -1,6 +1,6 @@
 //! Registration → Send Code → Verify, through the router, as DESIGN.md's API describes it.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{registration, TestPortal, PASSWORD};

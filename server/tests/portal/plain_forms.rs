@@ -2,7 +2,7 @@
 //! come back to their page with the error and what was typed, never a password, and never in
 //! the address; the same-origin rule holds for them too.
 
-mod common;
+use crate::common;
 
 use axum::{
     body::Body,

@@ -1,7 +1,7 @@
 //! Stopping an instance (SIGTERM): requests under way are answered, and a text it was still
 //! sending is left for the next instance, which sends it once.
 
-mod common;
+use crate::common;
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,7 +1,7 @@
 //! What the people who run the portal rely on: liveness and readiness, and backups taken while
 //! it serves.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -1,7 +1,7 @@
 //! Real delivery: the `twilio` and `webhook` providers against local stand-ins, the outbox's
 //! retries and restarts, Twilio's status callbacks, the anti-pumping limits, and logs free of codes.
 
-mod common;
+use crate::common;
 
 use std::{sync::Arc, time::Duration};
 

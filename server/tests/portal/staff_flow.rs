@@ -2,36 +2,11 @@
 //! authenticator code), the role matrix for every staff function, support's search and
 //! actions, practice settings, the audit log and the staff list.
 
-mod common;
+use crate::common;
 
 use app::staff::StaffRole;
 use axum::http::StatusCode;
 use common::{authenticator_code, registration, Staff, TestPortal, PASSWORD, STAFF_PASSWORD};
-
-/// A patient with a verified number who has logged out.
-async fn patient(portal: &TestPortal, username: &str) {
-    let mut browser = portal.browser();
-    browser.register_and_sign_in(username).await;
-    browser.post("/api/logout", &[]).await;
-}
-
-/// The reference support gets for the patient named `username`, by searching for it.
-async fn find(staff: &mut Staff<'_>, username: &str) -> String {
-    let found = staff
-        .browser
-        .post("/api/staff/search_patients", &[("query", username)])
-        .await;
-    assert_eq!(found.status, StatusCode::OK, "{}", found.text());
-    found.json()["patients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["username"] == username)
-        .unwrap_or_else(|| panic!("{username} in {}", found.text()))["reference"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn act(staff: &mut Staff<'_>, reference: &str, action: &str, reason: &str) -> common::Reply {
     staff
@@ -263,7 +238,7 @@ async fn a_staff_session_is_not_a_patient_and_cross_site_requests_are_refused() 
 #[tokio::test]
 async fn support_finds_patients_by_name_birth_date_username_or_mobile_ending() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut other = portal.browser();
     let mut form = registration("mere", "022 123 4567");
     form[3] = ("given_name", "Mere");
@@ -310,10 +285,10 @@ async fn support_finds_patients_by_name_birth_date_username_or_mobile_ending() {
 #[tokio::test]
 async fn support_cant_open_a_patient_by_guessing_an_id() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut sam = portal.staff("sam", StaffRole::Support).await;
     let mut kim = portal.staff("kim", StaffRole::Support).await;
-    let reference = find(&mut sam, "margaret").await;
+    let reference = sam.find("margaret").await;
     let record = sam
         .browser
         .post("/api/staff/patient", &[("patient", &reference)])
@@ -346,7 +321,7 @@ async fn support_cant_open_a_patient_by_guessing_an_id() {
 #[tokio::test]
 async fn the_patient_page_shows_state_texts_and_audit_trail() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
     for _ in 0..5 {
         portal
@@ -357,7 +332,7 @@ async fn the_patient_page_shows_state_texts_and_audit_trail() {
             )
             .await;
     }
-    let reference = find(&mut staff, "margaret").await;
+    let reference = staff.find("margaret").await;
     let record = staff
         .browser
         .post("/api/staff/patient", &[("patient", &reference)])
@@ -383,7 +358,7 @@ async fn the_patient_page_shows_state_texts_and_audit_trail() {
 #[tokio::test]
 async fn support_unlocks_a_locked_out_patient_who_then_signs_in() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     for _ in 0..6 {
         portal
             .browser()
@@ -400,7 +375,7 @@ async fn support_unlocks_a_locked_out_patient_who_then_signs_in() {
     );
 
     let mut staff = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut staff, "margaret").await;
+    let reference = staff.find("margaret").await;
     let no_reason = act(&mut staff, &reference, "unlock", "  ").await;
     assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!no_reason.field_error("reason").is_empty());
@@ -440,9 +415,9 @@ async fn a_reset_number_is_given_again_at_the_next_login_even_where_the_practice
         s.practice.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
     })
     .await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut staff, "margaret").await;
+    let reference = staff.find("margaret").await;
     let done = act(
         &mut staff,
         &reference,
@@ -484,7 +459,7 @@ async fn support_ends_a_patients_sessions() {
     let mut margaret = portal.browser();
     margaret.register_and_sign_in("margaret").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut staff, "margaret").await;
+    let reference = staff.find("margaret").await;
     let done = act(&mut staff, &reference, "end_sessions", "patient asked").await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(
@@ -496,9 +471,9 @@ async fn support_ends_a_patients_sessions() {
 #[tokio::test]
 async fn a_one_time_password_from_support_signs_in_once_and_must_be_replaced() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut staff, "margaret").await;
+    let reference = staff.find("margaret").await;
     let done = act(
         &mut staff,
         &reference,
@@ -545,7 +520,7 @@ async fn a_one_time_password_from_support_signs_in_once_and_must_be_replaced() {
 #[tokio::test]
 async fn an_admin_switches_two_factor_off_and_on_at_once_and_it_is_audited() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut admin = portal.staff("ada", StaffRole::Admin).await;
     let settings = admin.browser.post("/api/staff/settings", &[]).await.json();
     assert_eq!(settings["two_factor"], true);
@@ -644,8 +619,8 @@ async fn bad_settings_are_refused_field_by_field_and_nothing_changes() {
 #[tokio::test]
 async fn the_audit_log_filters_and_exports_the_same_lines_as_csv() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
-    patient(&portal, "arthur").await;
+    portal.verified_patient("margaret").await;
+    portal.verified_patient("arthur").await;
     let mut admin = portal.staff("ada", StaffRole::Admin).await;
     let log = admin
         .browser
@@ -787,9 +762,9 @@ async fn a_staff_session_ends_after_ten_idle_minutes() {
 #[tokio::test]
 async fn bad_input_to_staff_functions_gets_a_clear_4xx_and_changes_nothing() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut admin = portal.staff("ada", StaffRole::Admin).await;
-    let reference = find(&mut admin, "margaret").await;
+    let reference = admin.find("margaret").await;
     for (endpoint, body) in [
         (
             "/api/staff/support_action",
@@ -1173,7 +1148,7 @@ async fn a_stale_settings_form_is_told_and_undoes_nothing_and_the_audit_compares
 #[tokio::test]
 async fn switching_two_factor_back_on_ends_the_sessions_a_password_alone_began() {
     let portal = TestPortal::new().await;
-    patient(&portal, "arthur").await;
+    portal.verified_patient("arthur").await;
     let mut with_code = portal.browser();
     with_code.register_and_sign_in("margaret").await;
     portal.clock.advance_seconds(60);
@@ -1212,7 +1187,7 @@ async fn switching_two_factor_back_on_ends_the_sessions_a_password_alone_began()
 #[tokio::test]
 async fn an_instance_that_has_not_yet_heard_two_factor_is_back_on_still_asks_for_the_code() {
     let first = TestPortal::new().await;
-    patient(&first, "arthur").await;
+    first.verified_patient("arthur").await;
     let mut admin = first.staff("ada", StaffRole::Admin).await;
     let mut form = settings_form(&admin.browser.post("/api/staff/settings", &[]).await.json());
     form.retain(|(name, _)| *name != "two_factor");
@@ -1439,8 +1414,8 @@ async fn an_authenticator_secret_sealed_the_old_way_is_sealed_again_at_start_and
 #[tokio::test]
 async fn a_search_is_answered_with_the_page_itself_scripts_or_none() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
-    patient(&portal, "arthur").await;
+    portal.verified_patient("margaret").await;
+    portal.verified_patient("arthur").await;
     let admin = portal.staff("ada", StaffRole::Support).await;
     let cookie = admin.browser.cookie.as_deref();
     let page = portal.get("/staff?query=arthur", cookie).await;
@@ -1475,7 +1450,7 @@ async fn a_search_is_answered_with_the_page_itself_scripts_or_none() {
 #[tokio::test]
 async fn the_audit_log_finds_a_patient_or_staff_member_by_name_and_a_name_nobody_has() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut browser = portal.browser();
     for (username, password) in [("margaret", "a wrong guess"), ("ghost", "anything at all")] {
         browser

@@ -3,7 +3,7 @@
 //! names a server (`.ci/test`'s PostgreSQL run); SQLite is one instance by design, so there they
 //! say so and stop.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::HashMap,

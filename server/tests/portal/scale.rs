@@ -2,7 +2,7 @@
 //! its indexes, audit pages keyed by line, and the sweeps. The bench (`cargo bench -p server
 //! --bench scale`) runs the same code on a million patients.
 
-mod common;
+use crate::common;
 
 use app::{
     clock::DAY,

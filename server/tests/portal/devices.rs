@@ -2,11 +2,11 @@
 //! a remembered browser skips the code and never the password, a token counts only for its own
 //! account and only until it is forgotten, and a patient can see and end their other sessions.
 
-mod common;
+use crate::common;
 
 use app::{clock::DAY, staff::StaffRole};
 use axum::http::StatusCode;
-use common::{Browser, Staff, TestPortal, PASSWORD};
+use common::{Browser, TestPortal, PASSWORD};
 
 const DEVICE: &str = "portal_device";
 
@@ -298,17 +298,6 @@ async fn a_new_verified_number_forgets_every_device() {
     assert_eq!(forgotten, ["1 forgotten: the verified number changed"]);
 }
 
-async fn find(staff: &mut Staff<'_>, username: &str) -> String {
-    let found = staff
-        .browser
-        .post("/api/staff/search_patients", &[("query", username)])
-        .await;
-    found.json()["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn the_practices_actions_forget_every_device() {
     for (action, why) in [
@@ -319,7 +308,7 @@ async fn the_practices_actions_forget_every_device() {
         let portal = TestPortal::new().await;
         let mut browser = remembered(&portal, "margaret").await;
         let mut support = portal.staff("sam", StaffRole::Support).await;
-        let reference = find(&mut support, "margaret").await;
+        let reference = support.find("margaret").await;
         let done = support
             .browser
             .post(
@@ -359,7 +348,7 @@ async fn choosing_a_new_password_forgets_every_device() {
     let account = portal.account("margaret").await;
     // A password the practice gave, then the patient's own.
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut support, "margaret").await;
+    let reference = support.find("margaret").await;
     let done = support
         .browser
         .post(
@@ -523,7 +512,7 @@ async fn recent_activity_names_the_practice_and_counts_refused_sign_ins() {
             .await;
     }
     let mut support = portal.staff("samantha", StaffRole::Support).await;
-    let reference = find(&mut support, "margaret").await;
+    let reference = support.find("margaret").await;
     support
         .browser
         .post(
@@ -641,7 +630,7 @@ async fn the_support_record_shows_remembered_devices() {
     let portal = TestPortal::new().await;
     remembered(&portal, "margaret").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let reference = find(&mut support, "margaret").await;
+    let reference = support.find("margaret").await;
     let record = support
         .browser
         .post("/api/staff/patient", &[("patient", &reference)])

@@ -2,7 +2,7 @@
 //! apart from the verified one, until its own code comes back, so that a password alone can
 //! never move the second factor. Also the notices, the audit trail, and the email address.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

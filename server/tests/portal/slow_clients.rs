@@ -4,7 +4,7 @@
 //! once, and a smaller one how many one client may hold. These run against the real listener on
 //! a loopback port.
 
-mod common;
+use crate::common;
 
 use std::{
     net::{IpAddr, SocketAddr},

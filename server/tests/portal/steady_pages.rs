@@ -1,9 +1,8 @@
-//! Every signed-in page finishes rendering, every time. Alone in its own test binary: run side
-//! by side with other tests in one process (each on a runtime of its own, sharing the
-//! framework's process-wide reactive state), a render now and then waits forever, which never
-//! happens alone or in a real server.
+//! Every signed-in page finishes rendering, every time, with the other tests rendering pages
+//! beside it in the same process: a router made while a page rendered once held that page back
+//! for ever (`server::router_with` now lists the routes once, before any router answers).
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestPortal;

@@ -1,7 +1,7 @@
 //! The practice's overview: what admins see of the last 30 days, counted from the audit trail
 //! and the outbox, drawn as SVG with a table beside each chart.
 
-mod common;
+use crate::common;
 
 use app::staff::StaffRole;
 use axum::http::StatusCode;

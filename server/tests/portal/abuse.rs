@@ -1,7 +1,7 @@
 //! Attacks that send many requests at once or lean on one patient's allowances: every limit
 //! holds when requests arrive in parallel, and nobody can use up a patient's own.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{registration, TestPortal, PASSWORD};

@@ -2,7 +2,7 @@
 //! attestations and signatures: adding one (only soon after proving who you are), signing in with
 //! it alone or in place of the code, and every way an answer must be refused.
 
-mod common;
+use crate::common;
 
 use app::{clock::MINUTE, staff::StaffRole};
 use axum::http::StatusCode;
@@ -17,12 +17,6 @@ const ORIGIN: &str = "http://localhost:3000";
 
 async fn portal() -> TestPortal {
     TestPortal::with(|s| s.public_url = ORIGIN.parse().unwrap()).await
-}
-
-async fn patient<'a>(portal: &'a TestPortal, username: &str) -> Browser<'a> {
-    let mut browser = portal.browser();
-    browser.register_and_sign_in(username).await;
-    browser
 }
 
 async fn options(browser: &mut Browser<'_>, path: &str) -> Value {
@@ -83,7 +77,7 @@ async fn details(portal: &TestPortal, username: &str, event: &str) -> Vec<(Strin
 #[tokio::test]
 async fn a_passkey_is_added_and_then_signs_in_alone() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let texts_before = portal.texts().await.len();
     let mut passkey = add_passkey(&mut browser, "My phone").await;
 
@@ -128,7 +122,7 @@ async fn a_passkey_is_added_and_then_signs_in_alone() {
 #[tokio::test]
 async fn use_a_passkey_instead_of_the_code_after_the_password() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Laptop").await;
     browser.post("/api/logout", &[]).await;
 
@@ -157,7 +151,7 @@ async fn use_a_passkey_instead_of_the_code_after_the_password() {
 #[tokio::test]
 async fn another_accounts_passkey_is_refused() {
     let portal = portal().await;
-    let mut margaret = patient(&portal, "margaret").await;
+    let mut margaret = portal.signed_in_patient("margaret").await;
     let mut hers = add_passkey(&mut margaret, "Hers").await;
     let mut arthur = portal.browser_at("198.51.100.9");
     arthur.register_and_sign_in("arthur").await;
@@ -187,7 +181,7 @@ async fn another_accounts_passkey_is_refused() {
 #[tokio::test]
 async fn a_replayed_answer_is_refused() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
 
     let mut first = portal.browser_at("198.51.100.9");
@@ -232,7 +226,7 @@ async fn options_for(browser: &mut Browser<'_>) -> Value {
 #[tokio::test]
 async fn a_wrong_origin_or_site_is_refused() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
 
     // Registration answered for another origin, or another site, adds nothing.
     for lie in [
@@ -301,7 +295,7 @@ async fn a_wrong_origin_or_site_is_refused() {
 #[tokio::test]
 async fn an_expired_or_used_ceremony_is_refused() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
 
     let mut late = portal.browser_at("198.51.100.9");
@@ -342,7 +336,7 @@ async fn an_expired_or_used_ceremony_is_refused() {
 #[tokio::test]
 async fn a_ceremony_is_bound_to_the_session_it_began_in() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let options = options(&mut browser, "/api/passkey_registration").await;
     let ceremony = browser.cookie_value("portal_passkey").unwrap();
     let (_, credential) = SoftPasskey::register(&options, ORIGIN);
@@ -364,7 +358,7 @@ async fn a_ceremony_is_bound_to_the_session_it_began_in() {
 #[tokio::test]
 async fn adding_and_removing_need_a_code_or_passkey_in_the_last_10_minutes() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let passkey = add_passkey(&mut browser, "Phone").await;
     let _ = passkey;
     let page = browser.post("/api/security", &[]).await.json();
@@ -412,7 +406,7 @@ async fn adding_and_removing_need_a_code_or_passkey_in_the_last_10_minutes() {
 #[tokio::test]
 async fn a_remembered_device_is_not_proof_enough_to_add_a_passkey() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     browser.post("/api/logout", &[]).await;
     browser.log_in("margaret").await;
     let code = portal.last_code().await;
@@ -432,7 +426,7 @@ async fn a_remembered_device_is_not_proof_enough_to_add_a_passkey() {
 #[tokio::test]
 async fn a_removed_passkey_no_longer_signs_in_and_the_patient_is_told() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Old phone").await;
     let page = browser.post("/api/security", &[]).await.json();
     let id = page["passkeys"]["passkeys"][0]["id"].to_string();
@@ -478,7 +472,7 @@ async fn a_removed_passkey_no_longer_signs_in_and_the_patient_is_told() {
 #[tokio::test]
 async fn a_passkey_cant_be_added_twice() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let passkey = add_passkey(&mut browser, "Phone").await;
     let options = options(&mut browser, "/api/passkey_registration").await;
     let excluded: Value = serde_json::from_str(options["options"].as_str().unwrap()).unwrap();
@@ -504,7 +498,7 @@ async fn a_passkey_cant_be_added_twice() {
 #[tokio::test]
 async fn support_removes_a_patients_passkeys() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
     let found = support
@@ -558,7 +552,7 @@ async fn support_removes_a_patients_passkeys() {
 #[tokio::test]
 async fn with_passkeys_off_they_can_be_neither_added_nor_used() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut practice = (*portal.portal.practice()).clone();
     practice.passkeys = false;
@@ -656,11 +650,11 @@ async fn the_share_of_sign_ins_that_need_no_text() {
     const SIGN_INS: usize = 15;
     let portal = portal().await;
 
-    let mut by_text = patient(&portal, "always_text").await;
+    let mut by_text = portal.signed_in_patient("always_text").await;
     by_text.post("/api/logout", &[]).await;
-    let mut remembering = patient(&portal, "remembers").await;
+    let mut remembering = portal.signed_in_patient("remembers").await;
     remembering.post("/api/logout", &[]).await;
-    let mut with_passkey = patient(&portal, "passkey_user").await;
+    let mut with_passkey = portal.signed_in_patient("passkey_user").await;
     let mut passkey = add_passkey(&mut with_passkey, "Phone").await;
     with_passkey.post("/api/logout", &[]).await;
 
@@ -877,7 +871,7 @@ async fn a_patients_or_another_staff_members_passkey_cant_sign_staff_in() {
     add_staff_passkey(&mut kim.browser, "Kim's").await;
     let mut ada = portal.staff("ada", StaffRole::Admin).await;
     let mut adas = add_staff_passkey(&mut ada.browser, "Ada's").await;
-    let mut margaret = patient(&portal, "margaret").await;
+    let mut margaret = portal.signed_in_patient("margaret").await;
     let mut patients = add_passkey(&mut margaret, "Phone").await;
 
     for passkey in [&mut adas, &mut patients] {
@@ -930,7 +924,7 @@ async fn the_login_pages_passkey_request_writes_nothing_and_only_sign_ins_count(
         s.limits.logins_per_ip_hour = 3;
     })
     .await;
-    let mut margaret = patient(&portal, "margaret").await;
+    let mut margaret = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut margaret, "Phone").await;
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(&portal.database_url).await.unwrap();
@@ -1030,7 +1024,7 @@ async fn every_recovery_support_can_do_takes_a_planted_passkey_away() {
         ("remove_passkeys", &[][..]),
     ] {
         let portal = portal().await;
-        let mut browser = patient(&portal, "margaret").await;
+        let mut browser = portal.signed_in_patient("margaret").await;
         // Planted: a passkey on a phone a thief now has, and a session it began.
         let mut planted = add_passkey(&mut browser, "Phone").await;
         let mut thief = portal.browser_at("198.51.100.9");
@@ -1086,7 +1080,7 @@ async fn every_recovery_support_can_do_takes_a_planted_passkey_away() {
 #[tokio::test]
 async fn support_may_keep_the_passkeys_when_it_signs_a_patient_out() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
     // "Also remove passkeys" unticked.
@@ -1108,7 +1102,7 @@ async fn support_may_keep_the_passkeys_when_it_signs_a_patient_out() {
 #[tokio::test]
 async fn the_support_page_offers_also_remove_passkeys_ticked() {
     let portal = portal().await;
-    patient(&portal, "margaret").await;
+    portal.signed_in_patient("margaret").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
     let found = support
         .browser
@@ -1137,7 +1131,7 @@ async fn the_support_page_offers_also_remove_passkeys_ticked() {
 #[tokio::test]
 async fn a_password_of_ones_own_needs_the_one_time_password_even_after_a_passkey() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
     // The practice keeps the passkey (the box unticked) and gives a one-time password.
@@ -1219,7 +1213,7 @@ async fn a_password_of_ones_own_needs_the_one_time_password_even_after_a_passkey
 #[tokio::test]
 async fn a_passkey_removed_between_its_look_up_and_the_session_begins_none() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     add_passkey(&mut browser, "Phone").await;
     let account = portal.account("margaret").await;
     let holder = app::store::Holder::Patient(account.id);
@@ -1254,7 +1248,7 @@ async fn a_passkey_removed_between_its_look_up_and_the_session_begins_none() {
 #[tokio::test]
 async fn a_passkey_name_holds_no_format_or_bidi_characters_and_a_patient_has_ten_at_most() {
     let portal = portal().await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     for name in [
         "Phone\u{202E}enohp",
         "My\u{200B}phone",
@@ -1289,7 +1283,7 @@ async fn a_burst_of_notices_keeps_to_its_own_cap_and_never_to_the_codes_limits()
         s.limits.sends_per_day = 3;
     })
     .await;
-    let mut browser = patient(&portal, "margaret").await;
+    let mut browser = portal.signed_in_patient("margaret").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
     let verified = "+64215550123";
     let to_verified = |texts: &[(String, String)]| {

@@ -1,7 +1,7 @@
 //! Every page renders on the server for every kind of visitor, without a server error, and pages
 //! that need a signed-in patient send everyone else to the login page.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestPortal;

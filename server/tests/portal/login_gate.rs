@@ -3,7 +3,7 @@
 //! that a stranger elsewhere can't keep the account's owner out, a long run of failures from
 //! any network makes everyone wait, and the practice can unlock patients and staff.
 
-mod common;
+use crate::common;
 
 use app::{
     caller::Caller,
@@ -60,13 +60,6 @@ async fn kim_signs_in_from(
     staff_login_from(portal, ip, "kim", STAFF_PASSWORD, code).await
 }
 
-/// A patient with a verified number who has logged out.
-async fn patient(portal: &TestPortal, username: &str) {
-    let mut browser = portal.browser();
-    browser.register_and_sign_in(username).await;
-    browser.post("/api/logout", &[]).await;
-}
-
 /// How big the database is: SQLite's pages (the WAL's included), PostgreSQL's files.
 async fn database_bytes(portal: &TestPortal) -> i64 {
     sqlx::any::install_default_drivers();
@@ -117,7 +110,7 @@ async fn audit_lines(portal: &TestPortal, event: &str) -> Vec<app::store::AuditL
 #[tokio::test]
 async fn usernames_longer_than_any_accounts_are_wrong_details_and_kept_nowhere() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let wrong_password = login_from(&portal, CLIENT, "margaret", WRONG).await;
     let staff_wrong = staff_login_from(&portal, CLIENT, "nobody", WRONG, "000000").await;
     let before = database_bytes(&portal).await;
@@ -156,7 +149,7 @@ async fn usernames_longer_than_any_accounts_are_wrong_details_and_kept_nowhere()
 #[tokio::test]
 async fn a_strangers_failures_elsewhere_dont_hold_back_a_patient_on_their_own_network() {
     let portal = TestPortal::new().await;
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     for _ in 0..6 {
         login_from(&portal, ELSEWHERE, "margaret", WRONG).await;
     }
@@ -187,7 +180,7 @@ async fn a_strangers_failures_elsewhere_dont_hold_back_a_staff_member_on_their_o
 async fn a_hundred_failures_across_networks_make_everyone_wait_until_support_unlocks() {
     let portal = TestPortal::new().await;
     assert_eq!(portal.settings.limits.login_failures_any_network, 100);
-    patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     // Signed in first: signing in moves the clock, and the delays below must still stand.
     let mut sam = portal.staff("sam", StaffRole::Support).await;
     // Five from one network start its delay; 95 more, four from each of 24 others, stay under

@@ -1,7 +1,7 @@
 //! Login with two-factor authentication: verified and unverified mobiles, the practice's switch,
 //! the delay after failures, and the session lifecycle.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{TestPortal, PASSWORD};
@@ -18,14 +18,6 @@ async fn import_patient_with_landline(portal: &TestPortal, username: &str) {
             .await
             .unwrap();
     assert_eq!(report.imported, 1, "{:?}", report.skipped);
-}
-
-/// A patient whose password is set and who has already signed in once (so the one-time
-/// password is replaced): just an account with a verified mobile, then logged out.
-async fn verified_patient(portal: &TestPortal, username: &str) {
-    let mut browser = portal.browser();
-    browser.register_and_sign_in(username).await;
-    browser.post("/api/logout", &[]).await;
 }
 
 async fn login(portal: &TestPortal, username: &str, password: &str) -> common::Reply {
@@ -53,7 +45,7 @@ fn comparable(reply: &common::Reply) -> (StatusCode, Vec<(String, String)>, Vec<
 #[tokio::test]
 async fn an_unknown_user_and_a_wrong_password_answer_byte_identically() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let unknown = login(&portal, "nobody", PASSWORD).await;
     let wrong = login(&portal, "margaret", "wrong password!!").await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
@@ -64,7 +56,7 @@ async fn an_unknown_user_and_a_wrong_password_answer_byte_identically() {
 #[tokio::test]
 async fn a_verified_mobile_gets_its_code_at_once_and_the_code_signs_in() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     portal.clock.advance_seconds(60);
     let texts_before = portal.texts().await.len();
 
@@ -104,7 +96,7 @@ async fn a_verified_mobile_gets_its_code_at_once_and_the_code_signs_in() {
 #[tokio::test]
 async fn the_session_id_changes_at_the_password_step_and_again_at_sign_in() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let mut browser = portal.browser();
     // Start from an existing session (a stale one from before), to see it replaced.
     browser.register("someone.else").await;
@@ -185,7 +177,7 @@ async fn an_unverified_mobile_is_asked_for_and_verified_at_login() {
 #[tokio::test]
 async fn a_verified_number_cannot_be_swapped_at_login() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     portal.clock.advance_seconds(60);
     let mut browser = portal.browser();
     browser
@@ -209,7 +201,7 @@ async fn a_verified_number_cannot_be_swapped_at_login() {
 #[tokio::test]
 async fn repeated_failures_delay_further_attempts_even_with_the_right_password() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let attempt = |password| login(&portal, "margaret", password);
     for _ in 0..4 {
         assert_eq!(
@@ -248,7 +240,7 @@ async fn repeated_failures_delay_further_attempts_even_with_the_right_password()
 #[tokio::test]
 async fn the_delay_doubles_with_each_further_failure() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     let attempt = |password| login(&portal, "margaret", password);
     for _ in 0..5 {
         attempt("wrong password!!").await;
@@ -274,7 +266,7 @@ async fn unknown_usernames_are_delayed_exactly_like_known_ones() {
 #[tokio::test]
 async fn failed_logins_are_limited_per_ip() {
     let portal = TestPortal::with(|s| s.limits.failed_logins_per_ip_hour = 3).await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     for name in ["a1b", "b2c", "c3d"] {
         let reply = login(&portal, name, "wrong password!!").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -293,7 +285,7 @@ async fn failed_logins_are_limited_per_ip() {
 #[tokio::test]
 async fn the_pending_step_expires_after_ten_minutes() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     portal.clock.advance_seconds(60);
     let mut browser = portal.browser();
     browser
@@ -565,7 +557,7 @@ async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
 #[tokio::test]
 async fn sign_ins_and_failures_are_audited_without_secrets() {
     let portal = TestPortal::new().await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     login(&portal, "margaret", "wrong password!!").await;
     let account = portal.account("margaret").await;
     let events = portal.portal.store.audit_events(account.id).await.unwrap();
@@ -594,7 +586,7 @@ async fn sign_ins_and_failures_are_audited_without_secrets() {
 /// An account that had a number verified under the old rules and lost it (or, later, one that
 /// support has not reset): no verified number, but not a first one either.
 async fn account_that_had_a_verified_number(portal: &TestPortal, username: &str) {
-    verified_patient(portal, username).await;
+    portal.verified_patient(username).await;
     let account = portal.account(username).await;
     sqlx_update(
         portal,
@@ -707,7 +699,7 @@ async fn a_first_number_given_at_login_is_audited_and_emailed() {
 #[tokio::test]
 async fn refused_logins_are_audited_against_the_account_or_the_typed_name() {
     let portal = TestPortal::with(|s| s.limits.login_failures_before_delay = 2).await;
-    verified_patient(&portal, "margaret").await;
+    portal.verified_patient("margaret").await;
     for _ in 0..2 {
         login(&portal, "margaret", "wrong password!!").await;
     }
