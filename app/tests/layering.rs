@@ -143,3 +143,174 @@ fn the_reader_sees_every_import_of_a_group() {
         Some(vec!["a".into(), "b".into(), "a".into()])
     );
 }
+
+/// The features `cargo tree` says `app` is built with for the release server (its own
+/// dependencies, not its tests' or benches').
+fn release_features_of_app() -> String {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tree = std::process::Command::new(env!("CARGO"))
+        .current_dir(workspace)
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-p",
+            "server",
+            "-e",
+            "normal",
+        ])
+        .args(["-i", "app", "--depth", "0", "-f", "{p} features: {f}"])
+        .output()
+        .unwrap();
+    assert!(
+        tree.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    String::from_utf8(tree.stdout).unwrap()
+}
+
+#[test]
+fn the_release_server_is_built_without_the_testing_feature() {
+    let features = release_features_of_app();
+    assert!(features.contains("ssr"), "{features}");
+    assert!(
+        !features.contains("testing"),
+        "the release server would carry throwaway databases and an insider's edits: {features}"
+    );
+}
+
+/// One entry of `docs/layout.md`'s tree: its path from the top, and what its lines say.
+struct Entry {
+    path: String,
+    says: String,
+}
+
+/// The entries of the layout's tree. An entry is a name at an even indent of at most 8 (its
+/// parents' names before it); the wider-indented lines after it continue what it says.
+fn layout_entries(layout: &str) -> Vec<Entry> {
+    let tree = layout.split("```").nth(1).unwrap_or_default();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut parents: Vec<(usize, String)> = Vec::new();
+    for line in tree.lines().filter(|l| !l.trim().is_empty()) {
+        let indent = line.len() - line.trim_start().len();
+        let (name, says) = line
+            .trim_start()
+            .split_once(' ')
+            .unwrap_or((line.trim(), ""));
+        if indent > 8 || indent % 2 == 1 {
+            if let Some(last) = entries.last_mut() {
+                last.says.push(' ');
+                last.says.push_str(line.trim());
+            }
+            continue;
+        }
+        parents.retain(|(at, _)| *at < indent);
+        let path = match parents.last() {
+            Some((_, parent)) => format!("{parent}{name}"),
+            None => name.to_string(),
+        };
+        if path.ends_with('/') {
+            parents.push((indent, path.clone()));
+        }
+        entries.push(Entry {
+            path,
+            says: says.trim().to_string(),
+        });
+    }
+    entries
+}
+
+/// The source files `docs/layout.md` doesn't name. A file is named by its own entry, by its
+/// folder's entry when it is the folder's `mod.rs` or `main.rs`, or in what the entry of a
+/// folder holding it says (a `mod.rs` by its folder's name there, `support/`).
+fn unnamed_files(layout: &str, files: &[String]) -> Vec<String> {
+    let entries = layout_entries(layout);
+    files
+        .iter()
+        .filter(|file| {
+            let (folder, name) = file.rsplit_once('/').unwrap_or(("", file));
+            let own = entries.iter().any(|e| e.path == **file);
+            let folders = matches!(name, "mod.rs" | "main.rs")
+                && entries.iter().any(|e| e.path == format!("{folder}/"));
+            let said = entries.iter().any(|e| {
+                e.path.ends_with('/')
+                    && file.starts_with(&e.path)
+                    && e.says
+                        .split(|c: char| !(c.is_alphanumeric() || "_./".contains(c)))
+                        .any(|word| {
+                            word == name
+                                || file.ends_with(&format!("/{word}"))
+                                || (name == "mod.rs"
+                                    && format!("{folder}/").ends_with(&format!("/{word}")))
+                        })
+            });
+            !(own || folders || said)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every Rust source file of the workspace, from its top.
+fn source_files() -> Vec<String> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut found = Vec::new();
+    let mut folders = vec![workspace.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !(name.starts_with('.') || ["target", "node_modules", "data"].contains(&&*name))
+                {
+                    folders.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                let relative = path.strip_prefix(workspace).unwrap();
+                found.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_layout_names_every_source_file() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let layout = fs::read_to_string(workspace.join("docs/layout.md")).unwrap();
+    let files = source_files();
+    assert!(files.contains(&"app/src/lib.rs".to_string()), "{files:?}");
+    let unnamed = unnamed_files(&layout, &files);
+    assert!(
+        unnamed.is_empty(),
+        "docs/layout.md doesn't name: {}",
+        unnamed.join(", ")
+    );
+}
+
+#[test]
+fn the_layout_reader_follows_the_tree() {
+    let layout = "```\napp/  the app\n  src/lib.rs  the shell\n  src/sms/  texts; twilio.rs: \
+                  Twilio;\n                 outbox.rs: the outbox\n    mod.rs  the trait\n\
+                  server/  the binary; benches/ and support/ what they need\n```";
+    let files = [
+        "app/src/lib.rs",
+        "app/src/sms/twilio.rs",
+        "app/src/sms/outbox.rs",
+        "app/src/sms/mod.rs",
+        "app/src/sms/webhook.rs",
+        "app/src/store/mod.rs",
+        "server/src/main.rs",
+        "server/benches/support/mod.rs",
+    ]
+    .map(String::from);
+    assert_eq!(
+        unnamed_files(layout, &files),
+        [
+            "app/src/sms/webhook.rs",
+            "app/src/store/mod.rs",
+            "server/src/main.rs"
+        ]
+    );
+}
