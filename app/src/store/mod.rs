@@ -23,6 +23,9 @@ mod sweeps;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+#[cfg(test)]
+mod schema;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
