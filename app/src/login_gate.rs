@@ -48,6 +48,17 @@ pub struct Counted {
     pub waits_everywhere: bool,
 }
 
+/// What the gate decided about one attempt.
+pub enum Passage<T> {
+    /// Let through, and counted.
+    Through(T),
+    /// Held back: why, for the audit, and what the caller is told.
+    Refused {
+        outcome: Outcome,
+        error: PortalError,
+    },
+}
+
 /// The gate every password step passes, patients' and staff's alike: every attempt is
 /// counted as a failure before the password is checked, so guesses sent in parallel are all
 /// counted (a right password takes its count back); a username's run of failures makes each
@@ -60,7 +71,7 @@ pub async fn gate(
     portal: &Portal,
     caller: &Caller,
     key: &str,
-) -> Result<Result<Counted, (Outcome, PortalError)>, PortalError> {
+) -> Result<Passage<Counted>, PortalError> {
     let limits = &portal.settings.limits;
     let now = portal.now();
     let rules = LoginRules {
@@ -79,44 +90,41 @@ pub async fn gate(
             ip_event,
             delay_starts,
             waits_everywhere,
-        } => Ok(Counted {
+        } => Passage::Through(Counted {
             ip_event,
             delay_starts,
             waits_everywhere,
         }),
-        LoginGate::Delayed { until } => Err((
-            Outcome::Delayed,
-            PortalError::too_many_requests(
+        LoginGate::Delayed { until } => Passage::Refused {
+            outcome: Outcome::Delayed,
+            error: PortalError::too_many_requests(
                 format!(
                     "Too many failed attempts. For your security, please wait {} before trying again.",
                     wait_text(until - now)
                 ),
                 whole_seconds(until - now).max(1),
             ),
-        )),
-        LoginGate::DelayedEverywhere { until } => Err((
-            Outcome::Delayed,
-            PortalError::too_many_requests(
+        },
+        LoginGate::DelayedEverywhere { until } => Passage::Refused {
+            outcome: Outcome::Delayed,
+            error: PortalError::too_many_requests(
                 format!(
                     "There have been too many failed attempts to sign in to this account. For your security, please wait {} or ask the practice to unlock it.",
                     wait_text(until - now)
                 ),
                 whole_seconds(until - now).max(1),
             ),
-        )),
-        LoginGate::AddressBlocked { oldest } => Err((
-            Outcome::AddressBlocked,
-            rules.failures_from_ip.refusal(Some(oldest), now),
-        )),
+        },
+        LoginGate::AddressBlocked { oldest } => Passage::Refused {
+            outcome: Outcome::AddressBlocked,
+            error: rules.failures_from_ip.refusal(Some(oldest), now),
+        },
     })
 }
 
 /// The gate for a typed username that could be nobody's (see `could_be_a_username`): only the
 /// network's failures are checked and counted, and nothing is kept under the typed text.
-pub async fn gate_unnamed(
-    portal: &Portal,
-    caller: &Caller,
-) -> Result<Result<(), (Outcome, PortalError)>, PortalError> {
+pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()>, PortalError> {
     let now = portal.now();
     let failures = [failures_from(portal, caller, now)];
     let full = portal
@@ -125,11 +133,11 @@ pub async fn gate_unnamed(
         .await
         .or_internal("counting a login attempt")?;
     Ok(match full {
-        None => Ok(()),
-        Some(full) => Err((
-            Outcome::AddressBlocked,
-            failures[0].refusal(full.oldest, now),
-        )),
+        None => Passage::Through(()),
+        Some(full) => Passage::Refused {
+            outcome: Outcome::AddressBlocked,
+            error: failures[0].refusal(full.oldest, now),
+        },
     })
 }
 

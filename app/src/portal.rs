@@ -11,115 +11,14 @@ use crate::{
     password::PasswordHasher,
     secret::ServerSecret,
     sms::{SmsOutbox, SmsSender},
-    store::{PracticeRow, PracticeSave, Store, StoreError},
+    store::{PracticeSave, Store, StoreError},
 };
 
-/// What happens when a patient who never had a verified number gives one after their password
-/// (flow 2.2): the password alone chooses their second factor there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirstNumberAtLogin {
-    /// They may give it, and the event is audited and emailed (the default).
-    Allow,
-    /// They must call the practice's support instead.
-    Support,
-}
+pub use crate::store::{FirstNumberAtLogin, PracticeSettings};
 
 /// The longest a practice may let a proof (a code or a passkey) stand for changes to a
 /// patient's number, email or passkeys.
 pub const MOST_RECENT_PROOF_MINUTES: i64 = 60;
-
-/// What admins change from the practice settings page, applied at once. The environment gives
-/// the first values; after that they live in the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PracticeSettings {
-    /// The practice's switch: while on, nobody signs in without a verified mobile.
-    pub two_factor: bool,
-    pub practice_name: String,
-    pub support_phone: String,
-    pub support_email: String,
-    pub first_number_at_login: FirstNumberAtLogin,
-    pub resend_cooldown_seconds: i64,
-    /// How many days a remembered device skips the code; 0: devices are not remembered.
-    pub remember_device_days: i64,
-    /// Whether patients may add passkeys and sign in with them.
-    pub passkeys: bool,
-    /// How recently a patient must have proved it's them (a code or a passkey) to change their
-    /// number, email or passkeys.
-    pub recent_proof_minutes: i64,
-    /// The stored version these were read at; a save must name it.
-    pub version: i64,
-}
-
-impl Default for PracticeSettings {
-    fn default() -> Self {
-        Self {
-            two_factor: true,
-            practice_name: "Patient Portal".into(),
-            // None until the practice gives one: patients are never shown a made-up contact.
-            support_phone: String::new(),
-            support_email: String::new(),
-            first_number_at_login: FirstNumberAtLogin::Allow,
-            resend_cooldown_seconds: 30,
-            remember_device_days: 30,
-            passkeys: true,
-            recent_proof_minutes: 10,
-            version: 0,
-        }
-    }
-}
-
-impl PracticeSettings {
-    /// "contact the practice", with how when the practice has said: for the end of a sentence
-    /// that sends a patient to support.
-    pub fn contact_the_practice(&self) -> String {
-        match (self.support_phone.is_empty(), self.support_email.is_empty()) {
-            (true, true) => "contact the practice".into(),
-            (false, true) => format!("contact the practice on {}", self.support_phone),
-            (true, false) => format!("contact the practice at {}", self.support_email),
-            (false, false) => format!(
-                "contact the practice on {} or at {}",
-                self.support_phone, self.support_email
-            ),
-        }
-    }
-
-    fn from_row(row: PracticeRow) -> Self {
-        Self {
-            two_factor: row.two_factor,
-            practice_name: row.practice_name,
-            support_phone: row.support_phone,
-            support_email: row.support_email,
-            first_number_at_login: match row.first_number_at_login.as_str() {
-                "support" => FirstNumberAtLogin::Support,
-                _ => FirstNumberAtLogin::Allow,
-            },
-            resend_cooldown_seconds: row.resend_cooldown_seconds,
-            remember_device_days: row.remember_device_days,
-            passkeys: row.passkeys,
-            recent_proof_minutes: row.recent_proof_minutes,
-            version: row.version,
-        }
-    }
-
-    fn to_row(&self) -> PracticeRow {
-        PracticeRow {
-            two_factor: self.two_factor,
-            practice_name: self.practice_name.clone(),
-            support_phone: self.support_phone.clone(),
-            support_email: self.support_email.clone(),
-            first_number_at_login: match self.first_number_at_login {
-                FirstNumberAtLogin::Allow => "allow".into(),
-                FirstNumberAtLogin::Support => "support".into(),
-            },
-            resend_cooldown_seconds: self.resend_cooldown_seconds,
-            remember_device_days: self.remember_device_days,
-            passkeys: self.passkeys,
-            recent_proof_minutes: self.recent_proof_minutes,
-            version: self.version,
-            two_factor_off_since: None,
-        }
-    }
-}
 
 /// How the portal runs. Every field has a working default for a local run.
 #[derive(Debug, Clone)]
@@ -357,43 +256,36 @@ impl Portal {
     /// none yet). Run at start-up and every few seconds, so a change made through another
     /// instance applies here too.
     pub async fn load_practice(&self) -> Result<(), StoreError> {
-        let row = self
+        let stored = self
             .store
-            .practice_settings(&self.settings.practice.to_row(), self.now())
+            .practice_settings(&self.settings.practice, self.now())
             .await?;
-        self.set_practice(PracticeSettings::from_row(row));
+        self.set_practice(stored);
         Ok(())
     }
 
-    /// Stores new practice settings if the stored ones are still at `settings.version`; they
-    /// apply at once. `Ok` holds the settings replaced; `Err` the ones stored meanwhile, which
-    /// stay in force.
+    /// Stores new practice settings if the stored ones are still at `settings.version`. Either
+    /// way, what is stored applies at once: the new settings, or the ones saved meanwhile.
     pub async fn save_practice(
         &self,
         settings: PracticeSettings,
-    ) -> Result<Result<PracticeSettings, PracticeSettings>, StoreError> {
+    ) -> Result<PracticeSave, StoreError> {
         // The first values are stored first, if nothing is yet, so there is a row to replace.
         self.store
-            .practice_settings(&self.settings.practice.to_row(), self.now())
+            .practice_settings(&self.settings.practice, self.now())
             .await?;
         let saved = self
             .store
-            .save_practice_settings(&settings.to_row(), self.now())
+            .save_practice_settings(&settings, self.now())
             .await?;
-        Ok(match saved {
-            PracticeSave::Saved { replaced } => {
-                self.set_practice(PracticeSettings {
-                    version: replaced.version + 1,
-                    ..settings
-                });
-                Ok(PracticeSettings::from_row(replaced))
-            }
-            PracticeSave::ChangedMeanwhile { current } => {
-                let current = PracticeSettings::from_row(current);
-                self.set_practice(current.clone());
-                Err(current)
-            }
-        })
+        match &saved {
+            PracticeSave::Saved { replaced } => self.set_practice(PracticeSettings {
+                version: replaced.version + 1,
+                ..settings
+            }),
+            PracticeSave::ChangedMeanwhile { current } => self.set_practice(current.clone()),
+        }
+        Ok(saved)
     }
 }
 

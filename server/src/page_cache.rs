@@ -332,7 +332,8 @@ mod tests {
                     if renders.fetch_add(1, Ordering::SeqCst) == 0 {
                         let mut renamed = (*portal.practice()).clone();
                         renamed.practice_name = "Harbour Health".into();
-                        let _replaced = portal.save_practice(renamed).await.unwrap().unwrap();
+                        let saved = portal.save_practice(renamed).await.unwrap();
+                        assert!(matches!(saved, app::store::PracticeSave::Saved { .. }));
                     }
                     let nonce = "abcdefghijklmnopqrstuv";
                     let mut page = Response::new(Body::from(format!(

@@ -12,7 +12,7 @@ use crate::{
     portal::Portal,
     session::Session,
     sms::{code_message, Sms},
-    store::{CappedNotice, ChallengeRow, IssueRefused, NewSms, NoticeQueued, StoreError},
+    store::{CappedNotice, ChallengeRow, Issue, NewSms, NoticeQueued, StoreError},
 };
 
 /// Tries per code. Every try counts; a right one ends the code anyway.
@@ -249,11 +249,9 @@ async fn issue(
         )
         .await?;
     let sms = match issued {
-        Ok(sms) => sms,
-        Err(IssueRefused::Cooldown { ready_at }) => {
-            return Err(ChallengeError::Cooldown(ready_at - now))
-        }
-        Err(IssueRefused::Limit(full)) => {
+        Issue::Issued(sms) => sms,
+        Issue::Cooldown { ready_at } => return Err(ChallengeError::Cooldown(ready_at - now)),
+        Issue::Limited(full) => {
             return Err(ChallengeError::Limited(
                 limits[full.index].refusal(full.oldest, now),
             ))

@@ -248,14 +248,18 @@ pub mod ssr {
     /// Rows written in one transaction.
     const BATCH: usize = 1_000;
 
-    async fn check_row(
-        portal: &Portal,
-        line: u64,
-        row: Row,
-    ) -> Result<Result<Checked, String>, ImportError> {
+    /// A CSV row, read.
+    enum RowRead {
+        /// Ready to write.
+        Checked(Checked),
+        /// Skipped, and why, for the report.
+        Skipped(String),
+    }
+
+    async fn check_row(portal: &Portal, line: u64, row: Row) -> Result<RowRead, ImportError> {
         let username = match Username::parse(&row.username) {
             Ok(u) => u,
-            Err(e) => return Ok(Err(format!("username: {e}"))),
+            Err(e) => return Ok(RowRead::Skipped(format!("username: {e}"))),
         };
         let names = [
             PersonName::parse(&row.given_name, "given name")
@@ -270,7 +274,7 @@ pub mod ssr {
             ([g, f], d) => {
                 let problems: Vec<String> =
                     [g.err(), f.err(), d.err()].into_iter().flatten().collect();
-                return Ok(Err(problems.join("; ")));
+                return Ok(RowRead::Skipped(problems.join("; ")));
             }
         };
         let days = portal.settings.one_time_password_days;
@@ -280,19 +284,23 @@ pub mod ssr {
                     Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => {
                         (hash.to_string(), None)
                     }
-                    _ => return Ok(Err("password_hash: not an argon2 PHC string".into())),
+                    _ => {
+                        return Ok(RowRead::Skipped(
+                            "password_hash: not an argon2 PHC string".into(),
+                        ))
+                    }
                 },
                 ("", otp) if !otp.trim().is_empty() => (
                     portal.passwords.hash_given(otp.trim()).await?,
                     Some(portal.now() + days * DAY),
                 ),
                 _ => {
-                    return Ok(Err(
+                    return Ok(RowRead::Skipped(
                         "give exactly one of password_hash and one_time_password".into(),
                     ))
                 }
             };
-        Ok(Ok(Checked {
+        Ok(RowRead::Checked(Checked {
             line,
             username: username.as_str().to_string(),
             username_key: username.key(),
@@ -382,8 +390,8 @@ pub mod ssr {
                 }
             };
             match check_row(portal, line, row).await? {
-                Ok(checked) => batch.push(checked),
-                Err(problem) => report.skipped.push((line, problem)),
+                RowRead::Checked(checked) => batch.push(checked),
+                RowRead::Skipped(problem) => report.skipped.push((line, problem)),
             }
             if batch.len() == BATCH {
                 write(portal, &mut batch, &mut report).await?;

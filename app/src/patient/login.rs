@@ -94,7 +94,7 @@ pub mod ssr {
         devices,
         error::{OrInternal, PortalError},
         limits::{Limit, LimitKind},
-        login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
+        login_gate::{could_be_a_username, gate, gate_unnamed, Counted, Passage},
         mobile::{self, Mobile},
         one_time_code::limits::Recipient,
         one_time_code::{
@@ -187,7 +187,11 @@ pub mod ssr {
         typed: &str,
         password: &str,
     ) -> Result<PasswordStep, PortalError> {
-        if let Err((outcome, refusal)) = gate_unnamed(portal, caller).await? {
+        if let Passage::Refused {
+            outcome,
+            error: refusal,
+        } = gate_unnamed(portal, caller).await?
+        {
             let entry = Entry::new(Event::Login, outcome).typed_username(typed);
             audit::record(portal, caller, entry).await;
             return Err(refusal);
@@ -216,8 +220,8 @@ pub mod ssr {
         typed: &str,
     ) -> Result<Counted, PortalError> {
         let (outcome, refusal) = match gate(portal, caller, key).await? {
-            Ok(counted) => return Ok(counted),
-            Err(refused) => refused,
+            Passage::Through(counted) => return Ok(counted),
+            Passage::Refused { outcome, error } => (outcome, error),
         };
         // Looked up only now: the gate must see attempts in the order they came.
         let patient = patient_named(portal, key).await?;

@@ -239,7 +239,7 @@ pub mod ssr {
         error::{ErrorKind, Fault, OrInternal, PortalError},
         portal::Portal,
         staff::{support::ssr::audit_item, StaffRole},
-        store::{AuditFilter, AuditLine, ExportRefused, LinesFrom, Store},
+        store::{AuditFilter, AuditLine, ExportTurn, LinesFrom, Store},
     };
 
     const PAGE_SIZE: i64 = 50;
@@ -523,14 +523,14 @@ pub mod ssr {
                 .await
                 .or_internal("starting an export")?;
             let message = match taken {
-                Ok(()) => {
+                ExportTurn::Taken => {
                     return Ok(Self {
                         portal: portal.clone(),
                         token,
                     })
                 }
-                Err(ExportRefused::TheirsRunning) => "Your last export is still running. Please wait for it to finish, then try again.",
-                Err(ExportRefused::PortalBusy) => "Other exports are running. Please wait a minute for them to finish, then try again.",
+                ExportTurn::TheirsRunning => "Your last export is still running. Please wait for it to finish, then try again.",
+                ExportTurn::PortalBusy => "Other exports are running. Please wait a minute for them to finish, then try again.",
             };
             Err(PortalError::too_many_requests(message, 60))
         }

@@ -254,6 +254,7 @@ mod ssr {
         error::{ErrorKind, OrInternal, PortalError},
         portal::{FirstNumberAtLogin, Portal, PracticeSettings},
         request::StaffVisit,
+        store::PracticeSave,
     };
 
     pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
@@ -511,11 +512,16 @@ mod ssr {
                 settings: form(&portal.practice()),
             });
         }
-        let replaced = portal
+        let saved = portal
             .save_practice(new.clone())
             .await
-            .or_internal("saving the practice settings")?
-            .map_err(|_| PortalError::new(ErrorKind::Conflict, super::CHANGED_MEANWHILE))?;
+            .or_internal("saving the practice settings")?;
+        let PracticeSave::Saved { replaced } = saved else {
+            return Err(PortalError::new(
+                ErrorKind::Conflict,
+                super::CHANGED_MEANWHILE,
+            ));
+        };
         // Told against the row the save replaced, not this instance's copy of it.
         let changed = changes(&form(&replaced), &form(&new));
         for change in &changed {

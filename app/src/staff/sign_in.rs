@@ -107,7 +107,7 @@ pub mod ssr {
         audit::{self, Entry, Event, Factor, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
-        login_gate::{could_be_a_username, gate, gate_unnamed, Counted},
+        login_gate::{could_be_a_username, gate, gate_unnamed, Counted, Passage},
         portal::Portal,
         session::staff::{self as staff_session, StaffSession},
         staff::accounts,
@@ -255,7 +255,11 @@ pub mod ssr {
         password: &str,
         code: &str,
     ) -> Result<(SignedInStaff, String), PortalError> {
-        if let Err((outcome, refusal)) = gate_unnamed(portal, caller).await? {
+        if let Passage::Refused {
+            outcome,
+            error: refusal,
+        } = gate_unnamed(portal, caller).await?
+        {
             let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
             audit::record(portal, caller, entry).await;
             return Err(refusal);
@@ -276,8 +280,11 @@ pub mod ssr {
         typed: &str,
     ) -> Result<Counted, PortalError> {
         match gate(portal, caller, key).await? {
-            Ok(counted) => Ok(counted),
-            Err((outcome, refusal)) => {
+            Passage::Through(counted) => Ok(counted),
+            Passage::Refused {
+                outcome,
+                error: refusal,
+            } => {
                 let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
                 audit::record(portal, caller, entry).await;
                 Err(refusal)

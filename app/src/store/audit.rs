@@ -908,12 +908,14 @@ mod tests {
     }
 }
 
-/// Why an export may not start now.
+/// Whether an export may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportRefused {
-    /// This staff member has one running.
+pub enum ExportTurn {
+    /// It may: its place is taken under its token.
+    Taken,
+    /// Not now: this staff member has one running.
     TheirsRunning,
-    /// As many as the portal runs at once are running.
+    /// Not now: as many as the portal runs at once are running.
     PortalBusy,
 }
 
@@ -928,7 +930,7 @@ impl Store {
         most: i64,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Result<(), ExportRefused>, StoreError> {
+    ) -> Result<ExportTurn, StoreError> {
         let mut tx = self.writer.begin().await?;
         serialize(&mut tx, self.engine, vec!["audit-exports".to_string()]).await?;
         sqlx::query("DELETE FROM audit_exports WHERE lease_until < $1")
@@ -944,10 +946,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         if theirs > 0 {
-            return Ok(Err(ExportRefused::TheirsRunning));
+            return Ok(ExportTurn::TheirsRunning);
         }
         if running >= most {
-            return Ok(Err(ExportRefused::PortalBusy));
+            return Ok(ExportTurn::PortalBusy);
         }
         sqlx::query("INSERT INTO audit_exports (token, staff_id, lease_until) VALUES ($1, $2, $3)")
             .bind(token)
@@ -956,7 +958,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(ExportTurn::Taken)
     }
 
     /// Keeps a running export's place until `lease_until`.

@@ -9,13 +9,15 @@ use super::{
 };
 use crate::{clock::Millis, limits::Limit};
 
-/// Why a code was not issued.
+/// What became of a code asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IssueRefused {
-    /// The previous code is too recent; another may go then.
+pub enum Issue {
+    /// Issued, with the messages queued for it.
+    Issued(IssuedSms),
+    /// Not issued: the previous code is too recent; another may go then.
     Cooldown { ready_at: Millis },
-    /// One of the code's limits is full.
-    Limit(LimitReached),
+    /// Not issued: one of the code's limits is full.
+    Limited(LimitReached),
 }
 
 /// The messages queued for an issued code: the code's, claimed to be sent at once, and the
@@ -77,7 +79,7 @@ impl Store {
         limits: &[Limit],
         notice: Option<&CappedNotice<'_>>,
         lease_until: Millis,
-    ) -> Result<Result<IssuedSms, IssueRefused>, StoreError> {
+    ) -> Result<Issue, StoreError> {
         let now = challenge.sent_at;
         let mut tx = self.writer.begin().await?;
         let mut keys: Vec<String> = limits.iter().map(limit_key).collect();
@@ -97,10 +99,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(ready_at) = previous.map(|sent| sent + cooldown).filter(|r| *r > now) {
-            return Ok(Err(IssueRefused::Cooldown { ready_at }));
+            return Ok(Issue::Cooldown { ready_at });
         }
         if let Some(full) = super::limits::first_reached(&mut tx, limits).await? {
-            return Ok(Err(IssueRefused::Limit(full)));
+            return Ok(Issue::Limited(full));
         }
         super::limits::insert_events(&mut tx, limits, now).await?;
         let notice_id = match notice {
@@ -139,7 +141,7 @@ impl Store {
         .await?;
         self.notify_outbox(&mut tx).await?;
         tx.commit().await?;
-        Ok(Ok(IssuedSms {
+        Ok(Issue::Issued(IssuedSms {
             code: sms_id,
             notice: notice_id,
         }))

@@ -47,13 +47,29 @@ pub struct LoginRules<'a> {
     pub failures_any_network: i64,
 }
 
-/// A username's run of failures: its length, the last failure, and until when it waits.
-type Run = (Option<i64>, Option<Millis>, Option<Millis>);
+/// A username's run of failures (none: no run) on every network and on the caller's, and the
+/// caller's network's recent failures, as the gate reads them in one query.
+#[derive(sqlx::FromRow)]
+struct GateRead {
+    everywhere_failures: Option<i64>,
+    everywhere_last: Option<Millis>,
+    everywhere_until: Option<Millis>,
+    here_failures: Option<i64>,
+    here_last: Option<Millis>,
+    here_until: Option<Millis>,
+    network_failures: i64,
+    network_oldest: Option<Millis>,
+}
 
 /// The run after one more failure at `now`: a run is forgotten after a quiet spell.
-fn one_more(run: Run, now: Millis, forgotten_after: Millis) -> i64 {
-    match run {
-        (Some(failures), Some(last), _) if now - last < forgotten_after => failures + 1,
+fn one_more(
+    failures: Option<i64>,
+    last: Option<Millis>,
+    now: Millis,
+    forgotten_after: Millis,
+) -> i64 {
+    match (failures, last) {
+        (Some(failures), Some(last)) if now - last < forgotten_after => failures + 1,
         _ => 1,
     }
 }
@@ -196,36 +212,20 @@ impl Store {
         serialize(&mut tx, self.engine, keys).await?;
         // The username's run everywhere and on this network, and the address's recent
         // failures, in one query.
-        #[allow(clippy::type_complexity)]
-        let (
-            everywhere_failures,
-            everywhere_last,
-            everywhere_until,
-            here_failures,
-            here_last,
-            here_until,
-            ip_count,
-            ip_oldest,
-        ): (
-            Option<i64>,
-            Option<Millis>,
-            Option<Millis>,
-            Option<i64>,
-            Option<Millis>,
-            Option<Millis>,
-            i64,
-            Option<Millis>,
-        ) = sqlx::query_as(
-            "SELECT (SELECT failures FROM login_failures WHERE username_key = $1), \
-                    (SELECT last_failed_at FROM login_failures WHERE username_key = $1), \
-                    (SELECT delayed_until FROM login_failures WHERE username_key = $1), \
+        let read: GateRead = sqlx::query_as(
+            "SELECT (SELECT failures FROM login_failures WHERE username_key = $1) \
+                      AS everywhere_failures, \
+                    (SELECT last_failed_at FROM login_failures WHERE username_key = $1) \
+                      AS everywhere_last, \
+                    (SELECT delayed_until FROM login_failures WHERE username_key = $1) \
+                      AS everywhere_until, \
                     (SELECT failures FROM login_failures_by_network \
-                      WHERE username_key = $1 AND network = $3), \
+                      WHERE username_key = $1 AND network = $3) AS here_failures, \
                     (SELECT last_failed_at FROM login_failures_by_network \
-                      WHERE username_key = $1 AND network = $3), \
+                      WHERE username_key = $1 AND network = $3) AS here_last, \
                     (SELECT delayed_until FROM login_failures_by_network \
-                      WHERE username_key = $1 AND network = $3), \
-                    COUNT(*), MIN(at) \
+                      WHERE username_key = $1 AND network = $3) AS here_until, \
+                    COUNT(*) AS network_failures, MIN(at) AS network_oldest \
              FROM limit_events WHERE kind = $2 AND subject = $3 AND at > $4",
         )
         .bind(username_key)
@@ -234,24 +234,25 @@ impl Store {
         .bind(rules.failures_from_ip.since)
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(until) = everywhere_until.filter(|until| now < *until) {
+        if let Some(until) = read.everywhere_until.filter(|until| now < *until) {
             return Ok(LoginGate::DelayedEverywhere { until });
         }
-        if let Some(until) = here_until.filter(|until| now < *until) {
+        if let Some(until) = read.here_until.filter(|until| now < *until) {
             return Ok(LoginGate::Delayed { until });
         }
-        if ip_count >= rules.failures_from_ip.max {
+        if read.network_failures >= rules.failures_from_ip.max {
             return Ok(LoginGate::AddressBlocked {
-                oldest: ip_oldest.unwrap_or(now),
+                oldest: read.network_oldest.unwrap_or(now),
             });
         }
         let forgotten_after = rules.failures_forgotten_after;
         let everywhere = one_more(
-            (everywhere_failures, everywhere_last, everywhere_until),
+            read.everywhere_failures,
+            read.everywhere_last,
             now,
             forgotten_after,
         );
-        let here = one_more((here_failures, here_last, here_until), now, forgotten_after);
+        let here = one_more(read.here_failures, read.here_last, now, forgotten_after);
         // At the ceiling the username waits everywhere until its run would be forgotten.
         let waits_everywhere = everywhere >= rules.failures_any_network;
         let everywhere_until = if waits_everywhere {

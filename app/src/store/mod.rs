@@ -35,10 +35,10 @@ use sqlx::{
 
 pub use accounts::{AccountRow, NewAccountRow};
 pub use audit::{
-    AuditKey, AuditRow, ChainCheck, ChainHead, ChainProblem, ChainRules, ExportRefused,
+    AuditKey, AuditRow, ChainCheck, ChainHead, ChainProblem, ChainRules, ExportTurn,
     KEYED_FROM_HERE,
 };
-pub use challenges::{ChallengeRow, IssueRefused, IssuedSms};
+pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use limits::{LimitReached, LoginGate, LoginRules};
@@ -46,7 +46,7 @@ pub use operations::{BackupError, Connections};
 pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow};
 pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow, PasskeyStored};
-pub use practice::{PracticeRow, PracticeSave};
+pub use practice::{FirstNumberAtLogin, PracticeSave, PracticeSettings};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
 pub use support::{

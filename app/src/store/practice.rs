@@ -4,32 +4,96 @@
 use super::{Store, StoreError};
 use crate::clock::Millis;
 
-/// The settings as stored.
+/// What happens when a patient who never had a verified number gives one after their password
+/// (flow 2.2): the password alone chooses their second factor there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstNumberAtLogin {
+    /// They may give it, and the event is audited and emailed (the default).
+    Allow,
+    /// They must call the practice's support instead.
+    Support,
+}
+
+/// What admins change from the practice settings page, applied at once. The environment gives
+/// the first values; after that they live in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PracticeRow {
+pub struct PracticeSettings {
+    /// The practice's switch: while on, nobody signs in without a verified mobile.
     pub two_factor: bool,
     pub practice_name: String,
     pub support_phone: String,
     pub support_email: String,
-    /// `allow` or `support`.
-    pub first_number_at_login: String,
+    pub first_number_at_login: FirstNumberAtLogin,
     pub resend_cooldown_seconds: i64,
+    /// How many days a remembered device skips the code; 0: devices are not remembered.
     pub remember_device_days: i64,
+    /// Whether patients may add passkeys and sign in with them.
     pub passkeys: bool,
+    /// How recently a patient must have proved it's them (a code or a passkey) to change their
+    /// number, email or passkeys.
     pub recent_proof_minutes: i64,
-    /// Counts saves: a form carries the version it was filled from.
+    /// The stored version these were read at; a save must name it.
     pub version: i64,
-    /// When two-factor authentication was switched off, while it is off (0: it started off).
-    pub two_factor_off_since: Option<Millis>,
+}
+
+impl Default for PracticeSettings {
+    fn default() -> Self {
+        Self {
+            two_factor: true,
+            practice_name: "Patient Portal".into(),
+            // None until the practice gives one: patients are never shown a made-up contact.
+            support_phone: String::new(),
+            support_email: String::new(),
+            first_number_at_login: FirstNumberAtLogin::Allow,
+            resend_cooldown_seconds: 30,
+            remember_device_days: 30,
+            passkeys: true,
+            recent_proof_minutes: 10,
+            version: 0,
+        }
+    }
+}
+
+impl PracticeSettings {
+    /// "contact the practice", with how when the practice has said: for the end of a sentence
+    /// that sends a patient to support.
+    pub fn contact_the_practice(&self) -> String {
+        match (self.support_phone.is_empty(), self.support_email.is_empty()) {
+            (true, true) => "contact the practice".into(),
+            (false, true) => format!("contact the practice on {}", self.support_phone),
+            (true, false) => format!("contact the practice at {}", self.support_email),
+            (false, false) => format!(
+                "contact the practice on {} or at {}",
+                self.support_phone, self.support_email
+            ),
+        }
+    }
+}
+
+impl FirstNumberAtLogin {
+    /// The rule's word in its column.
+    fn column(self) -> &'static str {
+        match self {
+            FirstNumberAtLogin::Allow => "allow",
+            FirstNumberAtLogin::Support => "support",
+        }
+    }
+
+    fn from_column(word: &str) -> Self {
+        match word {
+            "support" => FirstNumberAtLogin::Support,
+            _ => FirstNumberAtLogin::Allow,
+        }
+    }
 }
 
 /// What became of a save.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PracticeSave {
-    /// Saved; `replaced` is the row it replaced, for the audit's "old → new".
-    Saved { replaced: PracticeRow },
-    /// Someone saved first: nothing changed, and this is what is stored now.
-    ChangedMeanwhile { current: PracticeRow },
+    /// Saved, and in force; `replaced` is what it replaced, for the audit's "old → new".
+    Saved { replaced: PracticeSettings },
+    /// Someone saved first: nothing changed, and this is what is stored, and in force, now.
+    ChangedMeanwhile { current: PracticeSettings },
 }
 
 #[derive(sqlx::FromRow)]
@@ -47,19 +111,28 @@ struct Row {
     two_factor_off_since: Option<i64>,
 }
 
-impl From<Row> for PracticeRow {
+/// The settings as stored, and since when two-factor authentication has been off, while it is
+/// (0: it started off).
+struct Stored {
+    settings: PracticeSettings,
+    two_factor_off_since: Option<Millis>,
+}
+
+impl From<Row> for Stored {
     fn from(row: Row) -> Self {
         Self {
-            two_factor: row.two_factor != 0,
-            practice_name: row.practice_name,
-            support_phone: row.support_phone,
-            support_email: row.support_email,
-            first_number_at_login: row.first_number_at_login,
-            resend_cooldown_seconds: row.resend_cooldown_seconds,
-            remember_device_days: row.remember_device_days,
-            passkeys: row.passkeys != 0,
-            recent_proof_minutes: row.recent_proof_minutes,
-            version: row.version,
+            settings: PracticeSettings {
+                two_factor: row.two_factor != 0,
+                practice_name: row.practice_name,
+                support_phone: row.support_phone,
+                support_email: row.support_email,
+                first_number_at_login: FirstNumberAtLogin::from_column(&row.first_number_at_login),
+                resend_cooldown_seconds: row.resend_cooldown_seconds,
+                remember_device_days: row.remember_device_days,
+                passkeys: row.passkeys != 0,
+                recent_proof_minutes: row.recent_proof_minutes,
+                version: row.version,
+            },
             two_factor_off_since: row.two_factor_off_since,
         }
     }
@@ -76,11 +149,11 @@ impl Store {
     /// The stored settings; `first` are stored if there are none yet (the first start).
     pub async fn practice_settings(
         &self,
-        first: &PracticeRow,
+        first: &PracticeSettings,
         now: Millis,
-    ) -> Result<PracticeRow, StoreError> {
-        if let Some(row) = self.stored_practice_settings().await? {
-            return Ok(row);
+    ) -> Result<PracticeSettings, StoreError> {
+        if let Some(stored) = self.stored_practice_settings().await? {
+            return Ok(stored.settings);
         }
         let off_since = (!first.two_factor).then_some(0);
         sqlx::query(
@@ -94,7 +167,7 @@ impl Store {
         .bind(&first.practice_name)
         .bind(&first.support_phone)
         .bind(&first.support_email)
-        .bind(&first.first_number_at_login)
+        .bind(first.first_number_at_login.column())
         .bind(first.resend_cooldown_seconds)
         .bind(now)
         .bind(off_since)
@@ -107,14 +180,14 @@ impl Store {
         Ok(self
             .stored_practice_settings()
             .await?
-            .unwrap_or_else(|| first.clone()))
+            .map_or_else(|| first.clone(), |stored| stored.settings))
     }
 
-    async fn stored_practice_settings(&self) -> Result<Option<PracticeRow>, StoreError> {
+    async fn stored_practice_settings(&self) -> Result<Option<Stored>, StoreError> {
         Ok(sqlx::query_as::<_, Row>(SELECT)
             .fetch_optional(&self.writer)
             .await?
-            .map(PracticeRow::from))
+            .map(Stored::from))
     }
 
     /// Saves `settings` if the stored row is still at `settings.version`, in one step with what
@@ -122,22 +195,23 @@ impl Store {
     /// while it was off (a password alone signed them in) end.
     pub async fn save_practice_settings(
         &self,
-        settings: &PracticeRow,
+        settings: &PracticeSettings,
         now: Millis,
     ) -> Result<PracticeSave, StoreError> {
-        let changed_meanwhile = |current: Option<PracticeRow>| PracticeSave::ChangedMeanwhile {
-            current: current.unwrap_or_else(|| settings.clone()),
+        let changed_meanwhile = |current: Option<Stored>| PracticeSave::ChangedMeanwhile {
+            current: current.map_or_else(|| settings.clone(), |stored| stored.settings),
         };
-        let Some(replaced) = self.stored_practice_settings().await? else {
+        let Some(stored) = self.stored_practice_settings().await? else {
             return Ok(changed_meanwhile(None));
         };
+        let replaced = &stored.settings;
         if replaced.version != settings.version {
-            return Ok(changed_meanwhile(Some(replaced)));
+            return Ok(changed_meanwhile(Some(stored)));
         }
         let off_since = match (replaced.two_factor, settings.two_factor) {
             (_, true) => None,
             (true, false) => Some(now),
-            (false, false) => replaced.two_factor_off_since,
+            (false, false) => stored.two_factor_off_since,
         };
         let mut tx = self.writer.begin().await?;
         super::serialize(&mut tx, self.engine, vec![PRACTICE_SETTINGS_LOCK.into()]).await?;
@@ -153,7 +227,7 @@ impl Store {
         .bind(&settings.practice_name)
         .bind(&settings.support_phone)
         .bind(&settings.support_email)
-        .bind(&settings.first_number_at_login)
+        .bind(settings.first_number_at_login.column())
         .bind(settings.resend_cooldown_seconds)
         .bind(now)
         .bind(off_since)
@@ -169,11 +243,13 @@ impl Store {
         }
         if settings.two_factor && !replaced.two_factor {
             sqlx::query("DELETE FROM sessions WHERE created_at >= $1")
-                .bind(replaced.two_factor_off_since.unwrap_or(0))
+                .bind(stored.two_factor_off_since.unwrap_or(0))
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok(PracticeSave::Saved { replaced })
+        Ok(PracticeSave::Saved {
+            replaced: stored.settings,
+        })
     }
 }

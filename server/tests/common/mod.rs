@@ -466,6 +466,15 @@ impl TestPortal {
         self.clock.now()
     }
 
+    /// Saves practice settings, as an admin's form does, and sees them saved.
+    pub async fn save_practice(&self, settings: app::portal::PracticeSettings) {
+        let saved = self.portal.save_practice(settings).await.unwrap();
+        assert!(
+            matches!(saved, app::store::PracticeSave::Saved { .. }),
+            "{saved:?}"
+        );
+    }
+
     /// A patient registered with a verified number, signed in, in a browser of their own.
     pub async fn signed_in_patient(&self, username: &str) -> Browser<'_> {
         let mut browser = self.browser();

@@ -239,12 +239,7 @@ async fn a_device_is_remembered_for_the_practices_days_and_no_longer() {
 async fn set_days(portal: &TestPortal, days: i64) {
     let mut practice = (*portal.portal.practice()).clone();
     practice.remember_device_days = days;
-    portal
-        .portal
-        .save_practice(practice)
-        .await
-        .unwrap()
-        .expect("saved");
+    portal.save_practice(practice).await;
 }
 
 #[tokio::test]
@@ -774,12 +769,7 @@ async fn a_proof_lasts_the_practices_minutes() {
     );
     let mut practice = (*portal.portal.practice()).clone();
     practice.recent_proof_minutes = 30;
-    portal
-        .portal
-        .save_practice(practice)
-        .await
-        .unwrap()
-        .expect("saved");
+    portal.save_practice(practice).await;
     assert_eq!(
         browser
             .post("/api/update_email", &email("m2@example.org"))

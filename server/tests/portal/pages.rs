@@ -232,12 +232,7 @@ async fn a_change_to_the_practice_settings_shows_on_the_next_anonymous_page() {
         .contains("Patient Portal"));
     let mut practice = (*portal.portal.practice()).clone();
     practice.practice_name = "Harbour Health".into();
-    let _replaced = portal
-        .portal
-        .save_practice(practice)
-        .await
-        .unwrap()
-        .unwrap();
+    portal.save_practice(practice).await;
     let page = portal.get("/login", None).await.text();
     assert!(
         page.contains("Harbour Health"),

@@ -556,12 +556,7 @@ async fn with_passkeys_off_they_can_be_neither_added_nor_used() {
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut practice = (*portal.portal.practice()).clone();
     practice.passkeys = false;
-    portal
-        .portal
-        .save_practice(practice)
-        .await
-        .unwrap()
-        .unwrap();
+    portal.save_practice(practice).await;
 
     assert_eq!(
         browser.post("/api/passkey_registration", &[]).await.status,

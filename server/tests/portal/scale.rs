@@ -115,12 +115,7 @@ async fn a_practice_on_its_first_day_is_never_filled_with_demo_data() {
             _ => {
                 let mut practice = (*portal.portal.practice()).clone();
                 practice.practice_name = "Harbourside Medical Centre".into();
-                portal
-                    .portal
-                    .save_practice(practice)
-                    .await
-                    .unwrap()
-                    .unwrap();
+                portal.save_practice(practice).await;
             }
         }
         let refused = demo_data::generate(&portal.portal, SMALL, |_| {}).await;
