@@ -147,13 +147,34 @@ impl FromServerFnError for PortalError {
     }
 }
 
-/// A failure the patient can do nothing about. By default it becomes a generic
-/// [`PortalError`] and the real cause is logged once; a kind of failure that means something
-/// else to the patient (the database being unreachable, say) says so where it is defined.
+/// A failure the patient can do nothing about (defined in the core, with what each means).
 #[cfg(feature = "ssr")]
-pub trait Fault: std::fmt::Display {
-    fn to_portal_error(&self, context: &str) -> PortalError {
-        PortalError::logged_internal(context, self)
+pub use portal_core::error::Fault;
+
+/// The core's refusals, as every server function answers them: the one place they are mapped.
+#[cfg(feature = "ssr")]
+impl From<portal_core::error::Error> for PortalError {
+    fn from(err: portal_core::error::Error) -> Self {
+        use portal_core::error::ErrorKind as Core;
+        let error = match err.kind {
+            Core::BadRequest => ErrorKind::BadRequest,
+            Core::Invalid => ErrorKind::Invalid,
+            Core::Unauthorized => ErrorKind::Unauthorized,
+            Core::Forbidden => ErrorKind::Forbidden,
+            Core::MustChoosePassword => ErrorKind::MustChoosePassword,
+            Core::NotFound => ErrorKind::NotFound,
+            Core::Conflict => ErrorKind::Conflict,
+            Core::TooManyRequests => ErrorKind::TooManyRequests,
+            Core::Unavailable => ErrorKind::Unavailable,
+            Core::Internal => ErrorKind::Internal,
+        };
+        Self {
+            error,
+            message: err.message,
+            fields: err.fields,
+            retry_after_seconds: err.retry_after_seconds,
+            reference: None,
+        }
     }
 }
 
@@ -166,7 +187,7 @@ pub trait OrInternal<T> {
 #[cfg(feature = "ssr")]
 impl<T, E: Fault> OrInternal<T> for Result<T, E> {
     fn or_internal(self, context: &'static str) -> Result<T, PortalError> {
-        self.map_err(|err| err.to_portal_error(context))
+        self.map_err(|err| err.to_error(context).into())
     }
 }
 

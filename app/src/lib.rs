@@ -15,28 +15,22 @@ pub mod practice;
 pub mod staff;
 pub mod ui;
 
+// The rules the server alone runs, from the core crate, under the names `app` has always used.
+#[cfg(feature = "ssr")]
+pub use portal_core::{clock, limits, mail, metrics, password, secret, store};
+
 #[cfg(feature = "ssr")]
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod caller;
 #[cfg(feature = "ssr")]
-pub mod clock;
-#[cfg(feature = "ssr")]
 pub mod demo_data;
 #[cfg(feature = "ssr")]
 pub mod devices;
 #[cfg(feature = "ssr")]
-pub mod limits;
-#[cfg(feature = "ssr")]
 pub mod login_gate;
 #[cfg(feature = "ssr")]
-pub mod mail;
-#[cfg(feature = "ssr")]
-pub mod metrics;
-#[cfg(feature = "ssr")]
 pub mod notify;
-#[cfg(feature = "ssr")]
-pub mod password;
 #[cfg(feature = "ssr")]
 pub mod portal;
 #[cfg(feature = "ssr")]
@@ -44,13 +38,9 @@ pub mod proof;
 #[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
-pub mod secret;
-#[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod sms;
-#[cfg(feature = "ssr")]
-pub mod store;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

@@ -117,7 +117,7 @@ pub async fn gate(
         },
         LoginGate::AddressBlocked { oldest } => Passage::Refused {
             outcome: Outcome::AddressBlocked,
-            error: rules.failures_from_ip.refusal(Some(oldest), now),
+            error: rules.failures_from_ip.refusal(Some(oldest), now).into(),
         },
     })
 }
@@ -136,7 +136,7 @@ pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()
         None => Passage::Through(()),
         Some(full) => Passage::Refused {
             outcome: Outcome::AddressBlocked,
-            error: failures[0].refusal(full.oldest, now),
+            error: failures[0].refusal(full.oldest, now).into(),
         },
     })
 }

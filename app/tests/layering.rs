@@ -144,22 +144,14 @@ fn the_reader_sees_every_import_of_a_group() {
     );
 }
 
-/// The features `cargo tree` says `app` is built with for the release server (its own
-/// dependencies, not its tests' or benches').
-fn release_features_of_app() -> String {
+/// What `cargo tree` answers for `args`, over the packages' own dependencies (not their
+/// tests' or benches').
+fn cargo_tree(args: &[&str]) -> String {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let tree = std::process::Command::new(env!("CARGO"))
         .current_dir(workspace)
-        .args([
-            "tree",
-            "--offline",
-            "--locked",
-            "-p",
-            "server",
-            "-e",
-            "normal",
-        ])
-        .args(["-i", "app", "--depth", "0", "-f", "{p} features: {f}"])
+        .args(["tree", "--offline", "--locked", "-e", "normal"])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -168,6 +160,71 @@ fn release_features_of_app() -> String {
         String::from_utf8_lossy(&tree.stderr)
     );
     String::from_utf8(tree.stdout).unwrap()
+}
+
+/// The features `app` is built with for the release server.
+fn release_features_of_app() -> String {
+    cargo_tree(&[
+        "-p",
+        "server",
+        "-i",
+        "app",
+        "--depth",
+        "0",
+        "-f",
+        "{p} features: {f}",
+    ])
+}
+
+/// The packages of a tree (`{p}` lines, no prefix) named one of `names`, or of its family
+/// (`leptos_axum` for `leptos`).
+fn packages_named<'a>(tree: &'a str, names: &[&str]) -> Vec<&'a str> {
+    tree.lines()
+        .filter(|line| {
+            let package = line.split(' ').next().unwrap_or_default();
+            names
+                .iter()
+                .any(|name| package == *name || package.starts_with(&format!("{name}_")))
+        })
+        .collect()
+}
+
+#[test]
+fn the_core_compiles_neither_leptos_nor_axum() {
+    let tree = cargo_tree(&["-p", "portal-core", "--prefix", "none", "-f", "{p}"]);
+    assert!(tree.contains("sqlx"), "{tree}");
+    let found = packages_named(&tree, &["leptos", "axum"]);
+    assert!(found.is_empty(), "the core reaches {found:?}");
+}
+
+#[test]
+fn nothing_built_for_the_browser_reaches_the_core() {
+    let tree = cargo_tree(&[
+        "-p",
+        "frontend",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--prefix",
+        "none",
+        "-f",
+        "{p}",
+    ]);
+    assert!(tree.contains("leptos"), "{tree}");
+    let found = packages_named(&tree, &["portal-core", "sqlx"]);
+    assert!(found.is_empty(), "the wasm reaches {found:?}");
+}
+
+#[test]
+fn the_tree_reader_names_packages_and_their_family() {
+    let tree = "leptos v0.8.23\nleptos_axum v0.8.10 (*)\nportal-core v0.1.0 (/x)\nleptosish v1\n";
+    assert_eq!(
+        packages_named(tree, &["leptos", "portal-core"]),
+        [
+            "leptos v0.8.23",
+            "leptos_axum v0.8.10 (*)",
+            "portal-core v0.1.0 (/x)"
+        ]
+    );
 }
 
 #[test]

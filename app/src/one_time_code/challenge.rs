@@ -253,7 +253,7 @@ async fn issue(
         Issue::Cooldown { ready_at } => return Err(ChallengeError::Cooldown(ready_at - now)),
         Issue::Limited(full) => {
             return Err(ChallengeError::Limited(
-                limits[full.index].refusal(full.oldest, now),
+                limits[full.index].refusal(full.oldest, now).into(),
             ))
         }
     };

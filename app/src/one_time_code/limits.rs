@@ -113,6 +113,6 @@ pub async fn precheck(portal: &Portal, limits: &[Limit]) -> Result<(), PortalErr
         .or_internal("counting text messages")?;
     match full {
         None => Ok(()),
-        Some(full) => Err(limits[full.index].refusal(full.oldest, portal.now())),
+        Some(full) => Err(limits[full.index].refusal(full.oldest, portal.now()).into()),
     }
 }

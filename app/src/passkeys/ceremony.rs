@@ -132,7 +132,7 @@ async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(),
         .await
         .or_internal("counting passkey requests")?
     {
-        Some(full) => Err(per_network.refusal(full.oldest, now)),
+        Some(full) => Err(per_network.refusal(full.oldest, now).into()),
         None => Ok(()),
     }
 }

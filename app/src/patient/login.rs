@@ -252,7 +252,7 @@ pub mod ssr {
             Err(err) => {
                 let entry = about(Entry::new(Event::Login, Outcome::Busy), patient, typed);
                 audit::record(portal, caller, entry).await;
-                Err(err.refusal("verifying a password"))
+                Err(err.refusal("verifying a password").into())
             }
         }
     }
@@ -327,7 +327,7 @@ pub mod ssr {
         if let Some(full) = full {
             let entry = Entry::new(Event::Login, Outcome::Limited).account(patient.id);
             audit::record(portal, caller, entry).await;
-            return Err(sign_ins[full.index].refusal(full.oldest, now));
+            return Err(sign_ins[full.index].refusal(full.oldest, now).into());
         }
         if patient.password_expired(now) {
             let entry = Entry::new(Event::Login, Outcome::Expired)

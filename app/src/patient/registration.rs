@@ -237,7 +237,7 @@ pub mod ssr {
             .await
             .or_internal("counting registrations")?;
         match full {
-            Some(full) => Err(attempts[full.index].refusal(full.oldest, now)),
+            Some(full) => Err(attempts[full.index].refusal(full.oldest, now).into()),
             None => Ok(()),
         }
     }

@@ -449,7 +449,7 @@ pub mod ssr {
             Ok(store) => store,
             Err(err) => {
                 place.give_back().await;
-                return answer(err.to_portal_error("exporting the audit log"));
+                return answer(err.to_error("exporting the audit log").into());
             }
         };
         let first = match store
@@ -460,7 +460,7 @@ pub mod ssr {
             Err(err) => {
                 store.end_long_read().await;
                 place.give_back().await;
-                return answer(err.to_portal_error("exporting the audit log"));
+                return answer(err.to_error("exporting the audit log").into());
             }
         };
         let (batches, body) =

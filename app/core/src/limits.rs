@@ -4,7 +4,7 @@
 
 use crate::{
     clock::{whole_seconds, Millis, MINUTE, SECOND},
-    error::PortalError,
+    error::Error,
 };
 
 /// What a limit counts. Stored as text in `limit_events.kind`.
@@ -96,10 +96,10 @@ impl Limit {
     }
 
     /// The 429 for someone who has reached this limit.
-    pub fn refusal(&self, oldest: Option<Millis>, now: Millis) -> PortalError {
+    pub fn refusal(&self, oldest: Option<Millis>, now: Millis) -> Error {
         let wait = self.wait(oldest, now);
         crate::metrics::limit_refused(self.kind.as_str());
-        PortalError::too_many_requests((self.message)(&wait_text(wait)), whole_seconds(wait))
+        Error::too_many_requests((self.message)(&wait_text(wait)), whole_seconds(wait))
     }
 }
 

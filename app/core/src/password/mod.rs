@@ -98,17 +98,17 @@ fn failed(err: impl std::fmt::Display) -> HashError {
 
 impl HashError {
     /// What the patient is told: a 503 to try again shortly when busy, else a generic error.
-    pub fn refusal(self, context: &'static str) -> crate::error::PortalError {
-        use crate::error::{ErrorKind, PortalError};
+    pub fn refusal(self, context: &'static str) -> crate::error::Error {
+        use crate::error::{Error, ErrorKind};
         match self {
-            HashError::Busy => PortalError {
+            HashError::Busy => Error {
                 retry_after_seconds: Some(2),
-                ..PortalError::new(
+                ..Error::new(
                     ErrorKind::Unavailable,
                     "The portal is very busy right now. Please try again in a few seconds.",
                 )
             },
-            HashError::Failed(err) => PortalError::logged_internal(context, err),
+            HashError::Failed(err) => Error::logged_internal(context, err),
         }
     }
 }

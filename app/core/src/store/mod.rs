@@ -109,15 +109,15 @@ pub enum StoreError {
 
 impl crate::error::Fault for StoreError {
     /// A database that can't be reached is an outage to wait out (503), not a fault.
-    fn to_portal_error(&self, context: &str) -> crate::error::PortalError {
-        use crate::error::{ErrorKind, PortalError};
+    fn to_error(&self, context: &str) -> crate::error::Error {
+        use crate::error::{Error, ErrorKind};
         if !self.is_unreachable() {
-            return PortalError::logged_internal(context, self);
+            return Error::logged_internal(context, self);
         }
         tracing::error!(err = %self, "{context}: the database is unreachable");
-        PortalError {
+        Error {
             retry_after_seconds: Some(5),
-            ..PortalError::new(
+            ..Error::new(
                 ErrorKind::Unavailable,
                 "The portal can't reach its records right now. Please try again in a few minutes.",
             )

@@ -1,0 +1,81 @@
+//! What the core refuses with. Its kind fixes the HTTP status `app` answers with; its message
+//! and per-field messages are written for the patient, never for a developer. `app` turns it
+//! into its `PortalError` in one place.
+
+use std::collections::BTreeMap;
+
+/// What went wrong, as far as the caller needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself was malformed: missing or undecodable fields.
+    BadRequest,
+    /// One or more fields were understood but are not acceptable.
+    Invalid,
+    /// Not signed in, wrong credentials, or the step has expired.
+    Unauthorized,
+    /// Refused by policy.
+    Forbidden,
+    /// Signed in with a one-time password from the practice: nothing else works until the
+    /// patient has chosen their own.
+    MustChoosePassword,
+    /// What was asked for isn't there (any more), or isn't the caller's.
+    NotFound,
+    /// The thing changed since the form was filled in.
+    Conflict,
+    /// A limit or cooldown is in force; `retry_after_seconds` says how long.
+    TooManyRequests,
+    /// A service the portal depends on failed.
+    Unavailable,
+    /// A fault on the portal's side. The detail is logged, never shown.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Messages for individual form fields, keyed by the field's name.
+    pub fields: BTreeMap<String, String>,
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            fields: BTreeMap::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after_seconds: Some(retry_after_seconds),
+            ..Self::new(ErrorKind::TooManyRequests, message)
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            "Something went wrong on our side. Please try again in a moment.",
+        )
+    }
+
+    /// A generic internal error for the patient; the real cause goes to the log.
+    pub fn logged_internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(%err, "{context}");
+        Self::internal()
+    }
+}
+
+/// A failure the patient can do nothing about. By default it becomes a generic internal
+/// [`Error`] and the real cause is logged once; a kind of failure that means something else to
+/// the patient (the database being unreachable, say) says so where it is defined.
+pub trait Fault: std::fmt::Display {
+    fn to_error(&self, context: &str) -> Error {
+        Error::logged_internal(context, self)
+    }
+}
