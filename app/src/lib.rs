@@ -7,7 +7,6 @@
 
 pub mod account;
 pub mod error;
-pub mod mobile;
 pub mod one_time_code;
 pub mod passkeys;
 pub mod patient;
@@ -17,30 +16,17 @@ pub mod ui;
 
 // The rules the server alone runs, from the core crate, under the names `app` has always used.
 #[cfg(feature = "ssr")]
-pub use portal_core::{clock, limits, mail, metrics, password, secret, store};
+pub use portal_core::{
+    audit, caller, clock, demo_data, devices, limits, mail, metrics, mobile, notify, password,
+    portal, secret, session, sms, store,
+};
 
 #[cfg(feature = "ssr")]
-pub mod audit;
-#[cfg(feature = "ssr")]
-pub mod caller;
-#[cfg(feature = "ssr")]
-pub mod demo_data;
-#[cfg(feature = "ssr")]
-pub mod devices;
-#[cfg(feature = "ssr")]
 pub mod login_gate;
-#[cfg(feature = "ssr")]
-pub mod notify;
-#[cfg(feature = "ssr")]
-pub mod portal;
 #[cfg(feature = "ssr")]
 pub mod proof;
 #[cfg(feature = "ssr")]
 pub mod request;
-#[cfg(feature = "ssr")]
-pub mod session;
-#[cfg(feature = "ssr")]
-pub mod sms;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

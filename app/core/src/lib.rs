@@ -1,12 +1,24 @@
-//! The portal's rules, for the server only: the store (all SQL), the clock, the limits,
-//! passwords, the server key and mail. It compiles neither Leptos nor axum, so what it decides
-//! can be tested, and reasoned about, without a request; `app` reaches it behind `ssr`.
+//! The portal's rules, for the server only: the store (all SQL), the portal and its settings,
+//! sessions and who is asking, accounts and mobile numbers, the audit log, remembered devices,
+//! notices, the texts' outbox and providers, the clock, the limits, passwords, the server key
+//! and mail. It compiles neither Leptos nor axum, so what it decides can be tested, and
+//! reasoned about, without a request; `app` reaches it behind `ssr`.
 
+pub mod account;
+pub mod audit;
+pub mod caller;
 pub mod clock;
+pub mod demo_data;
+pub mod devices;
 pub mod error;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod mobile;
+pub mod notify;
 pub mod password;
+pub mod portal;
 pub mod secret;
+pub mod session;
+pub mod sms;
 pub mod store;

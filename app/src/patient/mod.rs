@@ -21,7 +21,7 @@ pub async fn me() -> Result<Profile, PortalError> {
     let visit = crate::request::signed_in(&portal).await?;
     Ok(Profile {
         recently_proved: crate::proof::recently_proved(&portal, &visit),
-        ..visit.patient.profile(&portal.settings)
+        ..Profile::of(&visit.patient, &portal.settings)
     })
 }
 

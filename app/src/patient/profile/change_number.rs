@@ -9,7 +9,6 @@ use leptos_router::hooks::use_query_map;
 use super::ChangeMobile;
 use crate::{
     account::Profile,
-    mobile,
     one_time_code::{
         follow_sends, run_countdown, CodeEntry, CodeSent, ResendWait, SendCode, SendCodeForm,
         SendProblem, Verified,
@@ -190,18 +189,18 @@ fn NumberChangeFor(patient: Profile) -> impl IntoView {
         && patient.pending_mobile.is_none();
     let done = RwSignal::new(
         just_verified
-            .then(|| verified_notice(patient.mobile_display.as_deref().unwrap_or_default())),
+            .then(|| verified_notice(patient.mobile_ending.as_deref().unwrap_or_default())),
     );
     let step = match patient.pending_mobile {
         Some(_) if !wants_new => Step::EnterCode,
         _ => Step::EnterNumber,
     };
     let change = NumberChange::new(step, |_| {});
-    if let Some(pending) = patient
-        .pending_mobile_display
+    if let Some(ending) = patient
+        .pending_mobile_ending
         .filter(|_| step == Step::EnterCode)
     {
-        change.ending.set(Some(mobile::ending(&pending)));
+        change.ending.set(Some(ending));
     }
     let on_verified = Callback::new(move |verified: Verified| {
         done.set(Some(verified_notice(&verified.mobile_ending)))

@@ -118,7 +118,7 @@ pub fn notice_for(query: &leptos_router::params::ParamsMap, patient: &Profile) -
     let named = |notice: Notice| query.get(notice.as_str()).is_some();
     if named(Notice::Verified) && patient.mobile_verified && patient.pending_mobile.is_none() {
         return Some(verified_notice(
-            patient.mobile_display.as_deref().unwrap_or_default(),
+            patient.mobile_ending.as_deref().unwrap_or_default(),
         ));
     }
     (named(Notice::Cancelled) && patient.pending_mobile.is_none()).then(|| CANCELLED.to_string())
@@ -127,10 +127,9 @@ pub fn notice_for(query: &leptos_router::params::ParamsMap, patient: &Profile) -
 const CANCELLED: &str =
     "The change is cancelled. Your sign-in codes still go to your verified number.";
 
-pub(crate) fn verified_notice(number: &str) -> String {
+pub(crate) fn verified_notice(ending: &str) -> String {
     format!(
-        "Your new mobile number ending {} is verified. We'll text your sign-in codes to it.",
-        crate::mobile::ending(number)
+        "Your new mobile number ending {ending} is verified. We'll text your sign-in codes to it."
     )
 }
 
