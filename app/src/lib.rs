@@ -17,14 +17,10 @@ pub mod ui;
 // The rules the server alone runs, from the core crate, under the names `app` has always used.
 #[cfg(feature = "ssr")]
 pub use portal_core::{
-    audit, caller, clock, demo_data, devices, limits, mail, metrics, mobile, notify, password,
-    portal, secret, session, sms, store,
+    audit, caller, clock, demo_data, devices, limits, login_gate, mail, metrics, mobile, notify,
+    password, portal, proof, secret, session, sms, store,
 };
 
-#[cfg(feature = "ssr")]
-pub mod login_gate;
-#[cfg(feature = "ssr")]
-pub mod proof;
 #[cfg(feature = "ssr")]
 pub mod request;
 

@@ -178,12 +178,7 @@ pub fn clear_session_cookie(portal: &Portal) {
 pub const SIGN_IN_NEEDED: &str = "Please log in to continue.";
 pub const CHOOSE_PASSWORD_FIRST: &str = "Please choose your own password before using the portal.";
 
-/// A caller with a session, and the patient it belongs to.
-pub struct Visit {
-    pub caller: Caller,
-    pub session: Session,
-    pub patient: Patient,
-}
+pub use crate::caller::Visit;
 
 async fn visit(
     portal: &Portal,

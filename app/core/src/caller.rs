@@ -3,7 +3,10 @@
 
 use std::net::IpAddr;
 
-use crate::session::{Browser, Session};
+use crate::{
+    account::Patient,
+    session::{Browser, Session},
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
@@ -60,6 +63,13 @@ impl Caller {
             None => "unknown".to_string(),
         }
     }
+}
+
+/// A caller with a session, and the patient it belongs to.
+pub struct Visit {
+    pub caller: Caller,
+    pub session: Session,
+    pub patient: Patient,
 }
 
 #[cfg(test)]

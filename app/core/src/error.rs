@@ -71,6 +71,17 @@ impl Error {
     }
 }
 
+/// Turns a [`Fault`] into the generic internal error, its cause logged with `context`.
+pub trait OrInternal<T> {
+    fn or_internal(self, context: &'static str) -> Result<T, Error>;
+}
+
+impl<T, E: Fault> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|err| err.to_error(context))
+    }
+}
+
 /// A failure the patient can do nothing about. By default it becomes a generic internal
 /// [`Error`] and the real cause is logged once; a kind of failure that means something else to
 /// the patient (the database being unreachable, say) says so where it is defined.

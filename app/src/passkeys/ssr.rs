@@ -89,7 +89,7 @@ pub fn rp(portal: &Portal) -> Result<Webauthn, PortalError> {
 }
 
 fn confirm_first(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
-    crate::proof::required(portal, visit)
+    crate::proof::required(portal, visit).map_err(PortalError::from)
 }
 
 pub fn credential_key(id: &[u8]) -> String {

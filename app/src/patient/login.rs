@@ -194,7 +194,7 @@ pub mod ssr {
         {
             let entry = Entry::new(Event::Login, outcome).typed_username(typed);
             audit::record(portal, caller, entry).await;
-            return Err(refusal);
+            return Err(refusal.into());
         }
         check_password(portal, caller, None, typed, password).await?;
         let entry = Entry::new(Event::Login, Outcome::UnknownUser)
@@ -227,7 +227,7 @@ pub mod ssr {
         let patient = patient_named(portal, key).await?;
         let entry = about(Entry::new(Event::Login, outcome), patient.as_ref(), typed);
         audit::record(portal, caller, entry).await;
-        Err(refusal)
+        Err(refusal.into())
     }
 
     /// Checks the password; an unknown username is checked against a dummy hash, so it takes as

@@ -262,7 +262,7 @@ pub mod ssr {
         {
             let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
             audit::record(portal, caller, entry).await;
-            return Err(refusal);
+            return Err(refusal.into());
         }
         details_match(portal, None, password, code).await?;
         let entry = Entry::new(Event::StaffLogin, Outcome::Refused)
@@ -287,7 +287,7 @@ pub mod ssr {
             } => {
                 let entry = Entry::new(Event::StaffLogin, outcome).typed_username(typed);
                 audit::record(portal, caller, entry).await;
-                Err(refusal)
+                Err(refusal.into())
             }
         }
     }

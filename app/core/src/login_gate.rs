@@ -7,7 +7,7 @@ use crate::{
     audit::Outcome,
     caller::Caller,
     clock::{whole_seconds, Millis, HOUR, SECOND},
-    error::{OrInternal, PortalError},
+    error::{Error, OrInternal},
     limits::{wait_text, Limit, LimitKind},
     portal::{Limits, Portal},
     store::{LoginGate, LoginRules},
@@ -53,10 +53,7 @@ pub enum Passage<T> {
     /// Let through, and counted.
     Through(T),
     /// Held back: why, for the audit, and what the caller is told.
-    Refused {
-        outcome: Outcome,
-        error: PortalError,
-    },
+    Refused { outcome: Outcome, error: Error },
 }
 
 /// The gate every password step passes, patients' and staff's alike: every attempt is
@@ -67,11 +64,7 @@ pub enum Passage<T> {
 /// typed username, known or not, so the delay says nothing about who exists; delays are per
 /// network so that a stranger's guesses never hold back the account's owner on theirs. A
 /// refusal says why, for the audit. `key` must be one that `could_be_a_username`.
-pub async fn gate(
-    portal: &Portal,
-    caller: &Caller,
-    key: &str,
-) -> Result<Passage<Counted>, PortalError> {
+pub async fn gate(portal: &Portal, caller: &Caller, key: &str) -> Result<Passage<Counted>, Error> {
     let limits = &portal.settings.limits;
     let now = portal.now();
     let rules = LoginRules {
@@ -97,7 +90,7 @@ pub async fn gate(
         }),
         LoginGate::Delayed { until } => Passage::Refused {
             outcome: Outcome::Delayed,
-            error: PortalError::too_many_requests(
+            error: Error::too_many_requests(
                 format!(
                     "Too many failed attempts. For your security, please wait {} before trying again.",
                     wait_text(until - now)
@@ -107,7 +100,7 @@ pub async fn gate(
         },
         LoginGate::DelayedEverywhere { until } => Passage::Refused {
             outcome: Outcome::Delayed,
-            error: PortalError::too_many_requests(
+            error: Error::too_many_requests(
                 format!(
                     "There have been too many failed attempts to sign in to this account. For your security, please wait {} or ask the practice to unlock it.",
                     wait_text(until - now)
@@ -117,14 +110,14 @@ pub async fn gate(
         },
         LoginGate::AddressBlocked { oldest } => Passage::Refused {
             outcome: Outcome::AddressBlocked,
-            error: rules.failures_from_ip.refusal(Some(oldest), now).into(),
+            error: rules.failures_from_ip.refusal(Some(oldest), now),
         },
     })
 }
 
 /// The gate for a typed username that could be nobody's (see `could_be_a_username`): only the
 /// network's failures are checked and counted, and nothing is kept under the typed text.
-pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()>, PortalError> {
+pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()>, Error> {
     let now = portal.now();
     let failures = [failures_from(portal, caller, now)];
     let full = portal
@@ -136,7 +129,7 @@ pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()
         None => Passage::Through(()),
         Some(full) => Passage::Refused {
             outcome: Outcome::AddressBlocked,
-            error: failures[0].refusal(full.oldest, now).into(),
+            error: failures[0].refusal(full.oldest, now),
         },
     })
 }

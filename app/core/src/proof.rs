@@ -6,10 +6,10 @@
 //! "Confirm it's you" (`patient::confirm`) is where a session gives it.
 
 use crate::{
+    caller::Visit,
     clock::MINUTE,
-    error::{ErrorKind, PortalError},
+    error::{Error, ErrorKind},
     portal::Portal,
-    request::Visit,
 };
 
 pub const CONFIRM_FIRST: &str =
@@ -25,9 +25,9 @@ pub fn recently_proved(portal: &Portal, visit: &Visit) -> bool {
 }
 
 /// Refuses (403) a change that needs recent proof, if the session hasn't given it.
-pub fn required(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
+pub fn required(portal: &Portal, visit: &Visit) -> Result<(), Error> {
     match recently_proved(portal, visit) {
         true => Ok(()),
-        false => Err(PortalError::new(ErrorKind::Forbidden, CONFIRM_FIRST)),
+        false => Err(Error::new(ErrorKind::Forbidden, CONFIRM_FIRST)),
     }
 }
