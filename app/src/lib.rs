@@ -22,6 +22,8 @@ pub use portal_core::{
 };
 
 #[cfg(feature = "ssr")]
+pub mod page_policy;
+#[cfg(feature = "ssr")]
 pub mod request;
 
 use leptos::prelude::*;
@@ -58,7 +60,7 @@ use crate::{
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    content_security_policy(&options);
+    page_policy::for_this_page(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -91,45 +93,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// session signed out) would keep lines it no longer has. Inline, so it holds from the first
 /// paint, before any wasm.
 const FORMS_THE_BROWSER_SENDS: &str = "addEventListener(\"submit\",function(e){var f=e.target,i=f.closest(\"leptos-island\");if(f.hasAttribute(\"data-whole-page\")||i&&!i.hasAttribute(\"data-awake\"))e.stopImmediatePropagation()},true)";
-
-/// Where `cargo leptos watch` reloads the page from (a websocket), in a development build.
-#[cfg(feature = "ssr")]
-pub fn reload_source(options: &LeptosOptions) -> String {
-    match options.env {
-        leptos::config::Env::DEV => {
-            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
-        }
-        leptos::config::Env::PROD => String::new(),
-    }
-}
-
-/// A page's Content-Security-Policy: scripts only from the portal itself or with `nonce`.
-#[cfg(feature = "ssr")]
-pub fn page_policy(nonce: &str, reload: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
-}
-
-/// Scripts run only from the portal itself or with this page's nonce (the hydration script).
-#[cfg(feature = "ssr")]
-fn content_security_policy(options: &LeptosOptions) {
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        // Seen once in a test run and not explained: the page then kept the middleware's strict
-        // policy and never woke. Said in the log, so the next time shows when it happens.
-        tracing::warn!("a page was rendered without its nonce: its scripts will not run");
-        return;
-    };
-    let policy = page_policy(&nonce.to_string(), &reload_source(options));
-    if let Ok(value) = http::HeaderValue::from_str(&policy) {
-        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-    }
-}
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -381,7 +381,7 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
             app::shell,
         ))
         .with_state(state);
-    let reload = app::reload_source(&leptos_options);
+    let reload = app::page_policy::reload_source(&leptos_options);
     middleware::around(router, &portal, wiring.trusted_proxies, wiring.http, reload)
 }
 

@@ -364,7 +364,7 @@ fn policy_for_its_nonce(headers: &mut http::HeaderMap, page: &[u8], reload: &str
         path,
         "a page came without its policy: set from its scripts' nonce"
     );
-    if let Ok(policy) = HeaderValue::from_str(&app::page_policy(nonce, reload)) {
+    if let Ok(policy) = HeaderValue::from_str(&app::page_policy::for_nonce(nonce, reload)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
 }

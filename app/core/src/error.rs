@@ -40,6 +40,9 @@ pub struct Error {
     pub retry_after_seconds: Option<u64>,
 }
 
+/// What a refusal with messages beside its fields says above them.
+pub const CHECK_FIELDS: &str = "Please check the highlighted details.";
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
@@ -48,6 +51,28 @@ impl Error {
             fields: BTreeMap::new(),
             retry_after_seconds: None,
         }
+    }
+
+    /// One field is wrong; the message sits beside it.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        Self::fields(BTreeMap::from([(name.to_string(), message.into())]))
+    }
+
+    /// Several fields are wrong at once, so the patient can fix them all in one go.
+    pub fn fields(fields: BTreeMap<String, String>) -> Self {
+        Self {
+            fields,
+            ..Self::new(ErrorKind::Invalid, CHECK_FIELDS)
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthorized, message)
+    }
+
+    /// The same error under another kind (and so another status).
+    pub fn with_kind(self, kind: ErrorKind) -> Self {
+        Self { kind, ..self }
     }
 
     pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u64) -> Self {

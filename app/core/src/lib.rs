@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metrics;
 pub mod mobile;
 pub mod notify;
+pub mod one_time_code;
 pub mod password;
 pub mod portal;
 pub mod proof;

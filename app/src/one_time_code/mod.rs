@@ -1,20 +1,12 @@
-//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), the limits
-//! on texts (`limits`), sending (`sending`), what a code does while signing in (`sign_in`) and
-//! for a new number (`new_number`), the `send_code` and `verify_code` server functions that
-//! serve both, and the code entry and send form that the 2FA page and the mobile number dialog
-//! share.
+//! One-time codes: the `send_code` and `verify_code` server functions that serve sign-in and a
+//! new number alike, and the code entry and send form that the 2FA page and the mobile number
+//! dialog share. The rules, the limits on texts, sending, and what a code does while signing in
+//! and for a new number are the core's (`portal_core::one_time_code`).
+
+mod entry;
 
 #[cfg(feature = "ssr")]
-pub mod challenge;
-mod entry;
-#[cfg(feature = "ssr")]
-pub mod limits;
-#[cfg(feature = "ssr")]
-pub mod new_number;
-#[cfg(feature = "ssr")]
-pub mod sending;
-#[cfg(feature = "ssr")]
-pub mod sign_in;
+pub use portal_core::one_time_code::{challenge, limits, new_number, sending, sign_in};
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -38,6 +30,29 @@ pub struct Verified {
     pub mobile_ending: String,
 }
 
+#[cfg(feature = "ssr")]
+impl From<portal_core::one_time_code::CodeSent> for CodeSent {
+    fn from(sent: portal_core::one_time_code::CodeSent) -> Self {
+        let portal_core::one_time_code::CodeSent {
+            mobile_ending,
+            resend_in_seconds,
+        } = sent;
+        Self {
+            mobile_ending,
+            resend_in_seconds,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<portal_core::one_time_code::Verified> for Verified {
+    fn from(verified: portal_core::one_time_code::Verified) -> Self {
+        Self {
+            mobile_ending: verified.mobile_ending,
+        }
+    }
+}
+
 /// Sends a new code. While signing in it goes to the verified number; `mobile` is the number a
 /// patient without one gives (flow 2.2). Once signed in, it goes to the pending new number.
 #[server(prefix = "/api", endpoint = "send_code")]
@@ -46,9 +61,13 @@ pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<Code
     let visit = crate::request::any_session(&portal).await?;
     let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
     if session.stage.is_pending() {
-        sign_in::send(&portal, caller, session, patient, mobile).await
+        Ok(sign_in::send(&portal, caller, session, patient, mobile)
+            .await?
+            .into())
     } else {
-        new_number::resend(&portal, caller, session, patient).await
+        Ok(new_number::resend(&portal, caller, session, patient)
+            .await?
+            .into())
     }
 }
 
@@ -77,13 +96,13 @@ pub async fn verify_code(
             }
         }
         leptos_axum::redirect("/");
-        Ok(verified)
+        Ok(verified.into())
     } else {
         let verified = new_number::verify(&portal, caller, session, patient, &code).await?;
         // Without scripts, the number page says it is done.
         if crate::request::is_plain_form_post() {
             leptos_axum::redirect(NUMBER_VERIFIED_PAGE);
         }
-        Ok(verified)
+        Ok(verified.into())
     }
 }

@@ -349,7 +349,9 @@ pub mod ssr {
         .account(visit.patient.id)
         .detail("confirming it's them");
         audit::record(portal, &visit.caller, entry).await;
-        outcome.map(|_| ()).map_err(PortalError::from)
+        outcome
+            .map(|_| ())
+            .map_err(|err| portal_core::error::Error::from(err).into())
     }
 
     /// The password again, only for an account with no verified number and no passkey: with

@@ -427,7 +427,7 @@ pub mod ssr {
             Ok(_) => true,
             Err(err) => {
                 err.retry_after_seconds.is_some()
-                    && err.error == crate::error::ErrorKind::Unavailable
+                    && err.kind == portal_core::error::ErrorKind::Unavailable
             }
         };
         let logged_in = LoggedIn {

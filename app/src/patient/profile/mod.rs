@@ -47,7 +47,7 @@ pub async fn change_mobile(#[server(default)] mobile: String) -> Result<CodeSent
     if crate::request::is_plain_form_post() {
         leptos_axum::redirect(NUMBER_PAGE);
     }
-    Ok(sent)
+    Ok(sent.into())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

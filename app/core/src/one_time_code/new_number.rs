@@ -12,7 +12,7 @@ use crate::{
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     devices::{self, Forgotten},
-    error::{ErrorKind, OrInternal, PortalError},
+    error::{Error, ErrorKind, OrInternal},
     mobile::{self, Mobile},
     one_time_code::limits::{self, Recipient},
     portal::Portal,
@@ -27,12 +27,12 @@ pub async fn save_and_send(
     session: &Session,
     patient: &Patient,
     typed: &str,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     let settings = &portal.settings;
     let mobile = Mobile::parse(typed, settings.default_region, &settings.allowed_regions)
-        .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
+        .map_err(|problem| Error::field("mobile", problem.to_string()))?;
     if patient.mobile.verified() == Some(mobile.e164()) {
-        return Err(PortalError::field(
+        return Err(Error::field(
             "mobile",
             "This is already your verified mobile number.",
         ));
@@ -90,7 +90,7 @@ async fn send_code(
     session: &Session,
     mobile: &Mobile,
     notice: Option<&Notice>,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     send_code_with_notice(
         portal,
         caller,
@@ -101,8 +101,8 @@ async fn send_code(
         notice,
     )
     .await
-    .map_err(|err| match err.error {
-        ErrorKind::Unavailable => PortalError {
+    .map_err(|err| match err.kind {
+        ErrorKind::Unavailable => Error {
             message: format!(
                 "Your new number is saved, but {}",
                 lowercase_first(SEND_FAILED)
@@ -121,8 +121,8 @@ fn lowercase_first(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn no_pending_number() -> PortalError {
-    PortalError::field("mobile", "There is no new number waiting to be verified.")
+fn no_pending_number() -> Error {
+    Error::field("mobile", "There is no new number waiting to be verified.")
 }
 
 /// "Send Code" again for the pending number.
@@ -131,14 +131,14 @@ pub async fn resend(
     caller: &Caller,
     session: &Session,
     patient: &Patient,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     let settings = &portal.settings;
     let pending = patient
         .pending_mobile
         .as_deref()
         .ok_or_else(no_pending_number)?;
     let mobile = Mobile::parse(pending, settings.default_region, &settings.allowed_regions)
-        .map_err(|problem| PortalError::field("mobile", problem.to_string()))?;
+        .map_err(|problem| Error::field("mobile", problem.to_string()))?;
     send_code(portal, caller, session, &mobile, None).await
 }
 
@@ -150,7 +150,7 @@ pub async fn verify(
     session: &Session,
     patient: &Patient,
     code: &str,
-) -> Result<Verified, PortalError> {
+) -> Result<Verified, Error> {
     if patient.pending_mobile.is_none() {
         return Err(no_pending_number());
     }
@@ -223,11 +223,7 @@ async fn tell_of_the_change(
 }
 
 /// Drops the pending number; the verified one was never touched.
-pub async fn cancel(
-    portal: &Portal,
-    caller: &Caller,
-    patient: &Patient,
-) -> Result<(), PortalError> {
+pub async fn cancel(portal: &Portal, caller: &Caller, patient: &Patient) -> Result<(), Error> {
     let cancelled = portal
         .store
         .cancel_pending_mobile(patient.id)
@@ -256,7 +252,7 @@ pub async fn end_other_sessions(
     account_id: i64,
     keep: Option<&Session>,
     why: Forgotten,
-) -> Result<(), PortalError> {
+) -> Result<(), Error> {
     devices::forget_all(portal, caller, account_id, why)
         .await
         .or_internal("forgetting remembered devices")?;

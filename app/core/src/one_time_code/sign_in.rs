@@ -11,7 +11,7 @@ use crate::{
     account::{FirstNumber, Patient},
     audit::{self, Entry, Event, Factor, Outcome},
     caller::Caller,
-    error::{ErrorKind, OrInternal, PortalError},
+    error::{Error, ErrorKind, OrInternal},
     mobile::{self, Mobile},
     one_time_code::limits::Recipient,
     portal::{FirstNumberAtLogin, Portal},
@@ -44,8 +44,8 @@ pub fn code_goes_to(portal: &Portal, session: &Session, patient: &Patient) -> Co
 }
 
 /// What a patient who can't go on is told.
-pub fn support_needed(portal: &Portal) -> PortalError {
-    PortalError::new(
+pub fn support_needed(portal: &Portal) -> Error {
+    Error::new(
         ErrorKind::Forbidden,
         format!(
             "For your security, the practice needs to set up your mobile number with you. Please {}.",
@@ -62,15 +62,15 @@ pub async fn send(
     session: &Session,
     patient: &Patient,
     typed: Option<String>,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     let settings = &portal.settings;
     let typed = typed.filter(|t| !t.trim().is_empty());
     let read = |number: &str| {
         Mobile::parse(number, settings.default_region, &settings.allowed_regions)
-            .map_err(|problem| PortalError::field("mobile", problem.to_string()))
+            .map_err(|problem| Error::field("mobile", problem.to_string()))
     };
     match code_goes_to(portal, session, patient) {
-        CodeGoesTo::Verified(_) if typed.is_some() => Err(PortalError::field(
+        CodeGoesTo::Verified(_) if typed.is_some() => Err(Error::field(
             "mobile",
             "For your security, codes go to the mobile number you verified before.",
         )),
@@ -110,7 +110,7 @@ pub async fn verify(
     session: &Session,
     patient: &Patient,
     code: &str,
-) -> Result<(Verified, NewSession), PortalError> {
+) -> Result<(Verified, NewSession), Error> {
     let number = match challenge::verify(portal, session, Purpose::SignIn, code).await {
         Ok(number) => number,
         Err(err) => {
@@ -153,7 +153,7 @@ async fn first_number_set_at_login(
     session: &Session,
     patient: &Patient,
     number: &str,
-) -> Result<(), PortalError> {
+) -> Result<(), Error> {
     let from = patient
         .mobile
         .on_file()

@@ -7,7 +7,7 @@
 use crate::{
     caller::Caller,
     clock::{DAY, HOUR},
-    error::{OrInternal, PortalError},
+    error::{Error, OrInternal},
     limits::{Limit, LimitKind},
     portal::Portal,
 };
@@ -105,7 +105,7 @@ fn portal_wide(portal: &Portal) -> Limit {
 
 /// Refuses with 429 if a limit is already reached, without counting anything: for checks before
 /// a change that should not happen when no code can follow it.
-pub async fn precheck(portal: &Portal, limits: &[Limit]) -> Result<(), PortalError> {
+pub async fn precheck(portal: &Portal, limits: &[Limit]) -> Result<(), Error> {
     let full = portal
         .store
         .limit_reached(limits)
@@ -113,6 +113,6 @@ pub async fn precheck(portal: &Portal, limits: &[Limit]) -> Result<(), PortalErr
         .or_internal("counting text messages")?;
     match full {
         None => Ok(()),
-        Some(full) => Err(limits[full.index].refusal(full.oldest, portal.now()).into()),
+        Some(full) => Err(limits[full.index].refusal(full.oldest, portal.now())),
     }
 }

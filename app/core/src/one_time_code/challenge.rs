@@ -6,7 +6,7 @@ use rand::Rng;
 
 use crate::{
     clock::{whole_seconds, Millis, SECOND},
-    error::PortalError,
+    error::Error,
     limits::Limit,
     mobile::Mobile,
     portal::Portal,
@@ -70,22 +70,20 @@ pub enum ChallengeError {
     Cooldown(Millis),
     /// A limit on text messages is reached.
     #[error("{}", .0.message)]
-    Limited(PortalError),
+    Limited(Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl From<ChallengeError> for PortalError {
+impl From<ChallengeError> for Error {
     fn from(err: ChallengeError) -> Self {
         match err {
-            ChallengeError::Code(problem) => PortalError::field("code", problem.to_string()),
+            ChallengeError::Code(problem) => Error::field("code", problem.to_string()),
             ChallengeError::Cooldown(wait) => {
-                PortalError::too_many_requests(err.to_string(), whole_seconds(wait))
+                Error::too_many_requests(err.to_string(), whole_seconds(wait))
             }
             ChallengeError::Limited(refusal) => refusal,
-            ChallengeError::Store(err) => {
-                PortalError::logged_internal("one-time code storage", err)
-            }
+            ChallengeError::Store(err) => Error::logged_internal("one-time code storage", err),
         }
     }
 }
@@ -253,7 +251,7 @@ async fn issue(
         Issue::Cooldown { ready_at } => return Err(ChallengeError::Cooldown(ready_at - now)),
         Issue::Limited(full) => {
             return Err(ChallengeError::Limited(
-                limits[full.index].refusal(full.oldest, now).into(),
+                limits[full.index].refusal(full.oldest, now),
             ))
         }
     };

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
-    error::{ErrorKind, OrInternal, PortalError},
+    error::{Error, ErrorKind, OrInternal},
     mobile::{self, Mobile},
     one_time_code::limits::{self, Recipient},
     portal::Portal,
@@ -35,7 +35,7 @@ pub async fn send_code_to(
     purpose: Purpose,
     mobile: &Mobile,
     recipient: Recipient,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     send_code_with_notice(portal, caller, session, purpose, mobile, recipient, None).await
 }
 
@@ -49,7 +49,7 @@ pub async fn send_code_with_notice(
     mobile: &Mobile,
     recipient: Recipient,
     notice: Option<&Notice>,
-) -> Result<CodeSent, PortalError> {
+) -> Result<CodeSent, Error> {
     let account_id = session.account_id;
     let limits = limits::for_send(portal, caller, account_id, mobile.e164(), recipient);
     let issued = match challenge::create_with_notice(
@@ -94,11 +94,8 @@ pub async fn send_code_with_notice(
             resend_in_seconds,
         }),
         // It may still arrive: the code stands, and so does the cooldown.
-        Delivery::WillRetry(_) => Err(PortalError::too_many_requests(
-            SEND_FAILED,
-            resend_in_seconds,
-        )
-        .with_kind(ErrorKind::Unavailable)),
+        Delivery::WillRetry(_) => Err(Error::too_many_requests(SEND_FAILED, resend_in_seconds)
+            .with_kind(ErrorKind::Unavailable)),
         // It never will: withdraw the code so the patient can ask again at once.
         Delivery::Failed(_) => {
             portal
@@ -106,7 +103,7 @@ pub async fn send_code_with_notice(
                 .withdraw_challenge(&session.id_hash, purpose.as_str(), &code_mac)
                 .await
                 .or_internal("withdrawing an unsent code")?;
-            Err(PortalError::new(ErrorKind::Unavailable, SEND_FAILED))
+            Err(Error::new(ErrorKind::Unavailable, SEND_FAILED))
         }
     }
 }
