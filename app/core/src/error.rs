@@ -107,6 +107,18 @@ impl<T, E: Fault> OrInternal<T> for Result<T, E> {
     }
 }
 
+/// As [`OrInternal`], for a library's own error that says what went wrong only in words (a
+/// serializer's, say): logged, and answered as an internal error.
+pub trait OrFault<T> {
+    fn or_fault(self, context: &'static str) -> Result<T, Error>;
+}
+
+impl<T, E: std::fmt::Display> OrFault<T> for Result<T, E> {
+    fn or_fault(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|err| Error::logged_internal(context, err))
+    }
+}
+
 /// A failure the patient can do nothing about. By default it becomes a generic internal
 /// [`Error`] and the real cause is logged once; a kind of failure that means something else to
 /// the patient (the database being unreachable, say) says so where it is defined.

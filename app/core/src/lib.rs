@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod mobile;
 pub mod notify;
 pub mod one_time_code;
+pub mod passkeys;
 pub mod password;
 pub mod portal;
 pub mod proof;

@@ -8,10 +8,9 @@
 //! shown only where it runs; without scripts the page says passkeys need JavaScript, and a text
 //! message still works.
 
+// The relying party, the ceremonies and what passkeys may do are the core's.
 #[cfg(feature = "ssr")]
-pub mod ceremony;
-#[cfg(feature = "ssr")]
-pub mod ssr;
+pub use portal_core::passkeys::*;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -43,7 +42,7 @@ pub struct PasskeyChanged {}
 pub async fn passkey_registration() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    let (options, token) = ssr::start_registration(&portal, &visit).await?;
+    let (options, token) = start_registration(&portal, &visit).await?;
     crate::request::set_ceremony_cookie(&portal, &token);
     Ok(CeremonyOptions { options })
 }
@@ -57,7 +56,9 @@ pub async fn add_passkey(
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
     crate::request::clear_ceremony_cookie(&portal);
-    ssr::finish_registration(&portal, &visit, &name, &credential).await
+    Ok(PasskeyAdded {
+        name: finish_registration(&portal, &visit, &name, &credential).await?,
+    })
 }
 
 /// Starts a sign-in with a passkey: after a password, with one of that account's passkeys (in
@@ -67,7 +68,7 @@ pub async fn add_passkey(
 pub async fn passkey_challenge() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
     let caller = crate::request::caller(&portal).await?;
-    let (options, token) = ssr::start_sign_in(&portal, &caller).await?;
+    let (options, token) = start_sign_in(&portal, &caller).await?;
     crate::request::set_ceremony_cookie(&portal, &token);
     Ok(CeremonyOptions { options })
 }
@@ -81,14 +82,14 @@ pub async fn passkey_sign_in(
     let portal = crate::request::portal()?;
     let caller = crate::request::caller(&portal).await?;
     crate::request::clear_ceremony_cookie(&portal);
-    match ssr::finish_sign_in(&portal, &caller, &credential).await? {
-        ssr::Finished::SignedIn(new) => {
+    match finish_sign_in(&portal, &caller, &credential).await? {
+        Finished::SignedIn(new) => {
             crate::request::set_session_cookie(&portal, &new);
             Ok(SignedInWithPasskey {
                 next: "/".to_string(),
             })
         }
-        ssr::Finished::Confirmed => Ok(SignedInWithPasskey {
+        Finished::Confirmed => Ok(SignedInWithPasskey {
             next: "/security?confirmed".to_string(),
         }),
     }
@@ -102,7 +103,7 @@ pub async fn rename_passkey(
 ) -> Result<PasskeyChanged, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::rename(&portal, &visit, &passkey, &name).await?;
+    rename(&portal, &visit, &passkey, &name).await?;
     back_to_security("passkey-renamed");
     Ok(PasskeyChanged {})
 }
@@ -114,7 +115,7 @@ pub async fn remove_passkey(
 ) -> Result<PasskeyChanged, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::remove(&portal, &visit, &passkey).await?;
+    remove(&portal, &visit, &passkey).await?;
     back_to_security("passkey-removed");
     Ok(PasskeyChanged {})
 }

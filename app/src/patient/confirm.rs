@@ -310,7 +310,7 @@ pub mod ssr {
             proved: recently_proved(portal, visit),
             mobile_ending: number.as_ref().map(Mobile::ending),
             code_sent,
-            passkey: passkeys && crate::passkeys::ssr::unavailable(portal).is_none(),
+            passkey: passkeys && crate::passkeys::unavailable(portal).is_none(),
             password: number.is_none() && !passkeys,
             minutes: portal.practice().recent_proof_minutes,
         })

@@ -465,8 +465,8 @@ mod ssr {
             .audit_trail(account, ACTIVITY_READ)
             .await
             .or_internal("reading recent activity")?;
-        let unavailable = crate::passkeys::ssr::unavailable(portal).map(str::to_string);
-        let passkeys = crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(account))
+        let unavailable = crate::passkeys::unavailable(portal).map(str::to_string);
+        let passkeys = crate::passkeys::list(portal, crate::store::Holder::Patient(account))
             .await?
             .into_iter()
             .map(|p| PasskeyLine {
@@ -480,7 +480,7 @@ mod ssr {
             unavailable,
             passkeys,
             may_change: crate::proof::recently_proved(portal, visit),
-            default_name: crate::passkeys::ssr::default_name(&visit.caller),
+            default_name: crate::passkeys::default_name(&visit.caller),
         };
         Ok(AccountSecurity {
             passkeys,

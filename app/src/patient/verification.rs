@@ -219,8 +219,8 @@ mod ssr {
                 .remember_device_days
                 .clamp(0, crate::devices::MOST_DAYS),
             has_passkey: session.stage == crate::session::Stage::PasswordAccepted
-                && crate::passkeys::ssr::unavailable(portal).is_none()
-                && !crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(patient.id))
+                && crate::passkeys::unavailable(portal).is_none()
+                && !crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id))
                     .await?
                     .is_empty(),
         })

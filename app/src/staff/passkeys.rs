@@ -181,9 +181,9 @@ pub mod ssr {
         caller::Caller,
         error::{ErrorKind, OrInternal, PortalError},
         passkeys::{
+            self,
             ceremony::{self, Purpose},
-            ssr::{self as passkeys, PROOF_LASTS},
-            PasskeyAdded,
+            PasskeyAdded, PROOF_LASTS,
         },
         portal::Portal,
         request::StaffVisit,

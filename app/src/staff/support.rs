@@ -681,7 +681,7 @@ pub mod ssr {
             .await
             .or_internal("reading remembered devices")?;
         let passkeys =
-            crate::passkeys::ssr::list(portal, crate::store::Holder::Patient(patient.id)).await?;
+            crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id)).await?;
         let audit_trail = store
             .audit_trail(patient.id, 100)
             .await

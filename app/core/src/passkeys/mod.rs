@@ -10,21 +10,19 @@ use webauthn_rs_proto::{
     AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy,
 };
 
-use super::{
-    ceremony::{self, Purpose},
-    PasskeyAdded,
-};
+pub mod ceremony;
+
 use crate::{
     audit::{self, Entry, Event, Factor, Outcome},
-    caller::Caller,
+    caller::{Caller, Visit},
     clock::{Millis, MINUTE},
-    error::{ErrorKind, OrFault, OrInternal, PortalError},
+    error::{Error, ErrorKind, OrFault, OrInternal},
     notify::{self, Change},
     portal::Portal,
-    request::Visit,
     session::{self, NewSession, Stage},
     store::{Holder, PasskeyRow, PasskeyStored},
 };
+use ceremony::Purpose;
 
 /// How recently a staff member must have signed in to add or remove a passkey of their own.
 pub const PROOF_LASTS: Millis = 10 * MINUTE;
@@ -64,9 +62,9 @@ pub fn unavailable(portal: &Portal) -> Option<&'static str> {
     None
 }
 
-fn refused_while_unavailable(portal: &Portal) -> Result<(), PortalError> {
+fn refused_while_unavailable(portal: &Portal) -> Result<(), Error> {
     match unavailable(portal) {
-        Some(why) => Err(PortalError::new(ErrorKind::Forbidden, why)),
+        Some(why) => Err(Error::new(ErrorKind::Forbidden, why)),
         None => Ok(()),
     }
 }
@@ -83,20 +81,20 @@ pub fn relying_party(portal: &Portal) -> Option<Webauthn> {
         .ok()
 }
 
-pub fn rp(portal: &Portal) -> Result<Webauthn, PortalError> {
+pub fn rp(portal: &Portal) -> Result<Webauthn, Error> {
     refused_while_unavailable(portal)?;
-    relying_party(portal).ok_or_else(PortalError::internal)
+    relying_party(portal).ok_or_else(Error::internal)
 }
 
-fn confirm_first(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
-    crate::proof::required(portal, visit).map_err(PortalError::from)
+fn confirm_first(portal: &Portal, visit: &Visit) -> Result<(), Error> {
+    crate::proof::required(portal, visit)
 }
 
 pub fn credential_key(id: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(id)
 }
 
-fn stored(row: &PasskeyRow) -> Result<Passkey, PortalError> {
+fn stored(row: &PasskeyRow) -> Result<Passkey, Error> {
     serde_json::from_str(&row.passkey).or_fault("reading a stored passkey")
 }
 
@@ -114,7 +112,7 @@ pub async fn registration_options(
     holder: Holder,
     user_name: &str,
     display_name: &str,
-) -> Result<(String, PasskeyRegistration), PortalError> {
+) -> Result<(String, PasskeyRegistration), Error> {
     let user_id = portal
         .store
         .passkey_user_id(holder, &Uuid::new_v4().to_string())
@@ -144,10 +142,7 @@ pub async fn registration_options(
     Ok((options, state))
 }
 
-pub async fn start_registration(
-    portal: &Portal,
-    visit: &Visit,
-) -> Result<(String, String), PortalError> {
+pub async fn start_registration(portal: &Portal, visit: &Visit) -> Result<(String, String), Error> {
     let webauthn = rp(portal)?;
     confirm_first(portal, visit)?;
     let patient = &visit.patient;
@@ -175,19 +170,19 @@ pub async fn start_registration(
     Ok((options, token))
 }
 
-pub fn name_of(typed: &str, caller: &Caller) -> Result<String, PortalError> {
+pub fn name_of(typed: &str, caller: &Caller) -> Result<String, Error> {
     let name = typed.trim();
     if name.is_empty() {
         return Ok(default_name(caller));
     }
     if name.chars().count() > NAME_MOST {
-        return Err(PortalError::field(
+        return Err(Error::field(
             "name",
             format!("Please give the passkey a name of up to {NAME_MOST} characters."),
         ));
     }
     if !name.chars().all(fit_for_a_name) {
-        return Err(PortalError::field(
+        return Err(Error::field(
             "name",
             "Please use letters, numbers, spaces and punctuation only in the passkey's name.",
         ));
@@ -195,8 +190,8 @@ pub fn name_of(typed: &str, caller: &Caller) -> Result<String, PortalError> {
     Ok(name.to_string())
 }
 
-pub fn unreadable_answer() -> PortalError {
-    PortalError::new(
+pub fn unreadable_answer() -> Error {
+    Error::new(
         ErrorKind::BadRequest,
         "The browser's answer could not be read. Please try again.",
     )
@@ -209,8 +204,8 @@ pub enum NewPasskey {
     Refused(String),
 }
 
-pub fn too_many_passkeys() -> PortalError {
-    PortalError::new(
+pub fn too_many_passkeys() -> Error {
+    Error::new(
         ErrorKind::Conflict,
         format!("You have {MOST_PASSKEYS} passkeys, as many as an account may have. Please remove one you no longer use first."),
     )
@@ -225,7 +220,7 @@ pub async fn store_new_passkey(
     state: &PasskeyRegistration,
     credential: &str,
     name: &str,
-) -> Result<NewPasskey, PortalError> {
+) -> Result<NewPasskey, Error> {
     let answer: RegisterPublicKeyCredential =
         serde_json::from_str(credential).map_err(|_| unreadable_answer())?;
     let passkey = match webauthn.finish_passkey_registration(&answer, state) {
@@ -247,7 +242,7 @@ pub async fn store_new_passkey(
         .or_internal("storing a passkey")?;
     match stored {
         PasskeyStored::Added => Ok(NewPasskey::Stored),
-        PasskeyStored::AddedAlready => Err(PortalError::new(
+        PasskeyStored::AddedAlready => Err(Error::new(
             ErrorKind::Conflict,
             "That passkey is added already.",
         )),
@@ -263,17 +258,14 @@ pub async fn finish_registration(
     visit: &Visit,
     typed_name: &str,
     credential: &str,
-) -> Result<PasskeyAdded, PortalError> {
+) -> Result<String, Error> {
     let webauthn = rp(portal)?;
     let name = name_of(typed_name, &visit.caller)?;
     let taken =
         ceremony::take::<PasskeyRegistration>(portal, &visit.caller, Some(&visit.session.id_hash))
             .await?;
     if taken.purpose != Purpose::Register || taken.account_id != Some(visit.patient.id) {
-        return Err(PortalError::new(
-            ErrorKind::BadRequest,
-            ceremony::START_AGAIN,
-        ));
+        return Err(Error::new(ErrorKind::BadRequest, ceremony::START_AGAIN));
     }
     // Checked again: the ceremony may have begun just before the 10 minutes ran out.
     confirm_first(portal, visit)?;
@@ -285,14 +277,14 @@ pub async fn finish_registration(
             .account(visit.patient.id)
             .detail(why);
         audit::record(portal, &visit.caller, entry).await;
-        return Err(PortalError::new(ErrorKind::BadRequest, NOT_ADDED));
+        return Err(Error::new(ErrorKind::BadRequest, NOT_ADDED));
     }
     let entry = Entry::new(Event::PasskeyAdded, Outcome::Ok)
         .account(visit.patient.id)
         .detail(name.clone());
     audit::record(portal, &visit.caller, entry).await;
     notify::security_notice(portal, &visit.caller, &visit.patient, Change::PasskeyAdded).await;
-    Ok(PasskeyAdded { name })
+    Ok(name)
 }
 
 /// What a sign-in ceremony keeps.
@@ -302,10 +294,7 @@ enum SignInState {
     ForAccount(PasskeyAuthentication),
 }
 
-pub async fn start_sign_in(
-    portal: &Portal,
-    caller: &Caller,
-) -> Result<(String, String), PortalError> {
+pub async fn start_sign_in(portal: &Portal, caller: &Caller) -> Result<(String, String), Error> {
     let webauthn = rp(portal)?;
     // After a password, in place of the code; signed in, to confirm it's them.
     let for_account = caller.session.as_ref().and_then(|s| match s.stage {
@@ -324,7 +313,7 @@ pub async fn start_sign_in(
                 .map(stored)
                 .collect::<Result<Vec<_>, _>>()?;
             if passkeys.is_empty() {
-                return Err(PortalError::new(
+                return Err(Error::new(
                     ErrorKind::BadRequest,
                     "You haven't added a passkey yet. Please use the code we texted you.",
                 ));
@@ -358,8 +347,8 @@ pub async fn start_sign_in(
 pub const NOT_SIGNED_IN: &str =
     "That passkey didn't sign you in. Please try again, or use your password and a code.";
 
-fn not_signed_in() -> PortalError {
-    PortalError::unauthorized(NOT_SIGNED_IN)
+fn not_signed_in() -> Error {
+    Error::unauthorized(NOT_SIGNED_IN)
 }
 
 /// What a finished ceremony came to.
@@ -374,7 +363,7 @@ pub async fn finish_sign_in(
     portal: &Portal,
     caller: &Caller,
     credential: &str,
-) -> Result<Finished, PortalError> {
+) -> Result<Finished, Error> {
     let webauthn = rp(portal)?;
     let bound_to = caller.session.as_ref().map(|s| s.id_hash.as_str());
     let taken = ceremony::take::<SignInState>(portal, caller, bound_to).await?;
@@ -469,7 +458,7 @@ async fn confirmed(
     caller: &Caller,
     account: i64,
     checked: &Checked,
-) -> Result<Finished, PortalError> {
+) -> Result<Finished, Error> {
     let Some(session) = caller.session.as_ref().filter(|s| s.account_id == account) else {
         return Err(not_signed_in());
     };
@@ -535,7 +524,7 @@ pub async fn check_assertion(
         webauthn_rs::prelude::AuthenticationResult,
         webauthn_rs::prelude::WebauthnError,
     >,
-) -> Result<Assertion, PortalError> {
+) -> Result<Assertion, Error> {
     let row = portal
         .store
         .passkey_by_credential(holder, &credential_key(answer.get_credential_id()))
@@ -569,12 +558,12 @@ async fn refused(portal: &Portal, caller: &Caller, account: Option<i64>, why: &s
     audit::record(portal, caller, entry).await;
 }
 
-fn passkey_id(typed: &str) -> Result<i64, PortalError> {
+fn passkey_id(typed: &str) -> Result<i64, Error> {
     typed.trim().parse().map_err(|_| no_such_passkey())
 }
 
-fn no_such_passkey() -> PortalError {
-    PortalError::new(
+fn no_such_passkey() -> Error {
+    Error::new(
         ErrorKind::NotFound,
         "That passkey isn't on your account any more. Please reload the page.",
     )
@@ -585,13 +574,10 @@ pub async fn rename(
     visit: &Visit,
     passkey: &str,
     typed_name: &str,
-) -> Result<(), PortalError> {
+) -> Result<(), Error> {
     let id = passkey_id(passkey)?;
     if typed_name.trim().is_empty() {
-        return Err(PortalError::field(
-            "name",
-            "Please give the passkey a name.",
-        ));
+        return Err(Error::field("name", "Please give the passkey a name."));
     }
     let name = name_of(typed_name, &visit.caller)?;
     let renamed = portal
@@ -605,7 +591,7 @@ pub async fn rename(
     Ok(())
 }
 
-pub async fn remove(portal: &Portal, visit: &Visit, passkey: &str) -> Result<(), PortalError> {
+pub async fn remove(portal: &Portal, visit: &Visit, passkey: &str) -> Result<(), Error> {
     let id = passkey_id(passkey)?;
     confirm_first(portal, visit)?;
     let holder = Holder::Patient(visit.patient.id);
@@ -644,7 +630,7 @@ pub struct Listed {
     pub last_used: Option<Millis>,
 }
 
-pub async fn list(portal: &Portal, holder: Holder) -> Result<Vec<Listed>, PortalError> {
+pub async fn list(portal: &Portal, holder: Holder) -> Result<Vec<Listed>, Error> {
     Ok(portal
         .store
         .passkeys(holder)

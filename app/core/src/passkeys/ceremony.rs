@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::{
     caller::Caller,
     clock::{Millis, HOUR, MINUTE},
-    error::{ErrorKind, OrFault, OrInternal, PortalError},
+    error::{Error, ErrorKind, OrFault, OrInternal},
     limits::{Limit, LimitKind},
     portal::Portal,
     session,
@@ -89,7 +89,7 @@ pub async fn begin<S: Serialize>(
     purpose: Purpose,
     account_id: Option<i64>,
     state: &S,
-) -> Result<String, PortalError> {
+) -> Result<String, Error> {
     // Each ceremony keeps a row for its 5 minutes: a script can't fill the table.
     let now = portal.now();
     counted_for_the_network(portal, caller).await?;
@@ -114,7 +114,7 @@ pub async fn begin<S: Serialize>(
 
 /// Counts a passkey ceremony against the caller's network, or refuses (429) when it has had its
 /// hour's worth.
-async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(), PortalError> {
+async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(), Error> {
     let now = portal.now();
     let per_network = Limit::new(
         LimitKind::PasskeyIp,
@@ -132,7 +132,7 @@ async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(),
         .await
         .or_internal("counting passkey requests")?
     {
-        Some(full) => Err(per_network.refusal(full.oldest, now).into()),
+        Some(full) => Err(per_network.refusal(full.oldest, now)),
         None => Ok(()),
     }
 }
@@ -143,7 +143,7 @@ pub fn begin_carried<S: Serialize>(
     portal: &Portal,
     bound_to: Option<&str>,
     state: &S,
-) -> Result<String, PortalError> {
+) -> Result<String, Error> {
     let carried = Carried {
         state: serde_json::to_string(state).or_fault("starting a passkey sign-in")?,
         session_hash: bound_to.map(str::to_string),
@@ -163,7 +163,7 @@ async fn take_carried<S: DeserializeOwned>(
     caller: &Caller,
     bound_to: Option<&str>,
     token: &str,
-) -> Result<S, PortalError> {
+) -> Result<S, Error> {
     let carried: Carried = token
         .strip_prefix(CARRIED)
         .and_then(|sealed| portal.secret.open_as(CARRIED_AS, sealed))
@@ -196,8 +196,8 @@ pub struct Taken<S> {
 pub const START_AGAIN: &str =
     "That passkey request has ended. Please try again, or use a code sent by text.";
 
-fn start_again() -> PortalError {
-    PortalError::new(ErrorKind::BadRequest, START_AGAIN)
+fn start_again() -> Error {
+    Error::new(ErrorKind::BadRequest, START_AGAIN)
 }
 
 /// Takes the caller's ceremony out, once: refused (400) when there is none, it was used, it
@@ -206,7 +206,7 @@ pub async fn take<S: DeserializeOwned>(
     portal: &Portal,
     caller: &Caller,
     bound_to: Option<&str>,
-) -> Result<Taken<S>, PortalError> {
+) -> Result<Taken<S>, Error> {
     let Some(token) = &caller.ceremony_token else {
         return Err(start_again());
     };
