@@ -9,7 +9,6 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::{
-    account::staff::{StaffMember, StaffRole},
     account::Patient,
     caller::Caller,
     error::{ErrorKind, OrInternal, PortalError},
@@ -23,6 +22,8 @@ use crate::{
         NewSession, Session, Stage,
     },
 };
+// The core's staff rules, not the staff pages (`crate::staff`), which themselves ask `request`.
+use portal_core::staff::{Role, StaffMember};
 
 /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
 /// Put into each request's extensions by the server.
@@ -283,7 +284,7 @@ async fn staff_session_of(
 
 /// The signed-in staff member, if their role allows `needed`: 401 without a staff session (a
 /// patient's session is not one), 403 for a role that doesn't allow it.
-pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, PortalError> {
+pub async fn staff(portal: &Portal, needed: Role) -> Result<StaffVisit, PortalError> {
     staff_of(portal, parts().as_ref(), needed).await
 }
 
@@ -292,7 +293,7 @@ pub async fn staff(portal: &Portal, needed: StaffRole) -> Result<StaffVisit, Por
 pub async fn staff_of(
     portal: &Portal,
     parts: Option<&Parts>,
-    needed: StaffRole,
+    needed: Role,
 ) -> Result<StaffVisit, PortalError> {
     let unauthorized = || PortalError::unauthorized(STAFF_SIGN_IN_NEEDED);
     let session = staff_session_of(portal, parts)

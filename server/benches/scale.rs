@@ -224,7 +224,7 @@ async fn serve(portal: &Portal) -> String {
 /// An admin, added, enrolled and signed in as `server staff add` and the enrolment page do.
 async fn admin(portal: &Portal, base: &str) -> Client {
     let name = format!("bench-admin-{}", SystemClock.now());
-    let link = app::staff::accounts::add(portal, &name, StaffRole::Admin)
+    let link = app::staff::accounts::add(portal, &name, StaffRole::Admin.into())
         .await
         .unwrap();
     let token = link.split("token=").nth(1).unwrap().to_string();

@@ -86,7 +86,7 @@ const USAGE: &str = "usage:
   server staff unlock NAME                    clear a staff member's login delays";
 
 async fn staff_add(name: &str, role: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let role = app::staff::StaffRole::parse(role).ok_or("--role must be support or admin")?;
+    let role = app::staff::Role::parse(role).ok_or("--role must be support or admin")?;
     let config = Config::from_env()?;
     let (portal, _) = server::start(&config).await?;
     let link = app::staff::accounts::add(&portal, name, role).await?;

@@ -25,4 +25,5 @@ pub mod proof;
 pub mod secret;
 pub mod session;
 pub mod sms;
+pub mod staff;
 pub mod store;

@@ -1,5 +1,5 @@
-//! Staff accounts as the rules read them, and what each role may do: support finds and helps
-//! patients; admins do that and run the practice's settings, audit log and staff list.
+//! A staff member's role as the pages see it (`/api/staff/me`). What each role may do, and the
+//! staff member as the rules read them, are the core's (`portal_core::staff`).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,96 +17,24 @@ impl StaffRole {
             StaffRole::Admin => "admin",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "support" => Some(StaffRole::Support),
-            "admin" => Some(StaffRole::Admin),
-            _ => None,
+#[cfg(feature = "ssr")]
+impl From<portal_core::staff::Role> for StaffRole {
+    fn from(role: portal_core::staff::Role) -> Self {
+        match role {
+            portal_core::staff::Role::Support => StaffRole::Support,
+            portal_core::staff::Role::Admin => StaffRole::Admin,
         }
-    }
-
-    /// The role in a sentence: "sam is support staff now", "ada is an admin now".
-    pub fn described(self) -> &'static str {
-        match self {
-            StaffRole::Support => "support staff",
-            StaffRole::Admin => "an admin",
-        }
-    }
-
-    /// Whether this role may do what `needed` may.
-    pub fn allows(self, needed: StaffRole) -> bool {
-        self == StaffRole::Admin || needed == StaffRole::Support
     }
 }
 
 #[cfg(feature = "ssr")]
-pub use self::ssr::*;
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::StaffRole;
-    use crate::{clock::Millis, store::StaffRow};
-
-    /// A staff member as the rules read them. Deliberately not `Debug`: it holds the hash.
-    #[derive(Clone)]
-    pub struct StaffMember {
-        pub id: i64,
-        pub username: String,
-        pub role: StaffRole,
-        password_hash: Option<String>,
-        totp_secret: Option<String>,
-        pub enrolled: bool,
-        pub disabled: bool,
-        pub last_sign_in_at: Option<Millis>,
-    }
-
-    impl StaffMember {
-        pub fn from_row(row: StaffRow) -> Option<Self> {
-            Some(Self {
-                id: row.id,
-                role: StaffRole::parse(&row.role)?,
-                username: row.username,
-                enrolled: row.enrolled_at.is_some(),
-                disabled: row.disabled_at.is_some(),
-                password_hash: row.password_hash,
-                totp_secret: row.totp_secret,
-                last_sign_in_at: row.last_sign_in_at,
-            })
+impl From<StaffRole> for portal_core::staff::Role {
+    fn from(role: StaffRole) -> Self {
+        match role {
+            StaffRole::Support => portal_core::staff::Role::Support,
+            StaffRole::Admin => portal_core::staff::Role::Admin,
         }
-
-        pub fn password_hash(&self) -> Option<&str> {
-            self.password_hash.as_deref()
-        }
-
-        /// The authenticator secret, sealed under the server key.
-        pub fn sealed_totp_secret(&self) -> Option<&str> {
-            self.totp_secret.as_deref()
-        }
-
-        /// May sign in: enrolled and not disabled.
-        pub fn active(&self) -> bool {
-            self.enrolled && !self.disabled
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::StaffRole::*;
-
-    #[test]
-    fn admins_may_do_everything_support_may_do_support() {
-        assert!(Admin.allows(Admin) && Admin.allows(Support));
-        assert!(Support.allows(Support) && !Support.allows(Admin));
-    }
-
-    #[test]
-    fn roles_read_as_a_sentence_would_have_them() {
-        assert_eq!(
-            format!("ada is {} now", Admin.described()),
-            "ada is an admin now"
-        );
-        assert_eq!(Support.described(), "support staff");
     }
 }

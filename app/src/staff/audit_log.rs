@@ -97,7 +97,7 @@ pub async fn audit_log(
     #[server(default)] after: Option<i64>,
 ) -> Result<AuditLogPage, PortalError> {
     let portal = crate::request::portal()?;
-    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    crate::request::staff(&portal, super::Role::Admin).await?;
     let query = AuditQuery {
         from,
         to,
@@ -238,7 +238,7 @@ pub mod ssr {
         clock::{DAY, SECOND},
         error::{ErrorKind, Fault, OrInternal, PortalError},
         portal::Portal,
-        staff::{support::ssr::audit_item, StaffRole},
+        staff::{support::ssr::audit_item, Role},
         store::{AuditFilter, AuditLine, ExportTurn, LinesFrom, Store},
     };
 
@@ -421,7 +421,7 @@ pub mod ssr {
         parts: Parts,
         Query(query): Query<AuditQuery>,
     ) -> Response {
-        let visit = match crate::request::staff_of(&portal, Some(&parts), StaffRole::Admin).await {
+        let visit = match crate::request::staff_of(&portal, Some(&parts), Role::Admin).await {
             Ok(visit) => visit,
             Err(err) => return answer(err),
         };

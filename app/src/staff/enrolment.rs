@@ -162,7 +162,6 @@ mod ssr {
 
     use super::{Enrolled, EnrolmentDetails};
     use crate::{
-        account::staff::StaffMember,
         audit::{self, Entry, Event, Outcome},
         caller::Caller,
         error::{ErrorKind, OrInternal, PortalError},
@@ -170,6 +169,7 @@ mod ssr {
         portal::Portal,
         session::hash_id,
         staff::accounts,
+        staff::StaffMember,
         store::{EnrolmentRow, FinishedEnrolment},
     };
 

@@ -1,10 +1,8 @@
 //! The practice's side: staff sign in at `/staff/login` with a password and an authenticator
 //! code; support finds patients and helps the stuck ones; admins run the practice settings, the
 //! audit log, the staff list and the overview of the last 30 days. Every staff server function is checked against the role
-//! matrix in `request::staff`. Staff accounts and roles themselves are in `account::staff`.
+//! matrix in `request::staff`. Staff accounts and what each role may do are the core's (`portal_core::staff`).
 
-#[cfg(feature = "ssr")]
-pub mod accounts;
 pub mod audit_log;
 pub mod enrolment;
 mod layout;
@@ -16,7 +14,10 @@ pub mod support;
 pub mod team;
 
 pub use crate::account::staff::StaffRole;
+// Staff accounts, and what each role may do, are the core's.
 pub use layout::StaffLayout;
+#[cfg(feature = "ssr")]
+pub use portal_core::staff::{accounts, Role, StaffMember};
 
 use serde::{Deserialize, Serialize};
 

@@ -68,7 +68,7 @@ pub struct Overview {
 #[server(prefix = "/api/staff", endpoint = "overview")]
 pub async fn practice_overview() -> Result<Overview, PortalError> {
     let portal = crate::request::portal()?;
-    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    crate::request::staff(&portal, super::Role::Admin).await?;
     ssr::overview(&portal).await
 }
 

@@ -28,14 +28,14 @@ pub struct OwnPasskeys {
 #[server(prefix = "/api/staff", endpoint = "passkeys")]
 pub async fn staff_passkeys() -> Result<OwnPasskeys, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     ssr::overview(&portal, &visit).await
 }
 
 #[server(prefix = "/api/staff", endpoint = "passkey_registration")]
 pub async fn staff_passkey_registration() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     let (options, token) = ssr::start_registration(&portal, &visit).await?;
     crate::request::set_ceremony_cookie(&portal, &token);
     Ok(CeremonyOptions { options })
@@ -47,7 +47,7 @@ pub async fn staff_add_passkey(
     #[server(default)] credential: String,
 ) -> Result<PasskeyAdded, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     crate::request::clear_ceremony_cookie(&portal);
     ssr::finish_registration(&portal, &visit, &name, &credential).await
 }
@@ -57,7 +57,7 @@ pub async fn staff_remove_passkey(
     #[server(default)] passkey: String,
 ) -> Result<PasskeyChanged, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     ssr::remove(&portal, &visit, &passkey).await?;
     if crate::request::is_plain_form_post() {
         leptos_axum::redirect("/staff/passkeys?removed");
@@ -396,8 +396,8 @@ pub mod ssr {
             .staff_member(staff_id)
             .await
             .or_internal("looking up a staff member")?
-            .and_then(crate::account::staff::StaffMember::from_row)
-            .filter(crate::account::staff::StaffMember::active)
+            .and_then(crate::staff::StaffMember::from_row)
+            .filter(crate::staff::StaffMember::active)
             .ok_or_else(refused)?;
         let holder = Holder::Staff(staff_id);
         let checked = passkeys::check_assertion(portal, holder, &answer, |passkey| {

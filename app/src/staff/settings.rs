@@ -44,7 +44,7 @@ pub struct SettingsSaved {
 #[server(prefix = "/api/staff", endpoint = "settings")]
 pub async fn practice_settings() -> Result<PracticeSettingsForm, PortalError> {
     let portal = crate::request::portal()?;
-    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    crate::request::staff(&portal, super::Role::Admin).await?;
     Ok(ssr::form(&portal.practice()))
 }
 
@@ -76,7 +76,7 @@ pub async fn save_practice_settings(
     #[server(flatten)] posted: PostedSettings,
 ) -> Result<SettingsSaved, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
     let PostedSettings {
         two_factor,
         practice_name,

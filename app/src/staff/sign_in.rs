@@ -61,10 +61,10 @@ pub async fn staff_logout() -> Result<(), PortalError> {
 #[server(prefix = "/api/staff", endpoint = "me")]
 pub async fn staff_me() -> Result<SignedInStaff, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     Ok(SignedInStaff {
         username: visit.member.username,
-        role: visit.member.role,
+        role: visit.member.role.into(),
     })
 }
 
@@ -103,7 +103,6 @@ pub fn StaffLoginPage() -> impl IntoView {
 pub mod ssr {
     use super::SignedInStaff;
     use crate::{
-        account::staff::StaffMember,
         audit::{self, Entry, Event, Factor, Outcome},
         caller::Caller,
         error::{OrInternal, PortalError},
@@ -111,6 +110,7 @@ pub mod ssr {
         portal::Portal,
         session::staff::{self as staff_session, StaffSession},
         staff::accounts,
+        staff::StaffMember,
     };
 
     /// The one answer for every wrong detail: username, password or code.
@@ -204,7 +204,7 @@ pub mod ssr {
         audit::record(portal, caller, entry).await;
         let me = SignedInStaff {
             username: member.username,
-            role: member.role,
+            role: member.role.into(),
         };
         Ok((me, cookie))
     }

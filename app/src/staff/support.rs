@@ -160,7 +160,7 @@ pub async fn search_patients(
     #[server(default)] page: Option<u32>,
 ) -> Result<SearchResults, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     // A search is a GET of the page, and audited: another site must not make one in a staff
     // member's name by sending their browser a link.
     if crate::request::from_another_site() {
@@ -177,7 +177,7 @@ pub async fn patient_record(
     #[server(default)] patient: String,
 ) -> Result<PatientFile, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     ssr::record(&portal, &visit, &patient).await
 }
 
@@ -194,7 +194,7 @@ pub async fn act_on_patient(
     #[server(default)] passkeys_choice: Option<String>,
 ) -> Result<ActionDone, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Support).await?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
     let remove_passkeys = also_remove_passkeys.is_some() || passkeys_choice.is_none();
     ssr::act(&portal, &visit, &patient, action, &reason, remove_passkeys).await
 }

@@ -25,7 +25,7 @@ pub struct StaffListEntry {
 #[server(prefix = "/api/staff", endpoint = "staff_list")]
 pub async fn staff_list() -> Result<Vec<StaffListEntry>, PortalError> {
     let portal = crate::request::portal()?;
-    crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    crate::request::staff(&portal, super::Role::Admin).await?;
     ssr::list(&portal).await
 }
 
@@ -36,7 +36,7 @@ pub async fn set_staff_enabled(
     #[server(default)] enabled: bool,
 ) -> Result<(), PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
     ssr::set_enabled(&portal, &visit, &username, enabled).await
 }
 
@@ -44,7 +44,7 @@ pub async fn set_staff_enabled(
 #[server(prefix = "/api/staff", endpoint = "unlock_staff")]
 pub async fn unlock_staff(#[server(default)] username: String) -> Result<(), PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::staff(&portal, super::StaffRole::Admin).await?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
     ssr::unlock(&portal, &visit, &username).await
 }
 
@@ -150,11 +150,11 @@ fn Member(
 mod ssr {
     use super::StaffListEntry;
     use crate::{
-        account::staff::StaffMember,
         audit::{self, Entry, Event, Outcome},
         error::{ErrorKind, OrInternal, PortalError},
         portal::Portal,
         request::StaffVisit,
+        staff::StaffMember,
         staff::{accounts, when},
     };
 

@@ -406,7 +406,7 @@ pub struct Staff<'a> {
 impl TestPortal {
     /// Adds a staff member as `server staff add` does; returns the enrolment token.
     pub async fn add_staff(&self, name: &str, role: app::staff::StaffRole) -> String {
-        let link = app::staff::accounts::add(&self.portal, name, role)
+        let link = app::staff::accounts::add(&self.portal, name, role.into())
             .await
             .unwrap();
         link.split("token=").nth(1).unwrap().to_string()

@@ -6,11 +6,9 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use super::{Role, StaffMember};
 use crate::{
-    account::{
-        staff::{StaffMember, StaffRole},
-        username_key,
-    },
+    account::username_key,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     clock::{Millis, HOUR, SECOND},
@@ -81,7 +79,7 @@ pub async fn unlock(
 }
 
 /// `server staff add`: a new staff member and their enrolment link.
-pub async fn add(portal: &Portal, username: &str, role: StaffRole) -> Result<String, StaffError> {
+pub async fn add(portal: &Portal, username: &str, role: Role) -> Result<String, StaffError> {
     let username = crate::account::Username::parse(username)
         .map_err(|problem| StaffError::Invalid(format!("the username: {problem}")))?;
     let id = portal
