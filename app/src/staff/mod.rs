@@ -1,7 +1,8 @@
 //! The practice's side: staff sign in at `/staff/login` with a password and an authenticator
 //! code; support finds patients and helps the stuck ones; admins run the practice settings, the
-//! audit log, the staff list and the overview of the last 30 days. Every staff server function is checked against the role
-//! matrix in `request::staff`. Staff accounts and what each role may do are the core's (`portal_core::staff`).
+//! audit log, the staff list and the overview of the last 30 days. Every staff server function
+//! is checked against the role matrix in `request::staff`. Staff accounts and what each role may
+//! do are the core's (`portal_core::staff`).
 
 pub mod audit_log;
 pub mod enrolment;
@@ -14,7 +15,6 @@ pub mod support;
 pub mod team;
 
 pub use crate::account::staff::StaffRole;
-// Staff accounts, and what each role may do, are the core's.
 pub use layout::StaffLayout;
 #[cfg(feature = "ssr")]
 pub use portal_core::staff::{accounts, Role, StaffMember};
