@@ -35,6 +35,9 @@ async fn a_new_number_is_kept_pending_until_its_code_comes_back() {
     assert_eq!(now["mobile"], OLD, "the verified number stays");
     assert_eq!(now["mobile_verified"], true);
     assert_eq!(now["pending_mobile"], NEW);
+    // The pages name each number by its last two digits, worked out on the server.
+    assert_eq!(now["mobile_ending"], "23");
+    assert_eq!(now["pending_mobile_ending"], "67");
 
     let texts = portal.texts().await;
     assert_eq!(texts.last().unwrap().0, NEW);
@@ -46,6 +49,8 @@ async fn a_new_number_is_kept_pending_until_its_code_comes_back() {
     assert_eq!(after["mobile"], NEW);
     assert_eq!(after["mobile_verified"], true);
     assert!(after["pending_mobile"].is_null());
+    assert_eq!(after["mobile_ending"], "67");
+    assert!(after["pending_mobile_ending"].is_null());
 }
 
 /// The security review's attack: with only the password, after the patient saved a new number
