@@ -17,10 +17,13 @@ pub mod ui;
 // The rules the server alone runs, from the core crate, under the names `app` has always used.
 #[cfg(feature = "ssr")]
 pub use portal_core::{
-    audit, caller, clock, demo_data, devices, limits, login_gate, mail, metrics, mobile, notify,
-    password, portal, proof, secret, session, sms, store,
+    audit, caller, clock, demo_data, devices, existing_patients, limits, login, login_gate, mail,
+    metrics, mobile, notify, password, portal, proof, registration, secret, security, session,
+    sign_in, sms, store,
 };
 
+#[cfg(feature = "ssr")]
+mod from_core;
 #[cfg(feature = "ssr")]
 pub mod page_policy;
 #[cfg(feature = "ssr")]

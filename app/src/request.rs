@@ -11,7 +11,7 @@ use leptos_axum::ResponseOptions;
 use crate::{
     account::Patient,
     caller::Caller,
-    error::{ErrorKind, OrInternal, PortalError},
+    error::{ErrorKind, PortalError},
     portal::Portal,
     session::{
         self,
@@ -19,11 +19,13 @@ use crate::{
             ENROLMENT_BROWSER, PASSKEY_CEREMONY, PATIENT_SESSION, REMEMBERED_DEVICE, STAFF_SESSION,
         },
         staff::{self as staff_session, StaffSession},
-        NewSession, Session, Stage,
+        NewSession, Session,
     },
+    sign_in::Step,
 };
+use portal_core::error::OrInternal;
 // The core's staff rules, not the staff pages (`crate::staff`), which themselves ask `request`.
-use portal_core::staff::{Role, StaffMember};
+use portal_core::staff::Role;
 
 /// The client's address as the server worked it out (behind a trusted proxy, the forwarded one).
 /// Put into each request's extensions by the server.
@@ -180,6 +182,7 @@ pub const SIGN_IN_NEEDED: &str = "Please log in to continue.";
 pub const CHOOSE_PASSWORD_FIRST: &str = "Please choose your own password before using the portal.";
 
 pub use crate::caller::Visit;
+pub use portal_core::staff::StaffVisit;
 
 async fn visit(
     portal: &Portal,
@@ -190,14 +193,11 @@ async fn visit(
     let Some(session) = caller.session.clone().filter(|s| accept(s)) else {
         return Err(PortalError::unauthorized(refusal));
     };
-    let patient = portal
-        .store
-        .account(session.account_id)
+    let patient = Patient::load(portal, session.account_id)
         .await
         .or_internal("loading the account")?
-        .map(Patient::from)
         .ok_or_else(|| PortalError::unauthorized(refusal))?;
-    if !session.stage.is_pending() {
+    if session.stage.allows(Step::SignedInPages) {
         no_store();
     }
     Ok(Visit {
@@ -209,7 +209,7 @@ async fn visit(
 
 /// Refuses a signed-in patient who still has the practice's one-time password.
 fn own_password_first(visit: Visit) -> Result<Visit, PortalError> {
-    if !visit.session.stage.is_pending() && visit.patient.must_change_password {
+    if visit.session.stage.allows(Step::SignedInPages) && visit.patient.must_change_password {
         return Err(PortalError::new(
             ErrorKind::MustChoosePassword,
             CHOOSE_PASSWORD_FIRST,
@@ -226,7 +226,12 @@ pub async fn signed_in(portal: &Portal) -> Result<Visit, PortalError> {
 
 /// The signed-in patient even with a one-time password: for choosing their own.
 pub async fn signed_in_with_any_password(portal: &Portal) -> Result<Visit, PortalError> {
-    visit(portal, |s| s.stage == Stage::SignedIn, SIGN_IN_NEEDED).await
+    visit(
+        portal,
+        |s| s.stage.allows(Step::SignedInPages),
+        SIGN_IN_NEEDED,
+    )
+    .await
 }
 
 /// Any session with its patient, pending or signed in, or 401 (403 for a signed-in patient who
@@ -239,7 +244,7 @@ pub async fn any_session(portal: &Portal) -> Result<Visit, PortalError> {
 pub async fn pending(portal: &Portal) -> Result<Visit, PortalError> {
     visit(
         portal,
-        |s| s.stage.is_pending(),
+        |s| s.stage.allows(Step::CodeStep),
         "Your sign-in has expired. Please log in again.",
     )
     .await
@@ -250,13 +255,6 @@ pub fn no_store() {
     if let Some(options) = use_context::<ResponseOptions>() {
         options.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-}
-
-/// A signed-in staff member making a request.
-pub struct StaffVisit {
-    pub caller: Caller,
-    pub session: StaffSession,
-    pub member: StaffMember,
 }
 
 pub const STAFF_SIGN_IN_NEEDED: &str = "Please sign in as practice staff to continue.";
@@ -275,9 +273,9 @@ async fn staff_session_of(
         STAFF_SESSION.from_header(&portal.settings, header)
     });
     match cookie {
-        Some(value) => staff_session::load(portal, &value)
+        Some(value) => Ok(staff_session::load(portal, &value)
             .await
-            .or_internal("loading a staff session"),
+            .or_internal("loading a staff session")?),
         None => Ok(None),
     }
 }
@@ -299,13 +297,9 @@ pub async fn staff_of(
     let session = staff_session_of(portal, parts)
         .await?
         .ok_or_else(unauthorized)?;
-    let member = portal
-        .store
-        .staff_member(session.staff_id)
+    let member = portal_core::staff::accounts::active(portal, session.staff_id)
         .await
         .or_internal("loading a staff member")?
-        .and_then(StaffMember::from_row)
-        .filter(StaffMember::active)
         .ok_or_else(unauthorized)?;
     if !member.role.allows(needed) {
         return Err(PortalError::new(

@@ -144,6 +144,62 @@ fn the_modules_of_the_core_import_one_another_without_a_circle() {
     }
 }
 
+/// The lines of `source` that reach the store: its module by name, or a portal's `store` field.
+fn store_lines(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .filter(|line| {
+            let field = line.match_indices(".store").any(|(at, _)| {
+                let next = line[at + ".store".len()..].chars().next();
+                next.is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            });
+            field
+                || line.contains("portal_core::store")
+                || imports(line).contains("store")
+                || line.trim_start().starts_with("store::")
+        })
+        .map(|line| line.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn app_reaches_the_store_only_through_the_core() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.clone()];
+    let mut reaching = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        // The crate root re-exports the core's modules for the server's wiring; nothing in
+        // `app` itself may use the store.
+        if path.extension().is_none_or(|e| e != "rs") || path == src.join("lib.rs") {
+            continue;
+        }
+        let source = fs::read_to_string(&path).unwrap();
+        for line in store_lines(&source) {
+            reaching.push(format!(
+                "{}: {line}",
+                path.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        reaching.is_empty(),
+        "app reaches the store itself; the core's module of the same name should:\n{}",
+        reaching.join("\n")
+    );
+}
+
+#[test]
+fn the_store_reader_finds_each_way_in() {
+    let source = "let x = portal\n    .store\n    .account(1);\nuse crate::{a, store::Holder};\nportal_core::store::Store::open(u);\nlet y = portal.store.clone();\nlet restored = 1; // portal.store\n";
+    assert_eq!(store_lines(source).len(), 4);
+    assert!(store_lines("let stored = portal.stored_at; use crate::restore;").is_empty());
+}
+
 #[test]
 fn the_reader_sees_every_import_of_a_group() {
     let names = imports("use crate::{\n    a::{b, c::D},\n    e,\n    f::g,\n};\nx(crate::h::i);");

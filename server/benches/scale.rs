@@ -571,7 +571,7 @@ async fn audit_pairs(portal: &Portal, admin: &Client, shaped: &Shaped) {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default(),
         };
-        let parsed = app::staff::audit_log::ssr::filter(&query).unwrap();
+        let parsed = portal_core::staff::audit_log::filter(&query.into()).unwrap();
         let plan = portal.store.audit_log_plan(&parsed, 50).await.unwrap();
         let pairs: Vec<(&str, &str)> = filter.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut times = Vec::new();
@@ -998,7 +998,7 @@ async fn import(engine: &str, rows: u64) {
     };
     let (report, growth) = peak_growth(async {
         let csv = std::fs::File::open(&file).unwrap();
-        app::patient::existing_patients::ssr::import_patients(&portal, csv)
+        app::existing_patients::import_patients(&portal, csv)
             .await
             .unwrap()
     })

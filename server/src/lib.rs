@@ -4,6 +4,7 @@
 // The app's view types nest deeply where components are not erased (test builds).
 #![recursion_limit = "256"]
 
+mod audit_export;
 pub mod config;
 mod listener;
 pub mod metrics;
@@ -341,10 +342,7 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route(
-            "/staff/audit.csv",
-            get(app::staff::audit_log::ssr::export_csv),
-        );
+        .route("/staff/audit.csv", get(audit_export::export_csv));
     // Codes in the clear: only where the configuration allowed the dev outbox.
     if wiring.dev_outbox && portal.outbox.provider() == "console" {
         router = router.route("/dev/sms", get(dev_sms));

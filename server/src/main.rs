@@ -114,7 +114,7 @@ async fn staff_list() -> Result<(), Box<dyn std::error::Error>> {
         let last = row
             .last_sign_in_at
             .map_or("never signed in".to_string(), |at| {
-                format!("last signed in {}", app::staff::when(at))
+                format!("last signed in {}", portal_core::staff::when(at))
             });
         println!("{}	{}	{state}	{last}", row.username, row.role);
     }
@@ -191,7 +191,7 @@ async fn import_patients(file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let (portal, _) = server::start(&config).await?;
     let csv = std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?;
-    let report = app::patient::existing_patients::ssr::import_patients(&portal, csv).await?;
+    let report = app::existing_patients::import_patients(&portal, csv).await?;
     for (line, problem) in &report.skipped {
         println!("line {line}: skipped: {problem}");
     }

@@ -7,7 +7,7 @@ use time::{macros::format_description, Date, OffsetDateTime};
 use crate::{
     clock::{Millis, SECOND},
     portal::Portal,
-    store::AccountRow,
+    store::{AccountRow, StoreError},
 };
 
 /// The patient's mobile number as the portal knows it.
@@ -98,6 +98,11 @@ impl From<AccountRow> for Patient {
 }
 
 impl Patient {
+    /// The patient with account `id`, if it still exists.
+    pub async fn load(portal: &Portal, id: i64) -> Result<Option<Patient>, StoreError> {
+        Ok(portal.store.account(id).await?.map(Patient::from))
+    }
+
     pub fn password_hash(&self) -> &str {
         &self.password_hash
     }

@@ -3,7 +3,7 @@
 //! within the practice's "Recent proof (minutes)": a code to the verified number, a passkey, or,
 //! for an account with neither yet, the password typed again. A session begun by a remembered
 //! device, or by a password while two-factor authentication is off, has proved nothing.
-//! "Confirm it's you" (`app`'s `patient::confirm`) is where a session gives it.
+//! "Confirm it's you" (`crate::confirm`) is where a session gives it.
 
 use crate::{
     caller::Visit,

@@ -18,23 +18,3 @@ impl StaffRole {
         }
     }
 }
-
-#[cfg(feature = "ssr")]
-impl From<portal_core::staff::Role> for StaffRole {
-    fn from(role: portal_core::staff::Role) -> Self {
-        match role {
-            portal_core::staff::Role::Support => StaffRole::Support,
-            portal_core::staff::Role::Admin => StaffRole::Admin,
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<StaffRole> for portal_core::staff::Role {
-    fn from(role: StaffRole) -> Self {
-        match role {
-            StaffRole::Support => portal_core::staff::Role::Support,
-            StaffRole::Admin => portal_core::staff::Role::Admin,
-        }
-    }
-}

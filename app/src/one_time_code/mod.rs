@@ -6,7 +6,7 @@
 mod entry;
 
 #[cfg(feature = "ssr")]
-pub use portal_core::one_time_code::{challenge, limits, new_number, sending, sign_in};
+pub use portal_core::one_time_code::{challenge, limits, new_number, sending};
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,29 +30,6 @@ pub struct Verified {
     pub mobile_ending: String,
 }
 
-#[cfg(feature = "ssr")]
-impl From<portal_core::one_time_code::CodeSent> for CodeSent {
-    fn from(sent: portal_core::one_time_code::CodeSent) -> Self {
-        let portal_core::one_time_code::CodeSent {
-            mobile_ending,
-            resend_in_seconds,
-        } = sent;
-        Self {
-            mobile_ending,
-            resend_in_seconds,
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<portal_core::one_time_code::Verified> for Verified {
-    fn from(verified: portal_core::one_time_code::Verified) -> Self {
-        Self {
-            mobile_ending: verified.mobile_ending,
-        }
-    }
-}
-
 /// Sends a new code. While signing in it goes to the verified number; `mobile` is the number a
 /// patient without one gives (flow 2.2). Once signed in, it goes to the pending new number.
 #[server(prefix = "/api", endpoint = "send_code")]
@@ -60,10 +37,12 @@ pub async fn send_code(#[server(default)] mobile: Option<String>) -> Result<Code
     let portal = crate::request::portal()?;
     let visit = crate::request::any_session(&portal).await?;
     let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
-    if session.stage.is_pending() {
-        Ok(sign_in::send(&portal, caller, session, patient, mobile)
-            .await?
-            .into())
+    if session.stage.allows(portal_core::sign_in::Step::CodeStep) {
+        Ok(
+            portal_core::login::code::send(&portal, caller, session, patient, mobile)
+                .await?
+                .into(),
+        )
     } else {
         Ok(new_number::resend(&portal, caller, session, patient)
             .await?
@@ -82,12 +61,12 @@ pub async fn verify_code(
     let portal = crate::request::portal()?;
     let visit = crate::request::any_session(&portal).await?;
     let (caller, session, patient) = (&visit.caller, &visit.session, &visit.patient);
-    if session.stage.is_pending() {
+    if session.stage.allows(portal_core::sign_in::Step::CodeStep) {
         let (verified, signed_in) =
-            sign_in::verify(&portal, caller, session, patient, &code).await?;
+            portal_core::login::code::verify(&portal, caller, session, patient, &code).await?;
         crate::request::set_session_cookie(&portal, &signed_in);
         if remember_device.is_some_and(|ticked| !ticked.is_empty() && ticked != "off") {
-            use crate::error::OrInternal;
+            use portal_core::error::OrInternal;
             let remembered = crate::devices::remember(&portal, caller, patient.id)
                 .await
                 .or_internal("remembering a device")?;

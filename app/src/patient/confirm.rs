@@ -92,7 +92,7 @@ pub struct Confirmed {}
 pub async fn confirm_ways() -> Result<ProofWays, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::ways(&portal, &visit).await
+    Ok(portal_core::confirm::ways(&portal, &visit).await?.into())
 }
 
 /// Texts a code to the verified number, to confirm it's the patient.
@@ -100,7 +100,7 @@ pub async fn confirm_ways() -> Result<ProofWays, PortalError> {
 pub async fn send_confirm_code(#[server(default)] then: String) -> Result<Confirmed, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::send(&portal, &visit).await?;
+    portal_core::confirm::send(&portal, &visit).await?;
     if crate::request::is_plain_form_post() {
         leptos_axum::redirect(&format!("{}&sent", ProofFor::parse(&then).page()));
     }
@@ -115,7 +115,7 @@ pub async fn confirm_code(
 ) -> Result<Confirmed, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::verify(&portal, &visit, &code).await?;
+    portal_core::confirm::verify(&portal, &visit, &code).await?;
     onward(&then);
     Ok(Confirmed {})
 }
@@ -128,7 +128,7 @@ pub async fn confirm_password(
 ) -> Result<Confirmed, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    ssr::password(&portal, &visit, &password).await?;
+    portal_core::confirm::password(&portal, &visit, &password).await?;
     onward(&then);
     Ok(Confirmed {})
 }
@@ -259,130 +259,5 @@ pub fn ConfirmFirst(purpose: ProofFor) -> impl IntoView {
             <p>{format!("For your security, please confirm it's you before you {}.", purpose.what())}</p>
             <a class="button primary" href=purpose.page()>"Confirm it's you"</a>
         </div>
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub mod ssr {
-    use super::ProofWays;
-    use crate::{
-        audit::{self, Entry, Event, Outcome},
-        error::{ErrorKind, OrInternal, PortalError},
-        mobile::Mobile,
-        one_time_code::{
-            challenge::{self, Purpose},
-            limits::Recipient,
-            sending::send_code_to,
-        },
-        portal::Portal,
-        request::Visit,
-        store::Holder,
-    };
-
-    pub use crate::proof::{recently_proved, required};
-
-    fn verified_number(portal: &Portal, visit: &Visit) -> Option<Mobile> {
-        let settings = &portal.settings;
-        visit
-            .patient
-            .mobile
-            .verified()
-            .and_then(|m| Mobile::parse(m, settings.default_region, &settings.allowed_regions).ok())
-    }
-
-    async fn has_passkeys(portal: &Portal, visit: &Visit) -> Result<bool, PortalError> {
-        Ok(!portal
-            .store
-            .passkeys(Holder::Patient(visit.patient.id))
-            .await
-            .or_internal("listing passkeys")?
-            .is_empty())
-    }
-
-    pub async fn ways(portal: &Portal, visit: &Visit) -> Result<ProofWays, PortalError> {
-        let passkeys = has_passkeys(portal, visit).await?;
-        let number = verified_number(portal, visit);
-        let code_sent = challenge::live(portal, &visit.session, Purpose::StepUp)
-            .await
-            .or_internal("reading the code step")?
-            .is_some();
-        Ok(ProofWays {
-            proved: recently_proved(portal, visit),
-            mobile_ending: number.as_ref().map(Mobile::ending),
-            code_sent,
-            passkey: passkeys && crate::passkeys::unavailable(portal).is_none(),
-            password: number.is_none() && !passkeys,
-            minutes: portal.practice().recent_proof_minutes,
-        })
-    }
-
-    pub async fn send(portal: &Portal, visit: &Visit) -> Result<(), PortalError> {
-        let mobile = verified_number(portal, visit).ok_or_else(|| {
-            PortalError::new(
-                ErrorKind::Forbidden,
-                "Your account has no verified mobile number to text a code to.",
-            )
-        })?;
-        send_code_to(
-            portal,
-            &visit.caller,
-            &visit.session,
-            Purpose::StepUp,
-            &mobile,
-            Recipient::VerifiedSignIn,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// A right code proves the session (`challenge::verify` records when).
-    pub async fn verify(portal: &Portal, visit: &Visit, code: &str) -> Result<(), PortalError> {
-        let outcome = challenge::verify(portal, &visit.session, Purpose::StepUp, code).await;
-        let entry = Entry::new(
-            Event::CodeVerified,
-            if outcome.is_ok() {
-                Outcome::Ok
-            } else {
-                Outcome::Refused
-            },
-        )
-        .account(visit.patient.id)
-        .detail("confirming it's them");
-        audit::record(portal, &visit.caller, entry).await;
-        outcome
-            .map(|_| ())
-            .map_err(|err| portal_core::error::Error::from(err).into())
-    }
-
-    /// The password again, only for an account with no verified number and no passkey: with
-    /// either, only the factor itself proves it's them. It passes the login's gate.
-    pub async fn password(portal: &Portal, visit: &Visit, typed: &str) -> Result<(), PortalError> {
-        if verified_number(portal, visit).is_some() || has_passkeys(portal, visit).await? {
-            return Err(PortalError::new(
-                ErrorKind::Forbidden,
-                "Please confirm it's you with a code or a passkey.",
-            ));
-        }
-        crate::patient::login::ssr::password_again(
-            portal,
-            &visit.caller,
-            &visit.patient,
-            typed,
-            "password",
-            "That isn't your password. Please check it and try again.",
-        )
-        .await?;
-        portal
-            .store
-            .session_proved(&visit.session.id_hash, Some(portal.now()))
-            .await
-            .or_internal("recording a proof")?;
-        let entry = Entry::new(Event::Login, Outcome::PasswordAccepted)
-            .account(visit.patient.id)
-            .detail(
-                "password typed again to confirm it's them: the account has no other factor yet",
-            );
-        audit::record(portal, &visit.caller, entry).await;
-        Ok(())
     }
 }

@@ -19,19 +19,11 @@ use crate::{
 /// Ends the session on the server. Harmless without one.
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), PortalError> {
-    use crate::{
-        audit::{self, Entry, Event, Outcome},
-        error::OrInternal,
-    };
     let portal = crate::request::portal()?;
     let caller = crate::request::caller(&portal).await?;
     if let Some(session) = &caller.session {
-        crate::session::end(&portal, session)
-            .await
-            .or_internal("ending the session")?;
+        portal_core::login::log_out(&portal, &caller, session).await?;
         crate::request::clear_session_cookie(&portal);
-        let entry = Entry::new(Event::LoggedOut, Outcome::Ok).account(session.account_id);
-        audit::record(&portal, &caller, entry).await;
     }
     leptos_axum::redirect("/login");
     Ok(())

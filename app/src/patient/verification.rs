@@ -36,7 +36,8 @@ pub struct TwoFactorStep {
 pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::pending(&portal).await?;
-    ssr::code_step(&portal, &visit.session, &visit.patient).await
+    let step = portal_core::login::code::code_step(&portal, &visit.session, &visit.patient);
+    Ok(step.await?.into())
 }
 
 #[component]
@@ -162,67 +163,5 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
                 </div>
             })}
         </section>
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::TwoFactorStep;
-    use crate::{
-        account::Patient,
-        clock::whole_seconds,
-        error::{OrInternal, PortalError},
-        mobile,
-        one_time_code::{
-            challenge::{self, Purpose},
-            sign_in::{code_goes_to, CodeGoesTo},
-        },
-        portal::Portal,
-        session::Session,
-    };
-
-    pub async fn code_step(
-        portal: &Portal,
-        session: &Session,
-        patient: &Patient,
-    ) -> Result<TwoFactorStep, PortalError> {
-        let live = challenge::live(portal, session, Purpose::SignIn)
-            .await
-            .or_internal("reading the code step")?;
-        let wait = challenge::cooldown_left(portal, session, Purpose::SignIn)
-            .await
-            .or_internal("reading the cooldown")?;
-        let goes_to = code_goes_to(portal, session, patient);
-        let on_file = patient.mobile.on_file().unwrap_or_default();
-        let ending_of = match (&live, &goes_to) {
-            (Some(c), _) => c.mobile.as_str(),
-            (None, CodeGoesTo::Verified(number)) => number.as_str(),
-            (None, _) => on_file,
-        };
-        // The whole number only where the patient gives one, and only after the password
-        // (flow 2.2): a verified number shows only its ending.
-        let needs_number = goes_to == CodeGoesTo::FirstNumber
-            && session.stage == crate::session::Stage::PasswordAccepted;
-        Ok(TwoFactorStep {
-            mobile_ending: (!ending_of.is_empty()).then(|| mobile::ending(ending_of)),
-            needs_number,
-            number_on_file: if needs_number {
-                mobile::for_display(on_file, portal.settings.default_region)
-            } else {
-                String::new()
-            },
-            code_sent: live.is_some(),
-            resend_in_seconds: whole_seconds(wait),
-            support_needed: goes_to == CodeGoesTo::Support,
-            remember_days: portal
-                .practice()
-                .remember_device_days
-                .clamp(0, crate::devices::MOST_DAYS),
-            has_passkey: session.stage == crate::session::Stage::PasswordAccepted
-                && crate::passkeys::unavailable(portal).is_none()
-                && !crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id))
-                    .await?
-                    .is_empty(),
-        })
     }
 }

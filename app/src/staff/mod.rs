@@ -27,36 +27,3 @@ pub struct SignedInStaff {
     pub username: String,
     pub role: StaffRole,
 }
-
-/// A time for staff pages: UTC, to the minute.
-#[cfg(feature = "ssr")]
-pub fn when(millis: crate::clock::Millis) -> String {
-    time::OffsetDateTime::from_unix_timestamp(millis / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// A reason typed by the staff member for an action: required, and kept to a sensible length.
-#[cfg(feature = "ssr")]
-pub fn reason(typed: &str) -> Result<String, crate::error::PortalError> {
-    let reason = typed.trim();
-    if reason.is_empty() {
-        return Err(crate::error::PortalError::field(
-            "reason",
-            "Please say why: the reason goes into the audit log.",
-        ));
-    }
-    if reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(crate::error::PortalError::field(
-            "reason",
-            "Please keep the reason to 500 characters of text.",
-        ));
-    }
-    Ok(reason.to_string())
-}

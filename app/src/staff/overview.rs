@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::layout::AdminsOnly;
 use crate::{error::PortalError, ui::CouldNotLoad};
 
-/// How many days the overview covers, today included.
-pub const DAYS: usize = 30;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Day {
     /// `2026-11-30`.
@@ -69,7 +66,9 @@ pub struct Overview {
 pub async fn practice_overview() -> Result<Overview, PortalError> {
     let portal = crate::request::portal()?;
     crate::request::staff(&portal, super::Role::Admin).await?;
-    ssr::overview(&portal).await
+    Ok(portal_core::staff::overview::overview(&portal)
+        .await?
+        .into())
 }
 
 #[component]
@@ -327,200 +326,6 @@ fn BarChart(chart: Chart, days: Vec<Day>, id: String) -> impl IntoView {
                 </table>
             </div>
         </section>
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub mod ssr {
-    use std::collections::HashMap;
-
-    use super::*;
-    use crate::{
-        clock::{Millis, DAY},
-        portal::Portal,
-        store::{TextCounts, Took},
-    };
-
-    /// What support did to patients' accounts.
-    const SUPPORT_ACTIONS: [&str; 5] = [
-        "patient_unlocked",
-        "mobile_reset",
-        "all_sessions_ended",
-        "one_time_password_issued",
-        "passkeys_removed",
-    ];
-
-    pub async fn overview(portal: &Portal) -> Result<Overview, PortalError> {
-        let today = portal.now().div_euclid(DAY);
-        let first = today - (DAYS as i64 - 1);
-        let since = first * DAY;
-        let mut wanted = vec![
-            "signed_in",
-            "code_sent",
-            "code_verified",
-            "login_delay_started",
-        ];
-        wanted.extend(SUPPORT_ACTIONS);
-        let events = portal
-            .store
-            .events_by_day(since, &wanted)
-            .await
-            .map_err(|e| PortalError::logged_internal("counting the overview's events", e))?;
-        let texts = portal
-            .store
-            .text_counts(since)
-            .await
-            .map_err(|e| PortalError::logged_internal("counting the overview's texts", e))?;
-        Ok(build(first, &events, &texts))
-    }
-
-    /// The overview of the `DAYS` days from day `first` (days since 1970, UTC).
-    pub fn build(first: i64, events: &[crate::store::EventsOnDay], texts: &TextCounts) -> Overview {
-        let slot = |day: i64| {
-            let n = day - first;
-            (0..DAYS as i64).contains(&n).then_some(n as usize)
-        };
-        let mut counted: HashMap<(&str, &str, &str), Vec<i64>> = HashMap::new();
-        for row in events {
-            if let Some(n) = slot(row.day) {
-                counted
-                    .entry((
-                        row.event.as_str(),
-                        row.outcome.as_str(),
-                        row.factor.as_str(),
-                    ))
-                    .or_insert_with(|| vec![0; DAYS])[n] += row.count;
-            }
-        }
-        let count = |event: &str, outcome: &str, factor: &str| -> Vec<i64> {
-            counted
-                .get(&(event, outcome, factor))
-                .cloned()
-                .unwrap_or_else(|| vec![0; DAYS])
-        };
-        let add = |a: Vec<i64>, b: Vec<i64>| -> Vec<i64> {
-            a.iter().zip(&b).map(|(x, y)| x + y).collect()
-        };
-        let series = |name: &str, values: Vec<i64>| Series {
-            name: name.into(),
-            values,
-        };
-
-        let sign_ins = Chart {
-            title: "Patients' sign-ins per day, by what proved them".into(),
-            stacked: true,
-            series: vec![
-                series("Text message code", count("signed_in", "ok", "sms")),
-                series("Passkey", count("signed_in", "ok", "passkey")),
-                series(
-                    "Remembered device",
-                    count("signed_in", "ok", "remembered_device"),
-                ),
-                series("Password only", count("signed_in", "ok", "password")),
-            ],
-        };
-
-        // A code the outbox is still trying counts as sent: it is on its way.
-        let codes_sent = add(
-            count("code_sent", "ok", ""),
-            count("code_sent", "retrying", ""),
-        );
-        let codes_verified = count("code_verified", "ok", "");
-        let codes = Chart {
-            title: "Codes sent and codes verified per day".into(),
-            stacked: false,
-            series: vec![
-                series("Codes sent", codes_sent.clone()),
-                series("Codes verified", codes_verified.clone()),
-            ],
-        };
-
-        let support = SUPPORT_ACTIONS
-            .iter()
-            .map(|event| count(event, "ok", ""))
-            .fold(vec![0; DAYS], add);
-        let lockouts = Chart {
-            title: "Lockouts and support's actions per day".into(),
-            stacked: false,
-            series: vec![
-                series("Lockouts", count("login_delay_started", "limited", "")),
-                series("Support actions", support),
-            ],
-        };
-
-        let mut by_status = [vec![0; DAYS], vec![0; DAYS], vec![0; DAYS], vec![0; DAYS]];
-        for day in &texts.by_day {
-            let Some(n) = slot(day.day) else {
-                continue;
-            };
-            let fate = match day.fate.as_str() {
-                "accepted" => 0,
-                "delivered" => 1,
-                "failed" => 2,
-                _ => 3,
-            };
-            by_status[fate][n] += day.count;
-        }
-        let [accepted, delivered, failed, waiting] = by_status;
-        let total = |values: &[i64]| values.iter().sum::<i64>();
-        let figures = Figures {
-            texts_settled: total(&accepted) + total(&delivered) + total(&failed),
-            texts_accepted: total(&accepted) + total(&delivered),
-            median_to_provider_ms: median(&texts.to_provider),
-            median_to_phone_ms: median(&texts.to_phone),
-            codes_sent: total(&codes_sent),
-            codes_verified: total(&codes_verified),
-        };
-        let texts = Chart {
-            title: "Text messages per day, by what became of them".into(),
-            stacked: true,
-            series: vec![
-                series("Accepted by the provider", accepted),
-                series("Delivered to the phone", delivered),
-                series("Failed", failed),
-                series("Still being sent", waiting),
-            ],
-        };
-
-        let days = (0..DAYS as i64).map(|n| day(first + n)).collect();
-        Overview {
-            days,
-            figures,
-            charts: vec![sign_ins, texts, codes, lockouts],
-        }
-    }
-
-    /// The middle of how long texts took, to the span it falls in: the span's middle.
-    fn median(took: &[Took]) -> Option<Millis> {
-        let mut spans = took.to_vec();
-        spans.sort_by_key(|t| t.from_ms);
-        let total: i64 = spans.iter().map(|t| t.count).sum();
-        let mut seen = 0;
-        let middle = spans.iter().find(|t| {
-            seen += t.count;
-            seen * 2 > total
-        })?;
-        let width = match middle.from_ms {
-            ms if ms < 10_000 => 100,
-            ms if ms < 60_000 => 1_000,
-            _ => 60_000,
-        };
-        Some(middle.from_ms + width / 2)
-    }
-
-    fn day(days_since_1970: i64) -> Day {
-        let date = time::OffsetDateTime::from_unix_timestamp(days_since_1970 * 86_400)
-            .map(|t| t.date())
-            .unwrap_or(time::Date::MIN);
-        let iso = date
-            .format(time::macros::format_description!("[year]-[month]-[day]"))
-            .unwrap_or_default();
-        let short = date
-            .format(time::macros::format_description!(
-                "[day padding:none] [month repr:short]"
-            ))
-            .unwrap_or_default();
-        Day { date: iso, short }
     }
 }
 

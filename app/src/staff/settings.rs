@@ -29,10 +29,6 @@ pub struct PracticeSettingsForm {
     pub version: i64,
 }
 
-/// What an admin is told when another save came first.
-pub const CHANGED_MEANWHILE: &str =
-    "The settings were changed meanwhile. The form now shows the current settings: please make your change again.";
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsSaved {
     /// What changed, in words.
@@ -45,7 +41,7 @@ pub struct SettingsSaved {
 pub async fn practice_settings() -> Result<PracticeSettingsForm, PortalError> {
     let portal = crate::request::portal()?;
     crate::request::staff(&portal, super::Role::Admin).await?;
-    Ok(ssr::form(&portal.practice()))
+    Ok(portal_core::staff::settings::form(&portal.practice()).into())
 }
 
 /// The settings form as posted: one field each, by the same names.
@@ -91,7 +87,7 @@ pub async fn save_practice_settings(
         version,
     } = posted;
     let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
-    let form = ssr::Typed {
+    let form = portal_core::staff::settings::Typed {
         two_factor: ticked(&two_factor),
         passkeys: passkeys_shown.is_some().then(|| ticked(&passkeys)),
         practice_name,
@@ -103,12 +99,12 @@ pub async fn save_practice_settings(
         recent_proof_minutes,
         version,
     };
-    let saved = ssr::save(&portal, &visit, form).await?;
+    let saved = portal_core::staff::settings::save(&portal, &visit, form).await?;
     // Sent before the page's scripts woke (or without them): back to the page, which says so.
     if crate::request::is_plain_form_post() {
         leptos_axum::redirect("/staff/settings?saved");
     }
-    Ok(saved)
+    Ok(saved.into())
 }
 
 #[component]
@@ -240,299 +236,5 @@ fn SettingsFields(
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>
         </ActionForm>
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use std::collections::BTreeMap;
-
-    use super::{PracticeSettingsForm, SettingsSaved};
-    use crate::{
-        account::Email,
-        audit::{self, Entry, Event, Outcome},
-        error::{ErrorKind, OrInternal, PortalError},
-        portal::{FirstNumberAtLogin, Portal, PracticeSettings},
-        request::StaffVisit,
-        store::PracticeSave,
-    };
-
-    pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
-        PracticeSettingsForm {
-            two_factor: settings.two_factor,
-            practice_name: settings.practice_name.clone(),
-            support_phone: settings.support_phone.clone(),
-            support_email: settings.support_email.clone(),
-            first_number_at_login: match settings.first_number_at_login {
-                FirstNumberAtLogin::Allow => "allow".into(),
-                FirstNumberAtLogin::Support => "support".into(),
-            },
-            resend_cooldown_seconds: settings.resend_cooldown_seconds,
-            remember_device_days: settings.remember_device_days,
-            passkeys: settings.passkeys,
-            recent_proof_minutes: settings.recent_proof_minutes,
-            version: settings.version,
-        }
-    }
-
-    /// The form as typed.
-    pub struct Typed {
-        pub two_factor: bool,
-        pub practice_name: String,
-        pub support_phone: String,
-        pub support_email: String,
-        pub first_number_at_login: String,
-        pub resend_cooldown_seconds: String,
-        pub remember_device_days: Option<String>,
-        /// `None`: the form didn't show the checkbox.
-        pub passkeys: Option<bool>,
-        pub recent_proof_minutes: Option<String>,
-        pub version: String,
-    }
-
-    fn text(
-        value: &str,
-        field: &str,
-        max: usize,
-        problems: &mut BTreeMap<String, String>,
-    ) -> String {
-        let value = value.trim();
-        if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-            problems.insert(field.into(), format!("Please enter 1 to {max} characters."));
-        }
-        value.to_string()
-    }
-
-    /// The support contact is optional: empty, or what is stored already (whatever an older
-    /// portal stored there), always saves, so an admin who only switches something else is
-    /// never stopped by it.
-    fn contact(
-        typed: &str,
-        stored: &str,
-        field: &str,
-        problems: &mut BTreeMap<String, String>,
-        check: impl Fn(&str) -> Result<String, String>,
-    ) -> String {
-        let typed = typed.trim();
-        if typed.is_empty() || typed == stored {
-            return typed.to_string();
-        }
-        check(typed).unwrap_or_else(|problem| {
-            problems.insert(field.into(), problem);
-            String::new()
-        })
-    }
-
-    fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, PortalError> {
-        let mut problems = BTreeMap::new();
-        let practice_name = text(&typed.practice_name, "practice_name", 100, &mut problems);
-        let support_phone = contact(
-            &typed.support_phone,
-            &stored.support_phone,
-            "support_phone",
-            &mut problems,
-            |phone| {
-                let fits = phone.chars().count() <= 40 && !phone.chars().any(char::is_control);
-                fits.then(|| phone.to_string())
-                    .ok_or_else(|| "Please enter up to 40 characters, or leave it empty.".into())
-            },
-        );
-        let support_email = contact(
-            &typed.support_email,
-            &stored.support_email,
-            "support_email",
-            &mut problems,
-            |email| match Email::parse_optional(Some(email)) {
-                Ok(Some(email)) => Ok(email.as_str().to_string()),
-                _ => Err(
-                    "Please enter an email address like help@example.org, or leave it empty."
-                        .into(),
-                ),
-            },
-        );
-        let first_number_at_login = match typed.first_number_at_login.as_str() {
-            "support" => FirstNumberAtLogin::Support,
-            "allow" => FirstNumberAtLogin::Allow,
-            _ => {
-                problems.insert(
-                    "first_number_at_login".into(),
-                    "Please choose one of the two.".into(),
-                );
-                FirstNumberAtLogin::Allow
-            }
-        };
-        let resend_cooldown_seconds = typed
-            .resend_cooldown_seconds
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|s| (0..=600).contains(s))
-            .unwrap_or_else(|| {
-                problems.insert(
-                    "resend_cooldown_seconds".into(),
-                    "Please enter a whole number of seconds from 0 to 600.".into(),
-                );
-                0
-            });
-        let most_days = crate::devices::MOST_DAYS;
-        let remember_device_days = typed
-            .remember_device_days
-            .map_or(Some(stored.remember_device_days), |days| {
-                days.trim().parse::<i64>().ok()
-            })
-            .filter(|d| (0..=most_days).contains(d))
-            .unwrap_or_else(|| {
-                problems.insert(
-                    "remember_device_days".into(),
-                    format!("Please enter a whole number of days from 0 to {most_days}."),
-                );
-                0
-            });
-        let most_minutes = crate::portal::MOST_RECENT_PROOF_MINUTES;
-        let recent_proof_minutes = typed
-            .recent_proof_minutes
-            .map_or(Some(stored.recent_proof_minutes), |minutes| {
-                minutes.trim().parse::<i64>().ok()
-            })
-            .filter(|m| (1..=most_minutes).contains(m))
-            .unwrap_or_else(|| {
-                problems.insert(
-                    "recent_proof_minutes".into(),
-                    format!("Please enter a whole number of minutes from 1 to {most_minutes}."),
-                );
-                0
-            });
-        // A form without a version (an old page) is taken as filled from what is stored now.
-        let version = match typed.version.trim() {
-            "" => stored.version,
-            text => text.parse::<i64>().map_err(|_| {
-                PortalError::new(
-                    crate::error::ErrorKind::BadRequest,
-                    "The form could not be read. Please reload the page and try again.",
-                )
-            })?,
-        };
-        if !problems.is_empty() {
-            return Err(PortalError::fields(problems));
-        }
-        Ok(PracticeSettings {
-            two_factor: typed.two_factor,
-            practice_name,
-            support_phone,
-            support_email,
-            first_number_at_login,
-            resend_cooldown_seconds,
-            remember_device_days,
-            passkeys: typed.passkeys.unwrap_or(stored.passkeys),
-            recent_proof_minutes,
-            version,
-        })
-    }
-
-    /// What changed, as "field: old → new".
-    fn changes(old: &PracticeSettingsForm, new: &PracticeSettingsForm) -> Vec<String> {
-        let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
-        [
-            (
-                "two-factor authentication",
-                on_off(old.two_factor),
-                on_off(new.two_factor),
-            ),
-            (
-                "practice name",
-                old.practice_name.clone(),
-                new.practice_name.clone(),
-            ),
-            (
-                "support phone",
-                old.support_phone.clone(),
-                new.support_phone.clone(),
-            ),
-            (
-                "support email",
-                old.support_email.clone(),
-                new.support_email.clone(),
-            ),
-            (
-                "first number at login",
-                old.first_number_at_login.clone(),
-                new.first_number_at_login.clone(),
-            ),
-            (
-                "resend cooldown",
-                old.resend_cooldown_seconds.to_string(),
-                new.resend_cooldown_seconds.to_string(),
-            ),
-            ("passkeys", on_off(old.passkeys), on_off(new.passkeys)),
-            (
-                "remember devices (days)",
-                old.remember_device_days.to_string(),
-                new.remember_device_days.to_string(),
-            ),
-            (
-                "recent proof (minutes)",
-                old.recent_proof_minutes.to_string(),
-                new.recent_proof_minutes.to_string(),
-            ),
-        ]
-        .into_iter()
-        .filter(|(_, old, new)| old != new)
-        .map(|(what, old, new)| {
-            let shown = |value: String| {
-                if value.is_empty() {
-                    "(none)".into()
-                } else {
-                    value
-                }
-            };
-            format!("{what}: {} → {}", shown(old), shown(new))
-        })
-        .collect()
-    }
-
-    pub async fn save(
-        portal: &Portal,
-        visit: &StaffVisit,
-        typed: Typed,
-    ) -> Result<SettingsSaved, PortalError> {
-        let stored = portal.practice();
-        let new = check(typed, &stored)?;
-        if new.version != stored.version {
-            // This instance may be a few seconds behind; the store has the last word below.
-            portal
-                .load_practice()
-                .await
-                .or_internal("reading the practice settings")?;
-        }
-        if changes(&form(&portal.practice()), &form(&new)).is_empty()
-            && new.version == portal.practice().version
-        {
-            return Ok(SettingsSaved {
-                changed: vec![],
-                settings: form(&portal.practice()),
-            });
-        }
-        let saved = portal
-            .save_practice(new.clone())
-            .await
-            .or_internal("saving the practice settings")?;
-        let PracticeSave::Saved { replaced } = saved else {
-            return Err(PortalError::new(
-                ErrorKind::Conflict,
-                super::CHANGED_MEANWHILE,
-            ));
-        };
-        // Told against the row the save replaced, not this instance's copy of it.
-        let changed = changes(&form(&replaced), &form(&new));
-        for change in &changed {
-            let entry = Entry::new(Event::SettingChanged, Outcome::Ok)
-                .staff(visit.member.id)
-                .detail(change.clone());
-            audit::record(portal, &visit.caller, entry).await;
-        }
-        Ok(SettingsSaved {
-            changed,
-            settings: form(&portal.practice()),
-        })
     }
 }

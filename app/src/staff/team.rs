@@ -26,7 +26,8 @@ pub struct StaffListEntry {
 pub async fn staff_list() -> Result<Vec<StaffListEntry>, PortalError> {
     let portal = crate::request::portal()?;
     crate::request::staff(&portal, super::Role::Admin).await?;
-    ssr::list(&portal).await
+    let list = portal_core::staff::team::list(&portal).await?;
+    Ok(list.into_iter().map(Into::into).collect())
 }
 
 /// Disables (`enabled=false`) or enables a staff member. A disabled one is signed out at once.
@@ -37,7 +38,7 @@ pub async fn set_staff_enabled(
 ) -> Result<(), PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::Role::Admin).await?;
-    ssr::set_enabled(&portal, &visit, &username, enabled).await
+    Ok(portal_core::staff::team::set_enabled(&portal, &visit, &username, enabled).await?)
 }
 
 /// Clears a staff member's login delays on every network (`server staff unlock` does the same).
@@ -45,7 +46,7 @@ pub async fn set_staff_enabled(
 pub async fn unlock_staff(#[server(default)] username: String) -> Result<(), PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::Role::Admin).await?;
-    ssr::unlock(&portal, &visit, &username).await
+    Ok(portal_core::staff::team::unlock(&portal, &visit, &username).await?)
 }
 
 #[component]
@@ -143,92 +144,5 @@ fn Member(
                 })}
             </td>
         </tr>
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::StaffListEntry;
-    use crate::{
-        audit::{self, Entry, Event, Outcome},
-        error::{ErrorKind, OrInternal, PortalError},
-        portal::Portal,
-        request::StaffVisit,
-        staff::StaffMember,
-        staff::{accounts, when},
-    };
-
-    pub async fn list(portal: &Portal) -> Result<Vec<StaffListEntry>, PortalError> {
-        let rows = portal
-            .store
-            .all_staff()
-            .await
-            .or_internal("listing staff")?;
-        let now = portal.now();
-        let mut list = Vec::with_capacity(rows.len());
-        for m in rows.into_iter().filter_map(StaffMember::from_row) {
-            let delay = portal
-                .store
-                .login_delay(&accounts::login_key(&m.username))
-                .await
-                .or_internal("reading a login delay")?;
-            list.push(StaffListEntry {
-                role: m.role.as_str().to_string(),
-                enrolled: m.enrolled,
-                disabled: m.disabled,
-                last_sign_in: m.last_sign_in_at.map(when),
-                login_delayed: delay.is_some_and(|until| until > now),
-                username: m.username,
-            });
-        }
-        Ok(list)
-    }
-
-    pub async fn unlock(
-        portal: &Portal,
-        visit: &StaffVisit,
-        username: &str,
-    ) -> Result<(), PortalError> {
-        accounts::unlock(portal, &visit.caller, Some(visit.member.id), username)
-            .await
-            .or_internal("unlocking a staff member")?
-            .map(drop)
-            .ok_or_else(|| PortalError::field("username", "There is no staff member by that name."))
-    }
-
-    pub async fn set_enabled(
-        portal: &Portal,
-        visit: &StaffVisit,
-        username: &str,
-        enabled: bool,
-    ) -> Result<(), PortalError> {
-        let member = accounts::named(portal, username)
-            .await
-            .or_internal("finding a staff member")?
-            .ok_or_else(|| {
-                PortalError::field("username", "There is no staff member by that name.")
-            })?;
-        if member.id == visit.member.id {
-            return Err(PortalError::new(
-                ErrorKind::Forbidden,
-                "You can't disable yourself.",
-            ));
-        }
-        let disabled_at = (!enabled).then(|| portal.now());
-        portal
-            .store
-            .set_staff_disabled(member.id, disabled_at)
-            .await
-            .or_internal("changing a staff member")?;
-        let event = if enabled {
-            Event::StaffEnabled
-        } else {
-            Event::StaffDisabled
-        };
-        let entry = Entry::new(event, Outcome::Ok)
-            .staff(visit.member.id)
-            .detail(format!("{} ({})", member.username, member.role.as_str()));
-        audit::record(portal, &visit.caller, entry).await;
-        Ok(())
     }
 }

@@ -13,10 +13,9 @@ const IMPORT_HEADER: &str =
 async fn import_patient_with_landline(portal: &TestPortal, username: &str) {
     let csv =
         format!("{IMPORT_HEADER}{username},Arthur,Jones,1942-03-04,04 471 1234,,{PASSWORD}\n");
-    let report =
-        app::patient::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
-            .await
-            .unwrap();
+    let report = app::existing_patients::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(report.imported, 1, "{:?}", report.skipped);
 }
 
@@ -447,10 +446,7 @@ async fn a_one_time_password_expires_after_its_days() {
     );
     // A wrong password still gets the same answer as ever: the expiry says nothing to a guesser.
     let wrong = login(&portal, "arthur", "not the password at all").await;
-    assert_eq!(
-        wrong.json()["message"],
-        app::patient::login::ssr::WRONG_DETAILS
-    );
+    assert_eq!(wrong.json()["message"], app::login::password::WRONG_DETAILS);
 }
 
 #[tokio::test]
@@ -491,22 +487,21 @@ async fn the_csv_import_reports_bad_rows_and_keeps_the_good_ones() {
          unquoted,Hal,Ko,1970-01-01,,$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaA,\n\
          OK.ONE,Fay,Li,1970-01-01,,,another one-time pw\n"
     );
-    let report =
-        app::patient::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
-            .await
-            .unwrap();
+    let report = app::existing_patients::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(report.imported, 2, "{:?}", report.skipped);
     let lines: Vec<u64> = report.skipped.iter().map(|(line, _)| *line).collect();
     assert_eq!(lines, vec![4, 5, 6, 7, 8]);
     assert!(report.skipped[3].1.contains("quote"));
     assert!(report.skipped[4].1.contains("already taken"));
-    let missing_columns = app::patient::existing_patients::ssr::import_patients(
+    let missing_columns = app::existing_patients::import_patients(
         &portal.portal,
         "username,given_name\nx,y\n".as_bytes(),
     )
     .await;
     assert!(missing_columns.is_err());
-    let no_password_column = app::patient::existing_patients::ssr::import_patients(
+    let no_password_column = app::existing_patients::import_patients(
         &portal.portal,
         "username,given_name,family_name,date_of_birth,phone
 x.y,X,Y,1950-01-01,
@@ -523,10 +518,9 @@ async fn an_import_needs_only_one_of_the_password_columns_and_no_phone() {
     let csv = "username,given_name,family_name,date_of_birth,one_time_password
                only.otp,Ora,Tee,1950-01-01,temporary-pass-1234
 ";
-    let report =
-        app::patient::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
-            .await
-            .unwrap();
+    let report = app::existing_patients::import_patients(&portal.portal, csv.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(
         (report.imported, report.skipped.len()),
         (1, 0),
@@ -543,7 +537,7 @@ async fn an_imported_hash_is_upgraded_at_the_first_right_password() {
     let csv = format!(
         "{IMPORT_HEADER}old.timer,Gus,Po,1950-01-01,,\"$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A\",\n"
     );
-    app::patient::existing_patients::ssr::import_patients(&portal.portal, csv.as_bytes())
+    app::existing_patients::import_patients(&portal.portal, csv.as_bytes())
         .await
         .unwrap();
     let reply = login(&portal, "old.timer", "password").await;

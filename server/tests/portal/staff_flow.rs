@@ -1108,7 +1108,7 @@ async fn a_stale_settings_form_is_told_and_undoes_nothing_and_the_audit_compares
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
     assert_eq!(
         refused.json()["message"],
-        app::staff::settings::CHANGED_MEANWHILE
+        portal_core::staff::settings::CHANGED_MEANWHILE
     );
     assert_eq!(first.portal.practice().practice_name, "Renamed Practice");
     assert_eq!(first.portal.practice().support_phone, "");

@@ -1,13 +1,12 @@
 //! One-time codes: texted to a number, checked when typed. The rules (`challenge`), the limits
-//! on texts (`limits`), sending (`sending`), what a code does while signing in (`sign_in`) and
-//! for a new number (`new_number`). The server functions that serve them, and the code entry
-//! the pages share, are in `app`'s `one_time_code`.
+//! on texts (`limits`), sending (`sending`) and what a code does for a new number
+//! (`new_number`); what it does while logging in is `crate::login::code`. The server functions
+//! that serve them, and the code entry the pages share, are in `app`'s `one_time_code`.
 
 pub mod challenge;
 pub mod limits;
 pub mod new_number;
 pub mod sending;
-pub mod sign_in;
 
 /// A code on its way: the number's last two digits, and how long until another may be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Sessions and the 2FA state machine: `registered` or `password_accepted` (waiting for a code, 10
-//! minutes at most) → `signed_in`. Each step up gets a new ID. The cookie holds 256 random bits
+//! Sessions: the stages of `crate::sign_in`, stored (a pending one lasts 10 minutes at most).
+//! Each step up gets a new ID. The cookie holds 256 random bits
 //! (after the time the session began); the database holds only their SHA-256 (after the same
 //! time), so a leaked table opens no sessions.
 
@@ -13,38 +13,8 @@ use crate::{
     store::{SessionRow, StoreError},
 };
 
-/// Where a session stands. A pending session can send and verify codes and nothing else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Just registered: the number on the account is waiting to be verified.
-    Registered,
-    /// The password was right; a code is still needed.
-    PasswordAccepted,
-    SignedIn,
-}
-
-impl Stage {
-    fn as_str(self) -> &'static str {
-        match self {
-            Stage::Registered => "registered",
-            Stage::PasswordAccepted => "password_accepted",
-            Stage::SignedIn => "signed_in",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "registered" => Some(Stage::Registered),
-            "password_accepted" => Some(Stage::PasswordAccepted),
-            "signed_in" => Some(Stage::SignedIn),
-            _ => None,
-        }
-    }
-
-    pub fn is_pending(self) -> bool {
-        self != Stage::SignedIn
-    }
-}
+pub use crate::sign_in::Stage;
+use crate::sign_in::WayIn;
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -160,11 +130,7 @@ pub struct NewSession {
 impl NewSession {
     /// Where the browser goes next: the 2FA page while a code is needed, else home.
     pub fn next_page(&self) -> &'static str {
-        if self.session.stage.is_pending() {
-            "/verify"
-        } else {
-            "/"
-        }
+        self.session.stage.page()
     }
 }
 
@@ -176,8 +142,9 @@ pub async fn begin(
     account_id: i64,
     stage: Stage,
 ) -> Result<NewSession, StoreError> {
-    let proved = stage == Stage::SignedIn;
-    store_new(portal, browser, account_id, stage, proved).await
+    // Only a code moves a session up by way of `begin`; a passkey has its own.
+    let way = (stage == Stage::SignedIn).then_some(WayIn::Code);
+    store_new(portal, browser, account_id, stage, way).await
 }
 
 /// Starts a signed-in session that remembered device `device_id` began, if the device is still
@@ -191,7 +158,13 @@ pub async fn begin_on_remembered_device(
     device_id: i64,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, false);
+    let (new, row) = NewSession::prepare(
+        portal,
+        browser,
+        account_id,
+        Stage::SignedIn,
+        Some(WayIn::RememberedDevice),
+    );
     let stored = portal
         .store
         .replace_session_while_remembered(previous.map(|s| s.id_hash.as_str()), &row, device_id)
@@ -210,7 +183,13 @@ pub async fn begin_with_passkey(
     passkey: &str,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, true);
+    let (new, row) = NewSession::prepare(
+        portal,
+        browser,
+        account_id,
+        Stage::SignedIn,
+        Some(WayIn::Passkey),
+    );
     let stored = portal
         .store
         .begin_session_with_passkey(
@@ -228,10 +207,10 @@ async fn store_new(
     browser: Browser<'_>,
     account_id: i64,
     stage: Stage,
-    proved: bool,
+    way: Option<WayIn>,
 ) -> Result<NewSession, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, stage, proved);
+    let (new, row) = NewSession::prepare(portal, browser, account_id, stage, way);
     portal
         .store
         .replace_session(previous.map(|s| s.id_hash.as_str()), &row)
@@ -248,7 +227,13 @@ pub async fn begin_without_code(
     account_id: i64,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
-    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, false);
+    let (new, row) = NewSession::prepare(
+        portal,
+        browser,
+        account_id,
+        Stage::SignedIn,
+        Some(WayIn::PasswordOnly),
+    );
     let stored = portal
         .store
         .replace_session_while_two_factor_off(previous.map(|s| s.id_hash.as_str()), &row)
@@ -257,14 +242,16 @@ pub async fn begin_without_code(
 }
 
 impl NewSession {
-    /// A new session at `stage` and the row that stores it.
+    /// A new session at `stage`, come in by `way`, and the row that stores it. Only a way in
+    /// that proves it's the patient counts as recent proof.
     fn prepare(
         portal: &Portal,
         browser: Browser<'_>,
         account_id: i64,
         stage: Stage,
-        proved: bool,
+        way: Option<WayIn>,
     ) -> (Self, SessionRow) {
+        let proved = way.is_some_and(WayIn::proves);
         let now = portal.now();
         let value = new_session_id(now);
         let lifetime = if stage.is_pending() {

@@ -42,6 +42,16 @@ pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember
         .and_then(StaffMember::from_row))
 }
 
+/// The staff member with `id`, if they exist and may sign in (enrolled, not disabled).
+pub async fn active(portal: &Portal, id: i64) -> Result<Option<StaffMember>, StoreError> {
+    Ok(portal
+        .store
+        .staff_member(id)
+        .await?
+        .and_then(StaffMember::from_row)
+        .filter(StaffMember::active))
+}
+
 /// What a staff member's login failures and delays are kept under: apart from patients', as
 /// ':' is never in a patient's username.
 pub fn login_key(username: &str) -> String {

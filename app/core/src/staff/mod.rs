@@ -3,8 +3,16 @@
 //! accounts, authenticators and recovery codes are in `accounts`.
 
 pub mod accounts;
+pub mod audit_log;
+pub mod enrolment;
+pub mod overview;
+pub mod passkeys;
+pub mod settings;
+pub mod sign_in;
+pub mod support;
+pub mod team;
 
-use crate::{clock::Millis, store::StaffRow};
+use crate::{caller::Caller, clock::Millis, session::staff::StaffSession, store::StaffRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -82,6 +90,44 @@ impl StaffMember {
     pub fn active(&self) -> bool {
         self.enrolled && !self.disabled
     }
+}
+
+/// A time for staff pages: UTC, to the minute.
+pub fn when(millis: crate::clock::Millis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A reason typed by the staff member for an action: required, and kept to a sensible length.
+pub fn reason(typed: &str) -> Result<String, crate::error::Error> {
+    let reason = typed.trim();
+    if reason.is_empty() {
+        return Err(crate::error::Error::field(
+            "reason",
+            "Please say why: the reason goes into the audit log.",
+        ));
+    }
+    if reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(crate::error::Error::field(
+            "reason",
+            "Please keep the reason to 500 characters of text.",
+        ));
+    }
+    Ok(reason.to_string())
+}
+
+/// A signed-in staff member making a request.
+pub struct StaffVisit {
+    pub caller: Caller,
+    pub session: StaffSession,
+    pub member: StaffMember,
 }
 
 #[cfg(test)]

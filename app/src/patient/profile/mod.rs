@@ -74,25 +74,9 @@ pub struct EmailSaved {
 /// Saves the email address; an empty one removes it.
 #[server(prefix = "/api", endpoint = "update_email")]
 pub async fn update_email(#[server(default)] email: String) -> Result<EmailSaved, PortalError> {
-    use crate::{
-        account::Email,
-        audit::{self, Entry, Event, Outcome},
-        error::OrInternal,
-    };
     let portal = crate::request::portal()?;
     let visit = crate::request::signed_in(&portal).await?;
-    // Notices go to it: whoever changes it could hide every later one.
-    crate::proof::required(&portal, &visit)?;
-    let email = Email::parse_optional(Some(&email))
-        .map_err(|message| PortalError::field("email", message))?;
-    let email = email.as_ref().map(|e| e.as_str().to_string());
-    portal
-        .store
-        .update_email(visit.patient.id, email.as_deref())
-        .await
-        .or_internal("saving an email address")?;
-    let entry = Entry::new(Event::EmailChanged, Outcome::Ok).account(visit.patient.id);
-    audit::record(&portal, &visit.caller, entry).await;
+    let email = portal_core::profile::change_email(&portal, &visit, &email).await?;
     Ok(EmailSaved { email })
 }
 

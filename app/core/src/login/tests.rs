@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use app::{
+use crate::{
     caller::Caller,
     clock::ManualClock,
-    one_time_code::{challenge::Purpose, sign_in},
-    patient::{
-        login::ssr::{log_in, PasswordStep, WRONG_DETAILS},
-        registration::ssr::{register_patient, RegistrationForm},
+    login::{
+        self,
+        password::{log_in, PasswordStep, WRONG_DETAILS},
     },
+    one_time_code::challenge::Purpose,
     portal::{Portal, Settings},
+    registration::{register_patient, RegistrationForm},
     secret::ServerSecret,
     session::Stage,
     sms::ConsoleSms,
@@ -28,7 +29,7 @@ struct World {
 
 async fn world(adjust: impl FnOnce(&mut Settings)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let url = app::store::testing::scratch_database(dir.path()).await;
+    let url = crate::store::testing::scratch_database(dir.path()).await;
     let store = Store::open(&url).await.unwrap();
     let mut settings = Settings::default();
     adjust(&mut settings);
@@ -78,16 +79,16 @@ impl World {
             .unwrap();
         let patient = self.patient(username).await;
         let caller = Caller::new("203.0.113.7".parse().unwrap(), Some(new.session.clone()));
-        sign_in::send(&self.portal, &caller, &new.session, &patient, None)
+        login::code::send(&self.portal, &caller, &new.session, &patient, None)
             .await
             .unwrap();
         let (_, code) = self.last_code().await;
-        sign_in::verify(&self.portal, &caller, &new.session, &patient, &code)
+        login::code::verify(&self.portal, &caller, &new.session, &patient, &code)
             .await
             .unwrap();
     }
 
-    async fn patient(&self, username: &str) -> app::account::Patient {
+    async fn patient(&self, username: &str) -> crate::account::Patient {
         self.portal
             .store
             .account_by_username(username)
@@ -114,7 +115,7 @@ async fn registration_creates_the_account_and_a_session_waiting_for_the_code() {
     assert_eq!(patient.mobile.on_file(), Some("+64215550123"));
     assert_eq!(
         patient.first_number,
-        app::account::FirstNumber::NeverVerified
+        crate::account::FirstNumber::NeverVerified
     );
     // Nothing is texted until the patient asks.
     assert!(world.portal.store.dev_sms().await.unwrap().is_empty());
@@ -173,7 +174,7 @@ async fn a_right_password_sends_the_code_to_the_verified_number_at_once() {
     let (to, _) = world.last_code().await;
     assert_eq!(to, "+64215550123");
     // The code belongs to the new session.
-    let live = app::one_time_code::challenge::live(&world.portal, &new.session, Purpose::SignIn)
+    let live = crate::one_time_code::challenge::live(&world.portal, &new.session, Purpose::SignIn)
         .await
         .unwrap();
     assert!(live.is_some());
@@ -212,8 +213,8 @@ async fn a_patient_without_a_verified_number_gets_no_code_until_they_give_one() 
     assert_eq!(new.session.stage, Stage::PasswordAccepted);
     let patient = world.patient("margaret").await;
     assert_eq!(
-        sign_in::code_goes_to(&world.portal, &new.session, &patient),
-        sign_in::CodeGoesTo::FirstNumber
+        login::code::code_goes_to(&world.portal, &new.session, &patient),
+        login::code::CodeGoesTo::FirstNumber
     );
     assert!(world.portal.store.dev_sms().await.unwrap().is_empty());
 }
@@ -233,7 +234,7 @@ async fn the_login_replaces_the_callers_previous_session() {
         .unwrap()
         .session;
     assert_ne!(first.cookie, second.cookie);
-    let gone = app::session::load(&world.portal, &first.cookie)
+    let gone = crate::session::load(&world.portal, &first.cookie)
         .await
         .unwrap();
     assert!(gone.is_none(), "the old session ID no longer works");

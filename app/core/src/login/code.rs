@@ -1,8 +1,9 @@
-//! The code that finishes signing in (or registering). It goes to the verified number, always;
-//! only an account that has never had a verified number may give one after its password
-//! (flow 2.2), and the practice may send those patients to support instead.
+//! The code that finishes signing in (or registering), and the 2FA page's view of it. It goes
+//! to the verified number, always; only an account that has never had a verified number may
+//! give one after its password (flow 2.2), and the practice may send those patients to support
+//! instead.
 
-use super::{
+use crate::one_time_code::{
     challenge::{self, Purpose},
     sending::{contact_the_practice, send_code_to},
     CodeSent, Verified,
@@ -11,11 +12,13 @@ use crate::{
     account::{FirstNumber, Patient},
     audit::{self, Entry, Event, Factor, Outcome},
     caller::Caller,
+    clock::whole_seconds,
     error::{Error, ErrorKind, OrInternal},
     mobile::{self, Mobile},
     one_time_code::limits::Recipient,
     portal::{FirstNumberAtLogin, Portal},
     session::{self, NewSession, Session, Stage},
+    sign_in::Step,
 };
 
 /// Where a pending session's code goes.
@@ -162,7 +165,7 @@ async fn first_number_set_at_login(
         .account(patient.id)
         .detail(format!("from {from} to {}", mobile::masked(number)));
     audit::record(portal, caller, entry).await;
-    super::new_number::end_other_sessions(
+    crate::one_time_code::new_number::end_other_sessions(
         portal,
         caller,
         patient.id,
@@ -188,4 +191,68 @@ async fn first_number_set_at_login(
     )
     .await;
     Ok(())
+}
+
+/// Where the patient stands in the 2FA step, for the page to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorStep {
+    /// The last digits of the number the code goes (or went) to.
+    pub mobile_ending: Option<String>,
+    /// The patient has no verified mobile yet and must give one (flow 2.2).
+    pub needs_number: bool,
+    /// The number on file, as the patient would write it, to pre-fill the field in flow 2.2.
+    pub number_on_file: String,
+    pub code_sent: bool,
+    pub resend_in_seconds: u64,
+    /// Only the practice can set this patient's number up: the page shows its contact.
+    pub support_needed: bool,
+    /// For how many days a patient may skip the code on this device (0: not offered).
+    pub remember_days: i64,
+    /// The patient has a passkey, which may take the code's place.
+    pub has_passkey: bool,
+}
+
+pub async fn code_step(
+    portal: &Portal,
+    session: &Session,
+    patient: &Patient,
+) -> Result<TwoFactorStep, Error> {
+    let live = challenge::live(portal, session, Purpose::SignIn)
+        .await
+        .or_internal("reading the code step")?;
+    let wait = challenge::cooldown_left(portal, session, Purpose::SignIn)
+        .await
+        .or_internal("reading the cooldown")?;
+    let goes_to = code_goes_to(portal, session, patient);
+    let on_file = patient.mobile.on_file().unwrap_or_default();
+    let ending_of = match (&live, &goes_to) {
+        (Some(c), _) => c.mobile.as_str(),
+        (None, CodeGoesTo::Verified(number)) => number.as_str(),
+        (None, _) => on_file,
+    };
+    // The whole number only where the patient gives one, and only after the password
+    // (flow 2.2): a verified number shows only its ending.
+    let needs_number =
+        goes_to == CodeGoesTo::FirstNumber && session.stage.allows(Step::FirstNumber);
+    Ok(TwoFactorStep {
+        mobile_ending: (!ending_of.is_empty()).then(|| mobile::ending(ending_of)),
+        needs_number,
+        number_on_file: if needs_number {
+            mobile::for_display(on_file, portal.settings.default_region)
+        } else {
+            String::new()
+        },
+        code_sent: live.is_some(),
+        resend_in_seconds: whole_seconds(wait),
+        support_needed: goes_to == CodeGoesTo::Support,
+        remember_days: portal
+            .practice()
+            .remember_device_days
+            .clamp(0, crate::devices::MOST_DAYS),
+        has_passkey: session.stage.allows(Step::PasskeyInstead)
+            && crate::passkeys::unavailable(portal).is_none()
+            && !crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id))
+                .await?
+                .is_empty(),
+    })
 }

@@ -1,0 +1,174 @@
+//! The core's results as the server functions answer them: each of `app`'s serde types from the
+//! core's own type of the same name, field by field. Wiring only, for the server.
+
+use portal_core as core;
+
+use crate::{
+    account::staff::StaffRole,
+    error::{ErrorKind, PortalError},
+    one_time_code::{CodeSent, Verified},
+    patient::{
+        confirm::ProofWays,
+        login::LoggedIn,
+        registration::Registered,
+        security::{
+            AccountSecurity, ActivityLine, DeviceLine, PasskeyLine, PasskeysPart, SessionLine,
+        },
+        verification::TwoFactorStep,
+    },
+    staff::{
+        audit_log::{AuditLogPage, AuditQuery},
+        enrolment::{Enrolled, EnrolmentDetails},
+        overview::{Chart, Day, Figures, Overview, Series},
+        passkeys::OwnPasskeys,
+        settings::{PracticeSettingsForm, SettingsSaved},
+        support::{
+            ActionDone, AuditItem, PatientFile, PatientRow, SearchResults, SupportAction, TextLine,
+        },
+        team::StaffListEntry,
+        SignedInStaff,
+    },
+};
+
+/// `From<core type> for app type`, for types with the same fields: each plain field is moved
+/// (converted where its type differs), each list field converted item by item.
+macro_rules! same_fields {
+    ($from:ty => $to:ty { $($field:ident),* $(,)? } $(lists { $($list:ident),* $(,)? })?) => {
+        impl From<$from> for $to {
+            #[allow(clippy::useless_conversion)]
+            fn from(from: $from) -> Self {
+                Self {
+                    $($field: from.$field.into(),)*
+                    $($($list: from.$list.into_iter().map(Into::into).collect(),)*)?
+                }
+            }
+        }
+    };
+}
+
+same_fields!(core::one_time_code::CodeSent => CodeSent { mobile_ending, resend_in_seconds });
+same_fields!(core::one_time_code::Verified => Verified { mobile_ending });
+same_fields!(core::login::password::LoggedIn => LoggedIn { signed_in, code_sent, mobile_ending });
+same_fields!(core::registration::Registered => Registered { signed_in, mobile_ending });
+same_fields!(core::login::code::TwoFactorStep => TwoFactorStep {
+    mobile_ending, needs_number, number_on_file, code_sent, resend_in_seconds, support_needed,
+    remember_days, has_passkey,
+});
+same_fields!(core::confirm::ProofWays => ProofWays {
+    proved, mobile_ending, code_sent, passkey, password, minutes,
+});
+same_fields!(core::security::PasskeyLine => PasskeyLine { id, name, added, last_used });
+same_fields!(core::security::PasskeysPart => PasskeysPart { unavailable, may_change, default_name }
+    lists { passkeys });
+same_fields!(core::security::DeviceLine => DeviceLine {
+    id, description, remembered, last_used, this_device,
+});
+same_fields!(core::security::SessionLine => SessionLine {
+    reference, description, last_active, this_device, waiting_for_code,
+});
+same_fields!(core::security::ActivityLine => ActivityLine { at, what });
+same_fields!(core::security::AccountSecurity => AccountSecurity { passkeys, remember_days }
+    lists { devices, sessions, activity });
+
+same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
+    username, role, enrolled, disabled, last_sign_in, login_delayed,
+});
+same_fields!(core::staff::settings::PracticeSettingsForm => PracticeSettingsForm {
+    two_factor, practice_name, support_phone, support_email, first_number_at_login,
+    resend_cooldown_seconds, remember_device_days, passkeys, recent_proof_minutes, version,
+});
+same_fields!(core::staff::settings::SettingsSaved => SettingsSaved { changed, settings });
+same_fields!(core::staff::enrolment::EnrolmentDetails => EnrolmentDetails {
+    username, secret, qr_code,
+});
+same_fields!(core::staff::enrolment::Enrolled => Enrolled { recovery_codes });
+same_fields!(core::staff::sign_in::SignedInStaff => SignedInStaff { username, role });
+same_fields!(core::staff::passkeys::OwnPasskeys => OwnPasskeys {
+    unavailable, passkeys, may_change, default_name,
+});
+same_fields!(core::staff::support::PatientRow => PatientRow {
+    reference, given_name, family_name, date_of_birth, username, mobile,
+});
+same_fields!(core::staff::support::SearchResults => SearchResults { page, more } lists { patients });
+same_fields!(core::staff::support::TextLine => TextLine {
+    at, to, status, attempts, delivery, error,
+});
+same_fields!(core::staff::support::AuditItem => AuditItem {
+    at, event, outcome, ip, detail, patient, staff, request_id,
+});
+same_fields!(core::staff::support::PatientFile => PatientFile {
+    reference, given_name, family_name, date_of_birth, username, mobile, mobile_verified,
+    pending_mobile, has_email, delayed_until, must_change_password, sign_ins,
+    remembered_devices, passkeys,
+} lists { texts, audit });
+same_fields!(core::staff::support::ActionDone => ActionDone { message, one_time_password });
+same_fields!(core::staff::audit_log::AuditQuery => AuditQuery { from, to, event, patient, staff });
+same_fields!(AuditQuery => core::staff::audit_log::AuditQuery { from, to, event, patient, staff });
+same_fields!(core::staff::audit_log::AuditLogPage => AuditLogPage {
+    newer, older, events, query,
+} lists { items });
+same_fields!(core::staff::overview::Day => Day { date, short });
+same_fields!(core::staff::overview::Series => Series { name, values });
+same_fields!(core::staff::overview::Chart => Chart { title, stacked } lists { series });
+same_fields!(core::staff::overview::Figures => Figures {
+    texts_settled, texts_accepted, median_to_provider_ms, median_to_phone_ms, codes_sent,
+    codes_verified,
+});
+same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts });
+
+impl From<SupportAction> for core::staff::support::SupportAction {
+    fn from(action: SupportAction) -> Self {
+        use core::staff::support::SupportAction as Core;
+        match action {
+            SupportAction::Unlock => Core::Unlock,
+            SupportAction::ResetMobile => Core::ResetMobile,
+            SupportAction::EndSessions => Core::EndSessions,
+            SupportAction::OneTimePassword => Core::OneTimePassword,
+            SupportAction::RemovePasskeys => Core::RemovePasskeys,
+        }
+    }
+}
+
+impl From<core::staff::Role> for StaffRole {
+    fn from(role: core::staff::Role) -> Self {
+        match role {
+            core::staff::Role::Support => StaffRole::Support,
+            core::staff::Role::Admin => StaffRole::Admin,
+        }
+    }
+}
+
+impl From<StaffRole> for core::staff::Role {
+    fn from(role: StaffRole) -> Self {
+        match role {
+            StaffRole::Support => core::staff::Role::Support,
+            StaffRole::Admin => core::staff::Role::Admin,
+        }
+    }
+}
+
+/// The core's refusals, as every server function answers them: the one place they are mapped.
+impl From<core::error::Error> for PortalError {
+    fn from(err: core::error::Error) -> Self {
+        use core::error::ErrorKind as Core;
+        let error = match err.kind {
+            Core::BadRequest => ErrorKind::BadRequest,
+            Core::Invalid => ErrorKind::Invalid,
+            Core::Unauthorized => ErrorKind::Unauthorized,
+            Core::Forbidden => ErrorKind::Forbidden,
+            Core::MustChoosePassword => ErrorKind::MustChoosePassword,
+            Core::NotFound => ErrorKind::NotFound,
+            Core::Conflict => ErrorKind::Conflict,
+            Core::TooManyRequests => ErrorKind::TooManyRequests,
+            Core::Unavailable => ErrorKind::Unavailable,
+            Core::Internal => ErrorKind::Internal,
+        };
+        Self {
+            error,
+            message: err.message,
+            fields: err.fields,
+            retry_after_seconds: err.retry_after_seconds,
+            reference: None,
+        }
+    }
+}
