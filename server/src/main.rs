@@ -116,7 +116,7 @@ async fn staff_list() -> Result<(), Box<dyn std::error::Error>> {
             .map_or("never signed in".to_string(), |at| {
                 format!("last signed in {}", portal_core::staff::when(at))
             });
-        println!("{}	{}	{state}	{last}", row.username, row.role);
+        println!("{}	{}	{state}	{last}", row.username, row.role.as_str());
     }
     Ok(())
 }

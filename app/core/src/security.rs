@@ -106,7 +106,7 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
         .map(|s| SessionLine {
             reference: session_reference(portal, &s.id_hash),
             this_device: s.id_hash == visit.session.id_hash,
-            waiting_for_code: s.stage != "signed_in",
+            waiting_for_code: s.stage.is_pending(),
             description: s.device.unwrap_or_else(|| session::describe(None)),
             last_active: for_people(s.last_seen_at),
         })

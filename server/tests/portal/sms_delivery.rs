@@ -151,7 +151,13 @@ async fn every_attempt_is_recorded() {
         vec![(1, "retry".to_string()), (2, "sent".to_string())]
     );
     assert_eq!(
-        portal.portal.store.sms_status(id).await.unwrap().as_deref(),
+        portal
+            .portal
+            .store
+            .sms_status(id)
+            .await
+            .unwrap()
+            .map(|s| s.as_str()),
         Some("sent")
     );
 }

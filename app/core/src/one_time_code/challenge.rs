@@ -18,26 +18,8 @@ use crate::{
 /// Tries per code. Every try counts; a right one ends the code anyway.
 pub const MAX_WRONG_TRIES: i64 = 5;
 
-/// What a code is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// The 2FA step of registration or login.
-    SignIn,
-    /// Proving a new number saved with "Save & Get Code".
-    NewNumber,
-    /// A signed-in patient confirming it's them before a change to their passkeys.
-    StepUp,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::SignIn => "sign_in",
-            Purpose::NewNumber => "new_number",
-            Purpose::StepUp => "step_up",
-        }
-    }
-}
+/// What a code is for (each kept in its column by `store::kinds`).
+pub use crate::store::kinds::CodePurpose as Purpose;
 
 /// Why a typed code did not verify. Each message tells the patient what to do next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,10 +107,7 @@ pub async fn cooldown_left(
     session: &Session,
     purpose: Purpose,
 ) -> Result<Millis, StoreError> {
-    let existing = portal
-        .store
-        .challenge(&session.id_hash, purpose.as_str())
-        .await?;
+    let existing = portal.store.challenge(&session.id_hash, purpose).await?;
     Ok(existing.map_or(0, |c| {
         let ready_at = c.sent_at + portal.practice().resend_cooldown_seconds * SECOND;
         (ready_at - portal.now()).max(0)
@@ -143,7 +122,7 @@ pub async fn live(
 ) -> Result<Option<ChallengeRow>, StoreError> {
     Ok(portal
         .store
-        .challenge(&session.id_hash, purpose.as_str())
+        .challenge(&session.id_hash, purpose)
         .await?
         .filter(|c| c.expires_at > portal.now()))
 }
@@ -195,7 +174,7 @@ async fn issue(
     let account_id = session.account_id;
     let challenge = ChallengeRow {
         session_id_hash: session.id_hash.clone(),
-        purpose: purpose.as_str().into(),
+        purpose,
         account_id,
         mobile: mobile.e164().into(),
         code_mac: portal
@@ -307,18 +286,16 @@ async fn check(
     let now = portal.now();
     let store = &portal.store;
     let Some(challenge) = store
-        .take_a_try(&session.id_hash, purpose.as_str(), MAX_WRONG_TRIES, now)
+        .take_a_try(&session.id_hash, purpose, MAX_WRONG_TRIES, now)
         .await?
     else {
         // No try was available: say why.
-        return Err(
-            match store.challenge(&session.id_hash, purpose.as_str()).await? {
-                Some(c) if c.failed_attempts >= MAX_WRONG_TRIES => CodeProblem::TooManyTries,
-                Some(c) if now >= c.expires_at => CodeProblem::Expired,
-                _ => CodeProblem::NoCode,
-            }
-            .into(),
-        );
+        return Err(match store.challenge(&session.id_hash, purpose).await? {
+            Some(c) if c.failed_attempts >= MAX_WRONG_TRIES => CodeProblem::TooManyTries,
+            Some(c) if now >= c.expires_at => CodeProblem::Expired,
+            _ => CodeProblem::NoCode,
+        }
+        .into());
     };
     let context = mac_context(
         challenge.account_id,
@@ -465,7 +442,7 @@ mod tests {
         let stored = world
             .portal
             .store
-            .challenge(&world.session.id_hash, "sign_in")
+            .challenge(&world.session.id_hash, Purpose::SignIn)
             .await
             .unwrap()
             .unwrap();

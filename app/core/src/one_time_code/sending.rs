@@ -100,7 +100,7 @@ pub async fn send_code_with_notice(
         Delivery::Failed(_) => {
             portal
                 .store
-                .withdraw_challenge(&session.id_hash, purpose.as_str(), &code_mac)
+                .withdraw_challenge(&session.id_hash, purpose, &code_mac)
                 .await
                 .or_internal("withdrawing an unsent code")?;
             Err(Error::new(ErrorKind::Unavailable, SEND_FAILED))

@@ -39,45 +39,7 @@ struct Carried {
     expires_at: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Register,
-    /// A staff member adding a passkey of their own.
-    StaffRegister,
-    /// A staff member's passkey, after their password, in place of the authenticator code.
-    StaffSignIn,
-    /// A discoverable passkey at `/login`: the account is whichever the passkey names.
-    SignIn,
-    /// After a password, in place of the code: only that account's passkeys.
-    Instead,
-    /// Signed in, to confirm it's them before a change: only that account's passkeys.
-    Confirm,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Register => "register",
-            Purpose::StaffRegister => "staff_register",
-            Purpose::StaffSignIn => "staff_sign_in",
-            Purpose::SignIn => "sign_in",
-            Purpose::Instead => "instead",
-            Purpose::Confirm => "confirm",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "register" => Some(Purpose::Register),
-            "staff_register" => Some(Purpose::StaffRegister),
-            "staff_sign_in" => Some(Purpose::StaffSignIn),
-            "sign_in" => Some(Purpose::SignIn),
-            "instead" => Some(Purpose::Instead),
-            "confirm" => Some(Purpose::Confirm),
-            _ => None,
-        }
-    }
-}
+pub use crate::store::kinds::CeremonyPurpose as Purpose;
 
 /// Keeps `state` for the ceremony just started, bound to the session `bound_to` (its hash: a
 /// patient's or a staff member's, or none before signing in); returns the handle for the
@@ -99,7 +61,7 @@ pub async fn begin<S: Serialize>(
     let row = CeremonyRow {
         state: portal.secret.seal_for(SEALED_AS, id_hash.as_bytes(), &json),
         id_hash,
-        purpose: purpose.as_str().to_string(),
+        purpose,
         session_hash: bound_to.map(str::to_string),
         account_id,
         expires_at: now + LIFETIME,
@@ -229,7 +191,7 @@ pub async fn take<S: DeserializeOwned>(
     if row.expires_at <= portal.now() || !same_session {
         return Err(start_again());
     }
-    let purpose = Purpose::parse(&row.purpose).ok_or_else(start_again)?;
+    let purpose = row.purpose;
     let state = portal
         .secret
         .open_for(SEALED_AS, id_hash.as_bytes(), &row.state)

@@ -96,9 +96,7 @@ pub async fn load(portal: &Portal, cookie_value: &str) -> Result<Option<Session>
     let Some(row) = portal.store.session(&id_hash).await? else {
         return Ok(None);
     };
-    let Some(stage) = Stage::parse(&row.stage) else {
-        return Ok(None);
-    };
+    let stage = row.stage;
     let now = portal.now();
     let idle_limit = portal.settings.session_idle_seconds * SECOND;
     let timed_out =
@@ -262,7 +260,7 @@ impl NewSession {
         let row = SessionRow {
             id_hash: hash_id(&value),
             account_id,
-            stage: stage.as_str().to_string(),
+            stage,
             created_at: now,
             last_seen_at: now,
             expires_at: now + lifetime * SECOND,

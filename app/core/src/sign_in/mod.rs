@@ -11,7 +11,7 @@
 //! (`crate::login::code`) or a passkey (`crate::passkeys`); a remembered device, or two-factor
 //! authentication switched off, goes from the password straight to `signed_in`. What each stage
 //! allows is `Stage::allows`; the requests' guards in `app` ask nothing else. This module
-//! imports nothing, so sessions can store its stages.
+//! imports nothing, so the store can keep its stages (`store::kinds` maps them to their column).
 
 /// Where a session stands. A pending session can send and verify codes and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,24 +58,6 @@ impl WayIn {
 }
 
 impl Stage {
-    /// Its column value, in one place.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Registered => "registered",
-            Stage::PasswordAccepted => "password_accepted",
-            Stage::SignedIn => "signed_in",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "registered" => Some(Stage::Registered),
-            "password_accepted" => Some(Stage::PasswordAccepted),
-            "signed_in" => Some(Stage::SignedIn),
-            _ => None,
-        }
-    }
-
     /// Waiting for a code: short-lived, and confined to the code step.
     pub fn is_pending(self) -> bool {
         self != Stage::SignedIn

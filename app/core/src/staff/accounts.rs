@@ -39,7 +39,7 @@ pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember
         .store
         .staff_by_username(&username_key(username))
         .await?
-        .and_then(StaffMember::from_row))
+        .map(StaffMember::from_row))
 }
 
 /// The staff member with `id`, if they exist and may sign in (enrolled, not disabled).
@@ -48,7 +48,7 @@ pub async fn active(portal: &Portal, id: i64) -> Result<Option<StaffMember>, Sto
         .store
         .staff_member(id)
         .await?
-        .and_then(StaffMember::from_row)
+        .map(StaffMember::from_row)
         .filter(StaffMember::active))
 }
 

@@ -51,7 +51,7 @@ async fn live_enrolment(
         .staff_member(enrolment.staff_id)
         .await
         .or_internal("reading a staff member")?
-        .and_then(StaffMember::from_row)
+        .map(StaffMember::from_row)
         .filter(|m| !m.disabled)
         .ok_or_else(link_refused)?;
     Ok((enrolment, member))

@@ -14,28 +14,9 @@ pub mod team;
 
 use crate::{caller::Caller, clock::Millis, session::staff::StaffSession, store::StaffRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Support,
-    Admin,
-}
+pub use crate::store::kinds::Role;
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Support => "support",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "support" => Some(Role::Support),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
     /// The role in a sentence: "sam is support staff now", "ada is an admin now".
     pub fn described(self) -> &'static str {
         match self {
@@ -64,17 +45,17 @@ pub struct StaffMember {
 }
 
 impl StaffMember {
-    pub fn from_row(row: StaffRow) -> Option<Self> {
-        Some(Self {
+    pub fn from_row(row: StaffRow) -> Self {
+        Self {
             id: row.id,
-            role: Role::parse(&row.role)?,
+            role: row.role,
             username: row.username,
             enrolled: row.enrolled_at.is_some(),
             disabled: row.disabled_at.is_some(),
             password_hash: row.password_hash,
             totp_secret: row.totp_secret,
             last_sign_in_at: row.last_sign_in_at,
-        })
+        }
     }
 
     pub fn password_hash(&self) -> Option<&str> {

@@ -217,7 +217,7 @@ pub async fn finish_sign_in(
         .staff_member(staff_id)
         .await
         .or_internal("looking up a staff member")?
-        .and_then(crate::staff::StaffMember::from_row)
+        .map(crate::staff::StaffMember::from_row)
         .filter(crate::staff::StaffMember::active)
         .ok_or_else(refused)?;
     let holder = Holder::Staff(staff_id);

@@ -9,6 +9,7 @@ use crate::{
     portal::Portal,
     staff::StaffVisit,
     staff::{reason, when},
+    store::kinds::TextStatus,
     store::{AccessToTake, AuditLine, PatientSearch},
 };
 
@@ -288,9 +289,9 @@ pub async fn record(
                 at: when(t.created_at),
                 to: mobile::masked(&t.to_number),
                 // Waiting again after a failed attempt: being retried.
-                status: match (t.status.as_str(), t.attempts) {
-                    ("pending", n) if n > 0 => "retrying".to_string(),
-                    _ => t.status,
+                status: match (t.status, t.attempts) {
+                    (TextStatus::Pending, n) if n > 0 => "retrying".to_string(),
+                    (status, _) => status.as_str().to_string(),
                 },
                 attempts: t.attempts,
                 delivery: t.delivery_status,

@@ -26,7 +26,7 @@ pub async fn list(portal: &Portal) -> Result<Vec<StaffListEntry>, Error> {
         .or_internal("listing staff")?;
     let now = portal.now();
     let mut list = Vec::with_capacity(rows.len());
-    for m in rows.into_iter().filter_map(StaffMember::from_row) {
+    for m in rows.into_iter().map(StaffMember::from_row) {
         let delay = portal
             .store
             .login_delay(&accounts::login_key(&m.username))

@@ -1,6 +1,7 @@
 //! One-time-code challenges, and the writes that must happen together with them. A challenge
 //! belongs to the session that asked for it.
 
+use super::kinds::CodePurpose;
 use super::{
     limit_key,
     limits::LimitReached,
@@ -31,7 +32,8 @@ pub struct IssuedSms {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChallengeRow {
     pub session_id_hash: String,
-    pub purpose: String,
+    #[sqlx(try_from = "String")]
+    pub purpose: CodePurpose,
     pub account_id: i64,
     pub mobile: String,
     pub code_mac: String,
@@ -52,14 +54,14 @@ impl Store {
     pub async fn challenge(
         &self,
         session_id_hash: &str,
-        purpose: &str,
+        purpose: CodePurpose,
     ) -> Result<Option<ChallengeRow>, StoreError> {
         Ok(sqlx::query_as::<_, ChallengeRow>(&format!(
             "SELECT {CHALLENGE_COLUMNS} FROM challenges \
              WHERE session_id_hash = $1 AND purpose = $2"
         ))
         .bind(session_id_hash)
-        .bind(purpose)
+        .bind(purpose.as_str())
         .fetch_optional(&self.pool)
         .await?)
     }
@@ -88,14 +90,15 @@ impl Store {
         }
         keys.push(format!(
             "challenge:{}:{}",
-            challenge.session_id_hash, challenge.purpose
+            challenge.session_id_hash,
+            challenge.purpose.as_str()
         ));
         serialize(&mut tx, self.engine, keys).await?;
         let previous: Option<Millis> = sqlx::query_scalar(
             "SELECT sent_at FROM challenges WHERE session_id_hash = $1 AND purpose = $2",
         )
         .bind(&challenge.session_id_hash)
-        .bind(&challenge.purpose)
+        .bind(challenge.purpose.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(ready_at) = previous.map(|sent| sent + cooldown).filter(|r| *r > now) {
@@ -130,7 +133,7 @@ impl Store {
                expires_at = excluded.expires_at, failed_attempts = 0, sms_id = excluded.sms_id",
         )
         .bind(&challenge.session_id_hash)
-        .bind(&challenge.purpose)
+        .bind(challenge.purpose.as_str())
         .bind(challenge.account_id)
         .bind(&challenge.mobile)
         .bind(&challenge.code_mac)
@@ -153,7 +156,7 @@ impl Store {
     pub async fn take_a_try(
         &self,
         session_id_hash: &str,
-        purpose: &str,
+        purpose: CodePurpose,
         max_tries: i64,
         now: Millis,
     ) -> Result<Option<ChallengeRow>, StoreError> {
@@ -164,7 +167,7 @@ impl Store {
              RETURNING {CHALLENGE_COLUMNS}"
         ))
         .bind(session_id_hash)
-        .bind(purpose)
+        .bind(purpose.as_str())
         .bind(max_tries)
         .bind(now)
         .fetch_optional(&self.writer)
@@ -211,7 +214,7 @@ impl Store {
             "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
         )
         .bind(&challenge.session_id_hash)
-        .bind(&challenge.purpose)
+        .bind(challenge.purpose.as_str())
         .bind(&challenge.code_mac)
         .execute(&mut *tx)
         .await?
@@ -248,7 +251,7 @@ impl Store {
             "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
         )
         .bind(&challenge.session_id_hash)
-        .bind(&challenge.purpose)
+        .bind(challenge.purpose.as_str())
         .bind(&challenge.code_mac)
         .execute(&mut *tx)
         .await?
@@ -292,14 +295,14 @@ impl Store {
     pub async fn withdraw_challenge(
         &self,
         session_id_hash: &str,
-        purpose: &str,
+        purpose: CodePurpose,
         code_mac: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "DELETE FROM challenges WHERE session_id_hash = $1 AND purpose = $2 AND code_mac = $3",
         )
         .bind(session_id_hash)
-        .bind(purpose)
+        .bind(purpose.as_str())
         .bind(code_mac)
         .execute(&self.writer)
         .await?;

@@ -8,6 +8,7 @@ mod audit;
 mod challenges;
 mod demo;
 mod devices;
+pub mod kinds;
 mod limits;
 mod operations;
 mod outbox;
@@ -105,6 +106,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("could not create the database's folder or file {0}: {1}")]
     Directory(String, std::io::Error),
+    #[error("{0}")]
+    UnknownValue(#[from] kinds::UnknownValue),
 }
 
 impl crate::error::Fault for StoreError {
@@ -633,11 +636,14 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        for (id_hash, stage) in [("signed-in", "signed_in"), ("waiting", "password_accepted")] {
+        for (id_hash, stage) in [
+            ("signed-in", crate::sign_in::Stage::SignedIn),
+            ("waiting", crate::sign_in::Stage::PasswordAccepted),
+        ] {
             let session = SessionRow {
                 id_hash: id_hash.into(),
                 account_id: patient,
-                stage: stage.into(),
+                stage,
                 created_at: 1,
                 last_seen_at: 2,
                 expires_at: 3,
@@ -669,7 +675,7 @@ mod tests {
         );
         assert_eq!(signed_in.device.as_deref(), Some("Firefox on Linux"));
         let code = store
-            .challenge("waiting", "sign_in")
+            .challenge("waiting", kinds::CodePurpose::SignIn)
             .await
             .unwrap()
             .unwrap();
@@ -685,7 +691,7 @@ mod tests {
         }
         store.delete_session("waiting").await.unwrap();
         assert!(store
-            .challenge("waiting", "sign_in")
+            .challenge("waiting", kinds::CodePurpose::SignIn)
             .await
             .unwrap()
             .is_none());

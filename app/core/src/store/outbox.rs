@@ -4,6 +4,7 @@ use super::{Engine, Store, StoreError};
 
 /// The channel that tells every instance's outbox worker a message is waiting (PostgreSQL).
 pub const OUTBOX_CHANNEL: &str = "portal_outbox";
+use super::kinds::TextStatus;
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -11,7 +12,8 @@ pub struct OutboxRow {
     pub id: i64,
     pub to_number: String,
     pub sealed_body: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TextStatus,
     pub attempts: i64,
     pub give_up_at: Millis,
     /// When it was queued.
@@ -53,8 +55,8 @@ async fn insert_sms(
     lease_until: Option<Millis>,
 ) -> Result<i64, StoreError> {
     let (status, attempts) = match lease_until {
-        Some(_) => ("sending", 1),
-        None => ("pending", 0),
+        Some(_) => (TextStatus::Sending, 1),
+        None => (TextStatus::Pending, 0),
     };
     Ok(sqlx::query_scalar(
         "INSERT INTO sms_outbox (account_id, to_number, sealed_body, status, attempts, \
@@ -64,7 +66,7 @@ async fn insert_sms(
     .bind(sms.account_id)
     .bind(sms.to)
     .bind(sms.sealed_body)
-    .bind(status)
+    .bind(status.as_str())
     .bind(attempts)
     .bind(sms.now)
     .bind(sms.give_up_at)
@@ -256,13 +258,13 @@ impl Store {
             .await?)
     }
 
-    pub async fn sms_status(&self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(
+    pub async fn sms_status(&self, id: i64) -> Result<Option<TextStatus>, StoreError> {
+        let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM sms_outbox WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(status.map(TextStatus::try_from).transpose()?)
     }
 
     pub async fn record_sms_attempt(

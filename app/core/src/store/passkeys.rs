@@ -1,6 +1,7 @@
 //! Passkeys, patients' and staff members' (kept apart, so neither can stand in for the other),
 //! the ceremonies that add and use them, and each holder's passkey user ID.
 
+use super::kinds::CeremonyPurpose;
 use super::{is_unique_violation, Store, StoreError};
 use crate::clock::Millis;
 
@@ -56,7 +57,8 @@ pub enum PasskeyStored {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CeremonyRow {
     pub id_hash: String,
-    pub purpose: String,
+    #[sqlx(try_from = "String")]
+    pub purpose: CeremonyPurpose,
     pub session_hash: Option<String>,
     pub account_id: Option<i64>,
     pub state: String,
@@ -256,7 +258,7 @@ impl Store {
              expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&ceremony.id_hash)
-        .bind(&ceremony.purpose)
+        .bind(ceremony.purpose.as_str())
         .bind(&ceremony.session_hash)
         .bind(ceremony.account_id)
         .bind(&ceremony.state)

@@ -1,13 +1,14 @@
 //! Browser sessions, keyed by the hash of their cookie.
 
 use super::{practice::PRACTICE_SETTINGS_LOCK, Store, StoreError};
-use crate::clock::Millis;
+use crate::{clock::Millis, sign_in::Stage};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub id_hash: String,
     pub account_id: i64,
-    pub stage: String,
+    #[sqlx(try_from = "String")]
+    pub stage: Stage,
     pub created_at: Millis,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
@@ -60,7 +61,7 @@ async fn store_session(
     let mut insert = sqlx::query(&sql)
         .bind(&new.id_hash)
         .bind(new.account_id)
-        .bind(&new.stage)
+        .bind(new.stage.as_str())
         .bind(new.created_at)
         .bind(new.last_seen_at)
         .bind(new.expires_at)

@@ -1,5 +1,6 @@
 //! Practice staff: their accounts, enrolment links, recovery codes and sessions.
 
+use super::kinds::Role;
 use super::{is_unique_violation, Store, StoreError};
 use crate::clock::Millis;
 
@@ -7,8 +8,8 @@ use crate::clock::Millis;
 pub struct StaffRow {
     pub id: i64,
     pub username: String,
-    /// `support` or `admin`.
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     /// The authenticator secret, sealed under the server key.
     pub totp_secret: Option<String>,

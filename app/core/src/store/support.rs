@@ -1,6 +1,7 @@
 //! What support sees and does: finding patients, their sign-ins, texts and audit trail, and the
 //! actions that unstick them. Also the admins' audit log.
 
+use super::kinds::TextStatus;
 use super::{serialize, Engine, Store, StoreError};
 use crate::clock::Millis;
 
@@ -29,7 +30,8 @@ pub struct TextRow {
     pub created_at: Millis,
     /// Masked once the message is done.
     pub to_number: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TextStatus,
     pub attempts: i64,
     pub delivery_status: Option<String>,
     pub last_error: Option<String>,
