@@ -2,6 +2,7 @@
 //! mobile number (`MobileOnFile`), and the validating types every form shares (`Username`,
 //! `PersonName`, `DateOfBirth`, `Email`).
 
+use crate::store::AccountId;
 use time::{macros::format_description, Date, OffsetDateTime};
 
 use crate::{
@@ -51,7 +52,7 @@ pub enum FirstNumber {
 /// An account as the portal's rules read it. Deliberately not `Debug`: it holds the hash.
 #[derive(Clone)]
 pub struct Patient {
-    pub id: i64,
+    pub id: AccountId,
     pub username: String,
     password_hash: String,
     pub given_name: String,
@@ -99,7 +100,7 @@ impl From<AccountRow> for Patient {
 
 impl Patient {
     /// The patient with account `id`, if it still exists.
-    pub async fn load(portal: &Portal, id: i64) -> Result<Option<Patient>, StoreError> {
+    pub async fn load(portal: &Portal, id: AccountId) -> Result<Option<Patient>, StoreError> {
         Ok(portal.store.account(id).await?.map(Patient::from))
     }
 
@@ -297,7 +298,7 @@ mod tests {
     #[test]
     fn the_mobile_on_file_is_verified_only_with_a_verification_date() {
         let row = |mobile: Option<&str>, verified_at: Option<i64>| AccountRow {
-            id: 1,
+            id: AccountId(1),
             username: "u".into(),
             password_hash: "x".into(),
             given_name: "G".into(),

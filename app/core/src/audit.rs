@@ -1,6 +1,7 @@
 //! The audit trail: who did what, when, from where, and how it went. Never secrets: numbers are
 //! masked to their last digits and codes and passwords never appear.
 
+use crate::store::{AccountId, StaffId};
 use crate::{
     caller::Caller,
     metrics,
@@ -216,11 +217,11 @@ impl Factor {
 pub struct Entry {
     pub event: Event,
     pub outcome: Outcome,
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// The username as typed, where no account is known.
     pub username: Option<String>,
     /// The staff member who acted.
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<StaffId>,
     pub detail: Option<String>,
     /// For a sign-in: what was checked besides the password. Counted, not stored.
     pub factor: Option<Factor>,
@@ -245,12 +246,12 @@ impl Entry {
         self
     }
 
-    pub fn staff(mut self, staff_id: i64) -> Self {
+    pub fn staff(mut self, staff_id: StaffId) -> Self {
         self.staff_id = Some(staff_id);
         self
     }
 
-    pub fn account(mut self, account_id: i64) -> Self {
+    pub fn account(mut self, account_id: AccountId) -> Self {
         self.account_id = Some(account_id);
         self
     }

@@ -11,6 +11,7 @@ use crate::{
     clock::{Millis, DAY},
     portal::Portal,
     session::{self, describe},
+    store::AccountId,
     store::{DeviceRow, StoreError},
 };
 
@@ -34,7 +35,7 @@ fn kept_for(portal: &Portal) -> Option<Millis> {
 pub async fn remember(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Option<Remembered>, StoreError> {
     let Some(kept_for) = kept_for(portal) else {
         return Ok(None);
@@ -81,7 +82,7 @@ pub struct Recognised {
 pub async fn recognised(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Option<Recognised>, StoreError> {
     let (Some(kept_for), Some(token)) = (kept_for(portal), &caller.device_token) else {
         return Ok(None);
@@ -138,7 +139,7 @@ impl Forgotten {
 pub async fn forget_all(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     why: Forgotten,
 ) -> Result<u64, StoreError> {
     let forgotten = portal.store.forget_devices(account_id).await?;
@@ -150,7 +151,7 @@ pub async fn forget_all(
 pub async fn record_forgotten(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     forgotten: u64,
     why: Forgotten,
 ) {
@@ -167,7 +168,7 @@ pub async fn record_forgotten(
 pub async fn forget_one(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     id: Option<i64>,
 ) -> Result<bool, StoreError> {
     let own = match id {

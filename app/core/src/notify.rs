@@ -6,6 +6,7 @@
 //! towards the portal's daily budget without ever being refused by it. A text names nothing the
 //! patient (or whoever has their session) typed: no passkey's name.
 
+use crate::store::AccountId;
 use std::time::Duration;
 
 use crate::{
@@ -112,7 +113,7 @@ pub async fn security_notice(portal: &Portal, caller: &Caller, patient: &Patient
 
 /// Texts a notice (no code) to `to`, under the notices' cap, and records how the first attempt
 /// went. A notice that can't go now is retried by the outbox worker for a day.
-pub async fn text(portal: &Portal, caller: &Caller, account_id: i64, to: &str, body: &str) {
+pub async fn text(portal: &Portal, caller: &Caller, account_id: AccountId, to: &str, body: &str) {
     let now = portal.now();
     let (cap, budget) = (cap(portal, to), budget(portal));
     let sealed = portal.secret.seal(body);
@@ -148,7 +149,7 @@ pub async fn text(portal: &Portal, caller: &Caller, account_id: i64, to: &str, b
 pub async fn deliver(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     to: &str,
     queued: NoticeQueued,
 ) {

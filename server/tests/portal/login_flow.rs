@@ -585,7 +585,7 @@ async fn account_that_had_a_verified_number(portal: &TestPortal, username: &str)
     sqlx_update(
         portal,
         "UPDATE accounts SET mobile_verified_at = NULL WHERE id = $1",
-        account.id,
+        account.id.0,
     )
     .await;
 }

@@ -210,7 +210,7 @@ async fn search_finds_by_name_prefixes_username_birth_date_and_mobile_ending_in_
             .await
             .unwrap()
             .iter()
-            .map(|p| p.id)
+            .map(|p| p.id.0)
             .collect();
         assert_eq!(got, want, "{search:?}");
         // Pages are slices of the same order.
@@ -221,7 +221,7 @@ async fn search_finds_by_name_prefixes_username_birth_date_and_mobile_ending_in_
             .await
             .unwrap()
             .iter()
-            .map(|p| p.id)
+            .map(|p| p.id.0)
             .collect();
         assert_eq!(
             page_two,

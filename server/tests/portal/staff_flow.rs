@@ -1303,7 +1303,7 @@ async fn an_enrolment_key_seen_by_a_link_preview_stops_working_once_the_staff_me
 }
 
 /// Kim's stored authenticator secret.
-async fn stored_secret(portal: &TestPortal, name: &str) -> (i64, String) {
+async fn stored_secret(portal: &TestPortal, name: &str) -> (app::store::StaffId, String) {
     let row = portal
         .portal
         .store

@@ -2,6 +2,7 @@
 //! configured lifetime, single use, dead after 5 wrong tries, replaced by a new send, and not
 //! sent again inside the cooldown. A code belongs to the session that asked for it.
 
+use crate::store::AccountId;
 use rand::Rng;
 
 use crate::{
@@ -87,13 +88,13 @@ pub struct Issued {
 /// A text that must go with the code, and only with it: the old number told of a new one. It
 /// passes the notices' cap (`crate::notify`), never the code's limits.
 pub struct Notice {
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The number told (E.164).
     pub to: String,
     pub body: String,
 }
 
-fn mac_context(account_id: i64, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
+fn mac_context(account_id: AccountId, purpose: Purpose, mobile: &str, sent_at: i64) -> String {
     format!("{account_id}:{}:{mobile}:{sent_at}", purpose.as_str())
 }
 

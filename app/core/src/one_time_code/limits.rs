@@ -4,6 +4,7 @@
 //! (`Store::issue_challenge`), before any provider call. The country allow-list is enforced
 //! earlier, when the number is read.
 
+use crate::store::AccountId;
 use crate::{
     caller::Caller,
     clock::{DAY, HOUR},
@@ -31,7 +32,7 @@ pub enum Recipient {
 pub fn for_send(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     number: &str,
     recipient: Recipient,
 ) -> Vec<Limit> {
@@ -70,7 +71,7 @@ pub fn for_send(
     }
 }
 
-fn per_account(portal: &Portal, account_id: i64) -> Limit {
+fn per_account(portal: &Portal, account_id: AccountId) -> Limit {
     Limit::new(
         LimitKind::SmsAccount,
         account_id.to_string(),

@@ -7,6 +7,7 @@ use super::{
     sending::{contact_the_practice, send_code_with_notice, SEND_FAILED},
     CodeSent, Verified,
 };
+use crate::store::AccountId;
 use crate::{
     account::Patient,
     audit::{self, Entry, Event, Outcome},
@@ -249,7 +250,7 @@ pub async fn cancel(portal: &Portal, caller: &Caller, patient: &Patient) -> Resu
 pub async fn end_other_sessions(
     portal: &Portal,
     caller: &Caller,
-    account_id: i64,
+    account_id: AccountId,
     keep: Option<&Session>,
     why: Forgotten,
 ) -> Result<(), Error> {

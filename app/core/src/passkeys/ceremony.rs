@@ -20,7 +20,7 @@ use crate::{
     limits::{Limit, LimitKind},
     portal::Portal,
     session,
-    store::CeremonyRow,
+    store::{AccountId, CeremonyRow, Holder, StaffId},
 };
 
 pub const LIFETIME: Millis = 5 * MINUTE;
@@ -49,7 +49,7 @@ pub async fn begin<S: Serialize>(
     caller: &Caller,
     bound_to: Option<&str>,
     purpose: Purpose,
-    account_id: Option<i64>,
+    holder: Option<Holder>,
     state: &S,
 ) -> Result<String, Error> {
     // Each ceremony keeps a row for its 5 minutes: a script can't fill the table.
@@ -63,7 +63,7 @@ pub async fn begin<S: Serialize>(
         id_hash,
         purpose,
         session_hash: bound_to.map(str::to_string),
-        account_id,
+        account_id: holder.map(Holder::id),
         expires_at: now + LIFETIME,
     };
     portal
@@ -151,7 +151,8 @@ async fn take_carried<S: DeserializeOwned>(
 /// What a finished ceremony had kept.
 pub struct Taken<S> {
     pub purpose: Purpose,
-    pub account_id: Option<i64>,
+    /// Whose passkeys the ceremony is for, if it is for someone's.
+    pub holder: Option<Holder>,
     pub state: S,
 }
 
@@ -176,7 +177,7 @@ pub async fn take<S: DeserializeOwned>(
         let state = take_carried(portal, caller, bound_to, token).await?;
         return Ok(Taken {
             purpose: Purpose::SignIn,
-            account_id: None,
+            holder: None,
             state,
         });
     }
@@ -197,9 +198,14 @@ pub async fn take<S: DeserializeOwned>(
         .open_for(SEALED_AS, id_hash.as_bytes(), &row.state)
         .and_then(|json| serde_json::from_str(&json).ok())
         .ok_or_else(start_again)?;
+    // The column keeps a staff member's id for the staff's ceremonies.
+    let holder = row.account_id.map(|id| match purpose {
+        Purpose::StaffRegister | Purpose::StaffSignIn => Holder::Staff(StaffId(id)),
+        _ => Holder::Patient(AccountId(id)),
+    });
     Ok(Taken {
         purpose,
-        account_id: row.account_id,
+        holder,
         state,
     })
 }

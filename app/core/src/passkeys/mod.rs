@@ -20,7 +20,7 @@ use crate::{
     notify::{self, Change},
     portal::Portal,
     session::{self, NewSession, Stage},
-    store::{Holder, PasskeyRow, PasskeyStored},
+    store::{AccountId, Holder, PasskeyRow, PasskeyStored},
 };
 use ceremony::Purpose;
 
@@ -163,7 +163,7 @@ pub async fn start_registration(portal: &Portal, visit: &Visit) -> Result<(Strin
         &visit.caller,
         Some(&visit.session.id_hash),
         Purpose::Register,
-        Some(patient.id),
+        Some(Holder::Patient(patient.id)),
         &state,
     )
     .await?;
@@ -264,7 +264,8 @@ pub async fn finish_registration(
     let taken =
         ceremony::take::<PasskeyRegistration>(portal, &visit.caller, Some(&visit.session.id_hash))
             .await?;
-    if taken.purpose != Purpose::Register || taken.account_id != Some(visit.patient.id) {
+    if taken.purpose != Purpose::Register || taken.holder != Some(Holder::Patient(visit.patient.id))
+    {
         return Err(Error::new(ErrorKind::BadRequest, ceremony::START_AGAIN));
     }
     // Checked again: the ceremony may have begun just before the 10 minutes ran out.
@@ -322,7 +323,12 @@ pub async fn start_sign_in(portal: &Portal, caller: &Caller) -> Result<(String, 
                 .start_passkey_authentication(&passkeys)
                 .or_fault("starting a passkey sign-in")?;
             let state = SignInState::ForAccount(state);
-            (options, state, purpose, Some(session.account_id))
+            (
+                options,
+                state,
+                purpose,
+                Some(Holder::Patient(session.account_id)),
+            )
         }
         None => {
             let (mut options, state) = webauthn
@@ -371,10 +377,12 @@ pub async fn finish_sign_in(
         serde_json::from_str(credential).map_err(|_| unreadable_answer())?;
     // Whose sign-in: the account the ceremony was for (after a password), or the one the
     // answer's user handle names. The passkey answering must be that account's.
-    let account = match (&taken.state, taken.purpose, taken.account_id) {
-        (SignInState::ForAccount(_), Purpose::Instead | Purpose::Confirm, Some(account)) => {
-            Some(account)
-        }
+    let account = match (&taken.state, taken.purpose, taken.holder) {
+        (
+            SignInState::ForAccount(_),
+            Purpose::Instead | Purpose::Confirm,
+            Some(Holder::Patient(account)),
+        ) => Some(account),
         (SignInState::Discoverable(_), Purpose::SignIn, _) => {
             let named = webauthn
                 .identify_discoverable_authentication(&answer)
@@ -456,7 +464,7 @@ pub async fn finish_sign_in(
 async fn confirmed(
     portal: &Portal,
     caller: &Caller,
-    account: i64,
+    account: AccountId,
     checked: &Checked,
 ) -> Result<Finished, Error> {
     let Some(session) = caller.session.as_ref().filter(|s| s.account_id == account) else {
@@ -548,7 +556,7 @@ pub async fn check_assertion(
     }))
 }
 
-async fn refused(portal: &Portal, caller: &Caller, account: Option<i64>, why: &str) {
+async fn refused(portal: &Portal, caller: &Caller, account: Option<AccountId>, why: &str) {
     let mut entry = Entry::new(Event::SignedIn, Outcome::Refused)
         .by(Factor::Passkey)
         .detail(format!("factor: {}; {why}", Factor::Passkey.as_str()));

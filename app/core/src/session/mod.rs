@@ -3,6 +3,7 @@
 //! (after the time the session began); the database holds only their SHA-256 (after the same
 //! time), so a leaked table opens no sessions.
 
+use crate::store::AccountId;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ use crate::sign_in::WayIn;
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id_hash: String,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub stage: Stage,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
@@ -137,7 +138,7 @@ impl NewSession {
 pub async fn begin(
     portal: &Portal,
     browser: Browser<'_>,
-    account_id: i64,
+    account_id: AccountId,
     stage: Stage,
 ) -> Result<NewSession, StoreError> {
     // Only a code moves a session up by way of `begin`; a passkey has its own.
@@ -152,7 +153,7 @@ pub async fn begin(
 pub async fn begin_on_remembered_device(
     portal: &Portal,
     browser: Browser<'_>,
-    account_id: i64,
+    account_id: AccountId,
     device_id: i64,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
@@ -176,7 +177,7 @@ pub async fn begin_on_remembered_device(
 pub async fn begin_with_passkey(
     portal: &Portal,
     browser: Browser<'_>,
-    account_id: i64,
+    account_id: AccountId,
     passkey_id: i64,
     passkey: &str,
 ) -> Result<Option<NewSession>, StoreError> {
@@ -203,7 +204,7 @@ pub async fn begin_with_passkey(
 async fn store_new(
     portal: &Portal,
     browser: Browser<'_>,
-    account_id: i64,
+    account_id: AccountId,
     stage: Stage,
     way: Option<WayIn>,
 ) -> Result<NewSession, StoreError> {
@@ -222,7 +223,7 @@ async fn store_new(
 pub async fn begin_without_code(
     portal: &Portal,
     browser: Browser<'_>,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Option<NewSession>, StoreError> {
     let previous = browser.previous;
     let (new, row) = NewSession::prepare(
@@ -245,7 +246,7 @@ impl NewSession {
     fn prepare(
         portal: &Portal,
         browser: Browser<'_>,
-        account_id: i64,
+        account_id: AccountId,
         stage: Stage,
         way: Option<WayIn>,
     ) -> (Self, SessionRow) {
@@ -290,7 +291,7 @@ pub async fn end(portal: &Portal, session: &Session) -> Result<(), StoreError> {
 /// browser left signed in elsewhere (or a thief's) must sign in again. Returns how many ended.
 pub async fn end_others(
     portal: &Portal,
-    account_id: i64,
+    account_id: AccountId,
     keep: Option<&Session>,
 ) -> Result<u64, StoreError> {
     portal

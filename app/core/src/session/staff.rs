@@ -2,6 +2,7 @@
 //! pending stage (staff sign in with password and authenticator code in one step).
 
 use super::{hash_id, new_id};
+use crate::store::StaffId;
 use crate::{
     clock::{Millis, HOUR, SECOND},
     portal::Portal,
@@ -16,7 +17,7 @@ const TOUCH_EVERY: Millis = 15 * SECOND;
 #[derive(Debug, Clone)]
 pub struct StaffSession {
     pub id_hash: String,
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     /// When the staff member signed in: with their password and a second factor.
     pub created_at: Millis,
 }
@@ -46,7 +47,7 @@ pub async fn load(portal: &Portal, cookie: &str) -> Result<Option<StaffSession>,
 /// Starts a staff session (replacing `previous`); returns the cookie's value.
 pub async fn begin(
     portal: &Portal,
-    staff_id: i64,
+    staff_id: StaffId,
     previous: Option<&StaffSession>,
 ) -> Result<String, StoreError> {
     let value = new_id();

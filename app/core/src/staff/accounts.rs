@@ -2,6 +2,7 @@
 //! authenticator app (TOTP, RFC 6238) to sign in, and single-use recovery codes. The secret is
 //! sealed under the server key, bound to its staff member; recovery codes are kept only as HMACs.
 
+use crate::store::StaffId;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
@@ -43,7 +44,7 @@ pub async fn named(portal: &Portal, username: &str) -> Result<Option<StaffMember
 }
 
 /// The staff member with `id`, if they exist and may sign in (enrolled, not disabled).
-pub async fn active(portal: &Portal, id: i64) -> Result<Option<StaffMember>, StoreError> {
+pub async fn active(portal: &Portal, id: StaffId) -> Result<Option<StaffMember>, StoreError> {
     Ok(portal
         .store
         .staff_member(id)
@@ -64,7 +65,7 @@ pub fn login_key(username: &str) -> String {
 pub async fn unlock(
     portal: &Portal,
     caller: &Caller,
-    by: Option<i64>,
+    by: Option<StaffId>,
     username: &str,
 ) -> Result<Option<StaffMember>, StoreError> {
     let Some(member) = named(portal, username).await? else {
@@ -94,12 +95,7 @@ pub async fn add(portal: &Portal, username: &str, role: Role) -> Result<String, 
         .map_err(|problem| StaffError::Invalid(format!("the username: {problem}")))?;
     let id = portal
         .store
-        .insert_staff(
-            username.as_str(),
-            &username.key(),
-            role.as_str(),
-            portal.now(),
-        )
+        .insert_staff(username.as_str(), &username.key(), role, portal.now())
         .await?
         .ok_or_else(|| {
             StaffError::Invalid(format!("{} is already a staff member", username.as_str()))
@@ -109,7 +105,7 @@ pub async fn add(portal: &Portal, username: &str, role: Role) -> Result<String, 
 
 /// A new one-time enrolment link for staff member `id`, valid for a day; earlier ones stop
 /// working. Only the token's hash is stored.
-pub async fn enrolment_link(portal: &Portal, id: i64) -> Result<String, StoreError> {
+pub async fn enrolment_link(portal: &Portal, id: StaffId) -> Result<String, StoreError> {
     let token = new_token();
     portal
         .store
@@ -172,7 +168,7 @@ pub fn new_recovery_codes() -> Vec<String> {
 }
 
 /// What is stored of a recovery code: its HMAC under the server key, for this staff member.
-pub fn recovery_code_mac(portal: &Portal, staff_id: i64, code: &str) -> String {
+pub fn recovery_code_mac(portal: &Portal, staff_id: StaffId, code: &str) -> String {
     let normal: String = code
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -217,20 +213,20 @@ const SEALED_V2: &str = "v2:";
 const PENDING: &str = "portal staff enrolment secret v1";
 
 /// Seals staff member `staff_id`'s authenticator secret for storage.
-pub fn seal_secret(portal: &Portal, staff_id: i64, secret: &[u8]) -> String {
+pub fn seal_secret(portal: &Portal, staff_id: StaffId, secret: &[u8]) -> String {
     let text = Secret::from(secret.to_vec()).to_base32();
     let sealed = portal
         .secret
-        .seal_for(AUTHENTICATOR, &staff_id.to_be_bytes(), &text);
+        .seal_for(AUTHENTICATOR, &staff_id.0.to_be_bytes(), &text);
     format!("{SEALED_V2}{sealed}")
 }
 
 /// Opens staff member `staff_id`'s sealed authenticator secret.
-pub fn open_secret(portal: &Portal, staff_id: i64, sealed: &str) -> Option<Vec<u8>> {
+pub fn open_secret(portal: &Portal, staff_id: StaffId, sealed: &str) -> Option<Vec<u8>> {
     let sealed = sealed.strip_prefix(SEALED_V2)?;
     let text = portal
         .secret
-        .open_for(AUTHENTICATOR, &staff_id.to_be_bytes(), sealed)?;
+        .open_for(AUTHENTICATOR, &staff_id.0.to_be_bytes(), sealed)?;
     from_base32(text)
 }
 
@@ -250,7 +246,7 @@ pub async fn reseal_old_secrets(portal: &Portal) -> Result<usize, StoreError> {
         }
         let Some(secret) = portal.secret.open(&old).and_then(from_base32) else {
             tracing::warn!(
-                staff_id,
+                staff_id = staff_id.0,
                 "a staff authenticator secret doesn't open with this key"
             );
             continue;

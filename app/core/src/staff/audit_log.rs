@@ -1,3 +1,4 @@
+use crate::store::StaffId;
 use std::collections::BTreeMap;
 
 use time::{macros::format_description, Date};
@@ -278,7 +279,7 @@ struct ExportPlace {
 }
 
 impl ExportPlace {
-    async fn take(portal: &Portal, staff_id: i64) -> Result<Self, Error> {
+    async fn take(portal: &Portal, staff_id: StaffId) -> Result<Self, Error> {
         let token = crate::session::new_id();
         let now = portal.now();
         let taken = portal

@@ -12,6 +12,7 @@ pub mod sign_in;
 pub mod support;
 pub mod team;
 
+use crate::store::StaffId;
 use crate::{caller::Caller, clock::Millis, session::staff::StaffSession, store::StaffRow};
 
 pub use crate::store::kinds::Role;
@@ -34,7 +35,7 @@ impl Role {
 /// A staff member as the rules read them. Deliberately not `Debug`: it holds the hash.
 #[derive(Clone)]
 pub struct StaffMember {
-    pub id: i64,
+    pub id: StaffId,
     pub username: String,
     pub role: Role,
     password_hash: Option<String>,

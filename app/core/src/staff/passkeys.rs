@@ -74,7 +74,7 @@ pub async fn start_registration(
         &visit.caller,
         Some(&visit.session.id_hash),
         Purpose::StaffRegister,
-        Some(member.id),
+        Some(Holder::Staff(member.id)),
         &state,
     )
     .await?;
@@ -94,7 +94,9 @@ pub async fn finish_registration(
     // doesn't.
     let taken =
         ceremony::take::<PasskeyRegistration>(portal, caller, Some(&visit.session.id_hash)).await?;
-    if taken.purpose != Purpose::StaffRegister || taken.account_id != Some(visit.member.id) {
+    if taken.purpose != Purpose::StaffRegister
+        || taken.holder != Some(Holder::Staff(visit.member.id))
+    {
         return Err(Error::new(ErrorKind::BadRequest, ceremony::START_AGAIN));
     }
     if !recently_signed_in(portal, visit) {
@@ -185,7 +187,7 @@ pub async fn start_sign_in(
         caller,
         None,
         Purpose::StaffSignIn,
-        member.map(|m| m.id),
+        member.map(|m| Holder::Staff(m.id)),
         &state,
     )
     .await?;
@@ -209,7 +211,7 @@ pub async fn finish_sign_in(
         serde_json::from_str(credential).map_err(|_| passkeys::unreadable_answer())?;
     let refused = || Error::unauthorized(sign_in::WRONG_DETAILS);
     // No staff member: the password was wrong (already audited).
-    let Some(staff_id) = taken.account_id else {
+    let Some(Holder::Staff(staff_id)) = taken.holder else {
         return Err(refused());
     };
     let member = portal

@@ -10,6 +10,7 @@ use crate::{
     staff::StaffVisit,
     staff::{reason, when},
     store::kinds::TextStatus,
+    store::AccountId,
     store::{AccessToTake, AuditLine, PatientSearch},
 };
 
@@ -106,7 +107,7 @@ const PAGE_SIZE: i64 = 20;
 const LAST_PAGE: u32 = 10;
 
 /// A reference to patient `id` for this staff session: the id and its MAC.
-pub fn reference(portal: &Portal, visit: &StaffVisit, id: i64) -> String {
+pub fn reference(portal: &Portal, visit: &StaffVisit, id: AccountId) -> String {
     let mac = portal.secret.code_mac(
         &format!("patient-ref:{}", visit.session.id_hash),
         &id.to_string(),
@@ -115,9 +116,9 @@ pub fn reference(portal: &Portal, visit: &StaffVisit, id: i64) -> String {
 }
 
 /// The patient a reference names, if it was made for this staff session.
-pub fn patient_id(portal: &Portal, visit: &StaffVisit, given: &str) -> Option<i64> {
+pub fn patient_id(portal: &Portal, visit: &StaffVisit, given: &str) -> Option<AccountId> {
     let (id, _) = given.split_once('.')?;
-    let id: i64 = id.parse().ok()?;
+    let id = AccountId(id.parse().ok()?);
     let expected = reference(portal, visit, id);
     // Compared in constant time, like any MAC.
     let same = expected.len() == given.len()

@@ -1,12 +1,13 @@
 //! Patients' accounts.
 
+use super::AccountId;
 use super::{Store, StoreError};
 use crate::clock::Millis;
 
 /// An account as stored. `account::Patient` gives it its meaning.
 #[derive(Debug, Clone)]
 pub struct AccountRow {
-    pub id: i64,
+    pub id: AccountId,
     pub username: String,
     pub password_hash: String,
     pub given_name: String,
@@ -28,7 +29,7 @@ pub struct AccountRow {
 /// The columns as SQL gives them: flags are integers on every engine.
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: i64,
+    id: AccountId,
     username: String,
     password_hash: String,
     given_name: String,
@@ -85,7 +86,10 @@ const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_n
 
 impl Store {
     /// The new account's id, or `None` when the username is taken (whatever its case).
-    pub async fn insert_account(&self, new: NewAccountRow<'_>) -> Result<Option<i64>, StoreError> {
+    pub async fn insert_account(
+        &self,
+        new: NewAccountRow<'_>,
+    ) -> Result<Option<AccountId>, StoreError> {
         let ids = self.insert_accounts(&[new]).await?;
         Ok(ids.into_iter().next().flatten())
     }
@@ -96,11 +100,11 @@ impl Store {
     pub async fn insert_accounts(
         &self,
         rows: &[NewAccountRow<'_>],
-    ) -> Result<Vec<Option<i64>>, StoreError> {
+    ) -> Result<Vec<Option<AccountId>>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let mut ids = Vec::with_capacity(rows.len());
         for new in rows {
-            let id = sqlx::query_scalar::<_, i64>(
+            let id = sqlx::query_scalar::<_, AccountId>(
                 "INSERT INTO accounts (username, username_key, password_hash, given_name, \
                  family_name, date_of_birth, email, mobile, mobile_verified_at, \
                  must_change_password, password_expires_at, first_number_at_login, created_at) \
@@ -137,7 +141,7 @@ impl Store {
         Ok(count > 0)
     }
 
-    pub async fn account(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+    pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, StoreError> {
         let row = sqlx::query_as::<_, Row>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
         ))
@@ -164,7 +168,7 @@ impl Store {
     /// date a one-time password stops working, if it is one.
     pub async fn set_password_hash(
         &self,
-        id: i64,
+        id: AccountId,
         password_hash: &str,
         one_time_until: Option<Millis>,
     ) -> Result<(), StoreError> {
@@ -182,7 +186,7 @@ impl Store {
     }
 
     /// "Save & Get Code": the new number is kept apart; the verified one stays as it is.
-    pub async fn save_pending_mobile(&self, id: i64, mobile: &str) -> Result<(), StoreError> {
+    pub async fn save_pending_mobile(&self, id: AccountId, mobile: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET pending_mobile = $1 WHERE id = $2")
             .bind(mobile)
             .bind(id)
@@ -192,7 +196,7 @@ impl Store {
     }
 
     /// Drops the pending number and any code waiting for it. `false` if there was none.
-    pub async fn cancel_pending_mobile(&self, id: i64) -> Result<bool, StoreError> {
+    pub async fn cancel_pending_mobile(&self, id: AccountId) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let cancelled = sqlx::query(
             "UPDATE accounts SET pending_mobile = NULL WHERE id = $1 AND pending_mobile IS NOT NULL",
@@ -209,7 +213,7 @@ impl Store {
         Ok(cancelled == 1)
     }
 
-    pub async fn update_email(&self, id: i64, email: Option<&str>) -> Result<(), StoreError> {
+    pub async fn update_email(&self, id: AccountId, email: Option<&str>) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET email = $1 WHERE id = $2")
             .bind(email)
             .bind(id)

@@ -3,6 +3,7 @@
 //! columns and that line's hash, under a key derived from the server key (lines written before
 //! the key was used carry a bare SHA-256, and are checked as such up to the keyed ones).
 
+use super::{AccountId, StaffId};
 use hmac::{Hmac, Mac};
 use sha2::{digest::Update, Digest, Sha256};
 
@@ -52,11 +53,11 @@ impl std::fmt::Debug for AuditKey {
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct AuditRow {
     pub at: Millis,
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// The username as typed, where no account is known.
     pub username: Option<String>,
     /// The staff member who acted, if one did.
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<StaffId>,
     pub ip: String,
     pub event: String,
     pub outcome: String,
@@ -466,7 +467,7 @@ impl Store {
         Ok(check)
     }
 
-    pub async fn audit_events(&self, account_id: i64) -> Result<Vec<AuditRow>, StoreError> {
+    pub async fn audit_events(&self, account_id: AccountId) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
             "SELECT at, account_id, username, staff_id, ip, event, outcome, detail, request_id \
              FROM audit_events WHERE account_id = $1 ORDER BY id",
@@ -532,8 +533,8 @@ impl ChainedLine {
         fields.number(Some(self.id));
         fields.number(self.previous);
         fields.number(Some(row.at));
-        fields.number(row.account_id);
-        fields.number(row.staff_id);
+        fields.number(row.account_id.map(|id| id.0));
+        fields.number(row.staff_id.map(|id| id.0));
         fields.text(row.username.as_deref());
         fields.text(Some(&row.ip));
         fields.text(Some(&row.event));
@@ -926,7 +927,7 @@ impl Store {
     pub async fn begin_export(
         &self,
         token: &str,
-        staff_id: i64,
+        staff_id: StaffId,
         most: i64,
         now: Millis,
         lease_until: Millis,

@@ -2,6 +2,7 @@
 //! belongs to the session that asked for it.
 
 use super::kinds::CodePurpose;
+use super::AccountId;
 use super::{
     limit_key,
     limits::LimitReached,
@@ -34,7 +35,7 @@ pub struct ChallengeRow {
     pub session_id_hash: String,
     #[sqlx(try_from = "String")]
     pub purpose: CodePurpose,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub mobile: String,
     pub code_mac: String,
     pub sent_at: Millis,

@@ -1,13 +1,14 @@
 //! Remembered devices: browsers where a patient's next sign-in needs the password only. Kept by
 //! the hash of the token in their cookie.
 
+use super::AccountId;
 use super::{Store, StoreError};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeviceRow {
     pub id: i64,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub token_hash: String,
     pub description: String,
     pub created_at: Millis,
@@ -21,7 +22,7 @@ const COLUMNS: &str =
 impl Store {
     pub async fn remember_device(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         token_hash: &str,
         description: &str,
         now: Millis,
@@ -45,7 +46,7 @@ impl Store {
     /// another account is nobody's here.
     pub async fn remembered_device(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         token_hash: &str,
         now: Millis,
     ) -> Result<Option<DeviceRow>, StoreError> {
@@ -87,7 +88,7 @@ impl Store {
     /// The account's remembered devices, most recently used first.
     pub async fn remembered_devices(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         now: Millis,
     ) -> Result<Vec<DeviceRow>, StoreError> {
         Ok(sqlx::query_as::<_, DeviceRow>(&format!(
@@ -104,7 +105,7 @@ impl Store {
     /// were forgotten (0 or 1).
     pub async fn forget_device(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         token_hash: Option<&str>,
         id: Option<i64>,
     ) -> Result<u64, StoreError> {
@@ -121,7 +122,7 @@ impl Store {
     }
 
     /// Forgets every device of the account. Returns how many were forgotten.
-    pub async fn forget_devices(&self, account_id: i64) -> Result<u64, StoreError> {
+    pub async fn forget_devices(&self, account_id: AccountId) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM remembered_devices WHERE account_id = $1")
                 .bind(account_id)

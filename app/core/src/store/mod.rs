@@ -8,6 +8,7 @@ mod audit;
 mod challenges;
 mod demo;
 mod devices;
+mod ids;
 pub mod kinds;
 mod limits;
 mod operations;
@@ -42,6 +43,7 @@ pub use audit::{
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
+pub use ids::{AccountId, StaffId};
 pub use limits::{LimitReached, LoginGate, LoginRules};
 pub use operations::{BackupError, Connections};
 pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow};
@@ -488,7 +490,7 @@ mod tests {
         let key = crate::store::AuditKey::new([1; 32]);
         let lines: Vec<AuditRow> = (0..3_000)
             .map(|n| AuditRow {
-                account_id: Some(n % 1_000),
+                account_id: Some(AccountId(n % 1_000)),
                 ip: "192.0.2.1".into(),
                 event: "login".into(),
                 outcome: "wrong_password".into(),

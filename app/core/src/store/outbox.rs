@@ -1,5 +1,6 @@
 //! The SMS outbox: messages wait here until a provider has accepted them.
 
+use super::AccountId;
 use super::{Engine, Store, StoreError};
 
 /// The channel that tells every instance's outbox worker a message is waiting (PostgreSQL).
@@ -39,7 +40,7 @@ pub struct DevSms {
 /// A message to put in the outbox.
 pub struct NewSms<'a> {
     /// The patient it is for, if any: support sees a patient's texts.
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     pub to: &'a str,
     pub sealed_body: &'a str,
     pub now: Millis,

@@ -3,21 +3,23 @@
 
 use super::kinds::CeremonyPurpose;
 use super::{is_unique_violation, Store, StoreError};
+use super::{AccountId, StaffId};
 use crate::clock::Millis;
 
 /// Whose passkeys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder {
     /// A patient's account.
-    Patient(i64),
+    Patient(AccountId),
     /// A staff member.
-    Staff(i64),
+    Staff(StaffId),
 }
 
 impl Holder {
+    /// The holder's id as its column keeps it.
     pub fn id(self) -> i64 {
         match self {
-            Holder::Patient(id) | Holder::Staff(id) => id,
+            Holder::Patient(AccountId(id)) | Holder::Staff(StaffId(id)) => id,
         }
     }
 
@@ -60,6 +62,7 @@ pub struct CeremonyRow {
     #[sqlx(try_from = "String")]
     pub purpose: CeremonyPurpose,
     pub session_hash: Option<String>,
+    /// A patient's account or, for a staff purpose, a staff member: `ceremony::Taken` says which.
     pub account_id: Option<i64>,
     pub state: String,
     pub expires_at: Millis,
@@ -91,7 +94,10 @@ impl Store {
     }
 
     /// The patient's account whose passkeys carry this user ID.
-    pub async fn account_of_passkey_user(&self, user_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn account_of_passkey_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<AccountId>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM accounts WHERE passkey_user_id = $1")
                 .bind(user_id)

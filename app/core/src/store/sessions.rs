@@ -1,12 +1,13 @@
 //! Browser sessions, keyed by the hash of their cookie.
 
+use super::AccountId;
 use super::{practice::PRACTICE_SETTINGS_LOCK, Store, StoreError};
 use crate::{clock::Millis, sign_in::Stage};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub id_hash: String,
-    pub account_id: i64,
+    pub account_id: AccountId,
     #[sqlx(try_from = "String")]
     pub stage: Stage,
     pub created_at: Millis,
@@ -187,7 +188,7 @@ impl Store {
     /// many ended.
     pub async fn delete_other_sessions(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         keep: Option<&str>,
     ) -> Result<u64, StoreError> {
         Ok(
@@ -203,7 +204,7 @@ impl Store {
     /// The account's sessions that have not ended by `now`, most recently active first.
     pub async fn sessions_of(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         now: Millis,
     ) -> Result<Vec<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
@@ -220,7 +221,7 @@ impl Store {
     /// Ends one session of the account. `false` if the account has no such session.
     pub async fn delete_session_of(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         id_hash: &str,
     ) -> Result<bool, StoreError> {
         Ok(

@@ -1,12 +1,13 @@
 //! Practice staff: their accounts, enrolment links, recovery codes and sessions.
 
 use super::kinds::Role;
+use super::StaffId;
 use super::{is_unique_violation, Store, StoreError};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StaffRow {
-    pub id: i64,
+    pub id: StaffId,
     pub username: String,
     #[sqlx(try_from = "String")]
     pub role: Role,
@@ -26,7 +27,7 @@ const STAFF_COLUMNS: &str = "id, username, role, password_hash, totp_secret, las
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EnrolmentRow {
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub expires_at: Millis,
     /// The secret shown on the enrolment page, sealed, until the first code proves it.
     pub pending_secret: Option<String>,
@@ -36,7 +37,7 @@ pub struct EnrolmentRow {
 /// What an enrolment sets, once its first authenticator code is right.
 pub struct FinishedEnrolment<'a> {
     pub token_hash: &'a str,
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub password_hash: &'a str,
     /// The pending secret the first code proved, as stored: the link is used up only if it is
     /// still the one pending (another browser may have opened the link since).
@@ -52,7 +53,7 @@ pub struct FinishedEnrolment<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StaffSessionRow {
     pub id_hash: String,
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub created_at: Millis,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
@@ -64,16 +65,16 @@ impl Store {
         &self,
         username: &str,
         username_key: &str,
-        role: &str,
+        role: Role,
         now: Millis,
-    ) -> Result<Option<i64>, StoreError> {
-        let inserted = sqlx::query_scalar::<_, i64>(
+    ) -> Result<Option<StaffId>, StoreError> {
+        let inserted = sqlx::query_scalar::<_, StaffId>(
             "INSERT INTO staff (username, username_key, role, last_totp_step, created_at) \
              VALUES ($1, $2, $3, 0, $4) RETURNING id",
         )
         .bind(username)
         .bind(username_key)
-        .bind(role)
+        .bind(role.as_str())
         .bind(now)
         .fetch_one(&self.writer)
         .await;
@@ -96,7 +97,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn staff_member(&self, id: i64) -> Result<Option<StaffRow>, StoreError> {
+    pub async fn staff_member(&self, id: StaffId) -> Result<Option<StaffRow>, StoreError> {
         Ok(sqlx::query_as::<_, StaffRow>(&format!(
             "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"
         ))
@@ -116,7 +117,7 @@ impl Store {
     /// Disables (`Some(now)`) or enables (`None`) a staff member; a disabled one's sessions end.
     pub async fn set_staff_disabled(
         &self,
-        id: i64,
+        id: StaffId,
         disabled_at: Option<Millis>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
@@ -139,7 +140,7 @@ impl Store {
     /// A new enrolment link for the staff member; earlier unused links stop working.
     pub async fn insert_enrolment(
         &self,
-        staff_id: i64,
+        staff_id: StaffId,
         token_hash: &str,
         expires_at: Millis,
     ) -> Result<(), StoreError> {
@@ -190,8 +191,8 @@ impl Store {
     }
 
     /// Every staff member's sealed authenticator secret, by staff ID.
-    pub async fn staff_totp_secrets(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as::<_, (i64, String)>(
+    pub async fn staff_totp_secrets(&self) -> Result<Vec<(StaffId, String)>, StoreError> {
+        Ok(sqlx::query_as::<_, (StaffId, String)>(
             "SELECT id, totp_secret FROM staff WHERE totp_secret IS NOT NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -201,7 +202,7 @@ impl Store {
     /// Replaces a staff member's sealed authenticator secret, if it is still `old`.
     pub async fn replace_staff_secret(
         &self,
-        staff_id: i64,
+        staff_id: StaffId,
         old: &str,
         new: &str,
     ) -> Result<bool, StoreError> {
@@ -277,7 +278,7 @@ impl Store {
     }
 
     /// Accepts an authenticator step once: `false` if it (or a later one) was used already.
-    pub async fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+    pub async fn use_totp_step(&self, staff_id: StaffId, step: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query(
             "UPDATE staff SET last_totp_step = $1 WHERE id = $2 AND last_totp_step < $1",
         )
@@ -292,7 +293,7 @@ impl Store {
     /// Uses up a recovery code: `false` if it isn't one of theirs, or was used.
     pub async fn use_recovery_code(
         &self,
-        staff_id: i64,
+        staff_id: StaffId,
         code_mac: &str,
         now: Millis,
     ) -> Result<bool, StoreError> {
@@ -309,7 +310,7 @@ impl Store {
             == 1)
     }
 
-    pub async fn recovery_codes_left(&self, staff_id: i64) -> Result<i64, StoreError> {
+    pub async fn recovery_codes_left(&self, staff_id: StaffId) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM staff_recovery_codes WHERE staff_id = $1 AND used_at IS NULL",
         )

@@ -2,6 +2,7 @@
 //! actions that unstick them. Also the admins' audit log.
 
 use super::kinds::TextStatus;
+use super::AccountId;
 use super::{serialize, Engine, Store, StoreError};
 use crate::clock::Millis;
 
@@ -17,7 +18,7 @@ pub enum PatientSearch {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PatientSummaryRow {
-    pub id: i64,
+    pub id: AccountId,
     pub username: String,
     pub given_name: String,
     pub family_name: String,
@@ -242,7 +243,7 @@ impl Store {
     /// The patient's last sign-ins: (when, from where).
     pub async fn recent_sign_ins(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         limit: i64,
     ) -> Result<Vec<(Millis, String)>, StoreError> {
         Ok(sqlx::query_as(
@@ -260,7 +261,7 @@ impl Store {
 
     pub async fn recent_texts(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         limit: i64,
     ) -> Result<Vec<TextRow>, StoreError> {
         Ok(sqlx::query_as::<_, TextRow>(
@@ -303,7 +304,7 @@ impl Store {
 
     /// Support's reset of a lost number: no number on file, verified or pending, and the next
     /// login asks for one as for a new patient. Codes waiting for the old ones are dropped.
-    pub async fn reset_mobile(&self, account_id: i64) -> Result<(), StoreError> {
+    pub async fn reset_mobile(&self, account_id: AccountId) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE accounts SET mobile = NULL, mobile_verified_at = NULL, pending_mobile = NULL, \
@@ -323,7 +324,7 @@ impl Store {
     /// The patient's audit trail, newest first.
     pub async fn audit_trail(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         limit: i64,
     ) -> Result<Vec<AuditLine>, StoreError> {
         Ok(sqlx::query_as::<_, AuditLine>(&format!(
@@ -605,7 +606,7 @@ impl Store {
     /// so it either finishes before these deletes reach the row, or finds the row gone.
     pub async fn take_access(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         what: AccessToTake,
     ) -> Result<AccessTaken, StoreError> {
         let mut tx = self.writer.begin().await?;
