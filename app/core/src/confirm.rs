@@ -6,10 +6,10 @@ use crate::{
     audit::{self, Entry, Event, Outcome},
     caller::Visit,
     error::{Error, ErrorKind, OrInternal},
+    limits::texts::Recipient,
     mobile::Mobile,
     one_time_code::{
         challenge::{self, Purpose},
-        limits::Recipient,
         sending::send_code_to,
     },
     portal::Portal,

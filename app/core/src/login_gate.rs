@@ -8,7 +8,7 @@ use crate::{
     caller::Caller,
     clock::{whole_seconds, Millis, HOUR, SECOND},
     error::{Error, OrInternal},
-    limits::{wait_text, Limit, LimitKind},
+    limits::wait_text,
     portal::{Limits, Portal},
     store::{LoginGate, LoginRules},
 };
@@ -68,7 +68,7 @@ pub async fn gate(portal: &Portal, caller: &Caller, key: &str) -> Result<Passage
     let limits = &portal.settings.limits;
     let now = portal.now();
     let rules = LoginRules {
-        failures_from_ip: failures_from(portal, caller, now),
+        failures_from_ip: crate::limits::sign_ins::failed_logins_from(portal, caller),
         failures_forgotten_after: FAILURES_FORGOTTEN_AFTER,
         delay_for: &|failures| delay_after(limits, failures),
         failures_any_network: limits.login_failures_any_network,
@@ -119,7 +119,7 @@ pub async fn gate(portal: &Portal, caller: &Caller, key: &str) -> Result<Passage
 /// network's failures are checked and counted, and nothing is kept under the typed text.
 pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()>, Error> {
     let now = portal.now();
-    let failures = [failures_from(portal, caller, now)];
+    let failures = [crate::limits::sign_ins::failed_logins_from(portal, caller)];
     let full = portal
         .store
         .count_if_under(&failures, now)
@@ -132,20 +132,6 @@ pub async fn gate_unnamed(portal: &Portal, caller: &Caller) -> Result<Passage<()
             error: failures[0].refusal(full.oldest, now),
         },
     })
-}
-
-/// Failed logins from the caller's network, per hour.
-fn failures_from(portal: &Portal, caller: &Caller, now: Millis) -> Limit {
-    Limit::new(
-        LimitKind::FailedLoginIp,
-        caller.network(portal.settings.ipv6_prefix),
-        HOUR,
-        portal.settings.limits.failed_logins_per_ip_hour,
-        now,
-        |wait| {
-            format!("There have been too many failed logins from your network. Please try again in {wait}.")
-        },
-    )
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! number per day, which codes can't use up, and are never refused for the codes' limits; past
 //! the cap one last text says more changes were made, and email carries the rest. They count
 //! towards the portal's daily budget without ever being refused by it. A text names nothing the
-//! patient (or whoever has their session) typed: no passkey's name.
+//! patient (or whoever has their session) typed: no passkey's name. Every notice's wording is
+//! here, so the texts and emails a patient may get can be read in one place.
 
-use crate::store::AccountId;
 use std::time::Duration;
 
 use crate::{
@@ -14,43 +14,16 @@ use crate::{
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
     clock::{Millis, DAY},
-    limits::{Limit, LimitKind},
+    limits::{texts, LimitKind},
     mail::Email,
     mobile,
     portal::Portal,
     sms::Delivery,
-    store::{CappedNotice, NewSms, NoticeQueued},
+    store::{AccountId, CappedNotice, NewSms, NoticeQueued},
 };
 
 /// How long the outbox keeps trying a notice.
 pub const RETRIES_FOR: Millis = DAY;
-
-/// A number's notices per day: its own cap.
-pub fn cap(portal: &Portal, to: &str) -> Limit {
-    Limit::new(
-        LimitKind::SmsNotice,
-        to,
-        DAY,
-        portal.settings.limits.notices_per_number_day,
-        portal.now(),
-        |_| String::new(),
-    )
-}
-
-/// The portal's daily count of texts that cost it (`PORTAL_LIMIT_SENDS_PER_DAY`): a notice
-/// joins it, and is never refused by it.
-pub fn budget(portal: &Portal) -> Limit {
-    Limit::new(
-        LimitKind::SmsAll,
-        "portal",
-        DAY,
-        portal.settings.limits.sends_per_day,
-        portal.now(),
-        |wait| {
-            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
-        },
-    )
-}
 
 /// The text that goes in place of a notice once its number's cap is reached.
 pub fn last_text(portal: &Portal) -> String {
@@ -111,11 +84,92 @@ pub async fn security_notice(portal: &Portal, caller: &Caller, patient: &Patient
     email(portal, caller, patient, change.subject(), body).await;
 }
 
+/// The text the old (verified) number gets with the code to a new one: sent in the code's own
+/// transaction, so once for each code issued.
+pub fn new_number_added(portal: &Portal, new_ending: &str) -> String {
+    format!(
+        "Your {} patient portal: a new mobile number ending {new_ending} was added to your \
+         account. Your codes still come to this number until the new one is verified. If you \
+         didn't do this, please {}.",
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    )
+}
+
+/// A new number verified in place of `old` (if there was one): the old number is texted that
+/// codes no longer come to it, and the patient is emailed.
+pub async fn number_changed(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    old: Option<&str>,
+    new: &str,
+) {
+    let practice = portal.practice();
+    if let Some(old) = old {
+        let body = format!(
+            "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
+             longer come to this number. If you didn't do this, please {}.",
+            practice.practice_name,
+            mobile::ending(new),
+            contact_the_practice(portal),
+        );
+        text(portal, caller, patient.id, old, &body).await;
+    }
+    let body = format!(
+        "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
+         ending {}.\n\nIf this wasn't you, please {} now.\n",
+        patient.given_name,
+        practice.practice_name,
+        mobile::ending(new),
+        contact_the_practice(portal),
+    );
+    let subject = "Your sign-in mobile number was changed";
+    email(portal, caller, patient, subject, body).await;
+}
+
+/// A first number given after the password at a login (flow 2.2) and verified: emailed, as
+/// whoever has the password chose the second factor.
+pub async fn number_set_at_login(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    number: &str,
+) {
+    let body = format!(
+        "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
+         portal texts your sign-in codes to. It was given after your password at a login.\n\n\
+         If this wasn't you, someone may know your password: please {} now.\n",
+        patient.given_name,
+        mobile::ending(number),
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    );
+    let subject = "Your sign-in mobile number was set";
+    email(portal, caller, patient, subject, body).await;
+}
+
+/// Something support did to the account (`what`, in words): texted to the verified number and
+/// emailed.
+pub async fn support_acted(portal: &Portal, caller: &Caller, patient: &Patient, what: &str) {
+    let body = format!(
+        "Your {} patient portal: {what}. If you didn't ask for this, please {}.",
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    );
+    if let Some(number) = patient.mobile.verified() {
+        text(portal, caller, patient.id, number, &body).await;
+    }
+    let email_body = format!("Hello {},\n\n{body}\n", patient.given_name);
+    let subject = "A change to your patient portal account";
+    email(portal, caller, patient, subject, email_body).await;
+}
+
 /// Texts a notice (no code) to `to`, under the notices' cap, and records how the first attempt
 /// went. A notice that can't go now is retried by the outbox worker for a day.
 pub async fn text(portal: &Portal, caller: &Caller, account_id: AccountId, to: &str, body: &str) {
     let now = portal.now();
-    let (cap, budget) = (cap(portal, to), budget(portal));
+    let (cap, budget) = (texts::notices_to(portal, to), texts::budget(portal));
     let sealed = portal.secret.seal(body);
     let sealed_last = portal.secret.seal(&last_text(portal));
     let queued = portal

@@ -7,9 +7,7 @@ use crate::{
     account::{today, DateOfBirth, Email, PersonName, Username},
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
-    clock::HOUR,
     error::{Error, OrInternal},
-    limits::{Limit, LimitKind},
     mobile::Mobile,
     password::NewPassword,
     portal::Portal,
@@ -125,16 +123,7 @@ pub async fn register_patient(
 /// sign-ups and probing for usernames.
 async fn count_the_attempt(portal: &Portal, caller: &Caller) -> Result<(), Error> {
     let now = portal.now();
-    let attempts = [Limit::new(
-        LimitKind::RegistrationIp,
-        caller.network(portal.settings.ipv6_prefix),
-        HOUR,
-        portal.settings.limits.registrations_per_ip_hour,
-        now,
-        |wait| {
-            format!("Too many accounts have been started from your network. Please try again in {wait}, or contact the practice.")
-        },
-    )];
+    let attempts = [crate::limits::sign_ins::registrations_from(portal, caller)];
     let full = portal
         .store
         .count_if_under(&attempts, now)

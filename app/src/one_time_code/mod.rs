@@ -6,7 +6,7 @@
 mod entry;
 
 #[cfg(feature = "ssr")]
-pub use portal_core::one_time_code::{challenge, limits, new_number, sending};
+pub use portal_core::one_time_code::{challenge, new_number, sending};
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -14,8 +14,8 @@ use crate::{
     caller::Caller,
     clock::whole_seconds,
     error::{Error, ErrorKind, OrInternal},
+    limits::texts::Recipient,
     mobile::{self, Mobile},
-    one_time_code::limits::Recipient,
     portal::{FirstNumberAtLogin, Portal},
     session::{self, NewSession, Session, Stage},
     sign_in::Step,
@@ -173,23 +173,7 @@ async fn first_number_set_at_login(
         crate::devices::Forgotten::NumberChanged,
     )
     .await?;
-    let body = format!(
-        "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
-         portal texts your sign-in codes to. It was given after your password at a login.\n\n\
-         If this wasn't you, someone may know your password: please {} now.\n",
-        patient.given_name,
-        mobile::ending(number),
-        portal.practice().practice_name,
-        contact_the_practice(portal),
-    );
-    crate::notify::email(
-        portal,
-        caller,
-        patient,
-        "Your sign-in mobile number was set",
-        body,
-    )
-    .await;
+    crate::notify::number_set_at_login(portal, caller, patient, number).await;
     Ok(())
 }
 

@@ -7,13 +7,11 @@ use crate::{
     audit::Factor,
     audit::{self, Entry, Event, Outcome},
     caller::Caller,
-    clock::HOUR,
     devices,
     error::{Error, OrInternal},
-    limits::{Limit, LimitKind},
+    limits::texts::Recipient,
     login_gate::{could_be_a_username, gate, gate_unnamed, Counted, Passage},
     mobile::{self, Mobile},
-    one_time_code::limits::Recipient,
     one_time_code::{
         challenge::Purpose,
         sending::{contact_the_practice, send_code_to},
@@ -220,30 +218,8 @@ async fn password_accepted(
     ip_event: i64,
     password: &str,
 ) -> Result<(), Error> {
-    let limits = &portal.settings.limits;
     let now = portal.now();
-    let sign_ins = [
-        Limit::new(
-            LimitKind::LoginAccount,
-            patient.id.to_string(),
-            HOUR,
-            limits.logins_per_account_hour,
-            now,
-            |wait| {
-                format!("You've signed in many times in the last hour. For your security, please wait {wait}, or contact the practice.")
-            },
-        ),
-        Limit::new(
-            LimitKind::LoginIp,
-            caller.network(portal.settings.ipv6_prefix),
-            HOUR,
-            limits.logins_per_ip_hour,
-            now,
-            |wait| {
-                format!("There have been too many logins from your network. Please try again in {wait}.")
-            },
-        ),
-    ];
+    let sign_ins = crate::limits::sign_ins::sign_ins(portal, caller, patient.id);
     let network = caller.network(portal.settings.ipv6_prefix);
     let full = portal
         .store

@@ -196,8 +196,8 @@ async fn issue(
     let sealed_last = portal.secret.seal(&crate::notify::last_text(portal));
     let notice_limits = notice.map(|n| {
         (
-            crate::notify::cap(portal, &n.to),
-            crate::notify::budget(portal),
+            crate::limits::texts::notices_to(portal, &n.to),
+            crate::limits::texts::budget(portal),
         )
     });
     let notice_to_queue = notice

@@ -1,10 +1,9 @@
-//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), the limits
-//! on texts (`limits`), sending (`sending`) and what a code does for a new number
+//! One-time codes: texted to a number, checked when typed. The rules (`challenge`), sending
+//! (`sending`, under `crate::limits::texts`) and what a code does for a new number
 //! (`new_number`); what it does while logging in is `crate::login::code`. The server functions
 //! that serve them, and the code entry the pages share, are in `app`'s `one_time_code`.
 
 pub mod challenge;
-pub mod limits;
 pub mod new_number;
 pub mod sending;
 

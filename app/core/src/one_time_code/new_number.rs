@@ -4,7 +4,7 @@
 
 use super::{
     challenge::{self, ChallengeError, Notice, Purpose},
-    sending::{contact_the_practice, send_code_with_notice, SEND_FAILED},
+    sending::{send_code_with_notice, SEND_FAILED},
     CodeSent, Verified,
 };
 use crate::store::AccountId;
@@ -14,8 +14,8 @@ use crate::{
     caller::Caller,
     devices::{self, Forgotten},
     error::{Error, ErrorKind, OrInternal},
+    limits::texts::{self as limits, Recipient},
     mobile::{self, Mobile},
-    one_time_code::limits::{self, Recipient},
     portal::Portal,
     session::{self, Session},
 };
@@ -49,14 +49,7 @@ pub async fn save_and_send(
     let notice = patient.mobile.verified().map(|old| Notice {
         account_id: patient.id,
         to: old.to_string(),
-        body: format!(
-            "Your {} patient portal: a new mobile number ending {} was added to your account. \
-             Your codes still come to this number until the new one is verified. If you didn't \
-             do this, please {}.",
-            portal.practice().practice_name,
-            mobile.ending(),
-            contact_the_practice(portal),
-        ),
+        body: crate::notify::new_number_added(portal, &mobile.ending()),
     });
     let limits = limits::for_send(
         portal,
@@ -182,45 +175,10 @@ pub async fn verify(
         Forgotten::NumberChanged,
     )
     .await?;
-    tell_of_the_change(portal, caller, patient, old, &number).await;
+    crate::notify::number_changed(portal, caller, patient, old, &number).await;
     Ok(Verified {
         mobile_ending: mobile::ending(&number),
     })
-}
-
-async fn tell_of_the_change(
-    portal: &Portal,
-    caller: &Caller,
-    patient: &Patient,
-    old: Option<&str>,
-    new: &str,
-) {
-    if let Some(old) = old {
-        let body = format!(
-            "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
-             longer come to this number. If you didn't do this, please {}.",
-            portal.practice().practice_name,
-            mobile::ending(new),
-            contact_the_practice(portal),
-        );
-        crate::notify::text(portal, caller, patient.id, old, &body).await;
-    }
-    let body = format!(
-        "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
-         ending {}.\n\nIf this wasn't you, please {} now.\n",
-        patient.given_name,
-        portal.practice().practice_name,
-        mobile::ending(new),
-        contact_the_practice(portal),
-    );
-    crate::notify::email(
-        portal,
-        caller,
-        patient,
-        "Your sign-in mobile number was changed",
-        body,
-    )
-    .await;
 }
 
 /// Drops the pending number; the verified one was never touched.

@@ -15,9 +15,8 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     caller::Caller,
-    clock::{Millis, HOUR, MINUTE},
+    clock::{Millis, MINUTE},
     error::{Error, ErrorKind, OrFault, OrInternal},
-    limits::{Limit, LimitKind},
     portal::Portal,
     session,
     store::{AccountId, CeremonyRow, Holder, StaffId},
@@ -78,16 +77,7 @@ pub async fn begin<S: Serialize>(
 /// hour's worth.
 async fn counted_for_the_network(portal: &Portal, caller: &Caller) -> Result<(), Error> {
     let now = portal.now();
-    let per_network = Limit::new(
-        LimitKind::PasskeyIp,
-        caller.network(portal.settings.ipv6_prefix),
-        HOUR,
-        portal.settings.limits.logins_per_ip_hour,
-        now,
-        |wait| {
-            format!("There have been too many passkey requests from your network. Please try again in {wait}, or use a code sent by text.")
-        },
-    );
+    let per_network = crate::limits::sign_ins::passkey_requests_from(portal, caller);
     match portal
         .store
         .count_if_under(std::slice::from_ref(&per_network), now)

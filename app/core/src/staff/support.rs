@@ -5,7 +5,7 @@ use crate::{
     devices::{self, Forgotten},
     error::{Error, OrInternal},
     mobile,
-    notify::{self, contact_the_practice},
+    notify::{self},
     portal::Portal,
     staff::StaffVisit,
     staff::{reason, when},
@@ -352,7 +352,7 @@ pub async fn act(
         }
         SupportAction::ResetMobile => {
             // Told before the reset, while there is a number to tell.
-            tell_patient(portal, visit, &patient, "the practice reset your sign-in mobile number and removed your passkeys; you'll be asked for a new number at your next login").await;
+            notify::support_acted(portal, &visit.caller, &patient, "the practice reset your sign-in mobile number and removed your passkeys; you'll be asked for a new number at your next login").await;
             store
                 .reset_mobile(patient.id)
                 .await
@@ -446,34 +446,12 @@ pub async fn act(
         .detail(detail);
     audit::record(portal, &visit.caller, entry).await;
     if !notice.is_empty() {
-        tell_patient(portal, visit, &patient, notice).await;
+        notify::support_acted(portal, &visit.caller, &patient, notice).await;
     }
     Ok(ActionDone {
         message: message.to_string(),
         one_time_password: password,
     })
-}
-
-/// Texts the patient's verified number, and emails them, that support did something.
-async fn tell_patient(portal: &Portal, visit: &StaffVisit, patient: &Patient, what: &str) {
-    let practice = portal.practice();
-    let body = format!(
-        "Your {} patient portal: {what}. If you didn't ask for this, please {}.",
-        practice.practice_name,
-        contact_the_practice(portal),
-    );
-    if let Some(number) = patient.mobile.verified() {
-        notify::text(portal, &visit.caller, patient.id, number, &body).await;
-    }
-    let email = format!("Hello {},\n\n{body}\n", patient.given_name);
-    notify::email(
-        portal,
-        &visit.caller,
-        patient,
-        "A change to your patient portal account",
-        email,
-    )
-    .await;
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 
 use super::kinds::CodePurpose;
 use super::AccountId;
+use super::Limit;
 use super::{
     limit_key,
     limits::LimitReached,
     outbox::{CappedNotice, NoticeQueued},
     serialize, Store, StoreError,
 };
-use crate::{clock::Millis, limits::Limit};
+use crate::clock::Millis;
 
 /// What became of a code asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,7 +44,7 @@ pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
 pub use ids::{AccountId, StaffId};
-pub use limits::{LimitReached, LoginGate, LoginRules};
+pub use limits::{wait_text, Limit, LimitKind, LimitReached, LoginGate, LoginRules};
 pub use operations::{BackupError, Connections};
 pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow};
 pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
@@ -404,7 +404,7 @@ async fn serialize(
 }
 
 /// The lock key for a limit's window.
-fn limit_key(limit: &crate::limits::Limit) -> String {
+fn limit_key(limit: &Limit) -> String {
     format!("limit:{}:{}", limit.kind.as_str(), limit.subject)
 }
 

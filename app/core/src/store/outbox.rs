@@ -401,8 +401,8 @@ impl Store {
 pub struct CappedNotice<'a> {
     pub sms: NewSms<'a>,
     pub last_sealed_body: &'a str,
-    pub cap: &'a crate::limits::Limit,
-    pub budget: &'a crate::limits::Limit,
+    pub cap: &'a super::Limit,
+    pub budget: &'a super::Limit,
 }
 
 /// What became of a capped notice.

@@ -2,15 +2,16 @@
 //! profit from) and plain abuse: per account, per number, per client network and per day. They
 //! are checked, and the send counted, in the same transaction that queues the message
 //! (`Store::issue_challenge`), before any provider call. The country allow-list is enforced
-//! earlier, when the number is read.
+//! earlier, when the number is read. Security notices have their own cap per number, and
+//! count towards the daily budget without being refused by it (`crate::notify`).
 
-use crate::store::AccountId;
+use super::{Limit, LimitKind};
 use crate::{
     caller::Caller,
     clock::{DAY, HOUR},
     error::{Error, OrInternal},
-    limits::{Limit, LimitKind},
     portal::Portal,
+    store::AccountId,
 };
 
 /// Which number a code goes to, for the limits.
@@ -66,7 +67,7 @@ pub fn for_send(
                 full,
             ),
             per_network(portal, caller),
-            portal_wide(portal),
+            budget(portal),
         ],
     }
 }
@@ -99,9 +100,31 @@ fn per_network(portal: &Portal, caller: &Caller) -> Limit {
     )
 }
 
-/// The portal's daily budget: texts to numbers not yet verified, and notices.
-fn portal_wide(portal: &Portal) -> Limit {
-    crate::notify::budget(portal)
+/// A number's notices per day: their own cap, which codes can't use up.
+pub fn notices_to(portal: &Portal, to: &str) -> Limit {
+    Limit::new(
+        LimitKind::SmsNotice,
+        to,
+        DAY,
+        portal.settings.limits.notices_per_number_day,
+        portal.now(),
+        |_| String::new(),
+    )
+}
+
+/// The portal's daily count of texts that cost it (`PORTAL_LIMIT_SENDS_PER_DAY`): codes to
+/// numbers not yet verified are refused by it; a notice joins it, and is never refused by it.
+pub fn budget(portal: &Portal) -> Limit {
+    Limit::new(
+        LimitKind::SmsAll,
+        "portal",
+        DAY,
+        portal.settings.limits.sends_per_day,
+        portal.now(),
+        |wait| {
+            format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")
+        },
+    )
 }
 
 /// Refuses with 429 if a limit is already reached, without counting anything: for checks before
