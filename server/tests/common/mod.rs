@@ -47,8 +47,31 @@ impl Reply {
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
+    /// The body as text, without the markers hydration reads, so that what a test looks for
+    /// reads as a person would see it: a build with erased components (as `cargo leptos` builds,
+    /// and CI tests) leaves an empty `<!>` where a view's text may change, and a debug one marks
+    /// where each view begins and ends (`<!--bo-…-->`, `<!--bc-…-->`).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        let body = String::from_utf8_lossy(&self.body);
+        let text = body.replace("<!>", "");
+        let mut kept = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("<!--b") {
+            let marker = &rest[at..];
+            let is_marker = marker.starts_with("<!--bo-") || marker.starts_with("<!--bc-");
+            match (is_marker, marker.find("-->")) {
+                (true, Some(end)) => {
+                    kept.push_str(&rest[..at]);
+                    rest = &marker[end + "-->".len()..];
+                }
+                _ => {
+                    kept.push_str(&rest[..at + "<!--b".len()]);
+                    rest = &marker["<!--b".len()..];
+                }
+            }
+        }
+        kept.push_str(rest);
+        kept
     }
 
     /// The session cookie this reply sets, if any.

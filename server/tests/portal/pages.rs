@@ -264,3 +264,13 @@ async fn a_page_fetched_by_the_islands_router_never_stands_in_for_a_first_visit(
         );
     }
 }
+
+#[test]
+fn a_pages_text_leaves_out_the_markers_hydration_reads_and_nothing_else() {
+    let reply = common::Reply {
+        status: StatusCode::OK,
+        headers: Default::default(),
+        body: b"<!--bo-TypeId(0x1)--><p>a<!--bc-TypeId(0x1)--><!--b--><!--bo-1--><!><!--bc-1--> b</p><!-- note -->".to_vec(),
+    };
+    assert_eq!(reply.text(), "<p>a<!--b--> b</p><!-- note -->");
+}
