@@ -10,6 +10,7 @@ use crate::{
     patient::{
         confirm::ProofWays,
         login::LoggedIn,
+        recovery::OtherWaysIn,
         registration::Registered,
         security::{
             AccountSecurity, ActivityLine, DeviceLine, PasskeyLine, PasskeysPart, SessionLine,
@@ -23,7 +24,8 @@ use crate::{
         passkeys::OwnPasskeys,
         settings::{PracticeSettingsForm, SettingsSaved},
         support::{
-            ActionDone, AuditItem, PatientFile, PatientRow, SearchResults, SupportAction, TextLine,
+            ActionDone, AuditItem, IdentityCheck, PatientFile, PatientRow, SearchResults,
+            SupportAction, TextLine,
         },
         team::StaffListEntry,
         SignedInStaff,
@@ -52,10 +54,10 @@ same_fields!(core::login::password::LoggedIn => LoggedIn { signed_in, code_sent,
 same_fields!(core::registration::Registered => Registered { signed_in, mobile_ending });
 same_fields!(core::login::code::TwoFactorStep => TwoFactorStep {
     mobile_ending, needs_number, number_on_file, code_sent, resend_in_seconds, support_needed,
-    remember_days, has_passkey,
+    choose_password_first, new_phone, remember_days, has_passkey, cant_get_a_code,
 });
 same_fields!(core::confirm::ProofWays => ProofWays {
-    proved, mobile_ending, code_sent, passkey, password, minutes,
+    proved, mobile_ending, code_sent, passkey, password, recovery_code, minutes,
 });
 same_fields!(core::security::PasskeyLine => PasskeyLine { id, name, added, last_used });
 same_fields!(core::security::PasskeysPart => PasskeysPart { unavailable, may_change, default_name }
@@ -67,7 +69,10 @@ same_fields!(core::security::SessionLine => SessionLine {
     reference, description, last_active, this_device, waiting_for_code,
 });
 same_fields!(core::security::ActivityLine => ActivityLine { at, what });
-same_fields!(core::security::AccountSecurity => AccountSecurity { passkeys, remember_days }
+same_fields!(core::recovery::OtherWaysIn => OtherWaysIn { passkey, recovery_code });
+same_fields!(core::security::AccountSecurity => AccountSecurity {
+    passkeys, remember_days, recovery_code_made,
+}
     lists { devices, sessions, activity });
 
 same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
@@ -99,7 +104,7 @@ same_fields!(core::staff::support::AuditItem => AuditItem {
 same_fields!(core::staff::support::PatientFile => PatientFile {
     reference, given_name, family_name, date_of_birth, username, mobile, mobile_verified,
     pending_mobile, has_email, delayed_until, must_change_password, sign_ins,
-    remembered_devices, passkeys,
+    remembered_devices, passkeys, recovery_code_made,
 } lists { texts, audit });
 same_fields!(core::staff::support::ActionDone => ActionDone { message, one_time_password });
 same_fields!(core::staff::audit_log::AuditQuery => AuditQuery { from, to, event, patient, staff });
@@ -125,6 +130,18 @@ impl From<SupportAction> for core::staff::support::SupportAction {
             SupportAction::EndSessions => Core::EndSessions,
             SupportAction::OneTimePassword => Core::OneTimePassword,
             SupportAction::RemovePasskeys => Core::RemovePasskeys,
+        }
+    }
+}
+
+impl From<IdentityCheck> for core::staff::support::IdentityCheck {
+    fn from(check: IdentityCheck) -> Self {
+        use core::staff::support::IdentityCheck as Core;
+        match check {
+            IdentityCheck::CalledBack => Core::CalledBack,
+            IdentityCheck::InPerson => Core::InPerson,
+            IdentityCheck::VideoCall => Core::VideoCall,
+            IdentityCheck::Other => Core::Other,
         }
     }
 }

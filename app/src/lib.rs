@@ -42,6 +42,7 @@ use crate::{
         home::{HomePage, SignedInLayout},
         login::LoginPage,
         profile::{ChangeMobilePage, ProfilePage},
+        recovery::CantGetCodePage,
         registration::RegisterPage,
         security::SecurityPage,
         verification::VerifyPage,
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                     // These wait for the session check before sending anything, so that a
                     // visitor who may not see them gets a real redirect.
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/cant-get-a-code") view=CantGetCodePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>

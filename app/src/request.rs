@@ -225,10 +225,21 @@ pub async fn signed_in(portal: &Portal) -> Result<Visit, PortalError> {
 }
 
 /// The signed-in patient even with a one-time password: for choosing their own.
-pub async fn signed_in_with_any_password(portal: &Portal) -> Result<Visit, PortalError> {
+async fn signed_in_with_any_password(portal: &Portal) -> Result<Visit, PortalError> {
     visit(
         portal,
         |s| s.stage.allows(Step::SignedInPages),
+        SIGN_IN_NEEDED,
+    )
+    .await
+}
+
+/// A session that may replace a one-time password: signed in, or waiting for its code (the
+/// core says when a pending one may).
+pub async fn choosing_password(portal: &Portal) -> Result<Visit, PortalError> {
+    visit(
+        portal,
+        |s| s.stage.allows(Step::ChoosePassword),
         SIGN_IN_NEEDED,
     )
     .await

@@ -10,6 +10,7 @@ import {
   enrolStaff,
   expectAccessible,
   hydrated,
+  logIn,
   openPatient,
   registerAndVerify,
   screenshot,
@@ -128,19 +129,30 @@ test("a patient lost their phone; support resets the number and the patient veri
   const staffPage = await staffContext.newPage();
   await supportMember(staffPage);
   await openPatient(staffPage, username);
-  await act(staffPage, "Reset mobile number", "Lost phone; identity checked by phone");
+  await act(staffPage, "Reset mobile number", "Lost phone");
   await expect(staffPage.getByRole("status").first()).toContainText("The mobile number is reset");
+  // Read out on a call back to a number on the practice's records.
+  const given = (await staffPage.locator(".one-time-password code").textContent())!.trim();
   await screenshot(staffPage, "1-number-reset");
   await staffContext.close();
 
+  // The old password alone no longer gets anywhere.
   await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, username, PASSWORD);
+  await expect(page.getByRole("alert")).toContainText("don't match");
+  await logIn(page, username, given);
+  await expect(page.getByRole("heading", { name: "Choose your password" })).toBeVisible();
+  await hydrated(page);
+  await expectAccessible(page);
+  await screenshot(page, "2-choose-a-password-first");
+  await page.getByLabel("One-time password from the practice").fill(given);
+  await page.getByLabel("Password", { exact: true }).fill("lucys own long phrase");
+  await page.getByLabel("Confirm password").fill("lucys own long phrase");
+  await page.getByRole("button", { name: "Save password" }).click();
   await expect(page.getByRole("heading", { name: "Verify your mobile number" })).toBeVisible();
   await hydrated(page);
   await expectAccessible(page);
-  await screenshot(page, "2-asked-for-a-number");
+  await screenshot(page, "3-asked-for-a-number");
   await page.getByLabel("Mobile number").fill(newMobile.typed);
   await page.getByRole("button", { name: "Get Code" }).click();
   const code = await codeFor(request, newMobile.e164);
@@ -150,7 +162,7 @@ test("a patient lost their phone; support resets the number and the patient veri
   const mobileRow = page.locator(".mobile-status");
   await expect(mobileRow).toContainText(newMobile.typed);
   await expect(mobileRow).toContainText("Verified");
-  await screenshot(page, "3-new-number-verified");
+  await screenshot(page, "4-new-number-verified");
 });
 
 test("an admin sees the last 30 days at a glance: charts drawn on the server, with their numbers", async ({ page, request }) => {

@@ -287,10 +287,17 @@ export async function act(page: Page, action: string, reason: string) {
   await page.getByRole("button", { name: action, exact: true }).click();
   const form = page.locator("form.confirm-action");
   await expect(form.getByRole("heading", { name: action })).toBeVisible();
-  await form.getByLabel("Reason").fill(reason);
+  // The actions that could hand the account over ask how support checked it's the patient.
+  if (action === "Reset mobile number" || action === "Issue one-time password") {
+    const question = form.getByRole("group", { name: "How did you check it's the patient?" });
+    await question.getByLabel("Called back a number on the practice's records").check();
+  }
+  await form.getByLabel("Reason", { exact: true }).fill(reason);
   // The actions that give an account a new start offer to take its passkeys too, ticked.
   if (action === "End all sessions" || action === "Issue one-time password") {
     await expect(form.getByLabel("Also remove passkeys")).toBeChecked();
+  }
+  if (action !== "Unlock") {
     await screenshot(page, `action-${action.toLowerCase().replace(/ /g, "-")}`);
   }
   await expectAccessible(page);

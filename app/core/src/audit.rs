@@ -60,10 +60,16 @@ pub enum Event {
     PasskeyRemoved,
     /// Support removed every passkey of a patient's.
     PasskeysRemovedByPractice,
+    /// A recovery code was made, or made in place of another (the detail says which).
+    RecoveryCodeSaved,
+    /// A recovery code was typed: right (and replaced at once) or refused.
+    RecoveryCodeUsed,
+    /// A recovery by code began: the detail says what it took away.
+    Recovered,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 35] = [
+pub const ALL_EVENTS: [Event; 38] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -99,6 +105,9 @@ pub const ALL_EVENTS: [Event; 35] = [
     Event::PasskeyAdded,
     Event::PasskeyRemoved,
     Event::PasskeysRemovedByPractice,
+    Event::RecoveryCodeSaved,
+    Event::RecoveryCodeUsed,
+    Event::Recovered,
 ];
 
 impl Event {
@@ -139,6 +148,9 @@ impl Event {
             Event::PasskeyAdded => "passkey_added",
             Event::PasskeyRemoved => "passkey_removed",
             Event::PasskeysRemovedByPractice => "passkeys_removed",
+            Event::RecoveryCodeSaved => "recovery_code_saved",
+            Event::RecoveryCodeUsed => "recovery_code_used",
+            Event::Recovered => "recovered",
         }
     }
 }

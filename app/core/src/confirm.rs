@@ -30,6 +30,8 @@ pub struct ProofWays {
     pub passkey: bool,
     /// Neither a verified number nor a passkey: the password stands in.
     pub password: bool,
+    /// A saved recovery code can be used here (and is replaced once used).
+    pub recovery_code: bool,
     pub minutes: i64,
 }
 
@@ -64,6 +66,12 @@ pub async fn ways(portal: &Portal, visit: &Visit) -> Result<ProofWays, Error> {
         code_sent,
         passkey: passkeys && crate::passkeys::unavailable(portal).is_none(),
         password: number.is_none() && !passkeys,
+        recovery_code: portal
+            .store
+            .recovery_code(visit.patient.id)
+            .await
+            .or_internal("reading a recovery code")?
+            .is_some(),
         minutes: portal.practice().recent_proof_minutes,
     })
 }

@@ -121,6 +121,8 @@ pub enum Forgotten {
     ByThePractice,
     /// "Forget all devices".
     ByThePatient,
+    /// A recovery code began a recovery (a lost phone).
+    Recovery,
 }
 
 impl Forgotten {
@@ -130,6 +132,7 @@ impl Forgotten {
             Forgotten::NumberChanged => "the verified number changed",
             Forgotten::ByThePractice => "by the practice",
             Forgotten::ByThePatient => "by the patient",
+            Forgotten::Recovery => "a recovery code was used",
         }
     }
 }

@@ -40,6 +40,16 @@ pub async fn choose_password(
             "Your password is already your own.",
         ));
     }
+    // Before the second factor only after support's reset, where the new number comes after
+    // the password: otherwise the code to the verified number comes first.
+    let before_the_code = crate::login::code::code_goes_to(portal, &visit.session, account)
+        == crate::login::code::CodeGoesTo::OwnPasswordFirst;
+    if visit.session.stage.is_pending() && !before_the_code {
+        return Err(Error::new(
+            crate::error::ErrorKind::Forbidden,
+            "Please finish signing in first.",
+        ));
+    }
     if one_time_password.is_empty() {
         return Err(Error::field(
             "one_time_password",

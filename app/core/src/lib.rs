@@ -26,6 +26,7 @@ pub mod password;
 pub mod portal;
 pub mod profile;
 pub mod proof;
+pub mod recovery;
 pub mod registration;
 pub mod secret;
 pub mod security;

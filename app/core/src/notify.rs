@@ -41,6 +41,13 @@ pub enum Change {
     PasskeyRemoved,
     /// A password of their own replaced the practice's one-time password.
     PasswordChosen,
+    RecoveryCodeMade,
+    /// A new recovery code in place of the one before.
+    RecoveryCodeReplaced,
+    /// A recovery code began a recovery (a lost phone); a new one replaced it.
+    Recovered,
+    /// A recovery code confirmed it's the patient; a new one replaced it.
+    RecoveryCodeUsed,
 }
 
 impl Change {
@@ -50,6 +57,10 @@ impl Change {
             Change::PasskeyAdded => "a passkey was added to your account",
             Change::PasskeyRemoved => "a passkey was removed from your account",
             Change::PasswordChosen => "a new password was chosen for your account",
+            Change::RecoveryCodeMade => "a recovery code was made for your account",
+            Change::RecoveryCodeReplaced => "a new recovery code replaced your old one",
+            Change::Recovered => "your recovery code was used to set up a new phone",
+            Change::RecoveryCodeUsed => "your recovery code was used to confirm it's you",
         }
     }
 
@@ -58,6 +69,10 @@ impl Change {
             Change::PasskeyAdded => "A passkey was added",
             Change::PasskeyRemoved => "A passkey was removed",
             Change::PasswordChosen => "Your password was changed",
+            Change::RecoveryCodeMade => "A recovery code was made",
+            Change::RecoveryCodeReplaced => "Your recovery code was replaced",
+            Change::Recovered => "Your recovery code was used",
+            Change::RecoveryCodeUsed => "Your recovery code was used",
         }
     }
 }

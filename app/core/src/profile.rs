@@ -17,6 +17,17 @@ pub async fn change_email(
     typed: &str,
 ) -> Result<Option<String>, Error> {
     crate::proof::required(portal, visit)?;
+    // The address the notices go to stays put for a day after a recovery by code: whoever used
+    // a stolen code can't silence them.
+    if let Some(until) = crate::recovery::held_until(portal, &visit.patient).await? {
+        return Err(Error::new(
+            crate::error::ErrorKind::Forbidden,
+            format!(
+                "For your security, your email address can't change until {}: a recovery code was used on your account less than 24 hours ago.",
+                crate::clock::for_people(until)
+            ),
+        ));
+    }
     let email =
         Email::parse_optional(Some(typed)).map_err(|message| Error::field("email", message))?;
     let email = email.as_ref().map(|e| e.as_str().to_string());

@@ -68,6 +68,8 @@ pub struct AccountSecurity {
     pub devices: Vec<DeviceLine>,
     pub sessions: Vec<SessionLine>,
     pub activity: Vec<ActivityLine>,
+    /// When the recovery code was made, if there is one.
+    pub recovery_code_made: Option<String>,
 }
 
 /// How many lines "Recent activity" shows.
@@ -133,7 +135,11 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
         may_change: crate::proof::recently_proved(portal, visit),
         default_name: crate::passkeys::default_name(&visit.caller),
     };
+    let recovery_code_made = crate::recovery::made_at(portal, &visit.patient)
+        .await?
+        .map(for_people);
     Ok(AccountSecurity {
+        recovery_code_made,
         passkeys,
         remember_days: portal
             .practice()
@@ -152,7 +158,7 @@ fn refused_sign_in(line: &AuditLine) -> bool {
         (
             "login",
             "wrong_password" | "delayed" | "limited" | "expired"
-        ) | ("code_verified", "refused")
+        ) | ("code_verified" | "recovery_code_used", "refused")
     )
 }
 
@@ -209,6 +215,11 @@ fn described(line: &AuditLine) -> Option<String> {
         ("mobile_reset", _) => "The practice reset your sign-in mobile number.".into(),
         ("all_sessions_ended", _) => "The practice signed you out everywhere.".into(),
         ("one_time_password_issued", _) => "The practice gave you a one-time password.".into(),
+        ("recovery_code_saved", _) => "A new recovery code was made.".into(),
+        ("recovered", _) => {
+            "A recovery code was used to set up a new phone, and you were signed out everywhere."
+                .into()
+        }
         _ => return None,
     };
     Some(text)

@@ -28,6 +28,9 @@ pub struct Profile {
     pub idle_timeout_seconds: u64,
     /// This session proved it's the patient recently enough to change their number or email.
     pub recently_proved: bool,
+    /// "Make signing in easier": signed in by code, with no passkey and no recovery code, and
+    /// not put off with "Not now".
+    pub nudge: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -53,6 +56,7 @@ impl Profile {
             pending_mobile_ending: patient.pending_mobile.as_deref().map(crate::mobile::ending),
             idle_timeout_seconds: settings.session_idle_seconds as u64,
             recently_proved: false,
+            nudge: false,
         }
     }
 }

@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::PortalError,
     passkeys::PasskeyButton,
-    ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
+    patient::recovery::ConfirmWithRecoveryCode,
+    ui::{
+        enhance::PageContext, plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage,
+    },
 };
 
 /// What a proof is for, and where the patient goes once it is given.
@@ -27,6 +30,8 @@ pub enum ProofFor {
     Email,
     /// Passkeys, on "Sign-in and security".
     Security,
+    /// A new recovery code, on "Sign-in and security".
+    RecoveryCode,
 }
 
 impl ProofFor {
@@ -34,6 +39,7 @@ impl ProofFor {
         match text {
             "number" => ProofFor::Number,
             "email" => ProofFor::Email,
+            "recovery_code" => ProofFor::RecoveryCode,
             _ => ProofFor::Security,
         }
     }
@@ -43,6 +49,7 @@ impl ProofFor {
             ProofFor::Number => "number",
             ProofFor::Email => "email",
             ProofFor::Security => "security",
+            ProofFor::RecoveryCode => "recovery_code",
         }
     }
 
@@ -52,6 +59,7 @@ impl ProofFor {
             ProofFor::Number => "/profile/mobile?new",
             ProofFor::Email => "/profile?confirmed",
             ProofFor::Security => "/security?confirmed",
+            ProofFor::RecoveryCode => "/security?confirmed#recovery-code",
         }
     }
 
@@ -65,6 +73,7 @@ impl ProofFor {
             ProofFor::Number => "change your mobile number",
             ProofFor::Email => "change your email address",
             ProofFor::Security => "add or remove a passkey",
+            ProofFor::RecoveryCode => "make a recovery code",
         }
     }
 }
@@ -82,6 +91,8 @@ pub struct ProofWays {
     pub passkey: bool,
     /// Neither a verified number nor a passkey: the password stands in.
     pub password: bool,
+    /// A saved recovery code can be used here (and is replaced once used).
+    pub recovery_code: bool,
     pub minutes: i64,
 }
 
@@ -146,15 +157,24 @@ pub fn ConfirmPage() -> impl IntoView {
     let query = use_query_map();
     let purpose = ProofFor::parse(&query.read_untracked().get("for").unwrap_or_default());
     let sent = query.read_untracked().get("sent").is_some();
+    // A recovery code just used in a plain post: its replacement, shown once, then onward.
+    let handed = StoredValue::new(crate::patient::recovery::handed_over());
     view! {
         <Title text="Confirm it's you"/>
         <section class="card">
             <h1>"Confirm it's you"</h1>
             // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
             {move || Suspend::new(async move {
-                match ways.await {
-                    Ok(ways) => view! { <Ways ways purpose sent/> }.into_any(),
-                    Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
+                match (ways.await, handed.get_value()) {
+                    (Ok(_), Some(new_code)) => {
+                        view! {
+                            <p>"Thank you: that's you. Your recovery code is now used up, so here is a new one in its place."</p>
+                            <crate::patient::recovery::HandedOverCode new_code done_href=purpose.then().to_string() page=PageContext::here()/>
+                        }
+                            .into_any()
+                    }
+                    (Ok(ways), None) => view! { <Ways ways purpose sent/> }.into_any(),
+                    (Err(error), _) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
                 }
             })}
         </section>
@@ -240,12 +260,19 @@ fn Ways(ways: ProofWays, purpose: ProofFor, sent: bool) -> impl IntoView {
             </form>
         }
     });
+    let recovery_code = ways.recovery_code.then(|| {
+        view! {
+            <h2>"Use a recovery code"</h2>
+            <ConfirmWithRecoveryCode purpose page=PageContext::here()/>
+        }
+    });
     view! {
         <FormMessage error=Signal::derive(move || general.clone())/>
         <StatusMessage message=Signal::derive(move || sent_notice.clone())/>
         {code}
         {passkey}
         {password}
+        {recovery_code}
         <p class="aside"><a href="/">"Not now"</a></p>
     }
     .into_any()

@@ -24,7 +24,7 @@ pub async fn choose_password(
     #[server(default)] confirm_password: Option<String>,
 ) -> Result<PasswordChosen, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::signed_in_with_any_password(&portal).await?;
+    let visit = crate::request::choosing_password(&portal).await?;
     portal_core::existing_patients::choose_password(
         &portal,
         &visit,
@@ -33,7 +33,8 @@ pub async fn choose_password(
         confirm_password.as_deref(),
     )
     .await?;
-    leptos_axum::redirect("/");
+    // Signed in: the portal itself; after support's reset: the new number.
+    leptos_axum::redirect(visit.session.stage.page());
     Ok(PasswordChosen {})
 }
 
@@ -42,9 +43,9 @@ pub fn ChoosePasswordPage() -> impl IntoView {
     let choose = ServerAction::<ChoosePassword>::new();
     let error = Signal::derive(move || choose.value().get().and_then(Result::err));
     // Once chosen, the signed-in pages reload the patient and show the portal itself.
-    let profile = expect_context::<crate::patient::ProfileResource>();
+    let profile = use_context::<crate::patient::ProfileResource>();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = choose.value().get() {
+        if let (Some(Ok(_)), Some(profile)) = (choose.value().get(), profile) {
             profile.refetch();
         }
     });

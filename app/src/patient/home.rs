@@ -176,6 +176,9 @@ pub fn HomePage() -> impl IntoView {
                 </dl>
             })}
         </section>
+        {move || patient().is_some_and(|p| p.nudge).then(|| view! {
+            <crate::patient::recovery::MakeSigningInEasier/>
+        })}
         // A new number saved but never verified: finish it, change it or cancel it.
         {move || patient().and_then(|p| p.pending_mobile_display).map(|pending| view! {
             <PendingNumber pending/>

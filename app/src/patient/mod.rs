@@ -7,6 +7,7 @@ pub mod existing_patients;
 pub mod home;
 pub mod login;
 pub mod profile;
+pub mod recovery;
 pub mod registration;
 pub mod security;
 pub mod verification;
@@ -21,6 +22,7 @@ pub async fn me() -> Result<Profile, PortalError> {
     let visit = crate::request::signed_in(&portal).await?;
     Ok(Profile {
         recently_proved: crate::proof::recently_proved(&portal, &visit),
+        nudge: portal_core::recovery::nudged(&portal, &visit).await?,
         ..Profile::of(&visit.patient, &portal.settings)
     })
 }

@@ -11,8 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::PortalError,
     passkeys::PasskeyButton,
-    patient::confirm::{ConfirmFirst, ProofFor},
-    ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
+    patient::{
+        confirm::{ConfirmFirst, ProofFor},
+        recovery::{HandedOverCode, SaveRecoveryCode},
+    },
+    ui::{
+        enhance::PageContext, plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage,
+    },
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +75,8 @@ pub struct AccountSecurity {
     pub devices: Vec<DeviceLine>,
     pub sessions: Vec<SessionLine>,
     pub activity: Vec<ActivityLine>,
+    /// When the recovery code was made, if there is one.
+    pub recovery_code_made: Option<String>,
 }
 
 /// What the page says after an action, named in its address.
@@ -118,7 +125,7 @@ impl Notice {
             Notice::PasskeyRenamed => "The passkey is renamed.",
             Notice::PasskeyRemoved => "The passkey is removed. It can't sign you in any more.",
             Notice::Confirmed => {
-                "Thank you for confirming it's you. You can add and remove passkeys now."
+                "Thank you for confirming it's you. You can add and remove passkeys, and make a recovery code, now."
             }
             Notice::DeviceForgotten => {
                 "The device is forgotten. Signing in there will ask for a code again."
@@ -228,10 +235,34 @@ pub fn SecurityPage() -> impl IntoView {
 #[component]
 fn Overview(overview: AccountSecurity) -> impl IntoView {
     view! {
+        <RecoveryCode made=overview.recovery_code_made may_change=overview.passkeys.may_change/>
         <Passkeys part=overview.passkeys/>
         <Devices days=overview.remember_days devices=overview.devices/>
         <Sessions sessions=overview.sessions/>
         <Activity lines=overview.activity/>
+    }
+}
+
+/// "Recovery code": whether there is one and when it was made, and a new one after a recent
+/// proof.
+#[component]
+fn RecoveryCode(made: Option<String>, may_change: bool) -> impl IntoView {
+    let has_one = made.is_some();
+    view! {
+        <section class="card" id="recovery-code" aria-labelledby="recovery-code-title">
+            <h2 id="recovery-code-title">"Recovery code"</h2>
+            <p>{match made {
+                Some(made) => format!("You saved a recovery code on {made}. With your password, it lets you sign in if you lose your phone."),
+                None => "You haven't saved a recovery code. With your password, one lets you sign in if you lose your phone, without calling the practice.".to_string(),
+            }}</p>
+            {match (crate::patient::recovery::handed_over(), may_change) {
+                (Some(new_code), _) => view! {
+                    <HandedOverCode new_code done_href="/security#recovery-code".to_string() page=PageContext::here()/>
+                }.into_any(),
+                (None, true) => view! { <SaveRecoveryCode has_one page=PageContext::here()/> }.into_any(),
+                (None, false) => view! { <ConfirmFirst purpose=ProofFor::RecoveryCode/> }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -26,10 +26,16 @@ pub struct TwoFactorStep {
     pub resend_in_seconds: u64,
     /// Only the practice can set this patient's number up: the page shows its contact.
     pub support_needed: bool,
+    /// After support's reset: the patient chooses their own password before a new number.
+    pub choose_password_first: bool,
+    /// A recovery session: a new phone to set up ("Save & Get Code").
+    pub new_phone: bool,
     /// For how many days a patient may skip the code on this device (0: not offered).
     pub remember_days: i64,
     /// The patient has a passkey, which may take the code's place.
     pub has_passkey: bool,
+    /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
+    pub cant_get_a_code: bool,
 }
 
 #[server(prefix = "/api", endpoint = "code_step")]
@@ -43,21 +49,37 @@ pub async fn code_step() -> Result<TwoFactorStep, PortalError> {
 #[component]
 pub fn VerifyPage() -> impl IntoView {
     let step = Resource::new_blocking(|| (), |_| code_step());
+    // A recovery code just used in a plain post: its replacement is shown first, once.
+    let handed = StoredValue::new(crate::patient::recovery::handed_over());
     view! {
         // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
         {move || Suspend::new(async move {
-            match step.await {
-                Ok(step) if step.support_needed => view! { <SupportNeeded/> }.into_any(),
-                Ok(step) => {
+            match (step.await, handed.get_value()) {
+                (Ok(step), _) if step.support_needed => view! { <SupportNeeded/> }.into_any(),
+                (Ok(step), Some(new_code)) if step.new_phone => {
+                    view! {
+                        <Title text="Save your new recovery code"/>
+                        <section class="card">
+                            <h1>"Save your new recovery code"</h1>
+                            <p class="lead">"Your recovery code was right. It's now used up, so here is a new one in its place. Save it, then set up your new phone."</p>
+                            <crate::patient::recovery::HandedOverCode new_code done_href="/verify".to_string() page=PageContext::here()/>
+                        </section>
+                    }
+                        .into_any()
+                }
+                (Ok(step), _) if step.choose_password_first => {
+                    view! { <crate::patient::existing_patients::ChoosePasswordPage/> }.into_any()
+                }
+                (Ok(step), _) => {
                     // The title stays outside the island: the head belongs to the page.
-                    let title = step_title(step.needs_number);
+                    let title = step_title(&step);
                     view! {
                         <Title text=title/>
                         <TwoFactorStepView step page=PageContext::here()/>
                     }
                         .into_any()
                 }
-                Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
+                (Err(error), _) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
             }
         })}
     }
@@ -80,11 +102,11 @@ fn SupportNeeded() -> impl IntoView {
     }
 }
 
-fn step_title(needs_number: bool) -> &'static str {
-    if needs_number {
-        "Verify your mobile number"
-    } else {
-        "Check your phone"
+fn step_title(step: &TwoFactorStep) -> &'static str {
+    match (step.new_phone, step.needs_number) {
+        (true, _) => "Set up your new phone",
+        (false, true) => "Verify your mobile number",
+        (false, false) => "Check your phone",
     }
 }
 
@@ -109,6 +131,7 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
 
     let send_error = Signal::derive(move || send.value().get().and_then(Result::err));
     let needs_number = step.needs_number;
+    let new_phone = step.new_phone;
     // A send that failed but is being retried may still arrive.
     let still_trying = Signal::derive(move || {
         send_error
@@ -121,25 +144,35 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
             format!("We're still trying to text a code to your mobile ending {ending}. If it arrives, enter it below.")
         } else if code_sent.get() {
             format!("We sent a code to your mobile ending {ending}. It can take a few seconds to arrive.")
+        } else if new_phone {
+            "Enter the number of your new mobile phone, then click Save & Get Code.".to_string()
         } else if needs_number {
             "Enter the mobile number we should text your code to, then click Get Code.".to_string()
         } else {
             format!("Click Send Code and we'll text a code to your mobile ending {ending}.")
         })
     });
-    let title = step_title(needs_number);
+    let title = step_title(&step);
     let number_on_file = step.number_on_file;
 
     view! {
         <section class="card">
             <h1>{title}</h1>
             <p class="lead">
-                "To keep your health records safe, we text a 6-digit code to your mobile each time you sign in."
+                {if new_phone {
+                    "Your recovery code was right. Now we text a 6-digit code to your new phone, to make sure it's yours. Until then, you can't do anything else here."
+                } else {
+                    "To keep your health records safe, we text a 6-digit code to your mobile each time you sign in."
+                }}
             </p>
             <StatusMessage message=status/>
             <SendCodeForm
                 send=send
-                label=if needs_number { "Get Code" } else { "Send Code" }
+                label=match (new_phone, needs_number) {
+                    (true, _) => "Save & Get Code",
+                    (false, true) => "Get Code",
+                    (false, false) => "Send Code",
+                }
                 class=if step.code_sent { "secondary" } else { "primary" }
                 countdown=countdown
             >
@@ -161,6 +194,9 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
                 <div class="or-passkey">
                     <PasskeyButton action="sign-in" label="Use a passkey instead"/>
                 </div>
+            })}
+            {step.cant_get_a_code.then(|| view! {
+                <p class="aside"><a href="/cant-get-a-code">"Can't get a code?"</a></p>
             })}
         </section>
     }

@@ -79,6 +79,8 @@ pub struct PatientFile {
     pub remembered_devices: Vec<(String, String)>,
     /// Passkeys: name, and when each was added.
     pub passkeys: Vec<(String, String)>,
+    /// When the patient's recovery code was made, if they saved one.
+    pub recovery_code_made: Option<String>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -89,7 +91,7 @@ pub struct PatientFile {
 pub enum SupportAction {
     /// Clear the login delays.
     Unlock,
-    /// No verified number any more: the next login asks for one (a lost phone).
+    /// A lost phone: no verified number, and a one-time password read out on a call back.
     ResetMobile,
     EndSessions,
     /// For a forgotten password: read out by phone, replaced at the next sign-in.
@@ -131,11 +133,19 @@ impl SupportAction {
     fn explanation(self) -> &'static str {
         match self {
             SupportAction::Unlock => "Clears the login delays, so the patient can try their password again now.",
-            SupportAction::ResetMobile => "Removes the patient's mobile numbers and passkeys, forgets their remembered devices and signs them out everywhere. At their next login they give a new number and verify it with a code. Only do this once you're sure you're talking to the patient.",
+            SupportAction::ResetMobile => "For a lost phone. Removes the patient's mobile numbers and passkeys, forgets their remembered devices, signs them out everywhere, and replaces their password with a one-time password for you to read out on a call back. At their next login they need it, then choose their own password and give a new number.",
             SupportAction::EndSessions => "Signs the patient out everywhere, and forgets their remembered devices.",
             SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
             SupportAction::RemovePasskeys => "Removes every passkey on the patient's account, for a lost or stolen phone or computer, and signs them out everywhere. They sign in with their password and a code, and may add a passkey again.",
         }
+    }
+
+    /// Whether the form asks "How did you check it's the patient?".
+    pub fn asks_how_identity_was_checked(self) -> bool {
+        matches!(
+            self,
+            SupportAction::ResetMobile | SupportAction::OneTimePassword
+        )
     }
 
     /// Whether the form offers "Also remove passkeys" (ticked).
@@ -144,6 +154,44 @@ impl SupportAction {
             self,
             SupportAction::EndSessions | SupportAction::OneTimePassword
         )
+    }
+}
+
+/// How support checked it's the patient, before an action that could hand the account over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityCheck {
+    CalledBack,
+    InPerson,
+    VideoCall,
+    Other,
+}
+
+impl IdentityCheck {
+    pub const ALL: [IdentityCheck; 4] = [
+        IdentityCheck::CalledBack,
+        IdentityCheck::InPerson,
+        IdentityCheck::VideoCall,
+        IdentityCheck::Other,
+    ];
+
+    /// As a form sends it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityCheck::CalledBack => "called_back",
+            IdentityCheck::InPerson => "in_person",
+            IdentityCheck::VideoCall => "video_call",
+            IdentityCheck::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IdentityCheck::CalledBack => "Called back a number on the practice's records",
+            IdentityCheck::InPerson => "Met in person with photo ID",
+            IdentityCheck::VideoCall => "Video call with photo ID",
+            IdentityCheck::Other => "Other (say how in the reason)",
+        }
     }
 }
 
@@ -197,6 +245,9 @@ pub async fn act_on_patient(
     #[server(default)]
     also_remove_passkeys: Option<String>,
     #[server(default)] passkeys_choice: Option<String>,
+    /// "How did you check it's the patient?", for the actions that ask.
+    #[server(default)]
+    identity_check: Option<IdentityCheck>,
 ) -> Result<ActionDone, PortalError> {
     let portal = crate::request::portal()?;
     let visit = crate::request::staff(&portal, super::Role::Support).await?;
@@ -208,6 +259,7 @@ pub async fn act_on_patient(
         action.into(),
         &reason,
         remove_passkeys,
+        identity_check.map(Into::into),
     );
     Ok(done.await?.into())
 }
@@ -376,6 +428,10 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
                 <div><dt>"Mobile"</dt><dd>{mobile}</dd></div>
                 <div><dt>"New mobile waiting to be verified"</dt><dd>{record.pending_mobile.clone().unwrap_or_else(|| "none".into())}</dd></div>
                 <div><dt>"Email"</dt><dd>{if record.has_email { "on file" } else { "none" }}</dd></div>
+                <div><dt>"Recovery code"</dt><dd>{match record.recovery_code_made.clone() {
+                    Some(made) => format!("saved, made {made}"),
+                    None => "none".to_string(),
+                }}</dd></div>
                 <div><dt>"Sign-in state"</dt><dd class="sign-in-state">{state}
                     {record.must_change_password.then_some(" · must choose a new password")}</dd></div>
             </dl>
@@ -495,6 +551,7 @@ fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView 
                         <FormMessage error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
                         <input type="hidden" name="patient" value=reference/>
                         <input type="hidden" name="action" value=action.as_str()/>
+                        {action.asks_how_identity_was_checked().then(|| view! { <IdentityQuestion error/> })}
                         <Field name="reason" label="Reason" hint="Why, in a few words: it goes into the audit log." error=field_error(error, "reason")/>
                         {action.offers_passkey_removal().then(|| view! {
                             <input type="hidden" name="passkeys_choice" value="asked"/>
@@ -511,5 +568,33 @@ fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView 
                 }
             })}
         </section>
+    }
+}
+
+/// "How did you check it's the patient?": one choice, kept in the audit beside the reason.
+#[component]
+fn IdentityQuestion(error: Signal<Option<PortalError>>) -> impl IntoView {
+    let problem = field_error(error, "identity_check");
+    view! {
+        <fieldset
+            class="field choices"
+            class:invalid=move || problem.get().is_some()
+            aria-describedby="identity_check-hint identity_check-error"
+        >
+            <legend>"How did you check it's the patient?"</legend>
+            <p class="hint" id="identity_check-hint">
+                "Never a number or email address given during the call: call back one on the practice's records."
+            </p>
+            {IdentityCheck::ALL.into_iter().map(|check| {
+                let id = format!("identity-{}", check.as_str());
+                view! {
+                    <div class="choice">
+                        <input type="radio" id=id.clone() name="identity_check" value=check.as_str()/>
+                        <label for=id>{check.label()}</label>
+                    </div>
+                }
+            }).collect_view()}
+            <p class="field-error" id="identity_check-error" aria-live="polite">{move || problem.get()}</p>
+        </fieldset>
     }
 }

@@ -505,6 +505,17 @@ impl TestPortal {
         browser
     }
 
+    /// A registered patient signed in again, with their password and a code, in a new browser.
+    pub async fn signed_in_patient_again(&self, username: &str) -> Browser<'_> {
+        let mut browser = self.browser();
+        let login = browser.log_in(username).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+        let code = self.last_code().await;
+        let reply = browser.post("/api/verify_code", &[("code", &code)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        browser
+    }
+
     /// A patient with a verified number who has signed in once and logged out.
     pub async fn verified_patient(&self, username: &str) {
         let mut browser = self.signed_in_patient(username).await;

@@ -312,6 +312,7 @@ async fn the_practices_actions_forget_every_device() {
                     ("patient", &reference),
                     ("action", action),
                     ("reason", "patient asked"),
+                    ("identity_check", "called_back"),
                 ],
             )
             .await;
@@ -352,6 +353,7 @@ async fn choosing_a_new_password_forgets_every_device() {
                 ("patient", &reference),
                 ("action", "one_time_password"),
                 ("reason", "forgot it"),
+                ("identity_check", "in_person"),
             ],
         )
         .await;

@@ -16,6 +16,7 @@ mod pages;
 mod passkeys;
 mod plain_forms;
 mod profile_flow;
+mod recovery;
 mod registration_flow;
 mod scale;
 mod shutdown;

@@ -7,12 +7,14 @@ use axum::http::StatusCode;
 use common::TestPortal;
 
 /// Each page, and what each visitor gets: a page (200), a redirect (302) or "not found" (404).
-const PAGES: [(&str, [u16; 3]); 10] = [
+const PAGES: [(&str, [u16; 3]); 11] = [
     // page             anonymous, pending, signed in
     ("/", [302, 302, 200]),
     ("/login", [200, 200, 200]),
     ("/register", [200, 200, 200]),
     ("/verify", [302, 200, 302]),
+    // Only after a right password at login: a new account's number must be verified.
+    ("/cant-get-a-code", [302, 302, 302]),
     ("/profile", [302, 302, 200]),
     ("/no-such-page", [404, 404, 404]),
     // A patient is no staff member.

@@ -992,6 +992,7 @@ async fn support_acts(
         ("patient", reference.as_str()),
         ("action", action),
         ("reason", "the patient called"),
+        ("identity_check", "called_back"),
     ];
     fields.extend_from_slice(extra);
     let done = support

@@ -17,6 +17,7 @@ async fn act(staff: &mut Staff<'_>, reference: &str, action: &str, reason: &str)
                 ("patient", reference),
                 ("action", action),
                 ("reason", reason),
+                ("identity_check", "called_back"),
             ],
         )
         .await
@@ -409,8 +410,9 @@ async fn support_unlocks_a_locked_out_patient_who_then_signs_in() {
 }
 
 #[tokio::test]
-async fn a_reset_number_is_given_again_at_the_next_login_even_where_the_practice_sends_first_numbers_to_support(
+async fn a_reset_number_needs_supports_one_time_password_then_a_password_of_ones_own_then_a_new_number(
 ) {
+    // Even where the practice sends first numbers to support: support's reset is the way.
     let portal = TestPortal::with(|s| {
         s.practice.first_number_at_login = app::portal::FirstNumberAtLogin::Support;
     })
@@ -426,14 +428,72 @@ async fn a_reset_number_is_given_again_at_the_next_login_even_where_the_practice
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let one_time = done.json()["one_time_password"]
+        .as_str()
+        .expect("support reads a one-time password out")
+        .to_string();
     let account = portal.account("margaret").await;
     assert_eq!(account.mobile, None);
     assert_eq!(account.mobile_verified_at, None);
 
+    // A phished password and one convincing call are not enough: the old password is gone.
+    let old = portal.browser().log_in("margaret").await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text());
+
     let mut browser = portal.browser();
-    let login = browser.log_in("margaret").await;
+    let login = browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", &one_time)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
     assert_eq!(login.json()["code_sent"], false);
     let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["choose_password_first"], true);
+    assert_eq!(step["needs_number"], false);
+    // No number before a password of the patient's own.
+    let early = browser
+        .post("/api/send_code", &[("mobile", "027 765 4321")])
+        .await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN, "{}", early.text());
+    assert_eq!(early.json()["error"], "must_choose_password");
+    assert!(!portal
+        .texts()
+        .await
+        .iter()
+        .any(|(to, _)| to == "+64277654321"));
+    // Nor anything a signed-in patient may do.
+    assert_eq!(
+        browser.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let wrong = browser
+        .post(
+            "/api/choose_password",
+            &[
+                ("one_time_password", "not-the-one-given"),
+                ("password", "a fresh long passphrase"),
+                ("confirm_password", "a fresh long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let chosen = browser
+        .post(
+            "/api/choose_password",
+            &[
+                ("one_time_password", &one_time),
+                ("password", "a fresh long passphrase"),
+                ("confirm_password", "a fresh long passphrase"),
+            ],
+        )
+        .await;
+    assert!(chosen.status.is_success(), "{}", chosen.text());
+
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["choose_password_first"], false);
     assert_eq!(step["needs_number"], true);
     assert_eq!(step["support_needed"], false);
     let sent = browser
@@ -448,9 +508,120 @@ async fn a_reset_number_is_given_again_at_the_next_login_even_where_the_practice
             .status,
         StatusCode::OK
     );
+    assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
     let account = portal.account("margaret").await;
     assert_eq!(account.mobile.as_deref(), Some("+64277654321"));
     assert!(account.mobile_verified_at.is_some());
+    // The audit keeps how support checked it was the patient, beside the reason.
+    let events = portal.portal.store.audit_events(account.id).await.unwrap();
+    let reset = events.iter().find(|e| e.event == "mobile_reset").unwrap();
+    assert!(
+        reset.detail.as_deref().is_some_and(|d| d.starts_with(
+            "reason: lost phone, ID checked; identity checked: called back a number on the practice's records"
+        )),
+        "{:?}",
+        reset.detail
+    );
+}
+
+#[tokio::test]
+async fn a_pending_session_with_a_verified_number_cant_choose_a_password_before_its_code() {
+    let portal = TestPortal::new().await;
+    portal.verified_patient("margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = staff.find("margaret").await;
+    let done = act(&mut staff, &reference, "one_time_password", "forgot it").await;
+    let one_time = done.json()["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut browser = portal.browser();
+    browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", &one_time)],
+        )
+        .await;
+    // Whoever has only the one-time password can't change the password without the phone.
+    let early = browser
+        .post(
+            "/api/choose_password",
+            &[
+                ("one_time_password", &one_time),
+                ("password", "a fresh long passphrase"),
+                ("confirm_password", "a fresh long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN, "{}", early.text());
+    let account = portal.account("margaret").await;
+    assert!(account.must_change_password);
+}
+
+#[tokio::test]
+async fn the_actions_that_could_hand_an_account_over_ask_how_support_checked_its_the_patient() {
+    let portal = TestPortal::new().await;
+    portal.verified_patient("margaret").await;
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let reference = staff.find("margaret").await;
+    for action in ["reset_mobile", "one_time_password"] {
+        let unasked = staff
+            .browser
+            .post(
+                "/api/staff/support_action",
+                &[
+                    ("patient", reference.as_str()),
+                    ("action", action),
+                    ("reason", ""),
+                ],
+            )
+            .await;
+        assert_eq!(unasked.status, StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        // Both problems at once.
+        assert!(
+            !unasked.field_error("identity_check").is_empty(),
+            "{action}"
+        );
+        assert!(!unasked.field_error("reason").is_empty(), "{action}");
+        let unknown = staff
+            .browser
+            .post(
+                "/api/staff/support_action",
+                &[
+                    ("patient", reference.as_str()),
+                    ("action", action),
+                    ("reason", "lost phone"),
+                    ("identity_check", "they_sounded_nice"),
+                ],
+            )
+            .await;
+        assert!(
+            unknown.status.is_client_error(),
+            "{action}: {}",
+            unknown.status
+        );
+    }
+    // Nothing changed: the number and the password stand.
+    let account = portal.account("margaret").await;
+    assert!(account.mobile_verified_at.is_some());
+    assert!(!account.must_change_password);
+    assert_eq!(
+        portal.browser().log_in("margaret").await.status,
+        StatusCode::OK
+    );
+    // The actions that can't hand the account over don't ask.
+    let unlocked = staff
+        .browser
+        .post(
+            "/api/staff/support_action",
+            &[
+                ("patient", reference.as_str()),
+                ("action", "unlock"),
+                ("reason", "called from home"),
+            ],
+        )
+        .await;
+    assert_eq!(unlocked.status, StatusCode::OK, "{}", unlocked.text());
 }
 
 #[tokio::test]

@@ -28,18 +28,27 @@ pub enum CodeGoesTo {
     Verified(String),
     /// No verified number yet, and the patient may give one (registration, flow 2.2).
     FirstNumber,
+    /// Support reset the number and gave a one-time password: the patient chooses their own
+    /// password before giving a new number.
+    OwnPasswordFirst,
+    /// A recovery session: a new phone in place of a lost one, whatever is on file.
+    NewPhone,
     /// No verified number, and only support can set one: the account had a number verified
     /// before, or the practice sends first numbers at login to support.
     Support,
 }
 
 pub fn code_goes_to(portal: &Portal, session: &Session, patient: &Patient) -> CodeGoesTo {
+    if session.stage == Stage::Recovery {
+        return CodeGoesTo::NewPhone;
+    }
     if let Some(number) = patient.mobile.verified() {
         return CodeGoesTo::Verified(number.to_string());
     }
     let practice_allows = session.stage == Stage::Registered
         || portal.practice().first_number_at_login == FirstNumberAtLogin::Allow;
     match patient.first_number {
+        FirstNumber::ResetBySupport if patient.must_change_password => CodeGoesTo::OwnPasswordFirst,
         FirstNumber::ResetBySupport => CodeGoesTo::FirstNumber,
         FirstNumber::NeverVerified if practice_allows => CodeGoesTo::FirstNumber,
         _ => CodeGoesTo::Support,
@@ -102,8 +111,39 @@ pub async fn send(
             )
             .await
         }
+        CodeGoesTo::NewPhone => {
+            let typed = typed.ok_or_else(|| {
+                Error::field("mobile", "Please type the number of your new mobile phone.")
+            })?;
+            send_code_to(
+                portal,
+                caller,
+                session,
+                Purpose::NewPhone,
+                &read(&typed)?,
+                Recipient::Unproven,
+            )
+            .await
+        }
         CodeGoesTo::Support => Err(support_needed(portal)),
+        CodeGoesTo::OwnPasswordFirst => Err(own_password_first()),
     }
+}
+
+/// What a pending session's codes are for: a recovery's new phone, or signing in.
+fn purpose(session: &Session) -> Purpose {
+    match session.stage {
+        Stage::Recovery => Purpose::NewPhone,
+        _ => Purpose::SignIn,
+    }
+}
+
+/// What a patient who must choose a password before a new number is told.
+pub fn own_password_first() -> Error {
+    Error::new(
+        ErrorKind::MustChoosePassword,
+        "Please choose your own password first, then give your new mobile number.",
+    )
 }
 
 /// "Verify" while signing in: a match signs the patient in, in a new session.
@@ -114,7 +154,7 @@ pub async fn verify(
     patient: &Patient,
     code: &str,
 ) -> Result<(Verified, NewSession), Error> {
-    let number = match challenge::verify(portal, session, Purpose::SignIn, code).await {
+    let number = match challenge::verify(portal, session, purpose(session), code).await {
         Ok(number) => number,
         Err(err) => {
             let entry = Entry::new(Event::CodeVerified, Outcome::Refused)
@@ -128,6 +168,10 @@ pub async fn verify(
     if session.stage == Stage::PasswordAccepted && patient.mobile.verified().is_none() {
         audit::record_all(portal, caller, std::mem::take(&mut lines)).await;
         first_number_set_at_login(portal, caller, session, patient, &number).await?;
+    }
+    if session.stage == Stage::Recovery {
+        audit::record_all(portal, caller, std::mem::take(&mut lines)).await;
+        new_phone_set(portal, caller, patient, &number).await;
     }
     let begun = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn).await;
     if begun.is_ok() {
@@ -177,6 +221,22 @@ async fn first_number_set_at_login(
     Ok(())
 }
 
+/// A recovery's new phone, verified in place of the lost one: audited with the masked
+/// numbers; the old number is texted that codes no longer come to it, and the patient is
+/// emailed. Every other session ended when the recovery began.
+async fn new_phone_set(portal: &Portal, caller: &Caller, patient: &Patient, number: &str) {
+    let old = patient.mobile.verified();
+    let entry = Entry::new(Event::MobileChanged, Outcome::Ok)
+        .account(patient.id)
+        .detail(format!(
+            "from {} to {}, after a recovery code",
+            old.map_or("none".to_string(), mobile::masked),
+            mobile::masked(number)
+        ));
+    audit::record(portal, caller, entry).await;
+    crate::notify::number_changed(portal, caller, patient, old, number).await;
+}
+
 /// Where the patient stands in the 2FA step, for the page to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwoFactorStep {
@@ -190,10 +250,16 @@ pub struct TwoFactorStep {
     pub resend_in_seconds: u64,
     /// Only the practice can set this patient's number up: the page shows its contact.
     pub support_needed: bool,
+    /// After support's reset: the patient chooses their own password before a new number.
+    pub choose_password_first: bool,
+    /// A recovery session: a new phone to set up ("Save & Get Code").
+    pub new_phone: bool,
     /// For how many days a patient may skip the code on this device (0: not offered).
     pub remember_days: i64,
     /// The patient has a passkey, which may take the code's place.
     pub has_passkey: bool,
+    /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
+    pub cant_get_a_code: bool,
 }
 
 pub async fn code_step(
@@ -201,10 +267,10 @@ pub async fn code_step(
     session: &Session,
     patient: &Patient,
 ) -> Result<TwoFactorStep, Error> {
-    let live = challenge::live(portal, session, Purpose::SignIn)
+    let live = challenge::live(portal, session, purpose(session))
         .await
         .or_internal("reading the code step")?;
-    let wait = challenge::cooldown_left(portal, session, Purpose::SignIn)
+    let wait = challenge::cooldown_left(portal, session, purpose(session))
         .await
         .or_internal("reading the cooldown")?;
     let goes_to = code_goes_to(portal, session, patient);
@@ -212,16 +278,18 @@ pub async fn code_step(
     let ending_of = match (&live, &goes_to) {
         (Some(c), _) => c.mobile.as_str(),
         (None, CodeGoesTo::Verified(number)) => number.as_str(),
+        (None, CodeGoesTo::NewPhone) => "",
         (None, _) => on_file,
     };
     // The whole number only where the patient gives one, and only after the password
     // (flow 2.2): a verified number shows only its ending.
+    let new_phone = goes_to == CodeGoesTo::NewPhone;
     let needs_number =
-        goes_to == CodeGoesTo::FirstNumber && session.stage.allows(Step::FirstNumber);
+        new_phone || goes_to == CodeGoesTo::FirstNumber && session.stage.allows(Step::FirstNumber);
     Ok(TwoFactorStep {
         mobile_ending: (!ending_of.is_empty()).then(|| mobile::ending(ending_of)),
         needs_number,
-        number_on_file: if needs_number {
+        number_on_file: if needs_number && !new_phone {
             mobile::for_display(on_file, portal.settings.default_region)
         } else {
             String::new()
@@ -229,10 +297,14 @@ pub async fn code_step(
         code_sent: live.is_some(),
         resend_in_seconds: whole_seconds(wait),
         support_needed: goes_to == CodeGoesTo::Support,
+        choose_password_first: goes_to == CodeGoesTo::OwnPasswordFirst,
+        new_phone,
         remember_days: portal
             .practice()
             .remember_device_days
             .clamp(0, crate::devices::MOST_DAYS),
+        cant_get_a_code: session.stage.allows(Step::RecoveryCode)
+            && matches!(goes_to, CodeGoesTo::Verified(_)),
         has_passkey: session.stage.allows(Step::PasskeyInstead)
             && crate::passkeys::unavailable(portal).is_none()
             && !crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id))

@@ -103,6 +103,38 @@ pub async fn password_again(
     Ok(())
 }
 
+/// Something only the patient should have, checked after their password (a recovery code). Its
+/// tries pass the login's gate under a key of their own, `scope` before the username: the
+/// login's delays per username and network and its ceiling across networks, as wrong passwords
+/// meet, but a run that a right password never ends and a new code never resets. Every try
+/// counts, right or wrong, so a thief who knows the password gets no fresh guesses. `check`
+/// runs only once the gate lets the try through; a refused or wrong one is audited as `event`.
+pub async fn at_the_gate(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    scope: &str,
+    check: impl std::future::Future<Output = Result<bool, Error>>,
+    event: Event,
+) -> Result<bool, Error> {
+    let key = format!("{scope}:{}", username_key(&patient.username));
+    let counted = match gate(portal, caller, &key).await? {
+        Passage::Through(counted) => counted,
+        Passage::Refused { outcome, error } => {
+            let entry = Entry::new(event, outcome).account(patient.id);
+            audit::record(portal, caller, entry).await;
+            return Err(error);
+        }
+    };
+    if check.await? {
+        return Ok(true);
+    }
+    let entry = Entry::new(event, Outcome::Refused).account(patient.id);
+    audit::record(portal, caller, entry).await;
+    delay_started(portal, caller, patient, &counted).await;
+    Ok(false)
+}
+
 /// A username no account could have (too long, or with characters the rule refuses): refused as wrong details, after a password check
 /// against the dummy hash so that it takes as long, and counted only against the network.
 async fn nobodys_username(
@@ -194,7 +226,13 @@ async fn refused(
     };
     let entry = about(Entry::new(Event::Login, outcome), patient, typed);
     audit::record(portal, caller, entry).await;
-    let Some(patient) = patient else { return };
+    if let Some(patient) = patient {
+        delay_started(portal, caller, patient, counted).await;
+    }
+}
+
+/// A wrong answer that started a delay says so in the audit.
+async fn delay_started(portal: &Portal, caller: &Caller, patient: &Patient, counted: &Counted) {
     let detail = if counted.waits_everywhere {
         "wrong passwords from many networks: every attempt must wait"
     } else if counted.delay_starts {

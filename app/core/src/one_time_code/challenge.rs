@@ -320,6 +320,7 @@ async fn check(
         Purpose::SignIn => store.consume_sign_in_code(&challenge, now).await?,
         Purpose::NewNumber => store.consume_new_number_code(&challenge, now).await?,
         Purpose::StepUp => store.consume_step_up_code(&challenge, now).await?,
+        Purpose::NewPhone => store.consume_new_phone_code(&challenge, now).await?,
     };
     if !consumed {
         return Err(CodeProblem::NoCode.into());

@@ -301,7 +301,7 @@ pub async fn start_sign_in(portal: &Portal, caller: &Caller) -> Result<(String, 
     let for_account = caller.session.as_ref().and_then(|s| match s.stage {
         Stage::PasswordAccepted => Some((s, Purpose::Instead)),
         Stage::SignedIn => Some((s, Purpose::Confirm)),
-        Stage::Registered => None,
+        Stage::Registered | Stage::Recovery => None,
     });
     let (options, state, purpose, account) = match for_account {
         Some((session, purpose)) => {

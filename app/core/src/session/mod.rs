@@ -28,6 +28,9 @@ pub struct Session {
     pub proved_at: Option<Millis>,
 }
 
+/// How long a recovery session has to set up a new phone.
+pub const RECOVERY_SECONDS: i64 = 30 * 60;
+
 /// Activity is written back at most this often, so a busy page doesn't write on every request.
 const TOUCH_EVERY: Millis = 15 * SECOND;
 
@@ -201,6 +204,25 @@ pub async fn begin_with_passkey(
     Ok(stored.then_some(new))
 }
 
+/// Starts a recovery session (30 minutes, a new phone to set up) in `browser` if `spent` is
+/// still the account's recovery code: in one step the code is replaced by `new_code_hash`,
+/// every remembered device forgotten and every session of the account ended. `None` when the
+/// code was spent meanwhile.
+pub async fn begin_recovery(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: AccountId,
+    spent: &str,
+    new_code_hash: &str,
+) -> Result<Option<(NewSession, crate::store::RecoveryBegun)>, StoreError> {
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::Recovery, None);
+    let begun = portal
+        .store
+        .begin_recovery(account_id, spent, new_code_hash, &row)
+        .await?;
+    Ok(begun.map(|taken| (new, taken)))
+}
+
 async fn store_new(
     portal: &Portal,
     browser: Browser<'_>,
@@ -253,10 +275,10 @@ impl NewSession {
         let proved = way.is_some_and(WayIn::proves);
         let now = portal.now();
         let value = new_session_id(now);
-        let lifetime = if stage.is_pending() {
-            portal.settings.pending_seconds
-        } else {
-            portal.settings.session_absolute_seconds
+        let lifetime = match stage {
+            Stage::Recovery => RECOVERY_SECONDS,
+            _ if stage.is_pending() => portal.settings.pending_seconds,
+            _ => portal.settings.session_absolute_seconds,
         };
         let row = SessionRow {
             id_hash: hash_id(&value),

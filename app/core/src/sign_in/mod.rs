@@ -4,7 +4,9 @@
 //! ```text
 //! registered ─────────┐  (the new number's code)
 //!                     ├──▶ signed_in
-//! password_accepted ──┘  (a code to the verified number, or a passkey instead)
+//! password_accepted ──┤  (a code to the verified number, or a passkey instead)
+//!        │            │
+//!        └─▶ recovery ┘  (a recovery code; then a new phone's code)
 //! ```
 //!
 //! The ways in (`WayIn`): the password (`crate::login::password`), then a texted code
@@ -20,6 +22,9 @@ pub enum Stage {
     Registered,
     /// The password was right; a code is still needed.
     PasswordAccepted,
+    /// The password and a saved recovery code were right (a lost phone): 30 minutes to set up
+    /// a new phone, and nothing else.
+    Recovery,
     SignedIn,
 }
 
@@ -33,6 +38,11 @@ pub enum Step {
     PasskeyInstead,
     /// Give a first number after the password (flow 2.2), if the account may.
     FirstNumber,
+    /// "Use a recovery code" ("Can't get a code?"), after the password.
+    RecoveryCode,
+    /// Replace the practice's one-time password with one's own: signed in, or after support's
+    /// reset before the new number (`crate::existing_patients::choose_password` says which).
+    ChoosePassword,
     /// Everything a signed-in patient does.
     SignedInPages,
 }
@@ -67,12 +77,17 @@ impl Stage {
     pub fn allows(self, step: Step) -> bool {
         matches!(
             (self, step),
-            (Stage::Registered | Stage::PasswordAccepted, Step::CodeStep)
-                | (
-                    Stage::PasswordAccepted,
-                    Step::PasskeyInstead | Step::FirstNumber
-                )
-                | (Stage::SignedIn, Step::SignedInPages)
+            (
+                Stage::Registered | Stage::PasswordAccepted | Stage::Recovery,
+                Step::CodeStep
+            ) | (
+                Stage::PasswordAccepted,
+                Step::PasskeyInstead
+                    | Step::FirstNumber
+                    | Step::ChoosePassword
+                    | Step::RecoveryCode
+            ) | (Stage::Recovery, Step::FirstNumber)
+                | (Stage::SignedIn, Step::SignedInPages | Step::ChoosePassword)
         )
     }
 
@@ -89,7 +104,12 @@ impl Stage {
 mod tests {
     use super::*;
 
-    const STAGES: [Stage; 3] = [Stage::Registered, Stage::PasswordAccepted, Stage::SignedIn];
+    const STAGES: [Stage; 4] = [
+        Stage::Registered,
+        Stage::PasswordAccepted,
+        Stage::Recovery,
+        Stage::SignedIn,
+    ];
 
     #[test]
     fn each_stage_is_stored_and_read_back_as_itself() {
@@ -110,6 +130,21 @@ mod tests {
         assert!(!Stage::Registered.allows(Step::FirstNumber));
         assert!(Stage::PasswordAccepted.allows(Step::PasskeyInstead));
         assert!(!Stage::SignedIn.allows(Step::PasskeyInstead));
+        // A new account has no one-time password to replace.
+        assert!(!Stage::Registered.allows(Step::ChoosePassword));
+        // A recovery session sets up a new phone and does nothing else: no passkey in place
+        // of the code, no other recovery code, no password.
+        for step in [
+            Step::PasskeyInstead,
+            Step::RecoveryCode,
+            Step::ChoosePassword,
+            Step::SignedInPages,
+        ] {
+            assert!(!Stage::Recovery.allows(step), "{step:?}");
+        }
+        assert!(Stage::Recovery.allows(Step::FirstNumber));
+        assert!(!Stage::Registered.allows(Step::RecoveryCode));
+        assert!(!Stage::SignedIn.allows(Step::RecoveryCode));
     }
 
     #[test]

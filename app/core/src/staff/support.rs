@@ -77,6 +77,8 @@ pub struct PatientFile {
     pub remembered_devices: Vec<(String, String)>,
     /// Passkeys: name, and when each was added.
     pub passkeys: Vec<(String, String)>,
+    /// When the patient's recovery code was made, if they saved one.
+    pub recovery_code_made: Option<String>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -86,13 +88,49 @@ pub struct PatientFile {
 pub enum SupportAction {
     /// Clear the login delays.
     Unlock,
-    /// No verified number any more: the next login asks for one (a lost phone).
+    /// A lost phone: no verified number any more, and a one-time password in place of the
+    /// old one, so that the next login needs what support read out on a call back; then the
+    /// patient chooses a password and gives a new number (flow 2.2).
     ResetMobile,
     EndSessions,
     /// For a forgotten password: read out by phone, replaced at the next sign-in.
     OneTimePassword,
     /// A lost or stolen phone or computer that had a passkey.
     RemovePasskeys,
+}
+
+impl SupportAction {
+    /// The actions that could hand the account to whoever is on the phone: support must say
+    /// how they checked it's the patient.
+    pub fn asks_how_identity_was_checked(self) -> bool {
+        matches!(
+            self,
+            SupportAction::ResetMobile | SupportAction::OneTimePassword
+        )
+    }
+}
+
+/// How support checked that the caller is the patient ("How did you check it's the patient?").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityCheck {
+    /// Called back a number on the practice's own records, never one given in the call.
+    CalledBack,
+    InPerson,
+    VideoCall,
+    /// Said in the reason.
+    Other,
+}
+
+impl IdentityCheck {
+    /// As the audit keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityCheck::CalledBack => "called back a number on the practice's records",
+            IdentityCheck::InPerson => "met in person with photo ID",
+            IdentityCheck::VideoCall => "video call with photo ID",
+            IdentityCheck::Other => "other (said in the reason)",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,8 +302,10 @@ pub async fn record(
         .await
         .or_internal("reading the audit trail")?;
 
+    let recovery_code_made = crate::recovery::made_at(portal, &patient).await?.map(when);
     Ok(PatientFile {
         reference: reference.to_string(),
+        recovery_code_made,
         mobile: patient.mobile.on_file().map(mobile::masked),
         mobile_verified: patient.mobile.verified().is_some(),
         pending_mobile: patient.pending_mobile.as_deref().map(mobile::masked),
@@ -322,6 +362,55 @@ fn new_one_time_password() -> String {
     groups.join("-")
 }
 
+/// The reason, and how the patient's identity was checked where the action asks: both
+/// problems at once.
+fn reason_and_identity(
+    action: SupportAction,
+    typed_reason: &str,
+    identity: Option<IdentityCheck>,
+) -> Result<(String, Option<IdentityCheck>), Error> {
+    let asked = action.asks_how_identity_was_checked();
+    let missing = asked && identity.is_none();
+    match reason(typed_reason) {
+        Ok(reason) if !missing => Ok((reason, identity.filter(|_| asked))),
+        answer => {
+            let mut problems = std::collections::BTreeMap::new();
+            if let Err(refused) = answer {
+                problems.extend(refused.fields);
+            }
+            if missing {
+                problems.insert("identity_check".to_string(), IDENTITY_UNCHECKED.to_string());
+            }
+            Err(Error::fields(problems))
+        }
+    }
+}
+
+pub const IDENTITY_UNCHECKED: &str = "Please say how you checked it's the patient. If you couldn't, don't go on: call them back on a number on the practice's records.";
+
+/// Replaces the patient's password with a one-time one to read out, and clears the login
+/// delays so that it works at once. The old password stops working here.
+async fn one_time_password_for(portal: &Portal, patient: &Patient) -> Result<String, Error> {
+    let password = new_one_time_password();
+    let hash = portal
+        .passwords
+        .hash_given(&password)
+        .await
+        .map_err(|e| e.refusal("hashing a one-time password"))?;
+    let until = portal.now() + portal.settings.one_time_password_days * DAY;
+    portal
+        .store
+        .set_password_hash(patient.id, &hash, Some(until))
+        .await
+        .or_internal("setting a one-time password")?;
+    portal
+        .store
+        .unlock(&username_key(&patient.username))
+        .await
+        .or_internal("unlocking")?;
+    Ok(password)
+}
+
 pub async fn act(
     portal: &Portal,
     visit: &StaffVisit,
@@ -329,9 +418,10 @@ pub async fn act(
     action: SupportAction,
     typed_reason: &str,
     also_remove_passkeys: bool,
+    identity: Option<IdentityCheck>,
 ) -> Result<ActionDone, Error> {
     let patient = patient(portal, visit, reference).await?;
-    let reason = reason(typed_reason)?;
+    let (reason, identity) = reason_and_identity(action, typed_reason, identity)?;
     let store = &portal.store;
     // What could still sign the patient in without their password and number goes with
     // each action that gives the account a new start, or the passkey on a stolen phone (or
@@ -352,7 +442,8 @@ pub async fn act(
         }
         SupportAction::ResetMobile => {
             // Told before the reset, while there is a number to tell.
-            notify::support_acted(portal, &visit.caller, &patient, "the practice reset your sign-in mobile number and removed your passkeys; you'll be asked for a new number at your next login").await;
+            notify::support_acted(portal, &visit.caller, &patient, "the practice reset your sign-in mobile number, removed your passkeys and gave you a one-time password; your old password no longer works").await;
+            let password = one_time_password_for(portal, &patient).await?;
             store
                 .reset_mobile(patient.id)
                 .await
@@ -361,7 +452,7 @@ pub async fn act(
                 passkeys: true,
                 devices: true,
             };
-            (Event::MobileReset, "The mobile number is reset, the passkeys are removed and the patient is signed out everywhere. At the next login the patient gives a new number and verifies it.", None, Some((take, Forgotten::ByThePractice)), "")
+            (Event::MobileReset, "The mobile number is reset, the passkeys are removed and the patient is signed out everywhere. Call the patient back on a number on the practice's records, never one given in this call, and read them the one-time password below: their old password no longer works. At their next login they choose their own password, then give a new number and verify it.", Some(password), Some((take, Forgotten::ByThePractice)), "")
         }
         SupportAction::EndSessions => {
             let take = AccessToTake {
@@ -382,21 +473,7 @@ pub async fn act(
             (Event::AllSessionsEnded, message, None, take, notice)
         }
         SupportAction::OneTimePassword => {
-            let password = new_one_time_password();
-            let hash = portal
-                .passwords
-                .hash_given(&password)
-                .await
-                .map_err(|e| e.refusal("hashing a one-time password"))?;
-            let until = portal.now() + portal.settings.one_time_password_days * DAY;
-            store
-                .set_password_hash(patient.id, &hash, Some(until))
-                .await
-                .or_internal("setting a one-time password")?;
-            store
-                .unlock(&username_key(&patient.username))
-                .await
-                .or_internal("unlocking")?;
+            let password = one_time_password_for(portal, &patient).await?;
             let take = AccessToTake {
                 passkeys: also_remove_passkeys,
                 devices: true,
@@ -429,6 +506,9 @@ pub async fn act(
         }
     };
     let mut detail = format!("reason: {reason}");
+    if let Some(identity) = identity {
+        detail.push_str(&format!("; identity checked: {}", identity.as_str()));
+    }
     if let Some((take, why)) = take {
         let taken = store
             .take_access(patient.id, take)

@@ -204,6 +204,22 @@ impl Store {
             .await
     }
 
+    /// A recovery session's new phone answered its code: it becomes the verified number in
+    /// place of the lost one, for an account a recovery by code has begun on.
+    pub async fn consume_new_phone_code(
+        &self,
+        challenge: &ChallengeRow,
+        verified_at: Millis,
+    ) -> Result<bool, StoreError> {
+        self.consume_code(
+            challenge,
+            verified_at,
+            "EXISTS (SELECT 1 FROM recovery_codes WHERE recovery_codes.account_id = accounts.id \
+             AND recovery_codes.recovered_at IS NOT NULL)",
+        )
+        .await
+    }
+
     /// A code confirming it's the patient matched, still to their verified number: the session
     /// is proved as of `at`.
     pub async fn consume_step_up_code(

@@ -53,6 +53,7 @@ macro_rules! column_text {
 column_text!(Stage, "sessions.stage" {
     Registered = "registered",
     PasswordAccepted = "password_accepted",
+    Recovery = "recovery",
     SignedIn = "signed_in",
 });
 
@@ -74,12 +75,15 @@ pub enum CodePurpose {
     NewNumber,
     /// A signed-in patient confirming it's them before a change.
     StepUp,
+    /// A recovery session's new phone, in place of a lost one.
+    NewPhone,
 }
 
 column_text!(CodePurpose, "challenges.purpose" {
     SignIn = "sign_in",
     NewNumber = "new_number",
     StepUp = "step_up",
+    NewPhone = "new_phone",
 });
 
 /// What a passkey ceremony is for.
@@ -133,7 +137,12 @@ mod tests {
 
     #[test]
     fn every_kind_reads_back_what_it_wrote_and_refuses_the_rest() {
-        for stage in [Stage::Registered, Stage::PasswordAccepted, Stage::SignedIn] {
+        for stage in [
+            Stage::Registered,
+            Stage::PasswordAccepted,
+            Stage::Recovery,
+            Stage::SignedIn,
+        ] {
             assert_eq!(Stage::try_from(stage.as_str().to_string()).unwrap(), stage);
         }
         for role in [Role::Support, Role::Admin] {
@@ -143,6 +152,7 @@ mod tests {
             CodePurpose::SignIn,
             CodePurpose::NewNumber,
             CodePurpose::StepUp,
+            CodePurpose::NewPhone,
         ] {
             assert_eq!(
                 CodePurpose::try_from(purpose.as_str().to_string()).unwrap(),

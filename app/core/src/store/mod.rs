@@ -16,6 +16,7 @@ mod outbox;
 mod overview;
 mod passkeys;
 mod practice;
+mod recovery;
 mod sessions;
 mod staff;
 mod support;
@@ -50,6 +51,7 @@ pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow
 pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow, PasskeyStored};
 pub use practice::{FirstNumberAtLogin, PracticeSave, PracticeSettings};
+pub use recovery::{RecoveryBegun, RecoveryCodeRow};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
 pub use support::{

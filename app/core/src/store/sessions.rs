@@ -21,7 +21,7 @@ pub struct SessionRow {
 
 /// What must still be so when a session is stored, checked by the statement that stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StillSo {
+pub(super) enum StillSo {
     Anything,
     /// The account's remembered device with this ID is still remembered.
     Remembered(i64),
@@ -31,7 +31,7 @@ enum StillSo {
 
 /// Stores `new` in the caller's transaction, dropping the session it replaces, if `still`
 /// holds: `false` (nothing stored, and the transaction left to be rolled back) when it doesn't.
-async fn store_session(
+pub(super) async fn store_session(
     tx: &mut sqlx::AnyConnection,
     old_id_hash: Option<&str>,
     new: &SessionRow,
