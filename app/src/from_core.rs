@@ -12,6 +12,7 @@ use crate::{
         login::LoggedIn,
         recovery::OtherWaysIn,
         registration::Registered,
+        secure_account::LinkState,
         security::{
             AccountSecurity, ActivityLine, DeviceLine, PasskeyLine, PasskeysPart, SessionLine,
         },
@@ -60,8 +61,9 @@ same_fields!(core::confirm::ProofWays => ProofWays {
     proved, mobile_ending, code_sent, passkey, password, recovery_code, minutes,
 });
 same_fields!(core::security::PasskeyLine => PasskeyLine { id, name, added, last_used });
-same_fields!(core::security::PasskeysPart => PasskeysPart { unavailable, may_change, default_name }
-    lists { passkeys });
+same_fields!(core::security::PasskeysPart => PasskeysPart {
+    unavailable, may_change, default_name, after_a_recovery,
+} lists { passkeys });
 same_fields!(core::security::DeviceLine => DeviceLine {
     id, description, remembered, last_used, this_device,
 });
@@ -70,6 +72,7 @@ same_fields!(core::security::SessionLine => SessionLine {
 });
 same_fields!(core::security::ActivityLine => ActivityLine { at, what });
 same_fields!(core::recovery::OtherWaysIn => OtherWaysIn { passkey, recovery_code });
+same_fields!(core::secure_account::LinkState => LinkState { usable, contact });
 same_fields!(core::security::AccountSecurity => AccountSecurity {
     passkeys, remember_days, recovery_code_made,
 }
@@ -104,7 +107,7 @@ same_fields!(core::staff::support::AuditItem => AuditItem {
 same_fields!(core::staff::support::PatientFile => PatientFile {
     reference, given_name, family_name, date_of_birth, username, mobile, mobile_verified,
     pending_mobile, has_email, delayed_until, must_change_password, sign_ins,
-    remembered_devices, passkeys, recovery_code_made,
+    remembered_devices, passkeys, recovery_code_made, held_since,
 } lists { texts, audit });
 same_fields!(core::staff::support::ActionDone => ActionDone { message, one_time_password });
 same_fields!(core::staff::audit_log::AuditQuery => AuditQuery { from, to, event, patient, staff });
@@ -130,6 +133,7 @@ impl From<SupportAction> for core::staff::support::SupportAction {
             SupportAction::EndSessions => Core::EndSessions,
             SupportAction::OneTimePassword => Core::OneTimePassword,
             SupportAction::RemovePasskeys => Core::RemovePasskeys,
+            SupportAction::LiftHold => Core::LiftHold,
         }
     }
 }

@@ -44,6 +44,7 @@ use crate::{
         profile::{ChangeMobilePage, ProfilePage},
         recovery::CantGetCodePage,
         registration::RegisterPage,
+        secure_account::SecureAccountPage,
         security::SecurityPage,
         verification::VerifyPage,
     },
@@ -116,6 +117,7 @@ pub fn App() -> impl IntoView {
                     // visitor who may not see them gets a real redirect.
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/cant-get-a-code") view=CantGetCodePage ssr=SsrMode::Async/>
+                    <Route path=path!("/secure") view=SecureAccountPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>

@@ -16,6 +16,7 @@ import {
   textCount,
   uniqueMobile,
   uniqueUsername,
+  wasntMeLink,
 } from "./support";
 
 /** From the home page's "Make signing in easier" to a saved code: the code. */
@@ -135,4 +136,42 @@ test("on a slow phone, a recovery code typed with Enter before the page wakes st
   await expect(page.getByRole("heading", { name: "Set up your new phone" })).toBeVisible();
   wake();
   await screenshot(page, "hurried-recovery");
+});
+
+test("a patient who didn't make a change secures their account from the notice's link", async ({ page, request, browser }) => {
+  const mobile = uniqueMobile();
+  const username = uniqueUsername("tane");
+  await registerAndVerify(page, request, { username, mobile, givenName: "Tane" });
+  // Someone with the session makes a recovery code; the phone hears of it, with a link.
+  await saveRecoveryCode(page);
+  const link = await wasntMeLink(request, mobile.e164);
+  expect(link).toMatch(/\/secure\?t=[A-Za-z0-9_-]{22}$/);
+
+  const phone = await browser.newContext();
+  const owner = await phone.newPage();
+  await owner.goto(link);
+  await expect(owner.getByRole("heading", { name: "Secure your account" })).toBeVisible();
+  await hydrated(owner);
+  await expectAccessible(owner);
+  await screenshot(owner, "1-secure-your-account");
+  // Opening it changed nothing: the other session is still signed in.
+  await page.reload();
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+  await owner.getByLabel("Password").fill("not my password at all");
+  await owner.getByRole("button", { name: "Secure my account" }).click();
+  await expect(owner.locator("#password-error")).toContainText("isn't your password");
+  await owner.getByLabel("Password").fill(PASSWORD);
+  await owner.getByRole("button", { name: "Secure my account" }).click();
+  await expect(owner.getByRole("status")).toContainText("secured and on hold");
+  await expectAccessible(owner);
+  await screenshot(owner, "2-secured");
+  await phone.close();
+
+  // Every session ended; the next login, even with the right password, is sent to the practice.
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login$/);
+  await logIn(page, username);
+  await expect(page.getByRole("alert")).toContainText("on hold");
+  await expectAccessible(page);
+  await screenshot(page, "3-held-at-login");
 });

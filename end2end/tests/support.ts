@@ -76,6 +76,13 @@ async function texts(request: APIRequestContext): Promise<Sms[]> {
   return response.json();
 }
 
+/** The newest "This wasn't me" link texted to `e164`. */
+export async function wasntMeLink(request: APIRequestContext, e164: string): Promise<string> {
+  const notices = (await texts(request)).filter((m) => m.to === e164 && m.body.includes("Not you? "));
+  expect(notices.length).toBeGreaterThan(0);
+  return notices[notices.length - 1].body.split("Not you? ")[1].trim();
+}
+
 /** How many texts `e164` has received so far. */
 export async function textCount(request: APIRequestContext, e164: string): Promise<number> {
   return (await texts(request)).filter((m) => m.to === e164).length;

@@ -66,10 +66,14 @@ pub enum Event {
     RecoveryCodeUsed,
     /// A recovery by code began: the detail says what it took away.
     Recovered,
+    /// "This wasn't me": the account secured and held; the detail says what it took away.
+    AccountSecured,
+    /// The practice lifted a hold, with a full recovery.
+    HoldLifted,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 38] = [
+pub const ALL_EVENTS: [Event; 40] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -108,6 +112,8 @@ pub const ALL_EVENTS: [Event; 38] = [
     Event::RecoveryCodeSaved,
     Event::RecoveryCodeUsed,
     Event::Recovered,
+    Event::AccountSecured,
+    Event::HoldLifted,
 ];
 
 impl Event {
@@ -151,6 +157,8 @@ impl Event {
             Event::RecoveryCodeSaved => "recovery_code_saved",
             Event::RecoveryCodeUsed => "recovery_code_used",
             Event::Recovered => "recovered",
+            Event::AccountSecured => "account_secured",
+            Event::HoldLifted => "hold_lifted",
         }
     }
 }
@@ -179,6 +187,8 @@ pub enum Outcome {
     Busy,
     /// Refused for want of the right role.
     Forbidden,
+    /// A way in that was right, to an account on hold.
+    Held,
 }
 
 impl Outcome {
@@ -199,6 +209,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Busy => "busy",
             Outcome::Forbidden => "forbidden",
+            Outcome::Held => "held",
         }
     }
 }

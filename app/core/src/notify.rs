@@ -22,6 +22,9 @@ use crate::{
     store::{AccountId, CappedNotice, NewSms, NoticeQueued},
 };
 
+/// How long a "This wasn't me" link works.
+pub const WASNT_ME_LASTS: Millis = 7 * DAY;
+
 /// How long the outbox keeps trying a notice.
 pub const RETRIES_FOR: Millis = DAY;
 
@@ -77,26 +80,92 @@ impl Change {
     }
 }
 
+/// A new "This wasn't me" link for a change to `patient`'s account made now. `None` if it
+/// couldn't be kept (the notice still goes, without it).
+pub async fn wasnt_me_link(portal: &Portal, patient: &Patient) -> Option<String> {
+    let token = crate::session::new_short_token();
+    let now = portal.now();
+    let saved = portal
+        .store
+        .save_wasnt_me_link(
+            &crate::session::hash_id(&token),
+            patient.id,
+            now,
+            now + WASNT_ME_LASTS,
+        )
+        .await;
+    if let Err(err) = saved {
+        tracing::error!(%err, "keeping a \"This wasn't me\" link");
+        return None;
+    }
+    let mut url = portal.settings.public_url.clone();
+    url.set_path("/secure");
+    url.set_query(Some(&format!("t={token}")));
+    Some(url.to_string())
+}
+
 /// Tells the patient of `change` by text to their verified number (under the notices' cap) and
-/// by email.
+/// by email, each with its own "This wasn't me" link.
 pub async fn security_notice(portal: &Portal, caller: &Caller, patient: &Patient, change: Change) {
     let practice = portal.practice();
     let what = change.what();
     if let Some(number) = patient.mobile.verified() {
+        let link = wasnt_me_link(portal, patient).await;
         let body = format!(
-            "{}: {what}. If this wasn't you, please {}.",
+            "{}: {what}. {}",
             practice.practice_name,
-            contact_the_practice(portal)
+            not_you(portal, link)
         );
         text(portal, caller, patient.id, number, &body).await;
     }
+    let link = wasnt_me_link(portal, patient).await;
     let body = format!(
-        "Hello {},\n\nOn your {} patient portal, {what}.\n\nIf this wasn't you, please {} now.\n",
+        "Hello {},\n\nOn your {} patient portal, {what}.\n\n{}\n",
         patient.given_name,
         practice.practice_name,
-        contact_the_practice(portal),
+        not_you_by_email(portal, link),
     );
     email(portal, caller, patient, change.subject(), body).await;
+}
+
+/// A text's last words: "Not you?" and its link, or the practice's contact without one.
+fn not_you(portal: &Portal, link: Option<String>) -> String {
+    match link {
+        Some(link) => format!("Not you? {link}"),
+        None => format!(
+            "If this wasn't you, please {}.",
+            contact_the_practice(portal)
+        ),
+    }
+}
+
+/// An email's last words: the link, and the practice's contact.
+fn not_you_by_email(portal: &Portal, link: Option<String>) -> String {
+    let contact = contact_the_practice(portal);
+    match link {
+        Some(link) => format!(
+            "If this wasn't you, secure your account now with this link (it works once, for 7 days, and asks for your password):\n{link}\n\nThen {contact}."
+        ),
+        None => format!("If this wasn't you, please {contact} now."),
+    }
+}
+
+/// "Secure my account" held the account: emailed, with the way out.
+pub async fn account_held(portal: &Portal, caller: &Caller, patient: &Patient) {
+    let body = format!(
+        "Hello {},\n\nYour {} patient portal account is secured and on hold: every session is signed out, and the changes made since are taken back. Nobody can sign in until the practice opens it again with you.\n\nPlease {} to have it opened.\n",
+        patient.given_name,
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    );
+    email(
+        portal,
+        caller,
+        patient,
+        "Your account is secured and on hold",
+        body,
+    )
+    .await;
 }
 
 /// The text the old (verified) number gets with the code to a new one: sent in the code's own
@@ -122,22 +191,23 @@ pub async fn number_changed(
 ) {
     let practice = portal.practice();
     if let Some(old) = old {
+        let link = wasnt_me_link(portal, patient).await;
         let body = format!(
-            "Your {} patient portal mobile number was changed to a number ending {}. Codes no \
-             longer come to this number. If you didn't do this, please {}.",
+            "{}: your sign-in codes now go to a number ending {}. {}",
             practice.practice_name,
             mobile::ending(new),
-            contact_the_practice(portal),
+            not_you(portal, link),
         );
         text(portal, caller, patient.id, old, &body).await;
     }
+    let link = wasnt_me_link(portal, patient).await;
     let body = format!(
         "Hello {},\n\nYour {} patient portal now texts your sign-in codes to the mobile number \
-         ending {}.\n\nIf this wasn't you, please {} now.\n",
+         ending {}.\n\n{}\n",
         patient.given_name,
         practice.practice_name,
         mobile::ending(new),
-        contact_the_practice(portal),
+        not_you_by_email(portal, link),
     );
     let subject = "Your sign-in mobile number was changed";
     email(portal, caller, patient, subject, body).await;

@@ -27,6 +27,8 @@ pub struct PasskeysPart {
     /// Why passkeys can't be used here, if they can't.
     pub unavailable: Option<String>,
     pub passkeys: Vec<PasskeyLine>,
+    /// A recovery code was used in the last 24 hours: a passkey on the lost phone should go.
+    pub after_a_recovery: bool,
     /// The patient proved it's them recently (the practice's minutes): they may add and remove.
     pub may_change: bool,
     /// The name a new passkey gets: the browser and platform.
@@ -132,6 +134,9 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
     let passkeys = PasskeysPart {
         unavailable,
         passkeys,
+        after_a_recovery: crate::recovery::held_until(portal, &visit.patient)
+            .await?
+            .is_some(),
         may_change: crate::proof::recently_proved(portal, visit),
         default_name: crate::passkeys::default_name(&visit.caller),
     };
@@ -216,6 +221,10 @@ fn described(line: &AuditLine) -> Option<String> {
         ("all_sessions_ended", _) => "The practice signed you out everywhere.".into(),
         ("one_time_password_issued", _) => "The practice gave you a one-time password.".into(),
         ("recovery_code_saved", _) => "A new recovery code was made.".into(),
+        ("account_secured", _) => {
+            "You secured your account with \"This wasn't me\", and it was put on hold.".into()
+        }
+        ("hold_lifted", _) => "The practice opened your account again.".into(),
         ("recovered", _) => {
             "A recovery code was used to set up a new phone, and you were signed out everywhere."
                 .into()

@@ -9,6 +9,7 @@ pub mod login;
 pub mod profile;
 pub mod recovery;
 pub mod registration;
+pub mod secure_account;
 pub mod security;
 pub mod verification;
 

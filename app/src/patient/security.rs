@@ -34,6 +34,8 @@ pub struct PasskeysPart {
     /// Why passkeys can't be used here, if they can't.
     pub unavailable: Option<String>,
     pub passkeys: Vec<PasskeyLine>,
+    /// A recovery code was used in the last 24 hours: a passkey on the lost phone should go.
+    pub after_a_recovery: bool,
     /// The patient proved it's them recently (the practice's minutes): they may add and remove.
     pub may_change: bool,
     /// The name a new passkey gets: the browser and platform.
@@ -295,6 +297,7 @@ fn Passkeys(part: PasskeysPart) -> impl IntoView {
         Some(why) => view! { <p>{why}</p> }.into_any(),
         None => {
             let may_change = part.may_change;
+            let has_passkeys = !part.passkeys.is_empty();
             let lines = part.passkeys.into_iter().map(|p| {
                 let line_id = format!("passkey-{}", p.id);
                 let used = p.last_used.map_or("never used yet".to_string(), |u| format!("last used {u}"));
@@ -333,8 +336,14 @@ fn Passkeys(part: PasskeysPart) -> impl IntoView {
                 }.into_any(),
                 false => view! { <ConfirmFirst purpose=ProofFor::Security/> }.into_any(),
             };
+            let lost_phone = (part.after_a_recovery && has_passkeys).then(|| view! {
+                <p class="warning" role="note">
+                    "You used your recovery code in the last day. If one of these passkeys is on the phone you lost, remove it now, so that nobody who finds the phone can sign in with it."
+                </p>
+            });
             view! {
                 <FormMessage error=Signal::derive(move || general.clone())/>
+                {lost_phone}
                 <ul class="security-list">{lines}</ul>
                 {add}
             }

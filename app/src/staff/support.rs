@@ -81,6 +81,8 @@ pub struct PatientFile {
     pub passkeys: Vec<(String, String)>,
     /// When the patient's recovery code was made, if they saved one.
     pub recovery_code_made: Option<String>,
+    /// When "Secure my account" held the account, if it is held.
+    pub held_since: Option<String>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -98,15 +100,18 @@ pub enum SupportAction {
     OneTimePassword,
     /// A lost or stolen phone or computer that had a passkey.
     RemovePasskeys,
+    /// Opens an account "Secure my account" held, with a full recovery.
+    LiftHold,
 }
 
 impl SupportAction {
-    pub const ALL: [SupportAction; 5] = [
+    pub const ALL: [SupportAction; 6] = [
         SupportAction::Unlock,
         SupportAction::ResetMobile,
         SupportAction::EndSessions,
         SupportAction::OneTimePassword,
         SupportAction::RemovePasskeys,
+        SupportAction::LiftHold,
     ];
 
     /// As a form sends it.
@@ -117,6 +122,7 @@ impl SupportAction {
             SupportAction::EndSessions => "end_sessions",
             SupportAction::OneTimePassword => "one_time_password",
             SupportAction::RemovePasskeys => "remove_passkeys",
+            SupportAction::LiftHold => "lift_hold",
         }
     }
 
@@ -127,6 +133,7 @@ impl SupportAction {
             SupportAction::EndSessions => "End all sessions",
             SupportAction::OneTimePassword => "Issue one-time password",
             SupportAction::RemovePasskeys => "Remove passkeys",
+            SupportAction::LiftHold => "Lift the hold",
         }
     }
 
@@ -136,6 +143,7 @@ impl SupportAction {
             SupportAction::ResetMobile => "For a lost phone. Removes the patient's mobile numbers and passkeys, forgets their remembered devices, signs them out everywhere, and replaces their password with a one-time password for you to read out on a call back. At their next login they need it, then choose their own password and give a new number.",
             SupportAction::EndSessions => "Signs the patient out everywhere, and forgets their remembered devices.",
             SupportAction::OneTimePassword => "Makes a new password to read out to the patient. It works for a limited time, and they choose their own at the next sign-in.",
+            SupportAction::LiftHold => "The patient said \"This wasn't me\" and their account is held. Lifting the hold is a full recovery, as for a lost phone: the number is reset, passkeys are removed, they are signed out everywhere, and you read them a one-time password on a call back.",
             SupportAction::RemovePasskeys => "Removes every passkey on the patient's account, for a lost or stolen phone or computer, and signs them out everywhere. They sign in with their password and a code, and may add a passkey again.",
         }
     }
@@ -144,7 +152,7 @@ impl SupportAction {
     pub fn asks_how_identity_was_checked(self) -> bool {
         matches!(
             self,
-            SupportAction::ResetMobile | SupportAction::OneTimePassword
+            SupportAction::ResetMobile | SupportAction::OneTimePassword | SupportAction::LiftHold
         )
     }
 
@@ -415,6 +423,7 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
         (Some(m), false) => format!("{m} (not verified)"),
         (None, _) => "none".into(),
     };
+    let held = record.held_since.clone();
     let state = match &record.delayed_until {
         Some(until) => format!("Login delay running until {until}"),
         None => "No login delay".into(),
@@ -433,10 +442,11 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
                     None => "none".to_string(),
                 }}</dd></div>
                 <div><dt>"Sign-in state"</dt><dd class="sign-in-state">{state}
-                    {record.must_change_password.then_some(" · must choose a new password")}</dd></div>
+                    {record.must_change_password.then_some(" · must choose a new password")}
+                    {held.clone().map(|since| format!(" · on hold since {since} (\"This wasn't me\")"))}</dd></div>
             </dl>
         </section>
-        <Actions reference=record.reference.clone() act/>
+        <Actions reference=record.reference.clone() held=held.is_some() act/>
         <section class="card">
             <h2>"Last sign-ins"</h2>
             {record.sign_ins.is_empty().then(|| view! { <p>"None yet."</p> })}
@@ -512,7 +522,7 @@ pub fn AuditTable(items: Vec<AuditItem>) -> impl IntoView {
 }
 
 #[component]
-fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView {
+fn Actions(reference: String, held: bool, act: ServerAction<ActOnPatient>) -> impl IntoView {
     // Rendered afresh after an action is done, so the form starts closed again.
     let chosen = RwSignal::new(None::<SupportAction>);
     let error = Signal::derive(move || act.value().get().and_then(Result::err));
@@ -528,7 +538,8 @@ fn Actions(reference: String, act: ServerAction<ActOnPatient>) -> impl IntoView 
                 </p>
             })}
             <div class="actions">
-                {SupportAction::ALL.into_iter().map(|action| view! {
+                // "Lift the hold" only where there is one.
+                {SupportAction::ALL.into_iter().filter(|a| held || *a != SupportAction::LiftHold).map(|action| view! {
                     <button
                         type="button"
                         class="button secondary"

@@ -1357,3 +1357,35 @@ async fn a_burst_of_notices_keeps_to_its_own_cap_and_never_to_the_codes_limits()
         refused.text()
     );
 }
+
+#[tokio::test]
+async fn a_held_account_is_told_so_after_its_passkey_and_is_not_signed_in() {
+    let portal = portal().await;
+    let mut browser = portal.signed_in_patient("margaret").await;
+    let mut passkey = add_passkey(&mut browser, "Phone").await;
+    // A later change, and its "This wasn't me": the older passkey stays, the account is held.
+    portal.clock.advance_seconds(60);
+    let made = browser.post("/api/make_recovery_code", &[]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    let texts = portal.texts().await;
+    let notice = texts
+        .iter()
+        .rev()
+        .find(|(_, body)| body.contains("a recovery code was made"))
+        .map(|(_, body)| body.clone())
+        .unwrap();
+    let token = notice.split("t=").nth(1).unwrap().trim().to_string();
+    let secured = portal
+        .browser()
+        .post(
+            "/api/secure_account",
+            &[("token", token.as_str()), ("password", common::PASSWORD)],
+        )
+        .await;
+    assert_eq!(secured.status, StatusCode::OK, "{}", secured.text());
+    let mut again = portal.browser_at("198.51.100.10");
+    let refused = sign_in_with(&mut again, &mut passkey).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(refused.text().contains("on hold"), "{}", refused.text());
+    assert!(!is_signed_in(&mut again).await);
+}

@@ -200,7 +200,12 @@ async fn the_old_number_is_told_when_a_new_one_is_saved_and_when_it_is_verified(
     browser.post("/api/verify_code", &[("code", &code)]).await;
     let notices = to_old(portal.texts().await);
     assert_eq!(notices.len(), 2, "{notices:?}");
-    assert!(notices[1].contains("was changed"), "{}", notices[1]);
+    // In DESIGN's template, with its own "This wasn't me" link.
+    assert!(
+        notices[1].contains("now go to a number ending 67. Not you? http"),
+        "{}",
+        notices[1]
+    );
     // And the patient's email says so too.
     let emails = portal.portal.store.dev_email().await.unwrap();
     let email = emails.last().expect("an email to the patient");

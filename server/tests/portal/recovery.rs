@@ -183,6 +183,9 @@ async fn a_lost_phone_is_recovered_with_the_password_and_the_recovery_code_and_n
         .await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
     assert_eq!(browser.post("/api/me", &[]).await.status, StatusCode::OK);
+    // "Sign-in and security" then asks for any passkey on the lost phone to be removed.
+    let page = browser.post("/api/security", &[]).await.json();
+    assert_eq!(page["passkeys"]["after_a_recovery"], true);
     let account = portal.account("margaret").await;
     assert_eq!(account.mobile.as_deref(), Some(NEW_PHONE_E164));
     assert!(account.mobile_verified_at.is_some());
@@ -191,9 +194,12 @@ async fn a_lost_phone_is_recovered_with_the_password_and_the_recovery_code_and_n
     assert!(texts
         .iter()
         .any(|(to, body)| to == "+64215550123" && body.contains("recovery code was used")));
-    assert!(texts
-        .iter()
-        .any(|(to, body)| to == "+64215550123" && body.contains("changed to a number ending")));
+    assert!(
+        texts
+            .iter()
+            .any(|(to, body)| to == "+64215550123"
+                && body.contains("codes now go to a number ending"))
+    );
     let events = portal.audit_of("margaret").await;
     for expected in [
         ("recovery_code_used", "refused"),
@@ -346,4 +352,243 @@ async fn make_signing_in_easier_shows_after_a_sign_in_by_code_until_a_recovery_c
     portal.clock.advance_seconds(31 * 24 * 3600);
     let mut browser = portal.signed_in_patient_again("rewi").await;
     assert_eq!(browser.post("/api/me", &[]).await.json()["nudge"], true);
+}
+
+/// The token of the newest "This wasn't me" link texted to `number`.
+async fn wasnt_me_token(portal: &TestPortal, number: &str) -> String {
+    let texts = portal.texts().await;
+    let body = texts
+        .iter()
+        .rev()
+        .find(|(to, body)| to == number && body.contains("Not you? "))
+        .map(|(_, body)| body.clone())
+        .unwrap_or_else(|| panic!("a notice with a link to {number} in {texts:?}"));
+    let link = body.split("Not you? ").nth(1).unwrap().trim();
+    assert!(link.contains("/secure?t="), "{link}");
+    link.split("t=").nth(1).unwrap().to_string()
+}
+
+async fn secure(browser: &mut Browser<'_>, token: &str, password: &str) -> common::Reply {
+    browser
+        .post(
+            "/api/secure_account",
+            &[("token", token), ("password", password)],
+        )
+        .await
+}
+
+async fn is_held(portal: &TestPortal, username: &str) -> bool {
+    let account = portal.account(username).await;
+    portal
+        .portal
+        .store
+        .held_since(account.id)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn this_wasnt_me_acts_only_with_the_password_once_and_within_7_days() {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.signed_in_patient("margaret").await;
+    saved_code(&mut patient).await;
+    let token = wasnt_me_token(&portal, "+64215550123").await;
+
+    // Opening the link (a mail scanner, a thief with the old phone) changes nothing.
+    let page = portal.get(&format!("/secure?t={token}"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Secure my account"), "{}", page.text());
+    let mut stranger = portal.browser_at("198.51.100.9");
+    let state = stranger
+        .post("/api/wasnt_me_link", &[("token", &token)])
+        .await
+        .json();
+    assert_eq!(state["usable"], true);
+    assert_eq!(patient.post("/api/me", &[]).await.status, StatusCode::OK);
+    assert!(!is_held(&portal, "margaret").await);
+
+    // Without the password, or with a wrong one, nothing either.
+    let bare = secure(&mut stranger, &token, "").await;
+    assert_eq!(
+        bare.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bare.text()
+    );
+    let wrong = secure(&mut stranger, &token, "not her password at all").await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.text()
+    );
+    assert!(!wrong.field_error("password").is_empty());
+    assert_eq!(patient.post("/api/me", &[]).await.status, StatusCode::OK);
+    assert!(!is_held(&portal, "margaret").await);
+
+    let done = secure(&mut stranger, &token, common::PASSWORD).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(is_held(&portal, "margaret").await);
+    assert_eq!(
+        patient.post("/api/me", &[]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "every session ended"
+    );
+    let account = portal.account("margaret").await;
+    assert!(portal
+        .portal
+        .store
+        .recovery_code(account.id)
+        .await
+        .unwrap()
+        .is_none());
+    // Twice: the link is spent.
+    let twice = secure(&mut stranger, &token, common::PASSWORD).await;
+    assert_eq!(twice.status, StatusCode::FORBIDDEN, "{}", twice.text());
+    let events = portal.audit_of("margaret").await;
+    assert!(events.contains(&("account_secured".into(), "ok".into())));
+
+    // A link past its 7 days works no more.
+    let portal = TestPortal::new().await;
+    let mut patient = portal.signed_in_patient("rewi").await;
+    saved_code(&mut patient).await;
+    let token = wasnt_me_token(&portal, "+64215550123").await;
+    portal.clock.advance_seconds(7 * 24 * 3600 + 60);
+    let late = secure(&mut portal.browser(), &token, common::PASSWORD).await;
+    assert_eq!(late.status, StatusCode::FORBIDDEN, "{}", late.text());
+    assert!(!is_held(&portal, "rewi").await);
+}
+
+#[tokio::test]
+async fn securing_takes_back_the_number_added_since_the_change_and_the_held_account_is_told_only_after_a_right_password(
+) {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.signed_in_patient("margaret").await;
+    // Someone with her session (a code just sent, so a recent proof) moves the number.
+    let saved = patient
+        .post("/api/change_mobile", &[("mobile", NEW_PHONE)])
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    let code = portal.last_code().await;
+    let verified = patient.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+    // The old number is told, with its link.
+    let token = wasnt_me_token(&portal, "+64215550123").await;
+    let done = secure(&mut portal.browser(), &token, common::PASSWORD).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let account = portal.account("margaret").await;
+    assert_eq!(account.mobile, None, "the number added since is gone");
+
+    // Held: a wrong password is as wrong as ever; a right one is told to call the practice.
+    let wrong = portal
+        .browser()
+        .post(
+            "/api/login",
+            &[
+                ("username", "margaret"),
+                ("password", "not her password at all"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(!wrong.text().contains("hold"));
+    let right = portal.browser().log_in("margaret").await;
+    assert_eq!(right.status, StatusCode::FORBIDDEN, "{}", right.text());
+    assert!(right.text().contains("on hold"), "{}", right.text());
+}
+
+#[tokio::test]
+async fn a_remembered_device_doesnt_get_a_held_account_in() {
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    browser.register_and_sign_in("margaret").await;
+    browser.post("/api/logout", &[]).await;
+    browser.log_in("margaret").await;
+    let code = portal.last_code().await;
+    browser
+        .post(
+            "/api/verify_code",
+            &[("code", &code), ("remember_device", "on")],
+        )
+        .await;
+    let device = browser.cookie_value("portal_device").expect("remembered");
+    saved_code(&mut browser).await;
+    let token = wasnt_me_token(&portal, "+64215550123").await;
+    secure(&mut portal.browser(), &token, common::PASSWORD).await;
+    // Even were the device still remembered, the hold is checked after the password.
+    let mut again = portal.browser();
+    again.put_cookie("portal_device", &device);
+    let refused = again.log_in("margaret").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+}
+
+#[tokio::test]
+async fn support_lifts_a_hold_with_a_full_recovery_and_the_identity_question() {
+    let portal = TestPortal::new().await;
+    let mut patient = portal.signed_in_patient("margaret").await;
+    saved_code(&mut patient).await;
+    let token = wasnt_me_token(&portal, "+64215550123").await;
+    let mut staff = portal.staff("sam", app::staff::StaffRole::Support).await;
+    let reference = staff.find("margaret").await;
+    let fields = [
+        ("patient", reference.as_str()),
+        ("action", "lift_hold"),
+        ("reason", "she called about a text she didn't expect"),
+        ("identity_check", "called_back"),
+    ];
+    let pairs = fields.to_vec();
+    // Not held: nothing to lift.
+    let nothing = staff
+        .browser
+        .post("/api/staff/support_action", &pairs)
+        .await;
+    assert_eq!(nothing.status, StatusCode::CONFLICT, "{}", nothing.text());
+
+    secure(&mut portal.browser(), &token, common::PASSWORD).await;
+    let record = staff
+        .browser
+        .post("/api/staff/patient", &[("patient", &reference)])
+        .await
+        .json();
+    assert!(record["held_since"].is_string(), "{record}");
+    let unasked: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "identity_check")
+        .collect();
+    let refused = staff
+        .browser
+        .post("/api/staff/support_action", &unasked)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(is_held(&portal, "margaret").await);
+    let lifted = staff
+        .browser
+        .post("/api/staff/support_action", &pairs)
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text());
+    assert!(!is_held(&portal, "margaret").await);
+    let one_time = lifted.json()["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A full recovery: the old password no longer works; the one-time one does, then the
+    // patient's own password, then a new number.
+    assert_eq!(
+        portal.browser().log_in("margaret").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut browser = portal.browser();
+    let login = browser
+        .post(
+            "/api/login",
+            &[("username", "margaret"), ("password", &one_time)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["choose_password_first"], true);
+    let events = portal.audit_of("margaret").await;
+    assert!(events.contains(&("hold_lifted".into(), "ok".into())));
 }

@@ -73,6 +73,9 @@ pub async fn log_in(
         }
     };
     password_accepted(portal, caller, &patient, &key, counted.ip_event, password).await?;
+    // A held account is told so only after a right password, whatever would follow it (a
+    // code, a passkey, a remembered device).
+    crate::hold::refuse_if_held(portal, caller, &patient).await?;
     step_in(portal, caller, &patient).await
 }
 

@@ -428,6 +428,13 @@ pub async fn finish_sign_in(
     if taken.purpose == Purpose::Confirm {
         return confirmed(portal, caller, account, &checked).await;
     }
+    // Right, but held: told so only now, after the passkey proved it's them.
+    if let Some(patient) = crate::account::Patient::load(portal, account)
+        .await
+        .or_internal("loading the account")?
+    {
+        crate::hold::refuse_if_held(portal, caller, &patient).await?;
+    }
     let new = session::begin_with_passkey(
         portal,
         caller.browser(),

@@ -86,6 +86,13 @@ pub fn new_session_id(now: Millis) -> String {
     format!("{:012x}.{}", now.max(0), new_id())
 }
 
+/// A token short enough for a link in a text: 128 random bits.
+pub fn new_short_token() -> String {
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// A new session ID: 256 random bits, for the cookie.
 pub fn new_id() -> String {
     let mut raw = [0u8; 32];

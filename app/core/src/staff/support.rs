@@ -79,6 +79,8 @@ pub struct PatientFile {
     pub passkeys: Vec<(String, String)>,
     /// When the patient's recovery code was made, if they saved one.
     pub recovery_code_made: Option<String>,
+    /// When "Secure my account" held the account, if it is held.
+    pub held_since: Option<String>,
     pub texts: Vec<TextLine>,
     pub audit: Vec<AuditItem>,
 }
@@ -97,6 +99,8 @@ pub enum SupportAction {
     OneTimePassword,
     /// A lost or stolen phone or computer that had a passkey.
     RemovePasskeys,
+    /// Opens an account "Secure my account" held: a full recovery, as `ResetMobile`.
+    LiftHold,
 }
 
 impl SupportAction {
@@ -105,7 +109,7 @@ impl SupportAction {
     pub fn asks_how_identity_was_checked(self) -> bool {
         matches!(
             self,
-            SupportAction::ResetMobile | SupportAction::OneTimePassword
+            SupportAction::ResetMobile | SupportAction::OneTimePassword | SupportAction::LiftHold
         )
     }
 }
@@ -303,9 +307,11 @@ pub async fn record(
         .or_internal("reading the audit trail")?;
 
     let recovery_code_made = crate::recovery::made_at(portal, &patient).await?.map(when);
+    let held_since = crate::hold::held_since(portal, &patient).await?.map(when);
     Ok(PatientFile {
         reference: reference.to_string(),
         recovery_code_made,
+        held_since,
         mobile: patient.mobile.on_file().map(mobile::masked),
         mobile_verified: patient.mobile.verified().is_some(),
         pending_mobile: patient.pending_mobile.as_deref().map(mobile::masked),
@@ -489,6 +495,35 @@ pub async fn act(
                 Some(password),
                 take,
                 notice,
+            )
+        }
+        SupportAction::LiftHold => {
+            if crate::hold::held_since(portal, &patient).await?.is_none() {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Conflict,
+                    "This account isn't on hold.",
+                ));
+            }
+            // A full recovery, as for a lost phone: whoever held it may have had the phone.
+            let password = one_time_password_for(portal, &patient).await?;
+            store
+                .reset_mobile(patient.id)
+                .await
+                .or_internal("resetting a number")?;
+            store
+                .lift_hold(patient.id)
+                .await
+                .or_internal("lifting a hold")?;
+            let take = AccessToTake {
+                passkeys: true,
+                devices: true,
+            };
+            (
+                Event::HoldLifted,
+                "The hold is lifted, with a full recovery: the mobile number is reset, the passkeys are removed and the patient is signed out everywhere. Call the patient back on a number on the practice's records and read them the one-time password below. At their next login they choose their own password, then give a new number and verify it.",
+                Some(password),
+                Some((take, Forgotten::ByThePractice)),
+                "the practice opened your account again and gave you a one-time password; you'll choose your own password and give your mobile number at your next login",
             )
         }
         SupportAction::RemovePasskeys => {

@@ -8,6 +8,7 @@ mod audit;
 mod challenges;
 mod demo;
 mod devices;
+mod holds;
 mod ids;
 pub mod kinds;
 mod limits;
@@ -44,6 +45,7 @@ pub use audit::{
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
+pub use holds::{Secured, WasntMeRow};
 pub use ids::{AccountId, StaffId};
 pub use limits::{wait_text, Limit, LimitKind, LimitReached, LoginGate, LoginRules};
 pub use operations::{BackupError, Connections};

@@ -55,7 +55,7 @@ impl Store {
         let r = &RETENTION;
         let failures = "delayed_until < $1 AND last_failed_at < $1";
         // (table, which rows have ended, the time they are compared with)
-        let ended: [(&'static str, &str, Millis); 11] = [
+        let ended: [(&'static str, &str, Millis); 12] = [
             ("limit_events", "at < $1", now - r.limits),
             ("login_failures", failures, now - r.limits),
             ("login_failures_by_network", failures, now - r.limits),
@@ -64,6 +64,8 @@ impl Store {
             ("remembered_devices", "expires_at < $1", now),
             ("passkey_ceremonies", "expires_at < $1", now),
             ("challenges", "expires_at < $1", now - r.codes),
+            // "This wasn't me" links, once they no longer work.
+            ("wasnt_me_links", "expires_at < $1", now),
             (
                 "staff_enrolments",
                 "expires_at < $1",
