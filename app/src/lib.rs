@@ -41,7 +41,7 @@ use crate::{
         confirm::ConfirmPage,
         home::{HomePage, SignedInLayout},
         login::LoginPage,
-        profile::{ChangeMobilePage, ProfilePage},
+        profile::{confirm_email::ConfirmEmailPage, ChangeMobilePage, ProfilePage},
         recovery::CantGetCodePage,
         registration::RegisterPage,
         secure_account::SecureAccountPage,
@@ -118,6 +118,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/cant-get-a-code") view=CantGetCodePage ssr=SsrMode::Async/>
                     <Route path=path!("/secure") view=SecureAccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>

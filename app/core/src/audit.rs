@@ -70,10 +70,12 @@ pub enum Event {
     AccountSecured,
     /// The practice lifted a hold, with a full recovery.
     HoldLifted,
+    /// An email address was confirmed by its link.
+    EmailConfirmed,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 40] = [
+pub const ALL_EVENTS: [Event; 41] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -114,6 +116,7 @@ pub const ALL_EVENTS: [Event; 40] = [
     Event::Recovered,
     Event::AccountSecured,
     Event::HoldLifted,
+    Event::EmailConfirmed,
 ];
 
 impl Event {
@@ -159,6 +162,7 @@ impl Event {
             Event::Recovered => "recovered",
             Event::AccountSecured => "account_secured",
             Event::HoldLifted => "hold_lifted",
+            Event::EmailConfirmed => "email_confirmed",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod confirm;
 pub mod demo_data;
 pub mod devices;
+pub mod email_confirmation;
 pub mod error;
 pub mod existing_patients;
 pub mod hold;

@@ -221,14 +221,15 @@ pub async fn number_set_at_login(
     patient: &Patient,
     number: &str,
 ) {
+    let link = wasnt_me_link(portal, patient).await;
     let body = format!(
         "Hello {},\n\nThe mobile number ending {} was just set as the number your {} patient \
          portal texts your sign-in codes to. It was given after your password at a login.\n\n\
-         If this wasn't you, someone may know your password: please {} now.\n",
+         Someone may know your password. {}\n",
         patient.given_name,
         mobile::ending(number),
         portal.practice().practice_name,
-        contact_the_practice(portal),
+        not_you_by_email(portal, link),
     );
     let subject = "Your sign-in mobile number was set";
     email(portal, caller, patient, subject, body).await;
@@ -337,7 +338,53 @@ pub async fn email(
     let Some(to) = patient.email.clone() else {
         return;
     };
-    let (portal, caller, account_id) = (portal.clone(), caller.clone(), patient.id);
+    // Only to an address its owner confirmed: an address someone else typed gets nothing.
+    match portal.store.email_confirmed(patient.id, &to).await {
+        Ok(true) => email_to(portal, caller, patient.id, to, subject, body).await,
+        Ok(false) => {}
+        Err(err) => tracing::error!(%err, "reading an email confirmation"),
+    }
+}
+
+/// "Confirm your email address", to the address just given.
+pub async fn confirm_your_email(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: AccountId,
+    given_name: &str,
+    to: &str,
+    link: &str,
+) {
+    let body = format!(
+        "Hello {given_name},\n\nPlease confirm this is your email address for your {} patient portal, so that we can tell you of changes to how you sign in. Open this link within 24 hours, and choose \"Confirm\":\n{link}\n\nIf you didn't give this address, you can ignore this email.\n",
+        portal.practice().practice_name,
+    );
+    let subject = "Confirm your email address";
+    email_to(portal, caller, account_id, to.to_string(), subject, body).await;
+}
+
+/// A new address replaced `old`: the old one is told, whether or not it was confirmed.
+pub async fn email_address_changed(portal: &Portal, caller: &Caller, patient: &Patient, old: &str) {
+    let body = format!(
+        "Hello {},\n\nThe email address on your {} patient portal account was changed, and this address will no longer hear from it.\n\nIf this wasn't you, please {} now.\n",
+        patient.given_name,
+        portal.practice().practice_name,
+        contact_the_practice(portal),
+    );
+    let subject = "Your email address was changed";
+    email_to(portal, caller, patient.id, old.to_string(), subject, body).await;
+}
+
+/// Sends an email to `to`, audited, waiting at most 2 seconds for the mailer.
+async fn email_to(
+    portal: &Portal,
+    caller: &Caller,
+    account_id: AccountId,
+    to: String,
+    subject: &str,
+    body: String,
+) {
+    let (portal, caller) = (portal.clone(), caller.clone());
     let email = Email {
         to,
         subject: subject.to_string(),

@@ -1,10 +1,12 @@
 //! The patient's own details as they change them: the email address. (A new mobile number is
-//! `one_time_code::new_number`'s: it needs a code.)
+//! `one_time_code::new_number`'s: it needs a code.) A new address is confirmed by a link
+//! (`email_confirmation`) before notices go to it, and a change tells the old address.
 
 use crate::{
     account::Email,
     audit::{self, Entry, Event, Outcome},
     caller::Visit,
+    email_confirmation::ask_to_confirm,
     error::{Error, OrInternal},
     portal::Portal,
 };
@@ -38,5 +40,13 @@ pub async fn change_email(
         .or_internal("saving an email address")?;
     let entry = Entry::new(Event::EmailChanged, Outcome::Ok).account(visit.patient.id);
     audit::record(portal, &visit.caller, entry).await;
+    let old = visit.patient.email.as_deref();
+    if let Some(old) = old.filter(|old| Some(*old) != email.as_deref()) {
+        crate::notify::email_address_changed(portal, &visit.caller, &visit.patient, old).await;
+    }
+    if let Some(new) = email.as_deref().filter(|new| Some(*new) != old) {
+        let patient = &visit.patient;
+        ask_to_confirm(portal, &visit.caller, patient.id, &patient.given_name, new).await;
+    }
     Ok(email)
 }

@@ -112,6 +112,17 @@ pub async fn register_patient(
     };
     let entry = Entry::new(Event::Registered, Outcome::Ok).account(account_id);
     audit::record(portal, caller, entry).await;
+    if let Some(email) = &new.email {
+        let given = new.given_name.as_str();
+        crate::email_confirmation::ask_to_confirm(
+            portal,
+            caller,
+            account_id,
+            given,
+            email.as_str(),
+        )
+        .await;
+    }
     let registered = Registered {
         signed_in,
         mobile_ending: new.mobile.ending(),

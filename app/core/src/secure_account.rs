@@ -17,6 +17,10 @@ use crate::{
     session,
 };
 
+/// A notice goes out just after the change it tells of, in the same request: what was added
+/// this long before its link was made counts as that change.
+pub const CHANGE_BEFORE_NOTICE: crate::clock::Millis = crate::clock::MINUTE;
+
 pub const LINK_SPENT: &str = "This link has expired or was already used.";
 pub const WRONG_PASSWORD: &str = "That isn't your password. Please check it and try again.";
 
@@ -86,7 +90,7 @@ pub async fn secure(
         .secure_account(
             &session::hash_id(token.trim()),
             patient.id,
-            link.made_at,
+            link.made_at - CHANGE_BEFORE_NOTICE,
             portal.now(),
         )
         .await

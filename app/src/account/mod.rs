@@ -31,6 +31,8 @@ pub struct Profile {
     /// "Make signing in easier": signed in by code, with no passkey and no recovery code, and
     /// not put off with "Not now".
     pub nudge: bool,
+    /// The email address on file was confirmed by its link (true when there is none).
+    pub email_confirmed: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -57,6 +59,7 @@ impl Profile {
             idle_timeout_seconds: settings.session_idle_seconds as u64,
             recently_proved: false,
             nudge: false,
+            email_confirmed: true,
         }
     }
 }

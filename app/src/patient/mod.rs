@@ -24,6 +24,7 @@ pub async fn me() -> Result<Profile, PortalError> {
     Ok(Profile {
         recently_proved: crate::proof::recently_proved(&portal, &visit),
         nudge: portal_core::recovery::nudged(&portal, &visit).await?,
+        email_confirmed: portal_core::email_confirmation::email_confirmed(&portal, &visit).await?,
         ..Profile::of(&visit.patient, &portal.settings)
     })
 }

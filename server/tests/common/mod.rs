@@ -257,6 +257,22 @@ impl TestPortal {
             .collect()
     }
 
+    /// The token of the newest "Confirm your email address" link emailed.
+    pub async fn email_link(&self) -> String {
+        let emails = self.portal.store.dev_email().await.unwrap();
+        let body = emails
+            .iter()
+            .rev()
+            .find(|e| e.subject == "Confirm your email address")
+            .map(|e| e.body.clone())
+            .expect("a \"Confirm your email address\" email");
+        let link = body
+            .lines()
+            .find(|line| line.contains("/confirm-email?t="))
+            .expect("its link");
+        link.split("t=").nth(1).unwrap().trim().to_string()
+    }
+
     pub async fn last_code(&self) -> String {
         let (_, body) = self.texts().await.pop().expect("a text was sent");
         body.rsplit('#').next().unwrap().to_string()
@@ -403,6 +419,10 @@ impl Browser<'_> {
         let code = self.portal.last_code().await;
         let reply = self.post("/api/verify_code", &[("code", &code)]).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        // And the email address confirmed, as its owner would, so notices go to it.
+        let token = self.portal.email_link().await;
+        let confirmed = self.post("/api/confirm_email", &[("token", &token)]).await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
     }
 }
 

@@ -655,6 +655,14 @@ async fn a_first_number_given_at_login_is_audited_and_emailed() {
         .update_email(account.id, Some("arthur@example.org"))
         .await
         .unwrap();
+    // An address its owner confirmed, as notices go only to those.
+    let store = &portal.portal.store;
+    let now = portal.clock_now();
+    store
+        .await_email_confirmation(account.id, "arthur@example.org", "link", now + 60_000)
+        .await
+        .unwrap();
+    assert!(store.confirm_email("link", now).await.unwrap().is_some());
     let mut elsewhere = portal.browser_at("198.51.100.9");
     elsewhere.log_in("arthur").await;
 
@@ -682,7 +690,7 @@ async fn a_first_number_given_at_login_is_audited_and_emailed() {
     let email = emails.last().expect("the patient is emailed");
     assert_eq!(email.to_address, "arthur@example.org");
     assert!(email.body.contains("ending 67"), "{}", email.body);
-    assert!(email.body.contains("someone may know your password"));
+    assert!(email.body.contains("Someone may know your password"));
     // The other pending session of the account is gone.
     assert_eq!(
         elsewhere.post("/api/code_step", &[]).await.status,

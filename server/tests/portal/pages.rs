@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::TestPortal;
 
 /// Each page, and what each visitor gets: a page (200), a redirect (302) or "not found" (404).
-const PAGES: [(&str, [u16; 3]); 13] = [
+const PAGES: [(&str, [u16; 3]); 14] = [
     // page             anonymous, pending, signed in
     ("/", [302, 302, 200]),
     ("/login", [200, 200, 200]),
@@ -18,6 +18,7 @@ const PAGES: [(&str, [u16; 3]); 13] = [
     // "This wasn't me": for anyone holding the link; a made-up one is simply not usable.
     ("/secure?t=made-up", [200, 200, 200]),
     ("/secure", [200, 200, 200]),
+    ("/confirm-email?t=made-up", [200, 200, 200]),
     ("/profile", [302, 302, 200]),
     ("/no-such-page", [404, 404, 404]),
     // A patient is no staff member.

@@ -1364,7 +1364,7 @@ async fn a_held_account_is_told_so_after_its_passkey_and_is_not_signed_in() {
     let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     // A later change, and its "This wasn't me": the older passkey stays, the account is held.
-    portal.clock.advance_seconds(60);
+    portal.clock.advance_seconds(3 * 60);
     let made = browser.post("/api/make_recovery_code", &[]).await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.text());
     let texts = portal.texts().await;

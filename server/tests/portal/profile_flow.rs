@@ -424,3 +424,78 @@ async fn the_email_can_be_changed_and_removed_with_validation() {
     browser.post("/api/update_email", &[("email", "")]).await;
     assert!(me(&mut browser).await["email"].is_null());
 }
+
+#[tokio::test]
+async fn notices_go_only_to_an_email_address_confirmed_by_its_link_and_a_change_tells_the_old_one()
+{
+    let portal = TestPortal::new().await;
+    let mut browser = portal.browser();
+    assert_eq!(browser.register("margaret").await.status, StatusCode::OK);
+    browser.post("/api/send_code", &[]).await;
+    let code = portal.last_code().await;
+    browser.post("/api/verify_code", &[("code", &code)]).await;
+    // Not confirmed yet: a notice goes by text, not to the address.
+    let me = browser.post("/api/me", &[]).await.json();
+    assert_eq!(me["email_confirmed"], false);
+    let page = portal
+        .get("/profile", browser.cookie.as_deref())
+        .await
+        .text();
+    assert!(page.contains("isn't confirmed yet"), "{page}");
+    assert!(page.contains("Send the link again"));
+    let again = browser.post("/api/send_email_link", &[]).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let notices_to = |emails: &[app::store::DevEmail], to: &str| {
+        emails
+            .iter()
+            .filter(|e| e.to_address == to && e.subject != "Confirm your email address")
+            .count()
+    };
+    browser.post("/api/make_recovery_code", &[]).await;
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    assert_eq!(notices_to(&emails, "margaret@example.org"), 0);
+
+    // Opening the link changes nothing; "Confirm" does, once, within 24 hours.
+    let token = portal.email_link().await;
+    let page = portal.get(&format!("/confirm-email?t={token}"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["email_confirmed"],
+        false
+    );
+    let mut phone = portal.browser_at("198.51.100.9");
+    let confirmed = phone.post("/api/confirm_email", &[("token", &token)]).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    let twice = phone.post("/api/confirm_email", &[("token", &token)]).await;
+    assert_eq!(twice.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["email_confirmed"],
+        true
+    );
+    browser.post("/api/make_recovery_code", &[]).await;
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    assert_eq!(notices_to(&emails, "margaret@example.org"), 1);
+
+    // A new address: the old one is told, and the new one hears nothing until confirmed.
+    let changed = browser
+        .post("/api/update_email", &[("email", "margaret@example.net")])
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    assert!(emails
+        .iter()
+        .any(|e| e.to_address == "margaret@example.org"
+            && e.subject == "Your email address was changed"));
+    assert_eq!(
+        browser.post("/api/me", &[]).await.json()["email_confirmed"],
+        false
+    );
+    browser.post("/api/make_recovery_code", &[]).await;
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    assert_eq!(notices_to(&emails, "margaret@example.net"), 0);
+    // A link past its 24 hours confirms nothing.
+    let token = portal.email_link().await;
+    portal.clock.advance_seconds(24 * 3600 + 60);
+    let late = phone.post("/api/confirm_email", &[("token", &token)]).await;
+    assert_eq!(late.status, StatusCode::FORBIDDEN);
+}

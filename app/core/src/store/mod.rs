@@ -8,6 +8,7 @@ mod audit;
 mod challenges;
 mod demo;
 mod devices;
+mod email_confirmations;
 mod holds;
 mod ids;
 pub mod kinds;

@@ -4,6 +4,7 @@
 //! one, until its code comes back; it can be cancelled (`/api/cancel_mobile_change`).
 
 mod change_number;
+pub mod confirm_email;
 mod mobile_dialog;
 mod pending_number;
 
@@ -69,6 +70,18 @@ pub async fn cancel_mobile_change() -> Result<ChangeCancelled, PortalError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailSaved {
     pub email: Option<String>,
+}
+
+/// "Send the link again": a new "Confirm your email address" link.
+#[server(prefix = "/api", endpoint = "send_email_link")]
+pub async fn send_email_link() -> Result<(), PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    portal_core::email_confirmation::send_email_link_again(&portal, &visit).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/profile?link-sent");
+    }
+    Ok(())
 }
 
 /// Saves the email address; an empty one removes it.
@@ -258,6 +271,16 @@ fn Details(
                 <PendingRow pending on_verify on_cancelled/>
             })}
         </dl>
+        {(patient.email.is_some() && !patient.email_confirmed).then(|| view! {
+            <div class="email-unconfirmed">
+                <p class="hint">
+                    "Your email address isn't confirmed yet. We emailed it a link: once you follow it, we tell you there of changes to how you sign in."
+                </p>
+                <form method="post" action="/api/send_email_link" class="button-form">
+                    <button type="submit" class="button secondary">"Send the link again"</button>
+                </form>
+            </div>
+        })}
         {match patient.recently_proved {
             true => view! { <EmailForm email=patient.email.unwrap_or_default()/> }.into_any(),
             false => view! {
@@ -320,7 +343,10 @@ fn EmailForm(email: String) -> impl IntoView {
     let save = ServerAction::<UpdateEmail>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let saved = Signal::derive(move || match save.value().get() {
-        Some(Ok(EmailSaved { email: Some(_) })) => Some("Your email address is saved.".to_string()),
+        Some(Ok(EmailSaved { email: Some(_) })) => Some(
+            "Your email address is saved. We emailed it a link: follow it to confirm the address."
+                .to_string(),
+        ),
         Some(Ok(EmailSaved { email: None })) => Some("Your email address is removed.".to_string()),
         _ => None,
     });
