@@ -13,6 +13,8 @@ use crate::{
 
 /// How long a "Confirm your email address" link works.
 pub const CONFIRM_LINK_LASTS: Millis = DAY;
+/// "Send the link again" waits this long after the last link.
+pub const RESEND_AFTER: Millis = crate::clock::MINUTE;
 
 /// Sends "Confirm your email address" to `email`, just given for account `account_id`. Until its
 /// link is followed, no notice goes there.
@@ -84,6 +86,24 @@ pub async fn send_email_link_again(portal: &Portal, visit: &Visit) -> Result<(),
             ErrorKind::Conflict,
             "Your email address is confirmed already.",
         ));
+    }
+    // At most one a minute: a stolen cookie can't fill the patient's inbox.
+    let sent = portal
+        .store
+        .email_link_expires(patient.id)
+        .await
+        .or_internal("reading an email link")?
+        .map(|expires| expires - CONFIRM_LINK_LASTS);
+    if let Some(wait) = sent
+        .map(|at| at + RESEND_AFTER - portal.now())
+        .filter(|w| *w > 0)
+    {
+        let mut refusal = Error::new(
+            ErrorKind::TooManyRequests,
+            "We've just sent you a link. Please wait a minute before asking for another.",
+        );
+        refusal.retry_after_seconds = Some(crate::clock::whole_seconds(wait));
+        return Err(refusal);
     }
     ask_to_confirm(
         portal,

@@ -443,6 +443,15 @@ async fn notices_go_only_to_an_email_address_confirmed_by_its_link_and_a_change_
         .text();
     assert!(page.contains("isn't confirmed yet"), "{page}");
     assert!(page.contains("Send the link again"));
+    // At most one link a minute: a stolen cookie can't fill the inbox.
+    let at_once = browser.post("/api/send_email_link", &[]).await;
+    assert_eq!(
+        at_once.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        at_once.text()
+    );
+    portal.clock.advance_seconds(61);
     let again = browser.post("/api/send_email_link", &[]).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     let notices_to = |emails: &[app::store::DevEmail], to: &str| {

@@ -592,3 +592,24 @@ async fn support_lifts_a_hold_with_a_full_recovery_and_the_identity_question() {
     let events = portal.audit_of("margaret").await;
     assert!(events.contains(&("hold_lifted".into(), "ok".into())));
 }
+
+#[tokio::test]
+async fn forty_saves_of_a_recovery_code_at_once_leave_one_code_and_no_fault() {
+    let portal = TestPortal::new().await;
+    let browser = portal.signed_in_patient("margaret").await;
+    let cookie = browser.cookie.clone();
+    let saves = (0..40).map(|_| portal.post_raw("/api/make_recovery_code", "", cookie.as_deref()));
+    let replies = futures::future::join_all(saves).await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    // The one kept is the last saved: exactly one of the codes shown works.
+    let account = portal.account("margaret").await;
+    assert!(portal
+        .portal
+        .store
+        .recovery_code(account.id)
+        .await
+        .unwrap()
+        .is_some());
+}

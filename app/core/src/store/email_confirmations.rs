@@ -29,23 +29,33 @@ impl Store {
         token_hash: &str,
         expires_at: Millis,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM email_confirmations WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO email_confirmations (account_id, email, token_hash, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET \
+             email = excluded.email, token_hash = excluded.token_hash, \
+             expires_at = excluded.expires_at, confirmed_at = NULL",
         )
         .bind(account_id)
         .bind(email)
         .bind(token_hash)
         .bind(expires_at)
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(())
+    }
+
+    /// When the link waiting for an unconfirmed address runs out, if one waits.
+    pub async fn email_link_expires(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Option<Millis>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT expires_at FROM email_confirmations \
+             WHERE account_id = $1 AND confirmed_at IS NULL AND expires_at IS NOT NULL",
+        )
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Whether a link still waits: unused, in time, for the address the account still has.

@@ -67,7 +67,8 @@ impl Store {
     ) -> Result<Option<Secured>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let spent = sqlx::query(
-            "UPDATE wasnt_me_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+            "UPDATE wasnt_me_links SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
         )
         .bind(now)
         .bind(token_hash)
@@ -125,18 +126,15 @@ impl Store {
             None,
         )
         .await?;
-        change(
-            &mut tx,
-            "DELETE FROM account_holds WHERE account_id = $1",
-            a,
-            None,
+        // Two links used at once hold it once.
+        sqlx::query(
+            "INSERT INTO account_holds (account_id, held_at) VALUES ($1, $2) \
+             ON CONFLICT (account_id) DO NOTHING",
         )
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO account_holds (account_id, held_at) VALUES ($1, $2)")
-            .bind(account_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Some(secured))
     }

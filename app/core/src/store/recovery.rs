@@ -39,28 +39,23 @@ impl Store {
         code_hash: &str,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let replaced = sqlx::query(
-            "UPDATE recovery_codes SET code_hash = $1, made_at = $2 WHERE account_id = $3",
+        // One statement: two saves at once can't both insert.
+        let replaced: Option<i64> =
+            sqlx::query_scalar("SELECT made_at FROM recovery_codes WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.writer)
+                .await?;
+        sqlx::query(
+            "INSERT INTO recovery_codes (account_id, code_hash, made_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET code_hash = excluded.code_hash, \
+             made_at = excluded.made_at",
         )
+        .bind(account_id)
         .bind(code_hash)
         .bind(now)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !replaced {
-            sqlx::query(
-                "INSERT INTO recovery_codes (account_id, code_hash, made_at) VALUES ($1, $2, $3)",
-            )
-            .bind(account_id)
-            .bind(code_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        .execute(&self.writer)
+        .await?;
+        let replaced = replaced.is_some();
         Ok(replaced)
     }
 
@@ -147,17 +142,14 @@ impl Store {
 
     /// "Not now": the nudge is put off until `until`.
     pub async fn hide_nudge(&self, account_id: AccountId, until: Millis) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM sign_in_nudges WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO sign_in_nudges (account_id, hidden_until) VALUES ($1, $2)")
-            .bind(account_id)
-            .bind(until)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "INSERT INTO sign_in_nudges (account_id, hidden_until) VALUES ($1, $2) \
+             ON CONFLICT (account_id) DO UPDATE SET hidden_until = excluded.hidden_until",
+        )
+        .bind(account_id)
+        .bind(until)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 }
