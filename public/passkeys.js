@@ -85,6 +85,10 @@
     switch (action) {
       case "add":
         return add(box, "/api", "/security?passkey-added");
+      case "recovery-add":
+        // In place of a recovery's new phone: the session is signed in now, and /security asks
+        // about passkeys on the lost phone.
+        return add(box, "/api", "/security?passkey-added");
       case "staff-add":
         return add(box, "/api/staff", "/staff/passkeys?added");
       case "confirm":

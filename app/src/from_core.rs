@@ -55,7 +55,7 @@ same_fields!(core::login::password::LoggedIn => LoggedIn { signed_in, code_sent,
 same_fields!(core::registration::Registered => Registered { signed_in, mobile_ending });
 same_fields!(core::login::code::TwoFactorStep => TwoFactorStep {
     mobile_ending, needs_number, number_on_file, code_sent, resend_in_seconds, support_needed,
-    choose_password_first, new_phone, remember_days, has_passkey, cant_get_a_code,
+    choose_password_first, new_phone, remember_days, has_passkey, may_add_passkey, cant_get_a_code,
 });
 same_fields!(core::confirm::ProofWays => ProofWays {
     proved, mobile_ending, code_sent, passkey, password, recovery_code, minutes,

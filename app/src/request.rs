@@ -245,6 +245,11 @@ pub async fn choosing_password(portal: &Portal) -> Result<Visit, PortalError> {
     .await
 }
 
+/// A session that may add a passkey: signed in, or a recovery session in place of a new phone.
+pub async fn adding_passkey(portal: &Portal) -> Result<Visit, PortalError> {
+    own_password_first(visit(portal, |s| s.stage.allows(Step::AddPasskey), SIGN_IN_NEEDED).await?)
+}
+
 /// Any session with its patient, pending or signed in, or 401 (403 for a signed-in patient who
 /// must choose a password first).
 pub async fn any_session(portal: &Portal) -> Result<Visit, PortalError> {

@@ -13,6 +13,7 @@ import {
   enrolStaff,
   expectAccessible,
   hydrated,
+  logIn,
   logOut,
   openPatient,
   registerAndVerify,
@@ -225,4 +226,41 @@ test("a staff member signs in with their password and a passkey instead of the c
   await page.getByRole("button", { name: "Use a passkey instead of the code" }).click();
   await expect(page.getByRole("navigation", { name: "Staff" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Search patients" })).toBeVisible();
+});
+
+test("a patient who lost their phone adds a passkey in place of a new phone", async ({ page, request }) => {
+  await virtualAuthenticator(page);
+  const username = uniqueUsername("huia");
+  await registerAndVerify(page, request, { username, mobile: uniqueMobile(), givenName: "Huia" });
+  await page.getByRole("link", { name: "Sign-in and security" }).click();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Save a recovery code" }).click();
+  const code = (await page.locator(".recovery-code code").textContent())!.trim();
+  await page.getByLabel("I've saved my recovery code").check();
+  await page.getByRole("button", { name: "Done" }).click();
+  await expect(page.getByText(/You saved a recovery code on/)).toBeVisible();
+  await logOut(page);
+
+  await logIn(page, username);
+  await expect(page).toHaveURL(/\/verify$/);
+  await hydrated(page);
+  await page.getByRole("link", { name: "Can't get a code?" }).click();
+  await hydrated(page);
+  await page.getByLabel("Recovery code").fill(code);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("I've saved my recovery code").check();
+  await page.getByRole("button", { name: "Done" }).click();
+  await expect(page.getByRole("heading", { name: "Set up your new phone" })).toBeVisible();
+  await hydrated(page);
+  const instead = page.getByRole("heading", { name: "Or add a passkey instead" });
+  await expect(instead).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "1-new-phone-or-a-passkey");
+
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page).toHaveURL(/\/security\?passkey-added$/);
+  await expect(page.getByRole("status").first()).toContainText("Your passkey is added.");
+  await expect(page.getByRole("note")).toContainText("You used your recovery code in the last day.");
+  await expectAccessible(page);
+  await screenshot(page, "2-signed-in-with-the-new-passkey");
 });

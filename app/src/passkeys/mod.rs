@@ -37,11 +37,12 @@ pub struct SignedInWithPasskey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasskeyChanged {}
 
-/// Starts adding a passkey: the signed-in patient, soon after proving it's them.
+/// Starts adding a passkey: the signed-in patient, soon after proving it's them, or a recovery
+/// session in place of a new phone.
 #[server(prefix = "/api", endpoint = "passkey_registration")]
 pub async fn passkey_registration() -> Result<CeremonyOptions, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::signed_in(&portal).await?;
+    let visit = crate::request::adding_passkey(&portal).await?;
     let (options, token) = start_registration(&portal, &visit).await?;
     crate::request::set_ceremony_cookie(&portal, &token);
     Ok(CeremonyOptions { options })
@@ -54,11 +55,13 @@ pub async fn add_passkey(
     #[server(default)] credential: String,
 ) -> Result<PasskeyAdded, PortalError> {
     let portal = crate::request::portal()?;
-    let visit = crate::request::signed_in(&portal).await?;
+    let visit = crate::request::adding_passkey(&portal).await?;
     crate::request::clear_ceremony_cookie(&portal);
-    Ok(PasskeyAdded {
-        name: finish_registration(&portal, &visit, &name, &credential).await?,
-    })
+    let added = finish_registration(&portal, &visit, &name, &credential).await?;
+    if let Some(signed_in) = &added.signed_in {
+        crate::request::set_session_cookie(&portal, signed_in);
+    }
+    Ok(PasskeyAdded { name: added.name })
 }
 
 /// Starts a sign-in with a passkey: after a password, with one of that account's passkeys (in

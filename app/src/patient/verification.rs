@@ -34,6 +34,8 @@ pub struct TwoFactorStep {
     pub remember_days: i64,
     /// The patient has a passkey, which may take the code's place.
     pub has_passkey: bool,
+    /// A recovery session may add a passkey in place of the new phone.
+    pub may_add_passkey: bool,
     /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
     pub cant_get_a_code: bool,
 }
@@ -193,6 +195,13 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
             {step.has_passkey.then(|| view! {
                 <div class="or-passkey">
                     <PasskeyButton action="sign-in" label="Use a passkey instead"/>
+                </div>
+            })}
+            {step.may_add_passkey.then(|| view! {
+                <div class="or-passkey">
+                    <h2>"Or add a passkey instead"</h2>
+                    <p class="hint">"A passkey signs you in with this device's fingerprint, face or screen lock, with no text message."</p>
+                    <PasskeyButton action="recovery-add" label="Add a passkey"/>
                 </div>
             })}
             {step.cant_get_a_code.then(|| view! {

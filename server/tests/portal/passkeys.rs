@@ -1389,3 +1389,91 @@ async fn a_held_account_is_told_so_after_its_passkey_and_is_not_signed_in() {
     assert!(refused.text().contains("on hold"), "{}", refused.text());
     assert!(!is_signed_in(&mut again).await);
 }
+
+/// A lost phone: the password and a saved recovery code, then a new passkey in place of a new
+/// phone. The passkey is all the recovery session may add, and it signs the patient in.
+#[tokio::test]
+async fn a_recovery_session_may_add_a_passkey_in_place_of_a_new_phone() {
+    let portal = portal().await;
+    let mut browser = portal.signed_in_patient("margaret").await;
+    let made = browser.post("/api/make_recovery_code", &[]).await;
+    let code = made.json()["code"].as_str().unwrap().to_string();
+    browser.post("/api/logout", &[]).await;
+
+    // After the password alone, a passkey can't be added: that is no proof of the patient.
+    browser.log_in("margaret").await;
+    let refused = browser.post("/api/passkey_registration", &[]).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
+    );
+    let begun = browser
+        .post("/api/use_recovery_code", &[("recovery_code", &code)])
+        .await;
+    assert_eq!(begun.status, StatusCode::OK, "{}", begun.text());
+    let step = browser.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["new_phone"], true);
+    assert_eq!(step["may_add_passkey"], true);
+    assert!(!is_signed_in(&mut browser).await);
+
+    let mut passkey = add_passkey(&mut browser, "New phone").await;
+    // The recovery session became an ordinary signed-in one, proved by the passkey.
+    assert!(is_signed_in(&mut browser).await);
+    let page = browser.post("/api/security", &[]).await.json();
+    assert_eq!(page["passkeys"]["after_a_recovery"], true);
+    assert_eq!(page["passkeys"]["passkeys"][0]["name"], "New phone");
+    // The number on file stays as it was: only a verified new phone replaces it.
+    let account = portal.account("margaret").await;
+    assert_eq!(account.mobile.as_deref(), Some("+64215550123"));
+    let added = details(&portal, "margaret", "passkey_added").await;
+    assert_eq!(
+        added,
+        [(
+            "ok".to_string(),
+            "New phone, in place of a new phone after a recovery code".to_string()
+        )]
+    );
+    let sign_ins = details(&portal, "margaret", "signed_in").await;
+    assert_eq!(
+        sign_ins.last().unwrap().1,
+        "factor: passkey (New phone), after a recovery code"
+    );
+
+    // And it signs in on its own next time.
+    let mut later = portal.browser_at("198.51.100.9");
+    let signed_in = sign_in_with(&mut later, &mut passkey).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+    assert!(is_signed_in(&mut later).await);
+}
+
+/// A recovery session that ran out adds nothing: its 30 minutes bound the ceremony too.
+#[tokio::test]
+async fn an_expired_recovery_session_cant_finish_adding_a_passkey() {
+    let portal = portal().await;
+    let mut browser = portal.signed_in_patient("margaret").await;
+    let made = browser.post("/api/make_recovery_code", &[]).await;
+    let code = made.json()["code"].as_str().unwrap().to_string();
+    browser.post("/api/logout", &[]).await;
+    browser.log_in("margaret").await;
+    browser
+        .post("/api/use_recovery_code", &[("recovery_code", &code)])
+        .await;
+    let options = options(&mut browser, "/api/passkey_registration").await;
+    let (_, credential) = SoftPasskey::register(&options, ORIGIN);
+    portal.clock.advance_seconds(31 * 60);
+    let late = browser
+        .post("/api/add_passkey", &[("credential", &credential)])
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.text());
+    assert!(portal
+        .portal
+        .store
+        .passkeys(app::store::Holder::Patient(
+            portal.account("margaret").await.id
+        ))
+        .await
+        .unwrap()
+        .is_empty());
+}

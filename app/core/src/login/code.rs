@@ -258,6 +258,8 @@ pub struct TwoFactorStep {
     pub remember_days: i64,
     /// The patient has a passkey, which may take the code's place.
     pub has_passkey: bool,
+    /// A recovery session may add a passkey in place of the new phone.
+    pub may_add_passkey: bool,
     /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
     pub cant_get_a_code: bool,
 }
@@ -305,6 +307,9 @@ pub async fn code_step(
             .clamp(0, crate::devices::MOST_DAYS),
         cant_get_a_code: session.stage.allows(Step::RecoveryCode)
             && matches!(goes_to, CodeGoesTo::Verified(_)),
+        may_add_passkey: new_phone
+            && session.stage.allows(Step::AddPasskey)
+            && crate::passkeys::unavailable(portal).is_none(),
         has_passkey: session.stage.allows(Step::PasskeyInstead)
             && crate::passkeys::unavailable(portal).is_none()
             && !crate::passkeys::list(portal, crate::store::Holder::Patient(patient.id))

@@ -142,9 +142,18 @@ pub async fn registration_options(
     Ok((options, state))
 }
 
+/// A recovery session's password and recovery code are its proof, for its 30 minutes; any
+/// other session needs a recent one.
+fn proved_for_a_passkey(portal: &Portal, visit: &Visit) -> Result<(), Error> {
+    match visit.session.stage {
+        Stage::Recovery => Ok(()),
+        _ => confirm_first(portal, visit),
+    }
+}
+
 pub async fn start_registration(portal: &Portal, visit: &Visit) -> Result<(String, String), Error> {
     let webauthn = rp(portal)?;
-    confirm_first(portal, visit)?;
+    proved_for_a_passkey(portal, visit)?;
     let patient = &visit.patient;
     let display = format!("{} {}", patient.given_name, patient.family_name);
     let holder = Holder::Patient(patient.id);
@@ -253,12 +262,18 @@ pub async fn store_new_passkey(
 pub const NOT_ADDED: &str =
     "The passkey could not be checked, so it wasn't added. Please try again.";
 
+/// A passkey added: its name, and the signed-in session a recovery session became.
+pub struct Added {
+    pub name: String,
+    pub signed_in: Option<NewSession>,
+}
+
 pub async fn finish_registration(
     portal: &Portal,
     visit: &Visit,
     typed_name: &str,
     credential: &str,
-) -> Result<String, Error> {
+) -> Result<Added, Error> {
     let webauthn = rp(portal)?;
     let name = name_of(typed_name, &visit.caller)?;
     let taken =
@@ -269,7 +284,7 @@ pub async fn finish_registration(
         return Err(Error::new(ErrorKind::BadRequest, ceremony::START_AGAIN));
     }
     // Checked again: the ceremony may have begun just before the 10 minutes ran out.
-    confirm_first(portal, visit)?;
+    proved_for_a_passkey(portal, visit)?;
     let holder = Holder::Patient(visit.patient.id);
     let stored =
         store_new_passkey(portal, &webauthn, holder, &taken.state, credential, &name).await?;
@@ -280,12 +295,39 @@ pub async fn finish_registration(
         audit::record(portal, &visit.caller, entry).await;
         return Err(Error::new(ErrorKind::BadRequest, NOT_ADDED));
     }
-    let entry = Entry::new(Event::PasskeyAdded, Outcome::Ok)
+    let recovering = visit.session.stage == Stage::Recovery;
+    let mut lines = vec![Entry::new(Event::PasskeyAdded, Outcome::Ok)
         .account(visit.patient.id)
-        .detail(name.clone());
-    audit::record(portal, &visit.caller, entry).await;
+        .detail(match recovering {
+            true => format!("{name}, in place of a new phone after a recovery code"),
+            false => name.clone(),
+        })];
+    // A recovery's passkey stands in for its new phone: the session becomes an ordinary
+    // signed-in one, as "Verify" would make it, proved by the passkey just made.
+    let begun = match recovering {
+        true => Some(
+            session::begin_with_new_passkey(portal, visit.caller.browser(), visit.patient.id).await,
+        ),
+        false => None,
+    };
+    if let Some(Ok(_)) = begun {
+        lines.push(
+            Entry::new(Event::SignedIn, Outcome::Ok)
+                .account(visit.patient.id)
+                .by(Factor::Passkey)
+                .detail(format!(
+                    "factor: {} ({name}), after a recovery code",
+                    Factor::Passkey.as_str()
+                )),
+        );
+    }
+    // The passkey's line and the sign-in's go in together: one turn at the audit chain.
+    audit::record_all(portal, &visit.caller, lines).await;
+    let signed_in = begun
+        .transpose()
+        .or_internal("starting a signed-in session")?;
     notify::security_notice(portal, &visit.caller, &visit.patient, Change::PasskeyAdded).await;
-    Ok(name)
+    Ok(Added { name, signed_in })
 }
 
 /// What a sign-in ceremony keeps.

@@ -211,6 +211,23 @@ pub async fn begin_with_passkey(
     Ok(stored.then_some(new))
 }
 
+/// Starts a signed-in session in place of a recovery session whose patient just added a
+/// passkey: the passkey proves it's them, as a code would.
+pub async fn begin_with_new_passkey(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: AccountId,
+) -> Result<NewSession, StoreError> {
+    store_new(
+        portal,
+        browser,
+        account_id,
+        Stage::SignedIn,
+        Some(WayIn::Passkey),
+    )
+    .await
+}
+
 /// Starts a recovery session (30 minutes, a new phone to set up) in `browser` if `spent` is
 /// still the account's recovery code: in one step the code is replaced by `new_code_hash`,
 /// every remembered device forgotten and every session of the account ended. `None` when the

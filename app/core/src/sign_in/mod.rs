@@ -6,7 +6,7 @@
 //!                     ├──▶ signed_in
 //! password_accepted ──┤  (a code to the verified number, or a passkey instead)
 //!        │            │
-//!        └─▶ recovery ┘  (a recovery code; then a new phone's code)
+//!        └─▶ recovery ┘  (a recovery code; then a new phone's code, or a new passkey)
 //! ```
 //!
 //! The ways in (`WayIn`): the password (`crate::login::password`), then a texted code
@@ -43,6 +43,8 @@ pub enum Step {
     /// Replace the practice's one-time password with one's own: signed in, or after support's
     /// reset before the new number (`crate::existing_patients::choose_password` says which).
     ChoosePassword,
+    /// Add a passkey: signed in, or in a recovery session in place of a new phone.
+    AddPasskey,
     /// Everything a signed-in patient does.
     SignedInPages,
 }
@@ -86,8 +88,11 @@ impl Stage {
                     | Step::FirstNumber
                     | Step::ChoosePassword
                     | Step::RecoveryCode
-            ) | (Stage::Recovery, Step::FirstNumber)
-                | (Stage::SignedIn, Step::SignedInPages | Step::ChoosePassword)
+            ) | (Stage::Recovery, Step::FirstNumber | Step::AddPasskey)
+                | (
+                    Stage::SignedIn,
+                    Step::SignedInPages | Step::ChoosePassword | Step::AddPasskey
+                )
         )
     }
 
@@ -143,6 +148,11 @@ mod tests {
             assert!(!Stage::Recovery.allows(step), "{step:?}");
         }
         assert!(Stage::Recovery.allows(Step::FirstNumber));
+        // A passkey may stand in for the new phone, but not for a code after a password.
+        assert!(Stage::Recovery.allows(Step::AddPasskey));
+        assert!(Stage::SignedIn.allows(Step::AddPasskey));
+        assert!(!Stage::PasswordAccepted.allows(Step::AddPasskey));
+        assert!(!Stage::Registered.allows(Step::AddPasskey));
         assert!(!Stage::Registered.allows(Step::RecoveryCode));
         assert!(!Stage::SignedIn.allows(Step::RecoveryCode));
     }
