@@ -83,7 +83,8 @@ same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
 });
 same_fields!(core::staff::settings::PracticeSettingsForm => PracticeSettingsForm {
     two_factor, practice_name, support_phone, support_email, first_number_at_login,
-    resend_cooldown_seconds, remember_device_days, passkeys, recent_proof_minutes, version,
+    resend_cooldown_seconds, remember_device_days, passkeys, recent_proof_minutes, name_in_texts,
+    name_in_texts_now, daily_text_budget, version,
 });
 same_fields!(core::staff::settings::SettingsSaved => SettingsSaved { changed, settings });
 same_fields!(core::staff::enrolment::EnrolmentDetails => EnrolmentDetails {
@@ -120,7 +121,7 @@ same_fields!(core::staff::overview::Series => Series { name, values });
 same_fields!(core::staff::overview::Chart => Chart { title, stacked } lists { series });
 same_fields!(core::staff::overview::Figures => Figures {
     texts_settled, texts_accepted, median_to_provider_ms, median_to_phone_ms, codes_sent,
-    codes_verified,
+    codes_verified, text_budget, text_budget_used,
 });
 same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts });
 

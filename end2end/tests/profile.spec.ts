@@ -60,7 +60,7 @@ test("a patient changes their mobile number through the dialog", async ({ page, 
   const notices = await (await request.get("/dev/sms")).json();
   expect(
     notices.some(
-      (m: { to: string; body: string }) => m.to === oldMobile.e164 && m.body.includes("still come to this number"),
+      (m: { to: string; body: string }) => m.to === oldMobile.e164 && m.body.includes("Codes come here until it's verified"),
     ),
   ).toBe(true);
 

@@ -78,7 +78,7 @@ async function texts(request: APIRequestContext): Promise<Sms[]> {
 
 /** The newest "This wasn't me" link texted to `e164`. */
 export async function wasntMeLink(request: APIRequestContext, e164: string): Promise<string> {
-  const notices = (await texts(request)).filter((m) => m.to === e164 && m.body.includes("Not you? "));
+  const notices = (await texts(request)).filter((m) => m.to === e164 && m.body.includes("Not you? http"));
   expect(notices.length).toBeGreaterThan(0);
   return notices[notices.length - 1].body.split("Not you? ")[1].trim();
 }

@@ -69,7 +69,7 @@ async fn main() {
 
     let mut settings = Settings::default();
     settings.limits.sends_per_ip_hour = 1_000_000;
-    settings.limits.sends_per_day = 1_000_000;
+    settings.practice.daily_text_budget = 1_000_000;
     settings.limits.sends_per_number_day = 1_000_000;
     let sender = move |_, _| -> Arc<dyn app::sms::SmsSender> {
         Arc::new(TwilioSms::new(TwilioConfig {

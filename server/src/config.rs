@@ -100,7 +100,7 @@ pub struct Config {
 }
 
 /// The variables that give the practice settings their first values.
-const PRACTICE_VARIABLES: [&str; 9] = [
+const PRACTICE_VARIABLES: [&str; 11] = [
     "PORTAL_TWO_FACTOR",
     "PORTAL_PRACTICE_NAME",
     "PORTAL_SUPPORT_PHONE",
@@ -110,6 +110,8 @@ const PRACTICE_VARIABLES: [&str; 9] = [
     "PORTAL_REMEMBER_DEVICE_DAYS",
     "PORTAL_PASSKEYS",
     "PORTAL_RECENT_PROOF_MINUTES",
+    "PORTAL_NAME_IN_TEXTS",
+    "PORTAL_LIMIT_SENDS_PER_DAY",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -361,7 +363,6 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Limits, Confi
         )?,
         sends_per_ip_hour: vars
             .count("PORTAL_LIMIT_SENDS_PER_IP_HOUR", defaults.sends_per_ip_hour)?,
-        sends_per_day: vars.count("PORTAL_LIMIT_SENDS_PER_DAY", defaults.sends_per_day)?,
         sign_in_codes_per_number_day: vars.count(
             "PORTAL_LIMIT_SIGN_IN_CODES_PER_NUMBER_DAY",
             defaults.sign_in_codes_per_number_day,
@@ -460,6 +461,26 @@ fn practice<F: Fn(&str) -> Option<String>>(
                 v.parse::<i64>()
                     .ok()
                     .filter(|m| (1..=app::portal::MOST_RECENT_PROOF_MINUTES).contains(m))
+            },
+        )?,
+        name_in_texts: vars.parsed(
+            "PORTAL_NAME_IN_TEXTS",
+            defaults.name_in_texts,
+            "at most 30 letters, digits, spaces and simple punctuation (GSM-7), without accents",
+            |v| {
+                let fits = v.chars().count() <= app::portal::NAME_IN_TEXTS_MOST
+                    && v.chars().all(app::gsm7::fit_for_a_name);
+                fits.then(|| v.trim().to_string())
+            },
+        )?,
+        daily_text_budget: vars.parsed(
+            "PORTAL_LIMIT_SENDS_PER_DAY",
+            defaults.daily_text_budget,
+            "a whole number of texts from 1 to 1000000",
+            |v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=app::portal::MOST_DAILY_TEXT_BUDGET).contains(n))
             },
         )?,
         version: defaults.version,
@@ -692,6 +713,11 @@ impl Config {
             (
                 first.recent_proof_minutes.to_string(),
                 in_force.recent_proof_minutes.to_string(),
+            ),
+            (first.name_in_texts.clone(), in_force.name_in_texts.clone()),
+            (
+                first.daily_text_budget.to_string(),
+                in_force.daily_text_budget.to_string(),
             ),
         ];
         let mut notes: Vec<String> = PRACTICE_VARIABLES

@@ -259,6 +259,18 @@ pub async fn follow_practice_settings(portal: Portal) {
     }
 }
 
+/// Every minute, looks at the day's texts against the practice's budget: the metric, and a
+/// warning in the log at 80 %.
+pub async fn watch_the_text_budget(portal: Portal) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(err) = app::text_budget::watch(&portal).await {
+            tracing::warn!(%err, "looking at the daily text budget failed");
+        }
+    }
+}
+
 /// Every few minutes, deletes what the portal keeps only for a while: ended sessions and
 /// codes, limit counters nobody looks at any more, old texts (`app::store::RETENTION`).
 /// A sweep of at least `SWEPT_ENOUGH_TO_COUNT_AGAIN` rows has the tables counted again.

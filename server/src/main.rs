@@ -254,6 +254,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     );
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));
+    tokio::spawn(server::watch_the_text_budget(portal.clone()));
     tokio::spawn(server::follow_practice_settings(portal.clone()));
     if let Some(addr) = config.metrics_addr {
         // Bound before the portal listens, so a wrong address stops it at start-up.

@@ -67,6 +67,7 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
         "portal_sms_total",
         "portal_outbox_depth",
         "portal_password_queue_depth",
+        "portal_sms_budget_used_ratio",
         "portal_limit_refusals_total",
         "portal_login_delays_total",
         "portal_build_info",

@@ -59,5 +59,5 @@ async fn no_code_appears_in_the_log_with_a_real_provider() {
         "the log is being captured"
     );
     assert!(!log_holds(&logged, &code), "the code leaked into the log");
-    assert!(!logged.contains("verification code is"));
+    assert!(!logged.contains("is your Patient Portal code"));
 }

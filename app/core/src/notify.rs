@@ -28,13 +28,25 @@ pub const WASNT_ME_LASTS: Millis = 7 * DAY;
 /// How long the outbox keeps trying a notice.
 pub const RETRIES_FOR: Millis = DAY;
 
+/// How a text without a link of its own ends: the contact details go in the email.
+const NOT_YOU: &str = "Not you? Please contact the practice.";
+
 /// The text that goes in place of a notice once its number's cap is reached.
 pub fn last_text(portal: &Portal) -> String {
-    format!(
-        "{}: more changes were made to your patient portal account today. We'll email you about them. If this wasn't you, please {}.",
-        portal.practice().practice_name,
-        contact_the_practice(portal),
-    )
+    last_text_for(&portal.practice().text_name())
+}
+
+fn last_text_for(name: &str) -> String {
+    format!("{name}: more changes were made to your account today. {NOT_YOU}")
+}
+
+/// A notice's text, as DESIGN's table of texts gives it: "{name}: {what happened}. Not you?
+/// {link}", within one segment.
+fn notice_text(name: &str, what: &str, link: Option<&str>) -> String {
+    match link {
+        Some(link) => format!("{name}: {what}. Not you? {link}"),
+        None => format!("{name}: {what}. {NOT_YOU}"),
+    }
 }
 
 /// A change the patient is told of.
@@ -54,16 +66,27 @@ pub enum Change {
 }
 
 impl Change {
-    /// What happened, as a text says it and an email's first line (no user-chosen text).
+    pub const ALL: [Change; 7] = [
+        Change::PasskeyAdded,
+        Change::PasskeyRemoved,
+        Change::PasswordChosen,
+        Change::RecoveryCodeMade,
+        Change::RecoveryCodeReplaced,
+        Change::Recovered,
+        Change::RecoveryCodeUsed,
+    ];
+
+    /// What happened, as a text says it and an email's first line (no user-chosen text): short
+    /// enough for a 30-character name and a link on a 40-character host in one text.
     fn what(self) -> &'static str {
         match self {
-            Change::PasskeyAdded => "a passkey was added to your account",
-            Change::PasskeyRemoved => "a passkey was removed from your account",
-            Change::PasswordChosen => "a new password was chosen for your account",
-            Change::RecoveryCodeMade => "a recovery code was made for your account",
-            Change::RecoveryCodeReplaced => "a new recovery code replaced your old one",
-            Change::Recovered => "your recovery code was used to set up a new phone",
-            Change::RecoveryCodeUsed => "your recovery code was used to confirm it's you",
+            Change::PasskeyAdded => "a passkey was added",
+            Change::PasskeyRemoved => "a passkey was removed",
+            Change::PasswordChosen => "a new password was chosen",
+            Change::RecoveryCodeMade => "a recovery code was made",
+            Change::RecoveryCodeReplaced => "your recovery code was replaced",
+            Change::Recovered => "your recovery code was used",
+            Change::RecoveryCodeUsed => "your recovery code confirmed it's you",
         }
     }
 
@@ -98,10 +121,15 @@ pub async fn wasnt_me_link(portal: &Portal, patient: &Patient) -> Option<String>
         tracing::error!(%err, "keeping a \"This wasn't me\" link");
         return None;
     }
-    let mut url = portal.settings.public_url.clone();
+    Some(secure_link(portal.settings.public_url.clone(), &token))
+}
+
+/// "This wasn't me": `/secure` on the portal, with its token in the query (never the path, which
+/// the request log keeps).
+fn secure_link(mut url: url::Url, token: &str) -> String {
     url.set_path("/secure");
     url.set_query(Some(&format!("t={token}")));
-    Some(url.to_string())
+    url.to_string()
 }
 
 /// Tells the patient of `change` by text to their verified number (under the notices' cap) and
@@ -111,32 +139,17 @@ pub async fn security_notice(portal: &Portal, caller: &Caller, patient: &Patient
     let what = change.what();
     if let Some(number) = patient.mobile.verified() {
         let link = wasnt_me_link(portal, patient).await;
-        let body = format!(
-            "{}: {what}. {}",
-            practice.practice_name,
-            not_you(portal, link)
-        );
+        let body = notice_text(&practice.text_name(), what, link.as_deref());
         text(portal, caller, patient.id, number, &body).await;
     }
     let link = wasnt_me_link(portal, patient).await;
     let body = format!(
-        "Hello {},\n\nOn your {} patient portal, {what}.\n\n{}\n",
+        "Hello {},\n\nOn your {} patient portal account, {what}.\n\n{}\n",
         patient.given_name,
         practice.practice_name,
         not_you_by_email(portal, link),
     );
     email(portal, caller, patient, change.subject(), body).await;
-}
-
-/// A text's last words: "Not you?" and its link, or the practice's contact without one.
-fn not_you(portal: &Portal, link: Option<String>) -> String {
-    match link {
-        Some(link) => format!("Not you? {link}"),
-        None => format!(
-            "If this wasn't you, please {}.",
-            contact_the_practice(portal)
-        ),
-    }
 }
 
 /// An email's last words: the link, and the practice's contact.
@@ -171,13 +184,19 @@ pub async fn account_held(portal: &Portal, caller: &Caller, patient: &Patient) {
 /// The text the old (verified) number gets with the code to a new one: sent in the code's own
 /// transaction, so once for each code issued.
 pub fn new_number_added(portal: &Portal, new_ending: &str) -> String {
+    new_number_added_for(&portal.practice().text_name(), new_ending)
+}
+
+fn new_number_added_for(name: &str, new_ending: &str) -> String {
     format!(
-        "Your {} patient portal: a new mobile number ending {new_ending} was added to your \
-         account. Your codes still come to this number until the new one is verified. If you \
-         didn't do this, please {}.",
-        portal.practice().practice_name,
-        contact_the_practice(portal),
+        "{name}: a new number ending {new_ending} was added. Codes come here until it's \
+         verified. {NOT_YOU}"
     )
+}
+
+/// What a text says of a new number verified: where codes go now.
+fn codes_now_go_to(new: &str) -> String {
+    format!("codes now go to a number ending {}", mobile::ending(new))
 }
 
 /// A new number verified in place of `old` (if there was one): the old number is texted that
@@ -192,11 +211,10 @@ pub async fn number_changed(
     let practice = portal.practice();
     if let Some(old) = old {
         let link = wasnt_me_link(portal, patient).await;
-        let body = format!(
-            "{}: your sign-in codes now go to a number ending {}. {}",
-            practice.practice_name,
-            mobile::ending(new),
-            not_you(portal, link),
+        let body = notice_text(
+            &practice.text_name(),
+            &codes_now_go_to(new),
+            link.as_deref(),
         );
         text(portal, caller, patient.id, old, &body).await;
     }
@@ -235,18 +253,92 @@ pub async fn number_set_at_login(
     email(portal, caller, patient, subject, body).await;
 }
 
-/// Something support did to the account (`what`, in words): texted to the verified number and
-/// emailed.
-pub async fn support_acted(portal: &Portal, caller: &Caller, patient: &Patient, what: &str) {
-    let body = format!(
-        "Your {} patient portal: {what}. If you didn't ask for this, please {}.",
-        portal.practice().practice_name,
-        contact_the_practice(portal),
-    );
+/// Something the practice did to a patient's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PracticeNotice {
+    LoginWaitsCleared,
+    NumberReset,
+    SignedOut,
+    SignedOutAndPasskeysRemoved,
+    OneTimePassword,
+    OneTimePasswordAndPasskeysRemoved,
+    HoldLifted,
+    PasskeysRemoved,
+}
+
+impl PracticeNotice {
+    pub const ALL: [PracticeNotice; 8] = [
+        PracticeNotice::LoginWaitsCleared,
+        PracticeNotice::NumberReset,
+        PracticeNotice::SignedOut,
+        PracticeNotice::SignedOutAndPasskeysRemoved,
+        PracticeNotice::OneTimePassword,
+        PracticeNotice::OneTimePasswordAndPasskeysRemoved,
+        PracticeNotice::HoldLifted,
+        PracticeNotice::PasskeysRemoved,
+    ];
+
+    /// As a text says it, within one segment.
+    fn what(self) -> &'static str {
+        match self {
+            PracticeNotice::LoginWaitsCleared => "the practice cleared the waits on your logins",
+            PracticeNotice::NumberReset => {
+                "the practice reset your mobile number and gave you a one-time password"
+            }
+            PracticeNotice::SignedOut => "the practice signed you out everywhere",
+            PracticeNotice::SignedOutAndPasskeysRemoved => {
+                "the practice signed you out everywhere and removed your passkeys"
+            }
+            PracticeNotice::OneTimePassword => "the practice gave you a new one-time password",
+            PracticeNotice::OneTimePasswordAndPasskeysRemoved => {
+                "the practice gave you a new one-time password and removed your passkeys"
+            }
+            PracticeNotice::HoldLifted => {
+                "the practice opened your account again and gave you a one-time password"
+            }
+            PracticeNotice::PasskeysRemoved => {
+                "the practice removed your passkeys and signed you out everywhere"
+            }
+        }
+    }
+
+    /// What an email adds.
+    fn more(self) -> &'static str {
+        match self {
+            PracticeNotice::NumberReset => " It also removed your passkeys, and your old password no longer works. At your next login you'll choose your own password, then give your new mobile number.",
+            PracticeNotice::HoldLifted => " At your next login you'll choose your own password, then give your mobile number.",
+            _ => "",
+        }
+    }
+}
+
+fn practice_acted_text(name: &str, notice: PracticeNotice) -> String {
+    format!(
+        "{name}: {}. Didn't ask for this? Please contact the practice.",
+        notice.what()
+    )
+}
+
+/// Something the practice did to the account: texted to the verified number and emailed.
+pub async fn support_acted(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    notice: PracticeNotice,
+) {
+    let practice = portal.practice();
     if let Some(number) = patient.mobile.verified() {
+        let body = practice_acted_text(&practice.text_name(), notice);
         text(portal, caller, patient.id, number, &body).await;
     }
-    let email_body = format!("Hello {},\n\n{body}\n", patient.given_name);
+    let email_body = format!(
+        "Hello {},\n\nOn your {} patient portal account, {}.{}\n\nIf you didn't ask for this, please {}.\n",
+        patient.given_name,
+        practice.practice_name,
+        notice.what(),
+        notice.more(),
+        contact_the_practice(portal),
+    );
     let subject = "A change to your patient portal account";
     email(portal, caller, patient, subject, email_body).await;
 }
@@ -409,4 +501,67 @@ async fn email_to(
 /// "contact the practice" and how, to end every message that sends a patient to support.
 pub fn contact_the_practice(portal: &Portal) -> String {
     portal.practice().contact_the_practice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gsm7;
+
+    /// The longest a practice's name in texts and its host may be.
+    const NAME: &str = "Harbour Health Family Practice";
+    const HOST: &str = "patients.harbourhealthfamilypractice.org";
+
+    fn link() -> String {
+        let url = format!("https://{HOST}/").parse().unwrap();
+        secure_link(url, &crate::session::new_short_token())
+    }
+
+    /// Every text the portal sends, as long as it can be.
+    fn every_text() -> Vec<String> {
+        let mut texts = vec![
+            crate::sms::code_message(NAME, "268981", 600, HOST),
+            last_text_for(NAME),
+            new_number_added_for(NAME, "4321"),
+            notice_text(NAME, &codes_now_go_to("+64277654321"), Some(&link())),
+            notice_text(NAME, &codes_now_go_to("+64277654321"), None),
+        ];
+        for change in Change::ALL {
+            texts.push(notice_text(NAME, change.what(), Some(&link())));
+            texts.push(notice_text(NAME, change.what(), None));
+        }
+        for notice in PracticeNotice::ALL {
+            texts.push(practice_acted_text(NAME, notice));
+        }
+        texts
+    }
+
+    #[test]
+    fn every_text_is_one_gsm7_segment_with_the_longest_name_and_host() {
+        assert_eq!(NAME.len(), crate::portal::NAME_IN_TEXTS_MOST);
+        assert_eq!(HOST.len(), 40);
+        for text in every_text() {
+            let septets = gsm7::septets(&text);
+            assert!(septets.is_some(), "outside GSM-7: {text}");
+            assert!(
+                septets.unwrap() <= gsm7::SEGMENT,
+                "{} septets: {text}",
+                septets.unwrap()
+            );
+            assert_eq!(gsm7::segments(&text), 1, "{text}");
+            assert!(
+                text.starts_with(NAME) || text.starts_with("268981 is your"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_text_starts_with_the_code_and_ends_with_its_origin_line() {
+        let text = crate::sms::code_message(NAME, "268981", 600, HOST);
+        assert_eq!(
+            text,
+            format!("268981 is your {NAME} code. It expires in 10 minutes. Don't share it.\n\n@{HOST} #268981")
+        );
+    }
 }

@@ -14,7 +14,9 @@ use crate::{
     store::{PracticeSave, Store, StoreError},
 };
 
-pub use crate::store::{FirstNumberAtLogin, PracticeSettings};
+pub use crate::store::{
+    FirstNumberAtLogin, PracticeSettings, MOST_DAILY_TEXT_BUDGET, NAME_IN_TEXTS_MOST,
+};
 
 /// The longest a practice may let a proof (a code or a passkey) stand for changes to a
 /// patient's number, email or passkeys.
@@ -82,10 +84,8 @@ pub struct Limits {
     pub sends_per_number_day: i64,
     /// …per client IP per hour…
     pub sends_per_ip_hour: i64,
-    /// …and from the whole portal per day: a ceiling on the practice's SMS bill.
-    pub sends_per_day: i64,
     /// Sign-in codes and notices to one verified number per day, whichever accounts share it:
-    /// they never fall to `sends_per_day`, so this is their ceiling.
+    /// they never fall to the practice's "Daily text budget", so this is their ceiling.
     pub sign_in_codes_per_number_day: i64,
     /// Security notices (a new number, a passkey added…) texted to one number per day: their
     /// own cap, which codes can't use up. Past it, one last text says more changes were made,
@@ -111,7 +111,6 @@ impl Default for Limits {
             sends_per_account_hour: 5,
             sends_per_number_day: 10,
             sends_per_ip_hour: 20,
-            sends_per_day: 5_000,
             sign_in_codes_per_number_day: 20,
             notices_per_number_day: 10,
             registrations_per_ip_hour: 20,

@@ -53,6 +53,9 @@ pub struct Figures {
     pub median_to_phone_ms: Option<i64>,
     pub codes_sent: i64,
     pub codes_verified: i64,
+    /// The daily text budget, and how much of it the last 24 hours used.
+    pub text_budget: i64,
+    pub text_budget_used: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +103,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         charts,
     } = overview;
     view! {
+        <TextBudget used=figures.text_budget_used budget=figures.text_budget/>
         <KeyFigures figures/>
         <div class="charts">
             {charts
@@ -127,6 +131,24 @@ fn duration(ms: Option<i64>) -> String {
         Some(ms) if ms < 60_000 => format!("{:.1} seconds", ms as f64 / 1000.0),
         Some(ms) => format!("{} minutes", (ms + 30_000) / 60_000),
     }
+}
+
+/// At 80 % of the daily text budget, a warning before it bites; at 100 %, that it has.
+#[component]
+fn TextBudget(used: i64, budget: i64) -> impl IntoView {
+    let percent = used * 100 / budget.max(1);
+    let what = match percent {
+        100.. => "Codes to new numbers have stopped until older texts fall out of the last 24 hours. Raise the \"Daily text budget\" in Practice settings if this is real demand.",
+        _ => "At 100 %, codes to new numbers stop. Sign-in codes to verified numbers never count. If this isn't real demand, look at where the texts go.",
+    };
+    (percent >= 80).then(|| {
+        view! {
+            <div class="warning" role="note">
+                <strong>{format!("{percent} % of the daily text budget used")}</strong>
+                {format!(": {used} of {budget} texts in the last 24 hours. {what}")}
+            </div>
+        }
+    })
 }
 
 #[component]

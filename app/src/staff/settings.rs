@@ -25,6 +25,11 @@ pub struct PracticeSettingsForm {
     pub remember_device_days: i64,
     pub passkeys: bool,
     pub recent_proof_minutes: i64,
+    /// As stored: empty, the practice name fitted to a text.
+    pub name_in_texts: String,
+    /// What texts begin with now.
+    pub name_in_texts_now: String,
+    pub daily_text_budget: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -64,6 +69,10 @@ pub struct PostedSettings {
     pub passkeys_shown: Option<String>,
     /// Missing from a page older than the setting: it stays as it is.
     pub recent_proof_minutes: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub name_in_texts: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub daily_text_budget: Option<String>,
     pub version: String,
 }
 
@@ -84,6 +93,8 @@ pub async fn save_practice_settings(
         passkeys,
         passkeys_shown,
         recent_proof_minutes,
+        name_in_texts,
+        daily_text_budget,
         version,
     } = posted;
     let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
@@ -97,6 +108,8 @@ pub async fn save_practice_settings(
         resend_cooldown_seconds,
         remember_device_days,
         recent_proof_minutes,
+        name_in_texts,
+        daily_text_budget,
         version,
     };
     let saved = portal_core::staff::settings::save(&portal, &visit, form).await?;
@@ -188,6 +201,13 @@ fn SettingsFields(
                 </p>
             </div>
             <Field name="practice_name" label="Practice name" value=settings.practice_name error=field_error(error, "practice_name")/>
+            <Field
+                name="name_in_texts"
+                label="Name in texts"
+                value=settings.name_in_texts
+                hint=format!("Every text message starts with this, so it must fit: at most 30 letters, digits and spaces, without accents or macrons. Leave it empty to use the practice name (now \"{}\").", settings.name_in_texts_now)
+                error=field_error(error, "name_in_texts")
+            />
             <input type="hidden" name="version" value=settings.version.to_string()/>
             <Field name="support_phone" label="Support phone" kind="tel" value=settings.support_phone hint="Shown to patients who need help. Leave empty if patients should simply contact the practice." error=field_error(error, "support_phone")/>
             <Field name="support_email" label="Support email" kind="email" value=settings.support_email error=field_error(error, "support_email")/>
@@ -232,6 +252,14 @@ fn SettingsFields(
                 value=settings.recent_proof_minutes.to_string()
                 hint="To change their mobile number, email or passkeys, patients confirm it's them with a code or a passkey if their last one was longer ago than this. From 1 to 60."
                 error=field_error(error, "recent_proof_minutes")
+            />
+            <Field
+                name="daily_text_budget"
+                label="Daily text budget"
+                inputmode="numeric"
+                value=settings.daily_text_budget.to_string()
+                hint="Texts to numbers not yet verified, and security notices, over the last 24 hours. At 80% admins are warned; at 100% codes to new numbers stop. Sign-in codes to verified numbers never count."
+                error=field_error(error, "daily_text_budget")
             />
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>

@@ -21,7 +21,7 @@ pub fn Field(
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: &'static str,
-    #[prop(optional)] hint: &'static str,
+    #[prop(optional, into)] hint: String,
     #[prop(optional)] inputmode: &'static str,
     /// The initial value, e.g. the number on file. What the patient typed into a refused plain
     /// post comes back instead (never into a password field).
@@ -47,7 +47,7 @@ pub fn Field(
     view! {
         <div class="field" class:invalid=invalid>
             <label for=id.clone()>{label}</label>
-            {(!hint.is_empty()).then(|| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            {(!hint.is_empty()).then(move || view! { <p class="hint" id=hint_id>{hint}</p> })}
             <input
                 id=id
                 name=name

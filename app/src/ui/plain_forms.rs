@@ -144,6 +144,8 @@ pub mod ssr {
                 "passkeys",
                 "passkeys_shown",
                 "recent_proof_minutes",
+                "name_in_texts",
+                "daily_text_budget",
             ],
         ),
         (

@@ -282,7 +282,7 @@ async fn ipv4_clients_seen_through_an_ipv6_socket_are_trusted_audited_and_limite
 
 #[tokio::test]
 async fn one_visitor_cannot_use_up_the_daily_cap_and_lock_patients_out() {
-    let portal = TestPortal::with(|s| s.limits.sends_per_day = 3).await;
+    let portal = TestPortal::with(|s| s.practice.daily_text_budget = 3).await;
     let mut patient = portal.browser();
     patient.register_and_sign_in("margaret").await; // one text from the pool
     patient.post("/api/logout", &[]).await;
@@ -477,7 +477,7 @@ async fn accounts_sharing_a_verified_number_share_its_daily_sign_in_codes() {
     let portal = TestPortal::with(|s| {
         s.limits.sign_in_codes_per_number_day = 2;
         // The three registrations' codes use up the portal-wide pool.
-        s.limits.sends_per_day = 3;
+        s.practice.daily_text_budget = 3;
     })
     .await;
     // Three accounts verify the same number.
@@ -520,7 +520,7 @@ async fn parallel_number_changes_tell_the_old_number_once_under_its_own_cap() {
             .texts()
             .await
             .into_iter()
-            .filter(|(to, body)| to == old && body.contains("new mobile number"))
+            .filter(|(to, body)| to == old && body.contains("a new number ending"))
             .count()
     };
     let body = common::form(&[("mobile", "022 123 4567")]);
@@ -588,7 +588,7 @@ async fn a_notice_never_holds_a_change_back() {
     assert_eq!(me["pending_mobile"], "+64221234567", "{me}");
     let texts = portal.texts().await;
     assert_eq!(texts.len(), 3, "{texts:#?}");
-    assert!(texts[1].1.contains("new mobile number"));
+    assert!(texts[1].1.contains("a new number ending"));
 }
 
 #[tokio::test]

@@ -24,3 +24,4 @@ mod slow_clients;
 mod sms_delivery;
 mod staff_flow;
 mod steady_pages;
+mod texts;

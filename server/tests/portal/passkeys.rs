@@ -1276,7 +1276,7 @@ async fn a_burst_of_notices_keeps_to_its_own_cap_and_never_to_the_codes_limits()
     // refused by it.
     let portal = TestPortal::with(|s| {
         s.public_url = ORIGIN.parse().unwrap();
-        s.limits.sends_per_day = 3;
+        s.practice.daily_text_budget = 3;
     })
     .await;
     let mut browser = portal.signed_in_patient("margaret").await;

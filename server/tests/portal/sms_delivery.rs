@@ -58,8 +58,8 @@ async fn twilio_gets_the_messages_api_request_and_the_code_verifies() {
     assert_eq!(
         body,
         format!(
-            "Your Patient Portal verification code is {code}. It expires in 10 minutes. \
-             Don't share it with anyone.\n\n@127.0.0.1 #{code}"
+            "{code} is your Patient Portal code. It expires in 10 minutes. Don't share it.\
+             \n\n@127.0.0.1 #{code}"
         )
     );
     let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
@@ -85,7 +85,7 @@ async fn the_webhook_gets_signed_json_with_a_stable_idempotency_key() {
         assert!(json["body"]
             .as_str()
             .unwrap()
-            .contains("verification code is"));
+            .contains("is your Patient Portal code"));
         assert_eq!(
             request.headers["x-portal-signature"],
             webhook_signature("webhook-secret", &request.body).as_str()
@@ -434,7 +434,7 @@ mod limits {
 
     #[tokio::test]
     async fn sends_per_day_for_the_whole_portal() {
-        let (standin, portal) = limited(|s| s.limits.sends_per_day = 1).await;
+        let (standin, portal) = limited(|s| s.practice.daily_text_budget = 1).await;
         let mut first = portal.browser();
         first.register("margaret").await;
         assert_eq!(

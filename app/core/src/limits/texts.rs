@@ -112,14 +112,14 @@ pub fn notices_to(portal: &Portal, to: &str) -> Limit {
     )
 }
 
-/// The portal's daily count of texts that cost it (`PORTAL_LIMIT_SENDS_PER_DAY`): codes to
-/// numbers not yet verified are refused by it; a notice joins it, and is never refused by it.
+/// The practice's "Daily text budget": codes to numbers not yet verified are refused by it; a
+/// notice joins it, and is never refused by it.
 pub fn budget(portal: &Portal) -> Limit {
     Limit::new(
         LimitKind::SmsAll,
         "portal",
         DAY,
-        portal.settings.limits.sends_per_day,
+        portal.practice().daily_text_budget,
         portal.now(),
         |wait| {
             format!("The portal has sent all the text messages it can today. Please try again in {wait}, or contact the practice.")

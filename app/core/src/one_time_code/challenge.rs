@@ -187,7 +187,7 @@ async fn issue(
         sms_id: None,
     };
     let body = code_message(
-        &practice.practice_name,
+        &practice.text_name(),
         &code,
         settings.otp_ttl_seconds,
         &settings.public_host(),

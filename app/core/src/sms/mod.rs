@@ -45,9 +45,10 @@ pub trait SmsSender: Send + Sync + 'static {
     fn send<'a>(&'a self, sms: &'a Sms) -> SendFuture<'a>;
 }
 
-/// The text of a sign-in code message. The last line binds the code to the portal's host, so
-/// browsers can offer it for autofill on that site only.
-pub fn code_message(practice_name: &str, code: &str, ttl_seconds: i64, host: &str) -> String {
+/// The text of a code message: the code first, where a phone's notification shows it, and last
+/// the line that binds it to the portal's host, so browsers offer it for autofill on that site
+/// only. `name` is the practice's "Name in texts".
+pub fn code_message(name: &str, code: &str, ttl_seconds: i64, host: &str) -> String {
     let minutes = (ttl_seconds + 59) / 60;
     let lifetime = if minutes == 1 {
         "1 minute".to_string()
@@ -55,8 +56,7 @@ pub fn code_message(practice_name: &str, code: &str, ttl_seconds: i64, host: &st
         format!("{minutes} minutes")
     };
     format!(
-        "Your {practice_name} verification code is {code}. It expires in {lifetime}. \
-         Don't share it with anyone.\n\n@{host} #{code}"
+        "{code} is your {name} code. It expires in {lifetime}. Don't share it.\n\n@{host} #{code}"
     )
 }
 
@@ -102,8 +102,8 @@ mod tests {
     #[test]
     fn the_code_message_ends_with_the_origin_bound_line() {
         let text = code_message("Harbour Health", "123456", 600, "portal.example.org");
-        assert!(text.starts_with("Your Harbour Health verification code is 123456."));
-        assert!(text.contains("It expires in 10 minutes. Don't share it with anyone."));
+        assert!(text.starts_with("123456 is your Harbour Health code. It expires in 10 minutes."));
+        assert!(text.contains("Don't share it."));
         assert!(text.ends_with("\n@portal.example.org #123456"));
     }
 }

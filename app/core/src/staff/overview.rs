@@ -45,6 +45,9 @@ pub struct Figures {
     pub median_to_phone_ms: Option<i64>,
     pub codes_sent: i64,
     pub codes_verified: i64,
+    /// The daily text budget, and how much of it the last 24 hours used.
+    pub text_budget: i64,
+    pub text_budget_used: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,11 +87,17 @@ pub async fn overview(portal: &Portal) -> Result<Overview, Error> {
         .text_counts(since)
         .await
         .map_err(|e| Error::logged_internal("counting the overview's texts", e))?;
-    Ok(build(first, &events, &texts))
+    let budget = crate::text_budget::usage(portal).await?;
+    Ok(build(first, &events, &texts, budget))
 }
 
 /// The overview of the `DAYS` days from day `first` (days since 1970, UTC).
-pub fn build(first: i64, events: &[crate::store::EventsOnDay], texts: &TextCounts) -> Overview {
+pub fn build(
+    first: i64,
+    events: &[crate::store::EventsOnDay],
+    texts: &TextCounts,
+    budget: crate::text_budget::BudgetUse,
+) -> Overview {
     let slot = |day: i64| {
         let n = day - first;
         (0..DAYS as i64).contains(&n).then_some(n as usize)
@@ -182,6 +191,8 @@ pub fn build(first: i64, events: &[crate::store::EventsOnDay], texts: &TextCount
         median_to_phone_ms: median(&texts.to_phone),
         codes_sent: total(&codes_sent),
         codes_verified: total(&codes_verified),
+        text_budget: budget.budget,
+        text_budget_used: budget.used,
     };
     let texts = Chart {
         title: "Text messages per day, by what became of them".into(),

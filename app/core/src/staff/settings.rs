@@ -25,6 +25,11 @@ pub struct PracticeSettingsForm {
     pub remember_device_days: i64,
     pub passkeys: bool,
     pub recent_proof_minutes: i64,
+    /// As stored: empty, the practice name fitted to a text.
+    pub name_in_texts: String,
+    /// What texts begin with now: the name above, or the practice name fitted.
+    pub name_in_texts_now: String,
+    pub daily_text_budget: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -51,6 +56,9 @@ pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
         remember_device_days: settings.remember_device_days,
         passkeys: settings.passkeys,
         recent_proof_minutes: settings.recent_proof_minutes,
+        name_in_texts: settings.name_in_texts.clone(),
+        name_in_texts_now: settings.text_name(),
+        daily_text_budget: settings.daily_text_budget,
         version: settings.version,
     }
 }
@@ -67,6 +75,9 @@ pub struct Typed {
     /// `None`: the form didn't show the checkbox.
     pub passkeys: Option<bool>,
     pub recent_proof_minutes: Option<String>,
+    /// `None` (as the two below): the form didn't show the field, which stays as it is.
+    pub name_in_texts: Option<String>,
+    pub daily_text_budget: Option<String>,
     pub version: String,
 }
 
@@ -176,6 +187,34 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
             );
             0
         });
+    let name_in_texts = match &typed.name_in_texts {
+        None => stored.name_in_texts.clone(),
+        Some(typed) => {
+            let name = typed.split_whitespace().collect::<Vec<_>>().join(" ");
+            let most = crate::portal::NAME_IN_TEXTS_MOST;
+            if name.chars().count() > most || !name.chars().all(crate::gsm7::fit_for_a_name) {
+                problems.insert(
+                    "name_in_texts".into(),
+                    format!("Please use up to {most} letters, digits, spaces and simple punctuation, without accents or macrons, so that every text stays one text."),
+                );
+            }
+            name
+        }
+    };
+    let most_texts = crate::portal::MOST_DAILY_TEXT_BUDGET;
+    let daily_text_budget = typed
+        .daily_text_budget
+        .map_or(Some(stored.daily_text_budget), |texts| {
+            texts.trim().replace([',', ' '], "").parse::<i64>().ok()
+        })
+        .filter(|n| (1..=most_texts).contains(n))
+        .unwrap_or_else(|| {
+            problems.insert(
+                "daily_text_budget".into(),
+                "Please enter a whole number of texts from 1 to 1,000,000.".into(),
+            );
+            0
+        });
     // A form without a version (an old page) is taken as filled from what is stored now.
     let version = match typed.version.trim() {
         "" => stored.version,
@@ -199,6 +238,8 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
         remember_device_days,
         passkeys: typed.passkeys.unwrap_or(stored.passkeys),
         recent_proof_minutes,
+        name_in_texts,
+        daily_text_budget,
         version,
     })
 }
@@ -247,6 +288,16 @@ fn changes(old: &PracticeSettingsForm, new: &PracticeSettingsForm) -> Vec<String
             "recent proof (minutes)",
             old.recent_proof_minutes.to_string(),
             new.recent_proof_minutes.to_string(),
+        ),
+        (
+            "name in texts",
+            old.name_in_texts.clone(),
+            new.name_in_texts.clone(),
+        ),
+        (
+            "daily text budget",
+            old.daily_text_budget.to_string(),
+            new.daily_text_budget.to_string(),
         ),
     ]
     .into_iter()

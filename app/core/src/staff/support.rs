@@ -5,7 +5,7 @@ use crate::{
     devices::{self, Forgotten},
     error::{Error, OrInternal},
     mobile,
-    notify::{self},
+    notify::{self, PracticeNotice},
     portal::Portal,
     staff::StaffVisit,
     staff::{reason, when},
@@ -443,12 +443,13 @@ pub async fn act(
                 "The login delays are cleared.",
                 None,
                 None,
-                "the practice cleared the waits on your logins",
+                Some(PracticeNotice::LoginWaitsCleared),
             )
         }
         SupportAction::ResetMobile => {
             // Told before the reset, while there is a number to tell.
-            notify::support_acted(portal, &visit.caller, &patient, "the practice reset your sign-in mobile number, removed your passkeys and gave you a one-time password; your old password no longer works").await;
+            notify::support_acted(portal, &visit.caller, &patient, PracticeNotice::NumberReset)
+                .await;
             let password = one_time_password_for(portal, &patient).await?;
             store
                 .reset_mobile(patient.id)
@@ -458,7 +459,7 @@ pub async fn act(
                 passkeys: true,
                 devices: true,
             };
-            (Event::MobileReset, "The mobile number is reset, the passkeys are removed and the patient is signed out everywhere. Call the patient back on a number on the practice's records, never one given in this call, and read them the one-time password below: their old password no longer works. At their next login they choose their own password, then give a new number and verify it.", Some(password), Some((take, Forgotten::ByThePractice)), "")
+            (Event::MobileReset, "The mobile number is reset, the passkeys are removed and the patient is signed out everywhere. Call the patient back on a number on the practice's records, never one given in this call, and read them the one-time password below: their old password no longer works. At their next login they choose their own password, then give a new number and verify it.", Some(password), Some((take, Forgotten::ByThePractice)), None)
         }
         SupportAction::EndSessions => {
             let take = AccessToTake {
@@ -468,15 +469,15 @@ pub async fn act(
             let (message, notice) = match also_remove_passkeys {
                 true => (
                     "The patient is signed out everywhere, and their passkeys are removed.",
-                    "the practice signed you out everywhere and removed your passkeys",
+                    PracticeNotice::SignedOutAndPasskeysRemoved,
                 ),
                 false => (
                     "The patient is signed out everywhere.",
-                    "the practice signed you out everywhere",
+                    PracticeNotice::SignedOut,
                 ),
             };
             let take = Some((take, Forgotten::ByThePractice));
-            (Event::AllSessionsEnded, message, None, take, notice)
+            (Event::AllSessionsEnded, message, None, take, Some(notice))
         }
         SupportAction::OneTimePassword => {
             let password = one_time_password_for(portal, &patient).await?;
@@ -485,8 +486,8 @@ pub async fn act(
                 devices: true,
             };
             let notice = match also_remove_passkeys {
-                true => "the practice gave you a new one-time password and removed your passkeys",
-                false => "the practice gave you a new one-time password",
+                true => PracticeNotice::OneTimePasswordAndPasskeysRemoved,
+                false => PracticeNotice::OneTimePassword,
             };
             let take = Some((take, Forgotten::PasswordChanged));
             (
@@ -494,7 +495,7 @@ pub async fn act(
                 "A one-time password is set. The patient chooses their own at the next sign-in.",
                 Some(password),
                 take,
-                notice,
+                Some(notice),
             )
         }
         SupportAction::LiftHold => {
@@ -523,7 +524,7 @@ pub async fn act(
                 "The hold is lifted, with a full recovery: the mobile number is reset, the passkeys are removed and the patient is signed out everywhere. Call the patient back on a number on the practice's records and read them the one-time password below. At their next login they choose their own password, then give a new number and verify it.",
                 Some(password),
                 Some((take, Forgotten::ByThePractice)),
-                "the practice opened your account again and gave you a one-time password; you'll choose your own password and give your mobile number at your next login",
+                Some(PracticeNotice::HoldLifted),
             )
         }
         SupportAction::RemovePasskeys => {
@@ -536,7 +537,7 @@ pub async fn act(
                 "The patient's passkeys are removed, and they are signed out everywhere.",
                 None,
                 Some((take, Forgotten::ByThePractice)),
-                "the practice removed the passkeys on your account and signed you out everywhere",
+                Some(PracticeNotice::PasskeysRemoved),
             )
         }
     };
@@ -560,7 +561,7 @@ pub async fn act(
         .staff(visit.member.id)
         .detail(detail);
     audit::record(portal, &visit.caller, entry).await;
-    if !notice.is_empty() {
+    if let Some(notice) = notice {
         notify::support_acted(portal, &visit.caller, &patient, notice).await;
     }
     Ok(ActionDone {

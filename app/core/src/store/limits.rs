@@ -277,6 +277,31 @@ pub(super) async fn insert_events(
 }
 
 impl Store {
+    /// How many events a window holds, up to its limit.
+    pub async fn limit_count(&self, window: &Limit) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        count_in(&mut conn, window).await
+    }
+
+    /// Notes a warning that the texts reached 80 % of the budget, unless one was noted after
+    /// `since`: whether this is the first, so only one instance warns.
+    pub async fn claim_text_budget_warning(
+        &self,
+        now: Millis,
+        since: Millis,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "INSERT INTO text_budget_warnings (id, warned_at) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET warned_at = $1 \
+             WHERE text_budget_warnings.warned_at <= $2",
+        )
+        .bind(now)
+        .bind(since)
+        .execute(&self.writer)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     /// The first full window (and when its oldest event was), without counting anything.
     pub async fn limit_reached(
         &self,

@@ -53,7 +53,9 @@ pub use operations::{BackupError, Connections};
 pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow};
 pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow, PasskeyStored};
-pub use practice::{FirstNumberAtLogin, PracticeSave, PracticeSettings};
+pub use practice::{
+    FirstNumberAtLogin, PracticeSave, PracticeSettings, MOST_DAILY_TEXT_BUDGET, NAME_IN_TEXTS_MOST,
+};
 pub use recovery::{RecoveryBegun, RecoveryCodeRow};
 pub use sessions::SessionRow;
 pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};

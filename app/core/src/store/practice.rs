@@ -32,6 +32,12 @@ pub struct PracticeSettings {
     /// How recently a patient must have proved it's them (a code or a passkey) to change their
     /// number, email or passkeys.
     pub recent_proof_minutes: i64,
+    /// The name every text begins with: at most 30 GSM-7 characters; empty, the practice name
+    /// fitted to a text (`text_name`).
+    pub name_in_texts: String,
+    /// Texts to numbers not yet verified, and notices, over the last 24 hours: codes to numbers
+    /// not yet verified stop at it (DESIGN's table of texts).
+    pub daily_text_budget: i64,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -49,12 +55,32 @@ impl Default for PracticeSettings {
             remember_device_days: 30,
             passkeys: true,
             recent_proof_minutes: 10,
+            name_in_texts: String::new(),
+            daily_text_budget: 5_000,
             version: 0,
         }
     }
 }
 
+/// The longest "Name in texts".
+pub const NAME_IN_TEXTS_MOST: usize = 30;
+
+/// The largest "Daily text budget".
+pub const MOST_DAILY_TEXT_BUDGET: i64 = 1_000_000;
+
 impl PracticeSettings {
+    /// The name every text begins with: the practice's "Name in texts", or else its name with
+    /// accents and macrons dropped and cut to fit (the page header keeps the full name).
+    pub fn text_name(&self) -> String {
+        if !self.name_in_texts.is_empty() {
+            return self.name_in_texts.clone();
+        }
+        match crate::gsm7::fit_name(&self.practice_name, NAME_IN_TEXTS_MOST) {
+            fitted if fitted.is_empty() => "Patient Portal".into(),
+            fitted => fitted,
+        }
+    }
+
     /// "contact the practice", with how when the practice has said: for the end of a sentence
     /// that sends a patient to support.
     pub fn contact_the_practice(&self) -> String {
@@ -107,6 +133,8 @@ struct Row {
     remember_device_days: i64,
     passkeys: i64,
     recent_proof_minutes: i64,
+    name_in_texts: String,
+    daily_text_budget: Option<i64>,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -115,12 +143,15 @@ struct Row {
 /// (0: it started off).
 struct Stored {
     settings: PracticeSettings,
+    /// Whether the budget is stored, or still to be taken from the first values.
+    budget_stored: bool,
     two_factor_off_since: Option<Millis>,
 }
 
 impl From<Row> for Stored {
     fn from(row: Row) -> Self {
         Self {
+            budget_stored: row.daily_text_budget.is_some(),
             settings: PracticeSettings {
                 two_factor: row.two_factor != 0,
                 practice_name: row.practice_name,
@@ -131,6 +162,11 @@ impl From<Row> for Stored {
                 remember_device_days: row.remember_device_days,
                 passkeys: row.passkeys != 0,
                 recent_proof_minutes: row.recent_proof_minutes,
+                name_in_texts: row.name_in_texts,
+                // Only before the first start that stores it (`practice_settings`).
+                daily_text_budget: row
+                    .daily_text_budget
+                    .unwrap_or(PracticeSettings::default().daily_text_budget),
                 version: row.version,
             },
             two_factor_off_since: row.two_factor_off_since,
@@ -143,7 +179,8 @@ pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
      first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, \
-     recent_proof_minutes, version, two_factor_off_since FROM practice_settings WHERE id = 1";
+     recent_proof_minutes, name_in_texts, daily_text_budget, version, two_factor_off_since \
+     FROM practice_settings WHERE id = 1";
 
 impl Store {
     /// The stored settings; `first` are stored if there are none yet (the first start).
@@ -153,14 +190,30 @@ impl Store {
         now: Millis,
     ) -> Result<PracticeSettings, StoreError> {
         if let Some(stored) = self.stored_practice_settings().await? {
+            if !stored.budget_stored {
+                // A database from before the budget was a setting: the environment's value
+                // (PORTAL_LIMIT_SENDS_PER_DAY, as before) is its first.
+                sqlx::query(
+                    "UPDATE practice_settings SET daily_text_budget = $1 \
+                     WHERE id = 1 AND daily_text_budget IS NULL",
+                )
+                .bind(first.daily_text_budget)
+                .execute(&self.writer)
+                .await?;
+                return Ok(self
+                    .stored_practice_settings()
+                    .await?
+                    .map_or_else(|| first.clone(), |stored| stored.settings));
+            }
             return Ok(stored.settings);
         }
         let off_since = (!first.two_factor).then_some(0);
         sqlx::query(
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
-             two_factor_off_since, remember_device_days, passkeys, recent_proof_minutes) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11) \
+             two_factor_off_since, remember_device_days, passkeys, recent_proof_minutes, \
+             name_in_texts, daily_text_budget) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
@@ -174,6 +227,8 @@ impl Store {
         .bind(first.remember_device_days)
         .bind(i64::from(first.passkeys))
         .bind(first.recent_proof_minutes)
+        .bind(&first.name_in_texts)
+        .bind(first.daily_text_budget)
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -220,7 +275,7 @@ impl Store {
              support_phone = $3, support_email = $4, first_number_at_login = $5, \
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
              remember_device_days = $10, passkeys = $11, recent_proof_minutes = $12, \
-             version = version + 1 \
+             name_in_texts = $13, daily_text_budget = $14, version = version + 1 \
              WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
@@ -235,6 +290,8 @@ impl Store {
         .bind(settings.remember_device_days)
         .bind(i64::from(settings.passkeys))
         .bind(settings.recent_proof_minutes)
+        .bind(&settings.name_in_texts)
+        .bind(settings.daily_text_budget)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
