@@ -6,6 +6,7 @@ import {
   passkeys,
   postgresServer,
   practiceSettings,
+  secondProvider,
   serverBinary,
   type Portal,
 } from "./portal-env";
@@ -55,7 +56,7 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
-      testIgnore: /(careful-practice|settings|passkeys)\.spec\.ts/,
+      testIgnore: /(careful-practice|settings|passkeys|second-provider)\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: main.baseURL },
     },
     {
@@ -78,6 +79,11 @@ export default defineConfig({
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: passkeys.baseURL },
     },
     {
+      name: "second-provider",
+      testMatch: /second-provider\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: secondProvider.baseURL },
+    },
+    {
       name: "careful-practice",
       testMatch: /careful-practice\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium, baseURL: carefulPractice.baseURL },
@@ -88,6 +94,7 @@ export default defineConfig({
     server(carefulPractice),
     server(practiceSettings),
     server(passkeys),
+    server(secondProvider),
     // A fresh database for each run on the PostgreSQL server .ci/test started.
     ...(onPostgres
       ? [

@@ -55,6 +55,14 @@ export const carefulPractice = portal(base + 2, "careful-practice", {
   PORTAL_FIRST_NUMBER_AT_LOGIN: "support",
 });
 
+/** A practice with two text providers whose first is down (nothing listens at its webhook
+ * address): texts go through the second, the console, whose outbox the tests read. */
+export const secondProvider = portal(base + 10, "second-provider", {
+  PORTAL_SMS_PROVIDERS: "webhook,console",
+  PORTAL_SMS_WEBHOOK_URL: "http://127.0.0.1:9/sms",
+  PORTAL_SMS_WEBHOOK_SECRET: "not a real gateway",
+});
+
 /** A portal of its own for the journey that switches two-factor authentication off and on. */
 export const practiceSettings = portal(base + 4, "practice-settings");
 

@@ -55,7 +55,7 @@ same_fields!(core::login::password::LoggedIn => LoggedIn { signed_in, code_sent,
 same_fields!(core::registration::Registered => Registered { signed_in, mobile_ending });
 same_fields!(core::login::code::TwoFactorStep => TwoFactorStep {
     mobile_ending, needs_number, number_on_file, code_sent, resend_in_seconds, support_needed,
-    choose_password_first, new_phone, remember_days, has_passkey, may_add_passkey, cant_get_a_code,
+    choose_password_first, new_phone, remember_days, has_passkey, may_add_passkey, texts_delayed, cant_get_a_code,
 });
 same_fields!(core::confirm::ProofWays => ProofWays {
     proved, mobile_ending, code_sent, passkey, password, recovery_code, minutes,
@@ -100,7 +100,7 @@ same_fields!(core::staff::support::PatientRow => PatientRow {
 });
 same_fields!(core::staff::support::SearchResults => SearchResults { page, more } lists { patients });
 same_fields!(core::staff::support::TextLine => TextLine {
-    at, to, status, attempts, delivery, error,
+    at, to, status, attempts, delivery, error, provider,
 });
 same_fields!(core::staff::support::AuditItem => AuditItem {
     at, event, outcome, ip, detail, patient, staff, request_id,

@@ -82,7 +82,8 @@ pub struct Config {
     pub database: app::store::StoreOptions,
     pub data_dir: PathBuf,
     pub secret_key: Option<String>,
-    pub sms_provider: SmsProvider,
+    /// In the order texts try them: never empty.
+    pub sms_providers: Vec<SmsProvider>,
     pub mail: MailProvider,
     /// `/dev/sms` and `/dev/email` exist: only on a loopback portal, or when asked for.
     pub dev_outbox: bool,
@@ -273,21 +274,59 @@ fn webhook<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<SmsProvider,
     Ok(SmsProvider::Webhook { url, secret })
 }
 
+/// The providers texts go through, in order (`PORTAL_SMS_PROVIDERS=twilio,webhook`), or the one
+/// `PORTAL_SMS_PROVIDER` names. Each keeps its own variables.
+fn sms_providers<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    settings: &Settings,
+    dev_outbox: bool,
+) -> Result<Vec<SmsProvider>, ConfigError> {
+    const NAMES: [&str; 3] = ["console", "twilio", "webhook"];
+    let one = vars.parsed(
+        "PORTAL_SMS_PROVIDER",
+        None,
+        "console, twilio or webhook",
+        |v| NAMES.into_iter().find(|p| *p == v).map(Some),
+    )?;
+    let list = vars.parsed(
+        "PORTAL_SMS_PROVIDERS",
+        None,
+        "console, twilio or webhook, comma-separated in the order to try them, each once",
+        |v| {
+            let names: Vec<&'static str> = v
+                .split(',')
+                .map(|name| NAMES.into_iter().find(|p| *p == name.trim()))
+                .collect::<Option<_>>()?;
+            let unique = names
+                .iter()
+                .enumerate()
+                .all(|(i, n)| !names[..i].contains(n));
+            (unique && !names.is_empty()).then_some(Some(names))
+        },
+    )?;
+    let names = match (list, one) {
+        (Some(list), Some(one)) if list[0] != one => {
+            return Err(ConfigError::Invalid {
+                var: "PORTAL_SMS_PROVIDER",
+                value: one.to_string(),
+                expected: "the first of PORTAL_SMS_PROVIDERS, or unset",
+            })
+        }
+        (Some(list), _) => list,
+        (None, one) => vec![one.unwrap_or("console")],
+    };
+    names
+        .into_iter()
+        .map(|name| sms_provider(name, vars, settings, dev_outbox))
+        .collect()
+}
+
 fn sms_provider<F: Fn(&str) -> Option<String>>(
+    name: &str,
     vars: &Vars<F>,
     settings: &Settings,
     dev_outbox: bool,
 ) -> Result<SmsProvider, ConfigError> {
-    let name = vars.parsed(
-        "PORTAL_SMS_PROVIDER",
-        "console",
-        "console, twilio or webhook",
-        |v| {
-            ["console", "twilio", "webhook"]
-                .into_iter()
-                .find(|p| *p == v)
-        },
-    )?;
     match name {
         "twilio" => twilio(vars, settings),
         "webhook" => webhook(vars),
@@ -619,7 +658,7 @@ impl Config {
         let settings = settings(&vars)?;
         let dev_outbox =
             vars.switch("PORTAL_DEV_OUTBOX", false)? || is_loopback(&settings.public_url);
-        let sms_provider = sms_provider(&vars, &settings, dev_outbox)?;
+        let sms_providers = sms_providers(&vars, &settings, dev_outbox)?;
         let database_url = vars.parsed(
             "PORTAL_DATABASE_URL",
             "sqlite://data/portal.db".to_string(),
@@ -651,7 +690,7 @@ impl Config {
                 .unwrap_or_else(|| "data".into())
                 .into(),
             secret_key,
-            sms_provider,
+            sms_providers,
             mail: mail_provider(&vars)?,
             dev_outbox,
             trusted_proxies: trusted_proxies(&vars)?,
@@ -884,10 +923,45 @@ mod tests {
     }
 
     #[test]
+    fn texts_try_the_providers_in_the_order_listed_each_with_its_own_variables() {
+        let both = [
+            ("PORTAL_SMS_PROVIDERS", "twilio, webhook"),
+            ("PORTAL_TWILIO_ACCOUNT_SID", "AC1"),
+            ("PORTAL_TWILIO_AUTH_TOKEN", "token"),
+            ("PORTAL_TWILIO_FROM", "+6498765432"),
+            ("PORTAL_SMS_WEBHOOK_URL", "https://sms.example.org/send"),
+            (
+                "PORTAL_SMS_WEBHOOK_SECRET",
+                "a long shared secret for the webhook",
+            ),
+            ("PORTAL_PUBLIC_URL", "https://portal.example.org"),
+        ];
+        let listed = config(&both).unwrap();
+        let names: Vec<_> = listed.sms_providers.iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["twilio", "webhook"]);
+        // The one provider's variable may name the list's first, and nothing else.
+        let mut agreeing = both.to_vec();
+        agreeing.push(("PORTAL_SMS_PROVIDER", "twilio"));
+        assert!(config(&agreeing).is_ok());
+        let mut other = both.to_vec();
+        other.push(("PORTAL_SMS_PROVIDER", "webhook"));
+        assert!(matches!(config(&other), Err(ConfigError::Invalid { .. })));
+        for list in ["twilio,twilio", "twilio,carrier-pigeon", ""] {
+            let mut bad = both.to_vec();
+            bad[0] = ("PORTAL_SMS_PROVIDERS", list);
+            assert!(config(&bad).is_err(), "{list:?}");
+        }
+        // Each needs its own variables.
+        let mut missing = both.to_vec();
+        missing.retain(|(k, _)| !k.starts_with("PORTAL_SMS_WEBHOOK"));
+        assert!(matches!(config(&missing), Err(ConfigError::Missing { .. })));
+    }
+
+    #[test]
     fn the_defaults_run_a_local_portal() {
         let config = config(&[]).unwrap();
         assert_eq!(config.database_url, "sqlite://data/portal.db");
-        assert!(matches!(config.sms_provider, SmsProvider::Console));
+        assert!(matches!(config.sms_providers[..], [SmsProvider::Console]));
         assert!(config.settings.practice.two_factor);
         assert_eq!(config.settings.default_region, country::Id::NZ);
         assert_eq!(config.settings.allowed_regions, vec![country::Id::NZ]);
@@ -936,7 +1010,7 @@ mod tests {
         ] {
             let config = config(&[("PORTAL_PUBLIC_URL", local)]).unwrap();
             assert!(config.dev_outbox, "{local}");
-            assert!(matches!(config.sms_provider, SmsProvider::Console));
+            assert!(matches!(config.sms_providers[..], [SmsProvider::Console]));
         }
         let err = config(&[("PORTAL_PUBLIC_URL", "http://portal.example.org")]).unwrap_err();
         assert!(matches!(err, ConfigError::ConsoleNotLoopback(_)));
@@ -1080,7 +1154,7 @@ mod tests {
             ("PORTAL_PUBLIC_URL", "https://portal.example.org"),
         ])
         .unwrap();
-        let SmsProvider::Twilio(twilio) = config.sms_provider else {
+        let [SmsProvider::Twilio(twilio)] = &config.sms_providers[..] else {
             panic!("twilio expected");
         };
         assert_eq!(twilio.base_url, "https://api.twilio.com");

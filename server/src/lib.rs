@@ -63,7 +63,7 @@ pub struct Wiring {
     /// Set with the Twilio provider: checks its delivery callbacks at `/sms/status`.
     pub twilio_callbacks: Option<StatusCallbacks>,
     pub trusted_proxies: Vec<IpNet>,
-    /// `/dev/sms` (with the console provider) and `/dev/email` (with the console mailer).
+    /// `/dev/sms` (with the console provider among the providers) and `/dev/email` (with the console mailer).
     pub dev_outbox: bool,
     pub http: HttpLimits,
 }
@@ -105,28 +105,42 @@ pub async fn start(config: &Config) -> Result<(Portal, Wiring), StartError> {
         dev_outbox: config.dev_outbox,
         http: config.http,
     };
-    let sms: Arc<dyn SmsSender> = match &config.sms_provider {
-        SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone(), clock.clone())),
-        SmsProvider::Twilio(twilio) => {
-            wiring.twilio_callbacks = twilio.status_callback.clone().map(|url| StatusCallbacks {
-                auth_token: twilio.auth_token.clone(),
-                url,
-            });
-            Arc::new(TwilioSms::new(twilio.clone()))
-        }
-        SmsProvider::Webhook { url, secret } => Arc::new(WebhookSms::new(
-            url.clone(),
-            secret.clone(),
-            app::sms::twilio::REQUEST_TIMEOUT,
-        )),
-    };
+    let providers: Vec<Arc<dyn SmsSender>> = config
+        .sms_providers
+        .iter()
+        .map(|provider| -> Arc<dyn SmsSender> {
+            match provider {
+                SmsProvider::Console => Arc::new(ConsoleSms::new(store.clone(), clock.clone())),
+                SmsProvider::Twilio(twilio) => {
+                    wiring.twilio_callbacks =
+                        twilio.status_callback.clone().map(|url| StatusCallbacks {
+                            auth_token: twilio.auth_token.clone(),
+                            url,
+                        });
+                    Arc::new(TwilioSms::new(twilio.clone()))
+                }
+                SmsProvider::Webhook { url, secret } => Arc::new(WebhookSms::new(
+                    url.clone(),
+                    secret.clone(),
+                    app::sms::twilio::REQUEST_TIMEOUT,
+                )),
+            }
+        })
+        .collect();
     // The number metadata loads on first use; load it now rather than in a patient's request.
     let _ = app::mobile::Mobile::parse("021 555 0123", phonenumber::country::Id::NZ, &[]);
     let mailer: Arc<dyn Mailer> = match &config.mail {
         MailProvider::Console => Arc::new(ConsoleMailer::new(store.clone(), clock.clone())),
         MailProvider::Smtp { url, from } => Arc::new(SmtpMailer::new(url, from)?),
     };
-    let portal = Portal::with_mailer(config.settings.clone(), store, clock, secret, sms, mailer);
+    let portal = Portal::with_mailer(
+        config.settings.clone(),
+        store,
+        clock,
+        secret,
+        providers,
+        mailer,
+    );
     portal.load_practice().await?;
     let resealed = app::staff::accounts::reseal_old_secrets(&portal).await?;
     if resealed > 0 {
@@ -356,7 +370,7 @@ pub fn router_with(portal: Portal, leptos_options: LeptosOptions, wiring: Wiring
         .route("/readyz", get(readyz))
         .route("/staff/audit.csv", get(audit_export::export_csv));
     // Codes in the clear: only where the configuration allowed the dev outbox.
-    if wiring.dev_outbox && portal.outbox.provider() == "console" {
+    if wiring.dev_outbox && portal.outbox.providers().contains(&"console") {
         router = router.route("/dev/sms", get(dev_sms));
     }
     if wiring.dev_outbox && portal.mailer.name() == "console" {

@@ -248,9 +248,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     for note in config.start_up_notes(&portal.practice()) {
         tracing::warn!("{note}");
     }
+    let providers: Vec<&str> = config.sms_providers.iter().map(|p| p.name()).collect();
     tracing::info!(
-        provider = config.sms_provider.name(),
-        "text messages go through this provider"
+        providers = providers.join(","),
+        "text messages go through these providers, in this order"
     );
     tokio::spawn(portal.outbox.clone().run());
     tokio::spawn(server::sweep_forever(portal.clone()));

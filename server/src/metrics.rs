@@ -38,7 +38,7 @@ pub fn recorder() -> &'static PrometheusHandle {
 pub fn router(portal: Portal, token: Option<String>) -> Router {
     let handle = recorder();
     let limits = app::limits::LimitKind::ALL.map(|kind| kind.as_str());
-    app::metrics::start_at_zero(&[portal.outbox.provider()], &limits);
+    app::metrics::start_at_zero(&portal.outbox.providers(), &limits);
     // Histograms are kept in blocks that upkeep folds together; without it they only grow.
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -115,6 +115,11 @@ async fn scrape(State(portal): State<Portal>) -> impl IntoResponse {
             gauge!("portal_outbox_oldest_seconds").set(waited as f64 / 1000.0);
         }
         Err(err) => tracing::warn!(%err, "metrics: reading the outbox failed"),
+    }
+    // Whether each provider's circuit lets texts through, as every instance's attempts say.
+    let _ = portal.outbox.all_providers_down().await;
+    for (provider, up) in portal.outbox.provider_health() {
+        gauge!("portal_sms_provider_up", "provider" => provider).set(if up { 1.0 } else { 0.0 });
     }
     let pool = portal.store.connections();
     gauge!("portal_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);

@@ -198,8 +198,19 @@ impl Portal {
         secret: ServerSecret,
         sms: Arc<dyn SmsSender>,
     ) -> Self {
+        Self::with_providers(settings, store, clock, secret, vec![sms])
+    }
+
+    /// A portal whose texts try `providers` in order (at least one).
+    pub fn with_providers(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        secret: ServerSecret,
+        providers: Vec<Arc<dyn SmsSender>>,
+    ) -> Self {
         let mailer = Arc::new(ConsoleMailer::new(store.clone(), clock.clone()));
-        Self::with_mailer(settings, store, clock, secret, sms, mailer)
+        Self::with_mailer(settings, store, clock, secret, providers, mailer)
     }
 
     pub fn with_mailer(
@@ -207,10 +218,13 @@ impl Portal {
         store: Store,
         clock: Arc<dyn Clock>,
         secret: ServerSecret,
-        sms: Arc<dyn SmsSender>,
+        providers: Vec<Arc<dyn SmsSender>>,
         mailer: Arc<dyn Mailer>,
     ) -> Self {
-        let outbox = SmsOutbox::new(store.clone(), sms, secret.clone(), clock.clone())
+        let mut providers = providers.into_iter();
+        let first = providers.next().expect("at least one text provider");
+        let outbox = SmsOutbox::new(store.clone(), first, secret.clone(), clock.clone())
+            .with_fallbacks(providers.collect())
             .with_lease(settings.sms_lease_seconds * SECOND);
         let passwords = PasswordHasher::bounded_by_cores(settings.password_queue);
         let practice = std::sync::RwLock::new(Arc::new(settings.practice.clone()));

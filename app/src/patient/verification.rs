@@ -36,6 +36,8 @@ pub struct TwoFactorStep {
     pub has_passkey: bool,
     /// A recovery session may add a passkey in place of the new phone.
     pub may_add_passkey: bool,
+    /// Every text provider is down: a code waits until one comes back.
+    pub texts_delayed: bool,
     /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
     pub cant_get_a_code: bool,
 }
@@ -167,6 +169,17 @@ fn TwoFactorStepView(step: TwoFactorStep, page: PageContext) -> impl IntoView {
                     "To keep your health records safe, we text a 6-digit code to your mobile each time you sign in."
                 }}
             </p>
+            {step.texts_delayed.then(|| view! {
+                <div class="warning" role="note">
+                    <strong>"Text messages are delayed right now."</strong>
+                    " Your code will be sent as soon as they're working again, while it's still valid."
+                    {match (step.has_passkey, step.cant_get_a_code) {
+                        (true, _) => " You can use a passkey instead.",
+                        (false, true) => " If you can't wait, see \"Can't get a code?\" below.",
+                        (false, false) => "",
+                    }}
+                </div>
+            })}
             <StatusMessage message=status/>
             <SendCodeForm
                 send=send

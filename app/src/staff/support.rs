@@ -45,6 +45,8 @@ pub struct TextLine {
     /// What the provider reported later (delivered, undelivered…), if anything.
     pub delivery: Option<String>,
     pub error: Option<String>,
+    /// The provider that carried it, once one took it.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,13 +476,14 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
             {record.texts.is_empty().then(|| view! { <p>"None yet."</p> })}
             <div class="table-scroll" tabindex="0" role="region" aria-label="Text messages">
                 <table class="texts">
-                    <thead><tr><th>"When"</th><th>"To"</th><th>"Status"</th><th>"Provider's report"</th></tr></thead>
+                    <thead><tr><th>"When"</th><th>"To"</th><th>"Status"</th><th>"Provider"</th><th>"Provider's report"</th></tr></thead>
                     <tbody>
                         {record.texts.into_iter().map(|t| view! {
                             <tr>
                                 <td data-label="When">{t.at}</td>
                                 <td data-label="To">{t.to}</td>
                                 <td data-label="Status">{format!("{} ({} attempt{})", t.status, t.attempts, if t.attempts == 1 { "" } else { "s" })}</td>
+                                <td data-label="Provider">{t.provider.unwrap_or_default()}</td>
                                 <td data-label="Provider's report">{t.delivery.or(t.error).unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}

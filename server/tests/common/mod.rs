@@ -119,6 +119,14 @@ impl TestPortal {
         adjust: impl FnOnce(&mut Settings),
         sender: impl FnOnce(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
     ) -> Self {
+        Self::with_providers(adjust, |store, clock| vec![sender(store, clock)]).await
+    }
+
+    /// A portal whose texts try `providers` in order.
+    pub async fn with_providers(
+        adjust: impl FnOnce(&mut Settings),
+        providers: impl FnOnce(Store, Arc<dyn Clock>) -> Vec<Arc<dyn SmsSender>>,
+    ) -> Self {
         // Warnings (a slow statement, a failed write) are printed with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -138,7 +146,7 @@ impl TestPortal {
             settings,
             clock,
             ServerSecret::random(),
-            sender,
+            providers,
             server::Wiring {
                 dev_outbox: true,
                 ..Default::default()
@@ -153,16 +161,16 @@ impl TestPortal {
         settings: Settings,
         clock: Arc<ManualClock>,
         secret: ServerSecret,
-        sender: impl FnOnce(Store, Arc<dyn Clock>) -> Arc<dyn SmsSender>,
+        providers: impl FnOnce(Store, Arc<dyn Clock>) -> Vec<Arc<dyn SmsSender>>,
         wiring: server::Wiring,
     ) -> Self {
         let store = Store::open(&url).await.unwrap();
-        let portal = Portal::new(
+        let portal = Portal::with_providers(
             settings.clone(),
             store.clone(),
             clock.clone(),
             secret.clone(),
-            sender(store, clock.clone() as Arc<dyn Clock>),
+            providers(store, clock.clone() as Arc<dyn Clock>),
         );
         let options = LeptosOptions::builder().output_name("portal").build();
         let router = server::router_with(portal.clone(), options, wiring);
@@ -177,6 +185,23 @@ impl TestPortal {
         }
     }
 
+    /// Another instance on the same database, secret and clock, whose texts try `providers`.
+    pub async fn another_instance(&self, providers: Vec<Arc<dyn SmsSender>>) -> Self {
+        Self::open(
+            self._dir.clone(),
+            self.database_url.clone(),
+            self.settings.clone(),
+            self.clock.clone(),
+            self.secret.clone(),
+            |_, _| providers,
+            server::Wiring {
+                dev_outbox: true,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// The same database, secret and clock in a new portal: a server restart.
     pub async fn restart(&self, sender: Arc<dyn SmsSender>, wiring: server::Wiring) -> Self {
         Self::open(
@@ -185,7 +210,7 @@ impl TestPortal {
             self.settings.clone(),
             self.clock.clone(),
             self.secret.clone(),
-            |_, _| sender,
+            |_, _| vec![sender],
             wiring,
         )
         .await

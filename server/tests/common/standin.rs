@@ -54,6 +54,17 @@ impl Received {
         serde_json::from_slice(&self.body).unwrap()
     }
 
+    /// The number it was sent to, whatever the provider's format.
+    pub fn to_number(&self) -> String {
+        self.field("To")
+            .or_else(|| {
+                serde_json::from_slice::<serde_json::Value>(&self.body).ok()?["to"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .expect("a number")
+    }
+
     /// The code in the message body, whatever the provider's format.
     pub fn code(&self) -> String {
         let body = self

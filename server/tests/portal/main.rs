@@ -7,6 +7,7 @@ mod common;
 
 mod abuse;
 mod devices;
+mod failover;
 mod instances;
 mod login_flow;
 mod login_gate;

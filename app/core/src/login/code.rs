@@ -260,6 +260,8 @@ pub struct TwoFactorStep {
     pub has_passkey: bool,
     /// A recovery session may add a passkey in place of the new phone.
     pub may_add_passkey: bool,
+    /// Every text provider is down: a code waits in the outbox until one comes back.
+    pub texts_delayed: bool,
     /// After a password, with a verified number: "Can't get a code?" leads to the other ways in.
     pub cant_get_a_code: bool,
 }
@@ -307,6 +309,7 @@ pub async fn code_step(
             .clamp(0, crate::devices::MOST_DAYS),
         cant_get_a_code: session.stage.allows(Step::RecoveryCode)
             && matches!(goes_to, CodeGoesTo::Verified(_)),
+        texts_delayed: portal.outbox.all_providers_down().await,
         may_add_passkey: new_phone
             && session.stage.allows(Step::AddPasskey)
             && crate::passkeys::unavailable(portal).is_none(),

@@ -1,5 +1,6 @@
 //! Text messages: the provider trait, the providers, and the durable outbox that feeds them.
 
+pub mod circuits;
 mod console;
 mod outbox;
 pub mod twilio;

@@ -1,5 +1,8 @@
 //! The durable outbox. A message is written in the same transaction as its code, tried at once,
-//! and retried with backoff until its code expires; a restart picks up whatever was left.
+//! and retried with backoff until its code expires; a restart picks up whatever was left. With
+//! more than one provider (`PORTAL_SMS_PROVIDERS`), an attempt tries them in order, skipping any
+//! whose circuit is open (`super::circuits`): a text that fails at one goes out through the next
+//! with the same body, so the code is the same whichever arrives.
 
 use std::{
     sync::{
@@ -12,7 +15,10 @@ use std::{
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
-use super::{mask_numbers_in, SendError, Sms, SmsSender};
+use super::{
+    circuits::{Circuit, Circuits},
+    mask_numbers_in, SendError, Sms, SmsSender,
+};
 use crate::{
     clock::{Clock, Millis, SECOND},
     metrics,
@@ -23,6 +29,12 @@ use crate::{
 
 /// Retries back off exponentially up to this gap.
 const MAX_BACKOFF: Millis = 60 * SECOND;
+
+/// With every provider's circuit open, how soon a waiting text looks again.
+const WHILE_ALL_DOWN: Millis = 5 * SECOND;
+
+/// What an attempt's last error was, when no provider took the text.
+const ALL_SKIPPED: &str = "every text provider is down: the text waits for one to come back";
 
 /// What became of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +51,9 @@ pub enum Delivery {
 #[derive(Clone)]
 pub struct SmsOutbox {
     store: Store,
-    sender: Arc<dyn SmsSender>,
+    /// In the order they are tried: never empty.
+    senders: Arc<[Arc<dyn SmsSender>]>,
+    circuits: Arc<Circuits>,
     secret: ServerSecret,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
@@ -102,6 +116,7 @@ impl SmsOutbox {
         self.lease
     }
 
+    /// An outbox that sends through `sender`, then (if it fails) each of `fallbacks` in turn.
     pub fn new(
         store: Store,
         sender: Arc<dyn SmsSender>,
@@ -110,7 +125,8 @@ impl SmsOutbox {
     ) -> Self {
         Self {
             store,
-            sender,
+            senders: Arc::from(vec![sender]),
+            circuits: Arc::new(Circuits::default()),
             secret,
             clock,
             wake: Arc::new(Notify::new()),
@@ -126,8 +142,50 @@ impl SmsOutbox {
         self.working.load(Ordering::SeqCst)
     }
 
+    /// Providers tried after the first when it fails, in order.
+    pub fn with_fallbacks(mut self, fallbacks: Vec<Arc<dyn SmsSender>>) -> Self {
+        let mut senders: Vec<_> = self.senders.iter().cloned().collect();
+        senders.extend(fallbacks);
+        self.senders = Arc::from(senders);
+        self
+    }
+
+    /// The first provider.
     pub fn provider(&self) -> &'static str {
-        self.sender.name()
+        self.senders[0].name()
+    }
+
+    /// Every provider, in the order they are tried.
+    pub fn providers(&self) -> Vec<&'static str> {
+        self.senders.iter().map(|s| s.name()).collect()
+    }
+
+    /// Each provider, and whether its circuit lets texts through, as this instance last saw.
+    pub fn provider_health(&self) -> Vec<(&'static str, bool)> {
+        let now = self.clock.now();
+        self.senders
+            .iter()
+            .map(|s| {
+                let up = !matches!(self.circuits.circuit(s.name(), now), Circuit::Open { .. });
+                (s.name(), up)
+            })
+            .collect()
+    }
+
+    /// Whether every provider's circuit is open: texts wait until one comes back. Read again
+    /// from what every instance recorded.
+    pub async fn all_providers_down(&self) -> bool {
+        let now = self.clock.now();
+        let mut all_down = true;
+        for sender in self.senders.iter() {
+            // Reads the provider's attempts if this view is old; a half-open one counts as up.
+            self.circuits.look(&self.store, sender.name(), now).await;
+            all_down &= matches!(
+                self.circuits.circuit(sender.name(), now),
+                Circuit::Open { .. }
+            );
+        }
+        all_down
     }
 
     /// Makes one attempt at message `id`, if it is due and free.
@@ -179,65 +237,110 @@ impl SmsOutbox {
         }
         let _attempting = Attempting::new(&self.in_flight);
         let started = std::time::Instant::now();
-        let mut phase = self.phase.subscribe();
-        let result = tokio::select! {
-            result = self.sender.send(&sms) => result,
-            _ = async {
-                if phase.wait_for(|phase| *phase == Phase::Stopped).await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            } => {
-                return self.give_back(id, attempt, now, started).await;
+        // Each provider in turn, skipping those whose circuit is open, until one takes it.
+        let mut tried_any = false;
+        let mut all_permanent = true;
+        let mut last_error = ALL_SKIPPED.to_string();
+        for sender in self.senders.iter() {
+            let provider = sender.name();
+            if !self.circuits.may_try(&self.store, provider, now).await {
+                continue;
             }
-        };
-        // Providers quote the number back in their errors.
-        let result = result.map_err(|err| match err {
-            SendError::Transient(reason) => SendError::Transient(mask_numbers_in(&reason)),
-            SendError::Permanent(reason) => SendError::Permanent(mask_numbers_in(&reason)),
-        });
-        let took_ms = started.elapsed().as_millis() as i64;
-        let (delivery, outcome, detail) = match result {
-            Ok(accepted) => {
-                self.store
-                    .mark_sms_sent(id, self.clock.now(), accepted.provider_ref.as_deref(), &to)
-                    .await?;
-                tracing::info!(
-                    sms_id = id,
-                    provider = self.provider(),
+            tried_any = true;
+            let tried_at = self.clock.now();
+            let began = std::time::Instant::now();
+            let mut phase = self.phase.subscribe();
+            let result = tokio::select! {
+                result = sender.send(&sms) => result,
+                _ = async {
+                    if phase.wait_for(|phase| *phase == Phase::Stopped).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {
+                    return self.give_back(id, attempt, now, started).await;
+                }
+            };
+            let took_ms = began.elapsed().as_millis() as i64;
+            // Providers quote the number back in their errors.
+            let (permanent, reason) = match result {
+                Ok(accepted) => {
+                    self.circuits.saw(provider, tried_at, true);
+                    self.store
+                        .mark_sms_sent(
+                            id,
+                            self.clock.now(),
+                            provider,
+                            accepted.provider_ref.as_deref(),
+                            &to,
+                        )
+                        .await?;
+                    tracing::info!(sms_id = id, provider, took_ms, "text message sent");
+                    let queued_for = (self.clock.now() - queued_at).max(0) as u64;
+                    metrics::text_delivery(provider, "accepted", Duration::from_millis(queued_for));
+                    metrics::text(provider, "sent");
+                    self.store
+                        .record_sms_attempt(
+                            id,
+                            attempt,
+                            tried_at,
+                            took_ms,
+                            "sent",
+                            accepted.provider_ref.as_deref(),
+                            Some(provider),
+                        )
+                        .await?;
+                    return Ok(Delivery::Sent);
+                }
+                Err(SendError::Permanent(reason)) => (true, mask_numbers_in(&reason)),
+                Err(SendError::Transient(reason)) => (false, mask_numbers_in(&reason)),
+            };
+            self.circuits.saw(provider, tried_at, false);
+            all_permanent &= permanent;
+            let outcome = if permanent { "failed" } else { "retry" };
+            tracing::warn!(sms_id = id, provider, %reason, attempt, "a text provider failed");
+            metrics::text(provider, outcome);
+            self.store
+                .record_sms_attempt(
+                    id,
+                    attempt,
+                    tried_at,
                     took_ms,
-                    "text message sent"
-                );
-                let queued_for = (self.clock.now() - queued_at).max(0) as u64;
-                metrics::text_delivery(
-                    self.provider(),
-                    "accepted",
-                    Duration::from_millis(queued_for),
-                );
-                (Delivery::Sent, "sent", accepted.provider_ref)
-            }
-            Err(SendError::Permanent(reason)) => {
-                tracing::warn!(sms_id = id, %reason, "text message refused by the provider");
-                self.store.mark_sms_failed(id, &reason, &to).await?;
-                (Delivery::Failed(reason.clone()), "failed", Some(reason))
-            }
-            Err(SendError::Transient(reason)) => {
-                let next = self.clock.now() + backoff(attempt);
-                if next >= give_up_at {
-                    self.store.mark_sms_failed(id, &reason, &to).await?;
-                    (Delivery::Failed(reason.clone()), "failed", Some(reason))
-                } else {
-                    tracing::warn!(sms_id = id, %reason, attempt, "text message will be retried");
-                    self.store.retry_sms_at(id, next, &reason).await?;
-                    self.wake.notify_one();
-                    (Delivery::WillRetry(reason.clone()), "retry", Some(reason))
-                }
-            }
-        };
-        metrics::text(self.provider(), outcome);
-        self.store
-            .record_sms_attempt(id, attempt, now, took_ms, outcome, detail.as_deref())
-            .await?;
-        Ok(delivery)
+                    outcome,
+                    Some(&reason),
+                    Some(provider),
+                )
+                .await?;
+            last_error = reason;
+        }
+        // No provider took it. Refused for good by every one tried: it won't go. Otherwise it
+        // waits: a little while if every provider is down, with backoff if they failed.
+        let took_ms = started.elapsed().as_millis() as i64;
+        if tried_any && all_permanent {
+            tracing::warn!(sms_id = id, reason = %last_error, "text message refused by the providers");
+            self.store.mark_sms_failed(id, &last_error, &to).await?;
+            return Ok(Delivery::Failed(last_error));
+        }
+        let next = self.clock.now()
+            + match tried_any {
+                true => backoff(attempt),
+                false => WHILE_ALL_DOWN,
+            };
+        if next >= give_up_at {
+            self.store.mark_sms_failed(id, &last_error, &to).await?;
+            self.store
+                .record_sms_attempt(id, attempt, now, took_ms, "failed", Some(&last_error), None)
+                .await?;
+            return Ok(Delivery::Failed(last_error));
+        }
+        tracing::warn!(sms_id = id, reason = %last_error, attempt, "text message will be retried");
+        self.store.retry_sms_at(id, next, &last_error).await?;
+        if !tried_any {
+            self.store
+                .record_sms_attempt(id, attempt, now, took_ms, "retry", Some(&last_error), None)
+                .await?;
+        }
+        self.wake.notify_one();
+        Ok(Delivery::WillRetry(last_error))
     }
 
     /// The portal is stopping and the provider has not answered within the grace period: the
@@ -254,7 +357,7 @@ impl SmsOutbox {
         self.store.release_sms(id, self.clock.now()).await?;
         let took_ms = started.elapsed().as_millis() as i64;
         self.store
-            .record_sms_attempt(id, attempt, at, took_ms, "retry", Some(reason))
+            .record_sms_attempt(id, attempt, at, took_ms, "retry", Some(reason), None)
             .await?;
         metrics::text(self.provider(), "released");
         tracing::warn!(
@@ -294,21 +397,27 @@ impl SmsOutbox {
         status: &str,
     ) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let Some(queued_at) = self
+        let Some((queued_at, carried_by)) = self
             .store
             .record_delivery_status(provider_ref, status, now)
             .await?
         else {
             return Ok(false);
         };
+        let provider = self
+            .senders
+            .iter()
+            .map(|s| s.name())
+            .find(|name| carried_by.as_deref() == Some(*name))
+            .unwrap_or_else(|| self.provider());
         // Only the final word is counted; "queued", "sent" and the like are on the way there.
         match status {
             "delivered" | "read" => {
-                metrics::text(self.provider(), "delivered");
+                metrics::text(provider, "delivered");
                 let took = Duration::from_millis((now - queued_at).max(0) as u64);
-                metrics::text_delivery(self.provider(), "delivered", took);
+                metrics::text_delivery(provider, "delivered", took);
             }
-            "undelivered" | "failed" => metrics::text(self.provider(), "undelivered"),
+            "undelivered" | "failed" => metrics::text(provider, "undelivered"),
             _ => {}
         }
         Ok(true)

@@ -43,6 +43,8 @@ pub struct TextLine {
     /// What the provider reported later (delivered, undelivered…), if anything.
     pub delivery: Option<String>,
     pub error: Option<String>,
+    /// The provider that carried it, once one took it.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +345,7 @@ pub async fn record(
                 attempts: t.attempts,
                 delivery: t.delivery_status,
                 error: t.last_error,
+                provider: t.provider,
             })
             .collect(),
         audit: audit_trail.into_iter().map(audit_item).collect(),

@@ -194,18 +194,20 @@ impl Store {
         &self,
         id: i64,
         at: Millis,
+        provider: &str,
         provider_ref: Option<&str>,
         masked_number: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sms_outbox SET status = 'sent', sealed_body = NULL, sent_at = $2, \
-             provider_ref = $3, lease_until = NULL, last_error = NULL, to_number = $4 \
-             WHERE id = $1",
+             provider_ref = $3, lease_until = NULL, last_error = NULL, to_number = $4, \
+             provider = $5 WHERE id = $1",
         )
         .bind(id)
         .bind(at)
         .bind(provider_ref)
         .bind(masked_number)
+        .bind(provider)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -268,6 +270,9 @@ impl Store {
         Ok(status.map(TextStatus::try_from).transpose()?)
     }
 
+    /// One attempt at message `sms_id`; `provider` is the one it tried (none when no provider
+    /// was tried: every one skipped, or the portal stopping).
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_sms_attempt(
         &self,
         sms_id: i64,
@@ -276,10 +281,11 @@ impl Store {
         took_ms: i64,
         outcome: &str,
         detail: Option<&str>,
+        provider: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sms_attempts (sms_id, attempt, at, took_ms, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sms_attempts (sms_id, attempt, at, took_ms, outcome, detail, provider) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(sms_id)
         .bind(attempt)
@@ -287,9 +293,42 @@ impl Store {
         .bind(took_ms)
         .bind(outcome)
         .bind(detail)
+        .bind(provider)
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// `provider`'s latest `limit` attempts from every instance, newest first: when, and
+    /// whether it took the text. Its circuit's memory (`sms::circuits`).
+    pub async fn provider_attempts(
+        &self,
+        provider: &str,
+        limit: i64,
+    ) -> Result<Vec<(Millis, bool)>, StoreError> {
+        let rows: Vec<(Millis, String)> = sqlx::query_as(
+            "SELECT at, outcome FROM sms_attempts WHERE provider = $1 \
+             ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(provider)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, outcome)| (at, outcome == "sent"))
+            .collect())
+    }
+
+    /// Which provider carried message `id`, once one took it.
+    pub async fn sms_provider(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT provider FROM sms_outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
     }
 
     /// (attempt, outcome) for each attempt at message `sms_id`, in order.
@@ -303,16 +342,16 @@ impl Store {
     }
 
     /// Records what the provider reports about a message it accepted, and says when that
-    /// message was queued. `None` if no message has that provider id.
+    /// message was queued and which provider took it. `None` if no message has that provider id.
     pub async fn record_delivery_status(
         &self,
         provider_ref: &str,
         status: &str,
         at: Millis,
-    ) -> Result<Option<Millis>, StoreError> {
-        Ok(sqlx::query_scalar(
+    ) -> Result<Option<(Millis, Option<String>)>, StoreError> {
+        Ok(sqlx::query_as(
             "UPDATE sms_outbox SET delivery_status = $2, delivery_updated_at = $3 \
-             WHERE provider_ref = $1 RETURNING created_at",
+             WHERE provider_ref = $1 RETURNING created_at, provider",
         )
         .bind(provider_ref)
         .bind(status)

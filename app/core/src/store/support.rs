@@ -36,6 +36,7 @@ pub struct TextRow {
     pub attempts: i64,
     pub delivery_status: Option<String>,
     pub last_error: Option<String>,
+    pub provider: Option<String>,
 }
 
 /// One line of the audit trail, with the staff member's name where one acted.
@@ -265,8 +266,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<TextRow>, StoreError> {
         Ok(sqlx::query_as::<_, TextRow>(
-            "SELECT created_at, to_number, status, attempts, delivery_status, last_error \
-             FROM sms_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT created_at, to_number, status, attempts, delivery_status, last_error, \
+             provider FROM sms_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(account_id)
         .bind(limit)
