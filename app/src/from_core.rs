@@ -21,7 +21,7 @@ use crate::{
     staff::{
         audit_log::{AuditLogPage, AuditQuery},
         enrolment::{Enrolled, EnrolmentDetails},
-        overview::{Chart, Day, Figures, Overview, Series},
+        overview::{BlockLine, Chart, Day, Figures, Overview, Series},
         passkeys::OwnPasskeys,
         settings::{PracticeSettingsForm, SettingsSaved},
         support::{
@@ -84,7 +84,7 @@ same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
 same_fields!(core::staff::settings::PracticeSettingsForm => PracticeSettingsForm {
     two_factor, practice_name, support_phone, support_email, first_number_at_login,
     resend_cooldown_seconds, remember_device_days, passkeys, recent_proof_minutes, name_in_texts,
-    name_in_texts_now, daily_text_budget, version,
+    name_in_texts_now, daily_text_budget, text_fraud_guard, block_at_home, version,
 });
 same_fields!(core::staff::settings::SettingsSaved => SettingsSaved { changed, settings });
 same_fields!(core::staff::enrolment::EnrolmentDetails => EnrolmentDetails {
@@ -123,7 +123,8 @@ same_fields!(core::staff::overview::Figures => Figures {
     texts_settled, texts_accepted, median_to_provider_ms, median_to_phone_ms, codes_sent,
     codes_verified, text_budget, text_budget_used,
 });
-same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts });
+same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts, blocked });
+same_fields!(core::staff::overview::BlockLine => BlockLine { kind, subject, until, enforced, counts });
 
 impl From<SupportAction> for core::staff::support::SupportAction {
     fn from(action: SupportAction) -> Self {

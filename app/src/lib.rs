@@ -17,9 +17,9 @@ pub mod ui;
 // The rules the server alone runs, from the core crate, under the names `app` has always used.
 #[cfg(feature = "ssr")]
 pub use portal_core::{
-    audit, caller, clock, demo_data, devices, existing_patients, gsm7, limits, login, login_gate,
-    mail, metrics, mobile, notify, password, portal, proof, registration, secret, security,
-    session, sign_in, sms, store, text_budget,
+    audit, caller, clock, demo_data, devices, existing_patients, fraud_guard, gsm7, limits, login,
+    login_gate, mail, metrics, mobile, notify, password, portal, proof, registration, secret,
+    security, session, sign_in, sms, store, text_budget,
 };
 
 #[cfg(feature = "ssr")]

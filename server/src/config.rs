@@ -522,6 +522,8 @@ fn practice<F: Fn(&str) -> Option<String>>(
                     .filter(|n| (1..=app::portal::MOST_DAILY_TEXT_BUDGET).contains(n))
             },
         )?,
+        text_fraud_guard: defaults.text_fraud_guard,
+        block_at_home: defaults.block_at_home,
         version: defaults.version,
     })
 }

@@ -293,6 +293,13 @@ pub async fn sweep_forever(portal: Portal) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         every.tick().await;
+        if let Err(err) = portal
+            .store
+            .guard_sweep(portal.now() - app::fraud_guard::KEPT_FOR)
+            .await
+        {
+            tracing::warn!(%err, "sweeping the text fraud guard's old codes failed");
+        }
         let mut swept_rows = match portal.store.sweep(portal.now()).await {
             Ok(swept) => {
                 tracing::debug!(rows = swept.total(), "swept ended rows");

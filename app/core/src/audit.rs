@@ -72,10 +72,15 @@ pub enum Event {
     HoldLifted,
     /// An email address was confirmed by its link.
     EmailConfirmed,
+    /// The text fraud guard blocked a prefix or country (or, watching, would have); the detail
+    /// has the counts that tripped it.
+    TextsBlocked,
+    /// An admin allowed a blocked prefix or country for 30 days.
+    TextsAllowed,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 41] = [
+pub const ALL_EVENTS: [Event; 43] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -117,6 +122,8 @@ pub const ALL_EVENTS: [Event; 41] = [
     Event::AccountSecured,
     Event::HoldLifted,
     Event::EmailConfirmed,
+    Event::TextsBlocked,
+    Event::TextsAllowed,
 ];
 
 impl Event {
@@ -163,6 +170,8 @@ impl Event {
             Event::AccountSecured => "account_secured",
             Event::HoldLifted => "hold_lifted",
             Event::EmailConfirmed => "email_confirmed",
+            Event::TextsBlocked => "texts_blocked",
+            Event::TextsAllowed => "texts_allowed",
         }
     }
 }

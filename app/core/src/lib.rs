@@ -14,6 +14,7 @@ pub mod devices;
 pub mod email_confirmation;
 pub mod error;
 pub mod existing_patients;
+pub mod fraud_guard;
 pub mod gsm7;
 pub mod hold;
 pub mod limits;

@@ -82,6 +82,7 @@ pub fn start_at_zero(providers: &[&'static str], limits: &[&'static str]) {
     }
     gauge!("portal_password_queue_depth").increment(0.0);
     gauge!("portal_sms_budget_used_ratio").set(0.0);
+    counter!("portal_sms_blocked_total", "reason" => "fraud_guard").increment(0);
     let _ = histogram!("portal_password_wait_seconds");
     for route in ["/healthz", "/readyz"] {
         counter!("portal_http_requests_total", "route" => route, "status" => "200").increment(0);
@@ -94,6 +95,11 @@ fn sign_in_count(who: &'static str, outcome: &'static str, factor: &'static str,
 }
 
 /// A password check or hash joined the queue for the hashing threads.
+/// A text the portal refused to send, and why (`fraud_guard`).
+pub fn text_blocked(reason: &'static str) {
+    counter!("portal_sms_blocked_total", "reason" => reason).increment(1);
+}
+
 /// The share of the practice's daily text budget the last 24 hours used.
 pub fn text_budget_used(ratio: f64) {
     gauge!("portal_sms_budget_used_ratio").set(ratio);

@@ -94,6 +94,19 @@ impl Mobile {
     pub fn ending(&self) -> String {
         ending(&self.0)
     }
+
+    /// Its country's region code (NZ, AU…), as read when it was parsed.
+    pub fn country(&self) -> String {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .and_then(|n| n.country().id())
+            .map_or_else(|| "unknown".into(), |id| format!("{id:?}"))
+    }
+
+    /// The number less its last 4 digits: what the text fraud guard judges.
+    pub fn prefix(&self) -> &str {
+        &self.0[..self.0.len().saturating_sub(4)]
+    }
 }
 
 fn e164(number: &PhoneNumber) -> String {

@@ -15,7 +15,7 @@ use crate::{
 };
 
 pub use crate::store::{
-    FirstNumberAtLogin, PracticeSettings, MOST_DAILY_TEXT_BUDGET, NAME_IN_TEXTS_MOST,
+    FirstNumberAtLogin, FraudGuard, PracticeSettings, MOST_DAILY_TEXT_BUDGET, NAME_IN_TEXTS_MOST,
 };
 
 /// The longest a practice may let a proof (a code or a passkey) stand for changes to a

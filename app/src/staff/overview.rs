@@ -63,6 +63,41 @@ pub struct Overview {
     pub days: Vec<Day>,
     pub figures: Figures,
     pub charts: Vec<Chart>,
+    /// What the text fraud guard blocks (or watches) now.
+    pub blocked: Vec<BlockLine>,
+}
+
+/// A prefix or country the text fraud guard blocks, or watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLine {
+    /// `prefix` or `country`.
+    pub kind: String,
+    pub subject: String,
+    pub until: String,
+    pub enforced: bool,
+    pub counts: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextsAllowed {}
+
+/// "Allow this prefix": texts to a blocked prefix (or country) go again for 30 days.
+#[server(prefix = "/api/staff", endpoint = "allow_texts")]
+pub async fn allow_texts(
+    #[server(default)] kind: String,
+    #[server(default)] subject: String,
+    #[server(default)] reason: String,
+    #[server(default)] confirm: Option<String>,
+) -> Result<TextsAllowed, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
+    let confirmed = confirm.is_some_and(|c| !c.is_empty() && c != "off");
+    portal_core::staff::overview::allow(&portal, &visit, &kind, &subject, &reason, confirmed)
+        .await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/staff/overview?allowed");
+    }
+    Ok(TextsAllowed {})
 }
 
 #[server(prefix = "/api/staff", endpoint = "overview")]
@@ -101,9 +136,11 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         days,
         figures,
         charts,
+        blocked,
     } = overview;
     view! {
         <TextBudget used=figures.text_budget_used budget=figures.text_budget/>
+        <BlockedTexts blocked/>
         <KeyFigures figures/>
         <div class="charts">
             {charts
@@ -131,6 +168,51 @@ fn duration(ms: Option<i64>) -> String {
         Some(ms) if ms < 60_000 => format!("{:.1} seconds", ms as f64 / 1000.0),
         Some(ms) => format!("{} minutes", (ms + 30_000) / 60_000),
     }
+}
+
+/// What the text fraud guard blocks, each with "Allow this prefix" (a plain form: it works
+/// before the page's scripts wake, and without them).
+#[component]
+fn BlockedTexts(blocked: Vec<BlockLine>) -> impl IntoView {
+    (!blocked.is_empty()).then(|| {
+        view! {
+            <section class="blocked-texts" aria-labelledby="blocked-texts-heading">
+                <h2 id="blocked-texts-heading">"Blocked number prefixes"</h2>
+                <p class="hint">"The text fraud guard saw many codes to these and few verified: codes to new numbers there aren't sent. Sign-in codes to verified numbers still go."</p>
+                <ul class="security-list">
+                    {blocked.into_iter().enumerate().map(|(n, b)| {
+                        let label = match b.kind.as_str() {
+                            "country" => format!("Country {}", b.subject),
+                            _ => format!("Prefix {}…", b.subject),
+                        };
+                        let state = match b.enforced {
+                            true => format!("blocked until {}", b.until),
+                            false => format!("watched (not blocked) until {}", b.until),
+                        };
+                        let (reason_id, confirm_id) = (format!("allow-reason-{n}"), format!("allow-confirm-{n}"));
+                        view! {
+                            <li>
+                                <p><strong>{label}</strong>{format!(": {state}. {}.", b.counts)}</p>
+                                <form method="post" action="/api/staff/allow_texts" class="form">
+                                    <input type="hidden" name="kind" value=b.kind.clone()/>
+                                    <input type="hidden" name="subject" value=b.subject.clone()/>
+                                    <div class="field">
+                                        <label for=reason_id.clone()>"Reason"</label>
+                                        <input id=reason_id name="reason" type="text" required=true/>
+                                    </div>
+                                    <div class="field checkbox">
+                                        <input id=confirm_id.clone() name="confirm" type="checkbox"/>
+                                        <label for=confirm_id>"Confirm"</label>
+                                    </div>
+                                    <button type="submit" class="button secondary">"Allow this prefix"</button>
+                                </form>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
 }
 
 /// At 80 % of the daily text budget, a warning before it bites; at 100 %, that it has.

@@ -30,6 +30,9 @@ pub struct PracticeSettingsForm {
     /// What texts begin with now.
     pub name_in_texts_now: String,
     pub daily_text_budget: i64,
+    /// `off`, `watch` or `block`.
+    pub text_fraud_guard: String,
+    pub block_at_home: bool,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -73,6 +76,11 @@ pub struct PostedSettings {
     pub name_in_texts: Option<String>,
     /// Missing from a page older than the setting: it stays as it is.
     pub daily_text_budget: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub text_fraud_guard: Option<String>,
+    /// A checkbox: present ("on") when ticked; only read with `block_at_home_shown`.
+    pub block_at_home: Option<String>,
+    pub block_at_home_shown: Option<String>,
     pub version: String,
 }
 
@@ -95,6 +103,9 @@ pub async fn save_practice_settings(
         recent_proof_minutes,
         name_in_texts,
         daily_text_budget,
+        text_fraud_guard,
+        block_at_home,
+        block_at_home_shown,
         version,
     } = posted;
     let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
@@ -110,6 +121,10 @@ pub async fn save_practice_settings(
         recent_proof_minutes,
         name_in_texts,
         daily_text_budget,
+        text_fraud_guard,
+        block_at_home: block_at_home_shown
+            .is_some()
+            .then(|| ticked(&block_at_home)),
         version,
     };
     let saved = portal_core::staff::settings::save(&portal, &visit, form).await?;
@@ -261,6 +276,25 @@ fn SettingsFields(
                 hint="Texts to numbers not yet verified, and security notices, over the last 24 hours. At 80% admins are warned; at 100% codes to new numbers stop. Sign-in codes to verified numbers never count."
                 error=field_error(error, "daily_text_budget")
             />
+            <div class="field">
+                <label for="text_fraud_guard">"Text fraud guard"</label>
+                <p class="hint" id="text_fraud_guard-hint">
+                    "Watches how many codes to new numbers are verified. Outside the practice's own country, a number prefix with many codes and few verified is blocked for 12 hours. Sign-in codes to verified numbers are never blocked."
+                </p>
+                <select id="text_fraud_guard" name="text_fraud_guard" aria-describedby="text_fraud_guard-hint">
+                    <option value="off" selected=settings.text_fraud_guard == "off">"Off"</option>
+                    <option value="watch" selected=settings.text_fraud_guard == "watch">"Watch (log and audit only)"</option>
+                    <option value="block" selected=settings.text_fraud_guard == "block">"Block"</option>
+                </select>
+            </div>
+            <div class="field checkbox">
+                <input id="block_at_home" name="block_at_home" type="checkbox" checked=settings.block_at_home aria-describedby="block_at_home-hint"/>
+                <input type="hidden" name="block_at_home_shown" value="on"/>
+                <label for="block_at_home">"Block at home too"</label>
+                <p class="hint" id="block_at_home-hint">
+                    "Off, the guard only watches and alerts in the practice's own country, so that nobody with throwaway numbers can stop the practice's patients from registering."
+                </p>
+            </div>
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>
         </ActionForm>

@@ -146,6 +146,9 @@ pub mod ssr {
                 "recent_proof_minutes",
                 "name_in_texts",
                 "daily_text_budget",
+                "text_fraud_guard",
+                "block_at_home",
+                "block_at_home_shown",
             ],
         ),
         (

@@ -8,6 +8,7 @@ mod common;
 mod abuse;
 mod devices;
 mod failover;
+mod fraud_guard;
 mod instances;
 mod login_flow;
 mod login_gate;

@@ -267,6 +267,9 @@ pub async fn verify(
     typed: &str,
 ) -> Result<String, ChallengeError> {
     let verified = check(portal, session, purpose, typed).await;
+    if let Ok(number) = &verified {
+        crate::fraud_guard::note_verified(portal, number).await;
+    }
     let event = match &verified {
         Ok(_) => "verified",
         Err(ChallengeError::Code(CodeProblem::Expired)) => "expired",

@@ -59,6 +59,7 @@ pub async fn save_and_send(
         Recipient::Unproven,
     );
     limits::precheck(portal, &limits).await?;
+    crate::fraud_guard::check(portal, caller, &mobile).await?;
     portal
         .store
         .save_pending_mobile(patient.id, mobile.e164())

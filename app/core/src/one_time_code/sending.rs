@@ -51,6 +51,19 @@ pub async fn send_code_with_notice(
     notice: Option<&Notice>,
 ) -> Result<CodeSent, Error> {
     let account_id = session.account_id;
+    // The guard first: a blocked send is neither sent nor counted against the limits.
+    if recipient == Recipient::Unproven {
+        if let Err(refused) = crate::fraud_guard::check(portal, caller, mobile).await {
+            let entry = Entry::new(Event::CodeSent, Outcome::Limited)
+                .account(account_id)
+                .detail(format!(
+                    "to {}: the text fraud guard blocks its prefix or country",
+                    mobile::masked(mobile.e164())
+                ));
+            audit::record(portal, caller, entry).await;
+            return Err(refused);
+        }
+    }
     let limits = limits::for_send(portal, caller, account_id, mobile.e164(), recipient);
     let issued = match challenge::create_with_notice(
         portal, session, purpose, mobile, &limits, notice,
@@ -68,6 +81,9 @@ pub async fn send_code_with_notice(
             return Err(err.into());
         }
     };
+    if recipient == Recipient::Unproven {
+        crate::fraud_guard::note_sent(portal, caller, mobile).await;
+    }
     let resend_in_seconds = issued.resend_in_seconds;
     let code_mac = issued.code_mac;
     // The notice first, as the old number's holder should hear of a change before any code

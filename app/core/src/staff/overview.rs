@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use crate::{
     clock::{Millis, DAY},
-    error::Error,
+    error::{Error, ErrorKind, OrInternal},
     portal::Portal,
     store::{TextCounts, Took},
 };
@@ -55,6 +55,8 @@ pub struct Overview {
     pub days: Vec<Day>,
     pub figures: Figures,
     pub charts: Vec<Chart>,
+    /// What the text fraud guard blocks (or watches) now.
+    pub blocked: Vec<BlockLine>,
 }
 
 /// What support did to patients' accounts.
@@ -88,7 +90,9 @@ pub async fn overview(portal: &Portal) -> Result<Overview, Error> {
         .await
         .map_err(|e| Error::logged_internal("counting the overview's texts", e))?;
     let budget = crate::text_budget::usage(portal).await?;
-    Ok(build(first, &events, &texts, budget))
+    let mut overview = build(first, &events, &texts, budget);
+    overview.blocked = blocks(portal).await?;
+    Ok(overview)
 }
 
 /// The overview of the `DAYS` days from day `first` (days since 1970, UTC).
@@ -210,6 +214,7 @@ pub fn build(
         days,
         figures,
         charts: vec![sign_ins, texts, codes, lockouts],
+        blocked: Vec::new(),
     }
 }
 
@@ -244,4 +249,91 @@ fn day(days_since_1970: i64) -> Day {
         ))
         .unwrap_or_default();
     Day { date: iso, short }
+}
+
+/// What the text fraud guard blocks, as the overview lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockLine {
+    /// `prefix` or `country`.
+    pub kind: String,
+    pub subject: String,
+    pub until: String,
+    /// Blocked; otherwise watched only.
+    pub enforced: bool,
+    /// What tripped it.
+    pub counts: String,
+}
+
+/// The blocks in force, and those watched, for the overview.
+pub async fn blocks(portal: &Portal) -> Result<Vec<BlockLine>, Error> {
+    Ok(portal
+        .store
+        .guard_blocks(portal.now())
+        .await
+        .or_internal("reading the guard's blocks")?
+        .into_iter()
+        .map(|b| BlockLine {
+            kind: b.kind,
+            subject: b.subject,
+            until: crate::staff::when(b.blocked_until),
+            enforced: b.enforced != 0,
+            counts: b.counts,
+        })
+        .collect())
+}
+
+/// "Allow this prefix" (an admin, with a reason and "Confirm"): not blocked for 30 days.
+pub async fn allow(
+    portal: &Portal,
+    visit: &crate::staff::StaffVisit,
+    kind: &str,
+    subject: &str,
+    typed_reason: &str,
+    confirmed: bool,
+) -> Result<(), Error> {
+    let mut problems = std::collections::BTreeMap::new();
+    let reason = match crate::staff::reason(typed_reason) {
+        Ok(reason) => reason,
+        Err(refused) => {
+            problems.extend(refused.fields);
+            String::new()
+        }
+    };
+    if !confirmed {
+        problems.insert(
+            "confirm".to_string(),
+            "Please tick Confirm: texts to this prefix will go again, whatever their pattern."
+                .to_string(),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(Error::fields(problems));
+    }
+    let kind = match kind {
+        "country" => "country",
+        _ => "prefix",
+    };
+    let allowed = portal
+        .store
+        .guard_allow(
+            kind,
+            subject,
+            portal.now() + crate::fraud_guard::ALLOWED_FOR,
+        )
+        .await
+        .or_internal("allowing a prefix")?;
+    if !allowed {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "The guard hasn't blocked that. Please reload the overview.",
+        ));
+    }
+    let entry =
+        crate::audit::Entry::new(crate::audit::Event::TextsAllowed, crate::audit::Outcome::Ok)
+            .staff(visit.member.id)
+            .detail(format!(
+                "{kind} {subject} allowed for 30 days; reason: {reason}"
+            ));
+    crate::audit::record(portal, &visit.caller, entry).await;
+    Ok(())
 }

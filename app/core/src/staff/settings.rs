@@ -30,6 +30,9 @@ pub struct PracticeSettingsForm {
     /// What texts begin with now: the name above, or the practice name fitted.
     pub name_in_texts_now: String,
     pub daily_text_budget: i64,
+    /// `off`, `watch` or `block`.
+    pub text_fraud_guard: String,
+    pub block_at_home: bool,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -59,6 +62,8 @@ pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
         name_in_texts: settings.name_in_texts.clone(),
         name_in_texts_now: settings.text_name(),
         daily_text_budget: settings.daily_text_budget,
+        text_fraud_guard: settings.text_fraud_guard.as_str().into(),
+        block_at_home: settings.block_at_home,
         version: settings.version,
     }
 }
@@ -78,6 +83,9 @@ pub struct Typed {
     /// `None` (as the two below): the form didn't show the field, which stays as it is.
     pub name_in_texts: Option<String>,
     pub daily_text_budget: Option<String>,
+    /// `None` (as the one below): the form didn't show it, which stays as it is.
+    pub text_fraud_guard: Option<String>,
+    pub block_at_home: Option<bool>,
     pub version: String,
 }
 
@@ -215,6 +223,16 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
             );
             0
         });
+    let text_fraud_guard = match &typed.text_fraud_guard {
+        None => stored.text_fraud_guard,
+        Some(word) => crate::portal::FraudGuard::parse(word.trim()).unwrap_or_else(|| {
+            problems.insert(
+                "text_fraud_guard".into(),
+                "Please choose Off, Watch or Block.".into(),
+            );
+            stored.text_fraud_guard
+        }),
+    };
     // A form without a version (an old page) is taken as filled from what is stored now.
     let version = match typed.version.trim() {
         "" => stored.version,
@@ -240,6 +258,8 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
         recent_proof_minutes,
         name_in_texts,
         daily_text_budget,
+        text_fraud_guard,
+        block_at_home: typed.block_at_home.unwrap_or(stored.block_at_home),
         version,
     })
 }
@@ -298,6 +318,16 @@ fn changes(old: &PracticeSettingsForm, new: &PracticeSettingsForm) -> Vec<String
             "daily text budget",
             old.daily_text_budget.to_string(),
             new.daily_text_budget.to_string(),
+        ),
+        (
+            "text fraud guard",
+            old.text_fraud_guard.clone(),
+            new.text_fraud_guard.clone(),
+        ),
+        (
+            "block at home too",
+            on_off(old.block_at_home),
+            on_off(new.block_at_home),
         ),
     ]
     .into_iter()

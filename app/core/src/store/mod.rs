@@ -9,6 +9,7 @@ mod challenges;
 mod demo;
 mod devices;
 mod email_confirmations;
+mod guard;
 mod holds;
 mod ids;
 pub mod kinds;
@@ -46,6 +47,7 @@ pub use audit::{
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
+pub use guard::{GuardBlock, GuardCode, GuardCounts};
 pub use holds::{Secured, WasntMeRow};
 pub use ids::{AccountId, StaffId};
 pub use limits::{wait_text, Limit, LimitKind, LimitReached, LoginGate, LoginRules};
@@ -54,7 +56,8 @@ pub use outbox::{CappedNotice, DevEmail, DevSms, NewSms, NoticeQueued, OutboxRow
 pub use overview::{EventsOnDay, TextCounts, TextsOnDay, Took};
 pub use passkeys::{CeremonyRow, Holder, PasskeyRow, PasskeyStored};
 pub use practice::{
-    FirstNumberAtLogin, PracticeSave, PracticeSettings, MOST_DAILY_TEXT_BUDGET, NAME_IN_TEXTS_MOST,
+    FirstNumberAtLogin, FraudGuard, PracticeSave, PracticeSettings, MOST_DAILY_TEXT_BUDGET,
+    NAME_IN_TEXTS_MOST,
 };
 pub use recovery::{RecoveryBegun, RecoveryCodeRow};
 pub use sessions::SessionRow;

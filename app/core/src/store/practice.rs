@@ -38,6 +38,10 @@ pub struct PracticeSettings {
     /// Texts to numbers not yet verified, and notices, over the last 24 hours: codes to numbers
     /// not yet verified stop at it (DESIGN's table of texts).
     pub daily_text_budget: i64,
+    /// "Text fraud guard": off, watching, or blocking (`crate::fraud_guard`).
+    pub text_fraud_guard: FraudGuard,
+    /// "Block at home too": the guard blocks in the practice's own region as well.
+    pub block_at_home: bool,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -57,6 +61,8 @@ impl Default for PracticeSettings {
             recent_proof_minutes: 10,
             name_in_texts: String::new(),
             daily_text_budget: 5_000,
+            text_fraud_guard: FraudGuard::Block,
+            block_at_home: false,
             version: 0,
         }
     }
@@ -93,6 +99,31 @@ impl PracticeSettings {
                 self.support_phone, self.support_email
             ),
         }
+    }
+}
+
+/// What the text fraud guard does with what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FraudGuard {
+    Off,
+    /// Counts, logs and audits what it would block, and blocks nothing.
+    Watch,
+    Block,
+}
+
+impl FraudGuard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FraudGuard::Off => "off",
+            FraudGuard::Watch => "watch",
+            FraudGuard::Block => "block",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        [FraudGuard::Off, FraudGuard::Watch, FraudGuard::Block]
+            .into_iter()
+            .find(|g| g.as_str() == word)
     }
 }
 
@@ -135,6 +166,8 @@ struct Row {
     recent_proof_minutes: i64,
     name_in_texts: String,
     daily_text_budget: Option<i64>,
+    text_fraud_guard: String,
+    block_at_home: i64,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -167,6 +200,9 @@ impl From<Row> for Stored {
                 daily_text_budget: row
                     .daily_text_budget
                     .unwrap_or(PracticeSettings::default().daily_text_budget),
+                text_fraud_guard: FraudGuard::parse(&row.text_fraud_guard)
+                    .unwrap_or(FraudGuard::Block),
+                block_at_home: row.block_at_home != 0,
                 version: row.version,
             },
             two_factor_off_since: row.two_factor_off_since,
@@ -179,7 +215,8 @@ pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
      first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, \
-     recent_proof_minutes, name_in_texts, daily_text_budget, version, two_factor_off_since \
+     recent_proof_minutes, name_in_texts, daily_text_budget, text_fraud_guard, block_at_home, \
+     version, two_factor_off_since \
      FROM practice_settings WHERE id = 1";
 
 impl Store {
@@ -212,8 +249,8 @@ impl Store {
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
              two_factor_off_since, remember_device_days, passkeys, recent_proof_minutes, \
-             name_in_texts, daily_text_budget) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13) \
+             name_in_texts, daily_text_budget, text_fraud_guard, block_at_home) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
@@ -229,6 +266,8 @@ impl Store {
         .bind(first.recent_proof_minutes)
         .bind(&first.name_in_texts)
         .bind(first.daily_text_budget)
+        .bind(first.text_fraud_guard.as_str())
+        .bind(i64::from(first.block_at_home))
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -275,7 +314,8 @@ impl Store {
              support_phone = $3, support_email = $4, first_number_at_login = $5, \
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
              remember_device_days = $10, passkeys = $11, recent_proof_minutes = $12, \
-             name_in_texts = $13, daily_text_budget = $14, version = version + 1 \
+             name_in_texts = $13, daily_text_budget = $14, text_fraud_guard = $15, \
+             block_at_home = $16, version = version + 1 \
              WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
@@ -292,6 +332,8 @@ impl Store {
         .bind(settings.recent_proof_minutes)
         .bind(&settings.name_in_texts)
         .bind(settings.daily_text_budget)
+        .bind(settings.text_fraud_guard.as_str())
+        .bind(i64::from(settings.block_at_home))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
