@@ -109,6 +109,14 @@ async fn a_pumping_burst_on_a_foreign_prefix_is_blocked_and_a_verified_patient_t
     let overview = admin.browser.post("/api/staff/overview", &[]).await.json();
     assert_eq!(overview["blocked"][0]["subject"], "+6141234", "{overview}");
     assert_eq!(overview["blocked"][0]["enforced"], true);
+    let page = admin
+        .browser
+        .portal
+        .get("/staff/overview", admin.browser.cookie.as_deref())
+        .await
+        .text();
+    assert!(page.contains("Prefix +6141234…"), "{page}");
+    assert!(page.contains(">Allow this prefix</button>"), "{page}");
     let allow = |reason: &'static str, confirm: Option<&'static str>| {
         let mut fields = vec![
             ("kind", "prefix"),
