@@ -21,7 +21,7 @@ use crate::{
     staff::{
         audit_log::{AuditLogPage, AuditQuery},
         enrolment::{Enrolled, EnrolmentDetails},
-        overview::{BlockLine, Chart, Day, Figures, Overview, Series},
+        overview::{BlockLine, Chart, CountryLine, Day, Figures, Overview, ProviderLine, Series},
         passkeys::OwnPasskeys,
         settings::{PracticeSettingsForm, SettingsSaved},
         support::{
@@ -123,8 +123,10 @@ same_fields!(core::staff::overview::Figures => Figures {
     texts_settled, texts_accepted, median_to_provider_ms, median_to_phone_ms, codes_sent,
     codes_verified, text_budget, text_budget_used,
 });
-same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts, blocked });
+same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts, blocked, countries, providers });
 same_fields!(core::staff::overview::BlockLine => BlockLine { kind, subject, until, enforced, counts });
+same_fields!(core::staff::overview::CountryLine => CountryLine { country, codes, verified });
+same_fields!(core::staff::overview::ProviderLine => ProviderLine { name, up, state, taken, failed });
 
 impl From<SupportAction> for core::staff::support::SupportAction {
     fn from(action: SupportAction) -> Self {

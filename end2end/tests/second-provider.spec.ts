@@ -1,13 +1,19 @@
 // A practice whose first text provider is down: texts go out through the second, and a patient
-// registers and signs in without noticing anything. axe runs on each page.
+// registers and signs in without noticing anything, and an admin sees each provider's health on
+// the overview. axe runs on each page.
 import { expect } from "@playwright/test";
+import { secondProvider } from "../portal-env";
 import {
+  addStaff,
   codeFor,
+  enrolStaff,
   expectAccessible,
+  hydrated,
   logIn,
   logOut,
   registerAndVerify,
   screenshot,
+  staffLogin,
   test,
   textCount,
   uniqueMobile,
@@ -35,4 +41,24 @@ test("with the first provider down, a patient registers and signs in without not
   await page.getByLabel("Verification code").fill(code);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByRole("heading", { name: "Welcome, Tama" })).toBeVisible();
+});
+
+test("the overview shows each provider's health and where texts go", async ({ page, request }) => {
+  await registerAndVerify(page, request, { username: uniqueUsername("rangi"), mobile: uniqueMobile() });
+  await logOut(page);
+  const name = uniqueUsername("admin");
+  const admin = await enrolStaff(page, name, addStaff(name, "admin", secondProvider.env));
+  await staffLogin(page, admin);
+  await page.getByRole("link", { name: "Overview", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Overview", exact: true })).toBeVisible();
+  const providers = page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "Provider", exact: true }) });
+  await expect(providers.getByRole("row")).toHaveCount(3);
+  await expect(providers.getByRole("row").nth(1)).toContainText("webhook");
+  await expect(providers.getByRole("row").nth(2)).toContainText("console");
+  const countries = page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "Entered", exact: true }) });
+  await expect(countries.getByRole("row").filter({ hasText: "NZ" })).toHaveCount(1);
+  await hydrated(page);
+  await expectAccessible(page);
+  await page.getByRole("heading", { name: "Text providers" }).scrollIntoViewIfNeeded();
+  await screenshot(page, "overview-providers-and-where-texts-go");
 });

@@ -588,6 +588,10 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
         password_queue: vars.count("PORTAL_PASSWORD_QUEUE", defaults.password_queue as i64)?
             as usize,
         sms_lease_seconds: vars.seconds("PORTAL_SMS_LEASE_SECONDS", defaults.sms_lease_seconds)?,
+        sms_failover_wait_seconds: vars.seconds(
+            "PORTAL_SMS_FAILOVER_WAIT_SECONDS",
+            defaults.sms_failover_wait_seconds,
+        )?,
         limits: limits(vars)?,
     })
 }

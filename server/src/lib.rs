@@ -295,7 +295,10 @@ pub async fn sweep_forever(portal: Portal) {
         every.tick().await;
         if let Err(err) = portal
             .store
-            .guard_sweep(portal.now() - app::fraud_guard::KEPT_FOR)
+            .guard_sweep(
+                portal.now() - app::clock::HOUR,
+                portal.now() - app::fraud_guard::KEPT_FOR,
+            )
             .await
         {
             tracing::warn!(%err, "sweeping the text fraud guard's old codes failed");

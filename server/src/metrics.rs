@@ -38,7 +38,10 @@ pub fn recorder() -> &'static PrometheusHandle {
 pub fn router(portal: Portal, token: Option<String>) -> Router {
     let handle = recorder();
     let limits = app::limits::LimitKind::ALL.map(|kind| kind.as_str());
-    app::metrics::start_at_zero(&portal.outbox.providers(), &limits);
+    let countries: Vec<String> = (portal.settings.allowed_regions.iter())
+        .map(|id| format!("{id:?}"))
+        .collect();
+    app::metrics::start_at_zero(&portal.outbox.providers(), &limits, &countries);
     // Histograms are kept in blocks that upkeep folds together; without it they only grow.
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));

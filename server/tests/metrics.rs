@@ -68,6 +68,8 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
         "portal_outbox_depth",
         "portal_password_queue_depth",
         "portal_sms_budget_used_ratio",
+        "portal_sms_sent_total",
+        "portal_codes_verified_total",
         "portal_limit_refusals_total",
         "portal_login_delays_total",
         "portal_build_info",
@@ -213,6 +215,8 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
             sealed_body: &portal.portal.secret.seal("a notice"),
             now: now - 90_000,
             give_up_at: now + 600_000,
+            purpose: "notice",
+            after_provider: None,
         })
         .await
         .unwrap();
@@ -323,6 +327,17 @@ async fn a_scrape_after_a_journey_shows_each_family_moving() {
         &[("provider", "console"), ("stage", "accepted")],
         2.0,
     );
+    // By country, purpose and provider; and codes verified by country.
+    at_least(
+        "portal_sms_sent_total",
+        &[
+            ("country", "NZ"),
+            ("purpose", "sign_in"),
+            ("provider", "console"),
+        ],
+        2.0,
+    );
+    at_least("portal_codes_verified_total", &[("country", "NZ")], 1.0);
     assert_eq!(value(&s, "portal_outbox_depth", &[]), 1.0);
     at_least("portal_outbox_oldest_seconds", &[], 90.0);
 

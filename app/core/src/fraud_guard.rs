@@ -2,7 +2,8 @@
 //! the share of codes to numbers not yet verified that are then verified. For each prefix (the
 //! number less its last 4 digits) and each country it counts the last hour's codes once each is
 //! verified or 2 minutes old, so a burst of real sign-ups isn't judged before its codes could
-//! be typed. A prefix with 10 such codes or more, from 3 networks or more, under 20 % verified,
+//! be typed. Codes are counted by the minute (a minute's codes are judged once the last of them
+//! is 2 minutes old), so the check reads at most an hour of minutes, however many codes. A prefix with 10 such codes or more, from 3 networks or more, under 20 % verified,
 //! is blocked for 12 hours (a country at 50), and the block renews while the pattern goes on.
 //! Outside the practice's region it blocks in "Block"; at home it only watches, unless an admin
 //! ticks "Block at home too". Only codes to numbers not yet verified pass it (DESIGN's table of
@@ -15,7 +16,7 @@ use crate::{
     error::{Error, ErrorKind, OrInternal},
     mobile::Mobile,
     portal::{FraudGuard, Portal},
-    store::{GuardCode, GuardCounts},
+    store::{GuardCode, GuardCounts, GuardSubject},
 };
 
 /// A code counts once verified or this old.
@@ -24,24 +25,25 @@ pub const JUDGED_AFTER: Millis = 2 * MINUTE;
 pub const BLOCKED_FOR: Millis = 12 * HOUR;
 /// How long "Allow this prefix" lasts.
 pub const ALLOWED_FOR: Millis = 30 * DAY;
-/// How long the guard keeps its codes.
+/// How long the guard keeps its counts (a code's own row: an hour).
 pub const KEPT_FOR: Millis = 30 * DAY;
 
-/// A subject the guard judges, with the codes that trip it.
-#[derive(Debug, Clone, Copy)]
-struct Subject<'a> {
-    kind: &'static str,
-    value: &'a str,
-    trips_at: i64,
-}
+/// The codes in an hour, under a fifth verified and from 3 networks or more, that block a
+/// prefix, and a country.
+pub const PREFIX_TRIPS_AT: i64 = 10;
+pub const COUNTRY_TRIPS_AT: i64 = 50;
 
 fn trips(counts: GuardCounts, at: i64) -> bool {
     counts.counted >= at && counts.networks >= 3 && counts.verified * 5 < counts.counted
 }
 
 fn described(counts: GuardCounts) -> String {
+    let more = match counts.networks >= crate::store::NETWORKS_COUNTED {
+        true => " or more",
+        false => "",
+    };
     format!(
-        "{} codes in the last hour, {} verified, from {} networks",
+        "{} codes in the last hour, {} verified, from {}{more} networks",
         counts.counted, counts.verified, counts.networks
     )
 }
@@ -70,19 +72,13 @@ pub async fn check(portal: &Portal, caller: &Caller, mobile: &Mobile) -> Result<
     let enforced =
         practice.text_fraud_guard == FraudGuard::Block && (!at_home || practice.block_at_home);
     let now = portal.now();
+    let subjects = portal
+        .store
+        .guard_subjects(mobile.prefix(), &country, now - HOUR, now - JUDGED_AFTER)
+        .await
+        .or_internal("counting the guard's codes")?;
     let mut blocked = false;
-    for subject in [
-        Subject {
-            kind: "prefix",
-            value: mobile.prefix(),
-            trips_at: 10,
-        },
-        Subject {
-            kind: "country",
-            value: &country,
-            trips_at: 50,
-        },
-    ] {
+    for subject in subjects {
         blocked |= judge(portal, caller, subject, enforced, now).await?;
     }
     match blocked {
@@ -98,30 +94,39 @@ pub async fn check(portal: &Portal, caller: &Caller, mobile: &Mobile) -> Result<
 async fn judge(
     portal: &Portal,
     caller: &Caller,
-    subject: Subject<'_>,
+    subject: GuardSubject,
     enforced: bool,
     now: Millis,
 ) -> Result<bool, Error> {
-    let store = &portal.store;
-    let block = store
-        .guard_block(subject.kind, subject.value)
-        .await
-        .or_internal("reading the guard's blocks")?;
+    let GuardSubject {
+        kind,
+        subject,
+        counts,
+        block,
+    } = subject;
     if block
         .as_ref()
         .is_some_and(|b| b.allowed_until.is_some_and(|until| until > now))
     {
         return Ok(false);
     }
-    let counts = store
-        .guard_counts(subject.kind, subject.value, now - HOUR, now - JUDGED_AFTER)
-        .await
-        .or_internal("counting the guard's codes")?;
-    if trips(counts, subject.trips_at) {
-        let new = store
+    let trips_at = match kind.as_str() {
+        "country" => COUNTRY_TRIPS_AT,
+        _ => PREFIX_TRIPS_AT,
+    };
+    if trips(counts, trips_at) {
+        // Renewed at most once a minute: a pattern that goes on costs no write per send.
+        let fresh = block.as_ref().is_some_and(|b| {
+            (b.enforced != 0) == enforced && b.blocked_until > now + BLOCKED_FOR - MINUTE
+        });
+        if fresh {
+            return Ok(enforced);
+        }
+        let new = portal
+            .store
             .guard_set_block(
-                subject.kind,
-                subject.value,
+                &kind,
+                &subject,
                 now + BLOCKED_FOR,
                 enforced,
                 &described(counts),
@@ -135,19 +140,15 @@ async fn judge(
                 false => "watched: it would be blocked",
             };
             tracing::warn!(
-                kind = subject.kind,
-                subject = subject.value,
+                kind,
+                subject,
                 counted = counts.counted,
                 verified = counts.verified,
                 networks = counts.networks,
                 "text fraud guard: {what}"
             );
-            let entry = Entry::new(Event::TextsBlocked, Outcome::Ok).detail(format!(
-                "{} {}: {what}; {}",
-                subject.kind,
-                subject.value,
-                described(counts)
-            ));
+            let entry = Entry::new(Event::TextsBlocked, Outcome::Ok)
+                .detail(format!("{kind} {subject}: {what}; {}", described(counts)));
             audit::record(portal, caller, entry).await;
         }
         return Ok(enforced);

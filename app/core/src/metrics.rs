@@ -45,9 +45,9 @@ pub fn text_delivery(provider: &'static str, stage: &'static str, took: Duration
 }
 
 /// Registers every family with zero for each label known in advance (texts for each of
-/// `providers`, refusals for each of `limits`), so that the first scrape shows every family and
-/// an alert on a rate has something to start from.
-pub fn start_at_zero(providers: &[&'static str], limits: &[&'static str]) {
+/// `providers` and `countries`, refusals for each of `limits`), so that the first scrape shows
+/// every family and an alert on a rate has something to start from.
+pub fn start_at_zero(providers: &[&'static str], limits: &[&'static str], countries: &[String]) {
     for outcome in ["ok", "refused"] {
         for factor in ["password", "sms", "passkey", "remembered_device"] {
             sign_in_count("patient", outcome, factor, 0);
@@ -79,6 +79,16 @@ pub fn start_at_zero(providers: &[&'static str], limits: &[&'static str]) {
         for stage in ["accepted", "delivered"] {
             let _ = histogram!("portal_sms_delivery_seconds", "provider" => *provider, "stage" => stage);
         }
+        for country in countries {
+            for purpose in ["sign_in", "new_number", "notice"] {
+                counter!("portal_sms_sent_total", "country" => country.clone(),
+                    "purpose" => purpose, "provider" => *provider)
+                .increment(0);
+            }
+        }
+    }
+    for country in countries {
+        counter!("portal_codes_verified_total", "country" => country.clone()).increment(0);
     }
     gauge!("portal_password_queue_depth").increment(0.0);
     gauge!("portal_sms_budget_used_ratio").set(0.0);
@@ -94,7 +104,23 @@ fn sign_in_count(who: &'static str, outcome: &'static str, factor: &'static str,
         .increment(by);
 }
 
-/// A password check or hash joined the queue for the hashing threads.
+/// A text a provider took: to which country (the numbers the practice allows), for what (a
+/// code's purpose, or "notice"), through which provider.
+pub fn text_sent(country: &str, purpose: &str, provider: &'static str) {
+    let purpose = match purpose {
+        "sign_in" | "new_number" | "step_up" | "new_phone" | "notice" => purpose.to_string(),
+        _ => "other".to_string(),
+    };
+    counter!("portal_sms_sent_total", "country" => country.to_string(), "purpose" => purpose,
+        "provider" => provider)
+    .increment(1);
+}
+
+/// A code to a number in `country` was verified.
+pub fn code_verified(country: &str) {
+    counter!("portal_codes_verified_total", "country" => country.to_string()).increment(1);
+}
+
 /// A text the portal refused to send, and why (`fraud_guard`).
 pub fn text_blocked(reason: &'static str) {
     counter!("portal_sms_blocked_total", "reason" => reason).increment(1);
@@ -105,6 +131,7 @@ pub fn text_budget_used(ratio: f64) {
     gauge!("portal_sms_budget_used_ratio").set(ratio);
 }
 
+/// A password check or hash joined the queue for the hashing threads.
 pub fn password_queued() {
     gauge!("portal_password_queue_depth").increment(1.0);
 }

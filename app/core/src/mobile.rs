@@ -97,16 +97,21 @@ impl Mobile {
 
     /// Its country's region code (NZ, AU…), as read when it was parsed.
     pub fn country(&self) -> String {
-        phonenumber::parse(None, &self.0)
-            .ok()
-            .and_then(|n| n.country().id())
-            .map_or_else(|| "unknown".into(), |id| format!("{id:?}"))
+        country_of(&self.0)
     }
 
     /// The number less its last 4 digits: what the text fraud guard judges.
     pub fn prefix(&self) -> &str {
         &self.0[..self.0.len().saturating_sub(4)]
     }
+}
+
+/// The country (ISO 3166 code) of a number in E.164 form, or "unknown".
+pub fn country_of(e164: &str) -> String {
+    phonenumber::parse(None, e164)
+        .ok()
+        .and_then(|n| n.country().id())
+        .map_or_else(|| "unknown".into(), |id| format!("{id:?}"))
 }
 
 fn e164(number: &PhoneNumber) -> String {

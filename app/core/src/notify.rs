@@ -359,6 +359,8 @@ pub async fn text(portal: &Portal, caller: &Caller, account_id: AccountId, to: &
                 sealed_body: &sealed,
                 now,
                 give_up_at: now + RETRIES_FOR,
+                purpose: "notice",
+                after_provider: None,
             },
             last_sealed_body: &sealed_last,
             cap: &cap,

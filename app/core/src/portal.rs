@@ -54,6 +54,9 @@ pub struct Settings {
     /// How long one attempt may hold a text message before another sender (another instance,
     /// if this one died) may take it over.
     pub sms_lease_seconds: i64,
+    /// With more than one provider: how long a sent text waits for a report of failure that
+    /// sends it through the next, and after which a second "Send Code" starts at the next.
+    pub sms_failover_wait_seconds: i64,
     pub limits: Limits,
 }
 
@@ -138,6 +141,7 @@ impl Default for Settings {
             ipv6_prefix: 64,
             password_queue: 64,
             sms_lease_seconds: 60,
+            sms_failover_wait_seconds: 30,
             limits: Limits::default(),
         }
     }
@@ -225,7 +229,8 @@ impl Portal {
         let first = providers.next().expect("at least one text provider");
         let outbox = SmsOutbox::new(store.clone(), first, secret.clone(), clock.clone())
             .with_fallbacks(providers.collect())
-            .with_lease(settings.sms_lease_seconds * SECOND);
+            .with_lease(settings.sms_lease_seconds * SECOND)
+            .with_failover_wait(settings.sms_failover_wait_seconds * SECOND);
         let passwords = PasswordHasher::bounded_by_cores(settings.password_queue);
         let practice = std::sync::RwLock::new(Arc::new(settings.practice.clone()));
         Self(Arc::new(PortalParts {

@@ -65,6 +65,28 @@ pub struct Overview {
     pub charts: Vec<Chart>,
     /// What the text fraud guard blocks (or watches) now.
     pub blocked: Vec<BlockLine>,
+    /// Where codes to new numbers went over the last 7 days.
+    pub countries: Vec<CountryLine>,
+    /// Each text provider, in the order texts try them.
+    pub providers: Vec<ProviderLine>,
+}
+
+/// One country's codes to numbers not yet verified, and how many came back verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountryLine {
+    pub country: String,
+    pub codes: i64,
+    pub verified: i64,
+}
+
+/// A text provider now, and over its last 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderLine {
+    pub name: String,
+    pub up: bool,
+    pub state: String,
+    pub taken: i64,
+    pub failed: i64,
 }
 
 /// A prefix or country the text fraud guard blocks, or watches.
@@ -137,11 +159,15 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         figures,
         charts,
         blocked,
+        countries,
+        providers,
     } = overview;
     view! {
         <TextBudget used=figures.text_budget_used budget=figures.text_budget/>
         <BlockedTexts blocked/>
         <KeyFigures figures/>
+        <ProviderHealth providers/>
+        <WhereTextsGo countries/>
         <div class="charts">
             {charts
                 .into_iter()
@@ -213,6 +239,60 @@ fn BlockedTexts(blocked: Vec<BlockLine>) -> impl IntoView {
             </section>
         }
     })
+}
+
+/// Each provider's circuit now (as every instance saw it), and its last 24 hours' attempts.
+#[component]
+fn ProviderHealth(providers: Vec<ProviderLine>) -> impl IntoView {
+    view! {
+        <section class="providers" aria-labelledby="providers-heading">
+            <h2 id="providers-heading">"Text providers"</h2>
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Text providers">
+                <table class="providers">
+                    <thead><tr><th>"Provider"</th><th>"Now"</th><th>"Taken, last 24 hours"</th><th>"Failed, last 24 hours"</th></tr></thead>
+                    <tbody>
+                        {providers.into_iter().map(|p| view! {
+                            <tr class:down=!p.up>
+                                <td data-label="Provider">{p.name}</td>
+                                <td data-label="Now">{p.state}</td>
+                                <td data-label="Taken, last 24 hours">{p.taken}</td>
+                                <td data-label="Failed, last 24 hours">{p.failed}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+/// Codes to new numbers by country, with the share entered: pumping shows as many codes to a
+/// country nobody verifies.
+#[component]
+fn WhereTextsGo(countries: Vec<CountryLine>) -> impl IntoView {
+    view! {
+        <section class="where-texts-go" aria-labelledby="where-texts-go-heading">
+            <h2 id="where-texts-go-heading">"Where texts go"</h2>
+            <p class="hint">"Codes to numbers not yet verified over the last 7 days, by country, and how many were entered. Few entered means the texts may not reach real patients."</p>
+            {countries.is_empty().then(|| view! { <p>"None yet."</p> })}
+            {(!countries.is_empty()).then(|| view! {
+                <div class="table-scroll" tabindex="0" role="region" aria-label="Where texts go">
+                    <table class="countries">
+                        <thead><tr><th>"Country"</th><th>"Codes"</th><th>"Entered"</th></tr></thead>
+                        <tbody>
+                            {countries.into_iter().map(|c| view! {
+                                <tr>
+                                    <td data-label="Country">{c.country}</td>
+                                    <td data-label="Codes">{c.codes}</td>
+                                    <td data-label="Entered">{share(c.verified, c.codes)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            })}
+        </section>
+    }
 }
 
 /// At 80 % of the daily text budget, a warning before it bites; at 100 %, that it has.

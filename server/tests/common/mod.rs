@@ -204,16 +204,46 @@ impl TestPortal {
 
     /// The same database, secret and clock in a new portal: a server restart.
     pub async fn restart(&self, sender: Arc<dyn SmsSender>, wiring: server::Wiring) -> Self {
+        self.restart_with(vec![sender], wiring).await
+    }
+
+    /// A restart whose texts try `providers` in order.
+    pub async fn restart_with(
+        &self,
+        providers: Vec<Arc<dyn SmsSender>>,
+        wiring: server::Wiring,
+    ) -> Self {
         Self::open(
             self._dir.clone(),
             self.database_url.clone(),
             self.settings.clone(),
             self.clock.clone(),
             self.secret.clone(),
-            |_, _| vec![sender],
+            |_, _| providers,
             wiring,
         )
         .await
+    }
+
+    /// A delivery report from Twilio (signed as Twilio signs it) for the text it knows as `sid`.
+    pub async fn twilio_report(&self, sid: &str, status: &str) -> Reply {
+        let params = [
+            ("MessageSid", sid),
+            ("MessageStatus", status),
+            ("AccountSid", standin::SID),
+        ];
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let signature =
+            app::sms::twilio::twilio_signature(standin::TOKEN, standin::STATUS_URL, &owned);
+        let request = Request::post("/sms/status")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(Body::from(form(&params)))
+            .unwrap();
+        self.send(request).await
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

@@ -81,6 +81,8 @@ impl Received {
 
 pub const SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "twilio-auth-token";
+/// Where the portal asks Twilio to report deliveries.
+pub const STATUS_URL: &str = "http://127.0.0.1:3000/sms/status";
 
 #[derive(Default)]
 struct Shared {
@@ -157,7 +159,7 @@ impl StandIn {
             account_sid: SID.into(),
             auth_token: TOKEN.into(),
             sender: TwilioSender::From("+6498765432".into()),
-            status_callback: Some("http://127.0.0.1:3000/sms/status".into()),
+            status_callback: Some(STATUS_URL.into()),
             request_timeout,
         }))
     }

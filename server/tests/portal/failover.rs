@@ -1,6 +1,7 @@
 //! Texts through two providers, with two local stand-ins (`twilio` first, then `webhook`),
 //! through the router and on both engines: a first provider that fails or times out, where the
-//! patient gets the same code through the second; each provider's circuit opening and closing,
+//! patient gets the same code through the second, and one Twilio reports undelivered within the
+//! wait; a second "Send Code" after the wait; each provider's circuit opening and closing,
 //! shared by two instances of one database; and every provider down, then back.
 
 use crate::common;
@@ -37,6 +38,35 @@ async fn two_providers_timing_out_after(
         first,
         second,
     }
+}
+
+/// Two providers (Twilio first) whose delivery reports the portal takes.
+async fn two_providers_reporting(first: Vec<Answer>) -> TwoProviders {
+    let two = two_providers(first, vec![]).await;
+    let callbacks = app::sms::StatusCallbacks {
+        auth_token: common::standin::TOKEN.into(),
+        url: common::standin::STATUS_URL.into(),
+    };
+    let portal = two
+        .portal
+        .restart_with(
+            vec![
+                two.first.twilio(Duration::from_secs(5)),
+                two.second.webhook(),
+            ],
+            server::Wiring {
+                twilio_callbacks: Some(callbacks),
+                dev_outbox: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    TwoProviders { portal, ..two }
+}
+
+/// Twilio's id for the `n`th text the stand-in took.
+fn sid(n: usize) -> String {
+    format!("SM{n:032}")
 }
 
 /// Registers patient number `n` (from their own network), and asks for their code.
@@ -158,6 +188,19 @@ async fn after_five_failures_in_a_row_a_provider_is_skipped_for_60_seconds_then_
         "the other instance skips it too"
     );
     assert_eq!(other_second.received().len(), 1);
+    // The overview shows it down, with its failures.
+    let mut admin = two.portal.staff("ada", StaffRole::Admin).await;
+    let overview = admin.browser.post("/api/staff/overview", &[]).await.json();
+    let providers = &overview["providers"];
+    assert_eq!(providers[0]["name"], "twilio", "{overview}");
+    assert_eq!(providers[0]["up"], false);
+    assert_eq!(providers[0]["failed"], 5);
+    assert!(providers[0]["state"]
+        .as_str()
+        .unwrap()
+        .starts_with("Down: skipped until"));
+    assert_eq!(providers[1]["up"], true);
+    assert_eq!(providers[1]["taken"], 7);
 
     // 60 s after its last failure one text tries it, and going through closes the circuit.
     two.portal.clock.advance_seconds(61);
@@ -225,4 +268,98 @@ async fn with_every_provider_down_the_code_step_says_so_and_the_waiting_text_goe
     let step = browser.post("/api/me", &[]).await;
     assert_eq!(step.status, StatusCode::OK);
     worker.abort();
+}
+
+#[tokio::test]
+async fn a_text_twilio_reports_undelivered_within_the_wait_goes_through_the_second_with_the_same_code(
+) {
+    let two = two_providers_reporting(vec![]).await;
+    let worker = tokio::spawn(two.portal.portal.outbox.clone().run());
+    let mut browser = two.portal.browser();
+    browser.register("margaret").await;
+    let sent = browser.post("/api/send_code", &[]).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    assert_eq!(two.first.received().len(), 1);
+    assert!(two.second.received().is_empty());
+
+    two.portal.clock.advance_seconds(20);
+    let reported = two.portal.twilio_report(&sid(1), "undelivered").await;
+    assert_eq!(reported.status, StatusCode::NO_CONTENT);
+    until_received(&two.second, 1).await;
+    let code = two.second.received()[0].code();
+    assert_eq!(two.first.received()[0].code(), code, "the same body");
+    assert_eq!(
+        two.first.received().len(),
+        1,
+        "not sent again through the first"
+    );
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+    assert_eq!(
+        providers_of_texts(&two.portal, "margaret").await,
+        [serde_json::json!("webhook")]
+    );
+    // Reported again (or late): nothing more goes.
+    two.portal.twilio_report(&sid(1), "failed").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(two.second.received().len(), 1);
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_report_after_the_wait_sends_nothing_more_and_the_kept_body_is_dropped() {
+    let two = two_providers_reporting(vec![]).await;
+    let mut browser = two.portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    let store = &two.portal.portal.store;
+    let id = store.latest_sms_id().await.unwrap().unwrap();
+    assert!(store.sms_body_kept(id).await.unwrap(), "kept for the wait");
+
+    two.portal.clock.advance_seconds(31);
+    let reported = two.portal.twilio_report(&sid(1), "undelivered").await;
+    assert_eq!(reported.status, StatusCode::NO_CONTENT);
+    assert_eq!(two.portal.portal.outbox.deliver_due().await.unwrap(), 0);
+    assert!(two.second.received().is_empty());
+    assert_eq!(
+        two.portal.portal.outbox.forget_kept_texts().await.unwrap(),
+        1
+    );
+    assert!(
+        !store.sms_body_kept(id).await.unwrap(),
+        "dropped after the wait"
+    );
+    // Support still sees the text, its number masked.
+    let texts = providers_of_texts(&two.portal, "margaret").await;
+    assert_eq!(texts, [serde_json::json!("twilio")]);
+}
+
+#[tokio::test]
+async fn a_second_send_code_after_the_wait_goes_through_the_next_provider() {
+    let two = two_providers_reporting(vec![]).await;
+    let mut browser = two.portal.browser();
+    browser.register("margaret").await;
+    browser.post("/api/send_code", &[]).await;
+    assert_eq!(two.first.received().len(), 1);
+
+    // Not reported delivered after the wait: the next.
+    two.portal.clock.advance_seconds(31);
+    let again = browser.post("/api/send_code", &[]).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(two.first.received().len(), 1);
+    assert_eq!(two.second.received().len(), 1);
+    let code = two.second.received()[0].code();
+    let verified = browser.post("/api/verify_code", &[("code", &code)]).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+
+    // Reported delivered: a later "Send Code" starts at the first again.
+    let mut other = two.portal.browser();
+    other.register("wiremu").await;
+    other.post("/api/send_code", &[]).await;
+    assert_eq!(two.first.received().len(), 2);
+    two.portal.twilio_report(&sid(2), "delivered").await;
+    two.portal.clock.advance_seconds(31);
+    other.post("/api/send_code", &[]).await;
+    assert_eq!(two.first.received().len(), 3);
+    assert_eq!(two.second.received().len(), 1);
 }

@@ -75,7 +75,7 @@ async fn a_pumping_burst_on_a_foreign_prefix_is_blocked_and_a_verified_patient_t
     let (_, early) = register_from(&portal, 50, "early", "+61412340050").await;
     assert_eq!(early.status, StatusCode::OK, "{}", early.text());
 
-    portal.clock.advance_seconds(121);
+    portal.clock.advance_seconds(181);
     let texts_before = portal.texts().await.len();
     let (_, refused) = register_from(&portal, 51, "late", "+61412340051").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
@@ -109,6 +109,11 @@ async fn a_pumping_burst_on_a_foreign_prefix_is_blocked_and_a_verified_patient_t
     let overview = admin.browser.post("/api/staff/overview", &[]).await.json();
     assert_eq!(overview["blocked"][0]["subject"], "+6141234", "{overview}");
     assert_eq!(overview["blocked"][0]["enforced"], true);
+    // "Where texts go": the codes to new numbers by country, and how many were entered.
+    let countries = overview["countries"].as_array().unwrap();
+    let australia = countries.iter().find(|c| c["country"] == "AU").unwrap();
+    assert_eq!(australia["codes"], 13, "{overview}");
+    assert_eq!(australia["verified"], 1);
     let page = admin
         .browser
         .portal
@@ -116,6 +121,7 @@ async fn a_pumping_burst_on_a_foreign_prefix_is_blocked_and_a_verified_patient_t
         .await
         .text();
     assert!(page.contains("Prefix +6141234…"), "{page}");
+    assert!(page.contains("Where texts go"), "{page}");
     assert!(page.contains(">Allow this prefix</button>"), "{page}");
     let allow = |reason: &'static str, confirm: Option<&'static str>| {
         let mut fields = vec![
@@ -163,7 +169,7 @@ async fn a_pumping_burst_on_a_foreign_prefix_is_blocked_and_a_verified_patient_t
 async fn in_watch_mode_the_same_burst_is_only_counted() {
     let portal = portal_guarding(FraudGuard::Watch).await;
     burst(&portal, "+614123400").await;
-    portal.clock.advance_seconds(121);
+    portal.clock.advance_seconds(181);
     let (_, sent) = register_from(&portal, 51, "late", "+61412340051").await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
     let watched = audit_details(&portal, "texts_blocked").await;
@@ -177,7 +183,7 @@ async fn in_watch_mode_the_same_burst_is_only_counted() {
 async fn a_burst_at_home_is_watched_but_not_blocked_unless_the_practice_says_so() {
     let portal = portal_guarding(FraudGuard::Block).await;
     burst(&portal, "+642155512").await;
-    portal.clock.advance_seconds(121);
+    portal.clock.advance_seconds(181);
     let (_, sent) = register_from(&portal, 51, "late", "+64215551251").await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
     let watched = audit_details(&portal, "texts_blocked").await;
@@ -193,7 +199,7 @@ async fn a_burst_at_home_is_watched_but_not_blocked_unless_the_practice_says_so(
     })
     .await;
     burst(&home, "+642155512").await;
-    home.clock.advance_seconds(121);
+    home.clock.advance_seconds(181);
     let (_, refused) = register_from(&home, 51, "late", "+64215551251").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
 }

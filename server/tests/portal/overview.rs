@@ -251,4 +251,16 @@ async fn the_overview_reads_texts_as_counts_and_takes_their_median() {
     assert_eq!(counts.by_day[0].count, 3);
     assert_eq!(counts.by_day[0].fate, "accepted");
     assert!(counts.to_provider.iter().map(|t| t.count).sum::<i64>() == 3);
+    // The clock stood still: each took under a tenth of a second, and so did the median.
+    assert!(
+        counts.to_provider.iter().all(|t| t.from_ms == 0),
+        "{:?}",
+        counts.to_provider
+    );
+    let mut admin = portal.staff("ada", app::staff::StaffRole::Admin).await;
+    let overview = admin.browser.post("/api/staff/overview", &[]).await.json();
+    assert_eq!(
+        overview["figures"]["median_to_provider_ms"], 50,
+        "{overview}"
+    );
 }

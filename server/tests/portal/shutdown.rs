@@ -130,6 +130,8 @@ async fn a_text_being_sent_at_shutdown_is_sent_once_by_the_next_instance() {
             sealed_body: &portal.portal.secret.seal("Your number was changed"),
             now,
             give_up_at: now + 3_600_000,
+            purpose: "notice",
+            after_provider: None,
         })
         .await
         .unwrap();

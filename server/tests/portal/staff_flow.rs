@@ -1504,6 +1504,8 @@ async fn a_staff_authenticator_secret_copied_into_a_text_message_is_never_sent()
                 sealed_body: copied,
                 now,
                 give_up_at: now + 60_000,
+                purpose: "notice",
+                after_provider: None,
             })
             .await
             .unwrap();

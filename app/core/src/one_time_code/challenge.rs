@@ -12,7 +12,7 @@ use crate::{
     mobile::Mobile,
     portal::Portal,
     session::Session,
-    sms::{code_message, Sms},
+    sms::{code_message, Route, Sms},
     store::{CappedNotice, ChallengeRow, Issue, NewSms, NoticeQueued, StoreError},
 };
 
@@ -83,6 +83,8 @@ pub struct Issued {
     /// The notice queued with the code (or the day's last, or none past its cap), if one was
     /// asked for.
     pub notice: Option<NoticeQueued>,
+    /// Which provider it tries first.
+    pub route: Route,
 }
 
 /// A text that must go with the code, and only with it: the old number told of a new one. It
@@ -210,6 +212,8 @@ async fn issue(
                 sealed_body: sealed,
                 now,
                 give_up_at: now + crate::notify::RETRIES_FOR,
+                purpose: "notice",
+                after_provider: None,
             },
             last_sealed_body: &sealed_last,
             cap,
@@ -221,6 +225,7 @@ async fn issue(
             &challenge,
             &portal.secret.seal(&body),
             practice.resend_cooldown_seconds * SECOND,
+            settings.sms_failover_wait_seconds * SECOND,
             limits,
             notice_to_queue.as_ref(),
             now + portal.outbox.lease(),
@@ -245,6 +250,11 @@ async fn issue(
         give_up_at: challenge.expires_at,
         resend_in_seconds: practice.resend_cooldown_seconds as u64,
         code_mac: challenge.code_mac,
+        route: Route {
+            purpose: purpose.as_str().into(),
+            after_provider: sms.after_provider,
+            failovers: 0,
+        },
     })
 }
 
@@ -269,6 +279,7 @@ pub async fn verify(
     let verified = check(portal, session, purpose, typed).await;
     if let Ok(number) = &verified {
         crate::fraud_guard::note_verified(portal, number).await;
+        crate::metrics::code_verified(&crate::mobile::country_of(number));
     }
     let event = match &verified {
         Ok(_) => "verified",
@@ -413,6 +424,7 @@ mod tests {
                 .outbox
                 .send_now(
                     issued.sms,
+                    issued.route,
                     issued.give_up_at,
                     std::time::Duration::from_secs(5),
                 )

@@ -93,7 +93,7 @@ pub async fn send_code_with_notice(
     }
     let delivery = portal
         .outbox
-        .send_now(issued.sms, issued.give_up_at, SEND_PATIENCE)
+        .send_now(issued.sms, issued.route, issued.give_up_at, SEND_PATIENCE)
         .await;
     let outcome = match &delivery {
         Delivery::Sent | Delivery::NotMine => Outcome::Ok,

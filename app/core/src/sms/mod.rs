@@ -9,7 +9,7 @@ pub mod webhook;
 use std::{future::Future, pin::Pin};
 
 pub use console::ConsoleSms;
-pub use outbox::{Delivery, SmsOutbox};
+pub use outbox::{Delivery, Route, SmsOutbox};
 pub use twilio::{StatusCallbacks, TwilioConfig, TwilioSender, TwilioSms};
 pub use webhook::WebhookSms;
 

@@ -36,6 +36,15 @@ const WHILE_ALL_DOWN: Millis = 5 * SECOND;
 /// What an attempt's last error was, when no provider took the text.
 const ALL_SKIPPED: &str = "every text provider is down: the text waits for one to come back";
 
+/// Where a text goes: its purpose (for the sent-texts metric), the provider to start after,
+/// and how often a late report has moved it on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    pub purpose: String,
+    pub after_provider: Option<String>,
+    pub failovers: i64,
+}
+
 /// What became of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -64,6 +73,9 @@ pub struct SmsOutbox {
     phase: Arc<watch::Sender<Phase>>,
     /// Attempts under way in this instance.
     in_flight: Arc<AtomicUsize>,
+    /// How long a sent text is kept for a report of failure that sends it through the next
+    /// provider (with more than one).
+    failover_wait: Millis,
 }
 
 /// How far a stop has gone.
@@ -134,7 +146,26 @@ impl SmsOutbox {
             working: Arc::new(AtomicBool::new(false)),
             phase: Arc::new(watch::Sender::new(Phase::Sending)),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            failover_wait: 30 * SECOND,
         }
+    }
+
+    /// How long a sent text is kept for a late report of failure (30 s unless told).
+    pub fn with_failover_wait(mut self, wait: Millis) -> Self {
+        self.failover_wait = wait;
+        self
+    }
+
+    /// The providers in the order a text tries them: after `after`, if it names one, the
+    /// rest in turn and `after` itself last.
+    fn in_turn(&self, after: Option<&str>) -> Vec<Arc<dyn SmsSender>> {
+        let start = after
+            .and_then(|name| self.senders.iter().position(|s| s.name() == name))
+            .map_or(0, |i| i + 1);
+        let n = self.senders.len();
+        (0..n)
+            .map(|i| self.senders[(start + i) % n].clone())
+            .collect()
     }
 
     /// Whether this instance's worker is delivering (see `run`).
@@ -170,6 +201,17 @@ impl SmsOutbox {
                 (s.name(), up)
             })
             .collect()
+    }
+
+    /// Each provider's circuit, read again from what every instance recorded.
+    pub async fn circuits_now(&self) -> Vec<(&'static str, Circuit)> {
+        let now = self.clock.now();
+        let mut circuits = Vec::new();
+        for sender in self.senders.iter() {
+            self.circuits.look(&self.store, sender.name(), now).await;
+            circuits.push((sender.name(), self.circuits.circuit(sender.name(), now)));
+        }
+        circuits
     }
 
     /// Whether every provider's circuit is open: texts wait until one comes back. Read again
@@ -214,7 +256,12 @@ impl SmsOutbox {
             to: row.to_number,
             body,
         };
-        self.attempt(sms, row.attempts, row.created_at, row.give_up_at)
+        let route = Route {
+            purpose: row.purpose.unwrap_or_default(),
+            after_provider: row.after_provider,
+            failovers: row.failovers,
+        };
+        self.attempt(sms, &route, row.attempts, row.created_at, row.give_up_at)
             .await
     }
 
@@ -222,6 +269,7 @@ impl SmsOutbox {
     async fn attempt(
         &self,
         sms: Sms,
+        route: &Route,
         attempt: i64,
         queued_at: Millis,
         give_up_at: Millis,
@@ -241,7 +289,7 @@ impl SmsOutbox {
         let mut tried_any = false;
         let mut all_permanent = true;
         let mut last_error = ALL_SKIPPED.to_string();
-        for sender in self.senders.iter() {
+        for sender in self.in_turn(route.after_provider.as_deref()) {
             let provider = sender.name();
             if !self.circuits.may_try(&self.store, provider, now).await {
                 continue;
@@ -265,15 +313,25 @@ impl SmsOutbox {
             let (permanent, reason) = match result {
                 Ok(accepted) => {
                     self.circuits.saw(provider, tried_at, true);
+                    // Kept for a late report only while another provider could still take it.
+                    let sent_at = self.clock.now();
+                    let kept_until = (route.failovers + 1 < self.senders.len() as i64)
+                        .then_some(sent_at + self.failover_wait);
                     self.store
                         .mark_sms_sent(
                             id,
-                            self.clock.now(),
+                            sent_at,
                             provider,
                             accepted.provider_ref.as_deref(),
                             &to,
+                            kept_until,
                         )
                         .await?;
+                    metrics::text_sent(
+                        &crate::mobile::country_of(&sms.to),
+                        &route.purpose,
+                        provider,
+                    );
                     tracing::info!(sms_id = id, provider, took_ms, "text message sent");
                     let queued_for = (self.clock.now() - queued_at).max(0) as u64;
                     metrics::text_delivery(provider, "accepted", Duration::from_millis(queued_for));
@@ -417,20 +475,67 @@ impl SmsOutbox {
                 let took = Duration::from_millis((now - queued_at).max(0) as u64);
                 metrics::text_delivery(provider, "delivered", took);
             }
-            "undelivered" | "failed" => metrics::text(provider, "undelivered"),
+            "undelivered" | "failed" => {
+                metrics::text(provider, "undelivered");
+                self.fail_over_late(provider_ref, provider, now).await?;
+            }
             _ => {}
         }
         Ok(true)
     }
 
+    /// A report of failure within the wait: the text goes again through the next provider,
+    /// with the same body, and the failure counts against the provider's circuit.
+    async fn fail_over_late(
+        &self,
+        provider_ref: &str,
+        provider: &'static str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let Some((id, attempts)) = self
+            .store
+            .fail_over_late(provider_ref, provider, now)
+            .await?
+        else {
+            return Ok(());
+        };
+        self.circuits.saw(provider, now, false);
+        let detail = "reported undelivered: sent again through the next provider";
+        self.store
+            .record_sms_attempt(
+                id,
+                attempts,
+                now,
+                0,
+                "undelivered",
+                Some(detail),
+                Some(provider),
+            )
+            .await?;
+        tracing::warn!(sms_id = id, provider, "a text was {detail}");
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Drops the bodies and numbers of sent texts whose wait for a late report has passed.
+    pub async fn forget_kept_texts(&self) -> Result<usize, StoreError> {
+        self.store.forget_kept_texts(self.clock.now(), masked).await
+    }
+
     /// Sends a message this sender has just queued and holds (see `Store::issue_challenge`),
     /// waiting at most `patience` for the outcome. The attempt carries on if the wait runs out.
-    pub async fn send_now(&self, sms: Sms, give_up_at: Millis, patience: Duration) -> Delivery {
+    pub async fn send_now(
+        &self,
+        sms: Sms,
+        route: Route,
+        give_up_at: Millis,
+        patience: Duration,
+    ) -> Delivery {
         let outbox = self.clone();
         let id = sms.id;
         let queued_at = self.clock.now();
         self.wait_for(id, patience, async move {
-            outbox.attempt(sms, 1, queued_at, give_up_at).await
+            outbox.attempt(sms, &route, 1, queued_at, give_up_at).await
         })
         .await
     }
@@ -515,6 +620,9 @@ impl SmsOutbox {
         while !self.is_stopping() {
             if let Err(err) = self.deliver_due().await {
                 tracing::error!(%err, "could not read the SMS outbox");
+            }
+            if let Err(err) = self.forget_kept_texts().await {
+                tracing::warn!(%err, "dropping sent texts' bodies failed");
             }
             let next_due = self.store.next_sms_due_at().await.ok().flatten();
             let wait = next_due

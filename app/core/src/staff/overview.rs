@@ -57,6 +57,35 @@ pub struct Overview {
     pub charts: Vec<Chart>,
     /// What the text fraud guard blocks (or watches) now.
     pub blocked: Vec<BlockLine>,
+    /// Where codes to new numbers went over the last 7 days, and how many came back verified.
+    pub countries: Vec<CountryLine>,
+    /// Each text provider, in the order texts try them.
+    pub providers: Vec<ProviderLine>,
+}
+
+/// One country's codes to numbers not yet verified, over the last `WHERE_TEXTS_GO_DAYS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountryLine {
+    /// ISO 3166 (`NZ`).
+    pub country: String,
+    pub codes: i64,
+    pub verified: i64,
+}
+
+/// How "Where texts go" looks back.
+pub const WHERE_TEXTS_GO_DAYS: i64 = 7;
+
+/// A text provider's health: its circuit now, and its last 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderLine {
+    pub name: String,
+    /// Taking texts (its circuit closed, or trying one again).
+    pub up: bool,
+    /// In words: "Up", "Skipped until …", "Trying one text again".
+    pub state: String,
+    /// Attempts it took and failed in the last 24 hours.
+    pub taken: i64,
+    pub failed: i64,
 }
 
 /// What support did to patients' accounts.
@@ -92,6 +121,19 @@ pub async fn overview(portal: &Portal) -> Result<Overview, Error> {
     let budget = crate::text_budget::usage(portal).await?;
     let mut overview = build(first, &events, &texts, budget);
     overview.blocked = blocks(portal).await?;
+    overview.countries = portal
+        .store
+        .guard_countries(portal.now() - WHERE_TEXTS_GO_DAYS * DAY)
+        .await
+        .or_internal("counting where texts go")?
+        .into_iter()
+        .map(|(country, codes, verified)| CountryLine {
+            country,
+            codes,
+            verified,
+        })
+        .collect();
+    overview.providers = providers(portal).await?;
     Ok(overview)
 }
 
@@ -215,6 +257,8 @@ pub fn build(
         figures,
         charts: vec![sign_ins, texts, codes, lockouts],
         blocked: Vec::new(),
+        countries: Vec::new(),
+        providers: Vec::new(),
     }
 }
 
@@ -262,6 +306,37 @@ pub struct BlockLine {
     pub enforced: bool,
     /// What tripped it.
     pub counts: String,
+}
+
+/// Each provider's circuit, as every instance's attempts show it now, and its last 24 hours.
+async fn providers(portal: &Portal) -> Result<Vec<ProviderLine>, Error> {
+    let since = portal.now() - DAY;
+    let mut lines = Vec::new();
+    for (name, circuit) in portal.outbox.circuits_now().await {
+        let (taken, failed) = portal
+            .store
+            .provider_day(name, since)
+            .await
+            .or_internal("counting a provider's day")?;
+        let (up, state) = match circuit {
+            crate::sms::circuits::Circuit::Closed => (true, "Up".to_string()),
+            crate::sms::circuits::Circuit::HalfOpen => {
+                (true, "Trying one text again after failures".to_string())
+            }
+            crate::sms::circuits::Circuit::Open { until } => (
+                false,
+                format!("Down: skipped until {}", crate::staff::when(until)),
+            ),
+        };
+        lines.push(ProviderLine {
+            name: name.to_string(),
+            up,
+            state,
+            taken,
+            failed,
+        });
+    }
+    Ok(lines)
 }
 
 /// The blocks in force, and those watched, for the overview.

@@ -25,10 +25,12 @@ pub enum Issue {
 
 /// The messages queued for an issued code: the code's, claimed to be sent at once, and the
 /// notice's, if any, for the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedSms {
     pub code: i64,
     pub notice: Option<NoticeQueued>,
+    /// The code's text goes first through the provider after this one.
+    pub after_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -74,12 +76,15 @@ impl Store {
     /// cooldown (`cooldown` after the previous code) and the limits are checked in the same
     /// transaction, so parallel requests can't all slip through. A `notice` is queued in the
     /// same transaction under its own cap: it goes once for each code, never without one, and
-    /// never holds the code back.
+    /// never holds the code back. When the step's last text went through a provider more than
+    /// `failover_wait` ago and wasn't reported delivered, the new one starts at the next.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_challenge(
         &self,
         challenge: &ChallengeRow,
         sealed_body: &str,
         cooldown: Millis,
+        failover_wait: Millis,
         limits: &[Limit],
         notice: Option<&CappedNotice<'_>>,
         lease_until: Millis,
@@ -96,16 +101,28 @@ impl Store {
             challenge.purpose.as_str()
         ));
         serialize(&mut tx, self.engine, keys).await?;
-        let previous: Option<Millis> = sqlx::query_scalar(
-            "SELECT sent_at FROM challenges WHERE session_id_hash = $1 AND purpose = $2",
+        type Previous = (Millis, Option<String>, Option<Millis>, Option<String>);
+        let previous: Option<Previous> = sqlx::query_as(
+            "SELECT c.sent_at, o.provider, o.sent_at, o.delivery_status FROM challenges c \
+             LEFT JOIN sms_outbox o ON o.id = c.sms_id \
+             WHERE c.session_id_hash = $1 AND c.purpose = $2",
         )
         .bind(&challenge.session_id_hash)
         .bind(challenge.purpose.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(ready_at) = previous.map(|sent| sent + cooldown).filter(|r| *r > now) {
+        if let Some(ready_at) = previous
+            .as_ref()
+            .map(|p| p.0 + cooldown)
+            .filter(|r| *r > now)
+        {
             return Ok(Issue::Cooldown { ready_at });
         }
+        let after_provider = previous.and_then(|(_, provider, sent_at, delivery)| {
+            let delivered = matches!(delivery.as_deref(), Some("delivered" | "read"));
+            let waited = sent_at.is_some_and(|at| at + failover_wait <= now);
+            provider.filter(|_| waited && !delivered)
+        });
         if let Some(full) = super::limits::first_reached(&mut tx, limits).await? {
             return Ok(Issue::Limited(full));
         }
@@ -122,6 +139,8 @@ impl Store {
                 sealed_body,
                 now,
                 give_up_at: challenge.expires_at,
+                purpose: challenge.purpose.as_str(),
+                after_provider: after_provider.as_deref(),
             },
             lease_until,
         )
@@ -149,6 +168,7 @@ impl Store {
         Ok(Issue::Issued(IssuedSms {
             code: sms_id,
             notice: notice_id,
+            after_provider,
         }))
     }
 

@@ -19,7 +19,7 @@ pub struct GuardCounts {
     /// Codes verified, or old enough to have been.
     pub counted: i64,
     pub verified: i64,
-    /// Distinct networks the counted codes were asked for from.
+    /// Distinct networks the last hour's codes were asked for from, up to `NETWORKS_COUNTED`.
     pub networks: i64,
 }
 
@@ -34,16 +34,30 @@ pub struct GuardBlock {
     pub allowed_until: Option<Millis>,
 }
 
-/// The guard's two subjects.
-fn column(kind: &str) -> &'static str {
-    match kind {
-        "country" => "country",
-        _ => "prefix",
-    }
+/// A subject's block, if it has one, and what the guard counted of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardSubject {
+    pub kind: String,
+    pub subject: String,
+    pub counts: GuardCounts,
+    pub block: Option<GuardBlock>,
+}
+
+/// Networks are counted up to this many: the guard needs 3.
+pub const NETWORKS_COUNTED: i64 = 10;
+
+/// The guard counts by the minute.
+pub const GUARD_MINUTE: Millis = 60_000;
+
+fn minute_of(at: Millis) -> Millis {
+    at - at.rem_euclid(GUARD_MINUTE)
 }
 
 impl Store {
+    /// Counts a code: its own row (for its verification), its minute's counts for its prefix
+    /// and country, and its network.
     pub async fn guard_note(&self, code: &GuardCode<'_>) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO guard_codes (prefix, country, number, network, sent_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -53,57 +67,138 @@ impl Store {
         .bind(code.number)
         .bind(code.network)
         .bind(code.sent_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO guard_counts (kind, subject, minute, sent, verified) \
+             VALUES ('prefix', $1, $3, 1, 0), ('country', $2, $3, 1, 0) \
+             ON CONFLICT (kind, subject, minute) DO UPDATE SET sent = guard_counts.sent + 1",
+        )
+        .bind(code.prefix)
+        .bind(code.country)
+        .bind(minute_of(code.sent_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO guard_networks (kind, subject, network, last_seen) \
+             VALUES ('prefix', $1, $3, $4), ('country', $2, $3, $4) \
+             ON CONFLICT (kind, subject, network) DO UPDATE SET last_seen = \
+             CASE WHEN excluded.last_seen > guard_networks.last_seen \
+                  THEN excluded.last_seen ELSE guard_networks.last_seen END",
+        )
+        .bind(code.prefix)
+        .bind(code.country)
+        .bind(code.network)
+        .bind(code.sent_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// A code to `number` was verified: the latest of the last hour counts as verified.
+    /// A code to `number` was verified: the latest of the last hour counts as verified, in
+    /// the minute it was sent.
     pub async fn guard_verified(
         &self,
         number: &str,
         now: Millis,
         since: Millis,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.writer.begin().await?;
+        let code: Option<(String, String, Millis)> = sqlx::query_as(
             "UPDATE guard_codes SET verified_at = $2 WHERE id = \
              (SELECT id FROM guard_codes WHERE number = $1 AND sent_at > $3 \
-              AND verified_at IS NULL ORDER BY sent_at DESC LIMIT 1)",
+              AND verified_at IS NULL ORDER BY sent_at DESC LIMIT 1) \
+             RETURNING prefix, country, sent_at",
         )
         .bind(number)
         .bind(now)
         .bind(since)
-        .execute(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((prefix, country, sent_at)) = code {
+            sqlx::query(
+                "UPDATE guard_counts SET verified = verified + 1 WHERE minute = $3 \
+                 AND ((kind = 'prefix' AND subject = $1) OR (kind = 'country' AND subject = $2))",
+            )
+            .bind(prefix)
+            .bind(country)
+            .bind(minute_of(sent_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// `kind` (`prefix` or `country`) `subject`'s codes sent after `since`, counting those
-    /// verified or sent before `judged_before`.
-    pub async fn guard_counts(
+    /// The number's `prefix` and `country`, each with its block and its counts of the minutes
+    /// since `since`: every code of a minute that ended by `judged_by`, and only the verified
+    /// ones of later minutes. One statement, whatever the codes.
+    pub async fn guard_subjects(
         &self,
-        kind: &str,
-        subject: &str,
+        prefix: &str,
+        country: &str,
         since: Millis,
-        judged_before: Millis,
-    ) -> Result<GuardCounts, StoreError> {
-        let column = column(kind);
-        let (counted, verified, networks): (i64, Option<i64>, i64) = sqlx::query_as(&format!(
-            "SELECT COUNT(*), SUM(CASE WHEN verified_at IS NULL THEN 0 ELSE 1 END), \
-             COUNT(DISTINCT network) FROM guard_codes \
-             WHERE {column} = $1 AND sent_at > $2 \
-               AND (verified_at IS NOT NULL OR sent_at <= $3)"
-        ))
-        .bind(subject)
-        .bind(since)
-        .bind(judged_before)
-        .fetch_one(&self.pool)
+        judged_by: Millis,
+    ) -> Result<Vec<GuardSubject>, StoreError> {
+        type Row = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<Millis>,
+            Option<i64>,
+            Option<String>,
+            Option<Millis>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "WITH s (kind, subject) AS (VALUES ('prefix', $1), ('country', $2)) \
+             SELECT s.kind, s.subject, \
+               CAST(COALESCE((SELECT SUM(CASE WHEN c.minute + $5 <= $4 THEN c.sent \
+                 ELSE c.verified END) FROM guard_counts c \
+                 WHERE c.kind = s.kind AND c.subject = s.subject AND c.minute > $3), 0) AS BIGINT), \
+               CAST(COALESCE((SELECT SUM(c.verified) FROM guard_counts c \
+                 WHERE c.kind = s.kind AND c.subject = s.subject AND c.minute > $3), 0) AS BIGINT), \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM guard_networks n \
+                 WHERE n.kind = s.kind AND n.subject = s.subject AND n.last_seen > $3 \
+                 LIMIT $6) AS seen), \
+               b.blocked_until, b.enforced, b.counts, b.allowed_until \
+             FROM s LEFT JOIN guard_blocks b ON b.kind = s.kind AND b.subject = s.subject",
+        )
+        .bind(prefix)
+        .bind(country)
+        .bind(since - GUARD_MINUTE)
+        .bind(judged_by)
+        .bind(GUARD_MINUTE)
+        .bind(NETWORKS_COUNTED)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(GuardCounts {
-            counted,
-            verified: verified.unwrap_or(0),
-            networks,
-        })
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, subject, counted, verified, networks, until, enforced, counts, allowed)| {
+                    let block = until.map(|blocked_until| GuardBlock {
+                        kind: kind.clone(),
+                        subject: subject.clone(),
+                        blocked_until,
+                        enforced: enforced.unwrap_or(0),
+                        counts: counts.unwrap_or_default(),
+                        allowed_until: allowed,
+                    });
+                    GuardSubject {
+                        kind,
+                        subject,
+                        counts: GuardCounts {
+                            counted,
+                            verified,
+                            networks,
+                        },
+                        block,
+                    }
+                },
+            )
+            .collect())
     }
 
     pub async fn guard_block(
@@ -179,12 +274,43 @@ impl Store {
         .await?)
     }
 
-    /// Forgets the guard's codes sent before `before`.
-    pub async fn guard_sweep(&self, before: Millis) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM guard_codes WHERE sent_at < $1")
-            .bind(before)
-            .execute(&self.writer)
-            .await?
-            .rows_affected())
+    /// Each country's codes counted since `since`, and how many were verified, the most first.
+    pub async fn guard_countries(
+        &self,
+        since: Millis,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT subject, CAST(SUM(sent) AS BIGINT), CAST(SUM(verified) AS BIGINT) \
+             FROM guard_counts WHERE kind = 'country' AND minute >= $1 \
+             GROUP BY subject ORDER BY 2 DESC, subject LIMIT 50",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Forgets the codes' own rows and networks seen before `codes_before`, and the counts of
+    /// minutes before `counts_before`.
+    pub async fn guard_sweep(
+        &self,
+        codes_before: Millis,
+        counts_before: Millis,
+    ) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        for (statement, before) in [
+            ("DELETE FROM guard_codes WHERE sent_at < $1", codes_before),
+            (
+                "DELETE FROM guard_networks WHERE last_seen < $1",
+                codes_before,
+            ),
+            ("DELETE FROM guard_counts WHERE minute < $1", counts_before),
+        ] {
+            swept += sqlx::query(statement)
+                .bind(before)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+        }
+        Ok(swept)
     }
 }

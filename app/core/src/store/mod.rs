@@ -47,7 +47,7 @@ pub use audit::{
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;
-pub use guard::{GuardBlock, GuardCode, GuardCounts};
+pub use guard::{GuardBlock, GuardCode, GuardCounts, GuardSubject, GUARD_MINUTE, NETWORKS_COUNTED};
 pub use holds::{Secured, WasntMeRow};
 pub use ids::{AccountId, StaffId};
 pub use limits::{wait_text, Limit, LimitKind, LimitReached, LoginGate, LoginRules};

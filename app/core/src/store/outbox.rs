@@ -19,7 +19,17 @@ pub struct OutboxRow {
     pub give_up_at: Millis,
     /// When it was queued.
     pub created_at: Millis,
+    /// A code's purpose, or "notice".
+    pub purpose: Option<String>,
+    /// Tried first through the provider after this one.
+    pub after_provider: Option<String>,
+    /// How often a failure reported after sending moved it on.
+    pub failovers: i64,
 }
+
+/// The columns an `OutboxRow` reads.
+const OUTBOX_COLUMNS: &str = "id, to_number, sealed_body, status, attempts, give_up_at, \
+     created_at, purpose, after_provider, failovers";
 
 /// An email as the console mailer keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -46,6 +56,11 @@ pub struct NewSms<'a> {
     pub now: Millis,
     /// Retries stop here.
     pub give_up_at: Millis,
+    /// A code's purpose, or "notice".
+    pub purpose: &'a str,
+    /// Tried first through the provider after this one (the one that carried the step's last
+    /// text, undelivered).
+    pub after_provider: Option<&'a str>,
 }
 
 /// Puts a message in the outbox already claimed by the caller (`lease_until`), who sends it
@@ -61,8 +76,8 @@ async fn insert_sms(
     };
     Ok(sqlx::query_scalar(
         "INSERT INTO sms_outbox (account_id, to_number, sealed_body, status, attempts, \
-         created_at, next_attempt_at, give_up_at, lease_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING id",
+         created_at, next_attempt_at, give_up_at, lease_until, purpose, after_provider) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(sms.account_id)
     .bind(sms.to)
@@ -72,6 +87,8 @@ async fn insert_sms(
     .bind(sms.now)
     .bind(sms.give_up_at)
     .bind(lease_until)
+    .bind(sms.purpose)
+    .bind(sms.after_provider)
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -136,7 +153,7 @@ impl Store {
                  ORDER BY id LIMIT 1{skip_locked}) \
                AND next_attempt_at <= $1 \
                AND (status = 'pending' OR (status = 'sending' AND lease_until < $1)) \
-             RETURNING id, to_number, sealed_body, status, attempts, give_up_at, created_at"
+             RETURNING {OUTBOX_COLUMNS}"
         ))
         .bind(now)
         .bind(lease_until)
@@ -152,12 +169,12 @@ impl Store {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<OutboxRow>, StoreError> {
-        Ok(sqlx::query_as::<_, OutboxRow>(
+        Ok(sqlx::query_as::<_, OutboxRow>(&format!(
             "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, lease_until = $3 \
              WHERE id = $1 AND next_attempt_at <= $2 \
                AND (status = 'pending' OR (status = 'sending' AND lease_until < $2)) \
-             RETURNING id, to_number, sealed_body, status, attempts, give_up_at, created_at",
-        )
+             RETURNING {OUTBOX_COLUMNS}"
+        ))
         .bind(id)
         .bind(now)
         .bind(lease_until)
@@ -181,15 +198,19 @@ impl Store {
     /// When the next message falls due, so the worker can sleep until then.
     pub async fn next_sms_due_at(&self) -> Result<Option<Millis>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) \
-             FROM sms_outbox WHERE status IN ('pending', 'sending')",
+            "SELECT MIN(due) FROM ( \
+               SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) \
+                 AS due FROM sms_outbox WHERE status IN ('pending', 'sending') \
+               UNION ALL SELECT MIN(kept_until) FROM sms_outbox WHERE kept_until IS NOT NULL \
+             ) AS next",
         )
         .fetch_one(&self.pool)
         .await?)
     }
 
     /// The provider accepted it: the body is dropped and the number masked; only the facts
-    /// remain.
+    /// remain. With `kept_until`, both are kept until then, for a late report of failure
+    /// (`fail_over_late`), and then dropped (`forget_kept_texts`).
     pub async fn mark_sms_sent(
         &self,
         id: i64,
@@ -197,20 +218,80 @@ impl Store {
         provider: &str,
         provider_ref: Option<&str>,
         masked_number: &str,
+        kept_until: Option<Millis>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE sms_outbox SET status = 'sent', sealed_body = NULL, sent_at = $2, \
-             provider_ref = $3, lease_until = NULL, last_error = NULL, to_number = $4, \
-             provider = $5 WHERE id = $1",
+            "UPDATE sms_outbox SET status = 'sent', sent_at = $2, provider_ref = $3, \
+             lease_until = NULL, last_error = NULL, provider = $5, delivery_status = NULL, \
+             kept_until = $6, \
+             sealed_body = CASE WHEN $6 IS NULL THEN NULL ELSE sealed_body END, \
+             to_number = CASE WHEN $6 IS NULL THEN $4 ELSE to_number END \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(at)
         .bind(provider_ref)
         .bind(masked_number)
         .bind(provider)
+        .bind(kept_until)
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// A provider reported the text it knows as `provider_ref` failed or undelivered while its
+    /// body is still kept: it goes again, now, through the provider after `provider`. Returns
+    /// its id, and its attempts so far.
+    pub async fn fail_over_late(
+        &self,
+        provider_ref: &str,
+        provider: &str,
+        now: Millis,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let moved: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE sms_outbox SET status = 'pending', next_attempt_at = $3, kept_until = NULL, \
+             after_provider = $2, failovers = failovers + 1, provider_ref = NULL \
+             WHERE provider_ref = $1 AND status = 'sent' AND kept_until > $3 \
+               AND sealed_body IS NOT NULL AND give_up_at > $3 \
+             RETURNING id, attempts",
+        )
+        .bind(provider_ref)
+        .bind(provider)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if moved.is_some() {
+            self.notify_outbox(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Sent texts kept past `now` for a late report: their bodies dropped and numbers masked
+    /// (by `mask`). Returns how many.
+    pub async fn forget_kept_texts(
+        &self,
+        now: Millis,
+        mask: impl Fn(&str) -> String,
+    ) -> Result<usize, StoreError> {
+        let kept: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, to_number FROM sms_outbox WHERE kept_until <= $1 LIMIT 500")
+                .bind(now)
+                .fetch_all(&self.writer)
+                .await?;
+        for (id, number) in &kept {
+            sqlx::query(
+                "UPDATE sms_outbox SET sealed_body = NULL, to_number = $2, kept_until = NULL \
+                 WHERE id = $1 AND kept_until <= $3",
+            )
+            .bind(id)
+            .bind(mask(number))
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        }
+        Ok(kept.len())
     }
 
     pub async fn retry_sms_at(
@@ -252,6 +333,35 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// How many attempts `provider` took, and how many failed, since `since`: its day.
+    pub async fn provider_day(
+        &self,
+        provider: &str,
+        since: Millis,
+    ) -> Result<(i64, i64), StoreError> {
+        let (taken, failed): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT CAST(SUM(CASE WHEN outcome = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome = 'sent' THEN 0 ELSE 1 END) AS BIGINT) \
+             FROM sms_attempts WHERE provider = $1 AND at >= $2",
+        )
+        .bind(provider)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((taken.unwrap_or(0), failed.unwrap_or(0)))
+    }
+
+    /// Whether a text's body is still kept (sealed), waiting to be sent or for a late report.
+    pub async fn sms_body_kept(&self, id: i64) -> Result<bool, StoreError> {
+        let kept: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sms_outbox WHERE id = $1 AND sealed_body IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(kept.is_some())
     }
 
     /// The newest message's id.

@@ -51,9 +51,10 @@ const FATE: &str = "CASE WHEN delivery_status IN ('undelivered', 'failed') OR st
 
 /// The span a time `ms` falls in, as SQL.
 fn span(ms: &str) -> String {
+    // `ms` is an expression (`sent_at - created_at`): bracketed, or `/` binds first.
     format!(
-        "CASE WHEN {ms} < 10000 THEN ({ms} / 100) * 100 \
-         WHEN {ms} < 60000 THEN ({ms} / 1000) * 1000 ELSE ({ms} / 60000) * 60000 END"
+        "CASE WHEN ({ms}) < 10000 THEN (({ms}) / 100) * 100 \
+         WHEN ({ms}) < 60000 THEN (({ms}) / 1000) * 1000 ELSE (({ms}) / 60000) * 60000 END"
     )
 }
 
