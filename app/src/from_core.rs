@@ -123,7 +123,7 @@ same_fields!(core::staff::overview::Figures => Figures {
     texts_settled, texts_accepted, median_to_provider_ms, median_to_phone_ms, codes_sent,
     codes_verified, text_budget, text_budget_used,
 });
-same_fields!(core::staff::overview::Overview => Overview { figures } lists { days, charts, blocked, countries, providers });
+same_fields!(core::staff::overview::Overview => Overview { figures, alert_email, alert_email_confirmed } lists { days, charts, blocked, countries, providers });
 same_fields!(core::staff::overview::BlockLine => BlockLine { kind, subject, until, enforced, counts });
 same_fields!(core::staff::overview::CountryLine => CountryLine { country, codes, verified });
 same_fields!(core::staff::overview::ProviderLine => ProviderLine { name, up, state, taken, failed });

@@ -187,4 +187,17 @@ test("an admin sees the last 30 days at a glance: charts drawn on the server, wi
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await expectAccessible(page);
   await screenshot(page, "2-overview-on-a-phone");
+  // Alerts by email: the address waits for its link, and a link that isn't this admin's is refused.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByLabel("Email for alerts").fill("ada@harbour.example");
+  await page.getByRole("button", { name: "Save email for alerts" }).click();
+  await expect(page.getByText("Waiting for you to confirm ada@harbour.example")).toBeVisible();
+  await page.goto("/staff/overview?confirm_alerts=not-a-link-we-sent");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Confirm", exact: true }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "This link has expired or was already used" })).toBeVisible();
+  await expect(page.getByLabel("Email for alerts")).toHaveValue("ada@harbour.example");
+  await expectAccessible(page);
+  await page.getByRole("heading", { name: "Alerts by email" }).scrollIntoViewIfNeeded();
+  await screenshot(page, "3-alerts-by-email");
 });

@@ -77,10 +77,12 @@ pub enum Event {
     TextsBlocked,
     /// An admin allowed a blocked prefix or country for 30 days.
     TextsAllowed,
+    /// An admin gave, confirmed or removed their address for alerts.
+    AlertEmailChanged,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 43] = [
+pub const ALL_EVENTS: [Event; 44] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -124,6 +126,7 @@ pub const ALL_EVENTS: [Event; 43] = [
     Event::EmailConfirmed,
     Event::TextsBlocked,
     Event::TextsAllowed,
+    Event::AlertEmailChanged,
 ];
 
 impl Event {
@@ -172,6 +175,7 @@ impl Event {
             Event::EmailConfirmed => "email_confirmed",
             Event::TextsBlocked => "texts_blocked",
             Event::TextsAllowed => "texts_allowed",
+            Event::AlertEmailChanged => "alert_email_changed",
         }
     }
 }

@@ -150,10 +150,30 @@ async fn judge(
             let entry = Entry::new(Event::TextsBlocked, Outcome::Ok)
                 .detail(format!("{kind} {subject}: {what}; {}", described(counts)));
             audit::record(portal, caller, entry).await;
+            let body = format!(
+                "The text fraud guard saw many codes sent to the {kind} {subject} and few entered ({}). It is {what}: codes to new numbers there {}. Sign-in codes to verified numbers still go.\n\nIf these are real patients, an admin can choose \"Allow this prefix\" on the overview: {}\n",
+                described(counts),
+                match enforced {
+                    true => "aren't sent",
+                    false => "still go, as the guard only watches here",
+                },
+                overview_link(portal),
+            );
+            let subject = match enforced {
+                true => "texts to a number prefix blocked",
+                false => "many unentered codes to a number prefix",
+            };
+            crate::admin_alerts::send(portal, subject, body).await;
         }
         return Ok(enforced);
     }
     Ok(block.is_some_and(|b| b.enforced != 0 && b.blocked_until > now))
+}
+
+fn overview_link(portal: &Portal) -> String {
+    let mut link = portal.settings.public_url.clone();
+    link.set_path("/staff/overview");
+    link.to_string()
 }
 
 /// After a code to a number not yet verified was issued: counted for the guard.

@@ -5,6 +5,7 @@
 //! reasoned about, without a request; `app` reaches it behind `ssr`.
 
 pub mod account;
+pub mod admin_alerts;
 pub mod audit;
 pub mod caller;
 pub mod clock;

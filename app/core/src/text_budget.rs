@@ -76,5 +76,13 @@ pub async fn watch(portal: &Portal) -> Result<Option<BudgetUse>, Error> {
         "{} % of the daily text budget used in the last 24 hours: at 100 %, codes to numbers not yet verified stop",
         usage.percent()
     );
+    let body = format!(
+        "{} % of the practice's daily text budget was used in the last 24 hours: {} of {} texts to numbers not yet verified and notices. At 100 %, codes to new numbers stop until older texts fall out of the last 24 hours; sign-in codes to verified numbers never count.\n\nIf this isn't real demand, look at where the texts go on the overview. If it is, raise the \"Daily text budget\" in Practice settings.\n",
+        usage.percent(),
+        usage.used,
+        usage.budget,
+    );
+    let subject = format!("the daily text budget is {} % used", usage.percent());
+    crate::admin_alerts::send(portal, &subject, body).await;
     Ok(Some(usage))
 }

@@ -69,6 +69,9 @@ pub struct Overview {
     pub countries: Vec<CountryLine>,
     /// Each text provider, in the order texts try them.
     pub providers: Vec<ProviderLine>,
+    /// Where this admin's alerts go, if anywhere, and whether the address is confirmed.
+    pub alert_email: Option<String>,
+    pub alert_email_confirmed: bool,
 }
 
 /// One country's codes to numbers not yet verified, and how many came back verified.
@@ -125,10 +128,46 @@ pub async fn allow_texts(
 #[server(prefix = "/api/staff", endpoint = "overview")]
 pub async fn practice_overview() -> Result<Overview, PortalError> {
     let portal = crate::request::portal()?;
-    crate::request::staff(&portal, super::Role::Admin).await?;
-    Ok(portal_core::staff::overview::overview(&portal)
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
+    Ok(portal_core::staff::overview::overview_for(&portal, &visit)
         .await?
         .into())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEmailSaved {
+    pub email: Option<String>,
+}
+
+/// "Email for alerts": an admin's address, emailed a link to confirm it; empty: no alerts.
+#[server(prefix = "/api/staff", endpoint = "alert_email")]
+pub async fn save_alert_email(
+    #[server(default)] email: String,
+) -> Result<AlertEmailSaved, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
+    let saved = portal_core::staff::alerts::set_alert_email(&portal, &visit, &email).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/staff/overview?alerts");
+    }
+    Ok(AlertEmailSaved { email: saved.email })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEmailConfirmed {}
+
+/// "Confirm", from the link emailed to an address for alerts, signed in as its admin.
+#[server(prefix = "/api/staff", endpoint = "confirm_alert_email")]
+pub async fn confirm_alert_email(
+    #[server(default)] token: String,
+) -> Result<AlertEmailConfirmed, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::Role::Admin).await?;
+    portal_core::staff::alerts::confirm_alert_email(&portal, &visit, &token).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/staff/overview?alerts");
+    }
+    Ok(AlertEmailConfirmed {})
 }
 
 #[component]
@@ -161,6 +200,8 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         blocked,
         countries,
         providers,
+        alert_email,
+        alert_email_confirmed,
     } = overview;
     view! {
         <TextBudget used=figures.text_budget_used budget=figures.text_budget/>
@@ -168,6 +209,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         <KeyFigures figures/>
         <ProviderHealth providers/>
         <WhereTextsGo countries/>
+        <EmailForAlerts email=alert_email confirmed=alert_email_confirmed/>
         <div class="charts">
             {charts
                 .into_iter()
@@ -291,6 +333,54 @@ fn WhereTextsGo(countries: Vec<CountryLine>) -> impl IntoView {
                     </table>
                 </div>
             })}
+        </section>
+    }
+}
+
+/// "Email for alerts": plain forms, which work before the page's scripts wake and without them.
+/// The link emailed to a new address opens this page with `confirm_alerts`, and "Confirm" here
+/// follows it.
+#[component]
+fn EmailForAlerts(email: Option<String>, confirmed: bool) -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let token = query.read_untracked().get("confirm_alerts");
+    let refused = crate::ui::plain_forms::refused_error(&[
+        "/api/staff/alert_email",
+        "/api/staff/confirm_alert_email",
+    ]);
+    let email_error = refused.as_ref().and_then(|e| e.field_message("email"));
+    let general = refused.filter(|e| e.fields.is_empty());
+    let state = match (&email, confirmed) {
+        (None, _) => "No alerts by email yet.".to_string(),
+        (Some(to), true) => format!("Alerts go to {to}."),
+        (Some(to), false) => format!(
+            "Waiting for you to confirm {to}: open the link we emailed there. Alerts go to it only once confirmed."
+        ),
+    };
+    view! {
+        <section class="alerts" aria-labelledby="alerts-heading">
+            <h2 id="alerts-heading">"Alerts by email"</h2>
+            <p class="hint">"When the text fraud guard blocks a prefix, and when the daily text budget is 80 % used, every admin with a confirmed address is emailed."</p>
+            <crate::ui::FormMessage error=Signal::stored(general)/>
+            <p role="status">{state}</p>
+            {token.filter(|_| !confirmed).map(|token| view! {
+                <form method="post" action="/api/staff/confirm_alert_email" class="form">
+                    <input type="hidden" name="token" value=token/>
+                    <button type="submit" class="button">"Confirm"</button>
+                </form>
+            })}
+            <form method="post" action="/api/staff/alert_email" class="form">
+                <crate::ui::Field
+                    name="email"
+                    label="Email for alerts"
+                    kind="email"
+                    autocomplete="email"
+                    hint="Leave it empty for no alerts by email.".to_string()
+                    value=email.unwrap_or_default()
+                    error=Signal::stored(email_error)
+                />
+                <button type="submit" class="button secondary">"Save email for alerts"</button>
+            </form>
         </section>
     }
 }

@@ -67,11 +67,14 @@ pub fn provide_refused(refused: Refused) {
 pub fn refused_error(actions: &[&str]) -> Option<crate::error::PortalError> {
     #[cfg(feature = "ssr")]
     {
+        use base64::{engine::general_purpose::URL_SAFE, Engine};
         let refused = use_context::<Refused>()?;
         if !actions.contains(&refused.action.as_str()) {
             return None;
         }
-        serde_json::from_str(&refused.error).ok()
+        // Kept as the framework puts it in an address (`back_to`): base64 of the JSON.
+        let json = URL_SAFE.decode(&refused.error).ok()?;
+        serde_json::from_slice(&json).ok()
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -156,6 +159,7 @@ pub mod ssr {
             &["from", "to", "event", "patient", "staff"],
         ),
         ("/api/staff/search_patients", &["query"]),
+        ("/api/staff/alert_email", &["email"]),
         ("/api/staff/support_action", &["reason"]),
         ("/api/rename_passkey", &["name"]),
     ];

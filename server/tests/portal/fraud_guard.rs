@@ -203,3 +203,107 @@ async fn a_burst_at_home_is_watched_but_not_blocked_unless_the_practice_says_so(
     let (_, refused) = register_from(&home, 51, "late", "+64215551251").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
 }
+
+/// The token of the newest link to confirm an address for alerts, emailed to `to`.
+async fn alerts_link(portal: &TestPortal, to: &str) -> String {
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    let body = emails
+        .iter()
+        .rev()
+        .find(|e| e.to_address == to && e.subject == "Confirm your address for alerts")
+        .map(|e| e.body.clone())
+        .expect("a link to confirm the address");
+    let link = body
+        .lines()
+        .find(|line| line.contains("confirm_alerts="))
+        .expect("its link");
+    link.split("confirm_alerts=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+async fn emails_to(portal: &TestPortal, to: &str) -> Vec<String> {
+    let emails = portal.portal.store.dev_email().await.unwrap();
+    emails
+        .into_iter()
+        .filter(|e| e.to_address == to)
+        .map(|e| e.subject)
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_with_a_confirmed_address_are_emailed_when_a_block_trips() {
+    let portal = portal_guarding(FraudGuard::Block).await;
+    let mut ada = portal.staff("ada", StaffRole::Admin).await;
+    let mut bob = portal.staff("bob", StaffRole::Admin).await;
+    let bad = ada
+        .browser
+        .post("/api/staff/alert_email", &[("email", "not an address")])
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
+    for (admin, to) in [
+        (&mut ada, "ada@harbour.example"),
+        (&mut bob, "bob@harbour.example"),
+    ] {
+        let saved = admin
+            .browser
+            .post("/api/staff/alert_email", &[("email", to)])
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    }
+    // Only its own admin can follow a link, and only once.
+    let token = alerts_link(&portal, "ada@harbour.example").await;
+    let not_bobs = bob
+        .browser
+        .post("/api/staff/confirm_alert_email", &[("token", &token)])
+        .await;
+    assert_eq!(not_bobs.status, StatusCode::FORBIDDEN);
+    let confirmed = ada
+        .browser
+        .post("/api/staff/confirm_alert_email", &[("token", &token)])
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    let again = ada
+        .browser
+        .post("/api/staff/confirm_alert_email", &[("token", &token)])
+        .await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    let overview = ada.browser.post("/api/staff/overview", &[]).await.json();
+    assert_eq!(overview["alert_email"], "ada@harbour.example");
+    assert_eq!(overview["alert_email_confirmed"], true);
+    let theirs = bob.browser.post("/api/staff/overview", &[]).await.json();
+    assert_eq!(theirs["alert_email_confirmed"], false);
+
+    burst(&portal, "+614123400").await;
+    portal.clock.advance_seconds(181);
+    let (_, refused) = register_from(&portal, 51, "late", "+61412340051").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let ada_got = emails_to(&portal, "ada@harbour.example").await;
+    assert_eq!(
+        ada_got,
+        [
+            "Confirm your address for alerts",
+            "Patient Portal: texts to a number prefix blocked"
+        ],
+        "{ada_got:?}"
+    );
+    // An address not confirmed gets nothing but its link.
+    assert_eq!(
+        emails_to(&portal, "bob@harbour.example").await,
+        ["Confirm your address for alerts"]
+    );
+    // The block renewing isn't a new alert.
+    let (_, also) = register_from(&portal, 52, "another", "+61412340077").await;
+    assert_eq!(also.status, StatusCode::FORBIDDEN);
+    assert_eq!(emails_to(&portal, "ada@harbour.example").await.len(), 2);
+    // Every change of address is audited.
+    let changes = audit_details(&portal, "alert_email_changed").await;
+    assert_eq!(changes.len(), 3, "{changes:?}");
+}

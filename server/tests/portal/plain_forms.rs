@@ -399,6 +399,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         },
         staff::{
             audit_log::AuditLog,
+            overview::SaveAlertEmail,
             settings::SavePracticeSettings,
             sign_in::StaffLogin,
             support::{ActOnPatient, SearchPatients},
@@ -415,6 +416,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         <SavePracticeSettings as ServerFn>::PATH,
         <AuditLog as ServerFn>::PATH,
         <SearchPatients as ServerFn>::PATH,
+        <SaveAlertEmail as ServerFn>::PATH,
         <ActOnPatient as ServerFn>::PATH,
         <RenamePasskey as ServerFn>::PATH,
     ];
@@ -481,4 +483,31 @@ async fn a_refused_plain_post_goes_back_to_the_portal_whatever_page_it_names() {
         let location = location(&reply);
         assert_eq!(resolved_origin(location), OWN_ORIGIN, "{page} → {location}");
     }
+}
+
+#[tokio::test]
+async fn a_refused_link_for_alerts_comes_back_to_the_overview_with_its_error() {
+    let portal = TestPortal::new().await;
+    let admin = portal.staff("ada", app::staff::StaffRole::Admin).await;
+    let session = admin.browser.cookie.clone().unwrap();
+    let page = "/staff/overview?confirm_alerts=not-a-link-we-sent";
+    let reply = plain_post(
+        &portal,
+        page,
+        "/api/staff/confirm_alert_email",
+        &[("token", "not-a-link-we-sent")],
+        Some(&session),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text());
+    assert_eq!(location(&reply), page);
+    let kept = cookie(&reply, "portal_form").unwrap();
+    let html = portal
+        .get(page, Some(&format!("{session}; {kept}")))
+        .await
+        .text();
+    assert!(
+        html.contains("This link has expired or was already used"),
+        "{html}"
+    );
 }

@@ -181,7 +181,7 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
     let portal = TestPortal::new().await;
     let visitors = visitors(&portal).await;
     // (endpoint, body, the status for: anonymous, pending, patient, support, admin)
-    let matrix: [(&str, &str, [u16; 5]); 16] = [
+    let matrix: [(&str, &str, [u16; 5]); 18] = [
         ("/api/staff/me", "", [401, 401, 401, 200, 200]),
         ("/api/staff/search_patients", "query=smith", [401, 401, 401, 200, 200]),
         // Well-formed but not shown to this session: known to be refused after the role check.
@@ -193,6 +193,9 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
         ("/api/staff/overview", "", [401, 401, 401, 403, 200]),
         // Nothing blocked: the admin is told so.
         ("/api/staff/allow_texts", "kind=prefix&subject=%2B6141234&reason=x&confirm=on", [401, 401, 401, 403, 404]),
+        // An admin's own address for alerts; a link not theirs is refused.
+        ("/api/staff/alert_email", "email=", [401, 401, 401, 403, 200]),
+        ("/api/staff/confirm_alert_email", "token=x", [401, 401, 401, 403, 403]),
         ("/api/staff/staff_list", "", [401, 401, 401, 403, 200]),
         ("/api/staff/set_staff_enabled", "username=nobody&enabled=true", [401, 401, 401, 403, 422]),
         ("/api/staff/unlock_staff", "username=nobody", [401, 401, 401, 403, 422]),

@@ -177,6 +177,36 @@ async fn at_80_percent_of_the_budget_the_practice_is_warned_once_and_at_100_code
         .get("/staff/overview", admin.browser.cookie.as_deref())
         .await;
     assert!(!page.text().contains("of the daily text budget used"));
+    // The admin has alerts by email.
+    admin
+        .browser
+        .post(
+            "/api/staff/alert_email",
+            &[("email", "ada@harbour.example")],
+        )
+        .await;
+    let link = portal
+        .portal
+        .store
+        .dev_email()
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let token = link.body.split("confirm_alerts=").nth(1).unwrap();
+    let token = token.lines().next().unwrap().trim();
+    let confirmed = admin
+        .browser
+        .post("/api/staff/confirm_alert_email", &[("token", token)])
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    let alerts = || async {
+        let emails = portal.portal.store.dev_email().await.unwrap();
+        emails
+            .into_iter()
+            .filter(|e| e.subject.contains("daily text budget"))
+            .count()
+    };
 
     new_patients_texted(&portal, 6, 1).await;
     let warned = app::text_budget::watch(&portal.portal).await.unwrap();
@@ -187,8 +217,10 @@ async fn at_80_percent_of_the_budget_the_practice_is_warned_once_and_at_100_code
             budget: 10
         })
     );
+    assert_eq!(alerts().await, 1, "the admin was emailed");
     // Once a day, whichever instance looks first.
     assert_eq!(app::text_budget::watch(&portal.portal).await.unwrap(), None);
+    assert_eq!(alerts().await, 1);
     let overview = admin.browser.post("/api/staff/overview", &[]).await.json();
     assert_eq!(overview["figures"]["text_budget_used"], 8, "{overview}");
     assert_eq!(overview["figures"]["text_budget"], 10);

@@ -173,8 +173,8 @@ pub async fn verify(
         audit::record_all(portal, caller, std::mem::take(&mut lines)).await;
         new_phone_set(portal, caller, patient, &number).await;
     }
-    let begun = session::begin(portal, caller.browser(), patient.id, Stage::SignedIn).await;
-    if begun.is_ok() {
+    let begun = session::step_up(portal, caller.browser(), patient.id).await;
+    if let Ok(Some(_)) = begun {
         lines.push(
             Entry::new(Event::SignedIn, Outcome::Ok)
                 .account(patient.id)
@@ -184,12 +184,17 @@ pub async fn verify(
     }
     // The code's line and the sign-in's go in together: one turn at the audit chain.
     audit::record_all(portal, caller, lines).await;
-    let signed_in = begun.or_internal("starting a signed-in session")?;
+    let signed_in = begun
+        .or_internal("starting a signed-in session")?
+        .ok_or_else(|| Error::unauthorized(session::SESSION_ENDED))?;
     let verified = Verified {
         mobile_ending: mobile::ending(&number),
     };
     Ok((verified, signed_in))
 }
+
+/// The session a code or passkey was finishing was ended meanwhile.
+pub const SESSION_ENDED: &str = "This sign-in was ended before it finished. Please log in again.";
 
 /// Flow 2.2 chose the second factor with a password alone: it is a number change like any
 /// other. It is audited with the masked numbers, the patient is emailed, and any other session

@@ -574,6 +574,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_step_up_from_a_session_ended_meanwhile_begins_none() {
+        let world = world().await;
+        let browser = || session::Browser {
+            previous: Some(&world.session),
+            user_agent: None,
+        };
+        // Ended between the request's check and the step up, as "Secure my account" ends it.
+        world
+            .portal
+            .store
+            .delete_session(&world.session.id_hash)
+            .await
+            .unwrap();
+        let begun = session::step_up(&world.portal, browser(), world.session.account_id).await;
+        assert!(begun.unwrap().is_none(), "no signed-in session");
+        let by_passkey =
+            session::begin_with_new_passkey(&world.portal, browser(), world.session.account_id)
+                .await;
+        assert!(by_passkey.unwrap().is_none());
+        let sessions = world
+            .portal
+            .store
+            .sessions_of(world.session.account_id, world.clock.now())
+            .await
+            .unwrap();
+        assert!(sessions.is_empty(), "{sessions:?}");
+    }
+
+    #[tokio::test]
+    async fn a_step_up_replaces_the_session_it_came_from() {
+        let world = world().await;
+        let browser = session::Browser {
+            previous: Some(&world.session),
+            user_agent: None,
+        };
+        let begun = session::step_up(&world.portal, browser, world.session.account_id)
+            .await
+            .unwrap()
+            .expect("a signed-in session");
+        assert_eq!(begun.session.stage, Stage::SignedIn);
+        let old = world.portal.store.session(&world.session.id_hash).await;
+        assert!(old.unwrap().is_none(), "the old cookie stops working");
+    }
+
+    #[tokio::test]
     async fn another_session_of_the_account_has_its_own_code_and_cooldown() {
         let world = world().await;
         let code = world.send().await.unwrap();

@@ -310,7 +310,7 @@ pub async fn finish_registration(
         ),
         false => None,
     };
-    if let Some(Ok(_)) = begun {
+    if let Some(Ok(Some(_))) = begun {
         lines.push(
             Entry::new(Event::SignedIn, Outcome::Ok)
                 .account(visit.patient.id)
@@ -323,9 +323,15 @@ pub async fn finish_registration(
     }
     // The passkey's line and the sign-in's go in together: one turn at the audit chain.
     audit::record_all(portal, &visit.caller, lines).await;
-    let signed_in = begun
+    let signed_in = match begun
         .transpose()
-        .or_internal("starting a signed-in session")?;
+        .or_internal("starting a signed-in session")?
+    {
+        Some(None) => {
+            return Err(Error::unauthorized(session::SESSION_ENDED));
+        }
+        begun => begun.flatten(),
+    };
     notify::security_notice(portal, &visit.caller, &visit.patient, Change::PasskeyAdded).await;
     Ok(Added { name, signed_in })
 }

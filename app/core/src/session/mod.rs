@@ -211,21 +211,44 @@ pub async fn begin_with_passkey(
     Ok(stored.then_some(new))
 }
 
+/// The session a code or a passkey was finishing was ended meanwhile.
+pub const SESSION_ENDED: &str = "This sign-in was ended before it finished. Please log in again.";
+
 /// Starts a signed-in session in place of a recovery session whose patient just added a
-/// passkey: the passkey proves it's them, as a code would.
+/// passkey: the passkey proves it's them, as a code would. `None` if the recovery session was
+/// ended meanwhile ("Secure my account" between the check and now).
 pub async fn begin_with_new_passkey(
     portal: &Portal,
     browser: Browser<'_>,
     account_id: AccountId,
-) -> Result<NewSession, StoreError> {
-    store_new(
-        portal,
-        browser,
-        account_id,
-        Stage::SignedIn,
-        Some(WayIn::Passkey),
-    )
-    .await
+) -> Result<Option<NewSession>, StoreError> {
+    step_up_by(portal, browser, account_id, WayIn::Passkey).await
+}
+
+/// Starts a signed-in session in place of the session a code was just verified in, if that
+/// session is still there: `None` when something ended it since the request read it ("Secure
+/// my account", the practice ending the patient's sessions, a logout in another tab).
+pub async fn step_up(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: AccountId,
+) -> Result<Option<NewSession>, StoreError> {
+    step_up_by(portal, browser, account_id, WayIn::Code).await
+}
+
+async fn step_up_by(
+    portal: &Portal,
+    browser: Browser<'_>,
+    account_id: AccountId,
+    way: WayIn,
+) -> Result<Option<NewSession>, StoreError> {
+    let Some(previous) = browser.previous else {
+        return Ok(None);
+    };
+    let old = previous.id_hash.clone();
+    let (new, row) = NewSession::prepare(portal, browser, account_id, Stage::SignedIn, Some(way));
+    let stored = portal.store.replace_live_session(&old, &row).await?;
+    Ok(stored.then_some(new))
 }
 
 /// Starts a recovery session (30 minutes, a new phone to set up) in `browser` if `spent` is

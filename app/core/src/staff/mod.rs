@@ -3,6 +3,7 @@
 //! accounts, authenticators and recovery codes are in `accounts`.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit_log;
 pub mod enrolment;
 pub mod overview;

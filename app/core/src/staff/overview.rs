@@ -61,6 +61,9 @@ pub struct Overview {
     pub countries: Vec<CountryLine>,
     /// Each text provider, in the order texts try them.
     pub providers: Vec<ProviderLine>,
+    /// Where this admin's alerts go (`staff::alerts`), if anywhere, and whether confirmed.
+    pub alert_email: Option<String>,
+    pub alert_email_confirmed: bool,
 }
 
 /// One country's codes to numbers not yet verified, over the last `WHERE_TEXTS_GO_DAYS`.
@@ -96,6 +99,15 @@ const SUPPORT_ACTIONS: [&str; 5] = [
     "one_time_password_issued",
     "passkeys_removed",
 ];
+
+/// The overview as `visit`, an admin, sees it: with where their alerts go.
+pub async fn overview_for(portal: &Portal, visit: &super::StaffVisit) -> Result<Overview, Error> {
+    let mut overview = overview(portal).await?;
+    let alerts = super::alerts::alert_email(portal, visit).await?;
+    overview.alert_email = alerts.email;
+    overview.alert_email_confirmed = alerts.confirmed;
+    Ok(overview)
+}
 
 pub async fn overview(portal: &Portal) -> Result<Overview, Error> {
     let today = portal.now().div_euclid(DAY);
@@ -259,6 +271,8 @@ pub fn build(
         blocked: Vec::new(),
         countries: Vec::new(),
         providers: Vec::new(),
+        alert_email: None,
+        alert_email_confirmed: false,
     }
 }
 

@@ -61,7 +61,7 @@ pub use practice::{
 };
 pub use recovery::{RecoveryBegun, RecoveryCodeRow};
 pub use sessions::SessionRow;
-pub use staff::{EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
+pub use staff::{AlertEmailRow, EnrolmentRow, FinishedEnrolment, StaffRow, StaffSessionRow};
 pub use support::{
     AccessTaken, AccessToTake, AuditFilter, AuditLine, LinesFrom, PatientSearch, PatientSummaryRow,
     TextRow,

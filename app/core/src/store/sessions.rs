@@ -23,6 +23,9 @@ pub struct SessionRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StillSo {
     Anything,
+    /// The session it replaces is still there: a step up from a session that something ended
+    /// meanwhile ("Secure my account", the practice, a logout) begins nothing.
+    Replacing,
     /// The account's remembered device with this ID is still remembered.
     Remembered(i64),
     /// The account's passkey with this ID is still there (its row was just updated).
@@ -37,14 +40,19 @@ pub(super) async fn store_session(
     new: &SessionRow,
     still: StillSo,
 ) -> Result<bool, StoreError> {
-    if let Some(old) = old_id_hash {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    let replaced = match old_id_hash {
+        Some(old) => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(old)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected(),
+        None => 0,
+    };
+    if still == StillSo::Replacing && replaced != 1 {
+        return Ok(false);
     }
     let (condition, id) = match still {
-        StillSo::Anything => ("", None),
+        StillSo::Anything | StillSo::Replacing => ("", None),
         StillSo::Remembered(device) => (
             " WHERE EXISTS (SELECT 1 FROM remembered_devices WHERE id = $9 AND account_id = $2 \
              AND expires_at > $4)",
@@ -87,6 +95,22 @@ impl Store {
         store_session(&mut tx, old_id_hash, new, StillSo::Anything).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// As `replace_session`, only while the session it replaces is still there: `false`
+    /// (nothing stored) when something ended it since the request read it.
+    pub async fn replace_live_session(
+        &self,
+        old_id_hash: &str,
+        new: &SessionRow,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if !store_session(&mut tx, Some(old_id_hash), new, StillSo::Replacing).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// As `replace_session`, only while the practice's two-factor switch is stored as off:

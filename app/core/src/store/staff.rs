@@ -382,3 +382,87 @@ impl Store {
         Ok(())
     }
 }
+
+/// An admin's address for alerts, and whether its link was followed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AlertEmailRow {
+    pub email: String,
+    pub confirmed_at: Option<Millis>,
+}
+
+impl Store {
+    pub async fn alert_email(
+        &self,
+        staff_id: StaffId,
+    ) -> Result<Option<AlertEmailRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AlertEmailRow>(
+            "SELECT email, confirmed_at FROM staff_alert_emails WHERE staff_id = $1",
+        )
+        .bind(staff_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A new address, waiting for the link hashed as `token_hash` until `expires_at`; `None`:
+    /// no alerts by email.
+    pub async fn set_alert_email(
+        &self,
+        staff_id: StaffId,
+        email: Option<(&str, &str, Millis)>,
+    ) -> Result<(), StoreError> {
+        match email {
+            Some((email, token_hash, expires_at)) => {
+                sqlx::query(
+                    "INSERT INTO staff_alert_emails (staff_id, email, token_hash, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (staff_id) DO UPDATE SET \
+                     email = excluded.email, token_hash = excluded.token_hash, \
+                     expires_at = excluded.expires_at, confirmed_at = NULL",
+                )
+                .bind(staff_id)
+                .bind(email)
+                .bind(token_hash)
+                .bind(expires_at)
+                .execute(&self.writer)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM staff_alert_emails WHERE staff_id = $1")
+                    .bind(staff_id)
+                    .execute(&self.writer)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    /// Follows the link hashed as `token_hash`, if it is `staff_id`'s and still works: the
+    /// address it was sent to, now confirmed.
+    pub async fn confirm_alert_email(
+        &self,
+        staff_id: StaffId,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE staff_alert_emails SET confirmed_at = $3, token_hash = NULL, \
+             expires_at = NULL WHERE staff_id = $1 AND token_hash = $2 AND expires_at > $3 \
+             RETURNING email",
+        )
+        .bind(staff_id)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    /// The confirmed addresses of admins whose accounts are enabled.
+    pub async fn admin_alert_emails(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT e.email FROM staff_alert_emails e JOIN staff s ON s.id = e.staff_id \
+             WHERE e.confirmed_at IS NOT NULL AND s.role = 'admin' AND s.disabled_at IS NULL \
+             ORDER BY e.staff_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
