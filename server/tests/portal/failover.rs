@@ -98,15 +98,7 @@ async fn until_received(standin: &StandIn, n: usize) {
 
 async fn providers_of_texts(portal: &TestPortal, username: &str) -> Vec<serde_json::Value> {
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let found = support
-        .browser
-        .post("/api/staff/search_patients", &[("query", username)])
-        .await
-        .json();
-    let reference = found["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reference = support.find(username).await;
     let record = support
         .browser
         .post("/api/staff/patient", &[("patient", &reference)])

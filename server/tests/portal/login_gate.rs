@@ -206,14 +206,7 @@ async fn a_hundred_failures_across_networks_make_everyone_wait_until_support_unl
     assert!(audit.contains(&("login_delay_started".into(), "limited".into())));
 
     // Support's unlock clears the run everywhere and every network's delay.
-    let found = sam
-        .browser
-        .post("/api/staff/search_patients", &[("query", "margaret")])
-        .await;
-    let reference = found.json()["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reference = sam.find("margaret").await;
     let done = sam
         .browser
         .post(

@@ -59,15 +59,7 @@ async fn the_overview_counts_the_last_thirty_days() {
             .await;
     }
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let found = support
-        .browser
-        .post("/api/staff/search_patients", &[("query", "margaret")])
-        .await
-        .json();
-    let reference = found["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reference = support.find("margaret").await;
     let unlocked = support
         .browser
         .post(

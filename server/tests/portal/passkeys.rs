@@ -501,15 +501,7 @@ async fn support_removes_a_patients_passkeys() {
     let mut browser = portal.signed_in_patient("margaret").await;
     let mut passkey = add_passkey(&mut browser, "Phone").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let found = support
-        .browser
-        .post("/api/staff/search_patients", &[("query", "margaret")])
-        .await
-        .json();
-    let reference = found["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reference = support.find("margaret").await;
     let record = support
         .browser
         .post("/api/staff/patient", &[("patient", &reference)])
@@ -979,15 +971,7 @@ async fn support_acts(
     action: &str,
     extra: &[(&str, &str)],
 ) -> Value {
-    let found = support
-        .browser
-        .post("/api/staff/search_patients", &[("query", username)])
-        .await
-        .json();
-    let reference = found["patients"][0]["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reference = support.find(username).await;
     let mut fields = vec![
         ("patient", reference.as_str()),
         ("action", action),
@@ -1100,12 +1084,8 @@ async fn the_support_page_offers_also_remove_passkeys_ticked() {
     let portal = portal().await;
     portal.signed_in_patient("margaret").await;
     let mut support = portal.staff("sam", StaffRole::Support).await;
-    let found = support
-        .browser
-        .post("/api/staff/search_patients", &[("query", "margaret")])
-        .await
-        .json();
-    let reference = found["patients"][0]["reference"].as_str().unwrap();
+    let reference = support.find("margaret").await;
+    let reference = reference.as_str();
     let page = support
         .browser
         .portal
