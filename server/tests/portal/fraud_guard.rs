@@ -307,3 +307,42 @@ async fn admins_with_a_confirmed_address_are_emailed_when_a_block_trips() {
     let changes = audit_details(&portal, "alert_email_changed").await;
     assert_eq!(changes.len(), 3, "{changes:?}");
 }
+
+#[tokio::test]
+async fn forty_requests_at_once_send_one_link_for_alerts_and_the_next_waits_a_minute() {
+    let portal = portal_guarding(FraudGuard::Block).await;
+    let ada = portal.staff("ada", StaffRole::Admin).await;
+    let cookie = ada.browser.cookie.clone();
+    let replies = futures::future::join_all((0..40).map(|_| {
+        portal.post_raw(
+            "/api/staff/alert_email",
+            "email=someone%40example.org",
+            cookie.as_deref(),
+        )
+    }))
+    .await;
+    let sent = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let waited = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((sent, waited), (1, 39));
+    assert_eq!(emails_to(&portal, "someone@example.org").await.len(), 1);
+    assert!(replies.iter().any(|r| r
+        .text()
+        .contains("Please wait a minute before asking for another.")));
+
+    portal.clock.advance_seconds(61);
+    let again = portal
+        .post_raw(
+            "/api/staff/alert_email",
+            "email=someone%40example.org",
+            cookie.as_deref(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(emails_to(&portal, "someone@example.org").await.len(), 2);
+}

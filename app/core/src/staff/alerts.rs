@@ -6,13 +6,15 @@ use super::StaffVisit;
 use crate::{
     account::Email,
     audit::{self, Entry, Event, Outcome},
-    clock::{Millis, DAY},
+    clock::{Millis, DAY, MINUTE},
     error::{Error, ErrorKind, OrInternal},
     portal::Portal,
 };
 
 /// How long a link to confirm an address for alerts works.
 pub const CONFIRM_LINK_LASTS: Millis = DAY;
+/// A new link waits this long after the last one still waiting.
+pub const RESEND_AFTER: Millis = MINUTE;
 
 /// Where this admin's alerts go, if anywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,20 +47,28 @@ pub async fn set_alert_email(
     let Some(email) = email else {
         portal
             .store
-            .set_alert_email(id, None)
+            .remove_alert_email(id)
             .await
             .or_internal("removing an address for alerts")?;
         record(portal, visit, "no alerts by email".into()).await;
         return Ok(AlertEmail::default());
     };
     let token = crate::session::new_short_token();
-    let expires = portal.now() + CONFIRM_LINK_LASTS;
+    let now = portal.now();
+    let expires = now + CONFIRM_LINK_LASTS;
     let hash = crate::session::hash_id(&token);
-    portal
+    // At most one link a minute: a stolen cookie can't fill someone's inbox.
+    let kept = portal
         .store
-        .set_alert_email(id, Some((email.as_str(), &hash, expires)))
+        .set_alert_email(id, email.as_str(), &hash, expires, expires - RESEND_AFTER)
         .await
         .or_internal("keeping an address for alerts")?;
+    if !kept {
+        return Err(Error::too_many_requests(
+            "We've just sent a link. Please wait a minute before asking for another.",
+            crate::clock::whole_seconds(RESEND_AFTER),
+        ));
+    }
     record(
         portal,
         visit,

@@ -403,35 +403,42 @@ impl Store {
         .await?)
     }
 
-    /// A new address, waiting for the link hashed as `token_hash` until `expires_at`; `None`:
-    /// no alerts by email.
+    /// A new address, waiting for the link hashed as `token_hash` until `expires_at`, unless
+    /// the last link still waiting expires after `last_link_before` (it was sent too lately):
+    /// `false`, and nothing changed. The check is the upsert's own, so requests at once can't
+    /// all pass it.
     pub async fn set_alert_email(
         &self,
         staff_id: StaffId,
-        email: Option<(&str, &str, Millis)>,
-    ) -> Result<(), StoreError> {
-        match email {
-            Some((email, token_hash, expires_at)) => {
-                sqlx::query(
-                    "INSERT INTO staff_alert_emails (staff_id, email, token_hash, expires_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (staff_id) DO UPDATE SET \
-                     email = excluded.email, token_hash = excluded.token_hash, \
-                     expires_at = excluded.expires_at, confirmed_at = NULL",
-                )
-                .bind(staff_id)
-                .bind(email)
-                .bind(token_hash)
-                .bind(expires_at)
-                .execute(&self.writer)
-                .await?
-            }
-            None => {
-                sqlx::query("DELETE FROM staff_alert_emails WHERE staff_id = $1")
-                    .bind(staff_id)
-                    .execute(&self.writer)
-                    .await?
-            }
-        };
+        email: &str,
+        token_hash: &str,
+        expires_at: Millis,
+        last_link_before: Millis,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO staff_alert_emails (staff_id, email, token_hash, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (staff_id) DO UPDATE SET \
+             email = excluded.email, token_hash = excluded.token_hash, \
+             expires_at = excluded.expires_at, confirmed_at = NULL \
+             WHERE staff_alert_emails.expires_at IS NULL \
+                OR staff_alert_emails.expires_at <= $5",
+        )
+        .bind(staff_id)
+        .bind(email)
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(last_link_before)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// No alerts by email for `staff_id`.
+    pub async fn remove_alert_email(&self, staff_id: StaffId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM staff_alert_emails WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
