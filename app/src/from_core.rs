@@ -8,6 +8,7 @@ use crate::{
     error::{ErrorKind, PortalError},
     one_time_code::{CodeSent, Verified},
     patient::{
+        caregivers::{ActingFor, CaredFor, Caregiver},
         confirm::ProofWays,
         login::LoggedIn,
         recovery::OtherWaysIn,
@@ -20,6 +21,7 @@ use crate::{
     },
     staff::{
         audit_log::{AuditLogPage, AuditQuery},
+        caregivers::{CareLine, CareRecord, ChosenCaregiver},
         enrolment::{Enrolled, EnrolmentDetails},
         overview::{BlockLine, Chart, CountryLine, Day, Figures, Overview, ProviderLine, Series},
         passkeys::OwnPasskeys,
@@ -76,7 +78,14 @@ same_fields!(core::secure_account::LinkState => LinkState { usable, contact });
 same_fields!(core::security::AccountSecurity => AccountSecurity {
     passkeys, remember_days, recovery_code_made,
 }
-    lists { devices, sessions, activity });
+    lists { devices, sessions, activity, caregivers });
+same_fields!(core::caregivers::CaredFor => CaredFor { grant, name, relationship, ends });
+same_fields!(core::caregivers::Caregiver => Caregiver {
+    grant, name, relationship, since, ends, usable,
+});
+same_fields!(core::caregivers::ActingFor => ActingFor {
+    grant, given_name, family_name, date_of_birth, email, mobile, mobile_verified,
+});
 
 same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
     username, role, enrolled, disabled, last_sign_in, login_delayed,
@@ -84,8 +93,29 @@ same_fields!(core::staff::team::StaffListEntry => StaffListEntry {
 same_fields!(core::staff::settings::PracticeSettingsForm => PracticeSettingsForm {
     two_factor, practice_name, support_phone, support_email, first_number_at_login,
     resend_cooldown_seconds, remember_device_days, passkeys, recent_proof_minutes, name_in_texts,
-    name_in_texts_now, daily_text_budget, text_fraud_guard, block_at_home, version,
+    name_in_texts_now, daily_text_budget, text_fraud_guard, block_at_home, caregiver_access,
+    children_sign_in_age, adult_caregiver_months, version,
 });
+same_fields!(core::staff::caregivers::CareLine => CareLine {
+    grant, reference, name, relationship, since, ends, usable,
+});
+same_fields!(core::staff::caregivers::ChosenCaregiver => ChosenCaregiver {
+    reference, name, date_of_birth,
+});
+impl From<core::staff::caregivers::CareRecord> for CareRecord {
+    fn from(from: core::staff::caregivers::CareRecord) -> Self {
+        Self {
+            reference: from.reference,
+            name: from.name,
+            signs_in: from.signs_in,
+            caregivers: from.caregivers.into_iter().map(Into::into).collect(),
+            cares_for: from.cares_for.into_iter().map(Into::into).collect(),
+            chosen: from.chosen.map(Into::into),
+            caregiver_access: from.caregiver_access,
+            children_sign_in_age: from.children_sign_in_age,
+        }
+    }
+}
 same_fields!(core::staff::settings::SettingsSaved => SettingsSaved { changed, settings });
 same_fields!(core::staff::enrolment::EnrolmentDetails => EnrolmentDetails {
     username, secret, qr_code,

@@ -17,9 +17,9 @@ pub mod ui;
 // The rules the server alone runs, from the core crate, under the names `app` has always used.
 #[cfg(feature = "ssr")]
 pub use portal_core::{
-    audit, caller, clock, demo_data, devices, existing_patients, fraud_guard, gsm7, limits, login,
-    login_gate, mail, metrics, mobile, notify, password, portal, proof, registration, secret,
-    security, session, sign_in, sms, store, text_budget,
+    audit, caller, caregivers, clock, demo_data, devices, existing_patients, fraud_guard, gsm7,
+    limits, login, login_gate, mail, metrics, mobile, notify, password, portal, proof,
+    registration, secret, security, session, sign_in, sms, store, text_budget,
 };
 
 #[cfg(feature = "ssr")]
@@ -38,6 +38,7 @@ use leptos_router::{
 
 use crate::{
     patient::{
+        caregivers::{ActingForPage, CaringPage},
         confirm::ConfirmPage,
         home::{HomePage, SignedInLayout},
         login::LoginPage,
@@ -125,6 +126,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/profile/mobile") view=ChangeMobilePage ssr=SsrMode::Async/>
                         <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                         <Route path=path!("/confirm") view=ConfirmPage ssr=SsrMode::Async/>
+                        <Route path=path!("/caring") view=CaringPage ssr=SsrMode::Async/>
+                        <Route path=path!("/for/:grant") view=ActingForPage ssr=SsrMode::Async/>
                     </ParentRoute>
                     // The practice's side.
                     <Route path=path!("/staff/login") view=StaffLoginPage/>

@@ -524,6 +524,10 @@ fn practice<F: Fn(&str) -> Option<String>>(
         )?,
         text_fraud_guard: defaults.text_fraud_guard,
         block_at_home: defaults.block_at_home,
+        // Set in the practice settings.
+        caregiver_access: defaults.caregiver_access,
+        children_sign_in_age: defaults.children_sign_in_age,
+        adult_caregiver_months: defaults.adult_caregiver_months,
         version: defaults.version,
     })
 }
@@ -591,6 +595,12 @@ fn settings<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, C
         sms_failover_wait_seconds: vars.seconds(
             "PORTAL_SMS_FAILOVER_WAIT_SECONDS",
             defaults.sms_failover_wait_seconds,
+        )?,
+        time_zone: vars.parsed(
+            "PORTAL_TIME_ZONE",
+            defaults.time_zone,
+            "a time zone's name, such as Pacific/Auckland or Australia/Sydney",
+            app::caregivers::time_zone_named,
         )?,
         limits: limits(vars)?,
     })

@@ -303,6 +303,11 @@ pub async fn sweep_forever(portal: Portal) {
         {
             tracing::warn!(%err, "sweeping the text fraud guard's old codes failed");
         }
+        // Caregivers' grants at their end date or the child's age end here, and caregivers
+        // are told ahead; a grant past its date is refused on every request meanwhile.
+        if let Err(err) = app::caregivers::sweep(&portal).await {
+            tracing::warn!(%err, "ending or reminding of caregivers' grants failed");
+        }
         let mut swept_rows = match portal.store.sweep(portal.now()).await {
             Ok(swept) => {
                 tracing::debug!(rows = swept.total(), "swept ended rows");

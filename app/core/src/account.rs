@@ -68,6 +68,9 @@ pub struct Patient {
     /// Signed in with a one-time password from the practice, which must be replaced first.
     pub must_change_password: bool,
     pub password_expires_at: Option<Millis>,
+    /// False for a record support added (a child): no way in at all, not even flow 2.2, until
+    /// the practice sets its sign-in up.
+    pub signs_in: bool,
 }
 
 impl From<AccountRow> for Patient {
@@ -94,6 +97,7 @@ impl From<AccountRow> for Patient {
             },
             must_change_password: row.must_change_password,
             password_expires_at: row.password_expires_at,
+            signs_in: row.signs_in,
         }
     }
 }
@@ -311,6 +315,7 @@ mod tests {
             first_number_at_login: i64::from(verified_at.is_none()),
             must_change_password: false,
             password_expires_at: None,
+            signs_in: true,
         };
         let number = "+64215550123";
         assert_eq!(Patient::from(row(None, None)).mobile, MobileOnFile::None);

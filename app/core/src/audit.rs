@@ -79,10 +79,20 @@ pub enum Event {
     TextsAllowed,
     /// An admin gave, confirmed or removed their address for alerts.
     AlertEmailChanged,
+    /// Support added a record for a child, who can't sign in, with a parent's grant.
+    ChildAdded,
+    /// A caregiver's grant was made; the detail names the caregiver and the relationship.
+    CaregiverAdded,
+    /// A caregiver's grant ended: the detail says who ended it, or why.
+    CaregiverRemoved,
+    /// A caregiver, acting for the patient, viewed their home and Personal Information.
+    CaregiverViewed,
+    /// A caregiver was told their access ends soon.
+    CaregiverReminded,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 44] = [
+pub const ALL_EVENTS: [Event; 49] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -127,6 +137,11 @@ pub const ALL_EVENTS: [Event; 44] = [
     Event::TextsBlocked,
     Event::TextsAllowed,
     Event::AlertEmailChanged,
+    Event::ChildAdded,
+    Event::CaregiverAdded,
+    Event::CaregiverRemoved,
+    Event::CaregiverViewed,
+    Event::CaregiverReminded,
 ];
 
 impl Event {
@@ -176,6 +191,11 @@ impl Event {
             Event::TextsBlocked => "texts_blocked",
             Event::TextsAllowed => "texts_allowed",
             Event::AlertEmailChanged => "alert_email_changed",
+            Event::ChildAdded => "child_added",
+            Event::CaregiverAdded => "caregiver_added",
+            Event::CaregiverRemoved => "caregiver_removed",
+            Event::CaregiverViewed => "caregiver_viewed",
+            Event::CaregiverReminded => "caregiver_reminded",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod account;
 pub mod admin_alerts;
 pub mod audit;
 pub mod caller;
+pub mod caregivers;
 pub mod clock;
 pub mod confirm;
 pub mod demo_data;

@@ -40,6 +40,11 @@ fn last_text_for(name: &str) -> String {
     format!("{name}: more changes were made to your account today. {NOT_YOU}")
 }
 
+/// A caregiver told their access ends on `on` (a date): it names nobody.
+pub fn caregiver_access_ends(name: &str, on: &str) -> String {
+    format!("{name}: your caregiver access to someone's record ends on {on}.")
+}
+
 /// A notice's text, as DESIGN's table of texts gives it: "{name}: {what happened}. Not you?
 /// {link}", within one segment.
 fn notice_text(name: &str, what: &str, link: Option<&str>) -> String {
@@ -63,10 +68,14 @@ pub enum Change {
     Recovered,
     /// A recovery code confirmed it's the patient; a new one replaced it.
     RecoveryCodeUsed,
+    /// Someone may now act for the patient as their caregiver.
+    CaregiverAdded,
+    /// A caregiver's access ended.
+    CaregiverRemoved,
 }
 
 impl Change {
-    pub const ALL: [Change; 7] = [
+    pub const ALL: [Change; 9] = [
         Change::PasskeyAdded,
         Change::PasskeyRemoved,
         Change::PasswordChosen,
@@ -74,6 +83,8 @@ impl Change {
         Change::RecoveryCodeReplaced,
         Change::Recovered,
         Change::RecoveryCodeUsed,
+        Change::CaregiverAdded,
+        Change::CaregiverRemoved,
     ];
 
     /// What happened, as a text says it and an email's first line (no user-chosen text): short
@@ -87,6 +98,8 @@ impl Change {
             Change::RecoveryCodeReplaced => "your recovery code was replaced",
             Change::Recovered => "your recovery code was used",
             Change::RecoveryCodeUsed => "your recovery code confirmed it's you",
+            Change::CaregiverAdded => "a caregiver was added",
+            Change::CaregiverRemoved => "a caregiver was removed",
         }
     }
 
@@ -99,6 +112,8 @@ impl Change {
             Change::RecoveryCodeReplaced => "Your recovery code was replaced",
             Change::Recovered => "Your recovery code was used",
             Change::RecoveryCodeUsed => "Your recovery code was used",
+            Change::CaregiverAdded => "A caregiver was added to your account",
+            Change::CaregiverRemoved => "A caregiver was removed from your account",
         }
     }
 }
@@ -527,6 +542,7 @@ mod tests {
             new_number_added_for(NAME, "4321"),
             notice_text(NAME, &codes_now_go_to("+64277654321"), Some(&link())),
             notice_text(NAME, &codes_now_go_to("+64277654321"), None),
+            caregiver_access_ends(NAME, "2027-03-01"),
         ];
         for change in Change::ALL {
             texts.push(notice_text(NAME, change.what(), Some(&link())));

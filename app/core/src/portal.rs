@@ -57,8 +57,13 @@ pub struct Settings {
     /// With more than one provider: how long a sent text waits for a report of failure that
     /// sends it through the next, and after which a second "Send Code" starts at the next.
     pub sms_failover_wait_seconds: i64,
+    /// The practice's time zone (`PORTAL_TIME_ZONE`): a child's birthday begins at its midnight.
+    pub time_zone: jiff::tz::TimeZone,
     pub limits: Limits,
 }
+
+/// The practice's time zone unless `PORTAL_TIME_ZONE` names another: the default region's.
+pub const DEFAULT_TIME_ZONE: &str = "Pacific/Auckland";
 
 /// Somewhere off the database's machine to note the audit chain's head: a file (on another disk
 /// or a mount elsewhere), or an HTTPS endpoint that receives each head as JSON.
@@ -142,6 +147,8 @@ impl Default for Settings {
             password_queue: 64,
             sms_lease_seconds: 60,
             sms_failover_wait_seconds: 30,
+            time_zone: jiff::tz::TimeZone::get(DEFAULT_TIME_ZONE)
+                .expect("the built-in time zones include the default"),
             limits: Limits::default(),
         }
     }

@@ -10,7 +10,7 @@ use crate::{
     error::{Error, ErrorKind, OrInternal},
     portal::Portal,
     session,
-    store::AuditLine,
+    store::{AccountId, AuditLine},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +72,8 @@ pub struct AccountSecurity {
     pub activity: Vec<ActivityLine>,
     /// When the recovery code was made, if there is one.
     pub recovery_code_made: Option<String>,
+    /// Who may act for the patient, with "Remove".
+    pub caregivers: Vec<crate::caregivers::Caregiver>,
 }
 
 /// How many lines "Recent activity" shows.
@@ -143,6 +145,11 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
     let recovery_code_made = crate::recovery::made_at(portal, &visit.patient)
         .await?
         .map(for_people);
+    let caregivers = crate::caregivers::caregivers_of(portal, account).await?;
+    let names: Vec<(AccountId, String)> = caregivers
+        .iter()
+        .map(|c| (c.account, c.name.clone()))
+        .collect();
     Ok(AccountSecurity {
         recovery_code_made,
         passkeys,
@@ -152,7 +159,8 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
             .clamp(0, devices::MOST_DAYS),
         devices,
         sessions,
-        activity: activity(&trail),
+        activity: activity(&trail, &names),
+        caregivers,
     })
 }
 
@@ -169,8 +177,12 @@ fn refused_sign_in(line: &AuditLine) -> bool {
 
 /// A line of the audit in the patient's words, if it is one they need to see. What the
 /// practice did is the practice's, never a staff member's by name.
-fn described(line: &AuditLine) -> Option<String> {
+fn described(line: &AuditLine, caregivers: &[(AccountId, String)]) -> Option<String> {
     let detail = line.detail.as_deref().unwrap_or_default();
+    // A caregiver is named where the patient still has them; one since removed is not.
+    let caregiver = crate::caregivers::caregiver_in(detail)
+        .and_then(|id| caregivers.iter().find(|(known, _)| *known == id))
+        .map_or_else(String::new, |(_, name)| format!(" {name}"));
     let by_the_practice = line.staff.is_some();
     let text = match (line.event.as_str(), line.outcome.as_str()) {
         ("registered", _) => "You created your account.".to_string(),
@@ -225,6 +237,11 @@ fn described(line: &AuditLine) -> Option<String> {
             "You secured your account with \"This wasn't me\", and it was put on hold.".into()
         }
         ("hold_lifted", _) => "The practice opened your account again.".into(),
+        ("caregiver_viewed", "ok") => {
+            format!("Your caregiver{caregiver} viewed your Personal Information.")
+        }
+        ("caregiver_added", _) => format!("A caregiver{caregiver} was added."),
+        ("caregiver_removed", _) => "A caregiver's access ended.".into(),
         ("recovered", _) => {
             "A recovery code was used to set up a new phone, and you were signed out everywhere."
                 .into()
@@ -236,7 +253,7 @@ fn described(line: &AuditLine) -> Option<String> {
 
 /// The last lines worth telling, newest first. Refused sign-ins in a row are one line, with
 /// their count.
-pub fn activity(trail: &[AuditLine]) -> Vec<ActivityLine> {
+pub fn activity(trail: &[AuditLine], caregivers: &[(AccountId, String)]) -> Vec<ActivityLine> {
     let mut lines: Vec<ActivityLine> = Vec::new();
     let mut refused: Option<(String, usize)> = None;
     let flush = |refused: &mut Option<(String, usize)>, lines: &mut Vec<ActivityLine>| {
@@ -257,7 +274,7 @@ pub fn activity(trail: &[AuditLine]) -> Vec<ActivityLine> {
             });
             continue;
         }
-        let Some(what) = described(line) else {
+        let Some(what) = described(line, caregivers) else {
             continue;
         };
         flush(&mut refused, &mut lines);

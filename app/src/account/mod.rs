@@ -33,6 +33,8 @@ pub struct Profile {
     pub nudge: bool,
     /// The email address on file was confirmed by its link (true when there is none).
     pub email_confirmed: bool,
+    /// They act for someone now: the navigation offers "Acting for".
+    pub cares_for: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -60,6 +62,7 @@ impl Profile {
             recently_proved: false,
             nudge: false,
             email_confirmed: true,
+            cares_for: false,
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum ProofFor {
     Security,
     /// A new recovery code, on "Sign-in and security".
     RecoveryCode,
+    /// Acting for someone the patient cares for.
+    Caring,
 }
 
 impl ProofFor {
@@ -40,6 +42,7 @@ impl ProofFor {
             "number" => ProofFor::Number,
             "email" => ProofFor::Email,
             "recovery_code" => ProofFor::RecoveryCode,
+            "caring" => ProofFor::Caring,
             _ => ProofFor::Security,
         }
     }
@@ -50,6 +53,7 @@ impl ProofFor {
             ProofFor::Email => "email",
             ProofFor::Security => "security",
             ProofFor::RecoveryCode => "recovery_code",
+            ProofFor::Caring => "caring",
         }
     }
 
@@ -60,6 +64,7 @@ impl ProofFor {
             ProofFor::Email => "/profile?confirmed",
             ProofFor::Security => "/security?confirmed",
             ProofFor::RecoveryCode => "/security?confirmed#recovery-code",
+            ProofFor::Caring => "/caring",
         }
     }
 
@@ -74,6 +79,7 @@ impl ProofFor {
             ProofFor::Email => "change your email address",
             ProofFor::Security => "add or remove a passkey",
             ProofFor::RecoveryCode => "make a recovery code",
+            ProofFor::Caring => "act for someone you care for",
         }
     }
 }

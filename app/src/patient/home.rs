@@ -52,10 +52,11 @@ pub fn SignedInLayout() -> impl IntoView {
                 Ok(patient) => {
                     // The pages inside take the patient from here rather than read the
                     // resource again.
+                    let cares_for = patient.cares_for;
                     provide_context(patient);
                     view! {
                         <IdleWatch idle_seconds/>
-                        <SignedInNav/>
+                        <SignedInNav cares_for/>
                         <Outlet/>
                     }
                         .into_any()
@@ -134,13 +135,14 @@ fn IdleWatch(idle_seconds: u64) -> impl IntoView {
 }
 
 #[component]
-fn SignedInNav() -> impl IntoView {
+fn SignedInNav(cares_for: bool) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     view! {
         <nav class="signed-in-nav" aria-label="Your account">
             <NavLink href="/" label="Home"/>
             <NavLink href="/profile" label="Personal Information"/>
             <NavLink href="/security" label="Sign-in and security" whole_page=true/>
+            {cares_for.then(|| view! { <NavLink href="/caring" label="Acting for" whole_page=true/> })}
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="button link" aria-busy=move || logout.pending().get().to_string()>
                     "Log out"

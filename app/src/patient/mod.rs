@@ -2,6 +2,7 @@
 //! password step, the 2FA page, the signed-in home and Personal Information, and choosing a
 //! password after the practice's one-time one.
 
+pub mod caregivers;
 pub mod confirm;
 pub mod existing_patients;
 pub mod home;
@@ -25,6 +26,9 @@ pub async fn me() -> Result<Profile, PortalError> {
         recently_proved: crate::proof::recently_proved(&portal, &visit),
         nudge: portal_core::recovery::nudged(&portal, &visit).await?,
         email_confirmed: portal_core::email_confirmation::email_confirmed(&portal, &visit).await?,
+        cares_for: !portal_core::caregivers::cared_for(&portal, &visit)
+            .await?
+            .is_empty(),
         ..Profile::of(&visit.patient, &portal.settings)
     })
 }

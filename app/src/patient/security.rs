@@ -79,6 +79,8 @@ pub struct AccountSecurity {
     pub activity: Vec<ActivityLine>,
     /// When the recovery code was made, if there is one.
     pub recovery_code_made: Option<String>,
+    /// Who may act for the patient.
+    pub caregivers: Vec<crate::patient::caregivers::Caregiver>,
 }
 
 /// What the page says after an action, named in its address.
@@ -241,6 +243,7 @@ fn Overview(overview: AccountSecurity) -> impl IntoView {
         <Passkeys part=overview.passkeys/>
         <Devices days=overview.remember_days devices=overview.devices/>
         <Sessions sessions=overview.sessions/>
+        <crate::patient::caregivers::CaregiversSection caregivers=overview.caregivers/>
         <Activity lines=overview.activity/>
     }
 }

@@ -5,6 +5,7 @@
 //! do are the core's (`portal_core::staff`).
 
 pub mod audit_log;
+pub mod caregivers;
 pub mod enrolment;
 mod layout;
 pub mod overview;

@@ -33,6 +33,9 @@ pub struct PracticeSettingsForm {
     /// `off`, `watch` or `block`.
     pub text_fraud_guard: String,
     pub block_at_home: bool,
+    pub caregiver_access: bool,
+    pub children_sign_in_age: i64,
+    pub adult_caregiver_months: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -81,6 +84,13 @@ pub struct PostedSettings {
     /// A checkbox: present ("on") when ticked; only read with `block_at_home_shown`.
     pub block_at_home: Option<String>,
     pub block_at_home_shown: Option<String>,
+    /// A checkbox: present ("on") when ticked; only read with `caregiver_access_shown`.
+    pub caregiver_access: Option<String>,
+    pub caregiver_access_shown: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub children_sign_in_age: Option<String>,
+    /// Missing from a page older than the setting: it stays as it is.
+    pub adult_caregiver_months: Option<String>,
     pub version: String,
 }
 
@@ -106,6 +116,10 @@ pub async fn save_practice_settings(
         text_fraud_guard,
         block_at_home,
         block_at_home_shown,
+        caregiver_access,
+        caregiver_access_shown,
+        children_sign_in_age,
+        adult_caregiver_months,
         version,
     } = posted;
     let ticked = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.is_empty() && v != "off");
@@ -125,6 +139,11 @@ pub async fn save_practice_settings(
         block_at_home: block_at_home_shown
             .is_some()
             .then(|| ticked(&block_at_home)),
+        caregiver_access: caregiver_access_shown
+            .is_some()
+            .then(|| ticked(&caregiver_access)),
+        children_sign_in_age,
+        adult_caregiver_months,
         version,
     };
     let saved = portal_core::staff::settings::save(&portal, &visit, form).await?;
@@ -295,6 +314,30 @@ fn SettingsFields(
                     "Off, the guard only watches and alerts in the practice's own country, so that nobody with throwaway numbers can stop the practice's patients from registering."
                 </p>
             </div>
+            <div class="field checkbox">
+                <input id="caregiver_access" name="caregiver_access" type="checkbox" checked=settings.caregiver_access aria-describedby="caregiver_access-hint"/>
+                <input type="hidden" name="caregiver_access_shown" value="on"/>
+                <label for="caregiver_access">"Caregiver access"</label>
+                <p class="hint" id="caregiver_access-hint">
+                    "A parent or caregiver signs in as themselves and acts for the person they care for. Off, no caregiver can act for anyone and none can be added; existing caregivers are kept, and their end dates keep running."
+                </p>
+            </div>
+            <Field
+                name="children_sign_in_age"
+                label="Children sign in for themselves from age"
+                inputmode="numeric"
+                value=settings.children_sign_in_age.to_string()
+                hint="A parent's access ends on the child's birthday at this age, in the practice's time zone. Parents are told 30 days before. From 10 to 18."
+                error=field_error(error, "children_sign_in_age")
+            />
+            <Field
+                name="adult_caregiver_months"
+                label="Adult caregiver access (months)"
+                inputmode="numeric"
+                value=settings.adult_caregiver_months.to_string()
+                hint="How long a caregiver a patient invited keeps access; only the patient can renew it. From 1 to 36."
+                error=field_error(error, "adult_caregiver_months")
+            />
             <StatusMessage message=saved/>
             <SubmitButton label="Save settings" pending=save.pending()/>
         </ActionForm>

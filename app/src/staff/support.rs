@@ -286,6 +286,8 @@ pub fn SearchPage() -> impl IntoView {
         .get("page")
         .and_then(|p| p.parse::<u32>().ok())
         .unwrap_or(1);
+    // Finding a caregiver for the patient this names ("Add a caregiver").
+    let caregiver_for = query.read_untracked().get("caregiver_for");
     let searched = typed.clone();
     let results = Resource::new(
         move || (searched.clone(), page),
@@ -301,8 +303,12 @@ pub fn SearchPage() -> impl IntoView {
         <section class="card">
             <h1>"Search patients"</h1>
             // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
+            {caregiver_for.is_some().then(|| view! {
+                <p class="hint">"Find the caregiver's own account, then choose \"Choose as caregiver\"."</p>
+            })}
             {move || {
                 let typed = typed.clone();
+                let caregiver_for = caregiver_for.clone();
                 Suspend::new(async move {
                     let answer = results.await;
                     let error = answer.clone().and_then(Result::err);
@@ -311,6 +317,7 @@ pub fn SearchPage() -> impl IntoView {
                     view! {
                         <form method="get" action="/staff" class="form" novalidate>
                             <FormMessage error=Signal::derive(move || message.clone())/>
+                            {caregiver_for.clone().map(|patient| view! { <input type="hidden" name="caregiver_for" value=patient/> })}
                             <div class="field" class:invalid=problem.is_some()>
                                 <label for="query">"Search patients"</label>
                                 <p class="hint" id="query-hint">
@@ -328,7 +335,7 @@ pub fn SearchPage() -> impl IntoView {
                             </div>
                             <SubmitButton label="Search" pending=false/>
                         </form>
-                        {answer.and_then(Result::ok).map(|results| view! { <Results results query=typed/> })}
+                        {answer.and_then(Result::ok).map(|results| view! { <Results results query=typed caregiver_for/> })}
                     }
                 })
             }}
@@ -338,15 +345,22 @@ pub fn SearchPage() -> impl IntoView {
 
 /// One page of patients found, with the way to the page before and after.
 #[component]
-fn Results(results: SearchResults, query: String) -> impl IntoView {
+fn Results(
+    results: SearchResults,
+    query: String,
+    /// Finding a caregiver for this patient: each row may be chosen as theirs.
+    caregiver_for: Option<String>,
+) -> impl IntoView {
     let page = results.page;
     let more = results.more;
     let empty = results.patients.is_empty();
     // Each page is a search of its own: a small GET form, so the query needs no encoding.
+    let for_pages = caregiver_for.clone();
     let to_page = move |label: &'static str, number: u32| {
         view! {
             <form method="get" action="/staff" class="page-link">
                 <input type="hidden" name="query" value=query.clone()/>
+                {for_pages.clone().map(|patient| view! { <input type="hidden" name="caregiver_for" value=patient/> })}
                 <input type="hidden" name="page" value=number.to_string()/>
                 <button type="submit" class="button secondary">{label}</button>
             </form>
@@ -364,6 +378,12 @@ fn Results(results: SearchResults, query: String) -> impl IntoView {
                     <span class="hint">
                         {format!(" · born {} · {} · mobile {}", p.date_of_birth, p.username, p.mobile.unwrap_or_else(|| "none".into()))}
                     </span>
+                    {caregiver_for.clone().map(|patient| view! {
+                        " "
+                        <a class="button secondary" href=format!("/staff/patients/{patient}?caregiver={}#add-caregiver", p.reference)>
+                            "Choose as caregiver"
+                        </a>
+                    })}
                 </li>
             }).collect_view()}
         </ul>
@@ -378,13 +398,28 @@ fn Results(results: SearchResults, query: String) -> impl IntoView {
 pub fn PatientPage() -> impl IntoView {
     let params = use_params_map();
     let reference = params.read_untracked().get("patient").unwrap_or_default();
+    // A caregiver chosen in a search, to add to this patient ("Add a caregiver").
+    let caregiver = use_query_map().read_untracked().get("caregiver");
+    let care = Resource::new(
+        {
+            let reference = reference.clone();
+            move || (reference.clone(), caregiver.clone())
+        },
+        |(patient, caregiver)| super::caregivers::care_of_patient(patient, caregiver),
+    );
     let record = Resource::new(move || reference.clone(), patient_record);
     view! {
         <Title text="Patient"/>
         // Awaited in place, not in a <Suspense>: see `home::SignedInLayout`.
         {move || Suspend::new(async move {
             match record.await {
-                Ok(record) => view! { <PatientRecord record page=PageContext::here()/> }.into_any(),
+                Ok(record) => {
+                    let care = care.await.ok();
+                    view! {
+                        <PatientRecord record page=PageContext::here()/>
+                        {care.map(|record| view! { <super::caregivers::CareCard record/> })}
+                    }.into_any()
+                }
                 Err(e) => view! {
                     <section class="card">
                         <p role="alert">{e.message}</p>
@@ -443,6 +478,7 @@ fn Record(record: PatientFile, act: ServerAction<ActOnPatient>) -> impl IntoView
                     Some(made) => format!("saved, made {made}"),
                     None => "none".to_string(),
                 }}</dd></div>
+                <div><dt>"Caregivers"</dt><dd><a href="#care">"Caregivers and children"</a></dd></div>
                 <div><dt>"Sign-in state"</dt><dd class="sign-in-state">{state}
                     {record.must_change_password.then_some(" · must choose a new password")}
                     {held.clone().map(|since| format!(" · on hold since {since} (\"This wasn't me\")"))}</dd></div>
@@ -586,21 +622,30 @@ fn Actions(reference: String, held: bool, act: ServerAction<ActOnPatient>) -> im
 }
 
 /// "How did you check it's the patient?": one choice, kept in the audit beside the reason.
+/// `scope` prefixes its IDs where two forms on a page ask it.
 #[component]
-fn IdentityQuestion(error: Signal<Option<PortalError>>) -> impl IntoView {
+pub(super) fn IdentityQuestion(
+    error: Signal<Option<PortalError>>,
+    #[prop(default = "")] scope: &'static str,
+) -> impl IntoView {
     let problem = field_error(error, "identity_check");
+    let (hint, message) = (
+        format!("{scope}identity_check-hint"),
+        format!("{scope}identity_check-error"),
+    );
+    let described_by = format!("{hint} {message}");
     view! {
         <fieldset
             class="field choices"
             class:invalid=move || problem.get().is_some()
-            aria-describedby="identity_check-hint identity_check-error"
+            aria-describedby=described_by
         >
             <legend>"How did you check it's the patient?"</legend>
-            <p class="hint" id="identity_check-hint">
+            <p class="hint" id=hint>
                 "Never a number or email address given during the call: call back one on the practice's records."
             </p>
             {IdentityCheck::ALL.into_iter().map(|check| {
-                let id = format!("identity-{}", check.as_str());
+                let id = format!("{scope}identity-{}", check.as_str());
                 view! {
                     <div class="choice">
                         <input type="radio" id=id.clone() name="identity_check" value=check.as_str()/>
@@ -608,7 +653,7 @@ fn IdentityQuestion(error: Signal<Option<PortalError>>) -> impl IntoView {
                     </div>
                 }
             }).collect_view()}
-            <p class="field-error" id="identity_check-error" aria-live="polite">{move || problem.get()}</p>
+            <p class="field-error" id=message aria-live="polite">{move || problem.get()}</p>
         </fieldset>
     }
 }

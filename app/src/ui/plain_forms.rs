@@ -152,6 +152,10 @@ pub mod ssr {
                 "text_fraud_guard",
                 "block_at_home",
                 "block_at_home_shown",
+                "caregiver_access",
+                "caregiver_access_shown",
+                "children_sign_in_age",
+                "adult_caregiver_months",
             ],
         ),
         (
@@ -161,6 +165,12 @@ pub mod ssr {
         ("/api/staff/search_patients", &["query"]),
         ("/api/staff/alert_email", &["email"]),
         ("/api/staff/support_action", &["reason"]),
+        (
+            "/api/staff/add_child",
+            &["given_name", "family_name", "date_of_birth", "reason"],
+        ),
+        ("/api/staff/add_caregiver", &["document", "reason"]),
+        ("/api/staff/remove_caregiver", &["grant", "reason"]),
         ("/api/rename_passkey", &["name"]),
     ];
 

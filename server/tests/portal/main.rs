@@ -6,6 +6,7 @@
 mod common;
 
 mod abuse;
+mod caregivers;
 mod devices;
 mod failover;
 mod fraud_guard;

@@ -399,6 +399,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         },
         staff::{
             audit_log::AuditLog,
+            caregivers::{AddCaregiver, AddChild, RemoveCaregiver},
             overview::SaveAlertEmail,
             settings::SavePracticeSettings,
             sign_in::StaffLogin,
@@ -418,6 +419,9 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         <SearchPatients as ServerFn>::PATH,
         <SaveAlertEmail as ServerFn>::PATH,
         <ActOnPatient as ServerFn>::PATH,
+        <AddChild as ServerFn>::PATH,
+        <AddCaregiver as ServerFn>::PATH,
+        <RemoveCaregiver as ServerFn>::PATH,
         <RenamePasskey as ServerFn>::PATH,
     ];
     let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS

@@ -63,7 +63,8 @@ pub async fn log_in(
     }
     let key = username_key(username);
     let counted = pass_the_gate(portal, caller, &key, username).await?;
-    let patient = patient_named(portal, &key).await?;
+    // A record that can't sign in (a child's) answers as nobody's, whatever was typed.
+    let patient = patient_named(portal, &key).await?.filter(|p| p.signs_in);
     let matches = check_password(portal, caller, patient.as_ref(), username, password).await?;
     let patient = match patient {
         Some(patient) if matches => patient,

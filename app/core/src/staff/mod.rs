@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit_log;
+pub mod caregivers;
 pub mod enrolment;
 pub mod overview;
 pub mod passkeys;

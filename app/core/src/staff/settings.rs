@@ -33,6 +33,9 @@ pub struct PracticeSettingsForm {
     /// `off`, `watch` or `block`.
     pub text_fraud_guard: String,
     pub block_at_home: bool,
+    pub caregiver_access: bool,
+    pub children_sign_in_age: i64,
+    pub adult_caregiver_months: i64,
     /// The stored version the form was filled from.
     pub version: i64,
 }
@@ -64,6 +67,9 @@ pub fn form(settings: &PracticeSettings) -> PracticeSettingsForm {
         daily_text_budget: settings.daily_text_budget,
         text_fraud_guard: settings.text_fraud_guard.as_str().into(),
         block_at_home: settings.block_at_home,
+        caregiver_access: settings.caregiver_access,
+        children_sign_in_age: settings.children_sign_in_age,
+        adult_caregiver_months: settings.adult_caregiver_months,
         version: settings.version,
     }
 }
@@ -86,6 +92,10 @@ pub struct Typed {
     /// `None` (as the one below): the form didn't show it, which stays as it is.
     pub text_fraud_guard: Option<String>,
     pub block_at_home: Option<bool>,
+    /// `None` (as the two below): the form didn't show it, which stays as it is.
+    pub caregiver_access: Option<bool>,
+    pub children_sign_in_age: Option<String>,
+    pub adult_caregiver_months: Option<String>,
     pub version: String,
 }
 
@@ -233,6 +243,41 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
             stored.text_fraud_guard
         }),
     };
+    let whole = |typed: &Option<String>, stored: i64, range: std::ops::RangeInclusive<i64>| {
+        typed
+            .as_deref()
+            .map_or(Some(stored), |n| n.trim().parse::<i64>().ok())
+            .filter(|n| range.contains(n))
+    };
+    let (youngest, oldest) = (
+        crate::caregivers::YOUNGEST_SIGN_IN_AGE,
+        crate::caregivers::OLDEST_SIGN_IN_AGE,
+    );
+    let children_sign_in_age = whole(
+        &typed.children_sign_in_age,
+        stored.children_sign_in_age,
+        youngest..=oldest,
+    )
+    .unwrap_or_else(|| {
+        problems.insert(
+            "children_sign_in_age".into(),
+            format!("Please enter an age from {youngest} to {oldest}."),
+        );
+        0
+    });
+    let most_months = crate::caregivers::MOST_ADULT_MONTHS;
+    let adult_caregiver_months = whole(
+        &typed.adult_caregiver_months,
+        stored.adult_caregiver_months,
+        1..=most_months,
+    )
+    .unwrap_or_else(|| {
+        problems.insert(
+            "adult_caregiver_months".into(),
+            format!("Please enter a whole number of months from 1 to {most_months}."),
+        );
+        0
+    });
     // A form without a version (an old page) is taken as filled from what is stored now.
     let version = match typed.version.trim() {
         "" => stored.version,
@@ -260,6 +305,9 @@ fn check(typed: Typed, stored: &PracticeSettings) -> Result<PracticeSettings, Er
         daily_text_budget,
         text_fraud_guard,
         block_at_home: typed.block_at_home.unwrap_or(stored.block_at_home),
+        caregiver_access: typed.caregiver_access.unwrap_or(stored.caregiver_access),
+        children_sign_in_age,
+        adult_caregiver_months,
         version,
     })
 }
@@ -329,6 +377,21 @@ fn changes(old: &PracticeSettingsForm, new: &PracticeSettingsForm) -> Vec<String
             on_off(old.block_at_home),
             on_off(new.block_at_home),
         ),
+        (
+            "caregiver access",
+            on_off(old.caregiver_access),
+            on_off(new.caregiver_access),
+        ),
+        (
+            "children sign in for themselves from age",
+            old.children_sign_in_age.to_string(),
+            new.children_sign_in_age.to_string(),
+        ),
+        (
+            "adult caregiver access (months)",
+            old.adult_caregiver_months.to_string(),
+            new.adult_caregiver_months.to_string(),
+        ),
     ]
     .into_iter()
     .filter(|(_, old, new)| old != new)
@@ -381,6 +444,9 @@ pub async fn save(
             .staff(visit.member.id)
             .detail(change.clone());
         audit::record(portal, &visit.caller, entry).await;
+    }
+    if replaced.children_sign_in_age != new.children_sign_in_age {
+        crate::caregivers::set_children_end_dates(portal).await?;
     }
     Ok(SettingsSaved {
         changed,

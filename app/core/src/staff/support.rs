@@ -238,7 +238,7 @@ pub async fn search(
             given_name: p.given_name,
             family_name: p.family_name,
             date_of_birth: p.date_of_birth,
-            username: p.username,
+            username: crate::caregivers::shown_username(&p.username),
             mobile: p.mobile.as_deref().map(mobile::masked),
         })
         .collect();
@@ -249,7 +249,12 @@ pub async fn search(
     })
 }
 
-async fn patient(portal: &Portal, visit: &StaffVisit, reference: &str) -> Result<Patient, Error> {
+/// The patient a reference made for this staff session names, or 403.
+pub(crate) async fn patient(
+    portal: &Portal,
+    visit: &StaffVisit,
+    reference: &str,
+) -> Result<Patient, Error> {
     let id = patient_id(portal, visit, reference).ok_or_else(unknown_patient)?;
     portal
         .store
@@ -352,7 +357,7 @@ pub async fn record(
         given_name: patient.given_name,
         family_name: patient.family_name,
         date_of_birth: patient.date_of_birth,
-        username: patient.username,
+        username: crate::caregivers::shown_username(&patient.username),
     })
 }
 

@@ -24,11 +24,14 @@ pub struct AccountRow {
     pub first_number_at_login: i64,
     pub must_change_password: bool,
     pub password_expires_at: Option<Millis>,
+    /// False for a record support added (a child), which can't sign in until the practice
+    /// sets its sign-in up.
+    pub signs_in: bool,
 }
 
 /// The columns as SQL gives them: flags are integers on every engine.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     id: AccountId,
     username: String,
     password_hash: String,
@@ -42,6 +45,7 @@ struct Row {
     first_number_at_login: i64,
     must_change_password: i64,
     password_expires_at: Option<Millis>,
+    signs_in: i64,
 }
 
 impl From<Row> for AccountRow {
@@ -60,6 +64,7 @@ impl From<Row> for AccountRow {
             first_number_at_login: row.first_number_at_login,
             must_change_password: row.must_change_password != 0,
             password_expires_at: row.password_expires_at,
+            signs_in: row.signs_in != 0,
         }
     }
 }
@@ -80,9 +85,9 @@ pub struct NewAccountRow<'a> {
     pub created_at: Millis,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_name, \
+pub(super) const ACCOUNT_COLUMNS: &str = "id, username, password_hash, given_name, family_name, \
      date_of_birth, email, mobile, mobile_verified_at, pending_mobile, first_number_at_login, \
-     must_change_password, password_expires_at";
+     must_change_password, password_expires_at, signs_in";
 
 impl Store {
     /// The new account's id, or `None` when the username is taken (whatever its case).

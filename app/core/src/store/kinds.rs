@@ -179,3 +179,44 @@ mod tests {
         assert!(CeremonyPurpose::try_from("Register".to_string()).is_err());
     }
 }
+
+/// How a caregiver is related to the patient they act for. What each allows is
+/// `crate::caregivers`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    /// A parent or guardian of a child: ends on the practice's age.
+    Parent,
+    /// An adult the patient invited: ends after the practice's months unless renewed.
+    Adult,
+    /// An enduring power of attorney or a guardianship order, noted by support.
+    LegalAuthority,
+}
+
+column_text!(Relationship, "caregiver_grants.relationship" {
+    Parent = "parent",
+    Adult = "adult",
+    LegalAuthority = "legal_authority",
+});
+
+/// Who or what ended a caregiver's grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantEnded {
+    /// The patient chose "Remove".
+    ByPatient,
+    /// The caregiver chose "Stop caring for".
+    ByCaregiver,
+    /// Support's "Remove caregiver".
+    ByPractice,
+    /// An adult's grant reached its end date.
+    EndDate,
+    /// A child reached the age they sign in for themselves from.
+    Age,
+}
+
+column_text!(GrantEnded, "caregiver_grants.ended_by" {
+    ByPatient = "patient",
+    ByCaregiver = "caregiver",
+    ByPractice = "practice",
+    EndDate = "end_date",
+    Age = "age",
+});

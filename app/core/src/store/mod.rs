@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod caregivers;
 mod challenges;
 mod demo;
 mod devices;
@@ -44,6 +45,7 @@ pub use audit::{
     AuditKey, AuditRow, ChainCheck, ChainHead, ChainProblem, ChainRules, ExportTurn,
     KEYED_FROM_HERE,
 };
+pub use caregivers::{ChildGrant, GrantListed, GrantMade, GrantParties, NewChild, NewGrant, Party};
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;

@@ -42,6 +42,13 @@ pub struct PracticeSettings {
     pub text_fraud_guard: FraudGuard,
     /// "Block at home too": the guard blocks in the practice's own region as well.
     pub block_at_home: bool,
+    /// "Caregiver access": off, no grant can be used or made (grants are kept, and their end
+    /// dates keep running).
+    pub caregiver_access: bool,
+    /// "Children sign in for themselves from age": a parent's grant ends on that birthday.
+    pub children_sign_in_age: i64,
+    /// "Adult caregiver access (months)": how long an adult's grant lasts before it is renewed.
+    pub adult_caregiver_months: i64,
     /// The stored version these were read at; a save must name it.
     pub version: i64,
 }
@@ -63,6 +70,9 @@ impl Default for PracticeSettings {
             daily_text_budget: 5_000,
             text_fraud_guard: FraudGuard::Block,
             block_at_home: false,
+            caregiver_access: true,
+            children_sign_in_age: 14,
+            adult_caregiver_months: 12,
             version: 0,
         }
     }
@@ -168,6 +178,9 @@ struct Row {
     daily_text_budget: Option<i64>,
     text_fraud_guard: String,
     block_at_home: i64,
+    caregiver_access: i64,
+    children_sign_in_age: i64,
+    adult_caregiver_months: i64,
     version: i64,
     two_factor_off_since: Option<i64>,
 }
@@ -203,6 +216,9 @@ impl From<Row> for Stored {
                 text_fraud_guard: FraudGuard::parse(&row.text_fraud_guard)
                     .unwrap_or(FraudGuard::Block),
                 block_at_home: row.block_at_home != 0,
+                caregiver_access: row.caregiver_access != 0,
+                children_sign_in_age: row.children_sign_in_age,
+                adult_caregiver_months: row.adult_caregiver_months,
                 version: row.version,
             },
             two_factor_off_since: row.two_factor_off_since,
@@ -216,7 +232,8 @@ pub(super) const PRACTICE_SETTINGS_LOCK: &str = "practice settings";
 const SELECT: &str = "SELECT two_factor, practice_name, support_phone, support_email, \
      first_number_at_login, resend_cooldown_seconds, remember_device_days, passkeys, \
      recent_proof_minutes, name_in_texts, daily_text_budget, text_fraud_guard, block_at_home, \
-     version, two_factor_off_since \
+     caregiver_access, children_sign_in_age, adult_caregiver_months, version, \
+     two_factor_off_since \
      FROM practice_settings WHERE id = 1";
 
 impl Store {
@@ -249,8 +266,10 @@ impl Store {
             "INSERT INTO practice_settings (id, two_factor, practice_name, support_phone, \
              support_email, first_number_at_login, resend_cooldown_seconds, updated_at, version, \
              two_factor_off_since, remember_device_days, passkeys, recent_proof_minutes, \
-             name_in_texts, daily_text_budget, text_fraud_guard, block_at_home) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13, $14, $15) \
+             name_in_texts, daily_text_budget, text_fraud_guard, block_at_home, \
+             caregiver_access, children_sign_in_age, adult_caregiver_months) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(i64::from(first.two_factor))
@@ -268,6 +287,9 @@ impl Store {
         .bind(first.daily_text_budget)
         .bind(first.text_fraud_guard.as_str())
         .bind(i64::from(first.block_at_home))
+        .bind(i64::from(first.caregiver_access))
+        .bind(first.children_sign_in_age)
+        .bind(first.adult_caregiver_months)
         .execute(&self.writer)
         .await?;
         // Another instance may have stored its own first values at the same moment.
@@ -315,7 +337,8 @@ impl Store {
              resend_cooldown_seconds = $6, updated_at = $7, two_factor_off_since = $8, \
              remember_device_days = $10, passkeys = $11, recent_proof_minutes = $12, \
              name_in_texts = $13, daily_text_budget = $14, text_fraud_guard = $15, \
-             block_at_home = $16, version = version + 1 \
+             block_at_home = $16, caregiver_access = $17, children_sign_in_age = $18, \
+             adult_caregiver_months = $19, version = version + 1 \
              WHERE id = 1 AND version = $9",
         )
         .bind(i64::from(settings.two_factor))
@@ -334,6 +357,9 @@ impl Store {
         .bind(settings.daily_text_budget)
         .bind(settings.text_fraud_guard.as_str())
         .bind(i64::from(settings.block_at_home))
+        .bind(i64::from(settings.caregiver_access))
+        .bind(settings.children_sign_in_age)
+        .bind(settings.adult_caregiver_months)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {

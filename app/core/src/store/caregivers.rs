@@ -1,0 +1,368 @@
+//! Caregivers' grants, and the records of children support adds. Whether a grant is live is
+//! decided in the statement that uses it (`LIVE`), so a removal, a hold or the practice's
+//! switch is in force for the very next request, on every instance.
+
+use super::accounts::{AccountRow, ACCOUNT_COLUMNS};
+use super::kinds::{GrantEnded, Relationship};
+use super::{AccountId, StaffId, Store, StoreError};
+use crate::clock::Millis;
+
+/// A grant `g` is live at `$now`: not ended, not past its end date, neither account held,
+/// and the practice's "Caregiver access" not off (before the first save there is no row, and
+/// the first values have it on). Every use of a grant checks exactly this.
+const LIVE: &str = "g.ended_at IS NULL AND (g.ends_at IS NULL OR g.ends_at > $now) \
+     AND NOT EXISTS (SELECT 1 FROM account_holds h \
+         WHERE h.account_id = g.caregiver_id OR h.account_id = g.patient_id) \
+     AND NOT EXISTS (SELECT 1 FROM practice_settings p WHERE p.id = 1 AND p.caregiver_access = 0)";
+
+/// A grant as a list shows it, with the other person's names.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantListed {
+    pub id: i64,
+    /// The other person's account.
+    pub other_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub relationship: Relationship,
+    pub began_at: Millis,
+    pub ends_at: Option<Millis>,
+    /// The other person: the patient in a caregiver's list, the caregiver in a patient's.
+    pub given_name: String,
+    pub family_name: String,
+    /// 1 while it may be used; 0 while suspended (a hold, or the practice's switch off).
+    pub usable: i64,
+}
+
+/// A grant just ended, or one to remind its caregiver of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantParties {
+    pub id: i64,
+    pub caregiver_id: AccountId,
+    pub patient_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub relationship: Relationship,
+    pub ends_at: Option<Millis>,
+}
+
+/// A parent's live grant, with the child's date of birth, to set its end date from.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChildGrant {
+    pub id: i64,
+    pub date_of_birth: String,
+    pub ends_at: Option<Millis>,
+}
+
+/// A grant to make.
+pub struct NewGrant<'a> {
+    pub caregiver_id: AccountId,
+    pub patient_id: AccountId,
+    pub relationship: Relationship,
+    pub ends_at: Option<Millis>,
+    pub document: Option<&'a str>,
+    pub made_by_staff: Option<StaffId>,
+    pub now: Millis,
+    /// A recovery by code after this holds both accounts: no grant is made.
+    pub recovered_since: Millis,
+}
+
+/// A child's record: no username anyone can type, no password, no number.
+pub struct NewChild<'a> {
+    pub username: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub date_of_birth: &'a str,
+    pub now: Millis,
+}
+
+/// What became of a grant asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantMade {
+    Made(i64),
+    /// The caregiver already has a live grant for this patient.
+    AlreadyLive,
+    /// Refused: the practice's switch is off, an account is held or was just recovered, the
+    /// caregiver can't sign in, or it is one account.
+    Refused,
+}
+
+/// Which grants a removal may reach: the patient's own, the caregiver's own, or (support)
+/// any of the patient's.
+#[derive(Debug, Clone, Copy)]
+pub enum Party {
+    Patient(AccountId),
+    Caregiver(AccountId),
+    Practice(AccountId),
+}
+
+const INSERT_GRANT: &str = "INSERT INTO caregiver_grants (caregiver_id, patient_id, relationship, \
+     allows, began_at, ends_at, document, made_by_staff) \
+     SELECT $1, $2, $3, 'home_and_profile', $now, $4, $5, $6 \
+     WHERE $1 <> $2 \
+     AND EXISTS (SELECT 1 FROM accounts c WHERE c.id = $1 AND c.signs_in = 1) \
+     AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = $2) \
+     AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = $1 OR h.account_id = $2) \
+     AND NOT EXISTS (SELECT 1 FROM recovery_codes r \
+         WHERE (r.account_id = $1 OR r.account_id = $2) AND r.recovered_at > $7) \
+     AND NOT EXISTS (SELECT 1 FROM practice_settings p WHERE p.id = 1 AND p.caregiver_access = 0) \
+     ON CONFLICT (caregiver_id, patient_id) WHERE ended_at IS NULL DO NOTHING \
+     RETURNING id";
+
+/// `$now` as the statement's last parameter, so one text serves every engine.
+fn with_now(sql: &str, number: usize) -> String {
+    sql.replace("$now", &format!("${number}"))
+}
+
+impl Store {
+    /// Makes a grant, in one statement with everything that may refuse it.
+    pub async fn make_grant(&self, new: &NewGrant<'_>) -> Result<GrantMade, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let made = insert_grant(&mut tx, new).await?;
+        tx.commit().await?;
+        self.grant_made_or_why(made, new).await
+    }
+
+    async fn grant_made_or_why(
+        &self,
+        made: Option<i64>,
+        new: &NewGrant<'_>,
+    ) -> Result<GrantMade, StoreError> {
+        if let Some(id) = made {
+            return Ok(GrantMade::Made(id));
+        }
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM caregiver_grants \
+             WHERE caregiver_id = $1 AND patient_id = $2 AND ended_at IS NULL",
+        )
+        .bind(new.caregiver_id)
+        .bind(new.patient_id)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(match live {
+            0 => GrantMade::Refused,
+            _ => GrantMade::AlreadyLive,
+        })
+    }
+
+    /// Adds a child's record and its parent's grant together: neither without the other.
+    /// `None` when the grant is refused (the practice's switch, a hold on the parent).
+    pub async fn add_child<'a>(
+        &self,
+        child: &NewChild<'_>,
+        grant: impl FnOnce(AccountId) -> NewGrant<'a>,
+    ) -> Result<Option<(AccountId, i64)>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let child_id = sqlx::query_scalar::<_, AccountId>(
+            "INSERT INTO accounts (username, username_key, password_hash, given_name, \
+             family_name, date_of_birth, first_number_at_login, must_change_password, \
+             signs_in, created_at) \
+             VALUES ($1, $2, '', $3, $4, $5, 0, 0, 0, $6) RETURNING id",
+        )
+        .bind(child.username)
+        .bind(child.username.to_lowercase())
+        .bind(child.given_name)
+        .bind(child.family_name)
+        .bind(child.date_of_birth)
+        .bind(child.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let new = grant(child_id);
+        let Some(grant_id) = insert_grant(&mut tx, &new).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        tx.commit().await?;
+        Ok(Some((child_id, grant_id)))
+    }
+
+    /// The patient grant `grant` lets `caregiver` act for, if it is theirs and live now.
+    pub async fn acting_for(
+        &self,
+        grant: i64,
+        caregiver: AccountId,
+        now: Millis,
+    ) -> Result<Option<AccountRow>, StoreError> {
+        let columns = ACCOUNT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
+             WHERE g.id = $1 AND g.caregiver_id = $2 AND {}",
+            with_now(LIVE, 3)
+        );
+        let row = sqlx::query_as::<_, super::accounts::Row>(&sql)
+            .bind(grant)
+            .bind(caregiver)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(AccountRow::from))
+    }
+
+    /// The people `caregiver` may act for now.
+    pub async fn cared_for(
+        &self,
+        caregiver: AccountId,
+        now: Millis,
+    ) -> Result<Vec<GrantListed>, StoreError> {
+        let sql = format!(
+            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
+             CAST(1 AS BIGINT) AS usable \
+             FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
+             WHERE g.caregiver_id = $1 AND {} ORDER BY a.given_name, g.id",
+            with_now(LIVE, 2)
+        );
+        Ok(sqlx::query_as::<_, GrantListed>(&sql)
+            .bind(caregiver)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The patient's caregivers whose grants haven't ended, usable or suspended.
+    pub async fn caregivers_of(
+        &self,
+        patient: AccountId,
+        now: Millis,
+    ) -> Result<Vec<GrantListed>, StoreError> {
+        let sql = format!(
+            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
+             CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS usable \
+             FROM caregiver_grants g JOIN accounts a ON a.id = g.caregiver_id \
+             WHERE g.patient_id = $1 AND g.ended_at IS NULL \
+             AND (g.ends_at IS NULL OR g.ends_at > $2) ORDER BY g.began_at, g.id",
+            with_now(LIVE, 2)
+        );
+        Ok(sqlx::query_as::<_, GrantListed>(&sql)
+            .bind(patient)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The people the caregiver cares for whose grants haven't ended, usable or suspended:
+    /// for support's page.
+    pub async fn cares_for(
+        &self,
+        caregiver: AccountId,
+        now: Millis,
+    ) -> Result<Vec<GrantListed>, StoreError> {
+        let sql = format!(
+            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
+             CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS usable \
+             FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
+             WHERE g.caregiver_id = $1 AND g.ended_at IS NULL \
+             AND (g.ends_at IS NULL OR g.ends_at > $2) ORDER BY g.began_at, g.id",
+            with_now(LIVE, 2)
+        );
+        Ok(sqlx::query_as::<_, GrantListed>(&sql)
+            .bind(caregiver)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Ends grant `grant` if `party` may reach it and it hasn't ended: in one statement, so a
+    /// request that checks the grant after this finds it gone.
+    pub async fn end_grant(
+        &self,
+        grant: i64,
+        party: Party,
+        why: GrantEnded,
+        now: Millis,
+    ) -> Result<Option<GrantParties>, StoreError> {
+        let (column, account) = match party {
+            Party::Patient(id) | Party::Practice(id) => ("patient_id", id),
+            Party::Caregiver(id) => ("caregiver_id", id),
+        };
+        let sql = format!(
+            "UPDATE caregiver_grants SET ended_at = $1, ended_by = $2 \
+             WHERE id = $3 AND {column} = $4 AND ended_at IS NULL \
+             RETURNING id, caregiver_id, patient_id, relationship, ends_at"
+        );
+        Ok(sqlx::query_as::<_, GrantParties>(&sql)
+            .bind(now)
+            .bind(why.as_str())
+            .bind(grant)
+            .bind(account)
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+
+    /// Parents' grants that haven't ended, with their children's dates of birth.
+    pub async fn children_grants(&self) -> Result<Vec<ChildGrant>, StoreError> {
+        Ok(sqlx::query_as::<_, ChildGrant>(
+            "SELECT g.id, a.date_of_birth, g.ends_at \
+             FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
+             WHERE g.relationship = 'parent' AND g.ended_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Moves a grant's end date; a reminder already sent is sent again for the new date.
+    pub async fn set_grant_end(&self, grant: i64, ends_at: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE caregiver_grants SET ends_at = $1, reminded_at = NULL \
+             WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(ends_at)
+        .bind(grant)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the grants whose end date has come, each once whichever instance gets there
+    /// first: a child's by age, an adult's by its date.
+    pub async fn end_grants_due(&self, now: Millis) -> Result<Vec<GrantParties>, StoreError> {
+        Ok(sqlx::query_as::<_, GrantParties>(
+            "UPDATE caregiver_grants SET ended_at = ends_at, \
+             ended_by = CASE WHEN relationship = 'parent' THEN 'age' ELSE 'end_date' END \
+             WHERE ended_at IS NULL AND ends_at IS NOT NULL AND ends_at <= $1 \
+             RETURNING id, caregiver_id, patient_id, relationship, ends_at",
+        )
+        .bind(now)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    /// Marks, once each, the grants to remind their caregivers of: a child's `parent_before`
+    /// its end, an adult's `adult_before`.
+    pub async fn grants_to_remind(
+        &self,
+        now: Millis,
+        parent_before: Millis,
+        adult_before: Millis,
+    ) -> Result<Vec<GrantParties>, StoreError> {
+        Ok(sqlx::query_as::<_, GrantParties>(
+            "UPDATE caregiver_grants SET reminded_at = $1 \
+             WHERE ended_at IS NULL AND reminded_at IS NULL AND ends_at IS NOT NULL \
+             AND ends_at > $1 \
+             AND ends_at <= $1 + CASE WHEN relationship = 'adult' THEN $3 ELSE $2 END \
+             RETURNING id, caregiver_id, patient_id, relationship, ends_at",
+        )
+        .bind(now)
+        .bind(parent_before)
+        .bind(adult_before)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+}
+
+async fn insert_grant(
+    tx: &mut sqlx::AnyConnection,
+    new: &NewGrant<'_>,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar::<_, i64>(&with_now(INSERT_GRANT, 8))
+        .bind(new.caregiver_id)
+        .bind(new.patient_id)
+        .bind(new.relationship.as_str())
+        .bind(new.ends_at)
+        .bind(new.document)
+        .bind(new.made_by_staff)
+        .bind(new.recovered_since)
+        .bind(new.now)
+        .fetch_optional(tx)
+        .await?)
+}
