@@ -8,7 +8,7 @@ use crate::{
     error::{ErrorKind, PortalError},
     one_time_code::{CodeSent, Verified},
     patient::{
-        caregivers::{ActingFor, CaredFor, Caregiver},
+        caregivers::{ActingFor, Answered, CaredFor, Caregiver, OpenInvitation},
         confirm::ProofWays,
         login::LoggedIn,
         recovery::OtherWaysIn,
@@ -78,11 +78,15 @@ same_fields!(core::secure_account::LinkState => LinkState { usable, contact });
 same_fields!(core::security::AccountSecurity => AccountSecurity {
     passkeys, remember_days, recovery_code_made,
 }
-    lists { devices, sessions, activity, caregivers });
+    lists { devices, sessions, activity, caregivers, invitations });
 same_fields!(core::caregivers::CaredFor => CaredFor { grant, name, relationship, ends });
 same_fields!(core::caregivers::Caregiver => Caregiver {
-    grant, name, relationship, since, ends, usable,
+    grant, name, relationship, since, ends, usable, renewable,
 });
+same_fields!(core::caregivers::invitations::OpenInvitation => OpenInvitation {
+    id, code, until, waiting_for_practice,
+});
+same_fields!(core::caregivers::invitations::Answered => Answered { accepted });
 same_fields!(core::caregivers::ActingFor => ActingFor {
     grant, given_name, family_name, date_of_birth, email, mobile, mobile_verified,
 });
@@ -111,6 +115,7 @@ impl From<core::staff::caregivers::CareRecord> for CareRecord {
             caregivers: from.caregivers.into_iter().map(Into::into).collect(),
             cares_for: from.cares_for.into_iter().map(Into::into).collect(),
             chosen: from.chosen.map(Into::into),
+            waiting: from.waiting,
             caregiver_access: from.caregiver_access,
             children_sign_in_age: from.children_sign_in_age,
         }

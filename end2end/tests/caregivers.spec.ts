@@ -134,3 +134,49 @@ test("a legal authority acts for an adult, who removes her, and her next request
   await screenshot(daughter, "6-refused-after-removal");
   await daughterContext.close();
 });
+
+test("a father invites his daughter, she accepts and acts for him, he removes her, and her next request is refused", async ({ page, browser, request }) => {
+  const father = uniqueUsername("tane");
+  await registerAndVerify(page, request, { username: father, mobile: uniqueMobile(), givenName: "Tane" });
+  const daughterContext = await browser.newContext();
+  const daughter = await daughterContext.newPage();
+  await registerAndVerify(daughter, request, { username: uniqueUsername("hine"), mobile: uniqueMobile(), givenName: "Hine" });
+
+  // He has just proved it's him with a code: "Invite a caregiver" makes a code at once.
+  await page.getByRole("link", { name: "Sign-in and security" }).click();
+  await expect(page).toHaveURL(/\/security$/);
+  const caregivers = page.locator("#caregivers");
+  await caregivers.getByRole("button", { name: "Invite a caregiver" }).click();
+  await expect(page.locator("#caregivers")).toContainText("Here is your invitation code");
+  const code = (await page.locator("code.invitation-code").textContent())!.trim();
+  expect(code).toMatch(/^[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}$/);
+  await expect(page.getByRole("button", { name: "Someone is pressuring me to do this" })).toBeVisible();
+  await checkedAtBothSizes(page, "7-his-invitation");
+  await page.locator("#caregivers").screenshot({ path: test.info().outputPath("7-the-caregivers-section.png") });
+
+  // She types it with his date of birth, and accepts.
+  await daughter.goto("/caring");
+  const accept = daughter.locator("#accept");
+  await accept.getByLabel("Invitation code").fill(code.toLowerCase());
+  await accept.getByLabel("Date of birth").fill("1950-07-30");
+  await accept.getByRole("button", { name: "Accept" }).click();
+  await expect(daughter.locator("#accept")).toContainText("4 tries left");
+  await expectAccessible(daughter);
+  await daughter.locator("#accept").getByLabel("Invitation code").fill(code);
+  await daughter.locator("#accept").getByLabel("Date of birth").fill("1950-07-31");
+  await daughter.locator("#accept").getByRole("button", { name: "Accept" }).click();
+  await expect(daughter.getByText("The invitation is accepted")).toBeVisible();
+  await checkedAtBothSizes(daughter, "8-accepted");
+  await daughter.getByRole("link", { name: "Tane Smith" }).click();
+  await expect(daughter.getByRole("note").filter({ hasText: "You're acting for" })).toContainText("Tane Smith");
+  const actingAt = daughter.url();
+
+  // He removes her; her next request is refused.
+  await page.goto("/security");
+  await expect(page.locator("#caregivers .caregivers")).toContainText("Hine Smith");
+  await page.locator("#caregivers").getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator("#caregivers")).toContainText("The caregiver is removed");
+  await daughter.goto(actingAt);
+  await expect(daughter.getByRole("alert")).toContainText("You can't act for this person now");
+  await daughterContext.close();
+});

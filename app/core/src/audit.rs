@@ -89,10 +89,19 @@ pub enum Event {
     CaregiverViewed,
     /// A caregiver was told their access ends soon.
     CaregiverReminded,
+    /// A patient made an invitation for a caregiver.
+    CaregiverInvited,
+    /// An invitation ended unused: declined, cancelled, voided by wrong tries, or closed by
+    /// the practice; the detail says which.
+    InvitationEnded,
+    /// "Someone is pressuring me to do this": kept out of the patient's own activity.
+    InvitationPressured,
+    /// The patient renewed a caregiver's access.
+    CaregiverRenewed,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 49] = [
+pub const ALL_EVENTS: [Event; 53] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -142,6 +151,10 @@ pub const ALL_EVENTS: [Event; 49] = [
     Event::CaregiverRemoved,
     Event::CaregiverViewed,
     Event::CaregiverReminded,
+    Event::CaregiverInvited,
+    Event::InvitationEnded,
+    Event::InvitationPressured,
+    Event::CaregiverRenewed,
 ];
 
 impl Event {
@@ -196,6 +209,10 @@ impl Event {
             Event::CaregiverRemoved => "caregiver_removed",
             Event::CaregiverViewed => "caregiver_viewed",
             Event::CaregiverReminded => "caregiver_reminded",
+            Event::CaregiverInvited => "caregiver_invited",
+            Event::InvitationEnded => "invitation_ended",
+            Event::InvitationPressured => "invitation_pressured",
+            Event::CaregiverRenewed => "caregiver_renewed",
         }
     }
 }

@@ -45,6 +45,11 @@ pub fn caregiver_access_ends(name: &str, on: &str) -> String {
     format!("{name}: your caregiver access to someone's record ends on {on}.")
 }
 
+/// A patient told a caregiver's access to their record ends on `on`: only they can renew it.
+pub fn caregiver_renewal_due(name: &str, on: &str) -> String {
+    format!("{name}: a caregiver's access to your record ends on {on}. You can renew it under Sign-in and security.")
+}
+
 /// A notice's text, as DESIGN's table of texts gives it: "{name}: {what happened}. Not you?
 /// {link}", within one segment.
 fn notice_text(name: &str, what: &str, link: Option<&str>) -> String {
@@ -72,10 +77,14 @@ pub enum Change {
     CaregiverAdded,
     /// A caregiver's access ended.
     CaregiverRemoved,
+    /// The patient renewed a caregiver's access.
+    CaregiverRenewed,
+    /// An invitation for a caregiver was voided by wrong dates of birth.
+    InvitationVoided,
 }
 
 impl Change {
-    pub const ALL: [Change; 9] = [
+    pub const ALL: [Change; 11] = [
         Change::PasskeyAdded,
         Change::PasskeyRemoved,
         Change::PasswordChosen,
@@ -85,6 +94,8 @@ impl Change {
         Change::RecoveryCodeUsed,
         Change::CaregiverAdded,
         Change::CaregiverRemoved,
+        Change::CaregiverRenewed,
+        Change::InvitationVoided,
     ];
 
     /// What happened, as a text says it and an email's first line (no user-chosen text): short
@@ -100,6 +111,8 @@ impl Change {
             Change::RecoveryCodeUsed => "your recovery code confirmed it's you",
             Change::CaregiverAdded => "a caregiver was added",
             Change::CaregiverRemoved => "a caregiver was removed",
+            Change::CaregiverRenewed => "a caregiver's access was renewed",
+            Change::InvitationVoided => "a caregiver invitation was voided",
         }
     }
 
@@ -114,6 +127,8 @@ impl Change {
             Change::RecoveryCodeUsed => "Your recovery code was used",
             Change::CaregiverAdded => "A caregiver was added to your account",
             Change::CaregiverRemoved => "A caregiver was removed from your account",
+            Change::CaregiverRenewed => "A caregiver's access was renewed",
+            Change::InvitationVoided => "An invitation for a caregiver was voided",
         }
     }
 }
@@ -543,6 +558,7 @@ mod tests {
             notice_text(NAME, &codes_now_go_to("+64277654321"), Some(&link())),
             notice_text(NAME, &codes_now_go_to("+64277654321"), None),
             caregiver_access_ends(NAME, "2027-03-01"),
+            caregiver_renewal_due(NAME, "2027-03-01"),
         ];
         for change in Change::ALL {
             texts.push(notice_text(NAME, change.what(), Some(&link())));

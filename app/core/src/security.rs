@@ -74,6 +74,8 @@ pub struct AccountSecurity {
     pub recovery_code_made: Option<String>,
     /// Who may act for the patient, with "Remove".
     pub caregivers: Vec<crate::caregivers::Caregiver>,
+    /// Their invitations for a caregiver still open.
+    pub invitations: Vec<crate::caregivers::invitations::OpenInvitation>,
 }
 
 /// How many lines "Recent activity" shows.
@@ -161,6 +163,7 @@ pub async fn overview(portal: &Portal, visit: &Visit) -> Result<AccountSecurity,
         sessions,
         activity: activity(&trail, &names),
         caregivers,
+        invitations: crate::caregivers::invitations::open(portal, visit).await?,
     })
 }
 
@@ -242,6 +245,18 @@ fn described(line: &AuditLine, caregivers: &[(AccountId, String)]) -> Option<Str
         }
         ("caregiver_added", _) => format!("A caregiver{caregiver} was added."),
         ("caregiver_removed", _) => "A caregiver's access ended.".into(),
+        ("caregiver_renewed", _) => format!("You renewed a caregiver's access{caregiver}."),
+        ("caregiver_invited", _) => "You made an invitation for a caregiver.".into(),
+        // "Closed by the practice" (after "Someone is pressuring me") is not told here.
+        ("invitation_ended", "ok") if detail.contains("cancelled") => {
+            "You cancelled an invitation for a caregiver.".into()
+        }
+        ("invitation_ended", "ok") if detail.contains("declined") => {
+            "An invitation for a caregiver was declined.".into()
+        }
+        ("invitation_ended", "refused") if detail.ends_with("; void") => {
+            "An invitation for a caregiver was voided after wrong dates of birth.".into()
+        }
         ("recovered", _) => {
             "A recovery code was used to set up a new phone, and you were signed out everywhere."
                 .into()

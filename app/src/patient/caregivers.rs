@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::PortalError,
-    patient::MobileStatus,
-    ui::{plain_forms::refused_error, CouldNotLoad, FormMessage, StatusMessage},
+    patient::{
+        confirm::{ConfirmFirst, ProofFor},
+        MobileStatus,
+    },
+    ui::{plain_forms::refused_error, CouldNotLoad, Field, FormMessage, StatusMessage},
 };
 
 /// A person the caregiver may act for.
@@ -34,6 +37,22 @@ pub struct Caregiver {
     pub ends: Option<String>,
     /// False while paused: an account on hold, or the practice's caregiver access off.
     pub usable: bool,
+    /// An adult the patient invited: "Renew".
+    pub renewable: bool,
+}
+
+/// An invitation the patient has open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenInvitation {
+    pub id: i64,
+    pub code: String,
+    pub until: String,
+    pub waiting_for_practice: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answered {
+    pub accepted: bool,
 }
 
 /// What a caregiver sees of the person they act for.
@@ -110,15 +129,116 @@ pub async fn remove_caregiver(
     Ok(CareChanged {})
 }
 
+/// "Invite a caregiver": a new code, shown on the page while it is open. Needs a recent proof.
+#[server(prefix = "/api", endpoint = "invite_caregiver")]
+pub async fn invite_caregiver() -> Result<OpenInvitation, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    let made = portal_core::caregivers::invitations::invite(&portal, &visit).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/security?invited#caregivers");
+    }
+    Ok(made.into())
+}
+
+/// A number from a form that names an invitation or a grant: anything else names none.
+#[cfg(feature = "ssr")]
+fn number(given: &str, what: &str) -> Result<i64, PortalError> {
+    given.trim().parse::<i64>().map_err(|_| {
+        PortalError::new(
+            crate::error::ErrorKind::NotFound,
+            format!("That {what} has already ended. Please reload the page."),
+        )
+    })
+}
+
+#[server(prefix = "/api", endpoint = "cancel_invitation")]
+pub async fn cancel_invitation(
+    #[server(default)] invitation: String,
+) -> Result<CareChanged, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    let invitation = number(&invitation, "invitation")?;
+    portal_core::caregivers::invitations::cancel(&portal, &visit, invitation).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/security?invitation-cancelled#caregivers");
+    }
+    Ok(CareChanged {})
+}
+
+/// "Someone is pressuring me to do this": the invitation waits for the practice.
+#[server(prefix = "/api", endpoint = "invitation_pressure")]
+pub async fn invitation_pressure(
+    #[server(default)] invitation: String,
+) -> Result<CareChanged, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    let invitation = number(&invitation, "invitation")?;
+    portal_core::caregivers::invitations::pressured(&portal, &visit, invitation).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/security?invitation-waiting#caregivers");
+    }
+    Ok(CareChanged {})
+}
+
+/// "Accept an invitation": the code and the patient's date of birth, then "Accept" or
+/// "Decline".
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(
+    #[server(default)] invitation_code: String,
+    #[server(default)] date_of_birth: String,
+    #[server(default)] choice: String,
+) -> Result<Answered, PortalError> {
+    use portal_core::caregivers::invitations::{answer, Choice};
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    let choice = match choice.as_str() {
+        "decline" => Choice::Decline,
+        _ => Choice::Accept,
+    };
+    let answered = answer(&portal, &visit, &invitation_code, &date_of_birth, choice).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect(match answered.accepted {
+            true => "/caring?accepted",
+            false => "/caring?declined",
+        });
+    }
+    Ok(answered.into())
+}
+
+/// "Renew": the patient gives an adult caregiver the practice's months again.
+#[server(prefix = "/api", endpoint = "renew_caregiver")]
+pub async fn renew_caregiver(#[server(default)] grant: String) -> Result<CareChanged, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::signed_in(&portal).await?;
+    let grant = number(&grant, "caregiver's access")?;
+    portal_core::caregivers::invitations::renew(&portal, &visit, grant).await?;
+    if crate::request::is_plain_form_post() {
+        leptos_axum::redirect("/security?caregiver-renewed#caregivers");
+    }
+    Ok(CareChanged {})
+}
+
 /// "Acting for": the caregiver themselves, and each person they care for.
 #[component]
 pub fn CaringPage() -> impl IntoView {
     let people = Resource::new(|| (), |_| people_cared_for());
     let query = use_query_map();
-    let stopped = query.read_untracked().get("stopped").is_some();
-    let notice = Signal::stored(
-        stopped.then(|| "You no longer act for them. Your own account is as it was.".to_string()),
-    );
+    let said = [
+        (
+            "stopped",
+            "You no longer act for them. Your own account is as it was.",
+        ),
+        (
+            "accepted",
+            "The invitation is accepted. Choose the person below to act for them.",
+        ),
+        ("declined", "The invitation is declined."),
+    ]
+    .into_iter()
+    .find(|(key, _)| query.read_untracked().get(key).is_some())
+    .map(|(_, message)| message.to_string());
+    let notice = Signal::stored(said);
     let error = refused_error(&["/api/stop_caring"]);
     view! {
         <Title text="Acting for"/>
@@ -134,6 +254,53 @@ pub fn CaringPage() -> impl IntoView {
                     Err(error) => view! { <CouldNotLoad error sign_in="/login"/> }.into_any(),
                 }
             })}
+        </section>
+        <AcceptInvitation/>
+    }
+}
+
+/// "Accept an invitation": a plain form, so it works before the page's scripts wake. What was
+/// typed isn't kept after a refusal: the code and the date of birth are the invitation's
+/// secrets.
+#[component]
+fn AcceptInvitation() -> impl IntoView {
+    let error = refused_error(&["/api/accept_invitation"]);
+    let code_error = Signal::stored(
+        error
+            .as_ref()
+            .and_then(|e| e.field_message("invitation_code")),
+    );
+    let born_error = Signal::stored(
+        error
+            .as_ref()
+            .and_then(|e| e.field_message("date_of_birth")),
+    );
+    let general = Signal::stored(error.filter(|e| e.fields.is_empty()));
+    view! {
+        <section class="card" id="accept" aria-labelledby="accept-title">
+            <h2 id="accept-title">"Accept an invitation"</h2>
+            <p class="hint">"Someone you help can invite you from their own account. Type the code they gave you, and their date of birth."</p>
+            <form method="post" action="/api/accept_invitation" class="form" data-whole-page="" novalidate>
+                <FormMessage error=general/>
+                <Field
+                    name="invitation_code"
+                    label="Invitation code"
+                    autocomplete="off"
+                    hint="Four groups of four letters and numbers, as they gave it to you."
+                    error=code_error
+                />
+                <Field
+                    name="date_of_birth"
+                    label="Date of birth"
+                    autocomplete="off"
+                    hint="Theirs, not yours: YYYY-MM-DD, for example 1950-07-31."
+                    error=born_error
+                />
+                <div class="actions">
+                    <button type="submit" class="button primary" name="choice" value="accept">"Accept"</button>
+                    <button type="submit" class="button secondary" name="choice" value="decline">"Decline"</button>
+                </div>
+            </form>
         </section>
     }
 }
@@ -239,15 +406,34 @@ fn CantActFor(error: PortalError) -> impl IntoView {
     }
 }
 
-/// "Caregivers" on "Sign-in and security": who may act for the patient, with "Remove".
+/// "Caregivers" on "Sign-in and security": who may act for the patient, with "Remove" (and
+/// "Renew" for those they invited), and "Invite a caregiver" with the invitations open.
 #[component]
-pub fn CaregiversSection(caregivers: Vec<Caregiver>) -> impl IntoView {
+pub fn CaregiversSection(
+    caregivers: Vec<Caregiver>,
+    invitations: Vec<OpenInvitation>,
+    /// A recent proof: an invitation may be made now.
+    may_invite: bool,
+) -> impl IntoView {
     let query = use_query_map();
-    let removed = query.read_untracked().get("caregiver-removed").is_some();
-    let notice = Signal::stored(
-        removed.then(|| "The caregiver is removed. They can't act for you any more.".to_string()),
-    );
-    let error = refused_error(&["/api/remove_caregiver"]);
+    let said = [
+        ("caregiver-removed", "The caregiver is removed. They can't act for you any more."),
+        ("caregiver-renewed", "The caregiver's access is renewed."),
+        ("invited", "Here is your invitation code. Give it to the person you trust, in person or by your own message."),
+        ("invitation-cancelled", "The invitation is cancelled. Nobody can use it."),
+        ("invitation-waiting", "The invitation is paused: nobody can use it. The practice will be in touch."),
+    ]
+    .into_iter()
+    .find(|(key, _)| query.read_untracked().get(key).is_some())
+    .map(|(_, message)| message.to_string());
+    let notice = Signal::stored(said);
+    let error = refused_error(&[
+        "/api/remove_caregiver",
+        "/api/renew_caregiver",
+        "/api/invite_caregiver",
+        "/api/cancel_invitation",
+        "/api/invitation_pressure",
+    ]);
     let none = caregivers.is_empty();
     view! {
         <section class="card" id="caregivers" aria-labelledby="caregivers-title">
@@ -261,6 +447,7 @@ pub fn CaregiversSection(caregivers: Vec<Caregiver>) -> impl IntoView {
                     let label = format!("caregiver-{}", c.grant);
                     let ends = c.ends.map(|day| format!(", until {day}")).unwrap_or_default();
                     let paused = (!c.usable).then_some(" (paused)");
+                    let grant = c.grant.to_string();
                     view! {
                         <li>
                             <span id=label.clone()>
@@ -268,14 +455,67 @@ pub fn CaregiversSection(caregivers: Vec<Caregiver>) -> impl IntoView {
                                 {format!(" · {} · since {}{ends}", c.relationship, c.since)}
                                 {paused}
                             </span>
-                            <form method="post" action="/api/remove_caregiver" class="button-form" data-whole-page="">
-                                <input type="hidden" name="grant" value=c.grant.to_string()/>
-                                <button type="submit" class="button secondary" aria-describedby=label>"Remove"</button>
-                            </form>
+                            <div class="actions">
+                                {c.renewable.then(|| view! {
+                                    <form method="post" action="/api/renew_caregiver" class="button-form" data-whole-page="">
+                                        <input type="hidden" name="grant" value=grant.clone()/>
+                                        <button type="submit" class="button secondary" aria-describedby=label.clone()>"Renew"</button>
+                                    </form>
+                                })}
+                                <form method="post" action="/api/remove_caregiver" class="button-form" data-whole-page="">
+                                    <input type="hidden" name="grant" value=grant/>
+                                    <button type="submit" class="button secondary" aria-describedby=label>"Remove"</button>
+                                </form>
+                            </div>
                         </li>
                     }
                 }).collect_view()}
             </ul>
+            <h3>"Invite a caregiver"</h3>
+            <p class="hint">"Someone you trust signs in as themselves to help you. Give them the code in person or by your own message: it works for 7 days, with your date of birth."</p>
+            <ul class="invitations">
+                {invitations.into_iter().map(|i| view! { <Invitation invitation=i/> }).collect_view()}
+            </ul>
+            {match may_invite {
+                true => view! {
+                    <form method="post" action="/api/invite_caregiver" class="button-form" data-whole-page="">
+                        <button type="submit" class="button primary">"Invite a caregiver"</button>
+                    </form>
+                }.into_any(),
+                false => view! { <ConfirmFirst purpose=ProofFor::Caregivers/> }.into_any(),
+            }}
+            <p class="hint">"Has someone given you an invitation code? " <a href="/caring#accept">"Accept an invitation"</a></p>
         </section>
+    }
+}
+
+/// An open invitation: its code, until when, "Cancel", and the quiet way to say the patient is
+/// being pressured.
+#[component]
+fn Invitation(invitation: OpenInvitation) -> impl IntoView {
+    let id = invitation.id.to_string();
+    let label = format!("invitation-{}", invitation.id);
+    view! {
+        <li>
+            <p id=label.clone()>
+                "Invitation code " <code class="invitation-code">{invitation.code}</code>
+                {format!(" · until {}", invitation.until)}
+            </p>
+            {match invitation.waiting_for_practice {
+                true => view! { <p class="hint">"Waiting for the practice"</p> }.into_any(),
+                false => view! {
+                    <div class="actions">
+                        <form method="post" action="/api/cancel_invitation" class="button-form" data-whole-page="">
+                            <input type="hidden" name="invitation" value=id.clone()/>
+                            <button type="submit" class="button secondary" aria-describedby=label.clone()>"Cancel"</button>
+                        </form>
+                        <form method="post" action="/api/invitation_pressure" class="button-form quiet" data-whole-page="">
+                            <input type="hidden" name="invitation" value=id/>
+                            <button type="submit" class="button link" aria-describedby=label>"Someone is pressuring me to do this"</button>
+                        </form>
+                    </div>
+                }.into_any(),
+            }}
+        </li>
     }
 }

@@ -34,6 +34,8 @@ pub enum ProofFor {
     RecoveryCode,
     /// Acting for someone the patient cares for.
     Caring,
+    /// "Invite a caregiver", on "Sign-in and security".
+    Caregivers,
 }
 
 impl ProofFor {
@@ -43,6 +45,7 @@ impl ProofFor {
             "email" => ProofFor::Email,
             "recovery_code" => ProofFor::RecoveryCode,
             "caring" => ProofFor::Caring,
+            "caregivers" => ProofFor::Caregivers,
             _ => ProofFor::Security,
         }
     }
@@ -54,6 +57,7 @@ impl ProofFor {
             ProofFor::Security => "security",
             ProofFor::RecoveryCode => "recovery_code",
             ProofFor::Caring => "caring",
+            ProofFor::Caregivers => "caregivers",
         }
     }
 
@@ -65,6 +69,7 @@ impl ProofFor {
             ProofFor::Security => "/security?confirmed",
             ProofFor::RecoveryCode => "/security?confirmed#recovery-code",
             ProofFor::Caring => "/caring",
+            ProofFor::Caregivers => "/security?confirmed#caregivers",
         }
     }
 
@@ -80,6 +85,7 @@ impl ProofFor {
             ProofFor::Security => "add or remove a passkey",
             ProofFor::RecoveryCode => "make a recovery code",
             ProofFor::Caring => "act for someone you care for",
+            ProofFor::Caregivers => "invite a caregiver",
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct AccountSecurity {
     pub recovery_code_made: Option<String>,
     /// Who may act for the patient.
     pub caregivers: Vec<crate::patient::caregivers::Caregiver>,
+    /// Their invitations for a caregiver still open.
+    pub invitations: Vec<crate::patient::caregivers::OpenInvitation>,
 }
 
 /// What the page says after an action, named in its address.
@@ -238,12 +240,17 @@ pub fn SecurityPage() -> impl IntoView {
 
 #[component]
 fn Overview(overview: AccountSecurity) -> impl IntoView {
+    let may_change = overview.passkeys.may_change;
     view! {
-        <RecoveryCode made=overview.recovery_code_made may_change=overview.passkeys.may_change/>
+        <RecoveryCode made=overview.recovery_code_made may_change/>
         <Passkeys part=overview.passkeys/>
         <Devices days=overview.remember_days devices=overview.devices/>
         <Sessions sessions=overview.sessions/>
-        <crate::patient::caregivers::CaregiversSection caregivers=overview.caregivers/>
+        <crate::patient::caregivers::CaregiversSection
+            caregivers=overview.caregivers
+            invitations=overview.invitations
+            may_invite=may_change
+        />
         <Activity lines=overview.activity/>
     }
 }

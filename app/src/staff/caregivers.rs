@@ -40,6 +40,8 @@ pub struct CareRecord {
     pub caregivers: Vec<CareLine>,
     pub cares_for: Vec<CareLine>,
     pub chosen: Option<ChosenCaregiver>,
+    /// Invitations the patient said someone is pressuring them into: (invitation, when).
+    pub waiting: Vec<(i64, String)>,
     pub caregiver_access: bool,
     pub children_sign_in_age: i64,
 }
@@ -159,12 +161,36 @@ pub async fn remove_caregiver(
     Ok(CareChanged {})
 }
 
+/// "Close the invitation", after the practice has talked to the patient about the pressure.
+#[server(prefix = "/api/staff", endpoint = "close_invitation")]
+pub async fn close_invitation(
+    #[server(default)] patient: String,
+    #[server(default)] invitation: String,
+    #[server(default)] reason: String,
+) -> Result<CareChanged, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
+    let invitation = invitation.trim().parse::<i64>().map_err(|_| {
+        PortalError::new(
+            crate::error::ErrorKind::NotFound,
+            "That invitation has already ended.",
+        )
+    })?;
+    portal_core::staff::caregivers::close_invitation(
+        &portal, &visit, &patient, invitation, &reason,
+    )
+    .await?;
+    back_to_patient(&patient, "invitation-closed");
+    Ok(CareChanged {})
+}
+
 /// What the card says after an action, named in the page's address.
 fn notice(query: &leptos_router::params::ParamsMap) -> Option<String> {
     [
         ("child-added", "The child's record is added, with this parent's access. The child can't sign in until the practice sets that up."),
         ("caregiver-added", "The caregiver is added. They sign in as themselves and choose \"Acting for\"."),
         ("caregiver-removed", "The caregiver is removed: they can't act for this patient any more."),
+        ("invitation-closed", "The invitation is closed: nobody can use it."),
     ]
     .into_iter()
     .find(|(key, _)| query.get(key).is_some())
@@ -190,6 +216,7 @@ pub fn CareCard(record: CareRecord) -> impl IntoView {
             <h2 id="care-title">"Caregivers"</h2>
             <StatusMessage message=notice/>
             {off}
+            <WaitingInvitations waiting=record.waiting patient=reference.clone()/>
             {(!record.signs_in).then(|| view! {
                 <p>"This is a child's record: it can't sign in. A parent or guardian acts for the child."</p>
             })}
@@ -370,4 +397,44 @@ fn AddChildForm(patient: String, age: i64) -> impl IntoView {
             </form>
         </details>
     }
+}
+
+/// Invitations the patient said someone is pressuring them into: support talks to the patient
+/// (privately) and closes the invitation.
+#[component]
+fn WaitingInvitations(waiting: Vec<(i64, String)>, patient: String) -> impl IntoView {
+    let error = refused_from("/api/staff/close_invitation");
+    let reason_problem = crate::ui::field_error(error, "reason");
+    (!waiting.is_empty()).then(|| view! {
+        <div class="warning" role="note">
+            <strong>"Someone may be pressuring this patient to add a caregiver."</strong>
+            " They said so when they made the invitation below, which can't be used. Talk to the patient on their own, then close it."
+        </div>
+        <ul class="waiting-invitations">
+            {waiting.into_iter().map(|(invitation, reported)| {
+                let scope = format!("close-{invitation}-");
+                view! {
+                    <li>
+                        {format!("Invitation reported {reported}")}
+                        <form method="post" action="/api/staff/close_invitation" class="form" data-whole-page="" novalidate>
+                            <input type="hidden" name="patient" value=patient.clone()/>
+                            <input type="hidden" name="invitation" value=invitation.to_string()/>
+                            <div class="field" class:invalid=move || reason_problem.get().is_some()>
+                                <label for=format!("{scope}reason")>"Reason"</label>
+                                <input
+                                    id=format!("{scope}reason")
+                                    name="reason"
+                                    type="text"
+                                    aria-invalid=move || reason_problem.get().is_some().to_string()
+                                    aria-describedby=format!("{scope}reason-error")
+                                />
+                                <p class="field-error" id=format!("{scope}reason-error") aria-live="polite">{move || reason_problem.get()}</p>
+                            </div>
+                            <button type="submit" class="button">"Close the invitation"</button>
+                        </form>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    })
 }

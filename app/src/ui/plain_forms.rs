@@ -171,6 +171,7 @@ pub mod ssr {
         ),
         ("/api/staff/add_caregiver", &["document", "reason"]),
         ("/api/staff/remove_caregiver", &["grant", "reason"]),
+        ("/api/staff/close_invitation", &["reason"]),
         ("/api/rename_passkey", &["name"]),
     ];
 

@@ -883,3 +883,368 @@ async fn no_caregiver_is_added_in_the_day_after_a_recovery_by_code() {
     };
     let _ = reference;
 }
+
+/// Tāne's new invitation: its code.
+async fn invite(tane: &mut Browser<'_>) -> String {
+    let made = tane.post("/api/invite_caregiver", &[]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    made.json()["code"].as_str().unwrap().to_string()
+}
+
+async fn answer(hine: &mut Browser<'_>, code: &str, born: &str, choice: &str) -> Reply {
+    hine.post(
+        "/api/accept_invitation",
+        &[
+            ("invitation_code", code),
+            ("date_of_birth", born),
+            ("choice", choice),
+        ],
+    )
+    .await
+}
+
+/// The date of birth every test patient registers with.
+const BORN: &str = "1950-07-31";
+
+#[tokio::test]
+async fn a_father_invites_his_daughter_who_accepts_with_his_date_of_birth_and_acts_for_him() {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tāne", "Parata", "021 555 0103").await;
+    let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    assert_eq!(code.len(), 19, "four groups of four: {code}");
+    let security = tane.post("/api/security", &[]).await.json();
+    assert_eq!(security["invitations"][0]["code"], code.as_str());
+    assert_eq!(security["invitations"][0]["until"], "2027-01-22");
+
+    // Typed as a person would: lower case, spaces for dashes.
+    let typed = code.to_lowercase().replace('-', " ");
+    let accepted = answer(&mut hine, &typed, BORN, "accept").await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text());
+    assert_eq!(accepted.json()["accepted"], true);
+    let people = hine.post("/api/cared_for", &[]).await.json();
+    assert_eq!(people[0]["name"], "Tāne Parata");
+    assert_eq!(people[0]["relationship"], "Adult caregiver");
+    assert_eq!(people[0]["ends"], "2028-01-15", "the practice's 12 months");
+    let grant = people[0]["grant"].as_i64().unwrap().to_string();
+    assert_eq!(view(&mut hine, &grant).await.json()["given_name"], "Tāne");
+
+    // Used once; told to Tāne by a text naming nobody.
+    let again = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!again.field_error("invitation_code").is_empty());
+    let texts = portal.texts().await;
+    let notice = *texts_to(&texts, "+64215550103").last().unwrap();
+    assert!(
+        notice.contains("a caregiver was added") && !notice.contains("Hine"),
+        "{notice}"
+    );
+    let security = tane.post("/api/security", &[]).await.json();
+    assert_eq!(security["invitations"], serde_json::json!([]));
+    assert_eq!(security["caregivers"][0]["renewable"], true);
+    // Nobody's own invitation is theirs to accept.
+    let own = invite(&mut tane).await;
+    let refused = answer(&mut tane, &own, BORN, "accept").await;
+    assert!(refused
+        .field_error("invitation_code")
+        .contains("your own invitation"));
+}
+
+#[tokio::test]
+async fn an_invitation_allows_five_wrong_dates_of_birth_and_lasts_seven_days() {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    for (tries, left) in [(1, "4 tries"), (2, "3 tries"), (3, "2 tries"), (4, "1 try")] {
+        let wrong = answer(&mut hine, &code, "1951-07-31", "accept").await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "try {tries}"
+        );
+        assert!(
+            wrong.field_error("date_of_birth").contains(left),
+            "{}",
+            wrong.text()
+        );
+    }
+    let fifth = answer(&mut hine, &code, "1951-07-31", "accept").await;
+    assert_eq!(fifth.status, StatusCode::FORBIDDEN, "{}", fifth.text());
+    // Void: the right date of birth no longer opens it, and Tāne is told.
+    let right = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(right.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let texts = portal.texts().await;
+    assert!(texts_to(&texts, "+64215550103")
+        .iter()
+        .any(|t| t.contains("a caregiver invitation was voided")));
+    assert!(cared_for(&mut hine).await.is_empty());
+
+    // Junk, and a code nobody made.
+    for junk in ["", "ABCD", "2222-3333-4444-5555"] {
+        let reply = answer(&mut hine, junk, BORN, "accept").await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{junk:?}");
+    }
+    // 7 days, and not a second more.
+    let code = invite(&mut tane).await;
+    portal.clock.advance_seconds(7 * 86_400);
+    let mut hine = portal.signed_in_patient_again("hine").await;
+    let late = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(
+        late.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        late.text()
+    );
+}
+
+#[tokio::test]
+async fn a_patient_has_at_most_three_invitations_open_and_makes_one_only_after_a_recent_proof() {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let cookie = tane.cookie.clone();
+    let made = futures::future::join_all(
+        (0..40).map(|_| portal.post_raw("/api/invite_caregiver", "", cookie.as_deref())),
+    )
+    .await;
+    let ok = made.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(ok, 3, "three at most, however many at once");
+    assert!(made
+        .iter()
+        .all(|r| r.status == StatusCode::OK || r.status == StatusCode::CONFLICT));
+    let open = tane.post("/api/security", &[]).await.json()["invitations"].clone();
+    assert_eq!(open.as_array().unwrap().len(), 3);
+    // Cancelling one makes room for another.
+    let first = open[0]["id"].as_i64().unwrap().to_string();
+    let cancelled = tane
+        .post("/api/cancel_invitation", &[("invitation", &first)])
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    assert_eq!(
+        tane.post("/api/cancel_invitation", &[("invitation", &first)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    invite(&mut tane).await;
+    // Another patient can't cancel his.
+    let mut rangi = person(&portal, "rangi", "Rangi", "Parata", "021 555 0102").await;
+    let second = open[1]["id"].as_i64().unwrap().to_string();
+    let theirs = rangi
+        .post("/api/cancel_invitation", &[("invitation", &second)])
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    // Past the practice's recent proof (10 minutes), "Confirm it's you" first.
+    portal.clock.advance_seconds(11 * 60);
+    let mut tane = portal.signed_in_patient_again("tane").await;
+    portal.clock.advance_seconds(11 * 60);
+    tane.post("/api/me", &[]).await;
+    let unproved = tane.post("/api/invite_caregiver", &[]).await;
+    assert_eq!(
+        unproved.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        unproved.text()
+    );
+}
+
+#[tokio::test]
+async fn someone_is_pressuring_me_leaves_the_invitation_waiting_for_the_practice_and_out_of_the_activity(
+) {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    let id = tane.post("/api/security", &[]).await.json()["invitations"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let pressured = tane
+        .post("/api/invitation_pressure", &[("invitation", &id)])
+        .await;
+    assert_eq!(pressured.status, StatusCode::OK, "{}", pressured.text());
+    let waiting = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(waiting.status, StatusCode::FORBIDDEN);
+    assert!(
+        waiting.text().contains("Waiting for the practice")
+            || waiting.text().contains("waiting for the practice")
+    );
+    let security = tane.post("/api/security", &[]).await.json();
+    assert_eq!(security["invitations"][0]["waiting_for_practice"], true);
+    let activity = security["activity"].to_string();
+    assert!(!activity.to_lowercase().contains("pressur"), "{activity}");
+
+    // Support sees it on his page and closes it after talking to him.
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let tane_ref = staff.find("tane").await;
+    let care = staff
+        .browser
+        .post("/api/staff/care", &[("patient", &tane_ref)])
+        .await
+        .json();
+    assert_eq!(care["waiting"].as_array().unwrap().len(), 1, "{care}");
+    let page = portal
+        .get(
+            &format!("/staff/patients/{tane_ref}"),
+            staff.browser.cookie.as_deref(),
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("Someone may be pressuring this patient"),
+        "{page}"
+    );
+    let no_reason = staff
+        .browser
+        .post(
+            "/api/staff/close_invitation",
+            &[
+                ("patient", tane_ref.as_str()),
+                ("invitation", &id),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let closed = staff
+        .browser
+        .post(
+            "/api/staff/close_invitation",
+            &[
+                ("patient", tane_ref.as_str()),
+                ("invitation", &id),
+                ("reason", "spoke with him alone; he doesn't want it"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text());
+    let security = tane.post("/api/security", &[]).await.json();
+    assert_eq!(security["invitations"], serde_json::json!([]));
+    let activity = security["activity"].to_string();
+    assert!(
+        !activity.to_lowercase().contains("pressur") && !activity.contains("closed"),
+        "{activity}"
+    );
+    let after = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(after.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_adult_grant_ends_after_the_practices_months_unless_the_patient_renews_it_when_reminded()
+{
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    assert_eq!(
+        answer(&mut hine, &code, BORN, "accept").await.status,
+        StatusCode::OK
+    );
+    let grant = cared_for(&mut hine).await[0].0.clone();
+    // Only the patient renews.
+    let by_her = hine
+        .post("/api/renew_caregiver", &[("grant", &grant)])
+        .await;
+    assert_eq!(by_her.status, StatusCode::NOT_FOUND);
+    // 2028-01-15 08:00 UTC ends it; 14 days before, both are told once.
+    let reminded_from = 1_831_536_000_000 - 14 * 86_400_000 + 1_000;
+    portal
+        .clock
+        .advance_seconds((reminded_from - portal.clock_now()) / 1000);
+    app::caregivers::sweep(&portal.portal).await.unwrap();
+    app::caregivers::sweep(&portal.portal).await.unwrap();
+    let texts = portal.texts().await;
+    let to_him: Vec<_> = texts_to(&texts, "+64215550103")
+        .into_iter()
+        .filter(|t| t.contains("renew it"))
+        .collect();
+    assert_eq!(to_him.len(), 1, "{texts:?}");
+    assert!(to_him[0].contains("2028-01-15"), "{}", to_him[0]);
+    assert_eq!(
+        emails_with(
+            &portal,
+            "hine@example.org",
+            "Your caregiver access ends soon"
+        )
+        .await,
+        1
+    );
+    let mut tane = portal.signed_in_patient_again("tane").await;
+    let renewed = tane
+        .post("/api/renew_caregiver", &[("grant", &grant)])
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text());
+    portal.clock.advance_seconds(15 * 86_400);
+    let mut hine = portal.signed_in_patient_again("hine").await;
+    assert_eq!(
+        view(&mut hine, &grant).await.status,
+        StatusCode::OK,
+        "renewed"
+    );
+    let ends = cared_for(&mut hine).await;
+    assert_eq!(ends.len(), 1);
+    // Not renewed again: a year on, it ends.
+    portal.clock.advance_seconds(366 * 86_400);
+    let mut hine = portal.signed_in_patient_again("hine").await;
+    assert_eq!(view(&mut hine, &grant).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn accepting_an_invitation_needs_a_session_proved_by_a_code_or_a_passkey() {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let _hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    let mut off = (*portal.portal.practice()).clone();
+    off.two_factor = false;
+    portal.save_practice(off).await;
+    let mut password_only = portal.browser();
+    assert_eq!(password_only.log_in("hine").await.status, StatusCode::OK);
+    let refused = answer(&mut password_only, &code, BORN, "accept").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Declining is an answer too, and ends it.
+    let mut on = (*portal.portal.practice()).clone();
+    on.two_factor = true;
+    portal.save_practice(on).await;
+    let mut hine = portal.signed_in_patient_again("hine").await;
+    let declined = answer(&mut hine, &code, "", "decline").await;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.text());
+    assert_eq!(declined.json()["accepted"], false);
+    let after = answer(&mut hine, &code, BORN, "accept").await;
+    assert_eq!(after.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_caregiver_functions_answer_only_a_signed_in_patient() {
+    let portal = TestPortal::new().await;
+    let mut pending = portal.browser();
+    pending.register("pending.patient").await;
+    let staff = portal.staff("sam", StaffRole::Support).await;
+    let endpoints = [
+        "/api/cared_for",
+        "/api/acting_for",
+        "/api/stop_caring",
+        "/api/remove_caregiver",
+        "/api/invite_caregiver",
+        "/api/cancel_invitation",
+        "/api/invitation_pressure",
+        "/api/accept_invitation",
+        "/api/renew_caregiver",
+    ];
+    for endpoint in endpoints {
+        for (who, cookie) in [
+            ("nobody", None),
+            ("a patient waiting for their code", pending.cookie.clone()),
+            ("support", staff.browser.cookie.clone()),
+        ] {
+            let reply = portal
+                .post_raw(endpoint, "grant=1&invitation=1", cookie.as_deref())
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{endpoint} as {who}"
+            );
+        }
+    }
+}

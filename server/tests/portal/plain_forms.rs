@@ -399,7 +399,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         },
         staff::{
             audit_log::AuditLog,
-            caregivers::{AddCaregiver, AddChild, RemoveCaregiver},
+            caregivers::{AddCaregiver, AddChild, CloseInvitation, RemoveCaregiver},
             overview::SaveAlertEmail,
             settings::SavePracticeSettings,
             sign_in::StaffLogin,
@@ -422,6 +422,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         <AddChild as ServerFn>::PATH,
         <AddCaregiver as ServerFn>::PATH,
         <RemoveCaregiver as ServerFn>::PATH,
+        <CloseInvitation as ServerFn>::PATH,
         <RenamePasskey as ServerFn>::PATH,
     ];
     let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS

@@ -308,6 +308,8 @@ pub struct CareRecord {
     pub caregivers: Vec<CareLine>,
     pub cares_for: Vec<CareLine>,
     pub chosen: Option<ChosenCaregiver>,
+    /// Invitations the patient said someone is pressuring them into: (invitation, when).
+    pub waiting: Vec<(i64, String)>,
     /// The practice's "Caregiver access".
     pub caregiver_access: bool,
     pub children_sign_in_age: i64,
@@ -346,6 +348,14 @@ pub async fn record(
     };
     let caregivers = caregivers::caregivers_of(portal, cared.id).await?;
     let cares_for = caregivers::cares_for(portal, cared.id).await?;
+    let waiting = portal
+        .store
+        .invitations_waiting(cared.id)
+        .await
+        .or_internal("reading invitations waiting for the practice")?
+        .into_iter()
+        .filter_map(|i| Some((i.id, crate::staff::when(i.pressured_at?))))
+        .collect();
     let practice = portal.practice();
     Ok(CareRecord {
         reference: patient_ref.to_string(),
@@ -360,7 +370,40 @@ pub async fn record(
             .map(|c| care_line(portal, visit, c))
             .collect(),
         chosen,
+        waiting,
         caregiver_access: practice.caregiver_access,
         children_sign_in_age: practice.children_sign_in_age,
     })
+}
+
+/// "Close the invitation": after talking to the patient about the pressure they reported, the
+/// practice ends the invitation, so nobody can use it.
+pub async fn close_invitation(
+    portal: &Portal,
+    visit: &StaffVisit,
+    patient_ref: &str,
+    invitation: i64,
+    typed_reason: &str,
+) -> Result<(), Error> {
+    let cared = patient(portal, visit, patient_ref).await?;
+    let reason = reason(typed_reason)?;
+    let closed = portal
+        .store
+        .end_invitation(invitation, cared.id, "closed", portal.now())
+        .await
+        .or_internal("closing an invitation")?;
+    if !closed {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "That invitation has already ended.",
+        ));
+    }
+    let entry = Entry::new(Event::InvitationEnded, Outcome::Ok)
+        .account(cared.id)
+        .staff(visit.member.id)
+        .detail(format!(
+            "invitation {invitation}: closed by the practice; reason: {reason}"
+        ));
+    audit::record(portal, &visit.caller, entry).await;
+    Ok(())
 }

@@ -366,3 +366,251 @@ async fn insert_grant(
         .fetch_optional(tx)
         .await?)
 }
+
+/// An invitation as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: i64,
+    pub patient_id: AccountId,
+    pub sealed_code: String,
+    pub made_at: Millis,
+    pub expires_at: Millis,
+    pub wrong_tries: i64,
+    pub pressured_at: Option<Millis>,
+    pub ended_at: Option<Millis>,
+}
+
+/// What became of a date of birth given with an invitation's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationAnswer {
+    /// Accepted: the grant made.
+    Accepted(i64),
+    /// The invitation is no longer open (used, expired, voided or waiting for the practice).
+    NotOpen,
+    /// The grant was refused (the practice's switch, a hold, a recovery, already a caregiver).
+    Refused(GrantMade),
+}
+
+const INVITATION_COLUMNS: &str =
+    "id, patient_id, sealed_code, made_at, expires_at, wrong_tries, pressured_at, ended_at";
+
+/// An invitation `i` still open at `$now`: not ended, not expired, not waiting for the practice.
+const OPEN: &str = "i.ended_at IS NULL AND i.expires_at > $now AND i.pressured_at IS NULL";
+
+impl Store {
+    /// A new invitation, unless the patient has `most` open already: counted and written under
+    /// the patient's lock, so invitations asked for together can't pass the count together.
+    pub async fn make_invitation(
+        &self,
+        patient: AccountId,
+        code_mac: &str,
+        sealed_code: &str,
+        now: Millis,
+        expires_at: Millis,
+        most: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        super::serialize(&mut tx, self.engine, vec![format!("invitations:{patient}")]).await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO caregiver_invitations (patient_id, code_mac, sealed_code, made_at, \
+             expires_at) SELECT $1, $2, $3, $4, $5 \
+             WHERE (SELECT COUNT(*) FROM caregiver_invitations \
+                 WHERE patient_id = $1 AND ended_at IS NULL AND expires_at > $4) < $6 \
+             RETURNING id",
+        )
+        .bind(patient)
+        .bind(code_mac)
+        .bind(sealed_code)
+        .bind(now)
+        .bind(expires_at)
+        .bind(most)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The patient's invitations not ended or expired, newest first (those waiting for the
+    /// practice too).
+    pub async fn invitations_of(
+        &self,
+        patient: AccountId,
+        now: Millis,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
+        Ok(sqlx::query_as::<_, InvitationRow>(&format!(
+            "SELECT {INVITATION_COLUMNS} FROM caregiver_invitations \
+             WHERE patient_id = $1 AND ended_at IS NULL AND expires_at > $2 \
+             ORDER BY made_at DESC, id DESC"
+        ))
+        .bind(patient)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The invitation a code's MAC names, whatever its state.
+    pub async fn invitation(&self, code_mac: &str) -> Result<Option<InvitationRow>, StoreError> {
+        Ok(sqlx::query_as::<_, InvitationRow>(&format!(
+            "SELECT {INVITATION_COLUMNS} FROM caregiver_invitations WHERE code_mac = $1"
+        ))
+        .bind(code_mac)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    /// A wrong date of birth: counted against the open invitation, which the `most`th voids.
+    /// `None` if it wasn't open; else the tries so far and whether it is void now.
+    pub async fn invitation_wrong_try(
+        &self,
+        invitation: i64,
+        caregiver: AccountId,
+        now: Millis,
+        most: i64,
+    ) -> Result<Option<(i64, bool)>, StoreError> {
+        let row: Option<(i64, Option<Millis>)> = sqlx::query_as(&format!(
+            "UPDATE caregiver_invitations AS i SET wrong_tries = wrong_tries + 1, \
+             caregiver_id = $2, \
+             ended_at = CASE WHEN wrong_tries + 1 >= $4 THEN $3 ELSE NULL END, \
+             ended_as = CASE WHEN wrong_tries + 1 >= $4 THEN 'void' ELSE NULL END \
+             WHERE i.id = $1 AND {} RETURNING wrong_tries, ended_at",
+            with_now(OPEN, 3)
+        ))
+        .bind(invitation)
+        .bind(caregiver)
+        .bind(now)
+        .bind(most)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row.map(|(tries, ended)| (tries, ended.is_some())))
+    }
+
+    /// Accepts an open invitation and makes its grant, together: neither without the other.
+    pub async fn accept_invitation(
+        &self,
+        invitation: i64,
+        grant: &NewGrant<'_>,
+    ) -> Result<InvitationAnswer, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let ended = sqlx::query(&format!(
+            "UPDATE caregiver_invitations AS i SET ended_at = $3, ended_as = 'accepted', \
+             caregiver_id = $2 WHERE i.id = $1 AND {}",
+            with_now(OPEN, 3)
+        ))
+        .bind(invitation)
+        .bind(grant.caregiver_id)
+        .bind(grant.now)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(InvitationAnswer::NotOpen);
+        }
+        let Some(id) = insert_grant(&mut tx, grant).await? else {
+            tx.rollback().await?;
+            let why = self.grant_made_or_why(None, grant).await?;
+            return Ok(InvitationAnswer::Refused(why));
+        };
+        tx.commit().await?;
+        Ok(InvitationAnswer::Accepted(id))
+    }
+
+    /// The patient's invitation ended as `how` (`cancelled` by them, `closed` by the practice),
+    /// open or waiting for the practice. False if it had ended or expired.
+    pub async fn end_invitation(
+        &self,
+        invitation: i64,
+        patient: AccountId,
+        how: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let ended = sqlx::query(
+            "UPDATE caregiver_invitations SET ended_at = $1, ended_as = $2 \
+             WHERE id = $3 AND patient_id = $4 AND ended_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(how)
+        .bind(invitation)
+        .bind(patient)
+        .execute(&self.writer)
+        .await?;
+        Ok(ended.rows_affected() == 1)
+    }
+
+    /// "Decline": the caregiver who gave the code ends the open invitation.
+    pub async fn decline_invitation(
+        &self,
+        invitation: i64,
+        caregiver: AccountId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let ended = sqlx::query(&format!(
+            "UPDATE caregiver_invitations AS i SET ended_at = $3, ended_as = 'declined', \
+             caregiver_id = $2 WHERE i.id = $1 AND {}",
+            with_now(OPEN, 3)
+        ))
+        .bind(invitation)
+        .bind(caregiver)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(ended.rows_affected() == 1)
+    }
+
+    /// "Someone is pressuring me to do this": the open invitation waits for the practice.
+    pub async fn invitation_pressured(
+        &self,
+        invitation: i64,
+        patient: AccountId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let marked = sqlx::query(&format!(
+            "UPDATE caregiver_invitations AS i SET pressured_at = $3 \
+             WHERE i.id = $1 AND i.patient_id = $2 AND {}",
+            with_now(OPEN, 3)
+        ))
+        .bind(invitation)
+        .bind(patient)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(marked.rows_affected() == 1)
+    }
+
+    /// Invitations of the patient's waiting for the practice, for support's page.
+    pub async fn invitations_waiting(
+        &self,
+        patient: AccountId,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
+        Ok(sqlx::query_as::<_, InvitationRow>(&format!(
+            "SELECT {INVITATION_COLUMNS} FROM caregiver_invitations \
+             WHERE patient_id = $1 AND pressured_at IS NOT NULL AND ended_at IS NULL \
+             ORDER BY pressured_at"
+        ))
+        .bind(patient)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Renews a live adult grant of the patient's to `ends_at`; a reminder goes again before it.
+    pub async fn renew_grant(
+        &self,
+        grant: i64,
+        patient: AccountId,
+        ends_at: Millis,
+        now: Millis,
+    ) -> Result<Option<GrantParties>, StoreError> {
+        let sql = format!(
+            "UPDATE caregiver_grants AS g SET ends_at = $3, reminded_at = NULL \
+             WHERE g.id = $1 AND g.patient_id = $2 AND g.relationship = 'adult' AND {} \
+             RETURNING id, caregiver_id, patient_id, relationship, ends_at",
+            with_now(LIVE, 4)
+        );
+        Ok(sqlx::query_as::<_, GrantParties>(&sql)
+            .bind(grant)
+            .bind(patient)
+            .bind(ends_at)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+}

@@ -45,7 +45,10 @@ pub use audit::{
     AuditKey, AuditRow, ChainCheck, ChainHead, ChainProblem, ChainRules, ExportTurn,
     KEYED_FROM_HERE,
 };
-pub use caregivers::{ChildGrant, GrantListed, GrantMade, GrantParties, NewChild, NewGrant, Party};
+pub use caregivers::{
+    ChildGrant, GrantListed, GrantMade, GrantParties, InvitationAnswer, InvitationRow, NewChild,
+    NewGrant, Party,
+};
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
 pub use devices::DeviceRow;

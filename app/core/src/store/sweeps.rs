@@ -18,6 +18,8 @@ pub struct Retention {
     pub dev_outboxes: Millis,
     /// Staff enrolment links, after they expire or are used.
     pub enrolment_links: Millis,
+    /// Caregiver invitations, after their 7 days (the audit keeps what became of each).
+    pub invitations: Millis,
 }
 
 pub const RETENTION: Retention = Retention {
@@ -26,6 +28,7 @@ pub const RETENTION: Retention = Retention {
     finished_texts: 90 * DAY,
     dev_outboxes: DAY,
     enrolment_links: 30 * DAY,
+    invitations: 30 * DAY,
 };
 
 /// Rows deleted in one statement: a sweep never holds SQLite's one writer for long.
@@ -55,7 +58,7 @@ impl Store {
         let r = &RETENTION;
         let failures = "delayed_until < $1 AND last_failed_at < $1";
         // (table, which rows have ended, the time they are compared with)
-        let ended: [(&'static str, &str, Millis); 12] = [
+        let ended: [(&'static str, &str, Millis); 13] = [
             ("limit_events", "at < $1", now - r.limits),
             ("login_failures", failures, now - r.limits),
             ("login_failures_by_network", failures, now - r.limits),
@@ -70,6 +73,11 @@ impl Store {
                 "staff_enrolments",
                 "expires_at < $1",
                 now - r.enrolment_links,
+            ),
+            (
+                "caregiver_invitations",
+                "expires_at < $1",
+                now - r.invitations,
             ),
             ("dev_sms", "sent_at < $1", now - r.dev_outboxes),
             ("dev_email", "sent_at < $1", now - r.dev_outboxes),

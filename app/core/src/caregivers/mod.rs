@@ -20,6 +20,8 @@ use crate::{
 
 pub use crate::store::kinds::Relationship;
 
+pub mod invitations;
+
 /// A child's record has a username nobody can type (the `:` is never allowed in one), so no
 /// login can reach it.
 pub const CHILD_USERNAME_PREFIX: &str = "child:";
@@ -100,6 +102,8 @@ pub struct Caregiver {
     pub ends: Option<String>,
     /// False while the grant is suspended: an account held, or the practice's switch off.
     pub usable: bool,
+    /// An adult the patient invited: only the patient renews their access.
+    pub renewable: bool,
 }
 
 /// What a caregiver sees of the person they act for: never the number in full, nor anything
@@ -114,6 +118,31 @@ pub struct ActingFor {
     /// Masked to its last three digits.
     pub mobile: Option<String>,
     pub mobile_verified: bool,
+}
+
+/// Acting for someone, or accepting to, needs a session proved by a code or a passkey: one
+/// proved by the password alone (an account with no factor yet) never does.
+pub(crate) async fn proved_for_caring(portal: &Portal, visit: &Visit) -> Result<(), Error> {
+    let caregiver = &visit.patient;
+    let factor = caregiver.mobile.verified().is_some()
+        || !crate::passkeys::list(portal, crate::store::Holder::Patient(caregiver.id))
+            .await?
+            .is_empty();
+    match visit.session.proved_at.is_some() && factor {
+        true => Ok(()),
+        false => Err(Error::new(ErrorKind::Forbidden, PROVE_FIRST)),
+    }
+}
+
+/// Refuses (403) while the practice's "Caregiver access" is off.
+pub(crate) fn switched_on(portal: &Portal) -> Result<(), Error> {
+    match portal.practice().caregiver_access {
+        true => Ok(()),
+        false => Err(Error::new(
+            ErrorKind::Forbidden,
+            "Caregiver access is off at this practice.",
+        )),
+    }
 }
 
 /// A day as pages show it, in the practice's time zone.
@@ -145,6 +174,7 @@ fn listed_as_caregiver(portal: &Portal, grant: GrantListed) -> Caregiver {
         since: day(portal, grant.began_at),
         ends: grant.ends_at.map(|at| day(portal, at)),
         usable: grant.usable != 0,
+        renewable: grant.relationship == Relationship::Adult,
     }
 }
 
@@ -191,16 +221,8 @@ pub async fn cares_for(portal: &Portal, caregiver: AccountId) -> Result<Vec<Care
 /// checks the grant is theirs and live, and audited with the caregiver as actor and the
 /// patient as subject.
 pub async fn act_for(portal: &Portal, visit: &Visit, grant: i64) -> Result<ActingFor, Error> {
+    proved_for_caring(portal, visit).await?;
     let caregiver = &visit.patient;
-    // Proved by a code or a passkey: a session proved by the password alone (an account with
-    // no factor yet) never acts for anyone.
-    let factor = caregiver.mobile.verified().is_some()
-        || !crate::passkeys::list(portal, crate::store::Holder::Patient(caregiver.id))
-            .await?
-            .is_empty();
-    if visit.session.proved_at.is_none() || !factor {
-        return Err(Error::new(ErrorKind::Forbidden, PROVE_FIRST));
-    }
     let Some(row) = portal
         .store
         .acting_for(grant, caregiver.id, portal.now())
@@ -235,7 +257,8 @@ pub async fn act_for(portal: &Portal, visit: &Visit, grant: i64) -> Result<Actin
 
 /// The caregiver account an audit line's detail names, if it names one.
 pub fn caregiver_in(detail: &str) -> Option<AccountId> {
-    let rest = detail.strip_prefix("by caregiver account ")?;
+    const NAMED: &str = "caregiver account ";
+    let rest = &detail[detail.find(NAMED)? + NAMED.len()..];
     let id = rest.split(|c: char| !c.is_ascii_digit()).next()?;
     id.parse().ok().map(AccountId)
 }
@@ -468,6 +491,27 @@ async fn remind(portal: &Portal, caller: &Caller, grant: &GrantParties) {
         ));
     audit::record(portal, caller, entry).await;
     let practice = portal.practice();
+    // Only the patient can renew an adult's grant: they are told too.
+    if grant.relationship == Relationship::Adult {
+        if let Ok(Some(patient)) = Patient::load(portal, grant.patient_id).await {
+            if let Some(number) = patient.mobile.verified() {
+                let body = notify::caregiver_renewal_due(&practice.text_name(), &on);
+                notify::text(portal, caller, patient.id, number, &body).await;
+            }
+            let body = format!(
+                "Hello {},\n\nA caregiver's access to your record on the {} patient portal ends on {on}. If you want them to go on helping you, choose \"Renew\" beside them under Sign-in and security. If not, you needn't do anything.\n",
+                patient.given_name, practice.practice_name,
+            );
+            notify::email(
+                portal,
+                caller,
+                &patient,
+                "A caregiver's access ends soon",
+                body,
+            )
+            .await;
+        }
+    }
     if let Ok(Some(caregiver)) = Patient::load(portal, grant.caregiver_id).await {
         if let Some(number) = caregiver.mobile.verified() {
             let body = notify::caregiver_access_ends(&practice.text_name(), &on);
@@ -544,6 +588,10 @@ mod tests {
         assert_eq!(
             caregiver_in("by caregiver account 42, grant 7"),
             Some(AccountId(42))
+        );
+        assert_eq!(
+            caregiver_in("caregiver account 9, grant 3, adult; by invitation 2"),
+            Some(AccountId(9))
         );
         assert_eq!(caregiver_in("reason: x"), None);
     }
