@@ -98,10 +98,12 @@ pub enum Event {
     InvitationPressured,
     /// The patient renewed a caregiver's access.
     CaregiverRenewed,
+    /// Support gave a child's record its own sign-in.
+    SignInSetUp,
 }
 
 /// Every event, for the audit log's filter.
-pub const ALL_EVENTS: [Event; 53] = [
+pub const ALL_EVENTS: [Event; 54] = [
     Event::Registered,
     Event::Login,
     Event::LoginDelayStarted,
@@ -155,6 +157,7 @@ pub const ALL_EVENTS: [Event; 53] = [
     Event::InvitationEnded,
     Event::InvitationPressured,
     Event::CaregiverRenewed,
+    Event::SignInSetUp,
 ];
 
 impl Event {
@@ -213,6 +216,7 @@ impl Event {
             Event::InvitationEnded => "invitation_ended",
             Event::InvitationPressured => "invitation_pressured",
             Event::CaregiverRenewed => "caregiver_renewed",
+            Event::SignInSetUp => "sign_in_set_up",
         }
     }
 }

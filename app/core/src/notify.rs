@@ -45,6 +45,11 @@ pub fn caregiver_access_ends(name: &str, on: &str) -> String {
     format!("{name}: your caregiver access to someone's record ends on {on}.")
 }
 
+/// A caregiver told, on the day, that their access ended at its date or the child's age.
+pub fn caregiver_access_ended(name: &str) -> String {
+    format!("{name}: your caregiver access to someone's record has ended today.")
+}
+
 /// A patient told a caregiver's access to their record ends on `on`: only they can renew it.
 pub fn caregiver_renewal_due(name: &str, on: &str) -> String {
     format!("{name}: a caregiver's access to your record ends on {on}. You can renew it under Sign-in and security.")
@@ -559,6 +564,7 @@ mod tests {
             notice_text(NAME, &codes_now_go_to("+64277654321"), None),
             caregiver_access_ends(NAME, "2027-03-01"),
             caregiver_renewal_due(NAME, "2027-03-01"),
+            caregiver_access_ended(NAME),
         ];
         for change in Change::ALL {
             texts.push(notice_text(NAME, change.what(), Some(&link())));

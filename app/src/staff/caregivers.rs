@@ -184,6 +184,32 @@ pub async fn close_invitation(
     Ok(CareChanged {})
 }
 
+/// "Set up sign-in": a child's record gets its own username; "Issue one-time password" then
+/// gives the young person a way in.
+#[server(prefix = "/api/staff", endpoint = "set_up_sign_in")]
+pub async fn set_up_sign_in(
+    #[server(default)] patient: String,
+    #[server(default)] username: String,
+    #[server(default)] identity_check: Option<IdentityCheck>,
+    #[server(default)] reason: String,
+) -> Result<CareChanged, PortalError> {
+    let portal = crate::request::portal()?;
+    let visit = crate::request::staff(&portal, super::Role::Support).await?;
+    portal_core::staff::caregivers::set_up_sign_in(
+        &portal,
+        &visit,
+        &patient,
+        &username,
+        portal_core::staff::caregivers::Justified {
+            reason: &reason,
+            identity: identity_check.map(Into::into),
+        },
+    )
+    .await?;
+    back_to_patient(&patient, "sign-in-set-up");
+    Ok(CareChanged {})
+}
+
 /// What the card says after an action, named in the page's address.
 fn notice(query: &leptos_router::params::ParamsMap) -> Option<String> {
     [
@@ -191,6 +217,7 @@ fn notice(query: &leptos_router::params::ParamsMap) -> Option<String> {
         ("caregiver-added", "The caregiver is added. They sign in as themselves and choose \"Acting for\"."),
         ("caregiver-removed", "The caregiver is removed: they can't act for this patient any more."),
         ("invitation-closed", "The invitation is closed: nobody can use it."),
+        ("sign-in-set-up", "Sign-in is set up. Now choose \"Issue one-time password\" above and read it to the young person: with it they choose their own password, then give their own mobile number."),
     ]
     .into_iter()
     .find(|(key, _)| query.get(key).is_some())
@@ -219,6 +246,7 @@ pub fn CareCard(record: CareRecord) -> impl IntoView {
             <WaitingInvitations waiting=record.waiting patient=reference.clone()/>
             {(!record.signs_in).then(|| view! {
                 <p>"This is a child's record: it can't sign in. A parent or guardian acts for the child."</p>
+                <SetUpSignInForm patient=reference.clone()/>
             })}
             <h3>"Caregivers of this patient"</h3>
             {record.caregivers.is_empty().then(|| view! { <p>"None."</p> })}
@@ -437,4 +465,33 @@ fn WaitingInvitations(waiting: Vec<(i64, String)>, patient: String) -> impl Into
             }).collect_view()}
         </ul>
     })
+}
+
+/// "Set up sign-in", for a child's record: when the young person is ready to sign in for
+/// themselves (at the practice's age, or before it with the practice's agreement).
+#[component]
+fn SetUpSignInForm(patient: String) -> impl IntoView {
+    let error = refused_from("/api/staff/set_up_sign_in");
+    let general = Signal::stored(error.get_untracked().filter(|e| e.fields.is_empty()));
+    let open = error.get_untracked().is_some();
+    view! {
+        <details id="set-up-sign-in" open=open>
+            <summary>"Set up sign-in"</summary>
+            <p class="hint">"Gives this record its own username, for the young person to sign in for themselves."</p>
+            <form method="post" action="/api/staff/set_up_sign_in" class="form" data-whole-page="" novalidate>
+                <FormMessage error=general/>
+                <input type="hidden" name="patient" value=patient/>
+                <Field name="username" label="Username" autocomplete="off" scope="sign-in-" error=crate::ui::field_error(error, "username")/>
+                <IdentityQuestion error scope="sign-in-"/>
+                <Field
+                    name="reason"
+                    label="Reason"
+                    scope="sign-in-"
+                    hint="Why, in a few words: it goes into the audit log."
+                    error=crate::ui::field_error(error, "reason")
+                />
+                <button type="submit" class="button">"Confirm"</button>
+            </form>
+        </details>
+    }
 }

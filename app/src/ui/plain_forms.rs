@@ -172,6 +172,7 @@ pub mod ssr {
         ("/api/staff/add_caregiver", &["document", "reason"]),
         ("/api/staff/remove_caregiver", &["grant", "reason"]),
         ("/api/staff/close_invitation", &["reason"]),
+        ("/api/staff/set_up_sign_in", &["username", "reason"]),
         ("/api/rename_passkey", &["name"]),
     ];
 

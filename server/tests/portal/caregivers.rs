@@ -176,6 +176,24 @@ async fn support_adds_a_child_and_the_parent_acts_for_them_and_sees_only_what_th
         seen.get("username").is_none() && seen.get("passkeys").is_none(),
         "nothing of the child's sign-in: {seen}"
     );
+    // Every other patient function answers for the signed-in person, whatever grant it is
+    // given: none reaches the child's record.
+    for endpoint in [
+        "/api/me",
+        "/api/security",
+        "/api/confirm_ways",
+        "/api/cared_for",
+    ] {
+        let reply = mere
+            .post(endpoint, &[("grant", &grant), ("patient", &grant)])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{endpoint}");
+        assert!(
+            !reply.text().contains(CHILD_BORN),
+            "{endpoint}: {}",
+            reply.text()
+        );
+    }
     // /api/me always answers for the signed-in person, with "Acting for" in the navigation.
     let me = mere.post("/api/me", &[]).await.json();
     assert_eq!(me["given_name"], "Mere");
@@ -394,6 +412,12 @@ async fn a_parents_grant_ends_at_the_childs_birthday_and_the_sweep_tells_them_ah
         .await,
         1
     );
+    let texts = portal.texts().await;
+    let on_the_day: Vec<_> = texts_to(&texts, mere_number)
+        .into_iter()
+        .filter(|t| t.contains("has ended today"))
+        .collect();
+    assert_eq!(on_the_day.len(), 1, "{texts:?}");
     let child = child_id(&portal, "Aroha").await;
     let ended = portal.portal.store.audit_trail(child, 20).await.unwrap();
     assert!(ended.iter().any(|l| l.event == "caregiver_removed"
@@ -1247,4 +1271,89 @@ async fn the_caregiver_functions_answer_only_a_signed_in_patient() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_practice_sets_up_a_childs_own_sign_in_and_they_choose_a_password_and_give_a_number() {
+    let portal = TestPortal::new().await;
+    let (_mere, mut staff, grant) = mere_and_aroha(&portal).await;
+    let mere_ref = staff.find("mere").await;
+    let care = staff
+        .browser
+        .post("/api/staff/care", &[("patient", &mere_ref)])
+        .await
+        .json();
+    let child_ref = care["cares_for"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set_up = |username: &'static str| {
+        vec![
+            ("patient", child_ref.clone()),
+            ("username", username.to_string()),
+            ("identity_check", "in_person".to_string()),
+            ("reason", "turned 14; came in with her mother".to_string()),
+        ]
+    };
+    fn post<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    // A username taken (Mere's), or no username at all: refused beside the field.
+    for taken in ["mere", ""] {
+        let refused = staff
+            .browser
+            .post("/api/staff/set_up_sign_in", &post(&set_up(taken)))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{taken:?}"
+        );
+        assert!(!refused.field_error("username").is_empty());
+    }
+    let done = staff
+        .browser
+        .post("/api/staff/set_up_sign_in", &post(&set_up("aroha.ngata")))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let again = staff
+        .browser
+        .post("/api/staff/set_up_sign_in", &post(&set_up("aroha.2")))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    // Nobody knows its password until support issues a one-time one.
+    let mut aroha = portal.browser();
+    assert_eq!(
+        aroha.log_in("aroha.ngata").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let issued = staff
+        .browser
+        .post(
+            "/api/staff/support_action",
+            &[
+                ("patient", child_ref.as_str()),
+                ("action", "one_time_password"),
+                ("reason", "her first sign-in"),
+                ("identity_check", "in_person"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text());
+    let password = issued.json()["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let login = aroha
+        .post(
+            "/api/login",
+            &[("username", "aroha.ngata"), ("password", password.as_str())],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let step = aroha.post("/api/code_step", &[]).await.json();
+    assert_eq!(step["choose_password_first"], true, "{step}");
+    // Her mother still acts for her until the practice's age.
+    let mut mere = portal.signed_in_patient_again("mere").await;
+    assert_eq!(view(&mut mere, &grant).await.status, StatusCode::OK);
 }

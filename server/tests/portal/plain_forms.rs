@@ -399,7 +399,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         },
         staff::{
             audit_log::AuditLog,
-            caregivers::{AddCaregiver, AddChild, CloseInvitation, RemoveCaregiver},
+            caregivers::{AddCaregiver, AddChild, CloseInvitation, RemoveCaregiver, SetUpSignIn},
             overview::SaveAlertEmail,
             settings::SavePracticeSettings,
             sign_in::StaffLogin,
@@ -423,6 +423,7 @@ fn the_fields_a_refused_form_keeps_are_listed_by_real_server_functions() {
         <AddCaregiver as ServerFn>::PATH,
         <RemoveCaregiver as ServerFn>::PATH,
         <CloseInvitation as ServerFn>::PATH,
+        <SetUpSignIn as ServerFn>::PATH,
         <RenamePasskey as ServerFn>::PATH,
     ];
     let listed: Vec<&str> = app::ui::plain_forms::ssr::KEPT_FIELDS

@@ -181,7 +181,7 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
     let portal = TestPortal::new().await;
     let visitors = visitors(&portal).await;
     // (endpoint, body, the status for: anonymous, pending, patient, support, admin)
-    let matrix: [(&str, &str, [u16; 5]); 23] = [
+    let matrix: [(&str, &str, [u16; 5]); 24] = [
         ("/api/staff/me", "", [401, 401, 401, 200, 200]),
         ("/api/staff/search_patients", "query=smith", [401, 401, 401, 200, 200]),
         // Well-formed but not shown to this session: known to be refused after the role check.
@@ -211,6 +211,7 @@ async fn every_staff_function_answers_each_role_as_the_matrix_says() {
         ("/api/staff/add_caregiver", "patient=1.00&caregiver=2.00&relationship=parent&identity_check=in_person&reason=x", [401, 401, 401, 403, 403]),
         ("/api/staff/remove_caregiver", "patient=1.00&grant=1&reason=x", [401, 401, 401, 403, 403]),
         ("/api/staff/close_invitation", "patient=1.00&invitation=1&reason=x", [401, 401, 401, 403, 403]),
+        ("/api/staff/set_up_sign_in", "patient=1.00&username=young.one&identity_check=in_person&reason=x", [401, 401, 401, 403, 403]),
     ];
     for (endpoint, body, expected) in matrix {
         for ((who, cookie), status) in visitors.iter().zip(expected) {

@@ -356,6 +356,13 @@ async fn ended_told(
         notify::security_notice(portal, caller, &patient, Change::CaregiverRemoved).await;
     }
     if let Ok(Some(caregiver)) = Patient::load(portal, ended.caregiver_id).await {
+        // On the day it ends by its date or the child's age, a text too: they were told ahead.
+        if let (GrantEnded::Age | GrantEnded::EndDate, Some(number)) =
+            (why, caregiver.mobile.verified())
+        {
+            let body = notify::caregiver_access_ended(&portal.practice().text_name());
+            notify::text(portal, caller, caregiver.id, number, &body).await;
+        }
         let why = match why {
             GrantEnded::Age => "the person you cared for now signs in for themselves",
             GrantEnded::EndDate => "it reached its end date",

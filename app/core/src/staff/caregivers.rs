@@ -407,3 +407,61 @@ pub async fn close_invitation(
     audit::record(portal, &visit.caller, entry).await;
     Ok(())
 }
+
+/// "Set up sign-in": a child's record gets its own username. Its password is one nobody knows
+/// until support's "Issue one-time password" gives one to read out; at that first login the
+/// young person chooses their own, then gives their own number (flow 2.2). A parent's access
+/// goes on until the practice's age.
+pub async fn set_up_sign_in(
+    portal: &Portal,
+    visit: &StaffVisit,
+    child_ref: &str,
+    typed_username: &str,
+    typed: Justified<'_>,
+) -> Result<(), Error> {
+    let child = patient(portal, visit, child_ref).await?;
+    if child.signs_in {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "This record signs in already.",
+        ));
+    }
+    let mut problems = BTreeMap::new();
+    let username = crate::account::Username::parse(typed_username)
+        .map_err(|problem| problems.insert("username".into(), problem))
+        .ok();
+    let detail = justified(&typed, problems)?;
+    let Some(username) = username else {
+        return Err(Error::new(ErrorKind::Invalid, "Please check the form."));
+    };
+    // Random, and never told: the one-time password support issues next replaces it.
+    let unknown = crate::session::new_id();
+    let hash = portal
+        .passwords
+        .hash_given(&unknown)
+        .await
+        .map_err(|e| e.refusal("hashing a password nobody knows"))?;
+    let set = portal
+        .store
+        .set_up_sign_in(child.id, username.as_str(), &username.key(), &hash)
+        .await
+        .or_internal("setting up a sign-in")?;
+    match set {
+        None => Err(Error::field(
+            "username",
+            "That username is taken. Please choose another.",
+        )),
+        Some(false) => Err(Error::new(
+            ErrorKind::Conflict,
+            "This record signs in already.",
+        )),
+        Some(true) => {
+            let entry = Entry::new(Event::SignInSetUp, Outcome::Ok)
+                .account(child.id)
+                .staff(visit.member.id)
+                .detail(format!("username {}; {detail}", username.as_str()));
+            audit::record(portal, &visit.caller, entry).await;
+            Ok(())
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::accounts::{AccountRow, ACCOUNT_COLUMNS};
 use super::kinds::{GrantEnded, Relationship};
-use super::{AccountId, StaffId, Store, StoreError};
+use super::{is_unique_violation, AccountId, StaffId, Store, StoreError};
 use crate::clock::Millis;
 
 /// A grant `g` is live at `$now`: not ended, not past its end date, neither account held,
@@ -171,6 +171,34 @@ impl Store {
         };
         tx.commit().await?;
         Ok(Some((child_id, grant_id)))
+    }
+
+    /// Gives a child's record its own sign-in: a username, a password only the practice's next
+    /// one-time password replaces, and a first number at the next login (flow 2.2). `None` when
+    /// the username is taken; `Some(false)` when the record signs in already.
+    pub async fn set_up_sign_in(
+        &self,
+        child: AccountId,
+        username: &str,
+        username_key: &str,
+        password_hash: &str,
+    ) -> Result<Option<bool>, StoreError> {
+        let set = sqlx::query(
+            "UPDATE accounts SET username = $1, username_key = $2, password_hash = $3, \
+             signs_in = 1, first_number_at_login = 2, must_change_password = 1 \
+             WHERE id = $4 AND signs_in = 0",
+        )
+        .bind(username)
+        .bind(username_key)
+        .bind(password_hash)
+        .bind(child)
+        .execute(&self.writer)
+        .await;
+        match set {
+            Ok(done) => Ok(Some(done.rows_affected() == 1)),
+            Err(err) if is_unique_violation(&err) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The patient grant `grant` lets `caregiver` act for, if it is theirs and live now.
