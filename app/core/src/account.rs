@@ -60,6 +60,8 @@ pub struct Patient {
     pub date_of_birth: String,
     pub email: Option<String>,
     pub mobile: MobileOnFile,
+    /// When the number on file was verified, if it was.
+    pub mobile_verified_at: Option<Millis>,
     /// A new number saved with "Save & Get Code"; the verified one stays the sign-in factor
     /// until this one is proven.
     pub pending_mobile: Option<String>,
@@ -89,6 +91,7 @@ impl From<AccountRow> for Patient {
             date_of_birth: row.date_of_birth,
             email: row.email,
             mobile,
+            mobile_verified_at: row.mobile_verified_at,
             pending_mobile: row.pending_mobile,
             first_number: match row.first_number_at_login {
                 0 => FirstNumber::No,

@@ -99,10 +99,11 @@ pub async fn secure(
     let entry = Entry::new(Event::AccountSecured, Outcome::Ok)
         .account(patient.id)
         .detail(format!(
-            "\"This wasn't me\": {} session(s) ended, {} remembered device(s) forgotten, {} passkey(s) added since removed, {}, {}; the account is held",
+            "\"This wasn't me\": {} session(s) ended, {} remembered device(s) forgotten, {} passkey(s) added since removed, {} caregiver(s) added since removed, {}, {}; the account is held",
             secured.sessions,
             secured.devices,
             secured.passkeys,
+            secured.caregivers,
             if secured.number { "the number verified since removed" } else { "the number kept" },
             if secured.recovery_code { "the recovery code spent" } else { "no recovery code" },
         ));

@@ -244,6 +244,8 @@ fn described(line: &AuditLine, caregivers: &[(AccountId, String)]) -> Option<Str
             format!("Your caregiver{caregiver} viewed your Personal Information.")
         }
         ("caregiver_added", _) => format!("A caregiver{caregiver} was added."),
+        // Support may remove a caregiver for safeguarding without telling anyone.
+        ("caregiver_removed", _) if detail.contains("neither told") => return None,
         ("caregiver_removed", _) => "A caregiver's access ended.".into(),
         ("caregiver_renewed", _) => format!("You renewed a caregiver's access{caregiver}."),
         ("caregiver_invited", _) => "You made an invitation for a caregiver.".into(),
@@ -292,6 +294,21 @@ pub fn activity(trail: &[AuditLine], caregivers: &[(AccountId, String)]) -> Vec<
         let Some(what) = described(line, caregivers) else {
             continue;
         };
+        // A caregiver looking again and again is one line, with how many times: their views
+        // never push the rest of the account's activity off the list.
+        if line.event == "caregiver_viewed" && refused.is_none() {
+            let base = what.trim_end_matches('.');
+            if let Some(last) = lines.last_mut().filter(|l| l.what.starts_with(base)) {
+                let seen = last.what[base.len()..]
+                    .trim_start_matches(" (")
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(1);
+                last.what = format!("{base} ({} times).", seen + 1);
+                continue;
+            }
+        }
         flush(&mut refused, &mut lines);
         lines.push(ActivityLine {
             at: for_people(line.at),

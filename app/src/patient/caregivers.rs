@@ -45,7 +45,8 @@ pub struct Caregiver {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenInvitation {
     pub id: i64,
-    pub code: String,
+    /// Shown only while the session's proof is recent.
+    pub code: Option<String>,
     pub until: String,
     pub waiting_for_practice: bool,
 }
@@ -194,7 +195,13 @@ pub async fn accept_invitation(
     let visit = crate::request::signed_in(&portal).await?;
     let choice = match choice.as_str() {
         "decline" => Choice::Decline,
-        _ => Choice::Accept,
+        "accept" => Choice::Accept,
+        _ => {
+            return Err(PortalError::new(
+                crate::error::ErrorKind::Invalid,
+                "Please choose Accept or Decline.",
+            ))
+        }
     };
     let answered = answer(&portal, &visit, &invitation_code, &date_of_birth, choice).await?;
     if crate::request::is_plain_form_post() {
@@ -498,7 +505,10 @@ fn Invitation(invitation: OpenInvitation) -> impl IntoView {
     view! {
         <li>
             <p id=label.clone()>
-                "Invitation code " <code class="invitation-code">{invitation.code}</code>
+                {match invitation.code {
+                    Some(code) => view! { "Invitation code " <code class="invitation-code">{code}</code> }.into_any(),
+                    None => "An invitation (confirm it's you to see its code)".into_any(),
+                }}
                 {format!(" · until {}", invitation.until)}
             </p>
             {match invitation.waiting_for_practice {

@@ -553,13 +553,22 @@ async fn a_legal_authority_acts_for_an_adult_who_sees_it_removes_it_and_is_told_
     assert_eq!(seen["mobile"], "***103", "masked: {seen}");
     assert!(!seen.to_string().contains("5550103"));
 
-    // Tāne sees Hine among his caregivers, and her view in his activity, by name.
+    // Tāne sees Hine among his caregivers, and her views in his activity, by name: 25 looks
+    // are one line, and push nothing else off it.
+    for _ in 0..24 {
+        assert_eq!(view(&mut hine, &grant).await.status, StatusCode::OK);
+    }
     let mut tane = portal.signed_in_patient_again("tane").await;
     let security = tane.post("/api/security", &[]).await.json();
     assert_eq!(security["caregivers"][0]["name"], "Hine Parata");
     let activity = security["activity"].to_string();
     assert!(
-        activity.contains("Your caregiver Hine Parata viewed your Personal Information."),
+        activity
+            .contains("Your caregiver Hine Parata viewed your Personal Information (25 times)."),
+        "{activity}"
+    );
+    assert!(
+        activity.contains("A caregiver Hine Parata was added."),
         "{activity}"
     );
     // "Remove": effective at once; Hine's next request is refused.
@@ -820,12 +829,18 @@ async fn hine_for_tane(
 #[tokio::test]
 async fn a_held_account_suspends_its_grants_without_ending_them() {
     let portal = TestPortal::new().await;
-    let _tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
     let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
     let grant = hine_for_tane(&portal, &mut staff, &mut hine).await;
     assert_eq!(view(&mut hine, &grant).await.status, StatusCode::OK);
-    // Tāne's notice carries "This wasn't me": securing holds his account.
+    // A later change's notice (a recovery code made) carries "This wasn't me": securing holds
+    // his account, and the caregiver added before that change stays, paused.
+    portal.clock.advance_seconds(120);
+    assert_eq!(
+        tane.post("/api/make_recovery_code", &[]).await.status,
+        StatusCode::OK
+    );
     let notice = portal
         .texts()
         .await
@@ -1070,6 +1085,13 @@ async fn a_patient_has_at_most_three_invitations_open_and_makes_one_only_after_a
         "{}",
         unproved.text()
     );
+    // Nor are the open ones' codes shown any more.
+    let open = tane.post("/api/security", &[]).await.json()["invitations"].clone();
+    assert_eq!(open.as_array().unwrap().len(), 3);
+    assert!(
+        open.as_array().unwrap().iter().all(|i| i["code"].is_null()),
+        "{open}"
+    );
 }
 
 #[tokio::test]
@@ -1095,6 +1117,11 @@ async fn someone_is_pressuring_me_leaves_the_invitation_waiting_for_the_practice
     );
     let security = tane.post("/api/security", &[]).await.json();
     assert_eq!(security["invitations"][0]["waiting_for_practice"], true);
+    // Nobody can quietly undo it from his account: only the practice closes it.
+    let cancelled = tane
+        .post("/api/cancel_invitation", &[("invitation", &id)])
+        .await;
+    assert_eq!(cancelled.status, StatusCode::NOT_FOUND);
     let activity = security["activity"].to_string();
     assert!(!activity.to_lowercase().contains("pressur"), "{activity}");
 
@@ -1356,4 +1383,96 @@ async fn the_practice_sets_up_a_childs_own_sign_in_and_they_choose_a_password_an
     // Her mother still acts for her until the practice's age.
     let mut mere = portal.signed_in_patient_again("mere").await;
     assert_eq!(view(&mut mere, &grant).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn this_wasnt_me_takes_back_a_caregiver_added_since_and_every_open_invitation() {
+    let portal = TestPortal::new().await;
+    let mut tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    let mut hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
+    let code = invite(&mut tane).await;
+    assert_eq!(
+        answer(&mut hine, &code, BORN, "accept").await.status,
+        StatusCode::OK
+    );
+    let grant = cared_for(&mut hine).await[0].0.clone();
+    let open = invite(&mut tane).await;
+    // The notice of the caregiver added: "This wasn't me".
+    let notice = portal
+        .texts()
+        .await
+        .into_iter()
+        .rev()
+        .find(|(to, body)| to == "+64215550103" && body.contains("a caregiver was added"))
+        .unwrap()
+        .1;
+    let token = notice.split("t=").nth(1).unwrap().trim().to_string();
+    let secured = portal
+        .browser()
+        .post(
+            "/api/secure_account",
+            &[("token", token.as_str()), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(secured.status, StatusCode::OK, "{}", secured.text());
+    let tane_id = portal.account("tane").await.id;
+    assert!(portal.portal.store.lift_hold(tane_id).await.unwrap());
+    // Lifted, nothing comes back: the grant ended, and the other invitation with it.
+    assert_eq!(view(&mut hine, &grant).await.status, StatusCode::NOT_FOUND);
+    assert!(cared_for(&mut hine).await.is_empty());
+    let mut kai = person(&portal, "kai", "Kai", "Parata", "021 555 0105").await;
+    let later = answer(&mut kai, &open, BORN, "accept").await;
+    assert_eq!(later.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_passkey_added_on_the_strength_of_the_password_alone_acts_for_nobody_until_it_proves_a_session(
+) {
+    use common::passkey::SoftPasskey;
+    const ORIGIN: &str = "http://localhost:3000";
+    let portal = TestPortal::with(|s| s.public_url = ORIGIN.parse().unwrap()).await;
+    let _tane = person(&portal, "tane", "Tane", "Parata", "021 555 0103").await;
+    // Two-factor off: Hine registers and is signed in by her password alone, her number never
+    // verified, so her password again is all "Confirm it's you" can ask of her.
+    let mut off = (*portal.portal.practice()).clone();
+    off.two_factor = false;
+    portal.save_practice(off).await;
+    let mut hine = portal.browser();
+    let registered = hine
+        .post("/api/register", &registration("hine", "021 555 0104"))
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text());
+    let mut staff = portal.staff("sam", StaffRole::Support).await;
+    let grant = hine_for_tane(&portal, &mut staff, &mut hine).await;
+    assert_eq!(view(&mut hine, &grant).await.status, StatusCode::FORBIDDEN);
+    let confirmed = hine
+        .post(
+            "/api/confirm_password",
+            &[("password", PASSWORD), ("then", "security")],
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    portal.clock.advance_seconds(1);
+    // The proof lets her add a first passkey, as it should; it doesn't let her act.
+    let options = hine.post("/api/passkey_registration", &[]).await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.text());
+    let (mut passkey, credential) = SoftPasskey::register(&options.json(), ORIGIN);
+    let added = hine
+        .post(
+            "/api/add_passkey",
+            &[("name", "Phone"), ("credential", &credential)],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text());
+    let refused = view(&mut hine, &grant).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    // Once the passkey itself proves the session, she may.
+    portal.clock.advance_seconds(1);
+    let challenge = hine.post("/api/passkey_challenge", &[]).await.json();
+    let answer = passkey.sign_in(&challenge, ORIGIN);
+    let proved = hine
+        .post("/api/passkey_sign_in", &[("credential", &answer)])
+        .await;
+    assert_eq!(proved.status, StatusCode::OK, "{}", proved.text());
+    assert_eq!(view(&mut hine, &grant).await.status, StatusCode::OK);
 }

@@ -17,7 +17,7 @@ use crate::{
     store::{GrantMade, InvitationAnswer, NewGrant},
 };
 
-use super::{day, proved_for_caring, switched_on, Relationship};
+use super::{day, proved_for_caring, recently_proved_for_caring, switched_on, Relationship};
 
 /// How long an invitation may be used.
 pub const LASTS: Millis = 7 * DAY;
@@ -37,7 +37,8 @@ const SEALED_AS: &str = "caregiver invitation";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenInvitation {
     pub id: i64,
-    pub code: String,
+    /// None once the session's proof is no longer recent: "Confirm it's you" shows it again.
+    pub code: Option<String>,
     /// The last day it may be used.
     pub until: String,
     /// "Someone is pressuring me to do this" was chosen: it can't be used until the practice
@@ -66,7 +67,7 @@ pub fn months_from(portal: &Portal, now: Millis, months: i64) -> Millis {
 /// "Invite a caregiver": a new code, shown on the patient's page while it is open.
 pub async fn invite(portal: &Portal, visit: &Visit) -> Result<OpenInvitation, Error> {
     switched_on(portal)?;
-    crate::proof::required(portal, visit)?;
+    recently_proved_for_caring(portal, visit).await?;
     if recovery::held_until(portal, &visit.patient)
         .await?
         .is_some()
@@ -104,14 +105,17 @@ pub async fn invite(portal: &Portal, visit: &Visit) -> Result<OpenInvitation, Er
     audit::record(portal, &visit.caller, entry).await;
     Ok(OpenInvitation {
         id,
-        code,
+        code: Some(code),
         until,
         waiting_for_practice: false,
     })
 }
 
-/// The patient's invitations still open (and those waiting for the practice).
+/// The patient's invitations still open (and those waiting for the practice). Their codes show
+/// only to a session that proved it's them recently, as making one needs: a stolen cookie of
+/// a session idle since reads none.
 pub async fn open(portal: &Portal, visit: &Visit) -> Result<Vec<OpenInvitation>, Error> {
+    let shown = crate::proof::recently_proved(portal, visit);
     let rows = portal
         .store
         .invitations_of(visit.patient.id, portal.now())
@@ -120,9 +124,10 @@ pub async fn open(portal: &Portal, visit: &Visit) -> Result<Vec<OpenInvitation>,
     Ok(rows
         .into_iter()
         .filter_map(|row| {
+            let code = portal.secret.open_as(SEALED_AS, &row.sealed_code)?;
             Some(OpenInvitation {
                 id: row.id,
-                code: portal.secret.open_as(SEALED_AS, &row.sealed_code)?,
+                code: shown.then_some(code),
                 until: day(portal, row.expires_at),
                 waiting_for_practice: row.pressured_at.is_some(),
             })
@@ -330,6 +335,7 @@ async fn wrong_date_of_birth(
 /// "Renew": the patient gives an adult caregiver the practice's months again, from today.
 pub async fn renew(portal: &Portal, visit: &Visit, grant: i64) -> Result<(), Error> {
     switched_on(portal)?;
+    recently_proved_for_caring(portal, visit).await?;
     let now = portal.now();
     let ends_at = months_from(portal, now, portal.practice().adult_caregiver_months);
     let renewed = portal

@@ -120,18 +120,38 @@ pub struct ActingFor {
     pub mobile_verified: bool,
 }
 
-/// Acting for someone, or accepting to, needs a session proved by a code or a passkey: one
-/// proved by the password alone (an account with no factor yet) never does.
+/// Acting for someone, or accepting to, needs a session proved by a code or a passkey. The
+/// account's number or passkey must be older than the proof: a session proved by the password
+/// alone (an account with no factor yet) that then adds a passkey is still proved by nothing
+/// but the password.
 pub(crate) async fn proved_for_caring(portal: &Portal, visit: &Visit) -> Result<(), Error> {
-    let caregiver = &visit.patient;
-    let factor = caregiver.mobile.verified().is_some()
-        || !crate::passkeys::list(portal, crate::store::Holder::Patient(caregiver.id))
-            .await?
-            .is_empty();
-    match visit.session.proved_at.is_some() && factor {
+    let Some(proved) = visit.session.proved_at else {
+        return Err(Error::new(ErrorKind::Forbidden, PROVE_FIRST));
+    };
+    let person = &visit.patient;
+    let number = person.mobile.verified().is_some()
+        && person.mobile_verified_at.is_some_and(|at| at <= proved);
+    let passkey = || async {
+        crate::passkeys::list(portal, crate::store::Holder::Patient(person.id))
+            .await
+            .map(|keys| keys.iter().any(|k| k.added <= proved))
+    };
+    match number || passkey().await? {
         true => Ok(()),
         false => Err(Error::new(ErrorKind::Forbidden, PROVE_FIRST)),
     }
+}
+
+/// A change to who may act for the patient (an invitation, a renewal) needs the same proof,
+/// and recently (the practice's "Recent proof (minutes)").
+pub(crate) async fn recently_proved_for_caring(
+    portal: &Portal,
+    visit: &Visit,
+) -> Result<(), Error> {
+    crate::proof::required(portal, visit)?;
+    proved_for_caring(portal, visit)
+        .await
+        .map_err(|_| Error::new(ErrorKind::Forbidden, crate::proof::CONFIRM_FIRST))
 }
 
 /// Refuses (403) while the practice's "Caregiver access" is off.

@@ -7,12 +7,16 @@ use super::kinds::{GrantEnded, Relationship};
 use super::{is_unique_violation, AccountId, StaffId, Store, StoreError};
 use crate::clock::Millis;
 
-/// A grant `g` is live at `$now`: not ended, not past its end date, neither account held,
+/// A grant `g` is live at `$now`: not ended, not past its end date, neither account held nor
+/// recovered by code in the last day (`recovery::HOLD_AFTER_RECOVERY`),
 /// and the practice's "Caregiver access" not off (before the first save there is no row, and
 /// the first values have it on). Every use of a grant checks exactly this.
 const LIVE: &str = "g.ended_at IS NULL AND (g.ends_at IS NULL OR g.ends_at > $now) \
      AND NOT EXISTS (SELECT 1 FROM account_holds h \
          WHERE h.account_id = g.caregiver_id OR h.account_id = g.patient_id) \
+     AND NOT EXISTS (SELECT 1 FROM recovery_codes r \
+         WHERE (r.account_id = g.caregiver_id OR r.account_id = g.patient_id) \
+         AND r.recovered_at > $now - 86400000) \
      AND NOT EXISTS (SELECT 1 FROM practice_settings p WHERE p.id = 1 AND p.caregiver_access = 0)";
 
 /// A grant as a list shows it, with the other person's names.
@@ -542,8 +546,9 @@ impl Store {
         Ok(InvitationAnswer::Accepted(id))
     }
 
-    /// The patient's invitation ended as `how` (`cancelled` by them, `closed` by the practice),
-    /// open or waiting for the practice. False if it had ended or expired.
+    /// The patient's invitation ended as `how`: `cancelled` by them (open, not waiting for the
+    /// practice), or `closed` by the practice (one waiting for it, expired or not). False
+    /// otherwise.
     pub async fn end_invitation(
         &self,
         invitation: i64,
@@ -551,10 +556,16 @@ impl Store {
         how: &str,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        let ended = sqlx::query(
+        // The patient can't cancel one waiting for the practice (whoever is pressuring them
+        // could, by their hand); the practice closes it, whenever it gets to it.
+        let condition = match how {
+            "closed" => "pressured_at IS NOT NULL",
+            _ => "pressured_at IS NULL AND expires_at > $1",
+        };
+        let ended = sqlx::query(&format!(
             "UPDATE caregiver_invitations SET ended_at = $1, ended_as = $2 \
-             WHERE id = $3 AND patient_id = $4 AND ended_at IS NULL AND expires_at > $1",
-        )
+             WHERE id = $3 AND patient_id = $4 AND ended_at IS NULL AND {condition}"
+        ))
         .bind(now)
         .bind(how)
         .bind(invitation)

@@ -21,6 +21,8 @@ pub struct Secured {
     /// The verified number was set after the change, and is gone.
     pub number: bool,
     pub recovery_code: bool,
+    /// Caregivers' grants made since the change, ended.
+    pub caregivers: u64,
 }
 
 impl Store {
@@ -125,6 +127,25 @@ impl Store {
             a,
             None,
         )
+        .await?;
+        // A caregiver added since the change goes with it; the invitations still open go too.
+        secured.caregivers = sqlx::query(
+            "UPDATE caregiver_grants SET ended_at = $3, ended_by = 'patient' \
+             WHERE patient_id = $1 AND began_at >= $2 AND ended_at IS NULL",
+        )
+        .bind(account_id)
+        .bind(since)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE caregiver_invitations SET ended_at = $2, ended_as = 'cancelled' \
+             WHERE patient_id = $1 AND ended_at IS NULL",
+        )
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
         // Two links used at once hold it once.
         sqlx::query(
