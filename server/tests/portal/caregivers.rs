@@ -88,6 +88,63 @@ async fn view(browser: &mut Browser<'_>, grant: &str) -> Reply {
     browser.post("/api/acting_for", &[("grant", grant)]).await
 }
 
+/// An admin's "Children sign in for themselves from age", through the settings form.
+async fn children_sign_in_age(admin: &mut Staff<'_>, age: &str) -> Reply {
+    admin
+        .browser
+        .post(
+            "/api/staff/save_settings",
+            &[
+                ("two_factor", "on"),
+                ("practice_name", "Patient Portal"),
+                ("support_phone", ""),
+                ("support_email", ""),
+                ("first_number_at_login", "allow"),
+                ("resend_cooldown_seconds", "30"),
+                ("children_sign_in_age", age),
+            ],
+        )
+        .await
+}
+
+/// "This wasn't me" from the newest notice to `number` that says `what`, with the password.
+async fn secure_from_notice(portal: &TestPortal, number: &str, what: &str) -> Reply {
+    let notice = portal
+        .texts()
+        .await
+        .into_iter()
+        .rev()
+        .find(|(to, body)| to == number && body.contains(what) && body.contains("Not you? "))
+        .unwrap_or_else(|| panic!("a notice to {number} that {what}"))
+        .1;
+    let token = notice.split("t=").nth(1).unwrap().trim().to_string();
+    portal
+        .browser()
+        .post(
+            "/api/secure_account",
+            &[("token", token.as_str()), ("password", PASSWORD)],
+        )
+        .await
+}
+
+/// Support's "Add a caregiver" as a legal authority, for the patient `patient` names.
+async fn add_legal_authority(staff: &mut Staff<'_>, patient: &str, caregiver: &str) -> Reply {
+    staff
+        .browser
+        .post(
+            "/api/staff/add_caregiver",
+            &[
+                ("patient", patient),
+                ("caregiver", caregiver),
+                ("relationship", "legal_authority"),
+                ("document", "EPOA"),
+                ("identity_check", "in_person"),
+                ("reason", "x"),
+            ],
+        )
+        .await
+}
+
 /// Mere (a signed-in parent) with her child Aroha added by support: Mere's browser, support,
 /// and the grant.
 async fn mere_and_aroha(portal: &TestPortal) -> (Browser<'_>, Staff<'_>, String) {
@@ -338,21 +395,7 @@ async fn a_parents_grant_ends_at_the_childs_birthday_and_the_sweep_tells_them_ah
     // (2027-02-28 11:00 UTC).
     let admin = portal.staff("ada", StaffRole::Admin).await;
     let mut admin = admin;
-    let saved = admin
-        .browser
-        .post(
-            "/api/staff/save_settings",
-            &[
-                ("two_factor", "on"),
-                ("practice_name", "Patient Portal"),
-                ("support_phone", ""),
-                ("support_email", ""),
-                ("first_number_at_login", "allow"),
-                ("resend_cooldown_seconds", "30"),
-                ("children_sign_in_age", "15"),
-            ],
-        )
-        .await;
+    let saved = children_sign_in_age(&mut admin, "15").await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
     let _mere = person(&portal, "mere", "Mere", "Ngata", "021 555 0101").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
@@ -437,38 +480,10 @@ async fn lowering_the_age_gives_parents_30_days_before_any_grant_ends() {
     let added = add_child(&mut staff, &reference, "Aroha", "2014-06-01").await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.text());
     let mut admin = portal.staff("ada", StaffRole::Admin).await;
-    let lowered = admin
-        .browser
-        .post(
-            "/api/staff/save_settings",
-            &[
-                ("two_factor", "on"),
-                ("practice_name", "Patient Portal"),
-                ("support_phone", ""),
-                ("support_email", ""),
-                ("first_number_at_login", "allow"),
-                ("resend_cooldown_seconds", "30"),
-                ("children_sign_in_age", "12"),
-            ],
-        )
-        .await;
+    let lowered = children_sign_in_age(&mut admin, "12").await;
     assert_eq!(lowered.status, StatusCode::OK, "{}", lowered.text());
     // An age outside 10 to 18 is refused.
-    let refused = admin
-        .browser
-        .post(
-            "/api/staff/save_settings",
-            &[
-                ("two_factor", "on"),
-                ("practice_name", "Patient Portal"),
-                ("support_phone", ""),
-                ("support_email", ""),
-                ("first_number_at_login", "allow"),
-                ("resend_cooldown_seconds", "30"),
-                ("children_sign_in_age", "19"),
-            ],
-        )
-        .await;
+    let refused = children_sign_in_age(&mut admin, "19").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!refused.field_error("children_sign_in_age").is_empty());
     portal.clock.advance_seconds(29 * 86_400);
@@ -618,20 +633,7 @@ async fn another_patients_ids_in_every_caregiver_field_reach_nothing() {
     let rangi_id = portal.account("rangi").await.id.to_string();
     let kims_rangi = kim.find("rangi").await;
     for caregiver in [rangi_id.as_str(), kims_rangi.as_str(), "", "1.00"] {
-        let reply = staff
-            .browser
-            .post(
-                "/api/staff/add_caregiver",
-                &[
-                    ("patient", &mere_ref),
-                    ("caregiver", caregiver),
-                    ("relationship", "legal_authority"),
-                    ("document", "EPOA"),
-                    ("identity_check", "in_person"),
-                    ("reason", "x"),
-                ],
-            )
-            .await;
+        let reply = add_legal_authority(&mut staff, &mere_ref, caregiver).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{caregiver:?}");
     }
     for patient in [rangi_id.as_str(), kims_rangi.as_str()] {
@@ -742,20 +744,7 @@ async fn forty_stops_racing_a_removal_end_the_grant_once() {
     let hine = person(&portal, "hine", "Hine", "Parata", "021 555 0104").await;
     let mut staff = portal.staff("sam", StaffRole::Support).await;
     let (tane_ref, hine_ref) = (staff.find("tane").await, staff.find("hine").await);
-    let added = staff
-        .browser
-        .post(
-            "/api/staff/add_caregiver",
-            &[
-                ("patient", tane_ref.as_str()),
-                ("caregiver", &hine_ref),
-                ("relationship", "legal_authority"),
-                ("document", "EPOA"),
-                ("identity_check", "in_person"),
-                ("reason", "x"),
-            ],
-        )
-        .await;
+    let added = add_legal_authority(&mut staff, &tane_ref, &hine_ref).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.text());
     let mut hine = hine;
     let grant = cared_for(&mut hine).await[0].0.clone();
@@ -807,20 +796,7 @@ async fn hine_for_tane(
     hine: &mut Browser<'_>,
 ) -> String {
     let (tane_ref, hine_ref) = (staff.find("tane").await, staff.find("hine").await);
-    let added = staff
-        .browser
-        .post(
-            "/api/staff/add_caregiver",
-            &[
-                ("patient", tane_ref.as_str()),
-                ("caregiver", &hine_ref),
-                ("relationship", "legal_authority"),
-                ("document", "EPOA"),
-                ("identity_check", "in_person"),
-                ("reason", "x"),
-            ],
-        )
-        .await;
+    let added = add_legal_authority(staff, &tane_ref, &hine_ref).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.text());
     let _ = portal;
     cared_for(hine).await[0].0.clone()
@@ -841,22 +817,7 @@ async fn a_held_account_suspends_its_grants_without_ending_them() {
         tane.post("/api/make_recovery_code", &[]).await.status,
         StatusCode::OK
     );
-    let notice = portal
-        .texts()
-        .await
-        .into_iter()
-        .rev()
-        .find(|(to, body)| to == "+64215550103" && body.contains("Not you? "))
-        .unwrap()
-        .1;
-    let token = notice.split("t=").nth(1).unwrap().trim().to_string();
-    let secured = portal
-        .browser()
-        .post(
-            "/api/secure_account",
-            &[("token", token.as_str()), ("password", PASSWORD)],
-        )
-        .await;
+    let secured = secure_from_notice(&portal, "+64215550103", "a recovery code was made").await;
     assert_eq!(secured.status, StatusCode::OK, "{}", secured.text());
     assert_eq!(view(&mut hine, &grant).await.status, StatusCode::NOT_FOUND);
     let tane_ref = staff.find("tane").await;
@@ -872,20 +833,7 @@ async fn a_held_account_suspends_its_grants_without_ending_them() {
     // Held, no new grant either.
     let mut kai = person(&portal, "kai", "Kai", "Parata", "021 555 0105").await;
     let kai_ref = staff.find("kai").await;
-    let refused = staff
-        .browser
-        .post(
-            "/api/staff/add_caregiver",
-            &[
-                ("patient", tane_ref.as_str()),
-                ("caregiver", &kai_ref),
-                ("relationship", "legal_authority"),
-                ("document", "EPOA"),
-                ("identity_check", "in_person"),
-                ("reason", "x"),
-            ],
-        )
-        .await;
+    let refused = add_legal_authority(&mut staff, &tane_ref, &kai_ref).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(cared_for(&mut kai).await.is_empty());
     // The hold lifted (with its full recovery), the grant is usable again.
@@ -1398,22 +1346,7 @@ async fn this_wasnt_me_takes_back_a_caregiver_added_since_and_every_open_invitat
     let grant = cared_for(&mut hine).await[0].0.clone();
     let open = invite(&mut tane).await;
     // The notice of the caregiver added: "This wasn't me".
-    let notice = portal
-        .texts()
-        .await
-        .into_iter()
-        .rev()
-        .find(|(to, body)| to == "+64215550103" && body.contains("a caregiver was added"))
-        .unwrap()
-        .1;
-    let token = notice.split("t=").nth(1).unwrap().trim().to_string();
-    let secured = portal
-        .browser()
-        .post(
-            "/api/secure_account",
-            &[("token", token.as_str()), ("password", PASSWORD)],
-        )
-        .await;
+    let secured = secure_from_notice(&portal, "+64215550103", "a caregiver was added").await;
     assert_eq!(secured.status, StatusCode::OK, "{}", secured.text());
     let tane_id = portal.account("tane").await.id;
     assert!(portal.portal.store.lift_hold(tane_id).await.unwrap());

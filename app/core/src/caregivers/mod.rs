@@ -15,7 +15,7 @@ use crate::{
     mobile,
     notify::{self, Change},
     portal::Portal,
-    store::{kinds::GrantEnded, AccountId, GrantListed, GrantParties, Party},
+    store::{kinds::GrantEnded, AccountId, GrantListed, GrantParties, GrantSide, Party},
 };
 
 pub use crate::store::kinds::Relationship;
@@ -200,11 +200,7 @@ fn listed_as_caregiver(portal: &Portal, grant: GrantListed) -> Caregiver {
 
 /// The people the signed-in patient may act for now.
 pub async fn cared_for(portal: &Portal, visit: &Visit) -> Result<Vec<CaredFor>, Error> {
-    let grants = portal
-        .store
-        .cared_for(visit.patient.id, portal.now())
-        .await
-        .or_internal("reading whom a caregiver cares for")?;
+    let grants = listed(portal, GrantSide::Caregiver(visit.patient.id), true).await?;
     Ok(grants
         .into_iter()
         .map(|g| listed_as_cared_for(portal, g))
@@ -213,11 +209,7 @@ pub async fn cared_for(portal: &Portal, visit: &Visit) -> Result<Vec<CaredFor>, 
 
 /// The patient's caregivers, usable or suspended.
 pub async fn caregivers_of(portal: &Portal, patient: AccountId) -> Result<Vec<Caregiver>, Error> {
-    let grants = portal
-        .store
-        .caregivers_of(patient, portal.now())
-        .await
-        .or_internal("reading a patient's caregivers")?;
+    let grants = listed(portal, GrantSide::Patient(patient), false).await?;
     Ok(grants
         .into_iter()
         .map(|g| listed_as_caregiver(portal, g))
@@ -226,15 +218,23 @@ pub async fn caregivers_of(portal: &Portal, patient: AccountId) -> Result<Vec<Ca
 
 /// Those the patient cares for, usable or suspended: for support's page.
 pub async fn cares_for(portal: &Portal, caregiver: AccountId) -> Result<Vec<Caregiver>, Error> {
-    let grants = portal
-        .store
-        .cares_for(caregiver, portal.now())
-        .await
-        .or_internal("reading whom a patient cares for")?;
+    let grants = listed(portal, GrantSide::Caregiver(caregiver), false).await?;
     Ok(grants
         .into_iter()
         .map(|g| listed_as_caregiver(portal, g))
         .collect())
+}
+
+async fn listed(
+    portal: &Portal,
+    side: GrantSide,
+    live_only: bool,
+) -> Result<Vec<GrantListed>, Error> {
+    portal
+        .store
+        .grants(side, live_only, portal.now())
+        .await
+        .or_internal("listing caregivers' grants")
 }
 
 /// The person grant `grant` lets the signed-in caregiver act for, read in the statement that

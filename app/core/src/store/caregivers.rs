@@ -19,6 +19,14 @@ const LIVE: &str = "g.ended_at IS NULL AND (g.ends_at IS NULL OR g.ends_at > $no
          AND r.recovered_at > $now - 86400000) \
      AND NOT EXISTS (SELECT 1 FROM practice_settings p WHERE p.id = 1 AND p.caregiver_access = 0)";
 
+/// Whose grants a list reads: a caregiver's (naming the patients) or a patient's (naming
+/// their caregivers).
+#[derive(Debug, Clone, Copy)]
+pub enum GrantSide {
+    Caregiver(AccountId),
+    Patient(AccountId),
+}
+
 /// A grant as a list shows it, with the other person's names.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GrantListed {
@@ -231,64 +239,35 @@ impl Store {
         Ok(row.map(AccountRow::from))
     }
 
-    /// The people `caregiver` may act for now.
-    pub async fn cared_for(
+    /// The grants of one side that haven't ended, with the other person's names: usable or
+    /// suspended, or (`live_only`) only those usable now.
+    pub async fn grants(
         &self,
-        caregiver: AccountId,
+        side: GrantSide,
+        live_only: bool,
         now: Millis,
     ) -> Result<Vec<GrantListed>, StoreError> {
+        let (own, other) = match side {
+            GrantSide::Caregiver(_) => ("caregiver_id", "patient_id"),
+            GrantSide::Patient(_) => ("patient_id", "caregiver_id"),
+        };
+        let account = match side {
+            GrantSide::Caregiver(id) | GrantSide::Patient(id) => id,
+        };
+        let live = with_now(LIVE, 2);
+        let which = match live_only {
+            true => live.clone(),
+            false => "g.ended_at IS NULL AND (g.ends_at IS NULL OR g.ends_at > $2)".to_string(),
+        };
         let sql = format!(
-            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
-             CAST(1 AS BIGINT) AS usable \
-             FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
-             WHERE g.caregiver_id = $1 AND {} ORDER BY a.given_name, g.id",
-            with_now(LIVE, 2)
+            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, \
+             a.given_name, a.family_name, \
+             CAST(CASE WHEN {live} THEN 1 ELSE 0 END AS BIGINT) AS usable \
+             FROM caregiver_grants g JOIN accounts a ON a.id = g.{other} \
+             WHERE g.{own} = $1 AND {which} ORDER BY g.began_at, g.id"
         );
         Ok(sqlx::query_as::<_, GrantListed>(&sql)
-            .bind(caregiver)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    /// The patient's caregivers whose grants haven't ended, usable or suspended.
-    pub async fn caregivers_of(
-        &self,
-        patient: AccountId,
-        now: Millis,
-    ) -> Result<Vec<GrantListed>, StoreError> {
-        let sql = format!(
-            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
-             CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS usable \
-             FROM caregiver_grants g JOIN accounts a ON a.id = g.caregiver_id \
-             WHERE g.patient_id = $1 AND g.ended_at IS NULL \
-             AND (g.ends_at IS NULL OR g.ends_at > $2) ORDER BY g.began_at, g.id",
-            with_now(LIVE, 2)
-        );
-        Ok(sqlx::query_as::<_, GrantListed>(&sql)
-            .bind(patient)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    /// The people the caregiver cares for whose grants haven't ended, usable or suspended:
-    /// for support's page.
-    pub async fn cares_for(
-        &self,
-        caregiver: AccountId,
-        now: Millis,
-    ) -> Result<Vec<GrantListed>, StoreError> {
-        let sql = format!(
-            "SELECT g.id, a.id AS other_id, g.relationship, g.began_at, g.ends_at, a.given_name, a.family_name, \
-             CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS usable \
-             FROM caregiver_grants g JOIN accounts a ON a.id = g.patient_id \
-             WHERE g.caregiver_id = $1 AND g.ended_at IS NULL \
-             AND (g.ends_at IS NULL OR g.ends_at > $2) ORDER BY g.began_at, g.id",
-            with_now(LIVE, 2)
-        );
-        Ok(sqlx::query_as::<_, GrantListed>(&sql)
-            .bind(caregiver)
+            .bind(account)
             .bind(now)
             .fetch_all(&self.pool)
             .await?)

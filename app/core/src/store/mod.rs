@@ -46,8 +46,8 @@ pub use audit::{
     KEYED_FROM_HERE,
 };
 pub use caregivers::{
-    ChildGrant, GrantListed, GrantMade, GrantParties, InvitationAnswer, InvitationRow, NewChild,
-    NewGrant, Party,
+    ChildGrant, GrantListed, GrantMade, GrantParties, GrantSide, InvitationAnswer, InvitationRow,
+    NewChild, NewGrant, Party,
 };
 pub use challenges::{ChallengeRow, Issue, IssuedSms};
 pub use demo::{AuditPlan, Cell, DemoState};
